@@ -1,0 +1,56 @@
+from django.contrib import admin
+
+from core.models import AuditEvent, OutboxMessage, Service, ServiceRole, Team
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "tier", "lead", "email"]
+    list_filter = ["tier"]
+    search_fields = ["name"]
+    filter_horizontal = ["members"]
+
+
+class ServiceRoleInline(admin.TabularInline):
+    model = ServiceRole
+    extra = 0
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "support_team", "development_team", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+    inlines = [ServiceRoleInline]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit trail is written by services only."""
+
+    list_display = [
+        "created_at",
+        "content_type",
+        "object_id",
+        "action",
+        "actor",
+        "from_state",
+        "to_state",
+    ]
+    list_filter = ["content_type", "action"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "event", "status", "attempts", "subject"]
+    list_filter = ["status", "event"]
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]

@@ -1,0 +1,86 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from core.models import AuditEvent, Comment, Service, Team
+
+User = get_user_model()
+
+
+class UserRefSerializer(serializers.ModelSerializer):
+    name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "name"]
+
+    def get_name(self, user) -> str:  # type: ignore[no-untyped-def]
+        return user.get_full_name() or user.username
+
+
+class TeamRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["id", "name", "tier"]
+
+
+class ServiceRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Service
+        fields = ["id", "name"]
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    lead = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), allow_null=True, required=False
+    )
+    members = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), many=True, required=False
+    )
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "tier", "description", "email", "lead", "members"]
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Service
+        fields = ["id", "name", "description", "support_team", "development_team", "is_active"]
+
+    def validate(self, attrs):  # type: ignore[no-untyped-def]
+        for field, tier in (("support_team", 2), ("development_team", 3)):
+            team = attrs.get(field)
+            if team is not None and team.tier != tier:
+                raise serializers.ValidationError({field: f"Must be a tier-{tier} team."})
+        return attrs
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = UserRefSerializer(allow_null=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "action",
+            "from_state",
+            "to_state",
+            "changes",
+            "comment",
+        ]
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author = UserRefSerializer(read_only=True)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "created_at", "author", "body", "public"]
+        read_only_fields = ["id", "created_at", "author"]
+
+
+class CommentCreateSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=20000, trim_whitespace=True)
+    public = serializers.BooleanField(default=True)

@@ -1,0 +1,8 @@
+from rest_framework.routers import DefaultRouter
+
+from core.api.views import ServiceViewSet, TeamViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.register("services", ServiceViewSet, basename="service")
+router.register("teams", TeamViewSet, basename="team")
+urlpatterns = router.urls

@@ -1,0 +1,14 @@
+from django.db import migrations
+
+from core.roles import Role
+
+
+def create_groups(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    for role in Role:
+        Group.objects.get_or_create(name=role.value)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("core", "0001_initial"), ("auth", "0012_alter_user_first_name_max_length")]
+    operations = [migrations.RunPython(create_groups, migrations.RunPython.noop)]

@@ -1,0 +1,214 @@
+"""What every app shares: the organisation (teams, services), the audit trail, comments,
+the outbox and human-key sequences."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+
+from core.roles import PROCESS_ROLES, Role
+
+
+class Tier(models.IntegerChoices):
+    SERVICE_DESK = 1, "1st line: service desk"
+    APPLICATION_SUPPORT = 2, "2nd line: application support"
+    DEVELOPMENT = 3, "3rd line: development"
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices)
+    description = models.TextField(blank=True)
+    email = models.EmailField(
+        blank=True, help_text="Distribution list; when empty, notices go to every member."
+    )
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="teams_led",
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="tandem_teams"
+    )
+
+    class Meta:
+        ordering = ["tier", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(models.Model):
+    """An application or IT service, with the teams that support and build it."""
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    support_team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="supported_services",
+        limit_choices_to={"tier": Tier.APPLICATION_SUPPORT},
+        help_text="The 2nd-line team for this service.",
+    )
+    development_team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_services",
+        limit_choices_to={"tier": Tier.DEVELOPMENT},
+        help_text="The development team that owns the application: its 3rd line.",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def team_for_tier(self, tier: int) -> Team | None:
+        if tier == Tier.APPLICATION_SUPPORT:
+            return self.support_team
+        if tier == Tier.DEVELOPMENT:
+            return self.development_team
+        return None
+
+
+class ServiceRole(models.Model):
+    """A process role held for one service only (e.g. Incident Manager of Payroll)."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="role_holders")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="service_roles"
+    )
+    role = models.CharField(max_length=40, choices=[(r.value, r.label) for r in PROCESS_ROLES])
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "user", "role"], name="uniq_service_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.role} of {self.service}"
+
+
+class Sequence(models.Model):
+    """Counters for human keys (INC-1042); the row is locked while a number is taken."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    last_value = models.PositiveBigIntegerField(default=1000)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.last_value}"
+
+
+class AuditEvent(models.Model):
+    """One row per action on a ticket: who, when, from, to, what changed and why.
+
+    Written by the service that performed the action, in the same transaction.
+    """
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty when Tandem itself acted (a periodic task).",
+    )
+    action = models.CharField(max_length=40)
+    from_state = models.CharField(max_length=40, blank=True)
+    to_state = models.CharField(max_length=40, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor or 'Tandem'}"
+
+
+class Comment(models.Model):
+    """A public reply (the requester sees it) or an internal work note, on any ticket."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    public = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{'Reply' if self.public else 'Note'} by {self.author}"
+
+
+class OutboxMessage(models.Model):
+    """A side effect (an email now; webhooks later) written in the transaction that caused
+    it and delivered by a Celery task after commit, retried until it succeeds."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        FAILED = "failed"
+
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.EMAIL)
+    event = models.CharField(max_length=60, help_text="What happened, e.g. incident.assigned.")
+    recipients = models.JSONField(default=list)
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    available_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
+    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["available_at"],
+                name="outbox_pending_idx",
+                condition=Q(status="pending"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {', '.join(self.recipients)} ({self.status})"
+
+
+__all__ = [
+    "AuditEvent",
+    "Comment",
+    "OutboxMessage",
+    "Role",
+    "Sequence",
+    "Service",
+    "ServiceRole",
+    "Team",
+    "Tier",
+]

@@ -1,0 +1,74 @@
+"""The roles of Tandem, defined once. Each role is a Django group of the same name.
+
+Process roles (Incident, Problem, Change, Release Manager) can also be held for one
+service only, through ``core.models.ServiceRole``; the support tiers come from team
+membership, not from roles.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.db import models
+
+
+class Role(models.TextChoices):
+    REQUESTER = "Requester"
+    SERVICE_DESK_AGENT = "Service Desk Agent"
+    SECOND_LINE = "2nd Line Support"
+    DEVELOPER = "Developer"
+    INCIDENT_MANAGER = "Incident Manager"
+    PROBLEM_MANAGER = "Problem Manager"
+    CHANGE_MANAGER = "Change Manager"
+    RELEASE_MANAGER = "Release Manager"
+    PROJECT_MANAGER = "Project Manager"
+    ADMINISTRATOR = "Administrator"
+
+
+# Roles that may be held per service as well as globally.
+PROCESS_ROLES = (
+    Role.INCIDENT_MANAGER,
+    Role.PROBLEM_MANAGER,
+    Role.CHANGE_MANAGER,
+    Role.RELEASE_MANAGER,
+)
+
+# Everyone but a plain requester works tickets: they see the desk, not only the portal.
+STAFF_ROLES = frozenset(Role) - {Role.REQUESTER}
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def role_names(user: User) -> frozenset[str]:
+    """The user's global roles, cached on the user object for the request."""
+    if not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_tandem_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+        user._tandem_roles = cached  # type: ignore[union-attr]
+    return cached
+
+
+def has_role(user: User, *roles: Role) -> bool:
+    if not user.is_authenticated:
+        return False
+    if getattr(user, "is_superuser", False) and Role.ADMINISTRATOR in roles:
+        return True
+    names = role_names(user)
+    return any(role.value in names for role in roles)
+
+
+def is_administrator(user: User) -> bool:
+    return bool(getattr(user, "is_superuser", False)) or has_role(user, Role.ADMINISTRATOR)
+
+
+def is_staff_member(user: User) -> bool:
+    """True for anyone who works tickets (every role but Requester)."""
+    if is_administrator(user):
+        return True
+    return any(role.value in role_names(user) for role in STAFF_ROLES)
+
+
+def ensure_role_groups() -> None:
+    for role in Role:
+        Group.objects.get_or_create(name=role.value)

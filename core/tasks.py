@@ -1,0 +1,14 @@
+from celery import shared_task
+
+from core.outbox import outbox_deliver_one, outbox_pending_ids
+
+
+@shared_task(name="core.tasks.outbox_deliver")
+def outbox_deliver(message_id: int) -> bool:
+    return outbox_deliver_one(message_id)
+
+
+@shared_task(name="core.tasks.outbox_deliver_pending")
+def outbox_deliver_pending() -> int:
+    """Periodic safety net: deliver what an after-commit task missed or must retry."""
+    return sum(outbox_deliver_one(pk) for pk in outbox_pending_ids())

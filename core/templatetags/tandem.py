@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from django import template
+from django.http import QueryDict
+
+from core.models import AuditEvent
+
+register = template.Library()
+
+ACTION_WORDS = {
+    "created": "raised it",
+    "updated": "edited it",
+    "assign": "assigned it",
+    "start": "started work",
+    "hold": "put it on hold",
+    "resume": "resumed work",
+    "escalate": "escalated it",
+    "resolve": "resolved it",
+    "reopen": "reopened it",
+    "close": "closed it",
+    "cancel": "cancelled it",
+}
+
+
+@register.filter
+def actor_label(user: object) -> str:
+    if user is None:
+        return "Tandem"
+    return user.get_full_name() or user.username  # type: ignore[attr-defined]
+
+
+@register.filter
+def audit_sentence(event: AuditEvent) -> str:
+    return ACTION_WORDS.get(event.action, event.action.replace("_", " "))
+
+
+@register.filter
+def change_value(value: object) -> str:
+    if isinstance(value, dict):
+        return str(value.get("label", value.get("id", "")))
+    if value in (None, ""):
+        return "—"
+    return str(value)
+
+
+@register.simple_tag
+def query_with(querystring: str, **kwargs: object) -> str:
+    """The current query string with some parameters replaced."""
+    params = QueryDict(querystring, mutable=True)
+    for key, value in kwargs.items():
+        if value in (None, ""):
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    return params.urlencode()
+
+
+@register.simple_tag
+def sort_link(querystring: str, field: str, current: str) -> str:
+    """?ordering= for a column header: ascending first, then descending."""
+    target = f"-{field}" if current == field else field
+    return query_with(querystring, ordering=target, page=None)
+
+
+@register.filter
+def actor_label_or_dash(user: object) -> str:
+    return "—" if user is None else actor_label(user)
+
+
+@register.filter
+def dictget(mapping: dict, key: object) -> object:
+    return mapping.get(key) if mapping else None

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
+from core.models import Service, Team
+from itsm.models import Category, HoldReason, Incident, Level, ResolutionCode
+
+User = get_user_model()
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    key = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True)
+    service = ServiceRefSerializer(read_only=True)
+    team = TeamRefSerializer(read_only=True, allow_null=True)
+    assignee = UserRefSerializer(read_only=True, allow_null=True)
+    requester = UserRefSerializer(read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "key",
+            "title",
+            "description",
+            "status",
+            "priority",
+            "impact",
+            "urgency",
+            "category",
+            "service",
+            "team",
+            "assignee",
+            "requester",
+            "tier",
+            "major_incident",
+            "hold_reason",
+            "resolution_code",
+            "resolution_notes",
+            "reopen_count",
+            "created_at",
+            "updated_at",
+            "responded_at",
+            "resolved_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+
+class IncidentCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.filter(is_active=True))
+    impact = serializers.ChoiceField(choices=Level.choices, default=Level.MEDIUM)
+    urgency = serializers.ChoiceField(choices=Level.choices, default=Level.MEDIUM)
+    category = serializers.ChoiceField(choices=Category.choices, default=Category.SOFTWARE)
+    requester = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        help_text="Staff only: raise on behalf of this user.",
+    )
+    major_incident = serializers.BooleanField(default=False)
+
+
+class IncidentUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    service = serializers.PrimaryKeyRelatedField(
+        queryset=Service.objects.filter(is_active=True), required=False
+    )
+    impact = serializers.ChoiceField(choices=Level.choices, required=False)
+    urgency = serializers.ChoiceField(choices=Level.choices, required=False)
+    category = serializers.ChoiceField(choices=Category.choices, required=False)
+    major_incident = serializers.BooleanField(required=False)
+
+
+# --- transition bodies --------------------------------------------------------------------
+class _CommentInput(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AssignInput(_CommentInput):
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(), required=False, allow_null=True
+    )
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+
+    def validate(self, attrs):  # type: ignore[no-untyped-def]
+        if not attrs.get("team") and not attrs.get("assignee"):
+            raise serializers.ValidationError({"team": "Give a team, an assignee or both."})
+        return attrs
+
+
+class HoldInput(_CommentInput):
+    reason = serializers.ChoiceField(choices=HoldReason.choices)
+
+
+class EscalateInput(serializers.Serializer):
+    reason = serializers.CharField()
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(), required=False, allow_null=True
+    )
+
+
+class ResolveInput(_CommentInput):
+    resolution_code = serializers.ChoiceField(choices=ResolutionCode.choices)
+    resolution_notes = serializers.CharField()
+
+
+class ReopenInput(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+TRANSITION_INPUTS: dict[str, type[serializers.Serializer]] = {
+    "assign": AssignInput,
+    "start": _CommentInput,
+    "hold": HoldInput,
+    "resume": _CommentInput,
+    "escalate": EscalateInput,
+    "resolve": ResolveInput,
+    "reopen": ReopenInput,
+    "close": _CommentInput,
+    "cancel": _CommentInput,
+}
+
+
+class TransitionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    target = serializers.CharField()
+    fields = serializers.ListField(child=serializers.CharField())
+    required = serializers.ListField(child=serializers.CharField())
+
+
+def transition_description(incident: Incident, name: str) -> dict[str, object]:
+    t = next(t for t in incident.get_available_status_transitions() if t.name == name)
+    body = TRANSITION_INPUTS[name]()
+    return {
+        "name": name,
+        "label": t.custom.get("label", name),
+        "target": t.target,
+        "fields": list(body.fields),
+        "required": [f for f, field in body.fields.items() if field.required],
+    }

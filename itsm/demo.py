@@ -1,0 +1,170 @@
+"""Demo incidents: a few hundred, spread over every state, each driven through the real
+services so its audit trail is genuine."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import TextIO
+
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import F
+
+from core.models import AuditEvent, Comment, Service
+from core.services import outbox_suppressed
+from itsm import services
+from itsm.models import HoldReason, Incident, Level, ResolutionCode
+
+User = get_user_model()
+DEMO_INCIDENTS = 300
+
+TITLES = {
+    "Payroll": [
+        "Payslip shows wrong tax code",
+        "Overtime missing from this month's run",
+        "Payroll export to bank fails",
+        "Cannot download P60",
+    ],
+    "HR Portal": [
+        "Leave request stuck in approval",
+        "Cannot update my address",
+        "Absence calendar is empty",
+        "Login loops back to the start page",
+    ],
+    "Customer Portal": [
+        "Checkout button does nothing",
+        "Password reset email never arrives",
+        "Invoices page times out",
+        "Address form rejects valid postcodes",
+    ],
+    "Mobile App": [
+        "App crashes on start after update",
+        "Push notifications stopped",
+        "Balance shows yesterday's value",
+        "Face ID login fails",
+    ],
+    "Email & Calendar": [
+        "Shared mailbox not visible",
+        "Meeting invites arrive twice",
+        "Cannot send attachments over 10 MB",
+        "Calendar sync fails on phone",
+    ],
+}
+
+# final state -> weight
+SPREAD = [
+    ("new", 10),
+    ("assigned", 18),
+    ("in_progress", 20),
+    ("on_hold", 8),
+    ("resolved", 12),
+    ("closed", 26),
+    ("cancelled", 6),
+]
+
+
+def _drive(inc: Incident, target: str, rnd: random.Random, u: dict[str, object]) -> None:
+    agent, support2, developer = u["agent"], u["support2"], u["developer"]
+    if target == "new":
+        return
+    if target == "cancelled":
+        services.incident_cancel(
+            incident=inc, actor=inc.requester, comment="Sorted itself out, sorry."
+        )
+        return
+    # who works it: the desk, or escalated to 2nd or 3rd line
+    depth = rnd.choices([1, 2, 3], weights=[5, 3, 2])[0]
+    if depth == 3 and inc.service.development_team is None:
+        depth = 2
+    services.incident_assign(incident=inc, actor=agent, assignee=agent)
+    worker = agent
+    if depth >= 2:
+        services.incident_escalate(
+            incident=inc, actor=agent, reason="Needs application knowledge beyond the desk."
+        )
+        worker = support2
+    if depth == 3:
+        services.incident_escalate(
+            incident=inc, actor=support2, reason="Looks like a defect in the application."
+        )
+        worker = developer
+    if target == "assigned":
+        return
+    services.incident_start(incident=inc, actor=worker)
+    if rnd.random() < 0.5:
+        services.incident_comment(
+            incident=inc, actor=worker, public=True, body="Thanks, we are looking into it."
+        )
+    if target == "in_progress":
+        return
+    if target == "on_hold":
+        services.incident_hold(
+            incident=inc,
+            actor=worker,
+            reason=rnd.choice(HoldReason.values),
+            comment="Waiting before we can continue.",
+        )
+        return
+    services.incident_resolve(
+        incident=inc,
+        actor=worker,
+        resolution_code=rnd.choice(ResolutionCode.values[:4]),
+        resolution_notes="Corrected the configuration and verified with the requester.",
+    )
+    if target == "closed":
+        services.incident_close(incident=inc, actor=inc.requester, comment="Works now, thanks.")
+
+
+def _backdate(inc: Incident, days: float) -> None:
+    """Spread demo history over past weeks. Demo data only: timestamps, never state."""
+    delta = timedelta(days=days)
+    Incident.objects.filter(pk=inc.pk).update(
+        created_at=F("created_at") - delta,
+        updated_at=F("updated_at") - delta,
+    )
+    for field in ("responded_at", "resolved_at", "closed_at"):
+        Incident.objects.filter(pk=inc.pk, **{f"{field}__isnull": False}).update(
+            **{field: F(field) - delta}
+        )
+    ct = ContentType.objects.get_for_model(Incident)
+    for model in (AuditEvent, Comment):
+        model.objects.filter(content_type=ct, object_id=inc.pk).update(
+            created_at=F("created_at") - delta
+        )
+
+
+def seed(stdout: TextIO) -> None:
+    existing = Incident.objects.count()
+    if existing >= DEMO_INCIDENTS:
+        stdout.write(f"  {existing} incidents already there")
+        return
+    rnd = random.Random(1042)
+    u = {
+        name: User.objects.get(username=name)
+        for name in ("requester", "requester2", "agent", "support2", "developer")
+    }
+    svc = list(Service.objects.all())
+    # The demo's history is backfilled, not happening now: its notices are not sent.
+    with transaction.atomic(), outbox_suppressed():
+        for _ in range(DEMO_INCIDENTS - existing):
+            service = rnd.choice(svc)
+            requester = rnd.choice([u["requester"], u["requester2"]])
+            target = rnd.choices([s for s, _ in SPREAD], weights=[w for _, w in SPREAD])[0]
+            by_agent = rnd.random() < 0.3
+            inc = services.incident_create(
+                actor=u["agent"] if by_agent else requester,
+                requester=requester,
+                title=rnd.choice(TITLES.get(service.name, ["Something is broken"])),
+                description="Reported by phone." if by_agent else "It worked last week.",
+                service=service,
+                impact=rnd.choice(Level.values),
+                urgency=rnd.choice(Level.values),
+                category="software",
+            )
+            _drive(inc, target, rnd, u)
+            # open and recently resolved work is recent; closed work spreads over 60 days
+            age = {"closed": 60, "cancelled": 60, "resolved": 2}.get(target, 10)
+            _backdate(inc, rnd.uniform(0, age))
+    stdout.write(f"  {Incident.objects.count()} incidents")

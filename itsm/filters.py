@@ -1,0 +1,59 @@
+"""Incident filters, shared by the desk pages and the API."""
+
+from __future__ import annotations
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+
+from core.models import Service, Team, Tier
+from itsm.models import Incident, IncidentStatus
+
+User = get_user_model()
+
+
+class IncidentFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=IncidentStatus.choices)
+    priority = django_filters.MultipleChoiceFilter(choices=[(i, f"P{i}") for i in range(1, 6)])
+    tier = django_filters.TypedChoiceFilter(choices=Tier.choices, coerce=int)
+    team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
+    service = django_filters.ModelChoiceFilter(queryset=Service.objects.all())
+    assignee = django_filters.ModelChoiceFilter(queryset=User.objects.all())
+    requester = django_filters.ModelChoiceFilter(queryset=User.objects.all())
+    major_incident = django_filters.BooleanFilter()
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    q = django_filters.CharFilter(method="filter_text", label="Search")
+    ordering = django_filters.OrderingFilter(
+        fields=(
+            ("created_at", "created_at"),
+            ("updated_at", "updated_at"),
+            ("priority", "priority"),
+            ("status", "status"),
+            ("number", "number"),
+            ("title", "title"),
+        )
+    )
+
+    class Meta:
+        model = Incident
+        fields = ["status", "priority", "tier", "team", "service", "assignee", "requester"]
+
+    def filter_text(self, qs: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
+        value = value.strip()
+        if not value:
+            return qs
+        cond = Q(title__icontains=value) | Q(description__icontains=value)
+        digits = value.upper().removeprefix(f"{Incident.KEY_PREFIX}-")
+        if digits.isdigit():
+            cond |= Q(number=int(digits))
+        return qs.filter(cond)
+
+    @property
+    def qs(self) -> QuerySet[Incident]:
+        # Pagination needs a total order: whatever the sort, the id breaks ties.
+        qs = super().qs
+        order = list(qs.query.order_by) or ["-created_at"]
+        if not any(o.lstrip("-") in ("id", "pk", "number") for o in order):
+            order.append("-id")
+        return qs.order_by(*order)

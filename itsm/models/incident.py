@@ -1,0 +1,180 @@
+"""The Incident and its lifecycle graph. Transitions here only declare the graph; what a
+transition does (who may, which fields, audit, notices) lives in ``itsm.services``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from core.models import Tier
+
+
+class Level(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class Category(models.TextChoices):
+    SOFTWARE = "software", "Software / application"
+    HARDWARE = "hardware", "Hardware"
+    NETWORK = "network", "Network"
+    ACCESS = "access", "Access and accounts"
+    DATA = "data", "Data"
+    INQUIRY = "inquiry", "Inquiry / help"
+    OTHER = "other", "Other"
+
+
+class IncidentStatus(models.TextChoices):
+    NEW = "new", "New"
+    ASSIGNED = "assigned", "Assigned"
+    IN_PROGRESS = "in_progress", "In progress"
+    ON_HOLD = "on_hold", "On hold"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class HoldReason(models.TextChoices):
+    AWAITING_REQUESTER = "awaiting_requester", "Awaiting requester"
+    AWAITING_VENDOR = "awaiting_vendor", "Awaiting vendor"
+    AWAITING_CHANGE = "awaiting_change", "Awaiting change"
+
+
+class ResolutionCode(models.TextChoices):
+    FIXED = "fixed", "Solved (permanently)"
+    WORKAROUND = "workaround", "Solved (workaround)"
+    NOT_REPRODUCIBLE = "not_reproducible", "Not solved (not reproducible)"
+    USER_ERROR = "user_error", "Solved (user error / how-to)"
+    DUPLICATE = "duplicate", "Duplicate"
+    NO_FAULT = "no_fault", "No fault found"
+
+
+def priority_for(impact: str, urgency: str) -> int:
+    """Priority 1 (highest) … 5 from the configured impact × urgency matrix."""
+    return int(settings.INCIDENT_PRIORITY_MATRIX[f"{impact}/{urgency}"])
+
+
+S = IncidentStatus
+OPEN_STATES = (S.NEW, S.ASSIGNED, S.IN_PROGRESS, S.ON_HOLD)
+
+
+class Incident(ConcurrentTransitionMixin, models.Model):
+    KEY_PREFIX = "INC"
+
+    number = models.PositiveBigIntegerField(unique=True, editable=False)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incidents_requested"
+    )
+    service = models.ForeignKey("core.Service", on_delete=models.PROTECT, related_name="incidents")
+    category = models.CharField(max_length=20, choices=Category.choices, default=Category.SOFTWARE)
+    impact = models.CharField(max_length=10, choices=Level.choices, default=Level.MEDIUM)
+    urgency = models.CharField(max_length=10, choices=Level.choices, default=Level.MEDIUM)
+    # Derived from impact × urgency on every save; stored so queues can filter and sort on it.
+    priority = models.PositiveSmallIntegerField(editable=False, db_index=True)
+    major_incident = models.BooleanField(default=False)
+
+    status = FSMField(default=S.NEW, choices=S.choices, protected=True, db_index=True)
+    team = models.ForeignKey(
+        "core.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="incidents_assigned",
+    )
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices, default=Tier.SERVICE_DESK)
+    hold_reason = models.CharField(max_length=30, choices=HoldReason.choices, blank=True)
+    resolution_code = models.CharField(max_length=30, choices=ResolutionCode.choices, blank=True)
+    resolution_notes = models.TextField(blank=True)
+    reopen_count = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["team", "status"]),
+            models.Index(fields=["assignee", "status"]),
+            models.Index(fields=["requester", "status"]),
+            models.Index(fields=["status", "resolved_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.title}"
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.priority = priority_for(self.impact, self.urgency)
+        if "update_fields" in kwargs and kwargs["update_fields"] is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "priority"}
+        super().save(*args, **kwargs)
+
+    @property
+    def key(self) -> str:
+        return f"{self.KEY_PREFIX}-{self.number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATES
+
+    # --- the lifecycle graph (names are part of the API) ---------------------------------
+    @transition(
+        field=status, source=[S.NEW, S.ASSIGNED], target=S.ASSIGNED, custom={"label": "Assign"}
+    )
+    def assign(self) -> None: ...
+
+    @transition(
+        field=status, source=S.ASSIGNED, target=S.IN_PROGRESS, custom={"label": "Start work"}
+    )
+    def start(self) -> None: ...
+
+    @transition(
+        field=status, source=S.IN_PROGRESS, target=S.ON_HOLD, custom={"label": "Put on hold"}
+    )
+    def hold(self) -> None: ...
+
+    @transition(field=status, source=S.ON_HOLD, target=S.IN_PROGRESS, custom={"label": "Resume"})
+    def resume(self) -> None: ...
+
+    @transition(
+        field=status, source=list(OPEN_STATES), target=S.ASSIGNED, custom={"label": "Escalate"}
+    )
+    def escalate(self) -> None: ...
+
+    @transition(field=status, source=S.IN_PROGRESS, target=S.RESOLVED, custom={"label": "Resolve"})
+    def resolve(self) -> None: ...
+
+    @transition(field=status, source=S.RESOLVED, target=S.IN_PROGRESS, custom={"label": "Reopen"})
+    def reopen(self) -> None: ...
+
+    @transition(
+        field=status, source=S.RESOLVED, target=S.CLOSED, custom={"label": "Confirm and close"}
+    )
+    def close(self) -> None: ...
+
+    @transition(
+        field=status, source=[S.NEW, S.ASSIGNED], target=S.CANCELLED, custom={"label": "Cancel"}
+    )
+    def cancel(self) -> None: ...
+
+
+TRANSITION_NAMES = (
+    "assign",
+    "start",
+    "hold",
+    "resume",
+    "escalate",
+    "resolve",
+    "reopen",
+    "close",
+    "cancel",
+)

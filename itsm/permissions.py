@@ -1,0 +1,112 @@
+"""Who may do what with incidents, as plain functions of (user, incident)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from core.exceptions import ActionForbidden, IllegalTransition
+from core.models import ServiceRole, Tier
+from core.roles import Role, has_role, is_administrator, is_staff_member
+from itsm.models import Incident
+
+User = AbstractBaseUser | AnonymousUser
+
+# Transitions a requester may fire on their own incident.
+REQUESTER_TRANSITIONS = frozenset({"reopen", "close", "cancel"})
+# Roles that work incidents in team queues.
+AGENT_ROLES = (Role.SERVICE_DESK_AGENT, Role.SECOND_LINE, Role.DEVELOPER)
+
+
+def user_team_ids(user: User) -> frozenset[int]:
+    if not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_tandem_team_ids", None)
+    if cached is None:
+        cached = frozenset(user.tandem_teams.values_list("id", flat=True))  # type: ignore[union-attr]
+        user._tandem_team_ids = cached  # type: ignore[union-attr]
+    return cached
+
+
+def user_tiers(user: User) -> frozenset[int]:
+    if not user.is_authenticated:
+        return frozenset()
+    from core.models import Team
+
+    return frozenset(Team.objects.filter(members=user).values_list("tier", flat=True))
+
+
+def is_incident_manager(user: User, incident: Incident) -> bool:
+    """Incident Managers answer for every incident; a per-service one for that service's."""
+    if is_administrator(user) or has_role(user, Role.INCIDENT_MANAGER):
+        return True
+    return (
+        user.is_authenticated
+        and ServiceRole.objects.filter(
+            user=user, service_id=incident.service_id, role=Role.INCIDENT_MANAGER
+        ).exists()
+    )
+
+
+def can_view_incident(user: User, incident: Incident) -> bool:
+    if is_staff_member(user):
+        return True
+    return user.is_authenticated and incident.requester_id == user.pk
+
+
+def can_work_incident(user: User, incident: Incident) -> bool:
+    """Agents act on incidents in their teams' queues or assigned to them; a new incident
+    with no team yet sits with the service desk (tier 1)."""
+    if not user.is_authenticated:
+        return False
+    if is_incident_manager(user, incident):
+        return True
+    if not has_role(user, *AGENT_ROLES):
+        return False
+    if incident.assignee_id == user.pk:
+        return True
+    if incident.team_id is not None:
+        return incident.team_id in user_team_ids(user)
+    return Tier.SERVICE_DESK in user_tiers(user)
+
+
+def can_fire(user: User, incident: Incident, name: str) -> bool:
+    """May this user ever fire transition ``name`` on this incident (state aside)?"""
+    if can_work_incident(user, incident):
+        return True
+    return (
+        name in REQUESTER_TRANSITIONS and user.is_authenticated and incident.requester_id == user.pk
+    )
+
+
+def can_edit_incident(user: User, incident: Incident) -> bool:
+    return can_work_incident(user, incident)
+
+
+def can_log_for_others(user: User) -> bool:
+    """Agents log incidents on behalf of callers (the desk is the single point of contact)."""
+    return is_staff_member(user)
+
+
+def can_write_internal_notes(user: User) -> bool:
+    return is_staff_member(user)
+
+
+def ensure_can_fire(user: User | None, incident: Incident, name: str) -> None:
+    """Raise 403 when the user may not fire ``name`` on this incident, 409 when the
+    incident's state does not allow it. ``user=None`` is Tandem itself."""
+    if user is not None and not can_fire(user, incident, name):
+        raise ActionForbidden(f"You may not {name} {incident.key}.")
+    if name == "escalate" and incident.tier >= Tier.DEVELOPMENT:
+        raise IllegalTransition(f"{incident.key} is already with the 3rd line (development).")
+    if name not in {t.name for t in incident.get_available_status_transitions()}:
+        raise IllegalTransition(
+            f"Cannot {name} {incident.key} while it is {incident.get_status_display().lower()}."
+        )
+
+
+def may_fire_now(user: User, incident: Incident, name: str) -> bool:
+    try:
+        ensure_can_fire(user, incident, name)
+    except (ActionForbidden, IllegalTransition):
+        return False
+    return True

@@ -1,0 +1,33 @@
+from itsm.services.incidents import (
+    TRANSITION_SERVICES,
+    incident_assign,
+    incident_cancel,
+    incident_close,
+    incident_close_resolved,
+    incident_comment,
+    incident_create,
+    incident_escalate,
+    incident_hold,
+    incident_reopen,
+    incident_resolve,
+    incident_resume,
+    incident_start,
+    incident_update,
+)
+
+__all__ = [
+    "TRANSITION_SERVICES",
+    "incident_assign",
+    "incident_cancel",
+    "incident_close",
+    "incident_close_resolved",
+    "incident_comment",
+    "incident_create",
+    "incident_escalate",
+    "incident_hold",
+    "incident_reopen",
+    "incident_resolve",
+    "incident_resume",
+    "incident_start",
+    "incident_update",
+]

@@ -1,0 +1,491 @@
+"""The only write path for incidents.
+
+Every function here is one action: in one transaction it locks the incident, checks the
+actor may act, fires the django-fsm transition, saves, writes one audit row and queues
+its notices in the outbox. ``actor=None`` means Tandem itself (a periodic task).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import ConcurrentTransition
+
+from core.exceptions import ActionForbidden, ConflictError, IllegalTransition, ValidationFailed
+from core.models import Comment, Service, Team, Tier
+from core.services import audit_record, comment_create, outbox_email, sequence_next, team_recipients
+from itsm import permissions
+from itsm.models import HoldReason, Incident, IncidentStatus, Level, ResolutionCode
+
+User = get_user_model()
+Actor = AbstractBaseUser | None
+
+# Fields whose changes the audit trail records.
+AUDITED_FIELDS = (
+    "title",
+    "description",
+    "requester",
+    "service",
+    "category",
+    "impact",
+    "urgency",
+    "priority",
+    "major_incident",
+    "team",
+    "assignee",
+    "tier",
+    "hold_reason",
+    "resolution_code",
+    "resolution_notes",
+)
+# Fields an agent may change outside a transition (PATCH).
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "service",
+    "category",
+    "impact",
+    "urgency",
+    "major_incident",
+)
+
+
+# --- helpers ------------------------------------------------------------------------------
+def _link(incident: Incident) -> str:
+    return f"{settings.TANDEM_BASE_URL}/incidents/{incident.key}/"
+
+
+def _snapshot(incident: Incident) -> dict[str, Any]:
+    return {name: getattr(incident, name) for name in AUDITED_FIELDS}
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    return {k: (before[k], after[k]) for k in AUDITED_FIELDS if before[k] != after[k]}
+
+
+def _lock(incident: Incident) -> Incident:
+    return Incident.objects.select_for_update().get(pk=incident.pk)
+
+
+def _require(value: Any, field: str, message: str) -> None:
+    if value in (None, ""):
+        raise ValidationFailed(message, field=field)
+
+
+def _choice(value: str, choices: type, field: str) -> str:
+    if value not in choices.values:  # type: ignore[attr-defined]
+        allowed = ", ".join(choices.values)  # type: ignore[attr-defined]
+        raise ValidationFailed(f"'{value}' is not one of: {allowed}.", field=field)
+    return value
+
+
+def _save(incident: Incident) -> None:
+    try:
+        with transaction.atomic():  # a savepoint, so a conflict does not poison the caller
+            incident.save()
+    except ConcurrentTransition as exc:
+        raise ConflictError(
+            f"{incident.key} was changed by someone else; reload and try again."
+        ) from exc
+
+
+def _mark_responded(incident: Incident) -> None:
+    """The first agent action (assignment to a person, start, first public reply)."""
+    if incident.responded_at is None:
+        incident.responded_at = timezone.now()
+
+
+def _default_intake_team() -> Team | None:
+    """The service desk: the single point of contact where new incidents land."""
+    return Team.objects.filter(tier=Tier.SERVICE_DESK).order_by("id").first()
+
+
+@contextmanager
+def _transitioning(
+    incident: Incident, actor: Actor, name: str, comment: str = ""
+) -> Iterator[Incident]:
+    """Lock, check, fire ``name``; the caller then sets the transition's fields and queues
+    notices on the yielded incident; then save and audit, all in one transaction."""
+    with transaction.atomic():
+        locked = _lock(incident)
+        permissions.ensure_can_fire(actor, locked, name)
+        before, from_state = _snapshot(locked), locked.status
+        getattr(locked, name)()
+        yield locked
+        _save(locked)
+        audit_record(
+            target=locked,
+            actor=actor,
+            action=name,
+            from_state=from_state,
+            to_state=locked.status,
+            changes=_diff(before, _snapshot(locked)),
+            comment=comment,
+        )
+
+
+def _check_assignee(team: Team | None, assignee: AbstractBaseUser | None) -> None:
+    if assignee is None:
+        return
+    if not assignee.is_active:
+        raise ValidationFailed(f"{assignee} is not an active user.", field="assignee")
+    if team is not None and not team.members.filter(pk=assignee.pk).exists():
+        raise ValidationFailed(f"{assignee} is not a member of {team}.", field="assignee")
+
+
+def _notify_assignment(incident: Incident, event: str, note: str = "") -> None:
+    recipients = [incident.assignee.email] if incident.assignee else team_recipients(incident.team)
+    who = "you" if incident.assignee else f"the {incident.team} queue"
+    outbox_email(
+        event=event,
+        recipients=recipients,
+        subject=f"[{incident.key}] P{incident.priority} assigned to {who}: {incident.title}",
+        body=(
+            f"{incident.key} ({incident.service}, priority P{incident.priority}) is now with "
+            f"{who}.\n{note}\n\n{incident.description}\n\n{_link(incident)}"
+        ),
+        target=incident,
+    )
+
+
+# --- create and edit ----------------------------------------------------------------------
+def incident_create(
+    *,
+    actor: AbstractBaseUser,
+    title: str,
+    service: Service,
+    description: str = "",
+    impact: str = Level.MEDIUM,
+    urgency: str = Level.MEDIUM,
+    category: str = "software",
+    requester: AbstractBaseUser | None = None,
+    major_incident: bool = False,
+) -> Incident:
+    """Raise an incident. It lands, status ``new`` and tier 1, in the service desk queue.
+
+    A requester raises for themselves; an agent may raise on behalf of a caller.
+    Audit: ``created``. Outbox: an acknowledgement to the requester.
+    """
+    _require(title and title.strip(), "title", "A title is required.")
+    _choice(impact, Level, "impact")
+    _choice(urgency, Level, "urgency")
+    requester = requester or actor
+    if requester.pk != actor.pk and not permissions.can_log_for_others(actor):
+        raise ActionForbidden("Only service desk staff may raise incidents for someone else.")
+    if major_incident and not permissions.can_log_for_others(actor):
+        raise ActionForbidden("Only service desk staff may declare a major incident.")
+    if not service.is_active:
+        raise ValidationFailed(f"{service} is retired.", field="service")
+    with transaction.atomic():
+        incident = Incident(
+            number=sequence_next("incident"),
+            title=title.strip(),
+            description=description,
+            requester=requester,
+            service=service,
+            impact=impact,
+            urgency=urgency,
+            category=category,
+            major_incident=major_incident,
+            team=_default_intake_team(),
+            tier=Tier.SERVICE_DESK,
+        )
+        incident.save()
+        audit_record(
+            target=incident,
+            actor=actor,
+            action="created",
+            to_state=incident.status,
+            changes={
+                f: (None, getattr(incident, f))
+                for f in AUDITED_FIELDS
+                if getattr(incident, f) not in (None, "", False)
+            },
+        )
+        outbox_email(
+            event="incident.created",
+            recipients=[requester.email],
+            subject=f"[{incident.key}] We have received your incident: {incident.title}",
+            body=(
+                f"Your incident {incident.key} was logged with priority P{incident.priority}. "
+                f"The service desk will pick it up.\n\n{_link(incident)}"
+            ),
+            target=incident,
+        )
+    return incident
+
+
+def incident_update(*, incident: Incident, actor: AbstractBaseUser, **fields: Any) -> Incident:
+    """Change editable fields (title, description, service, category, impact, urgency,
+    major incident). Priority follows impact × urgency. Audit: ``updated`` with the changes."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed(
+            f"These fields cannot be edited: {', '.join(sorted(unknown))}.",
+            errors={f: ["This field cannot be edited."] for f in unknown},
+        )
+    if "impact" in fields:
+        _choice(fields["impact"], Level, "impact")
+    if "urgency" in fields:
+        _choice(fields["urgency"], Level, "urgency")
+    if "title" in fields:
+        _require(fields["title"] and fields["title"].strip(), "title", "A title is required.")
+    with transaction.atomic():
+        locked = _lock(incident)
+        if not permissions.can_edit_incident(actor, locked):
+            raise ActionForbidden(f"You may not edit {locked.key}.")
+        if not locked.is_open:
+            raise IllegalTransition(
+                f"{locked.key} is {locked.get_status_display().lower()}; reopen it to edit."
+            )
+        before = _snapshot(locked)
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        _save(locked)
+        changes = _diff(before, _snapshot(locked))
+        if changes:
+            audit_record(target=locked, actor=actor, action="updated", changes=changes)
+    return locked
+
+
+# --- transitions --------------------------------------------------------------------------
+def incident_assign(
+    *,
+    incident: Incident,
+    actor: Actor,
+    team: Team | None = None,
+    assignee: AbstractBaseUser | None = None,
+    comment: str = "",
+) -> Incident:
+    """Assign to a team and/or a person (new/assigned → assigned). The assignee must be a
+    member of the resulting team; the tier follows the team's tier.
+    Outbox: the assignee (or the team when no person) is told."""
+    if team is None and assignee is None:
+        raise ValidationFailed("Give a team, an assignee or both.", field="team")
+    with _transitioning(incident, actor, "assign", comment) as inc:
+        target_team = team or inc.team
+        _check_assignee(target_team, assignee)
+        changed_team = target_team is not None and target_team.pk != inc.team_id
+        inc.team = target_team
+        if target_team is not None:
+            inc.tier = target_team.tier
+        if assignee is not None:
+            inc.assignee = assignee
+            _mark_responded(inc)
+        elif changed_team:
+            inc.assignee = None  # a new queue: whoever held it in the old one lets go
+        _notify_assignment(inc, "incident.assigned", comment)
+    return inc
+
+
+def incident_start(*, incident: Incident, actor: Actor, comment: str = "") -> Incident:
+    """Start work (assigned → in_progress); with no assignee, the actor takes it."""
+    with _transitioning(incident, actor, "start", comment) as inc:
+        if inc.assignee_id is None and actor is not None:
+            inc.assignee = actor
+        _mark_responded(inc)
+    return inc
+
+
+def incident_hold(*, incident: Incident, actor: Actor, reason: str, comment: str = "") -> Incident:
+    """Put on hold (in_progress → on_hold) awaiting the requester, a vendor or a change."""
+    _require(reason, "reason", "Say what the incident is waiting for.")
+    _choice(reason, HoldReason, "reason")
+    with _transitioning(incident, actor, "hold", comment) as inc:
+        inc.hold_reason = reason
+        if reason == HoldReason.AWAITING_REQUESTER:
+            outbox_email(
+                event="incident.awaiting_requester",
+                recipients=[inc.requester.email],
+                subject=f"[{inc.key}] We need your reply: {inc.title}",
+                body=f"We are waiting for information from you.\n\n{comment}\n\n{_link(inc)}",
+                target=inc,
+            )
+    return inc
+
+
+def incident_resume(*, incident: Incident, actor: Actor, comment: str = "") -> Incident:
+    """Resume work (on_hold → in_progress)."""
+    with _transitioning(incident, actor, "resume", comment) as inc:
+        inc.hold_reason = ""
+    return inc
+
+
+def incident_escalate(
+    *, incident: Incident, actor: Actor, reason: str, team: Team | None = None
+) -> Incident:
+    """Move the incident to the next support tier's queue (1 → 2 → 3), status ``assigned``.
+
+    The target is the service's team for that tier (2nd line: its support team; 3rd line:
+    the development team that owns it) unless another team of that tier is named.
+    Outbox: the new team is told.
+    """
+    _require(reason and reason.strip(), "reason", "Say why the incident is escalated.")
+    with _transitioning(incident, actor, "escalate", reason) as inc:
+        next_tier = inc.tier + 1
+        target = team or inc.service.team_for_tier(next_tier)
+        if target is None:
+            raise ValidationFailed(
+                f"{inc.service} has no tier-{next_tier} team; name one.", field="team"
+            )
+        if target.tier != next_tier:
+            raise ValidationFailed(f"{target} is not a tier-{next_tier} team.", field="team")
+        inc.team, inc.tier, inc.assignee = target, next_tier, None
+        inc.hold_reason = ""
+        _notify_assignment(inc, "incident.escalated", f"Escalated: {reason}")
+    return inc
+
+
+def incident_resolve(
+    *,
+    incident: Incident,
+    actor: Actor,
+    resolution_code: str,
+    resolution_notes: str,
+    comment: str = "",
+) -> Incident:
+    """Resolve (in_progress → resolved). Outbox: the requester is asked to confirm."""
+    _require(resolution_code, "resolution_code", "A resolution code is required.")
+    _choice(resolution_code, ResolutionCode, "resolution_code")
+    _require(
+        resolution_notes and resolution_notes.strip(),
+        "resolution_notes",
+        "Resolution notes are required.",
+    )
+    with _transitioning(incident, actor, "resolve", comment) as inc:
+        inc.resolution_code, inc.resolution_notes = resolution_code, resolution_notes.strip()
+        inc.resolved_at = timezone.now()
+        outbox_email(
+            event="incident.resolved",
+            recipients=[inc.requester.email],
+            subject=f"[{inc.key}] Resolved: {inc.title}",
+            body=(
+                f"{inc.get_resolution_code_display()}.\n\n{inc.resolution_notes}\n\n"
+                f"Please confirm, or reopen it if the problem is still there. It closes by "
+                f"itself after {settings.INCIDENT_AUTO_CLOSE_DAYS} days.\n\n{_link(inc)}"
+            ),
+            target=inc,
+        )
+    return inc
+
+
+def incident_reopen(*, incident: Incident, actor: Actor, reason: str) -> Incident:
+    """Reopen (resolved → in_progress), by the requester or an agent.
+    Outbox: the assignee (or team) is told."""
+    _require(reason and reason.strip(), "reason", "Say why the incident is reopened.")
+    with _transitioning(incident, actor, "reopen", reason) as inc:
+        inc.resolved_at = None
+        inc.resolution_code, inc.resolution_notes = "", ""
+        inc.reopen_count += 1
+        _notify_assignment(inc, "incident.reopened", f"Reopened: {reason}")
+    return inc
+
+
+def incident_close(*, incident: Incident, actor: Actor, comment: str = "") -> Incident:
+    """Close (resolved → closed): the requester confirms, or Tandem after the grace period."""
+    with _transitioning(incident, actor, "close", comment) as inc:
+        inc.closed_at = timezone.now()
+    return inc
+
+
+def incident_cancel(*, incident: Incident, actor: Actor, comment: str = "") -> Incident:
+    """Cancel (new/assigned → cancelled): raised by mistake or no longer needed."""
+    with _transitioning(incident, actor, "cancel", comment) as inc:
+        inc.closed_at = timezone.now()
+    return inc
+
+
+TRANSITION_SERVICES: dict[str, Callable[..., Incident]] = {
+    "assign": incident_assign,
+    "start": incident_start,
+    "hold": incident_hold,
+    "resume": incident_resume,
+    "escalate": incident_escalate,
+    "resolve": incident_resolve,
+    "reopen": incident_reopen,
+    "close": incident_close,
+    "cancel": incident_cancel,
+}
+
+
+# --- comments -----------------------------------------------------------------------------
+def incident_comment(
+    *, incident: Incident, actor: AbstractBaseUser, body: str, public: bool = True
+) -> Comment:
+    """Add a public reply or an internal work note.
+
+    A staff member's first public reply counts as the response. A requester's reply to an
+    incident waiting on them resumes it (as JSM's "waiting for customer" does).
+    Outbox: a public reply by staff goes to the requester; the requester's to the assignee.
+    """
+    _require(body and body.strip(), "body", "The comment is empty.")
+    with transaction.atomic():
+        locked = _lock(incident)
+        if not permissions.can_view_incident(actor, locked):
+            raise ActionForbidden(f"You may not comment on {locked.key}.")
+        if not public and not permissions.can_write_internal_notes(actor):
+            raise ActionForbidden("Only support staff may write internal notes.")
+        comment = comment_create(target=locked, author=actor, body=body.strip(), public=public)
+        by_requester = actor.pk == locked.requester_id
+        if public and not by_requester:
+            if locked.responded_at is None and locked.is_open:
+                locked.responded_at = timezone.now()
+                _save(locked)
+            outbox_email(
+                event="incident.reply",
+                recipients=[locked.requester.email],
+                subject=f"[{locked.key}] New reply: {locked.title}",
+                body=f"{actor} wrote:\n\n{comment.body}\n\n{_link(locked)}",
+                target=locked,
+            )
+        elif by_requester:
+            outbox_email(
+                event="incident.requester_reply",
+                recipients=[locked.assignee.email]
+                if locked.assignee
+                else team_recipients(locked.team),
+                subject=f"[{locked.key}] The requester replied: {locked.title}",
+                body=f"{actor} wrote:\n\n{comment.body}\n\n{_link(locked)}",
+                target=locked,
+            )
+        if (
+            by_requester
+            and locked.status == IncidentStatus.ON_HOLD
+            and locked.hold_reason == HoldReason.AWAITING_REQUESTER
+        ):
+            incident_resume(incident=locked, actor=None, comment="The requester replied.")
+    return comment
+
+
+# --- periodic work ------------------------------------------------------------------------
+def incident_close_resolved(*, now: Any = None, limit: int = 500) -> int:
+    """Close incidents resolved more than INCIDENT_AUTO_CLOSE_DAYS ago that the requester
+    neither confirmed nor reopened. Each closes in its own transaction as Tandem."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.INCIDENT_AUTO_CLOSE_DAYS)
+    ids = list(
+        Incident.objects.filter(status=IncidentStatus.RESOLVED, resolved_at__lte=cutoff)
+        .order_by("resolved_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    closed = 0
+    for pk in ids:
+        try:
+            incident_close(
+                incident=Incident(pk=pk),
+                actor=None,
+                comment=f"Closed automatically {settings.INCIDENT_AUTO_CLOSE_DAYS} days "
+                "after resolution.",
+            )
+            closed += 1
+        except IllegalTransition:
+            continue  # reopened or closed meanwhile
+    return closed
