@@ -21,6 +21,7 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py collectstatic --noinput -v0
 	@echo "Tandem on http://$(HOST):$(PORT)/ — sign in as agent / demo (Ctrl-C stops all three)"
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \
@@ -41,6 +42,7 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

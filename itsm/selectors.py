@@ -15,6 +15,7 @@ from core.models import AuditEvent, Comment
 from core.roles import is_staff_member
 from itsm import permissions
 from itsm.models import Incident
+from itsm.models.incident import TRANSITION_NAMES
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -48,10 +49,11 @@ def incident_get(user: User, ref: str | int) -> Incident:
 
 def incident_transitions_for(user: User, incident: Incident) -> list[str]:
     """The transitions this user may fire now, in the graph's order."""
+    available = {t.name for t in incident.get_available_status_transitions()}
     return [
-        t.name
-        for t in incident.get_available_status_transitions()
-        if permissions.may_fire_now(user, incident, t.name)
+        name
+        for name in TRANSITION_NAMES
+        if name in available and permissions.may_fire_now(user, incident, name)
     ]
 
 

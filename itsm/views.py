@@ -58,7 +58,7 @@ class IncidentCreateView(LoginRequiredMixin, DomainErrorMixin, View):
         return _redirect_to(incident)
 
 
-class DeskView(LoginRequiredMixin, View):
+class DeskView(LoginRequiredMixin, DomainErrorMixin, View):
     """The agent console: my work, my teams' queues, filters, counts, sorting."""
 
     def get(self, request: HttpRequest) -> HttpResponse:

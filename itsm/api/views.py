@@ -26,8 +26,6 @@ from itsm.permissions import ensure_can_fire
 class IncidentViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
     """Incidents. ``{id}`` is the numeric id or the key (``INC-1042``)."""
@@ -60,9 +58,6 @@ class IncidentViewSet(
             incident=incident, actor=request.user, **body.validated_data
         )
         return Response(IncidentSerializer(selectors.incident_get(request.user, incident.pk)).data)
-
-    def update(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
-        return self.partial_update(request, *args, **kwargs)
 
     @extend_schema(responses=TransitionSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="transitions")

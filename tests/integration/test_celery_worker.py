@@ -1,0 +1,69 @@
+"""A real Celery worker, fed through a real broker, delivers an outbox notification.
+
+Runs on Redis when REDIS_URL is set (CI), and on the embedded default's filesystem
+transport always, so both brokers Tandem ships with are exercised.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core import mail
+from kombu import pools as kombu_pools
+
+from config.celery import app
+from core.models import OutboxMessage
+from itsm import services
+
+
+def _wait_for(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture(params=["redis", "filesystem"])
+def broker(request, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    saved = (app.conf.broker_url, app.conf.broker_transport_options)
+    if request.param == "redis":
+        if not os.environ.get("REDIS_URL"):
+            pytest.skip("needs Redis: set REDIS_URL=redis://…")
+        url, options = os.environ["REDIS_URL"], {}
+    else:
+        queue = tmp_path / "queue"
+        queue.mkdir()
+        url = "filesystem://"
+        options = {"data_folder_in": str(queue), "data_folder_out": str(queue),
+                   "processed_folder": str(tmp_path / "processed"), "store_processed": False}
+    app.conf.broker_url, app.conf.broker_transport_options = url, options
+    _reset_connections()
+    app.conf.task_always_eager = False
+    yield request.param
+    app.conf.broker_url, app.conf.broker_transport_options = saved
+    _reset_connections()
+
+
+def _reset_connections() -> None:
+    """Drop pooled connections so the next publish uses the broker configured now."""
+    kombu_pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def test_worker_delivers_assignment_notice(broker, org, transactional_db, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    incident = services.incident_create(actor=org.requester, service=org.service, title="VPN")
+    OutboxMessage.objects.all().delete()
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        services.incident_assign(incident=incident, actor=org.agent, assignee=org.agent)
+        message = OutboxMessage.objects.get(event="incident.assigned")
+        assert _wait_for(lambda: OutboxMessage.objects.get(pk=message.pk).status == "sent"), (
+            f"the worker did not deliver the notice over {broker}"
+        )
+    assert any(org.agent.email in m.to for m in mail.outbox)
