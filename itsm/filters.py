@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
@@ -13,11 +14,17 @@ User = get_user_model()
 
 
 class IncidentFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=IncidentStatus.choices)
-    priority = django_filters.MultipleChoiceFilter(choices=[(i, f"P{i}") for i in range(1, 6)])
-    tier = django_filters.TypedChoiceFilter(choices=Tier.choices, coerce=int)
-    team = django_filters.ModelChoiceFilter(queryset=Team.objects.all())
-    service = django_filters.ModelChoiceFilter(queryset=Service.objects.all())
+    status = django_filters.MultipleChoiceFilter(
+        choices=IncidentStatus.choices, widget=forms.CheckboxSelectMultiple
+    )
+    priority = django_filters.MultipleChoiceFilter(
+        choices=[(i, f"P{i}") for i in range(1, 6)], widget=forms.CheckboxSelectMultiple
+    )
+    tier = django_filters.ChoiceFilter(choices=Tier.choices, empty_label="Any tier")
+    team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), empty_label="Any team")
+    service = django_filters.ModelChoiceFilter(
+        queryset=Service.objects.all(), empty_label="Any service"
+    )
     assignee = django_filters.ModelChoiceFilter(queryset=User.objects.all())
     requester = django_filters.ModelChoiceFilter(queryset=User.objects.all())
     major_incident = django_filters.BooleanFilter()

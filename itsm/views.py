@@ -75,7 +75,7 @@ class DeskView(LoginRequiredMixin, DomainErrorMixin, View):
         queues += [
             (
                 f"team-{t.pk}",
-                f"{t.name} (tier {t.tier})",
+                f"{t.name} · T{t.tier}",
                 selectors.incident_queue(request.user, f"team-{t.pk}").count(),
             )
             for t in teams

@@ -76,20 +76,39 @@ def org(db) -> Org:  # type: ignore[no-untyped-def]
     admin = UserFactory(username="admin", roles=[Role.ADMINISTRATOR])
     desk = TeamFactory(name="Service Desk", tier=Tier.SERVICE_DESK, members=[agent], lead=agent)
     other_desk = TeamFactory(name="Branch Desk", tier=Tier.SERVICE_DESK, members=[agent_other])
-    support = TeamFactory(name="App Support", tier=Tier.APPLICATION_SUPPORT, members=[support2],
-                          lead=support2)
-    dev = TeamFactory(name="Payroll Dev", tier=Tier.DEVELOPMENT, members=[developer],
-                      lead=developer)
+    support = TeamFactory(
+        name="App Support", tier=Tier.APPLICATION_SUPPORT, members=[support2], lead=support2
+    )
+    dev = TeamFactory(
+        name="Payroll Dev", tier=Tier.DEVELOPMENT, members=[developer], lead=developer
+    )
     service = ServiceFactory(name="Payroll", support_team=support, development_team=dev)
-    return Org(desk, support, dev, other_desk, service, requester, requester2, agent,
-               agent_other, support2, developer, incident_manager, change_manager, admin)
+    return Org(
+        desk,
+        support,
+        dev,
+        other_desk,
+        service,
+        requester,
+        requester2,
+        agent,
+        agent_other,
+        support2,
+        developer,
+        incident_manager,
+        change_manager,
+        admin,
+    )
 
 
 @pytest.fixture
 def new_incident(org: Org) -> Incident:
     return services.incident_create(
-        actor=org.requester, service=org.service, title="Payslip shows wrong tax code",
-        impact="high", urgency="medium",
+        actor=org.requester,
+        service=org.service,
+        title="Payslip shows wrong tax code",
+        impact="high",
+        urgency="medium",
     )
 
 

@@ -58,7 +58,9 @@ def test_sweep_delivers_what_the_after_commit_task_missed(db) -> None:  # type: 
     assert OutboxMessage.objects.filter(status="sent").count() == 2
 
 
-def test_broker_down_does_not_break_the_committed_request(db, monkeypatch, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_broker_down_does_not_break_the_committed_request(
+    db, monkeypatch, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     from core import tasks
 
     def broker_down(*a, **k):  # type: ignore[no-untyped-def]

@@ -11,13 +11,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load(**env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items()
-             if k not in {"SECRET_KEY", "DEBUG", "TANDEM_ENV", "DATABASE_URL"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "DEBUG", "TANDEM_ENV", "DATABASE_URL"}
+    }
     clean.update(env)
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('ok')"],
-        cwd=ROOT, env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings"},
-        capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

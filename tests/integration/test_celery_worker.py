@@ -40,8 +40,13 @@ def broker(request, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
         queue = tmp_path / "queue"
         queue.mkdir()
         url = "filesystem://"
-        options = {"data_folder_in": str(queue), "data_folder_out": str(queue),
-                   "processed_folder": str(tmp_path / "processed"), "store_processed": False}
+        options = {
+            "data_folder_in": str(queue),
+            "data_folder_out": str(queue),
+            "processed_folder": str(tmp_path / "processed"),
+            "store_processed": False,
+            "control_folder": str(tmp_path / "control"),
+        }
     app.conf.broker_url, app.conf.broker_transport_options = url, options
     _reset_connections()
     app.conf.task_always_eager = False
@@ -57,7 +62,9 @@ def _reset_connections() -> None:
     app.amqp._producer_pool = None
 
 
-def test_worker_delivers_assignment_notice(broker, org, transactional_db, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_worker_delivers_assignment_notice(
+    broker, org, transactional_db, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     incident = services.incident_create(actor=org.requester, service=org.service, title="VPN")
     OutboxMessage.objects.all().delete()
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):

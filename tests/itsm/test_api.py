@@ -16,8 +16,9 @@ URL = "/api/v1/incidents/"
 
 def test_token_then_token_auth(org) -> None:  # type: ignore[no-untyped-def]
     client = APIClient()
-    res = client.post("/api/v1/auth/token/", {"username": "requester", "password": "pw"},
-                      format="json")
+    res = client.post(
+        "/api/v1/auth/token/", {"username": "requester", "password": "pw"}, format="json"
+    )
     assert res.status_code == 200, res.content
     token = res.json()["token"]
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
@@ -34,10 +35,17 @@ def test_anonymous_is_401(db) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_create_shows_key_and_computed_priority(org) -> None:  # type: ignore[no-untyped-def]
-    res = api_as(org.requester).post(URL, {
-        "title": "Cannot download payslip", "service": org.service.pk,
-        "impact": "high", "urgency": "high", "priority": 5,
-    }, format="json")
+    res = api_as(org.requester).post(
+        URL,
+        {
+            "title": "Cannot download payslip",
+            "service": org.service.pk,
+            "impact": "high",
+            "urgency": "high",
+            "priority": 5,
+        },
+        format="json",
+    )
     assert res.status_code == 201, res.content
     body = res.json()
     assert body["key"].startswith("INC-")
@@ -47,12 +55,15 @@ def test_create_shows_key_and_computed_priority(org) -> None:  # type: ignore[no
     assert body["requester"]["username"] == "requester"
 
 
-@pytest.mark.parametrize(("payload", "field"), [
-    ({"service": 1}, "title"),
-    ({"title": "x"}, "service"),
-    ({"title": "x", "service": 999999}, "service"),
-    ({"title": "x", "service": None, "impact": "huge"}, "impact"),
-])
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"service": 1}, "title"),
+        ({"title": "x"}, "service"),
+        ({"title": "x", "service": 999999}, "service"),
+        ({"title": "x", "service": None, "impact": "huge"}, "impact"),
+    ],
+)
 def test_create_bad_input_is_400_naming_the_field(org, payload, field) -> None:  # type: ignore[no-untyped-def]
     if payload.get("service") == 1:
         payload["service"] = org.service.pk
@@ -65,7 +76,10 @@ def test_requester_gets_404_for_someone_elses_incident(org, new_incident) -> Non
     other = api_as(org.requester2)
     assert other.get(f"{URL}{new_incident.pk}/").status_code == 404
     assert other.get(f"{URL}{new_incident.key}/history/").status_code == 404
-    assert other.post(f"{URL}{new_incident.pk}/transitions/cancel/", {}, format="json").status_code == 404
+    assert (
+        other.post(f"{URL}{new_incident.pk}/transitions/cancel/", {}, format="json").status_code
+        == 404
+    )
     assert other.get(URL).json()["count"] == 0
 
 
@@ -77,9 +91,13 @@ def test_retrieve_by_key_or_id(org, new_incident) -> None:  # type: ignore[no-un
 
 
 def test_transitions_lists_what_this_user_may_fire_now(org, new_incident) -> None:  # type: ignore[no-untyped-def]
-    names = [t["name"] for t in api_as(org.agent).get(f"{URL}{new_incident.pk}/transitions/").json()]
+    names = [
+        t["name"] for t in api_as(org.agent).get(f"{URL}{new_incident.pk}/transitions/").json()
+    ]
     assert names == ["assign", "escalate", "cancel"]
-    names = [t["name"] for t in api_as(org.requester).get(f"{URL}{new_incident.pk}/transitions/").json()]
+    names = [
+        t["name"] for t in api_as(org.requester).get(f"{URL}{new_incident.pk}/transitions/").json()
+    ]
     assert names == ["cancel"]
     assign = api_as(org.agent).get(f"{URL}{new_incident.pk}/transitions/").json()[0]
     assert set(assign["fields"]) == {"team", "assignee", "comment"}
@@ -89,8 +107,9 @@ def test_status_codes_of_firing(org, new_incident) -> None:  # type: ignore[no-u
     agent, requester = api_as(org.agent), api_as(org.requester)
     base = f"{URL}{new_incident.pk}/transitions/"
     # illegal in the current state -> 409 with a message
-    res = agent.post(base + "resolve/", {"resolution_code": "fixed", "resolution_notes": "x"},
-                     format="json")
+    res = agent.post(
+        base + "resolve/", {"resolution_code": "fixed", "resolution_notes": "x"}, format="json"
+    )
     assert res.status_code == 409 and "new" in res.json()["detail"]
     # not allowed for this user -> 403
     res = requester.post(base + "assign/", {"assignee": org.agent.pk}, format="json")
@@ -104,8 +123,9 @@ def test_status_codes_of_firing(org, new_incident) -> None:  # type: ignore[no-u
     res = agent.post(base + "assign/", {"assignee": 987654}, format="json")
     assert res.status_code == 400 and "assignee" in res.json()
     # a domain validation (assignee not in the team) -> 400 naming it
-    res = agent.post(base + "assign/", {"team": org.desk.pk, "assignee": org.developer.pk},
-                     format="json")
+    res = agent.post(
+        base + "assign/", {"team": org.desk.pk, "assignee": org.developer.pk}, format="json"
+    )
     assert res.status_code == 400 and "assignee" in res.json()["errors"]
 
 
@@ -114,8 +134,16 @@ def test_full_lifecycle_through_the_api(org) -> None:  # type: ignore[no-untyped
     resolves, requester reopens then closes; every step is in /history/."""
     requester, agent = api_as(org.requester), api_as(org.agent)
     support2, developer = api_as(org.support2), api_as(org.developer)
-    inc = requester.post(URL, {"title": "Payroll run fails", "service": org.service.pk,
-                               "impact": "high", "urgency": "medium"}, format="json").json()
+    inc = requester.post(
+        URL,
+        {
+            "title": "Payroll run fails",
+            "service": org.service.pk,
+            "impact": "high",
+            "urgency": "medium",
+        },
+        format="json",
+    ).json()
     assert inc["priority"] == 2
     t = f"{URL}{inc['id']}/transitions/"
 
@@ -132,8 +160,11 @@ def test_full_lifecycle_through_the_api(org) -> None:  # type: ignore[no-untyped
     after = fire(support2, "escalate", {"reason": "A defect in payroll"})
     assert (after["tier"], after["team"]["name"]) == (3, "Payroll Dev")
     fire(developer, "start")
-    after = fire(developer, "resolve", {"resolution_code": "fixed",
-                                        "resolution_notes": "Patched the tax table."})
+    after = fire(
+        developer,
+        "resolve",
+        {"resolution_code": "fixed", "resolution_notes": "Patched the tax table."},
+    )
     assert after["status"] == "resolved"
     assert fire(requester, "reopen", {"reason": "Still fails for me"})["status"] == "in_progress"
     fire(developer, "resolve", {"resolution_code": "fixed", "resolution_notes": "Really fixed."})
@@ -185,10 +216,16 @@ def test_comments_visibility(org, new_incident) -> None:  # type: ignore[no-unty
 
 
 def test_filters_search_ordering(org) -> None:  # type: ignore[no-untyped-def]
-    a = services.incident_create(actor=org.requester, service=org.service, title="Alpha broken",
-                                 impact="high", urgency="high")
-    b = services.incident_create(actor=org.requester2, service=org.service, title="Beta slow",
-                                 impact="low", urgency="low")
+    a = services.incident_create(
+        actor=org.requester,
+        service=org.service,
+        title="Alpha broken",
+        impact="high",
+        urgency="high",
+    )
+    b = services.incident_create(
+        actor=org.requester2, service=org.service, title="Beta slow", impact="low", urgency="low"
+    )
     drive(b, org, "in_progress")
     agent = api_as(org.agent)
 
@@ -200,19 +237,27 @@ def test_filters_search_ordering(org) -> None:  # type: ignore[no-untyped-def]
     assert keys("?status=new&status=in_progress&ordering=priority") == [a.key, b.key]
     assert keys(f"?requester={org.requester2.pk}") == [b.key]
     assert keys(f"?assignee={org.agent.pk}") == [b.key]
-    assert keys(f"?team={org.desk.pk}&tier=1&service={org.service.pk}&ordering=-priority") == [b.key, a.key]
+    assert keys(f"?team={org.desk.pk}&tier=1&service={org.service.pk}&ordering=-priority") == [
+        b.key,
+        a.key,
+    ]
     assert keys("?q=alpha") == [a.key]
     assert keys(f"?q={b.key}") == [b.key]
     assert agent.get(URL + "?status=nonsense").status_code == 400
 
 
 def test_pagination_is_stable_with_equal_sort_keys(org) -> None:  # type: ignore[no-untyped-def]
-    made = [services.incident_create(actor=org.requester, service=org.service, title=f"n{i}")
-            for i in range(7)]
+    made = [
+        services.incident_create(actor=org.requester, service=org.service, title=f"n{i}")
+        for i in range(7)
+    ]
     agent = api_as(org.agent)
     seen = []
     for page in (1, 2, 3):
-        seen += [x["id"] for x in agent.get(f"{URL}?ordering=priority&page_size=3&page={page}").json()["results"]]
+        seen += [
+            x["id"]
+            for x in agent.get(f"{URL}?ordering=priority&page_size=3&page={page}").json()["results"]
+        ]
     assert sorted(seen) == sorted(i.pk for i in made)
     assert len(seen) == len(set(seen))
 
@@ -236,14 +281,27 @@ def test_services_and_teams_read_for_all_write_for_admin(org) -> None:  # type: 
     assert requester.get("/api/v1/services/").json()["count"] == 1
     assert requester.get("/api/v1/teams/").json()["count"] == 4
     assert requester.post("/api/v1/services/", {"name": "CRM"}, format="json").status_code == 403
-    assert api_as(org.agent).post("/api/v1/teams/", {"name": "T", "tier": 2}, format="json").status_code == 403
-    res = admin.post("/api/v1/services/", {"name": "CRM", "support_team": org.support.pk,
-                                           "development_team": org.dev.pk}, format="json")
+    assert (
+        api_as(org.agent)
+        .post("/api/v1/teams/", {"name": "T", "tier": 2}, format="json")
+        .status_code
+        == 403
+    )
+    res = admin.post(
+        "/api/v1/services/",
+        {"name": "CRM", "support_team": org.support.pk, "development_team": org.dev.pk},
+        format="json",
+    )
     assert res.status_code == 201, res.content
-    res = admin.post("/api/v1/services/", {"name": "ERP", "support_team": org.dev.pk}, format="json")
+    res = admin.post(
+        "/api/v1/services/", {"name": "ERP", "support_team": org.dev.pk}, format="json"
+    )
     assert res.status_code == 400 and "support_team" in res.json()
-    res = admin.post("/api/v1/teams/", {"name": "Night Desk", "tier": 1,
-                                        "members": [org.agent.pk]}, format="json")
+    res = admin.post(
+        "/api/v1/teams/",
+        {"name": "Night Desk", "tier": 1, "members": [org.agent.pk]},
+        format="json",
+    )
     assert res.status_code == 201
 
 

@@ -24,8 +24,14 @@ ALLOWED = {
     "cancel": {"new", "assigned"},
 }
 TARGET = {
-    "assign": "assigned", "start": "in_progress", "hold": "on_hold", "resume": "in_progress",
-    "escalate": "assigned", "resolve": "resolved", "reopen": "in_progress", "close": "closed",
+    "assign": "assigned",
+    "start": "in_progress",
+    "hold": "on_hold",
+    "resume": "in_progress",
+    "escalate": "assigned",
+    "resolve": "resolved",
+    "reopen": "in_progress",
+    "close": "closed",
     "cancel": "cancelled",
 }
 
@@ -52,8 +58,9 @@ def test_the_table_covers_every_transition_of_the_model() -> None:
     assert declared == set(ALLOWED)
 
 
-@pytest.mark.parametrize(("name", "state", "allowed"), CASES,
-                         ids=[f"{n}-from-{s}" for n, s, _ in CASES])
+@pytest.mark.parametrize(
+    ("name", "state", "allowed"), CASES, ids=[f"{n}-from-{s}" for n, s, _ in CASES]
+)
 def test_transition_table(name: str, state: str, allowed: bool, org, new_incident) -> None:  # type: ignore[no-untyped-def]
     incident = drive(new_incident, org, state)
     assert incident.status == state

@@ -4,9 +4,15 @@ from itsm import services
 from itsm.models import priority_for
 
 MATRIX = [
-    ("high", "high", 1), ("high", "medium", 2), ("high", "low", 3),
-    ("medium", "high", 2), ("medium", "medium", 3), ("medium", "low", 4),
-    ("low", "high", 3), ("low", "medium", 4), ("low", "low", 5),
+    ("high", "high", 1),
+    ("high", "medium", 2),
+    ("high", "low", 3),
+    ("medium", "high", 2),
+    ("medium", "medium", 3),
+    ("medium", "low", 4),
+    ("low", "high", 3),
+    ("low", "medium", 4),
+    ("low", "low", 5),
 ]
 
 

@@ -42,21 +42,26 @@ def test_keys_are_sequential(org) -> None:  # type: ignore[no-untyped-def]
 
 def test_requester_cannot_log_for_someone_else(org) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ActionForbidden):
-        services.incident_create(actor=org.requester, requester=org.requester2,
-                                 service=org.service, title="x")
+        services.incident_create(
+            actor=org.requester, requester=org.requester2, service=org.service, title="x"
+        )
 
 
 def test_agent_logs_for_a_caller(org) -> None:  # type: ignore[no-untyped-def]
-    inc = services.incident_create(actor=org.agent, requester=org.requester2,
-                                   service=org.service, title="Caller cannot log in")
+    inc = services.incident_create(
+        actor=org.agent, requester=org.requester2, service=org.service, title="Caller cannot log in"
+    )
     assert inc.requester == org.requester2
     assert audit_of(inc)[0].actor == org.agent
 
 
-def test_assign_to_person_records_response_and_emails_assignee(org, new_incident, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_assign_to_person_records_response_and_emails_assignee(
+    org, new_incident, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     with django_capture_on_commit_callbacks(execute=True):
-        inc = services.incident_assign(incident=new_incident, actor=org.agent,
-                                       assignee=org.agent, comment="Mine")
+        inc = services.incident_assign(
+            incident=new_incident, actor=org.agent, assignee=org.agent, comment="Mine"
+        )
     assert inc.status == "assigned" and inc.assignee == org.agent
     assert inc.responded_at is not None
     event = audit_of(inc)[-1]
@@ -76,8 +81,9 @@ def test_assign_needs_team_or_assignee(org, new_incident) -> None:  # type: igno
 
 def test_assignee_must_belong_to_the_team(org, new_incident) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValidationFailed) as err:
-        services.incident_assign(incident=new_incident, actor=org.agent,
-                                 team=org.desk, assignee=org.developer)
+        services.incident_assign(
+            incident=new_incident, actor=org.agent, team=org.desk, assignee=org.developer
+        )
     assert "assignee" in err.value.errors
 
 
@@ -107,8 +113,7 @@ def test_escalate_requires_a_reason(org, new_incident) -> None:  # type: ignore[
 
 def test_escalate_to_a_named_team_must_be_of_the_next_tier(org, new_incident) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValidationFailed) as err:
-        services.incident_escalate(incident=new_incident, actor=org.agent, reason="r",
-                                   team=org.dev)
+        services.incident_escalate(incident=new_incident, actor=org.agent, reason="r", team=org.dev)
     assert "team" in err.value.errors
     new_incident.refresh_from_db()
     assert new_incident.tier == 1
@@ -134,15 +139,21 @@ def test_hold_needs_a_known_reason(org, new_incident) -> None:  # type: ignore[n
 def test_resolve_requires_code_and_notes_and_tells_the_requester(org, new_incident) -> None:  # type: ignore[no-untyped-def]
     inc = drive(new_incident, org, "in_progress")
     with pytest.raises(ValidationFailed) as err:
-        services.incident_resolve(incident=inc, actor=org.agent, resolution_code="fixed",
-                                  resolution_notes="")
+        services.incident_resolve(
+            incident=inc, actor=org.agent, resolution_code="fixed", resolution_notes=""
+        )
     assert "resolution_notes" in err.value.errors
     with pytest.raises(ValidationFailed) as err:
-        services.incident_resolve(incident=inc, actor=org.agent, resolution_code="magic",
-                                  resolution_notes="x")
+        services.incident_resolve(
+            incident=inc, actor=org.agent, resolution_code="magic", resolution_notes="x"
+        )
     assert "resolution_code" in err.value.errors
-    inc = services.incident_resolve(incident=inc, actor=org.agent, resolution_code="fixed",
-                                    resolution_notes="Tax code corrected.")
+    inc = services.incident_resolve(
+        incident=inc,
+        actor=org.agent,
+        resolution_code="fixed",
+        resolution_notes="Tax code corrected.",
+    )
     assert inc.resolved_at is not None
     msg = OutboxMessage.objects.get(event="incident.resolved")
     assert msg.recipients == [org.requester.email]
@@ -153,7 +164,11 @@ def test_reopen_by_requester_counts_and_clears_resolution(org, new_incident) -> 
     inc = drive(new_incident, org, "resolved")
     inc = services.incident_reopen(incident=inc, actor=org.requester, reason="Still wrong")
     assert (inc.status, inc.reopen_count, inc.resolution_code, inc.resolved_at) == (
-        "in_progress", 1, "", None)
+        "in_progress",
+        1,
+        "",
+        None,
+    )
     assert audit_of(inc)[-1].comment == "Still wrong"
 
 
@@ -198,8 +213,9 @@ def test_requester_may_only_reopen_close_cancel_own(org, new_incident) -> None: 
 
 
 def test_update_records_changed_fields_only(org, new_incident) -> None:  # type: ignore[no-untyped-def]
-    services.incident_update(incident=new_incident, actor=org.agent, title="Tax code wrong",
-                             impact="high")
+    services.incident_update(
+        incident=new_incident, actor=org.agent, title="Tax code wrong", impact="high"
+    )
     event = audit_of(new_incident)[-1]
     assert event.action == "updated"
     assert set(event.changes) == {"title"}  # impact was already high
@@ -214,12 +230,14 @@ def test_comments_public_and_internal(org, new_incident) -> None:  # type: ignor
     new_incident.refresh_from_db()
     assert new_incident.responded_at is not None
     assert OutboxMessage.objects.filter(event="incident.reply").count() == 1
-    services.incident_comment(incident=new_incident, actor=org.agent, body="Check logs",
-                              public=False)
+    services.incident_comment(
+        incident=new_incident, actor=org.agent, body="Check logs", public=False
+    )
     assert OutboxMessage.objects.filter(event="incident.reply").count() == 1
     with pytest.raises(ActionForbidden):
-        services.incident_comment(incident=new_incident, actor=org.requester, body="x",
-                                  public=False)
+        services.incident_comment(
+            incident=new_incident, actor=org.requester, body="x", public=False
+        )
     with pytest.raises(ActionForbidden):
         services.incident_comment(incident=new_incident, actor=org.requester2, body="x")
 
@@ -236,8 +254,11 @@ def test_requester_reply_resumes_an_incident_waiting_on_them(org, new_incident) 
 def test_auto_close_after_the_configured_days(org, new_incident, settings) -> None:  # type: ignore[no-untyped-def]
     settings.INCIDENT_AUTO_CLOSE_DAYS = 3
     inc = drive(new_incident, org, "resolved")
-    fresh = drive(services.incident_create(actor=org.requester, service=org.service,
-                                           title="fresh"), org, "resolved")
+    fresh = drive(
+        services.incident_create(actor=org.requester, service=org.service, title="fresh"),
+        org,
+        "resolved",
+    )
     with time_machine.travel(timezone.now() + timedelta(days=2), tick=False):
         assert services.incident_close_resolved() == 0
     with time_machine.travel(timezone.now() + timedelta(days=3, minutes=1), tick=False):

@@ -31,8 +31,9 @@ def test_sign_in_with_password_lands_agent_on_desk(org) -> None:  # type: ignore
     assert b"Queues" in res.content
 
 
-@pytest.mark.parametrize("role", ["agent", "support2", "developer", "incident_manager",
-                                  "change_manager", "admin"])
+@pytest.mark.parametrize(
+    "role", ["agent", "support2", "developer", "incident_manager", "change_manager", "admin"]
+)
 def test_desk_renders_for_staff_roles(org, new_incident, role) -> None:  # type: ignore[no-untyped-def]
     res = client_for(getattr(org, role)).get("/desk/?queue=all")
     assert res.status_code == 200
@@ -48,8 +49,9 @@ def test_requester_is_sent_to_the_portal(org, new_incident) -> None:  # type: ig
 
 
 def test_desk_queues_counts_filters_and_htmx_fragment(org, new_incident) -> None:  # type: ignore[no-untyped-def]
-    other = services.incident_create(actor=org.requester2, service=org.service,
-                                     title="Low thing", impact="low", urgency="low")
+    other = services.incident_create(
+        actor=org.requester2, service=org.service, title="Low thing", impact="low", urgency="low"
+    )
     drive(other, org, "in_progress")  # assigned to agent
     c = client_for(org.agent)
     mine = c.get("/desk/")  # agent has work of their own: "My work" is the default
@@ -86,17 +88,33 @@ def test_raise_incident_from_portal(org) -> None:  # type: ignore[no-untyped-def
     assert c.get("/incidents/new/").status_code == 200
     res = c.post("/incidents/new/", {"title": "", "service": org.service.pk})
     assert res.status_code == 400 and b"This field is required" in res.content
-    res = c.post("/incidents/new/", {"title": "VPN down", "service": org.service.pk,
-                                     "category": "network", "impact": "high", "urgency": "high"})
+    res = c.post(
+        "/incidents/new/",
+        {
+            "title": "VPN down",
+            "service": org.service.pk,
+            "category": "network",
+            "impact": "high",
+            "urgency": "high",
+        },
+    )
     inc = Incident.objects.get(title="VPN down")
     assert res["Location"] == f"/incidents/{inc.key}/"
     assert inc.priority == 1 and inc.requester == org.requester
 
 
 def test_agent_logs_for_a_caller_from_the_desk(org) -> None:  # type: ignore[no-untyped-def]
-    res = client_for(org.agent).post("/incidents/new/", {
-        "title": "Caller locked out", "service": org.service.pk, "category": "access",
-        "impact": "low", "urgency": "medium", "requester": org.requester2.pk})
+    res = client_for(org.agent).post(
+        "/incidents/new/",
+        {
+            "title": "Caller locked out",
+            "service": org.service.pk,
+            "category": "access",
+            "impact": "low",
+            "urgency": "medium",
+            "requester": org.requester2.pk,
+        },
+    )
     assert res.status_code == 302
     assert Incident.objects.get(title="Caller locked out").requester == org.requester2
 
@@ -119,8 +137,9 @@ def test_transition_buttons_fire_the_service(org, new_incident) -> None:  # type
 
 def test_reply_with_htmx_returns_the_timeline(org, new_incident) -> None:  # type: ignore[no-untyped-def]
     c = client_for(org.requester)
-    res = c.post(f"/incidents/{new_incident.key}/comments/", {"body": "Any news?"},
-                 HTTP_HX_REQUEST="true")
+    res = c.post(
+        f"/incidents/{new_incident.key}/comments/", {"body": "Any news?"}, HTTP_HX_REQUEST="true"
+    )
     assert res.status_code == 200 and b"Any news?" in res.content
     assert b"<html" not in res.content
 
@@ -129,7 +148,9 @@ def test_requester_confirms_resolution_from_the_page(org, new_incident) -> None:
     drive(new_incident, org, "resolved")
     c = client_for(org.requester)
     page = c.get(f"/incidents/{new_incident.key}/")
-    assert b'data-transition="close"' in page.content and b'data-transition="reopen"' in page.content
+    assert (
+        b'data-transition="close"' in page.content and b'data-transition="reopen"' in page.content
+    )
     c.post(f"/incidents/{new_incident.key}/transitions/close/", {})
     new_incident.refresh_from_db()
     assert new_incident.status == "closed"
@@ -137,9 +158,17 @@ def test_requester_confirms_resolution_from_the_page(org, new_incident) -> None:
 
 def test_edit_details_from_the_page(org, new_incident) -> None:  # type: ignore[no-untyped-def]
     c = client_for(org.agent)
-    res = c.post(f"/incidents/{new_incident.key}/edit/", {
-        "title": "Tax code wrong for all", "service": org.service.pk, "category": "software",
-        "impact": "high", "urgency": "high", "major_incident": "on"})
+    res = c.post(
+        f"/incidents/{new_incident.key}/edit/",
+        {
+            "title": "Tax code wrong for all",
+            "service": org.service.pk,
+            "category": "software",
+            "impact": "high",
+            "urgency": "high",
+            "major_incident": "on",
+        },
+    )
     assert res.status_code == 302
     new_incident.refresh_from_db()
     assert (new_incident.priority, new_incident.major_incident) == (1, True)
