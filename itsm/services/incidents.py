@@ -141,13 +141,17 @@ def _check_assignee(team: Team | None, assignee: AbstractBaseUser | None) -> Non
         raise ValidationFailed(f"{assignee} is not a member of {team}.", field="assignee")
 
 
-def _notify_assignment(incident: Incident, event: str, note: str = "") -> None:
+def _notify_assignment(
+    incident: Incident, event: str, note: str = "", headline: str = "assigned to {who}"
+) -> None:
+    """Tell the assignee, or the team's queue when nobody holds the incident."""
     recipients = [incident.assignee.email] if incident.assignee else team_recipients(incident.team)
     who = "you" if incident.assignee else f"the {incident.team} queue"
     outbox_email(
         event=event,
         recipients=recipients,
-        subject=f"[{incident.key}] P{incident.priority} assigned to {who}: {incident.title}",
+        subject=f"[{incident.key}] P{incident.priority} {headline.format(who=who)}: "
+        f"{incident.title}",
         body=(
             f"{incident.key} ({incident.service}, priority P{incident.priority}) is now with "
             f"{who}.\n{note}\n\n{incident.description}\n\n{_link(incident)}"
@@ -340,7 +344,7 @@ def incident_escalate(
             raise ValidationFailed(f"{target} is not a tier-{next_tier} team.", field="team")
         inc.team, inc.tier, inc.assignee = target, next_tier, None
         inc.hold_reason = ""
-        _notify_assignment(inc, "incident.escalated", f"Escalated: {reason}")
+        _notify_assignment(inc, "incident.escalated", f"Escalated: {reason}", "escalated to {who}")
     return inc
 
 
@@ -385,7 +389,7 @@ def incident_reopen(*, incident: Incident, actor: Actor, reason: str) -> Inciden
         inc.resolved_at = None
         inc.resolution_code, inc.resolution_notes = "", ""
         inc.reopen_count += 1
-        _notify_assignment(inc, "incident.reopened", f"Reopened: {reason}")
+        _notify_assignment(inc, "incident.reopened", f"Reopened: {reason}", "reopened")
     return inc
 
 
