@@ -223,6 +223,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.outbox_deliver_pending",
         "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=30.0),
     },
+    "sla-clocks-sweep": {
+        "task": "sla.tasks.clocks_sweep",
+        "schedule": env.float("SLA_SWEEP_SECONDS", default=30.0),
+    },
+    "sla-breaches-dispatch-pending": {
+        "task": "sla.tasks.breaches_dispatch_pending",
+        "schedule": 60.0,
+    },
     "incidents-close-resolved": {
         "task": "itsm.tasks.incidents_close_resolved",
         "schedule": crontab(minute="*/15"),

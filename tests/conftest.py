@@ -64,7 +64,16 @@ class Org:
 
 
 @pytest.fixture
-def org(db) -> Org:  # type: ignore[no-untyped-def]
+def sla_policies(db) -> None:  # type: ignore[no-untyped-def]
+    """The shipped policies (a transactional test's flush removes migration data)."""
+    from sla.defaults import install_default_policies
+    from sla.models import BusinessCalendar, SlaPolicy, WorkingPeriod
+
+    install_default_policies(BusinessCalendar, WorkingPeriod, SlaPolicy)
+
+
+@pytest.fixture
+def org(db, sla_policies) -> Org:  # type: ignore[no-untyped-def]
     requester = UserFactory(username="requester", roles=[Role.REQUESTER])
     requester2 = UserFactory(username="requester2", roles=[Role.REQUESTER])
     agent = UserFactory(username="agent", roles=[Role.SERVICE_DESK_AGENT])

@@ -104,6 +104,13 @@ class EscalateInput(serializers.Serializer):
     team = serializers.PrimaryKeyRelatedField(
         queryset=Team.objects.all(), required=False, allow_null=True
     )
+    tier = serializers.IntegerField(
+        min_value=2,
+        max_value=3,
+        required=False,
+        allow_null=True,
+        help_text="Skip a tier: 3 sends it straight to development.",
+    )
 
 
 class ResolveInput(_CommentInput):

@@ -4,10 +4,13 @@ transition does (who may, which fields, audit, notices) lives in ``itsm.services
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from core.models import Tier
+from core.services import team_recipients
+from sla.interface import TicketSnapshot
 
 
 class Level(models.TextChoices):
@@ -100,6 +103,8 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
+    sla_clocks = GenericRelation("sla.SlaClock")
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -125,6 +130,24 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATES
+
+    # --- the SLA engine's view of an incident (sla.interface.SlaTicket) --------------------
+    def sla_snapshot(self) -> TicketSnapshot:
+        return TicketSnapshot(
+            ticket_type="incident",
+            status=self.status,
+            priority=self.priority,
+            service_id=self.service_id,
+            team_id=self.team_id,
+            responded=self.responded_at is not None,
+            resolved=self.status in (S.RESOLVED, S.CLOSED),
+            cancelled=self.status == S.CANCELLED,
+        )
+
+    def sla_watchers(self) -> list[str]:
+        if self.assignee is not None and self.assignee.email:
+            return [self.assignee.email]
+        return team_recipients(self.team)
 
     # --- the lifecycle graph (names are part of the API) ---------------------------------
     @transition(

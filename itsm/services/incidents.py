@@ -24,6 +24,7 @@ from core.models import Comment, Service, Team, Tier
 from core.services import audit_record, comment_create, outbox_email, sequence_next, team_recipients
 from itsm import permissions
 from itsm.models import HoldReason, Incident, IncidentStatus, Level, ResolutionCode
+from sla.services import clocks_sync
 
 User = get_user_model()
 Actor = AbstractBaseUser | None
@@ -45,6 +46,7 @@ AUDITED_FIELDS = (
     "hold_reason",
     "resolution_code",
     "resolution_notes",
+    "responded_at",
 )
 # Fields an agent may change outside a transition (PATCH).
 EDITABLE_FIELDS = (
@@ -121,7 +123,7 @@ def _transitioning(
         getattr(locked, name)()
         yield locked
         _save(locked)
-        audit_record(
+        audit = audit_record(
             target=locked,
             actor=actor,
             action=name,
@@ -130,6 +132,7 @@ def _transitioning(
             changes=_diff(before, _snapshot(locked)),
             comment=comment,
         )
+        clocks_sync(ticket=locked, audit=audit)
 
 
 def _check_assignee(team: Team | None, assignee: AbstractBaseUser | None) -> None:
@@ -203,7 +206,7 @@ def incident_create(
             tier=Tier.SERVICE_DESK,
         )
         incident.save()
-        audit_record(
+        audit = audit_record(
             target=incident,
             actor=actor,
             action="created",
@@ -214,6 +217,7 @@ def incident_create(
                 if getattr(incident, f) not in (None, "", False)
             },
         )
+        clocks_sync(ticket=incident, audit=audit)
         outbox_email(
             event="incident.created",
             recipients=[requester.email],
@@ -256,7 +260,8 @@ def incident_update(*, incident: Incident, actor: AbstractBaseUser, **fields: An
         _save(locked)
         changes = _diff(before, _snapshot(locked))
         if changes:
-            audit_record(target=locked, actor=actor, action="updated", changes=changes)
+            audit = audit_record(target=locked, actor=actor, action="updated", changes=changes)
+            clocks_sync(ticket=locked, audit=audit)
     return locked
 
 
@@ -324,9 +329,15 @@ def incident_resume(*, incident: Incident, actor: Actor, comment: str = "") -> I
 
 
 def incident_escalate(
-    *, incident: Incident, actor: Actor, reason: str, team: Team | None = None
+    *,
+    incident: Incident,
+    actor: Actor,
+    reason: str,
+    team: Team | None = None,
+    tier: int | None = None,
 ) -> Incident:
-    """Move the incident to the next support tier's queue (1 → 2 → 3), status ``assigned``.
+    """Move the incident to a higher support tier's queue, status ``assigned``: the next
+    tier (1 → 2 → 3) unless ``tier`` names a higher one (a P1 straight to development).
 
     The target is the service's team for that tier (2nd line: its support team; 3rd line:
     the development team that owns it) unless another team of that tier is named.
@@ -334,7 +345,11 @@ def incident_escalate(
     """
     _require(reason and reason.strip(), "reason", "Say why the incident is escalated.")
     with _transitioning(incident, actor, "escalate", reason) as inc:
-        next_tier = inc.tier + 1
+        next_tier = tier or inc.tier + 1
+        if not inc.tier < next_tier <= Tier.DEVELOPMENT:
+            raise ValidationFailed(
+                f"Escalation goes up from tier {inc.tier}, to tier 3 at most.", field="tier"
+            )
         target = team or inc.service.team_for_tier(next_tier)
         if target is None:
             raise ValidationFailed(
@@ -443,6 +458,14 @@ def incident_comment(
             if locked.responded_at is None and locked.is_open:
                 locked.responded_at = timezone.now()
                 _save(locked)
+                audit = audit_record(
+                    target=locked,
+                    actor=actor,
+                    action="responded",
+                    changes={"responded_at": (None, locked.responded_at)},
+                    comment="First public reply.",
+                )
+                clocks_sync(ticket=locked, audit=audit)
             outbox_email(
                 event="incident.reply",
                 recipients=[locked.requester.email],

@@ -1,0 +1,34 @@
+"""Named domain events, so a lower app can make a higher one react without importing it.
+
+A higher app subscribes in its ``AppConfig.ready()``; the lower app publishes. Handlers
+run synchronously in the publisher's transaction, so they commit or roll back with it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+Handler = Callable[..., None]
+_handlers: dict[str, list[Handler]] = defaultdict(list)
+
+# The events that exist; publishing or subscribing to another name is a programming error.
+SLA_CLOCK_BREACHED = "sla.clock_breached"
+KNOWN_EVENTS = frozenset({SLA_CLOCK_BREACHED})
+
+
+def subscribe(name: str, handler: Handler) -> None:
+    if name not in KNOWN_EVENTS:
+        raise ValueError(f"Unknown domain event {name!r}.")
+    if handler not in _handlers[name]:
+        _handlers[name].append(handler)
+
+
+def publish(name: str, **payload: Any) -> int:
+    """Call every subscriber; returns how many there were."""
+    if name not in KNOWN_EVENTS:
+        raise ValueError(f"Unknown domain event {name!r}.")
+    for handler in list(_handlers[name]):
+        handler(**payload)
+    return len(_handlers[name])

@@ -1,0 +1,71 @@
+"""Business-time arithmetic: pure functions over a calendar's working hours, holidays and
+time zone. Working hours are wall-clock times in the calendar's zone, so a daylight-saving
+change moves them correctly; every sum is done in UTC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+# A calendar with no working time at all would make "due" infinitely far away.
+MAX_SCAN_DAYS = 3 * 366
+
+
+@dataclass(frozen=True)
+class CalendarSpec:
+    tz: ZoneInfo
+    always_open: bool = False
+    # weekday (0 = Monday) -> working periods (start, end); end 00:00 means midnight
+    hours: dict[int, tuple[tuple[time, time], ...]] = field(default_factory=dict)
+    holidays: frozenset[date] = frozenset()
+
+    def _day_windows(self, day: date) -> Iterator[tuple[datetime, datetime]]:
+        if day in self.holidays:
+            return
+        for start, end in self.hours.get(day.weekday(), ()):
+            ws = datetime.combine(day, start, tzinfo=self.tz).astimezone(UTC)
+            end_day = day + timedelta(days=1) if end == time(0) else day
+            we = datetime.combine(end_day, end, tzinfo=self.tz).astimezone(UTC)
+            if we > ws:
+                yield ws, we
+
+    def windows_from(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Working windows (UTC) from ``start`` on, the first one clipped to start."""
+        start = start.astimezone(UTC)
+        day = start.astimezone(self.tz).date() - timedelta(days=1)
+        for _ in range(MAX_SCAN_DAYS):
+            for ws, we in self._day_windows(day):
+                if we > start:
+                    yield max(ws, start), we
+            day += timedelta(days=1)
+
+    def business_seconds(self, start: datetime, end: datetime) -> float:
+        """Working seconds in [start, end)."""
+        if end <= start:
+            return 0.0
+        if self.always_open:
+            return (end - start).total_seconds()
+        end = end.astimezone(UTC)
+        total = 0.0
+        for ws, we in self.windows_from(start):
+            if ws >= end:
+                break
+            total += (min(we, end) - ws).total_seconds()
+        return total
+
+    def add(self, start: datetime, seconds: float) -> datetime:
+        """The moment ``seconds`` of working time after ``start``."""
+        if self.always_open:
+            return start + timedelta(seconds=seconds)
+        if seconds <= 0:
+            # due now, or at the next moment work is possible
+            return start
+        remaining = seconds
+        for ws, we in self.windows_from(start):
+            span = (we - ws).total_seconds()
+            if remaining <= span:
+                return ws + timedelta(seconds=remaining)
+            remaining -= span
+        raise ValueError("The calendar has no working time in the next three years.")

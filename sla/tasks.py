@@ -1,0 +1,20 @@
+from celery import shared_task
+
+from sla import services
+
+
+@shared_task(name="sla.tasks.clocks_sweep")
+def clocks_sweep() -> int:
+    """Beat runs this every SLA_SWEEP_SECONDS: warnings and breaches that came due."""
+    return services.clocks_sweep()
+
+
+@shared_task(name="sla.tasks.clock_breach_handle")
+def clock_breach_handle(clock_id: int) -> bool:
+    return services.clock_breach_dispatch(clock_id)
+
+
+@shared_task(name="sla.tasks.breaches_dispatch_pending")
+def breaches_dispatch_pending() -> int:
+    """Safety net for breaches whose hand-off task was lost (broker down, worker killed)."""
+    return sum(services.clock_breach_dispatch(pk) for pk in services.breaches_pending_ids())
