@@ -11,6 +11,7 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("core.api.urls")),
+    path("", include("sla.api.urls")),
     path("", include("itsm.api.urls")),
 ]
 
@@ -20,5 +21,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("sla/", include("sla.urls")),
     path("", include("itsm.urls")),
 ]

@@ -11,11 +11,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from core.models import AuditEvent, Comment, Service
 from core.services import outbox_suppressed
 from itsm import services
 from itsm.models import HoldReason, Incident, Level, ResolutionCode
+from sla.models import SlaClock
+from sla.replay import clocks_rebuild
 
 User = get_user_model()
 DEMO_INCIDENTS = 300
@@ -129,6 +132,7 @@ def _backdate(inc: Incident, days: float) -> None:
             **{field: F(field) - delta}
         )
     ct = ContentType.objects.get_for_model(Incident)
+    SlaClock.objects.filter(content_type=ct, object_id=inc.pk).delete()  # rebuilt after
     for model in (AuditEvent, Comment):
         model.objects.filter(content_type=ct, object_id=inc.pk).update(
             created_at=F("created_at") - delta
@@ -146,6 +150,7 @@ def seed(stdout: TextIO) -> None:
         for name in ("requester", "requester2", "agent", "support2", "developer")
     }
     svc = list(Service.objects.all())
+    now = timezone.now()
     # The demo's history is backfilled, not happening now: its notices are not sent.
     with transaction.atomic(), outbox_suppressed():
         for _ in range(DEMO_INCIDENTS - existing):
@@ -167,4 +172,5 @@ def seed(stdout: TextIO) -> None:
             # open and recently resolved work is recent; closed work spreads over 60 days
             age = {"closed": 60, "cancelled": 60, "resolved": 2}.get(target, 10)
             _backdate(inc, rnd.uniform(0, age))
+            clocks_rebuild(inc, "incident", now)
     stdout.write(f"  {Incident.objects.count()} incidents")

@@ -16,13 +16,16 @@ from core.roles import is_staff_member
 from itsm import permissions
 from itsm.models import Incident
 from itsm.models.incident import TRANSITION_NAMES
+from sla.selectors import clock_prefetch
 
 User = AbstractBaseUser | AnonymousUser
 
 
 def incident_list(user: User) -> QuerySet[Incident]:
     """Staff see every incident (so an agent can answer any caller); a requester only their own."""
-    qs = Incident.objects.select_related("service", "team", "assignee", "requester")
+    qs = Incident.objects.select_related(
+        "service", "team", "assignee", "requester"
+    ).prefetch_related(clock_prefetch())
     if is_staff_member(user):
         return qs
     if not user.is_authenticated:

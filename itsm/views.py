@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 
 from core.exceptions import ActionForbidden
@@ -22,6 +23,7 @@ from itsm.filters import IncidentFilter
 from itsm.forms import IncidentEditForm, IncidentForm
 from itsm.models import HoldReason, Incident, IncidentStatus, ResolutionCode
 from itsm.permissions import can_edit_incident, ensure_can_fire, user_team_ids
+from sla.selectors import ticket_clocks
 
 PAGE_SIZE = 25
 
@@ -68,9 +70,15 @@ class DeskView(LoginRequiredMixin, DomainErrorMixin, View):
         teams = list(Team.objects.filter(pk__in=my_team_ids))
         queue = request.GET.get("queue") or _default_queue(request, teams)
         base = selectors.incident_queue(request.user, queue)
-        filterset = IncidentFilter(request.GET, queryset=base, request=request)
+        params = request.GET.copy()
+        if not params.get("ordering") and _is_third_line_queue(queue, teams):
+            params["ordering"] = "sla"  # developers work what breaches first
+        filterset = IncidentFilter(params, queryset=base, request=request)
         qs = filterset.qs
         page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+        now = timezone.now()
+        for incident in page:
+            incident.clock_views = ticket_clocks(incident, now)
         queues = [("mine", "My work", selectors.incident_queue(request.user, "mine").count())]
         queues += [
             (
@@ -88,7 +96,6 @@ class DeskView(LoginRequiredMixin, DomainErrorMixin, View):
             ),
             ("all", "All incidents", None),
         ]
-        params = request.GET.copy()
         params.pop("page", None)
         context: dict[str, Any] = {
             "page": page,
@@ -98,10 +105,14 @@ class DeskView(LoginRequiredMixin, DomainErrorMixin, View):
             "counts": selectors.incident_counts(qs),
             "statuses": IncidentStatus.choices,
             "querystring": params.urlencode(),
-            "ordering": request.GET.get("ordering", ""),
+            "ordering": params.get("ordering", ""),
         }
         template = "itsm/_queue.html" if request.htmx else "itsm/desk.html"
         return render(request, template, context)
+
+
+def _is_third_line_queue(queue: str, teams: list[Team]) -> bool:
+    return any(queue == f"team-{t.pk}" and t.tier == Tier.DEVELOPMENT for t in teams)
 
 
 def _default_queue(request: HttpRequest, teams: list[Team]) -> str:
@@ -142,6 +153,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "form_errors": {},
         "open_form": "",
         "tiers": dict(Tier.choices),
+        "clocks": ticket_clocks(incident),
     }
     if staff:
         context["teams"] = Team.objects.prefetch_related("members").order_by("tier", "name")

@@ -12,7 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from core.models import AuditEvent
 from sla import engine
 from sla.interface import SlaTicket, TicketSnapshot
-from sla.models import SlaClock
+from sla.models import SlaClock, SlaClockEvent
 from sla.services import SpecCache, policy_for
 
 RESOLVED = {"incident": ("resolved", "closed")}
@@ -59,11 +59,12 @@ def facts(clock: SlaClock, spec, now: datetime) -> ClockFacts:  # type: ignore[n
     )
 
 
-def clocks_replay(ticket: SlaTicket, ticket_type: str, now: datetime) -> dict[str, ClockFacts]:
+def _replay(ticket: SlaTicket, ticket_type: str) -> tuple[dict[str, SlaClock], SpecCache, list]:  # type: ignore[type-arg]
     ct = ContentType.objects.get_for_model(ticket)
     fields: dict[str, Any] = {}
     clocks: dict[str, SlaClock] = {}
     specs = SpecCache()
+    happened: list[tuple[AuditEvent, engine.Change, float]] = []
     for audit in AuditEvent.objects.filter(content_type=ct, object_id=ticket.pk):
         if audit.action.startswith("sla_"):
             continue  # the engine's own rows are effects, not causes
@@ -82,7 +83,7 @@ def clocks_replay(ticket: SlaTicket, ticket_type: str, now: datetime) -> dict[st
             cancelled=fields.get("status") in CANCELLED.get(ticket_type, ()),
         )
         policy = policy_for(ticket_type, snap.priority, snap.service_id)
-        engine.reconcile(
+        changes = engine.reconcile(
             clocks,
             snap,
             policy,
@@ -90,7 +91,65 @@ def clocks_replay(ticket: SlaTicket, ticket_type: str, now: datetime) -> dict[st
             spec_of=lambda p: specs.get_spec(p.calendar),
             new_clock=lambda target: SlaClock(content_type=ct, object_id=ticket.pk, target=target),
         )
+        for clock in clocks.values():
+            clock.priority, clock.service_id, clock.team_id = (
+                snap.priority,
+                snap.service_id,
+                snap.team_id,
+            )
+        happened += [
+            (
+                audit,
+                c,
+                engine.elapsed_at(
+                    c.clock, specs.get_spec(c.clock.policy.calendar), audit.created_at
+                ),
+            )
+            for c in changes
+        ]
+    return clocks, specs, happened
+
+
+def clocks_replay(ticket: SlaTicket, ticket_type: str, now: datetime) -> dict[str, ClockFacts]:
+    """What the ticket's clocks say at ``now``, recomputed from its audit trail alone."""
+    clocks, specs, _ = _replay(ticket, ticket_type)
     return {t: facts(c, specs.get_spec(c.policy.calendar), now) for t, c in clocks.items()}
+
+
+def clocks_rebuild(ticket: SlaTicket, ticket_type: str, now: datetime) -> list[SlaClock]:
+    """Replace the ticket's clocks with those its history gives, thresholds already passed
+    counted as fired and breaches as handled (they belong to the past: no notices now).
+
+    For backfilled history (the demo, imports) and after correcting a calendar.
+    Precondition: inside the caller's transaction.
+    """
+    ct = ContentType.objects.get_for_model(ticket)
+    SlaClock.objects.filter(content_type=ct, object_id=ticket.pk).delete()
+    clocks, specs, happened = _replay(ticket, ticket_type)
+    for clock in clocks.values():
+        spec = specs.get_spec(clock.policy.calendar)
+        elapsed = engine.elapsed_at(clock, spec, now)
+        passed = [p for p in clock.thresholds if elapsed >= p / 100 * clock.target_seconds]
+        clock.fired = max(passed, default=0)
+        if clock.fired >= 100 and not clock.breached:
+            clock.breached, clock.breached_at = True, clock.due_at or now
+        if clock.breached:
+            clock.breach_handled_at = now
+        engine.refresh_state(clock)
+        engine.schedule(clock, spec)
+        clock.save()
+    SlaClockEvent.objects.bulk_create(
+        SlaClockEvent(
+            clock=change.clock,
+            kind=change.kind,
+            at=audit.created_at,
+            elapsed_seconds=elapsed,
+            audit_event=audit,
+            note=change.note[:255],
+        )
+        for audit, change, elapsed in happened
+    )
+    return list(clocks.values())
 
 
 def clocks_live(ticket: SlaTicket, now: datetime) -> dict[str, ClockFacts]:

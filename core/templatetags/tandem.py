@@ -70,3 +70,23 @@ def actor_label_or_dash(user: object) -> str:
 @register.filter
 def dictget(mapping: dict, key: object) -> object:
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def split(value: str) -> list[str]:
+    return value.split()
+
+
+@register.filter
+def duration(seconds: float | None) -> str:
+    """Seconds as 1h30m / 45m / 2d3h (days of 24 hours)."""
+    if seconds is None:
+        return "—"
+    minutes = int(abs(seconds) // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+    return f"{minutes}m"

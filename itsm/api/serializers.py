@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
 from core.models import Service, Team
 from itsm.models import Category, HoldReason, Incident, Level, ResolutionCode
+from sla.api.serializers import ClockSerializer, clocks_data
+from sla.selectors import ticket_clocks
 
 User = get_user_model()
 
@@ -17,6 +20,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     team = TeamRefSerializer(read_only=True, allow_null=True)
     assignee = UserRefSerializer(read_only=True, allow_null=True)
     requester = UserRefSerializer(read_only=True)
+    sla = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
@@ -45,8 +49,13 @@ class IncidentSerializer(serializers.ModelSerializer):
             "responded_at",
             "resolved_at",
             "closed_at",
+            "sla",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(ClockSerializer(many=True))
+    def get_sla(self, incident: Incident) -> list[dict]:
+        return clocks_data(ticket_clocks(incident))
 
 
 class IncidentCreateSerializer(serializers.Serializer):

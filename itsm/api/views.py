@@ -21,6 +21,7 @@ from itsm.api.serializers import (
 from itsm.filters import IncidentFilter
 from itsm.models import Incident
 from itsm.permissions import ensure_can_fire
+from sla.api.serializers import ClockTimelineSerializer
 
 
 class IncidentViewSet(
@@ -108,6 +109,15 @@ class IncidentViewSet(
             return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(selectors.incident_comments(request.user, incident))
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
+
+    @extend_schema(responses=ClockTimelineSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="sla")
+    def sla(self, request: Request, pk: str | None = None) -> Response:
+        """Each SLA clock with its explainable timeline: why it started, paused, resumed,
+        was re-targeted, warned, met or breached, and the audit entry that caused it."""
+        incident = self.get_object()
+        clocks = incident.sla_clocks.select_related("policy").prefetch_related("events")
+        return Response(ClockTimelineSerializer(clocks, many=True).data)
 
     @extend_schema(responses=AuditEventSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="history")

@@ -74,3 +74,31 @@ def test_worker_delivers_assignment_notice(
             f"the worker did not deliver the notice over {broker}"
         )
     assert any(org.agent.email in m.to for m in mail.outbox)
+
+
+def test_worker_runs_beats_sweep_and_escalates_a_breached_p1(broker, org, transactional_db) -> None:  # type: ignore[no-untyped-def]
+    """The SLA done-when, through the broker: beat's sweep task breaches an untouched P1 and
+    the hand-off task escalates it to the service's development team (tier 3)."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from itsm.models import Incident
+
+    with time_machine.travel(timezone.now() - timedelta(minutes=31), tick=False):
+        incident = services.incident_create(
+            actor=org.requester,
+            service=org.service,
+            title="Payroll down",
+            impact="high",
+            urgency="high",
+        )
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        app.send_task("sla.tasks.clocks_sweep")  # what beat sends every SLA_SWEEP_SECONDS
+        assert _wait_for(lambda: Incident.objects.get(pk=incident.pk).tier == 3), (
+            f"the breach was not escalated over {broker}"
+        )
+    incident.refresh_from_db()
+    assert incident.team == org.dev
+    assert OutboxMessage.objects.filter(event="sla.breached").exists()

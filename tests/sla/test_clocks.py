@@ -333,3 +333,20 @@ def test_replaying_the_history_gives_the_live_clocks(org, clock_at, seed) -> Non
     live = clocks_live(inc, now)
     assert live, "the incident has clocks"
     assert clocks_replay(inc, "incident", now) == live
+
+
+def test_rebuild_from_history_matches_replay_and_never_notifies(org, clock_at) -> None:  # type: ignore[no-untyped-def]
+    from sla.replay import clocks_rebuild
+
+    inc = drive(raise_incident(org, "high", "high"), org, "in_progress")
+    clock_at(60)
+    services.incident_hold(incident=inc, actor=org.agent, reason="awaiting_vendor")
+    now = clock_at(6 * 60)
+    before = OutboxMessage.objects.count()
+    rebuilt = {c.target: c for c in clocks_rebuild(inc, "incident", now)}
+    assert clocks_live(inc, now) == clocks_replay(inc, "incident", now)
+    assert rebuilt["resolution"].state == "paused" and rebuilt["resolution"].fired == 0
+    assert rebuilt["response"].state == "met"
+    assert [e.kind for e in rebuilt["resolution"].events.all()] == ["started", "paused"]
+    assert rebuilt["resolution"].events.last().audit_event.action == "hold"
+    assert OutboxMessage.objects.count() == before

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from django.db import transaction
+from rest_framework import serializers
+
+from sla.models import BusinessCalendar, Holiday, SlaClock, SlaClockEvent, SlaPolicy, WorkingPeriod
+from sla.selectors import ClockView
+
+
+class ClockSerializer(serializers.Serializer):
+    """A clock as a queue or a client needs it: how long is left, and how bad it is."""
+
+    target = serializers.CharField()
+    state = serializers.CharField()
+    breached = serializers.BooleanField()
+    policy = serializers.CharField(source="clock.policy.name")
+    target_seconds = serializers.IntegerField(source="clock.target_seconds")
+    due_at = serializers.DateTimeField(allow_null=True)
+    elapsed_seconds = serializers.FloatField()
+    remaining_seconds = serializers.FloatField()
+    paused_seconds = serializers.FloatField(source="clock.paused_seconds")
+    percent = serializers.IntegerField()
+    level = serializers.CharField(help_text="ok, warning, danger, breached, paused, met, cancelled")
+
+
+class ClockEventSerializer(serializers.ModelSerializer):
+    audit_event = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = SlaClockEvent
+        fields = ["kind", "at", "elapsed_seconds", "percent", "note", "audit_event"]
+
+
+class ClockTimelineSerializer(serializers.ModelSerializer):
+    policy = serializers.CharField(source="policy.name")
+    events = ClockEventSerializer(many=True)
+
+    class Meta:
+        model = SlaClock
+        fields = ["target", "policy", "state", "breached", "target_seconds", "due_at", "events"]
+
+
+def clocks_data(views: list[ClockView]) -> list[dict]:
+    return ClockSerializer(views, many=True).data  # type: ignore[return-value]
+
+
+class WorkingPeriodSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WorkingPeriod
+        fields = ["weekday", "start", "end"]
+
+
+class HolidaySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Holiday
+        fields = ["date", "name"]
+
+
+class CalendarSerializer(serializers.ModelSerializer):
+    periods = WorkingPeriodSerializer(many=True, required=False)
+    holidays = HolidaySerializer(many=True, required=False)
+
+    class Meta:
+        model = BusinessCalendar
+        fields = ["id", "name", "timezone", "always_open", "holiday_country", "periods", "holidays"]
+
+    def validate(self, attrs):  # type: ignore[no-untyped-def]
+        for p in attrs.get("periods", []):
+            midnight = p["end"].hour == 0 and p["end"].minute == 0
+            if not midnight and p["end"] <= p["start"]:
+                raise serializers.ValidationError({"periods": "A period must end after it starts."})
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated):  # type: ignore[no-untyped-def]
+        periods, holidays = validated.pop("periods", []), validated.pop("holidays", [])
+        calendar = BusinessCalendar.objects.create(**validated)
+        self._children(calendar, periods, holidays)
+        return calendar
+
+    @transaction.atomic
+    def update(self, calendar, validated):  # type: ignore[no-untyped-def]
+        periods, holidays = validated.pop("periods", None), validated.pop("holidays", None)
+        for k, v in validated.items():
+            setattr(calendar, k, v)
+        calendar.save()
+        self._children(calendar, periods, holidays)
+        return calendar
+
+    @staticmethod
+    def _children(calendar, periods, holidays) -> None:  # type: ignore[no-untyped-def]
+        """Lists given in full replace the calendar's (running clocks use them from their
+        next change on)."""
+        if periods is not None:
+            calendar.periods.all().delete()
+            WorkingPeriod.objects.bulk_create(
+                WorkingPeriod(calendar=calendar, **p) for p in periods
+            )
+        if holidays is not None:
+            calendar.holidays.all().delete()
+            Holiday.objects.bulk_create(Holiday(calendar=calendar, **h) for h in holidays)
+
+
+class SlaPolicySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SlaPolicy
+        fields = [
+            "id",
+            "name",
+            "ticket_type",
+            "priority",
+            "service",
+            "calendar",
+            "response_minutes",
+            "resolution_minutes",
+            "pause_states",
+            "warning_thresholds",
+            "breach_escalation",
+            "notify_incident_manager",
+            "is_active",
+        ]
+
+    def validate_warning_thresholds(self, value):  # type: ignore[no-untyped-def]
+        if not isinstance(value, list) or any(
+            not isinstance(t, int) or isinstance(t, bool) or not 0 < t < 100 for t in value
+        ):
+            raise serializers.ValidationError("A list of whole percentages between 1 and 99.")
+        return value
+
+    def validate_pause_states(self, value):  # type: ignore[no-untyped-def]
+        if not isinstance(value, list) or any(not isinstance(s, str) for s in value):
+            raise serializers.ValidationError("A list of state names.")
+        return value
+
+    def validate_priority(self, value):  # type: ignore[no-untyped-def]
+        if value is not None and not 1 <= value <= 5:
+            raise serializers.ValidationError("Priority is 1 to 5.")
+        return value
+
+    def validate_response_minutes(self, value):  # type: ignore[no-untyped-def]
+        if value < 1:
+            raise serializers.ValidationError("At least one minute.")
+        return value
+
+    validate_resolution_minutes = validate_response_minutes

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api.permissions import IsAdministratorOrReadOnly
+from core.exceptions import ActionForbidden, ValidationFailed
+from core.roles import is_staff_member
+from sla.api.serializers import CalendarSerializer, SlaPolicySerializer
+from sla.models import BusinessCalendar, SlaPolicy
+from sla.reports import GROUPS, sla_breaches, sla_report
+
+
+class SlaPolicyViewSet(viewsets.ModelViewSet):
+    queryset = SlaPolicy.objects.select_related("calendar", "service")
+    serializer_class = SlaPolicySerializer
+    permission_classes = [IsAdministratorOrReadOnly]
+    filterset_fields = ["ticket_type", "priority", "service", "is_active"]
+    ordering = ["ticket_type", "priority", "id"]
+
+
+class CalendarViewSet(viewsets.ModelViewSet):
+    queryset = BusinessCalendar.objects.prefetch_related("periods", "holidays")
+    serializer_class = CalendarSerializer
+    permission_classes = [IsAdministratorOrReadOnly]
+    ordering = ["name", "id"]
+
+
+def parse_period(params: dict) -> tuple[datetime, datetime]:  # type: ignore[type-arg]
+    """``from`` / ``to`` as dates or date-times; default the last 30 days. ``to`` as a
+    date includes that whole day."""
+
+    def parse(name: str, default: datetime) -> datetime:
+        raw = params.get(name)
+        if not raw:
+            return default
+        try:
+            day, value = parse_date(raw), None
+            if day is None:
+                value = parse_datetime(raw)
+        except ValueError:  # well-formed but impossible, like 2026-02-30
+            day = value = None
+        if day is not None:
+            value = datetime.combine(day + timedelta(days=1 if name == "to" else 0), time())
+        if value is None:
+            raise ValidationFailed(f"'{raw}' is not a date (YYYY-MM-DD).", field=name)
+        return value if timezone.is_aware(value) else timezone.make_aware(value)
+
+    end = parse("to", timezone.now())
+    start = parse("from", end - timedelta(days=30))
+    if start >= end:
+        raise ValidationFailed("'from' must be before 'to'.", field="from")
+    return start, end
+
+
+class SlaReportView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", str, description="YYYY-MM-DD or ISO date-time"),
+            OpenApiParameter("to", str, description="YYYY-MM-DD (inclusive) or ISO date-time"),
+            OpenApiParameter("group_by", str, enum=list(GROUPS)),
+        ],
+        responses=inline_serializer(
+            "SlaReport",
+            {
+                "from": serializers.DateTimeField(),
+                "to": serializers.DateTimeField(),
+                "group_by": serializers.CharField(),
+                "rows": serializers.ListField(),
+                "breaches": serializers.ListField(),
+            },
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        """SLA compliance per priority, team or service for clocks started in the period."""
+        if not is_staff_member(request.user):
+            raise ActionForbidden("SLA reports are for support staff.")
+        group_by = request.query_params.get("group_by", "priority")
+        if group_by not in GROUPS:
+            raise ValidationFailed(f"group_by is one of {', '.join(GROUPS)}.", field="group_by")
+        start, end = parse_period(request.query_params)
+        rows = sla_report(start=start, end=end, group_by=group_by)
+        breaches = sla_breaches(start=start, end=end)
+        return Response(
+            {
+                "from": start,
+                "to": end,
+                "group_by": group_by,
+                "rows": [
+                    {
+                        "group": r.group,
+                        "target": r.target,
+                        "total": r.total,
+                        "met": r.met,
+                        "breached": r.breached,
+                        "open": r.open,
+                        "compliance": r.compliance,
+                    }
+                    for r in rows
+                ],
+                "breaches": [
+                    {
+                        "ticket": getattr(c.ticket, "key", str(c.object_id)),
+                        "target": c.target,
+                        "policy": c.policy.name,
+                        "breached_at": c.breached_at,
+                        "team": c.team.name if c.team else None,
+                        "service": c.service.name if c.service else None,
+                    }
+                    for c in breaches
+                ],
+            }
+        )
