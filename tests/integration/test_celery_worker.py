@@ -48,11 +48,24 @@ def broker(request, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
             "control_folder": str(tmp_path / "control"),
         }
     app.conf.broker_url, app.conf.broker_transport_options = url, options
+    # Parallel test processes share one Redis: each needs its own queue, or one's worker
+    # would run another's tasks against the wrong test database.
+    saved_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = f"tandem-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    _reset_routing()
     _reset_connections()
     app.conf.task_always_eager = False
     yield request.param
     app.conf.broker_url, app.conf.broker_transport_options = saved
+    app.conf.task_default_queue = saved_queue
+    _reset_routing()
     _reset_connections()
+
+
+def _reset_routing() -> None:
+    """Forget the cached queue declarations and router, built from the old default queue."""
+    for cached in ("queues", "router"):
+        app.amqp.__dict__.pop(cached, None)
 
 
 def _reset_connections() -> None:
