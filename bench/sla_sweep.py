@@ -1,0 +1,173 @@
+#!/usr/bin/env python
+"""SLA sweep benchmark: does one sweep cost follow the due clocks (k), not all open ones (N)?
+
+Seeds N open clocks that are not due plus k due ones (real P1 incidents whose 50 % response
+warning has come), times one full sweep, then grows N tenfold with the same k and sweeps
+again. Prints clocks handled per second for both and the EXPLAIN of the due-clock query.
+
+    .venv/bin/python bench/sla_sweep.py                      # N = 10 000 and 100 000, k = 500
+    .venv/bin/python bench/sla_sweep.py --n 1000000 --k 1000 # the large run
+
+Runs in a throwaway database: PostgreSQL ``tandem_bench`` on the server of DATABASE_URL
+(default 127.0.0.1:5432), or a temporary SQLite file with --sqlite. It drops it afterwards
+unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def configure(args: argparse.Namespace) -> None:
+    if args.sqlite:
+        os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+        return
+    import psycopg2
+
+    server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+    base = server.rsplit("/", 1)[0]
+    conn = psycopg2.connect(f"{base}/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS tandem_bench")
+        cur.execute("CREATE DATABASE tandem_bench")
+    conn.close()
+    os.environ["DATABASE_URL"] = f"{base}/tandem_bench"
+
+
+def drop(args: argparse.Namespace) -> None:
+    if args.sqlite or args.keep:
+        return
+    import psycopg2
+    from django.db import connections
+
+    connections.close_all()
+    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    conn = psycopg2.connect(f"{base}/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS tandem_bench")
+    conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="open clocks at the large size")
+    parser.add_argument("--k", type=int, default=500, help="due clocks in each sweep")
+    parser.add_argument("--sqlite", action="store_true", help="a temporary SQLite file instead")
+    parser.add_argument("--keep", action="store_true", help="keep the tandem_bench database")
+    args = parser.parse_args()
+    configure(args)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    try:
+        run(args)
+    finally:
+        drop(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    import time_machine
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from core.models import Service, Team, Tier
+    from core.services import outbox_suppressed
+    from itsm import services
+    from itsm.models import Incident
+    from sla.models import SlaClock, SlaPolicy
+    from sla.services import clocks_sweep
+    from tests.factories import UserFactory
+
+    print(f"database: {connection.vendor} · N (large) = {args.n:,} · k = {args.k:,}")
+    desk = Team.objects.create(name="Desk", tier=Tier.SERVICE_DESK)
+    service = Service.objects.create(name="Bench")
+    requester = UserFactory(username="bench")
+    start = timezone.now() - timedelta(hours=1)
+    with time_machine.travel(start, tick=False), outbox_suppressed(), transaction.atomic():
+        due = [services.incident_create(actor=requester, service=service, title=f"due {i}",
+                                        impact="high", urgency="high") for i in range(args.k)]
+    assert desk.pk and due
+    ct = ContentType.objects.get_for_model(Incident)
+    policy = SlaPolicy.objects.get(name="Incident P1")
+    sweep_at = start + timedelta(minutes=16)  # the 50 % response warning of every due one
+    far = sweep_at + timedelta(days=30)
+    made = 0
+
+    def seed_background(upto: int) -> None:
+        nonlocal made
+        batch = []
+        t0 = time.perf_counter()
+        while made < upto:
+            made += 1
+            batch.append(SlaClock(
+                content_type=ct, object_id=10_000_000 + made, target="resolution",
+                policy=policy, target_seconds=4 * 3600, thresholds=[50, 75, 100],
+                state="running", running_since=start, started_at=start, due_at=far,
+                next_check_at=far, priority=1,
+            ))
+            if len(batch) == 10_000:
+                SlaClock.objects.bulk_create(batch)
+                batch = []
+        SlaClock.objects.bulk_create(batch)
+        with connection.cursor() as cur:
+            if connection.vendor == "postgresql":
+                cur.execute("ANALYZE sla_slaclock")
+        print(f"  seeded open clocks up to {upto:,} in {time.perf_counter() - t0:.1f} s")
+
+    def rearm() -> None:
+        """Put the k due clocks back before their 50 % warning."""
+        SlaClock.objects.filter(content_type=ct, object_id__in=[i.pk for i in due],
+                                target="response").update(fired=0, next_check_at=start
+                                                          + timedelta(minutes=15))
+
+    def sweep(label: str) -> float:
+        rearm()
+        t0 = time.perf_counter()
+        with outbox_suppressed():
+            handled = clocks_sweep(now=sweep_at)
+        took = time.perf_counter() - t0
+        total = SlaClock.objects.count()
+        print(f"  {label}: {total:,} open clocks, {handled:,} due handled in {took:.3f} s "
+              f"= {handled / took:,.0f} clocks/s")
+        assert handled == args.k, handled
+        return took
+
+    small = max(args.n // 10, 1)
+    print(f"sweep with N = {small:,}")
+    seed_background(small)
+    t_small = sweep("small")
+    print(f"sweep with N = {args.n:,} (same k)")
+    seed_background(args.n)
+    t_large = sweep("large")
+    print(f"cost ratio large/small = {t_large / t_small:.2f} for {args.n / small:.0f}× the "
+          "open clocks (≈1 means the cost follows k, not N)")
+
+    qs = (SlaClock.objects.select_for_update(skip_locked=True, of=("self",))
+          .filter(next_check_at__lte=sweep_at).order_by("next_check_at")[:500])
+    with transaction.atomic():
+        rearm()
+        plan = qs.explain(analyze=True) if connection.vendor == "postgresql" else qs.explain()
+    print("EXPLAIN of the due-clock query:")
+    print("\n".join(f"  {line}" for line in plan.splitlines()))
+
+
+if __name__ == "__main__":
+    main()
