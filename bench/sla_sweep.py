@@ -102,8 +102,12 @@ def run(args: argparse.Namespace) -> None:
     requester = UserFactory(username="bench")
     start = timezone.now() - timedelta(hours=1)
     with time_machine.travel(start, tick=False), outbox_suppressed(), transaction.atomic():
-        due = [services.incident_create(actor=requester, service=service, title=f"due {i}",
-                                        impact="high", urgency="high") for i in range(args.k)]
+        due = [
+            services.incident_create(
+                actor=requester, service=service, title=f"due {i}", impact="high", urgency="high"
+            )
+            for i in range(args.k)
+        ]
     assert desk.pk and due
     ct = ContentType.objects.get_for_model(Incident)
     policy = SlaPolicy.objects.get(name="Incident P1")
@@ -117,12 +121,22 @@ def run(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         while made < upto:
             made += 1
-            batch.append(SlaClock(
-                content_type=ct, object_id=10_000_000 + made, target="resolution",
-                policy=policy, target_seconds=4 * 3600, thresholds=[50, 75, 100],
-                state="running", running_since=start, started_at=start, due_at=far,
-                next_check_at=far, priority=1,
-            ))
+            batch.append(
+                SlaClock(
+                    content_type=ct,
+                    object_id=10_000_000 + made,
+                    target="resolution",
+                    policy=policy,
+                    target_seconds=4 * 3600,
+                    thresholds=[50, 75, 100],
+                    state="running",
+                    running_since=start,
+                    started_at=start,
+                    due_at=far,
+                    next_check_at=far,
+                    priority=1,
+                )
+            )
             if len(batch) == 10_000:
                 SlaClock.objects.bulk_create(batch)
                 batch = []
@@ -134,9 +148,9 @@ def run(args: argparse.Namespace) -> None:
 
     def rearm() -> None:
         """Put the k due clocks back before their 50 % warning."""
-        SlaClock.objects.filter(content_type=ct, object_id__in=[i.pk for i in due],
-                                target="response").update(fired=0, next_check_at=start
-                                                          + timedelta(minutes=15))
+        SlaClock.objects.filter(
+            content_type=ct, object_id__in=[i.pk for i in due], target="response"
+        ).update(fired=0, next_check_at=start + timedelta(minutes=15))
 
     def sweep(label: str) -> float:
         rearm()
@@ -145,8 +159,10 @@ def run(args: argparse.Namespace) -> None:
             handled = clocks_sweep(now=sweep_at)
         took = time.perf_counter() - t0
         total = SlaClock.objects.count()
-        print(f"  {label}: {total:,} open clocks, {handled:,} due handled in {took:.3f} s "
-              f"= {handled / took:,.0f} clocks/s")
+        print(
+            f"  {label}: {total:,} open clocks, {handled:,} due handled in {took:.3f} s "
+            f"= {handled / took:,.0f} clocks/s"
+        )
         assert handled == args.k, handled
         return took
 
@@ -157,11 +173,16 @@ def run(args: argparse.Namespace) -> None:
     print(f"sweep with N = {args.n:,} (same k)")
     seed_background(args.n)
     t_large = sweep("large")
-    print(f"cost ratio large/small = {t_large / t_small:.2f} for {args.n / small:.0f}× the "
-          "open clocks (≈1 means the cost follows k, not N)")
+    print(
+        f"cost ratio large/small = {t_large / t_small:.2f} for {args.n / small:.0f}× the "
+        "open clocks (≈1 means the cost follows k, not N)"
+    )
 
-    qs = (SlaClock.objects.select_for_update(skip_locked=True, of=("self",))
-          .filter(next_check_at__lte=sweep_at).order_by("next_check_at")[:500])
+    qs = (
+        SlaClock.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(next_check_at__lte=sweep_at)
+        .order_by("next_check_at")[:500]
+    )
     with transaction.atomic():
         rearm()
         plan = qs.explain(analyze=True) if connection.vendor == "postgresql" else qs.explain()

@@ -160,7 +160,10 @@ def retarget(
 
 
 def _fmt(seconds: float) -> str:
-    minutes = int(seconds // 60)
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 10:
+        # short targets (and the last minutes of long ones) need their seconds
+        return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
     if minutes < 60:
         return f"{minutes}m"
     hours, minutes = divmod(minutes, 60)

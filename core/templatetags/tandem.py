@@ -19,6 +19,10 @@ ACTION_WORDS = {
     "reopen": "reopened it",
     "close": "closed it",
     "cancel": "cancelled it",
+    "responded": "responded",
+    "sla_warning": "SLA warning",
+    "sla_breached": "SLA breached",
+    "sla_retargeted": "SLA re-targeted",
 }
 
 

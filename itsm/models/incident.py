@@ -145,9 +145,9 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         )
 
     def sla_watchers(self) -> list[str]:
-        if self.assignee is not None and self.assignee.email:
-            return [self.assignee.email]
-        return team_recipients(self.team)
+        """Warnings go to the assignee and to the team that holds the incident."""
+        assignee = [self.assignee.email] if self.assignee and self.assignee.email else []
+        return sorted({*assignee, *team_recipients(self.team)})
 
     # --- the lifecycle graph (names are part of the API) ---------------------------------
     @transition(

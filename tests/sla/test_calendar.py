@@ -82,3 +82,26 @@ def test_a_calendar_without_working_time_is_refused() -> None:
 def test_zero_or_backwards_is_zero() -> None:
     assert office().business_seconds(local(2026, 11, 23, 12), local(2026, 11, 23, 10)) == 0
     assert office().add(local(2026, 11, 23, 12), 0) == local(2026, 11, 23, 12)
+
+
+def test_import_holidays_command(db) -> None:  # type: ignore[no-untyped-def]
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from sla.models import BusinessCalendar
+
+    cal = BusinessCalendar.objects.create(name="UK office", holiday_country="GB")
+    out = StringIO()
+    call_command(
+        "sla_import_holidays", "UK office", "--subdiv", "ENG", "--years", "2026", stdout=out
+    )
+    dates = set(cal.holidays.values_list("date", flat=True))
+    assert date(2026, 12, 25) in dates and date(2026, 4, 3) in dates  # Christmas, Good Friday
+    call_command("sla_import_holidays", "UK office", "--years", "2026", stdout=out)
+    assert cal.holidays.count() == len(dates)  # idempotent
+    assert date(2026, 12, 25) in cal.spec().holidays
+    with pytest.raises(CommandError):
+        call_command("sla_import_holidays", "Nope")
+    with pytest.raises(CommandError):
+        call_command("sla_import_holidays", "UK office", "--country", "XX")
