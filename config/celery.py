@@ -4,7 +4,10 @@ import os
 
 from celery import Celery
 
+from core.broker import register as register_embedded_broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+register_embedded_broker()  # the "tandemfs://" broker of the embedded default
 
 app = Celery("tandem")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -202,9 +202,10 @@ SPECTACULAR_SETTINGS = {
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
 else:
-    # kombu's filesystem transport: a real broker with no server, for the embedded default.
+    # kombu's filesystem transport (with atomic writes, core/broker.py): a real broker with
+    # no server, for the embedded default.
     _broker_dir = DATA_DIR / "broker"
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "tandemfs://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),

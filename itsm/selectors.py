@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 
 from core.exceptions import NotFound
 from core.models import AuditEvent, Comment
 from core.roles import is_staff_member
+from core.selectors import TimelineEntry, comments_of, get_by_ref, history_of, timeline_of
 from itsm import permissions
 from itsm.models import Incident
 from itsm.models.incident import TRANSITION_NAMES
@@ -35,19 +33,7 @@ def incident_list(user: User) -> QuerySet[Incident]:
 
 def incident_get(user: User, ref: str | int) -> Incident:
     """By id or by key (``INC-1042``); 404 when it does not exist or is not visible."""
-    ref = str(ref).strip()
-    prefix = f"{Incident.KEY_PREFIX}-"
-    try:
-        if ref.upper().startswith(prefix):
-            lookup: dict[str, Any] = {"number": int(ref[len(prefix) :])}
-        else:
-            lookup = {"pk": int(ref)}
-    except ValueError:
-        raise NotFound(f"No incident {ref}.") from None
-    incident = incident_list(user).filter(**lookup).first()
-    if incident is None:
-        raise NotFound(f"No incident {ref}.")
-    return incident
+    return get_by_ref(incident_list(user), Incident.KEY_PREFIX, ref, "incident")
 
 
 def incident_transitions_for(user: User, incident: Incident) -> list[str]:
@@ -61,35 +47,16 @@ def incident_transitions_for(user: User, incident: Incident) -> list[str]:
 
 
 def incident_history(incident: Incident) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(
-        content_type=ContentType.objects.get_for_model(Incident), object_id=incident.pk
-    ).select_related("actor")
+    return history_of(incident)
 
 
 def incident_comments(user: User, incident: Incident) -> QuerySet[Comment]:
-    qs = Comment.objects.filter(
-        content_type=ContentType.objects.get_for_model(Incident), object_id=incident.pk
-    ).select_related("author")
-    if not permissions.can_write_internal_notes(user):
-        qs = qs.filter(public=True)
-    return qs
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    at: datetime
-    kind: str  # "audit" or "comment"
-    item: AuditEvent | Comment
+    return comments_of(incident, internal=permissions.can_write_internal_notes(user))
 
 
 def incident_timeline(user: User, incident: Incident) -> list[TimelineEntry]:
-    """Audit trail and comments in one list, oldest first. Requesters do not see
-    internal notes."""
-    entries = [TimelineEntry(e.created_at, "audit", e) for e in incident_history(incident)]
-    entries += [
-        TimelineEntry(c.created_at, "comment", c) for c in incident_comments(user, incident)
-    ]
-    return sorted(entries, key=lambda e: (e.at, 0 if e.kind == "audit" else 1))
+    """Requesters do not see internal notes."""
+    return timeline_of(incident, internal=permissions.can_write_internal_notes(user))
 
 
 def incident_counts(qs: QuerySet[Incident]) -> dict[str, dict[Any, int]]:

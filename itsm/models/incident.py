@@ -65,6 +65,25 @@ OPEN_STATES = (S.NEW, S.ASSIGNED, S.IN_PROGRESS, S.ON_HOLD)
 
 class Incident(ConcurrentTransitionMixin, models.Model):
     KEY_PREFIX = "INC"
+    # Fields whose changes the audit trail records.
+    AUDITED_FIELDS = (
+        "title",
+        "description",
+        "requester",
+        "service",
+        "category",
+        "impact",
+        "urgency",
+        "priority",
+        "major_incident",
+        "team",
+        "assignee",
+        "tier",
+        "hold_reason",
+        "resolution_code",
+        "resolution_notes",
+        "responded_at",
+    )
 
     number = models.PositiveBigIntegerField(unique=True, editable=False)
     title = models.CharField(max_length=200)
@@ -122,6 +141,9 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         if "update_fields" in kwargs and kwargs["update_fields"] is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "priority"}
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return f"/incidents/{self.key}/"
 
     @property
     def key(self) -> str:

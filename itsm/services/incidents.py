@@ -7,8 +7,8 @@ its notices in the outbox. ``actor=None`` means Tandem itself (a periodic task).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
@@ -17,37 +17,28 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
-from django_fsm import ConcurrentTransition
 
-from core.exceptions import ActionForbidden, ConflictError, IllegalTransition, ValidationFailed
+from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
 from core.models import Comment, Service, Team, Tier
-from core.services import audit_record, comment_create, outbox_email, sequence_next, team_recipients
+from core.services import comment_create, outbox_email, sequence_next, team_recipients
 from itsm import permissions
 from itsm.models import HoldReason, Incident, IncidentStatus, Level, ResolutionCode
-from sla.services import clocks_sync
+from itsm.services.common import (
+    Actor,
+    choice,
+    created_changes,
+    diff,
+    lock,
+    record,
+    require,
+    save,
+    snapshot,
+    ticket_link,
+    transitioning,
+)
 
 User = get_user_model()
-Actor = AbstractBaseUser | None
 
-# Fields whose changes the audit trail records.
-AUDITED_FIELDS = (
-    "title",
-    "description",
-    "requester",
-    "service",
-    "category",
-    "impact",
-    "urgency",
-    "priority",
-    "major_incident",
-    "team",
-    "assignee",
-    "tier",
-    "hold_reason",
-    "resolution_code",
-    "resolution_notes",
-    "responded_at",
-)
 # Fields an agent may change outside a transition (PATCH).
 EDITABLE_FIELDS = (
     "title",
@@ -61,42 +52,11 @@ EDITABLE_FIELDS = (
 
 
 # --- helpers ------------------------------------------------------------------------------
-def _link(incident: Incident) -> str:
-    return f"{settings.TANDEM_BASE_URL}/incidents/{incident.key}/"
-
-
-def _snapshot(incident: Incident) -> dict[str, Any]:
-    return {name: getattr(incident, name) for name in AUDITED_FIELDS}
-
-
-def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    return {k: (before[k], after[k]) for k in AUDITED_FIELDS if before[k] != after[k]}
-
-
-def _lock(incident: Incident) -> Incident:
-    return Incident.objects.select_for_update().get(pk=incident.pk)
-
-
-def _require(value: Any, field: str, message: str) -> None:
-    if value in (None, ""):
-        raise ValidationFailed(message, field=field)
-
-
-def _choice(value: str, choices: type, field: str) -> str:
-    if value not in choices.values:  # type: ignore[attr-defined]
-        allowed = ", ".join(choices.values)  # type: ignore[attr-defined]
-        raise ValidationFailed(f"'{value}' is not one of: {allowed}.", field=field)
-    return value
-
-
-def _save(incident: Incident) -> None:
-    try:
-        with transaction.atomic():  # a savepoint, so a conflict does not poison the caller
-            incident.save()
-    except ConcurrentTransition as exc:
-        raise ConflictError(
-            f"{incident.key} was changed by someone else; reload and try again."
-        ) from exc
+_link = ticket_link
+_lock = lock
+_require = require
+_choice = choice
+_save = save
 
 
 def _mark_responded(incident: Incident) -> None:
@@ -110,29 +70,10 @@ def _default_intake_team() -> Team | None:
     return Team.objects.filter(tier=Tier.SERVICE_DESK).order_by("id").first()
 
 
-@contextmanager
 def _transitioning(
     incident: Incident, actor: Actor, name: str, comment: str = ""
-) -> Iterator[Incident]:
-    """Lock, check, fire ``name``; the caller then sets the transition's fields and queues
-    notices on the yielded incident; then save and audit, all in one transaction."""
-    with transaction.atomic():
-        locked = _lock(incident)
-        permissions.ensure_can_fire(actor, locked, name)
-        before, from_state = _snapshot(locked), locked.status
-        getattr(locked, name)()
-        yield locked
-        _save(locked)
-        audit = audit_record(
-            target=locked,
-            actor=actor,
-            action=name,
-            from_state=from_state,
-            to_state=locked.status,
-            changes=_diff(before, _snapshot(locked)),
-            comment=comment,
-        )
-        clocks_sync(ticket=locked, audit=audit)
+) -> AbstractContextManager[Incident]:
+    return transitioning(incident, actor, name, ensure=permissions.ensure_can_fire, comment=comment)
 
 
 def _check_assignee(team: Team | None, assignee: AbstractBaseUser | None) -> None:
@@ -206,18 +147,9 @@ def incident_create(
             tier=Tier.SERVICE_DESK,
         )
         incident.save()
-        audit = audit_record(
-            target=incident,
-            actor=actor,
-            action="created",
-            to_state=incident.status,
-            changes={
-                f: (None, getattr(incident, f))
-                for f in AUDITED_FIELDS
-                if getattr(incident, f) not in (None, "", False)
-            },
+        record(
+            incident, actor, "created", to_state=incident.status, changes=created_changes(incident)
         )
-        clocks_sync(ticket=incident, audit=audit)
         outbox_email(
             event="incident.created",
             recipients=[requester.email],
@@ -254,14 +186,13 @@ def incident_update(*, incident: Incident, actor: AbstractBaseUser, **fields: An
             raise IllegalTransition(
                 f"{locked.key} is {locked.get_status_display().lower()}; reopen it to edit."
             )
-        before = _snapshot(locked)
+        before = snapshot(locked)
         for name, value in fields.items():
             setattr(locked, name, value)
         _save(locked)
-        changes = _diff(before, _snapshot(locked))
+        changes = diff(locked, before)
         if changes:
-            audit = audit_record(target=locked, actor=actor, action="updated", changes=changes)
-            clocks_sync(ticket=locked, audit=audit)
+            record(locked, actor, "updated", changes=changes)
     return locked
 
 
@@ -458,14 +389,13 @@ def incident_comment(
             if locked.responded_at is None and locked.is_open:
                 locked.responded_at = timezone.now()
                 _save(locked)
-                audit = audit_record(
-                    target=locked,
-                    actor=actor,
-                    action="responded",
-                    changes={"responded_at": (None, locked.responded_at)},
+                record(
+                    locked,
+                    actor,
+                    "responded",
                     comment="First public reply.",
+                    changes={"responded_at": (None, locked.responded_at)},
                 )
-                clocks_sync(ticket=locked, audit=audit)
             outbox_email(
                 event="incident.reply",
                 recipients=[locked.requester.email],

@@ -39,7 +39,7 @@ def broker(request, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
     else:
         queue = tmp_path / "queue"
         queue.mkdir()
-        url = "filesystem://"
+        url = "tandemfs://"
         options = {
             "data_folder_in": str(queue),
             "data_folder_out": str(queue),

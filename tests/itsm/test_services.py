@@ -180,7 +180,7 @@ def test_failed_transition_leaves_no_audit_and_no_outbox(org, new_incident, monk
     def broken(**kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("audit store down")
 
-    monkeypatch.setattr("itsm.services.incidents.audit_record", broken)
+    monkeypatch.setattr("itsm.services.common.audit_record", broken)
     with pytest.raises(RuntimeError):
         services.incident_assign(incident=new_incident, actor=org.agent, assignee=org.agent)
     new_incident.refresh_from_db()

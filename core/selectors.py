@@ -1,0 +1,62 @@
+"""Reads every ticket type shares: its audit trail, its comments, its timeline, and
+finding it by id or key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import QuerySet
+
+from core.exceptions import NotFound
+from core.models import AuditEvent, Comment
+
+
+def history_of(target: models.Model) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(
+        content_type=ContentType.objects.get_for_model(target), object_id=target.pk
+    ).select_related("actor")
+
+
+def comments_of(target: models.Model, *, internal: bool) -> QuerySet[Comment]:
+    """Public replies, and internal work notes too when ``internal``."""
+    qs = Comment.objects.filter(
+        content_type=ContentType.objects.get_for_model(target), object_id=target.pk
+    ).select_related("author")
+    return qs if internal else qs.filter(public=True)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # "audit" or "comment"
+    item: AuditEvent | Comment
+
+
+def timeline_of(target: models.Model, *, internal: bool) -> list[TimelineEntry]:
+    """Audit trail and comments in one list, oldest first."""
+    entries = [TimelineEntry(e.created_at, "audit", e) for e in history_of(target)]
+    entries += [
+        TimelineEntry(c.created_at, "comment", c) for c in comments_of(target, internal=internal)
+    ]
+    return sorted(entries, key=lambda e: (e.at, 0 if e.kind == "audit" else 1))
+
+
+def get_by_ref(qs: QuerySet[Any], prefix: str, ref: str | int, noun: str) -> Any:
+    """A ticket by id or by key (``PRB-12``) within ``qs`` (what the user may see); 404
+    when it does not exist or is not visible."""
+    ref = str(ref).strip()
+    try:
+        if ref.upper().startswith(f"{prefix}-"):
+            lookup: dict[str, Any] = {"number": int(ref[len(prefix) + 1 :])}
+        else:
+            lookup = {"pk": int(ref)}
+    except ValueError:
+        raise NotFound(f"No {noun} {ref}.") from None
+    found = qs.filter(**lookup).first()
+    if found is None:
+        raise NotFound(f"No {noun} {ref}.")
+    return found
