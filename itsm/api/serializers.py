@@ -142,23 +142,3 @@ TRANSITION_INPUTS: dict[str, type[serializers.Serializer]] = {
     "close": _CommentInput,
     "cancel": _CommentInput,
 }
-
-
-class TransitionSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    label = serializers.CharField()
-    target = serializers.CharField()
-    fields = serializers.ListField(child=serializers.CharField())
-    required = serializers.ListField(child=serializers.CharField())
-
-
-def transition_description(incident: Incident, name: str) -> dict[str, object]:
-    t = next(t for t in incident.get_available_status_transitions() if t.name == name)
-    body = TRANSITION_INPUTS[name]()
-    return {
-        "name": name,
-        "label": t.custom.get("label", name),
-        "target": t.target,
-        "fields": list(body.fields),
-        "required": [f for f, field in body.fields.items() if field.required],
-    }

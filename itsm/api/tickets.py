@@ -1,0 +1,143 @@
+"""The API every ticket type shares: transitions, comments, history and SLA clocks.
+
+A ticket viewset names its transition bodies and services and answers a few hooks; the
+actions here are the same for incidents, problems, requests and changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.serializers import AuditEventSerializer, CommentCreateSerializer, CommentSerializer
+from core.exceptions import NotFound
+from core.selectors import comments_of, history_of
+from sla.api.serializers import ClockTimelineSerializer
+
+
+class TransitionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    target = serializers.CharField()
+    fields = serializers.ListField(child=serializers.CharField())
+    required = serializers.ListField(child=serializers.CharField())
+
+
+def transition_description(
+    ticket: Any, name: str, inputs: dict[str, type[serializers.Serializer]]
+) -> dict[str, object]:
+    t = next(t for t in ticket.get_available_status_transitions() if t.name == name)
+    body = inputs[name]()
+    return {
+        "name": name,
+        "label": t.custom.get("label", name),
+        "target": t.target,
+        "fields": list(body.fields),
+        "required": [f for f, field in body.fields.items() if field.required],
+    }
+
+
+class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """``{id}`` is the numeric id or the key (``INC-1042``, ``PRB-7``)."""
+
+    filter_backends = [DjangoFilterBackend]
+    lookup_value_regex = r"[^/]+"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    # transition name -> body serializer, and -> service(<ticket_kwarg>=, actor=, **body)
+    transition_inputs: ClassVar[dict[str, type[serializers.Serializer]]]
+    transition_services: ClassVar[dict[str, Callable[..., Any]]]
+    ticket_kwarg: ClassVar[str]
+
+    # --- hooks ----------------------------------------------------------------------------
+    def find(self, ref: str) -> Any:
+        """The ticket by id or key among those the user may see (404 otherwise)."""
+        raise NotImplementedError
+
+    def ensure_can_fire(self, user: Any, ticket: Any, name: str) -> None:
+        raise NotImplementedError
+
+    def transitions_for(self, user: Any, ticket: Any) -> list[str]:
+        raise NotImplementedError
+
+    def sees_internal_notes(self, user: Any) -> bool:
+        raise NotImplementedError
+
+    def add_comment(self, ticket: Any, user: Any, body: str, public: bool) -> Any:
+        raise NotImplementedError
+
+    # --- shared ---------------------------------------------------------------------------
+    def get_object(self) -> Any:
+        return self.find(self.kwargs["pk"])
+
+    def present(self, ticket: Any, status_code: int = status.HTTP_200_OK) -> Response:
+        """The ticket as the list shows it, read again (prefetches and all)."""
+        return Response(self.get_serializer(self.find(str(ticket.pk))).data, status=status_code)
+
+    @extend_schema(responses=TransitionSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="transitions")
+    def transitions(self, request: Request, pk: str | None = None) -> Response:
+        """The transitions this user may fire now, with the fields each takes."""
+        ticket = self.get_object()
+        names = self.transitions_for(request.user, ticket)
+        return Response([transition_description(ticket, n, self.transition_inputs) for n in names])
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH)],
+        description="Fire a transition. The JSON body carries its fields (see /transitions/). "
+        "409 when the state does not allow it, 403 when this user may not, 400 naming a "
+        "missing or bad field, 404 for an unknown transition.",
+    )
+    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")
+    def fire(self, request: Request, pk: str | None = None, name: str = "") -> Response:
+        if name not in self.transition_inputs:
+            known = ", ".join(self.transition_inputs)
+            raise NotFound(f"No transition '{name}'. Known: {known}.")
+        ticket = self.get_object()
+        # Who and when come before what: a requester asking to assign hears 403, not 400.
+        self.ensure_can_fire(request.user, ticket, name)
+        body = self.transition_inputs[name](data=request.data)
+        body.is_valid(raise_exception=True)
+        self.transition_services[name](
+            **{self.ticket_kwarg: ticket}, actor=request.user, **body.validated_data
+        )
+        return self.present(ticket)
+
+    @extend_schema(methods=["get"], responses=CommentSerializer(many=True))
+    @extend_schema(
+        methods=["post"], request=CommentCreateSerializer, responses={201: CommentSerializer}
+    )
+    @action(detail=True, methods=["get", "post"], url_path="comments")
+    def comments(self, request: Request, pk: str | None = None) -> Response:
+        """Public replies and (for staff) internal work notes."""
+        ticket = self.get_object()
+        if request.method == "POST":
+            body = CommentCreateSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            comment = self.add_comment(ticket, request.user, **body.validated_data)
+            return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+        comments = comments_of(ticket, internal=self.sees_internal_notes(request.user))
+        page = self.paginate_queryset(comments)
+        return self.get_paginated_response(CommentSerializer(page, many=True).data)
+
+    @extend_schema(responses=AuditEventSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="history")
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        """The audit trail: every transition and field change, oldest first."""
+        page = self.paginate_queryset(history_of(self.get_object()))
+        return self.get_paginated_response(AuditEventSerializer(page, many=True).data)
+
+    @extend_schema(responses=ClockTimelineSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="sla")
+    def sla(self, request: Request, pk: str | None = None) -> Response:
+        """Each SLA clock with its explainable timeline: why it started, paused, resumed,
+        was re-targeted, warned, met or breached, and the audit entry that caused it."""
+        clocks = self.get_object().sla_clocks.select_related("policy").prefetch_related("events")
+        return Response(ClockTimelineSerializer(clocks, many=True).data)
