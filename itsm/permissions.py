@@ -110,3 +110,48 @@ def may_fire_now(user: User, incident: Incident, name: str) -> bool:
     except (ActionForbidden, IllegalTransition):
         return False
     return True
+
+
+# --- problems -----------------------------------------------------------------------------
+def is_problem_manager(user: User, service_id: int | None = None) -> bool:
+    """Problem Managers own the problem queue; a per-service one owns that service's."""
+    if is_administrator(user) or has_role(user, Role.PROBLEM_MANAGER):
+        return True
+    return (
+        service_id is not None
+        and user.is_authenticated
+        and ServiceRole.objects.filter(
+            user=user, service_id=service_id, role=Role.PROBLEM_MANAGER
+        ).exists()
+    )
+
+
+def can_view_problem(user: User) -> bool:
+    """Problems are support's and development's business; requesters see the workaround
+    through their incident instead."""
+    return is_staff_member(user)
+
+
+def can_manage_problem(user: User, problem: object) -> bool:
+    if not user.is_authenticated:
+        return False
+    if problem.assignee_id == user.pk:  # type: ignore[attr-defined]
+        return True
+    return is_problem_manager(user, problem.service_id)  # type: ignore[attr-defined]
+
+
+def ensure_can_fire_problem(user: User | None, problem: object, name: str) -> None:
+    """403 when the user may not move this problem, 409 when its state forbids ``name``."""
+    from itsm.services.common import ensure_transition_possible
+
+    if user is not None and not can_manage_problem(user, problem):
+        raise ActionForbidden(f"Only a Problem Manager or its assignee may {name} {problem}.")
+    ensure_transition_possible(problem, name)
+
+
+def may_fire_problem_now(user: User, problem: object, name: str) -> bool:
+    try:
+        ensure_can_fire_problem(user, problem, name)
+    except (ActionForbidden, IllegalTransition):
+        return False
+    return True

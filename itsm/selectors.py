@@ -1,28 +1,32 @@
-"""Reads of incidents, scoped to what the user may see."""
+"""Reads of incidents and problems, scoped to what the user may see."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
-from core.exceptions import NotFound
+from core.exceptions import NotFound, ValidationFailed
 from core.models import AuditEvent, Comment
 from core.roles import is_staff_member
 from core.selectors import TimelineEntry, comments_of, get_by_ref, history_of, timeline_of
 from itsm import permissions
-from itsm.models import Incident
-from itsm.models.incident import TRANSITION_NAMES
+from itsm.models import PROBLEM_TRANSITIONS, Incident, Problem
+from itsm.models.incident import OPEN_STATES, TRANSITION_NAMES
 from sla.selectors import clock_prefetch
 
 User = AbstractBaseUser | AnonymousUser
+OPEN = [s.value for s in OPEN_STATES]
 
 
 def incident_list(user: User) -> QuerySet[Incident]:
     """Staff see every incident (so an agent can answer any caller); a requester only their own."""
     qs = Incident.objects.select_related(
-        "service", "team", "assignee", "requester"
+        "service", "team", "assignee", "requester", "problem"
     ).prefetch_related(clock_prefetch())
     if is_staff_member(user):
         return qs
@@ -70,7 +74,7 @@ def incident_queue(user: User, queue: str) -> QuerySet[Incident]:
     """The named queue: ``mine`` (assigned to me, open), ``team-<id>`` (a team's open work),
     ``unassigned`` (new incidents at the service desk), ``all``."""
     qs = incident_list(user)
-    open_q = Q(status__in=["new", "assigned", "in_progress", "on_hold"])
+    open_q = Q(status__in=OPEN)
     if queue == "mine":
         return qs.filter(open_q, assignee=user)
     if queue.startswith("team-"):
@@ -84,3 +88,89 @@ def incident_queue(user: User, queue: str) -> QuerySet[Incident]:
     if queue == "all":
         return qs
     raise NotFound(f"No queue {queue}.")
+
+
+# --- problems -----------------------------------------------------------------------------
+def problem_list(user: User) -> QuerySet[Problem]:
+    """Staff see every problem; requesters none (they see workarounds on their incidents)."""
+    if not permissions.can_view_problem(user):
+        return Problem.objects.none()
+    return (
+        Problem.objects.select_related("service", "team", "assignee", "created_by")
+        .annotate(
+            open_incidents=Count("incidents", filter=Q(incidents__status__in=OPEN)),
+            linked_incidents=Count("incidents"),
+        )
+        .prefetch_related(clock_prefetch())
+    )
+
+
+def problem_get(user: User, ref: str | int) -> Problem:
+    return get_by_ref(problem_list(user), Problem.KEY_PREFIX, ref, "problem")
+
+
+def problem_transitions_for(user: User, problem: Problem) -> list[str]:
+    available = {t.name for t in problem.get_available_status_transitions()}
+    return [
+        n
+        for n in PROBLEM_TRANSITIONS
+        if n in available and permissions.may_fire_problem_now(user, problem, n)
+    ]
+
+
+def problem_incidents(problem: Problem) -> QuerySet[Incident]:
+    return problem.incidents.select_related("service", "team", "assignee", "requester").order_by(
+        "-created_at", "-id"
+    )
+
+
+@dataclass(frozen=True)
+class RecurringGroup:
+    service_id: int
+    service: str
+    category: str
+    count: int
+    keys: list[str]
+
+
+def recurring_incidents(*, days: int = 30, minimum: int = 3) -> list[RecurringGroup]:
+    """Problem candidates: incidents of the same service and category in the period, not
+    yet linked to a problem, in groups of at least ``minimum``."""
+    since = timezone.now() - timedelta(days=days)
+    base = Incident.objects.filter(created_at__gte=since, problem__isnull=True)
+    groups = (
+        base.values("service_id", "service__name", "category")
+        .annotate(n=Count("id"))
+        .filter(n__gte=minimum)
+        .order_by("-n", "service__name")
+    )
+    out = []
+    for g in groups:
+        numbers = (
+            base.filter(service_id=g["service_id"], category=g["category"])
+            .order_by("-created_at")
+            .values_list("number", flat=True)[:50]
+        )
+        out.append(
+            RecurringGroup(
+                g["service_id"],
+                g["service__name"],
+                g["category"],
+                g["n"],
+                [f"{Incident.KEY_PREFIX}-{n}" for n in numbers],
+            )
+        )
+    return out
+
+
+def incidents_by_keys(user: User, keys: list[str]) -> list[Incident]:
+    """Resolve ``INC-…`` keys (or ids) the user may see; 400 naming the ones that are not."""
+    found, missing = [], []
+    for ref in keys:
+        try:
+            found.append(incident_get(user, ref))
+        except NotFound:
+            missing.append(str(ref))
+    if missing:
+        raise ValidationFailed(f"No such incident: {', '.join(missing)}.", field="incidents")
+    return found

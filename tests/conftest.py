@@ -61,6 +61,7 @@ class Org:
     incident_manager: object
     change_manager: object
     admin: object
+    problem_manager: object
 
 
 @pytest.fixture
@@ -83,6 +84,7 @@ def org(db, sla_policies) -> Org:  # type: ignore[no-untyped-def]
     incident_manager = UserFactory(username="incident_manager", roles=[Role.INCIDENT_MANAGER])
     change_manager = UserFactory(username="change_manager", roles=[Role.CHANGE_MANAGER])
     admin = UserFactory(username="admin", roles=[Role.ADMINISTRATOR])
+    problem_manager = UserFactory(username="problem_manager", roles=[Role.PROBLEM_MANAGER])
     desk = TeamFactory(name="Service Desk", tier=Tier.SERVICE_DESK, members=[agent], lead=agent)
     other_desk = TeamFactory(name="Branch Desk", tier=Tier.SERVICE_DESK, members=[agent_other])
     support = TeamFactory(
@@ -107,6 +109,7 @@ def org(db, sla_policies) -> Org:  # type: ignore[no-untyped-def]
         incident_manager,
         change_manager,
         admin,
+        problem_manager,
     )
 
 

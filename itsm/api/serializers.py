@@ -13,6 +13,20 @@ from sla.selectors import ticket_clocks
 User = get_user_model()
 
 
+class ProblemRefSerializer(serializers.Serializer):
+    """The problem behind an incident, with its workaround once published: the incident
+    shows the problem's text, it never holds a copy."""
+
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    workaround = serializers.SerializerMethodField()
+
+    def get_workaround(self, problem) -> str | None:  # type: ignore[no-untyped-def]
+        return problem.workaround if problem.workaround_published else None
+
+
 class IncidentSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
     status = serializers.CharField(read_only=True)
@@ -21,6 +35,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     assignee = UserRefSerializer(read_only=True, allow_null=True)
     requester = UserRefSerializer(read_only=True)
     sla = serializers.SerializerMethodField()
+    problem = ProblemRefSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Incident
@@ -49,6 +64,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "responded_at",
             "resolved_at",
             "closed_at",
+            "problem",
             "sla",
         ]
         read_only_fields = fields

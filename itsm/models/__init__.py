@@ -7,8 +7,18 @@ from itsm.models.incident import (
     ResolutionCode,
     priority_for,
 )
+from itsm.models.problem import (
+    PROBLEM_OPEN_STATES,
+    PROBLEM_TRANSITIONS,
+    Problem,
+    ProblemStatus,
+)
 
 __all__ = [
+    "PROBLEM_OPEN_STATES",
+    "PROBLEM_TRANSITIONS",
+    "Problem",
+    "ProblemStatus",
     "Category",
     "HoldReason",
     "Incident",

@@ -83,6 +83,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         "resolution_code",
         "resolution_notes",
         "responded_at",
+        "problem",
     )
 
     number = models.PositiveBigIntegerField(unique=True, editable=False)
@@ -121,6 +122,15 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     responded_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+
+    problem = models.ForeignKey(
+        "itsm.Problem",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="incidents",
+        help_text="The problem this incident is a symptom of.",
+    )
 
     sla_clocks = GenericRelation("sla.SlaClock")
 
