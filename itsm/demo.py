@@ -16,7 +16,8 @@ from django.utils import timezone
 from core.models import AuditEvent, Comment, Service
 from core.services import outbox_suppressed
 from itsm import services
-from itsm.models import HoldReason, Incident, Level, ResolutionCode
+from itsm.models import HoldReason, Incident, Level, Problem, ResolutionCode
+from itsm.services import problems as problem_services
 from sla.models import SlaClock
 from sla.replay import clocks_rebuild
 
@@ -140,6 +141,52 @@ def _backdate(inc: Incident, days: float) -> None:
 
 
 def seed(stdout: TextIO) -> None:
+    _seed_incidents(stdout)
+    _seed_problems(stdout)
+
+
+def _seed_problems(stdout: TextIO) -> None:
+    """Three problems behind the recurring demo incidents, at different stages."""
+    if Problem.objects.exists():
+        stdout.write(f"  {Problem.objects.count()} problems already there")
+        return
+    pm = User.objects.get(username="problem_manager")
+    developer = User.objects.get(username="developer")
+    with transaction.atomic(), outbox_suppressed():
+        for title, stage in [
+            ("Payroll export to bank fails", "known_error"),
+            ("Login loops back to the start page", "investigating"),
+            ("Push notifications stopped", "new"),
+        ]:
+            incidents = list(Incident.objects.filter(title=title, problem__isnull=True)[:6])
+            if not incidents:
+                continue
+            problem = problem_services.problem_create(
+                actor=pm,
+                title=title,
+                service=incidents[0].service,
+                incidents=incidents,
+                impact="high",
+                urgency="medium",
+                description=f"{len(incidents)} incidents report the same symptom.",
+            )
+            if stage == "new":
+                continue
+            problem = problem_services.problem_investigate(
+                problem=problem, actor=pm, assignee=developer
+            )
+            if stage == "known_error":
+                problem = problem_services.problem_mark_known_error(
+                    problem=problem,
+                    actor=developer,
+                    root_cause="The bank file exceeds the gateway's 10 MB limit.",
+                    workaround="Run the export per cost centre (Payroll › Export › Split).",
+                )
+                problem_services.problem_publish_workaround(problem=problem, actor=developer)
+    stdout.write(f"  {Problem.objects.count()} problems")
+
+
+def _seed_incidents(stdout: TextIO) -> None:
     existing = Incident.objects.count()
     if existing >= DEMO_INCIDENTS:
         stdout.write(f"  {existing} incidents already there")

@@ -58,9 +58,30 @@ def incident_comments(user: User, incident: Incident) -> QuerySet[Comment]:
     return comments_of(incident, internal=permissions.can_write_internal_notes(user))
 
 
+# What a requester's timeline shows of the audit trail: what happened to their incident,
+# not how support organised itself (assignments, escalations, links, SLA events).
+REQUESTER_VISIBLE_ACTIONS = frozenset(
+    {
+        "created",
+        "start",
+        "hold",
+        "resume",
+        "resolve",
+        "reopen",
+        "close",
+        "cancel",
+        "workaround_published",
+    }
+)
+
+
 def incident_timeline(user: User, incident: Incident) -> list[TimelineEntry]:
-    """Requesters do not see internal notes."""
-    return timeline_of(incident, internal=permissions.can_write_internal_notes(user))
+    """Staff see everything; a requester sees public replies and the steps above."""
+    staff = permissions.can_write_internal_notes(user)
+    entries = timeline_of(incident, internal=staff)
+    if staff:
+        return entries
+    return [e for e in entries if e.kind == "comment" or e.item.action in REQUESTER_VISIBLE_ACTIONS]
 
 
 def incident_counts(qs: QuerySet[Incident]) -> dict[str, dict[Any, int]]:

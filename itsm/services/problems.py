@@ -230,7 +230,7 @@ def _announce_workaround(problem: Problem, actor: Actor, headline: str) -> None:
             inc,
             actor,
             "workaround_published",
-            comment=f"{headline} on {problem.key}: {problem.workaround}",
+            comment=f"{headline}: {problem.workaround}",
         )
     outbox_email(
         event="problem.workaround",

@@ -1,0 +1,79 @@
+"""Render a DRF input serializer as plain form fields, so a page's transition form and the
+API validate the same body with the same rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rest_framework import serializers
+
+
+@dataclass
+class FieldSpec:
+    name: str
+    label: str
+    kind: str  # text, textarea, choice, select, date, datetime, number, bool
+    required: bool
+    choices: list[tuple[Any, str]] = field(default_factory=list)
+    help_text: str = ""
+    value: Any = ""
+
+
+LONG_TEXT = {
+    "comment",
+    "reason",
+    "resolution_notes",
+    "root_cause",
+    "workaround",
+    "fix_description",
+    "description",
+    "body",
+    "notes",
+}
+
+
+def field_specs(
+    serializer: serializers.Serializer,
+    querysets: dict[str, Any] | None = None,
+    initial: dict[str, Any] | None = None,
+) -> list[FieldSpec]:
+    """Describe each field of ``serializer`` for a template. Related fields list the rows
+    of ``querysets[name]`` (or their own queryset); ``initial`` pre-fills values."""
+    specs = []
+    for name, f in serializer.fields.items():
+        label = str(f.label or name.replace("_", " ").capitalize())
+        help_text = str(f.help_text or "")
+        if isinstance(f, serializers.PrimaryKeyRelatedField):
+            qs = (querysets or {}).get(name, f.get_queryset())
+            specs.append(
+                FieldSpec(
+                    name, label, "select", f.required, [(o.pk, str(o)) for o in qs], help_text
+                )
+            )
+        elif isinstance(f, serializers.ChoiceField):
+            specs.append(
+                FieldSpec(name, label, "choice", f.required, list(f.choices.items()), help_text)
+            )
+        elif isinstance(f, serializers.BooleanField):
+            specs.append(FieldSpec(name, label, "bool", False, help_text=help_text))
+        elif isinstance(f, serializers.DateTimeField):
+            specs.append(FieldSpec(name, label, "datetime", f.required, help_text=help_text))
+        elif isinstance(f, serializers.DateField):
+            specs.append(FieldSpec(name, label, "date", f.required, help_text=help_text))
+        elif isinstance(f, (serializers.IntegerField, serializers.DecimalField)):
+            specs.append(FieldSpec(name, label, "number", f.required, help_text=help_text))
+        else:
+            kind = "textarea" if name in LONG_TEXT else "text"
+            specs.append(FieldSpec(name, label, kind, f.required, help_text=help_text))
+    for spec in specs:
+        value = (initial or {}).get(spec.name, "")
+        spec.value = getattr(value, "pk", value)
+        if spec.value is None:
+            spec.value = ""
+    return specs
+
+
+def form_data(post: Any) -> dict[str, Any]:
+    """A POST as a serializer body: empty fields left out, so defaults apply."""
+    return {k: v for k, v in post.items() if k != "csrfmiddlewaretoken" and v != ""}
