@@ -100,6 +100,25 @@ class ServiceRole(models.Model):
         return f"{self.user} — {self.role} of {self.service}"
 
 
+class UserProfile(models.Model):
+    """What Tandem knows of a person beyond the login: their line manager (who approves
+    their service requests where the catalogue says so)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tandem_profile"
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reports",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user} (manager: {self.manager or '—'})"
+
+
 class Sequence(models.Model):
     """Counters for human keys (INC-1042); the row is locked while a number is taken."""
 

@@ -155,3 +155,39 @@ def may_fire_problem_now(user: User, problem: object, name: str) -> bool:
     except (ActionForbidden, IllegalTransition):
         return False
     return True
+
+
+# --- service requests ---------------------------------------------------------------------
+REQUESTER_REQUEST_TRANSITIONS = frozenset({"close", "cancel"})
+
+
+def can_view_request(user: User, req: object) -> bool:
+    if is_staff_member(user):
+        return True
+    return user.is_authenticated and req.requester_id == user.pk  # type: ignore[attr-defined]
+
+
+def can_work_request(user: User, req: object) -> bool:
+    """The fulfilment team (and administrators) work a request."""
+    if is_administrator(user):
+        return True
+    return req.team_id in user_team_ids(user)  # type: ignore[attr-defined]
+
+
+def ensure_can_fire_request(user: User | None, req: object, name: str) -> None:
+    from itsm.services.common import ensure_transition_possible
+
+    if user is not None and not (
+        can_work_request(user, req)
+        or (name in REQUESTER_REQUEST_TRANSITIONS and req.requester_id == user.pk)  # type: ignore[attr-defined]
+    ):
+        raise ActionForbidden(f"You may not {name.replace('_', ' ')} {req}.")
+    ensure_transition_possible(req, name)
+
+
+def may_fire_request_now(user: User, req: object, name: str) -> bool:
+    try:
+        ensure_can_fire_request(user, req, name)
+    except (ActionForbidden, IllegalTransition):
+        return False
+    return True

@@ -15,7 +15,14 @@ from core.models import AuditEvent, Comment
 from core.roles import is_staff_member
 from core.selectors import TimelineEntry, comments_of, get_by_ref, history_of, timeline_of
 from itsm import permissions
-from itsm.models import PROBLEM_TRANSITIONS, Incident, Problem
+from itsm.models import (
+    PROBLEM_TRANSITIONS,
+    REQUEST_TRANSITIONS,
+    CatalogItem,
+    Incident,
+    Problem,
+    ServiceRequest,
+)
 from itsm.models.incident import OPEN_STATES, TRANSITION_NAMES
 from sla.selectors import clock_prefetch
 
@@ -195,3 +202,41 @@ def incidents_by_keys(user: User, keys: list[str]) -> list[Incident]:
     if missing:
         raise ValidationFailed(f"No such incident: {', '.join(missing)}.", field="incidents")
     return found
+
+
+# --- service requests ---------------------------------------------------------------------
+def catalog_items() -> QuerySet[CatalogItem]:
+    return (
+        CatalogItem.objects.filter(is_active=True)
+        .select_related("service", "fulfilment_team", "approval_group")
+        .prefetch_related("fields")
+    )
+
+
+def request_list(user: User) -> QuerySet[ServiceRequest]:
+    """Staff see every request; a requester their own."""
+    qs = ServiceRequest.objects.select_related(
+        "item__service", "requester", "team", "assignee"
+    ).prefetch_related("tasks", clock_prefetch())
+    if is_staff_member(user):
+        return qs
+    if not user.is_authenticated:
+        return qs.none()
+    return qs.filter(requester=user)
+
+
+def request_get(user: User, ref: str | int) -> ServiceRequest:
+    return get_by_ref(request_list(user), ServiceRequest.KEY_PREFIX, ref, "request")
+
+
+def request_transitions_for(user: User, req: ServiceRequest) -> list[str]:
+    available = {t.name for t in req.get_available_status_transitions()}
+    return [
+        n
+        for n in REQUEST_TRANSITIONS
+        if n in available and permissions.may_fire_request_now(user, req, n)
+    ]
+
+
+def request_timeline(user: User, req: ServiceRequest) -> list[TimelineEntry]:
+    return timeline_of(req, internal=is_staff_member(user))

@@ -1,9 +1,13 @@
 from rest_framework.routers import DefaultRouter
 
 from itsm.api.problem_views import ProblemViewSet
+from itsm.api.request_views import ApprovalViewSet, CatalogItemViewSet, ServiceRequestViewSet
 from itsm.api.views import IncidentViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("problems", ProblemViewSet, basename="problem")
+router.register("catalog-items", CatalogItemViewSet, basename="catalog-item")
+router.register("requests", ServiceRequestViewSet, basename="service-request")
+router.register("approvals", ApprovalViewSet, basename="approval")
 urlpatterns = router.urls

@@ -1,3 +1,4 @@
+from itsm.models.approval import Approval, Decision
 from itsm.models.incident import (
     Category,
     HoldReason,
@@ -13,8 +14,36 @@ from itsm.models.problem import (
     Problem,
     ProblemStatus,
 )
+from itsm.models.request import (
+    REQUEST_OPEN_STATES,
+    REQUEST_TRANSITIONS,
+    TASK_TRANSITIONS,
+    ApprovalRule,
+    CatalogField,
+    CatalogItem,
+    CatalogTaskTemplate,
+    FieldType,
+    FulfilmentTask,
+    RequestStatus,
+    ServiceRequest,
+    TaskStatus,
+)
 
 __all__ = [
+    "Approval",
+    "ApprovalRule",
+    "CatalogField",
+    "CatalogItem",
+    "CatalogTaskTemplate",
+    "Decision",
+    "FieldType",
+    "FulfilmentTask",
+    "REQUEST_OPEN_STATES",
+    "REQUEST_TRANSITIONS",
+    "RequestStatus",
+    "ServiceRequest",
+    "TASK_TRANSITIONS",
+    "TaskStatus",
     "PROBLEM_OPEN_STATES",
     "PROBLEM_TRANSITIONS",
     "Problem",

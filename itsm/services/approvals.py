@@ -1,0 +1,123 @@
+"""Approvals shared by requests and changes: ask, decide, and what a decision means is
+left to the ticket's own service (passed in as ``on_decided``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
+from core.services import outbox_email
+from itsm.models import Approval, Decision
+from itsm.services.common import lock, record, ticket_link
+
+
+def approvals_of(ticket: Any) -> QuerySet[Approval]:
+    return Approval.objects.filter(
+        content_type=ContentType.objects.get_for_model(ticket), object_id=ticket.pk
+    ).select_related("approver", "group", "decided_by")
+
+
+def approvals_request(
+    ticket: Any, actor: Any, approvers: Iterable[AbstractBaseUser | Group], reason: str
+) -> list[Approval]:
+    """Create one pending approval per approver (a person or a group) and tell them.
+    Inside the caller's transaction."""
+    ct = ContentType.objects.get_for_model(ticket)
+    made = []
+    for who in approvers:
+        is_group = isinstance(who, Group)
+        made.append(
+            Approval.objects.create(
+                content_type=ct,
+                object_id=ticket.pk,
+                reason=reason,
+                approver=None if is_group else who,
+                group=who if is_group else None,
+            )
+        )
+        emails = [u.email for u in who.user_set.filter(is_active=True)] if is_group else [who.email]
+        outbox_email(
+            event="approval.requested",
+            recipients=emails,
+            subject=f"[{ticket.key}] Your approval is needed: {ticket.title}",
+            body=f"{reason}: please approve or reject {ticket.key}.\n\n{ticket_link(ticket)}",
+            target=ticket,
+        )
+    if made:
+        record(
+            ticket,
+            actor,
+            "approval_requested",
+            comment=f"{reason}: " + ", ".join(a.approver_label for a in made),
+        )
+    return made
+
+
+def approvals_cancel_pending(ticket: Any) -> None:
+    approvals_of(ticket).filter(decision=Decision.PENDING).update(
+        decision=Decision.CANCELLED, decided_at=timezone.now()
+    )
+
+
+def may_decide(user: AbstractBaseUser, approval: Approval) -> bool:
+    if approval.approver_id is not None:
+        return approval.approver_id == user.pk
+    return user.groups.filter(pk=approval.group_id).exists()
+
+
+def pending_for(user: AbstractBaseUser) -> QuerySet[Approval]:
+    """What awaits this person's decision, theirs or their groups'."""
+    return (
+        Approval.objects.filter(
+            Q(approver=user) | Q(group__in=user.groups.all()), decision=Decision.PENDING
+        )
+        .select_related("approver", "group", "content_type")
+        .prefetch_related("ticket")
+    )
+
+
+def approval_decide(
+    *,
+    approval: Approval,
+    actor: AbstractBaseUser,
+    decision: str,
+    comment: str = "",
+    conflict_of_interest: Callable[[Any, AbstractBaseUser], str | None] = lambda t, u: None,
+    on_decided: Callable[[Any, AbstractBaseUser, list[Approval]], None],
+) -> Approval:
+    """Approve or reject. ``conflict_of_interest`` names why this person may not decide
+    (separation of duties); ``on_decided`` moves the ticket on once the decision is in
+    (every approval approved → approved; any rejection → rejected). One transaction."""
+    if decision not in (Decision.APPROVED, Decision.REJECTED):
+        raise ValidationFailed("Decide 'approved' or 'rejected'.", field="decision")
+    if decision == Decision.REJECTED and not comment.strip():
+        raise ValidationFailed("Say why you reject it.", field="comment")
+    with transaction.atomic():
+        approval = Approval.objects.select_for_update().get(pk=approval.pk)
+        ticket = lock(approval.ticket)
+        if not may_decide(actor, approval):
+            raise ActionForbidden("This approval is not yours to give.")
+        why_not = conflict_of_interest(ticket, actor)
+        if why_not:
+            raise ActionForbidden(why_not)
+        if approval.decision != Decision.PENDING:
+            raise IllegalTransition(f"This approval is already {approval.decision}.")
+        approval.decision, approval.comment = decision, comment.strip()
+        approval.decided_by, approval.decided_at = actor, timezone.now()
+        approval.save()
+        record(
+            ticket,
+            actor,
+            f"approval_{decision}",
+            comment=f"{approval.reason} ({approval.approver_label}): {decision}"
+            + (f" — {approval.comment}" if approval.comment else ""),
+        )
+        on_decided(ticket, actor, list(approvals_of(ticket).exclude(decision=Decision.CANCELLED)))
+    return approval
