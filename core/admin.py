@@ -54,3 +54,23 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     list_display = ["created_at", "event", "status", "attempts", "subject"]
     list_filter = ["status", "event"]
     readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.admin import UserAdmin  # noqa: E402
+
+from core.models import UserProfile  # noqa: E402
+
+
+class UserProfileInline(admin.StackedInline):
+    model = UserProfile
+    fk_name = "user"
+    can_delete = False
+
+
+class TandemUserAdmin(UserAdmin):
+    inlines = [UserProfileInline]
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), TandemUserAdmin)

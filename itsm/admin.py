@@ -20,3 +20,54 @@ class IncidentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+from itsm.models import (  # noqa: E402
+    CatalogField,
+    CatalogItem,
+    CatalogTaskTemplate,
+    Problem,
+    ServiceRequest,
+)
+
+
+class CatalogFieldInline(admin.TabularInline):
+    model = CatalogField
+    extra = 1
+
+
+class CatalogTaskInline(admin.TabularInline):
+    model = CatalogTaskTemplate
+    extra = 1
+
+
+@admin.register(CatalogItem)
+class CatalogItemAdmin(admin.ModelAdmin):
+    """The request catalogue is kept here: fields the requester fills, approval, tasks."""
+
+    list_display = ["name", "service", "approval", "fulfilment_team", "is_active"]
+    list_filter = ["service", "approval", "is_active"]
+    inlines = [CatalogFieldInline, CatalogTaskInline]
+
+
+class ReadOnlyTicketAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Problem)
+class ProblemAdmin(ReadOnlyTicketAdmin):
+    list_display = ["key", "title", "status", "priority", "service", "assignee"]
+    list_filter = ["status", "service"]
+
+
+@admin.register(ServiceRequest)
+class ServiceRequestAdmin(ReadOnlyTicketAdmin):
+    list_display = ["key", "item", "status", "requester", "team"]
+    list_filter = ["status", "item"]

@@ -143,6 +143,96 @@ def _backdate(inc: Incident, days: float) -> None:
 def seed(stdout: TextIO) -> None:
     _seed_incidents(stdout)
     _seed_problems(stdout)
+    _seed_catalogue(stdout)
+
+
+def _seed_catalogue(stdout: TextIO) -> None:
+    """Three catalogue items: one needs the manager, one a named group, one nothing."""
+    from django.contrib.auth.models import Group
+
+    from core.models import Team, UserProfile
+    from itsm.models import CatalogField, CatalogItem, CatalogTaskTemplate
+
+    manager = User.objects.get(username="project_manager")
+    for username in ("requester", "requester2", "agent", "developer"):
+        UserProfile.objects.get_or_create(
+            user=User.objects.get(username=username), defaults={"manager": manager}
+        )
+    owners, _ = Group.objects.get_or_create(name="Payroll data owners")
+    owners.user_set.add(User.objects.get(username="incident_manager"))
+    support = Team.objects.get(name="Business Applications Support")
+    digital = Team.objects.get(name="Digital Channels Support")
+    items = [
+        (
+            "New laptop",
+            "A laptop for a new starter or a replacement.",
+            "HR Portal",
+            "manager",
+            None,
+            support,
+            [
+                ("model", "Model", "choice", True, 'Standard 14"\nDeveloper 16"'),
+                ("needed_by", "Needed by", "date", True, ""),
+                ("for_user", "For (username)", "user", False, ""),
+                ("justification", "Why", "text", True, ""),
+            ],
+            ["Order the laptop", "Image it and install the standard software", "Hand it over"],
+        ),
+        (
+            "Payroll report access",
+            "Read access to payroll reports.",
+            "Payroll",
+            "group",
+            owners,
+            support,
+            [
+                ("report", "Report", "choice", True, "Monthly totals\nCost centres\nOvertime"),
+                ("until", "Access until", "date", False, ""),
+            ],
+            ["Grant the report role", "Confirm access with the requester"],
+        ),
+        (
+            "Customer portal test account",
+            "A test login on the customer portal.",
+            "Customer Portal",
+            "none",
+            None,
+            digital,
+            [
+                ("environment", "Environment", "choice", True, "UAT\nStaging"),
+                ("accounts", "How many", "number", True, ""),
+            ],
+            ["Create the accounts"],
+        ),
+    ]
+    made = 0
+    for name, description, service, approval, group, team, fields, tasks in items:
+        item, created = CatalogItem.objects.get_or_create(
+            name=name,
+            defaults={
+                "description": description,
+                "service": Service.objects.get(name=service),
+                "approval": approval,
+                "approval_group": group,
+                "fulfilment_team": team,
+            },
+        )
+        if not created:
+            continue
+        made += 1
+        for i, (fname, label, kind, required, choices) in enumerate(fields):
+            CatalogField.objects.create(
+                item=item,
+                name=fname,
+                label=label,
+                type=kind,
+                required=required,
+                choices=choices,
+                order=i,
+            )
+        for i, title in enumerate(tasks):
+            CatalogTaskTemplate.objects.create(item=item, title=title, order=i)
+    stdout.write(f"  {made} catalogue items added ({CatalogItem.objects.count()} in all)")
 
 
 def _seed_problems(stdout: TextIO) -> None:

@@ -19,6 +19,24 @@ urlpatterns = [
         views.IncidentTransitionView.as_view(),
         name="incident_transition",
     ),
+    path("catalogue/", views.CatalogueView.as_view(), name="catalogue"),
+    path("catalogue/<int:pk>/", views.OrderView.as_view(), name="order"),
+    path("requests/", views.RequestListView.as_view(), name="requests"),
+    path("requests/<str:ref>/", views.RequestDetailView.as_view(), name="request_detail"),
+    path(
+        "requests/<str:ref>/comments/", views.RequestCommentView.as_view(), name="request_comment"
+    ),
+    path(
+        "requests/<str:ref>/transitions/<str:name>/",
+        views.RequestTransitionView.as_view(),
+        name="request_transition",
+    ),
+    path(
+        "requests/<str:ref>/tasks/<int:task_id>/<str:name>/",
+        views.TaskTransitionView.as_view(),
+        name="task_transition",
+    ),
+    path("approvals/", views.ApprovalsView.as_view(), name="approvals"),
     path("problems/", views.ProblemListView.as_view(), name="problems"),
     path("problems/candidates/", views.ProblemCandidatesView.as_view(), name="problem_candidates"),
     path("problems/new/", views.ProblemCreateView.as_view(), name="problem_new"),

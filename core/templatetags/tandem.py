@@ -102,3 +102,9 @@ def duration(seconds: float | None) -> str:
     if hours:
         return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
     return f"{minutes}m"
+
+
+@register.filter
+def transition_pairs(transitions: object) -> list[tuple[str, str]]:
+    """django-fsm's available transitions as (name, label) pairs."""
+    return [(t.name, t.custom.get("label", t.name)) for t in transitions]  # type: ignore[attr-defined]

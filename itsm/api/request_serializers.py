@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
@@ -89,6 +89,7 @@ class TaskTransitionInput(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+@extend_schema_serializer(component_name="RequestTicket")  # "ServiceRequest" is the Service body
 class ServiceRequestSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
     item = serializers.SerializerMethodField()

@@ -17,8 +17,26 @@ from itsm.views.problems import (
     ProblemListView,
     ProblemTransitionView,
 )
+from itsm.views.requests import (
+    ApprovalsView,
+    CatalogueView,
+    OrderView,
+    RequestCommentView,
+    RequestDetailView,
+    RequestListView,
+    RequestTransitionView,
+    TaskTransitionView,
+)
 
 __all__ = [
+    "ApprovalsView",
+    "CatalogueView",
+    "OrderView",
+    "RequestCommentView",
+    "RequestDetailView",
+    "RequestListView",
+    "RequestTransitionView",
+    "TaskTransitionView",
     "DeskView",
     "IncidentCommentView",
     "IncidentCreateView",

@@ -16,17 +16,27 @@ from tests.conftest import api_as
 
 @pytest.fixture
 def laptop(org):  # type: ignore[no-untyped-def]
-    item = CatalogItem.objects.create(name="New laptop", service=org.service,
-                                      approval="manager", fulfilment_team=org.support)
-    for i, (name, kind, required, choices) in enumerate([
-        ("model", FieldType.CHOICE, True, "Standard 14\"\nDeveloper 16\""),
-        ("needed_by", FieldType.DATE, True, ""),
-        ("quantity", FieldType.NUMBER, False, ""),
-        ("for_user", FieldType.USER, False, ""),
-        ("justification", FieldType.TEXT, True, ""),
-    ]):
-        CatalogField.objects.create(item=item, name=name, label=name.title(), type=kind,
-                                    required=required, choices=choices, order=i)
+    item = CatalogItem.objects.create(
+        name="New laptop", service=org.service, approval="manager", fulfilment_team=org.support
+    )
+    for i, (name, kind, required, choices) in enumerate(
+        [
+            ("model", FieldType.CHOICE, True, 'Standard 14"\nDeveloper 16"'),
+            ("needed_by", FieldType.DATE, True, ""),
+            ("quantity", FieldType.NUMBER, False, ""),
+            ("for_user", FieldType.USER, False, ""),
+            ("justification", FieldType.TEXT, True, ""),
+        ]
+    ):
+        CatalogField.objects.create(
+            item=item,
+            name=name,
+            label=name.title(),
+            type=kind,
+            required=required,
+            choices=choices,
+            order=i,
+        )
     CatalogTaskTemplate.objects.create(item=item, title="Order the laptop", order=1)
     CatalogTaskTemplate.objects.create(item=item, title="Image and hand over", order=2)
     UserProfile.objects.create(user=org.requester, manager=org.change_manager)
@@ -35,33 +45,52 @@ def laptop(org):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def mouse(org):  # type: ignore[no-untyped-def]
-    item = CatalogItem.objects.create(name="Mouse", service=org.service,
-                                      fulfilment_team=org.support)
+    item = CatalogItem.objects.create(
+        name="Mouse", service=org.service, fulfilment_team=org.support
+    )
     CatalogTaskTemplate.objects.create(item=item, title="Hand over a mouse")
     return item
 
 
-GOOD = {"model": "Developer 16\"", "needed_by": "2026-12-01", "justification": "New starter"}
+GOOD = {"model": 'Developer 16"', "needed_by": "2026-12-01", "justification": "New starter"}
 
 
 def test_answers_are_validated_naming_each_field(org, laptop) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValidationFailed) as err:
-        rs.request_submit(actor=org.requester, item=laptop, answers={
-            "model": "Tablet", "needed_by": "next week", "quantity": "two",
-            "for_user": "nobody", "colour": "red"})
-    assert set(err.value.errors) == {"model", "needed_by", "quantity", "for_user",
-                                     "justification", "colour"}
+        rs.request_submit(
+            actor=org.requester,
+            item=laptop,
+            answers={
+                "model": "Tablet",
+                "needed_by": "next week",
+                "quantity": "two",
+                "for_user": "nobody",
+                "colour": "red",
+            },
+        )
+    assert set(err.value.errors) == {
+        "model",
+        "needed_by",
+        "quantity",
+        "for_user",
+        "justification",
+        "colour",
+    }
 
 
 def test_manager_approval_then_tasks_then_fulfilled(org, laptop) -> None:  # type: ignore[no-untyped-def]
-    req = rs.request_submit(actor=org.requester, item=laptop,
-                            answers={**GOOD, "quantity": "1", "for_user": "requester2"})
+    req = rs.request_submit(
+        actor=org.requester,
+        item=laptop,
+        answers={**GOOD, "quantity": "1", "for_user": "requester2"},
+    )
     assert req.status == "awaiting_approval"
     assert req.answers["for_user"] == "requester2" and req.answers["quantity"] == "1"
     [approval] = approvals.approvals_of(req)
     assert approval.approver == org.change_manager
-    assert OutboxMessage.objects.filter(event="approval.requested",
-                                        recipients=[org.change_manager.email]).exists()
+    assert OutboxMessage.objects.filter(
+        event="approval.requested", recipients=[org.change_manager.email]
+    ).exists()
     with pytest.raises(ActionForbidden):
         rs.request_decide(approval=approval, actor=org.agent, decision="approved")
     rs.request_decide(approval=approval, actor=org.change_manager, decision="approved")
@@ -93,8 +122,12 @@ def test_rejection_needs_a_reason_and_rejects(org, laptop) -> None:  # type: ign
     [approval] = approvals.approvals_of(req)
     with pytest.raises(ValidationFailed):
         rs.request_decide(approval=approval, actor=org.change_manager, decision="rejected")
-    rs.request_decide(approval=approval, actor=org.change_manager, decision="rejected",
-                      comment="Reuse a spare one")
+    rs.request_decide(
+        approval=approval,
+        actor=org.change_manager,
+        decision="rejected",
+        comment="Reuse a spare one",
+    )
     req.refresh_from_db()
     assert req.status == "rejected" and req.tasks.count() == 0
     with pytest.raises(IllegalTransition):
@@ -126,12 +159,16 @@ def test_manager_approval_without_a_manager_is_a_clear_400(org, laptop) -> None:
 
 
 def test_request_api_done_when(org, laptop) -> None:  # type: ignore[no-untyped-def]
-    requester, manager, support = (api_as(org.requester), api_as(org.change_manager),
-                                   api_as(org.support2))
+    requester, manager, support = (
+        api_as(org.requester),
+        api_as(org.change_manager),
+        api_as(org.support2),
+    )
     items = requester.get("/api/v1/catalog-items/").json()["results"]
-    assert items[0]["fields"][0]["options"] == ["Standard 14\"", "Developer 16\""]
-    bad = requester.post("/api/v1/requests/", {"item": laptop.pk, "answers": {"model": "x"}},
-                         format="json")
+    assert items[0]["fields"][0]["options"] == ['Standard 14"', 'Developer 16"']
+    bad = requester.post(
+        "/api/v1/requests/", {"item": laptop.pk, "answers": {"model": "x"}}, format="json"
+    )
     assert bad.status_code == 400 and {"model", "needed_by"} <= set(bad.json()["errors"])
     res = requester.post("/api/v1/requests/", {"item": laptop.pk, "answers": GOOD}, format="json")
     assert res.status_code == 201, res.content
@@ -139,10 +176,17 @@ def test_request_api_done_when(org, laptop) -> None:  # type: ignore[no-untyped-
     assert req["key"].startswith("REQ-") and req["status"] == "awaiting_approval"
     pending = manager.get("/api/v1/approvals/").json()["results"]
     assert [p["ticket"]["key"] for p in pending] == [req["key"]]
-    assert api_as(org.agent).post(f"/api/v1/approvals/{pending[0]['id']}/decide/",
-                                  {"decision": "approved"}, format="json").status_code == 404
-    res = manager.post(f"/api/v1/approvals/{pending[0]['id']}/decide/",
-                       {"decision": "approved"}, format="json")
+    assert (
+        api_as(org.agent)
+        .post(
+            f"/api/v1/approvals/{pending[0]['id']}/decide/", {"decision": "approved"}, format="json"
+        )
+        .status_code
+        == 404
+    )
+    res = manager.post(
+        f"/api/v1/approvals/{pending[0]['id']}/decide/", {"decision": "approved"}, format="json"
+    )
     assert res.status_code == 200 and res.json()["decision"] == "approved"
     url = f"/api/v1/requests/{req['key']}/"
     assert support.post(url + "transitions/start_fulfilment/", {}, format="json").status_code == 200
@@ -150,5 +194,7 @@ def test_request_api_done_when(org, laptop) -> None:  # type: ignore[no-untyped-
         res = support.post(url + f"tasks/{task['id']}/transitions/complete/", {}, format="json")
         assert res.status_code == 200
     assert requester.get(url).json()["status"] == "fulfilled"
-    assert requester.post(url + "transitions/close/", {}, format="json").json()["status"] == "closed"
+    assert (
+        requester.post(url + "transitions/close/", {}, format="json").json()["status"] == "closed"
+    )
     assert api_as(org.requester2).get(url).status_code == 404

@@ -1,0 +1,173 @@
+"""Request pages: the catalogue and order form (requesters), the request record, the
+fulfilment queue (teams) and 'My approvals' (approvers, CAB members)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views import View
+
+from core.exceptions import NotFound, ValidationFailed
+from core.forms import form_data
+from core.roles import is_staff_member
+from core.views import DomainErrorMixin
+from itsm import selectors
+from itsm.api.request_serializers import REQUEST_TRANSITION_INPUTS
+from itsm.api.request_views import decide_any
+from itsm.models import TASK_TRANSITIONS, Approval, RequestStatus
+from itsm.permissions import can_work_request, ensure_can_fire_request
+from itsm.services import approvals
+from itsm.services import requests as services
+
+
+class Base(LoginRequiredMixin, DomainErrorMixin, View):
+    pass
+
+
+class CatalogueView(Base):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        items = list(selectors.catalog_items())
+        by_service: dict[str, list[Any]] = {}
+        for item in items:
+            by_service.setdefault(item.service.name, []).append(item)
+        return render(request, "itsm/catalogue.html", {"by_service": by_service})
+
+
+class OrderView(Base):
+    def _item(self, pk: int) -> Any:
+        item = selectors.catalog_items().filter(pk=pk).first()
+        if item is None:
+            raise NotFound("No such catalogue item.")
+        return item
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return render(
+            request, "itsm/order.html", {"item": self._item(pk), "answers": {}, "errors": {}}
+        )
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        item = self._item(pk)
+        answers = {f.name: request.POST.get(f.name, "") for f in item.fields.all()}
+        try:
+            req = services.request_submit(actor=request.user, item=item, answers=answers)
+        except ValidationFailed as exc:
+            return render(
+                request,
+                "itsm/order.html",
+                {
+                    "item": item,
+                    "answers": answers,
+                    "errors": exc.errors,
+                    "message": exc.message,
+                },
+                status=400,
+            )
+        return redirect(req.get_absolute_url())
+
+
+class RequestListView(Base):
+    """Staff: the fulfilment queue of their teams, or all. Requesters: their own."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        qs = selectors.request_list(request.user)
+        show = request.GET.get("show", "open")
+        if not is_staff_member(request.user):
+            qs = qs.filter(requester=request.user)
+        elif show == "mine":
+            from itsm.permissions import user_team_ids
+
+            qs = qs.filter(team_id__in=user_team_ids(request.user))
+        if show != "all":
+            qs = qs.exclude(
+                status__in=[RequestStatus.CLOSED, RequestStatus.CANCELLED, RequestStatus.REJECTED]
+            )
+        page = Paginator(qs.order_by("-created_at", "-id"), 25).get_page(request.GET.get("page"))
+        return render(request, "itsm/requests.html", {"page": page, "show": show})
+
+
+def _detail(request: HttpRequest, req: Any, **extra: Any) -> dict[str, Any]:
+    user = request.user
+    labels = {t.name: t.custom["label"] for t in req.get_available_status_transitions()}
+    names = selectors.request_transitions_for(user, req)
+    fields = {f.name: f for f in req.item.fields.all()}
+    context = {
+        "req": req,
+        "staff": is_staff_member(user),
+        "answers": [(fields[k].label if k in fields else k, v) for k, v in req.answers.items()],
+        "transitions": [{"name": n, "label": labels[n]} for n in names],
+        "approvals": approvals.approvals_of(req),
+        "tasks": req.tasks.select_related("assignee"),
+        "can_work": can_work_request(user, req) and req.status == RequestStatus.FULFILLING,
+        "task_transitions": TASK_TRANSITIONS,
+        "timeline": selectors.request_timeline(user, req),
+    }
+    context.update(extra)
+    return context
+
+
+class RequestDetailView(Base):
+    def get(self, request: HttpRequest, ref: str) -> HttpResponse:
+        req = selectors.request_get(request.user, ref)
+        return render(request, "itsm/request_detail.html", _detail(request, req))
+
+
+class RequestTransitionView(Base):
+    def post(self, request: HttpRequest, ref: str, name: str) -> HttpResponse:
+        req = selectors.request_get(request.user, ref)
+        if name not in REQUEST_TRANSITION_INPUTS:
+            raise NotFound(f"No transition '{name}'.")
+        ensure_can_fire_request(request.user, req, name)
+        body = REQUEST_TRANSITION_INPUTS[name](data=form_data(request.POST))
+        body.is_valid(raise_exception=False)
+        services.REQUEST_TRANSITION_SERVICES[name](
+            request=req, actor=request.user, **body.validated_data
+        )
+        return redirect(req.get_absolute_url())
+
+
+class TaskTransitionView(Base):
+    def post(self, request: HttpRequest, ref: str, task_id: int, name: str) -> HttpResponse:
+        req = selectors.request_get(request.user, ref)
+        task = req.tasks.filter(pk=task_id).first()
+        if task is None or name not in TASK_TRANSITIONS:
+            raise NotFound("No such task or action.")
+        services.task_transition(
+            task=task, actor=request.user, name=name, notes=request.POST.get("notes", "")
+        )
+        return redirect(req.get_absolute_url())
+
+
+class RequestCommentView(Base):
+    def post(self, request: HttpRequest, ref: str) -> HttpResponse:
+        req = selectors.request_get(request.user, ref)
+        services.request_comment(
+            request=req,
+            actor=request.user,
+            body=request.POST.get("body", ""),
+            public=request.POST.get("visibility", "public") == "public",
+        )
+        return redirect(req.get_absolute_url())
+
+
+class ApprovalsView(Base):
+    """What awaits my decision: requests and changes (the CAB board for one person)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        pending = list(approvals.pending_for(request.user).order_by("created_at", "id"))
+        return render(request, "itsm/approvals.html", {"pending": pending})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        approval = Approval.objects.filter(pk=request.POST.get("approval") or 0).first()
+        if approval is None or not approvals.may_decide(request.user, approval):
+            raise NotFound("No such approval for you.")
+        decide_any(
+            approval,
+            request.user,
+            request.POST.get("decision", ""),
+            request.POST.get("comment", ""),
+        )
+        return redirect(request.POST.get("next") or "itsm:approvals")
