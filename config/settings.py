@@ -195,6 +195,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ImpactEnum": "itsm.models.Level",
+        "IncidentStatusEnum": "itsm.models.IncidentStatus",
+        "ProblemStatusEnum": "itsm.models.ProblemStatus",
+        "RequestStatusEnum": "itsm.models.RequestStatus",
+        "ChangeStatusEnum": "itsm.models.ChangeStatus",
+        "TaskStatusEnum": "itsm.models.TaskStatus",
+        "ChangeTypeEnum": "itsm.models.ChangeType",
+        "CatalogFieldTypeEnum": "itsm.models.FieldType",
     },
 }
 

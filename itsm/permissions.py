@@ -191,3 +191,52 @@ def may_fire_request_now(user: User, req: object, name: str) -> bool:
     except (ActionForbidden, IllegalTransition):
         return False
     return True
+
+
+# --- changes ------------------------------------------------------------------------------
+CHANGE_MANAGER_TRANSITIONS = frozenset({"assess", "request_approval", "schedule", "close"})
+IMPLEMENTER_TRANSITIONS = frozenset({"implement", "complete", "fail"})
+REQUESTER_CHANGE_TRANSITIONS = frozenset({"submit", "cancel"})
+
+
+def is_change_manager(user: User, change: object | None = None) -> bool:
+    """Change Managers decide; a per-service one for changes touching their service."""
+    if is_administrator(user) or has_role(user, Role.CHANGE_MANAGER):
+        return True
+    if change is None or not user.is_authenticated:
+        return False
+    return ServiceRole.objects.filter(
+        user=user,
+        role=Role.CHANGE_MANAGER,
+        service__in=change.services.all(),  # type: ignore[attr-defined]
+    ).exists()
+
+
+def can_view_change(user: User) -> bool:
+    return is_staff_member(user)
+
+
+def can_fire_change(user: User, change: object, name: str) -> bool:
+    if is_change_manager(user, change):
+        return True
+    if name in IMPLEMENTER_TRANSITIONS:
+        return change.implementer_id == user.pk  # type: ignore[attr-defined]
+    if name in REQUESTER_CHANGE_TRANSITIONS:
+        return change.requested_by_id == user.pk  # type: ignore[attr-defined]
+    return False
+
+
+def ensure_can_fire_change(user: User | None, change: object, name: str) -> None:
+    from itsm.services.common import ensure_transition_possible
+
+    if user is not None and not can_fire_change(user, change, name):
+        raise ActionForbidden(f"You may not {name.replace('_', ' ')} {change}.")
+    ensure_transition_possible(change, name)
+
+
+def may_fire_change_now(user: User, change: object, name: str) -> bool:
+    try:
+        ensure_can_fire_change(user, change, name)
+    except (ActionForbidden, IllegalTransition):
+        return False
+    return True

@@ -16,9 +16,11 @@ from core.roles import is_staff_member
 from core.selectors import TimelineEntry, comments_of, get_by_ref, history_of, timeline_of
 from itsm import permissions
 from itsm.models import (
+    CHANGE_TRANSITIONS,
     PROBLEM_TRANSITIONS,
     REQUEST_TRANSITIONS,
     CatalogItem,
+    Change,
     Incident,
     Problem,
     ServiceRequest,
@@ -240,3 +242,35 @@ def request_transitions_for(user: User, req: ServiceRequest) -> list[str]:
 
 def request_timeline(user: User, req: ServiceRequest) -> list[TimelineEntry]:
     return timeline_of(req, internal=is_staff_member(user))
+
+
+# --- changes ------------------------------------------------------------------------------
+def change_list(user: User) -> QuerySet[Change]:
+    if not permissions.can_view_change(user):
+        return Change.objects.none()
+    return Change.objects.select_related(
+        "requested_by", "implementer", "team", "template", "freeze_override_by"
+    ).prefetch_related("services", clock_prefetch())
+
+
+def change_get(user: User, ref: str | int) -> Change:
+    return get_by_ref(change_list(user), Change.KEY_PREFIX, ref, "change")
+
+
+def change_transitions_for(user: User, change: Change) -> list[str]:
+    available = {t.name for t in change.get_available_status_transitions()}
+    return [
+        n
+        for n in CHANGE_TRANSITIONS
+        if n in available and permissions.may_fire_change_now(user, change, n)
+    ]
+
+
+def changes_in(start: Any, end: Any) -> QuerySet[Change]:
+    """Changes with a planned window overlapping [start, end), for the calendar."""
+    return (
+        Change.objects.filter(planned_start__lt=end, planned_end__gt=start)
+        .exclude(status__in=["cancelled", "rejected", "draft"])
+        .prefetch_related("services")
+        .order_by("planned_start")
+    )

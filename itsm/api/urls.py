@@ -1,5 +1,10 @@
 from rest_framework.routers import DefaultRouter
 
+from itsm.api.change_views import (
+    ChangeViewSet,
+    FreezeWindowViewSet,
+    StandardChangeTemplateViewSet,
+)
 from itsm.api.problem_views import ProblemViewSet
 from itsm.api.request_views import ApprovalViewSet, CatalogItemViewSet, ServiceRequestViewSet
 from itsm.api.views import IncidentViewSet
@@ -10,4 +15,7 @@ router.register("problems", ProblemViewSet, basename="problem")
 router.register("catalog-items", CatalogItemViewSet, basename="catalog-item")
 router.register("requests", ServiceRequestViewSet, basename="service-request")
 router.register("approvals", ApprovalViewSet, basename="approval")
+router.register("changes", ChangeViewSet, basename="change")
+router.register("freeze-windows", FreezeWindowViewSet, basename="freeze-window")
+router.register("change-templates", StandardChangeTemplateViewSet, basename="change-template")
 urlpatterns = router.urls

@@ -1,4 +1,17 @@
 from itsm.models.approval import Approval, Decision
+from itsm.models.change import (
+    CHANGE_OPEN_STATES,
+    CHANGE_TRANSITIONS,
+    RISK_QUESTIONS,
+    Change,
+    ChangeStatus,
+    ChangeType,
+    FreezeWindow,
+    Outcome,
+    Risk,
+    StandardChangeTemplate,
+    risk_from,
+)
 from itsm.models.incident import (
     Category,
     HoldReason,
@@ -30,6 +43,17 @@ from itsm.models.request import (
 )
 
 __all__ = [
+    "CHANGE_OPEN_STATES",
+    "CHANGE_TRANSITIONS",
+    "RISK_QUESTIONS",
+    "Change",
+    "ChangeStatus",
+    "ChangeType",
+    "FreezeWindow",
+    "Outcome",
+    "Risk",
+    "StandardChangeTemplate",
+    "risk_from",
     "Approval",
     "ApprovalRule",
     "CatalogField",

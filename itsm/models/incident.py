@@ -84,6 +84,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         "resolution_notes",
         "responded_at",
         "problem",
+        "caused_by_change",
     )
 
     number = models.PositiveBigIntegerField(unique=True, editable=False)
@@ -130,6 +131,15 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         on_delete=models.SET_NULL,
         related_name="incidents",
         help_text="The problem this incident is a symptom of.",
+    )
+
+    caused_by_change = models.ForeignKey(
+        "itsm.Change",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="caused_incidents",
+        help_text="The change that caused this incident.",
     )
 
     sla_clocks = GenericRelation("sla.SlaClock")

@@ -77,6 +77,15 @@ class Problem(ConcurrentTransitionMixin, models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
+    fix_change = models.ForeignKey(
+        "itsm.Change",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fixes_problems",
+        help_text="The change that delivers the permanent fix.",
+    )
+
     sla_clocks = GenericRelation("sla.SlaClock")
 
     class Meta:
