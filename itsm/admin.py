@@ -71,3 +71,26 @@ class ProblemAdmin(ReadOnlyTicketAdmin):
 class ServiceRequestAdmin(ReadOnlyTicketAdmin):
     list_display = ["key", "item", "status", "requester", "team"]
     list_filter = ["status", "item"]
+
+
+from itsm.models import Change, FreezeWindow, StandardChangeTemplate  # noqa: E402
+
+
+@admin.register(FreezeWindow)
+class FreezeWindowAdmin(admin.ModelAdmin):
+    """Blackout periods: normal and standard changes cannot be scheduled in them."""
+
+    list_display = ["name", "start", "end", "reason"]
+    filter_horizontal = ["services"]
+
+
+@admin.register(StandardChangeTemplate)
+class StandardChangeTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_active"]
+    filter_horizontal = ["services"]
+
+
+@admin.register(Change)
+class ChangeAdmin(ReadOnlyTicketAdmin):
+    list_display = ["key", "title", "type", "status", "risk", "planned_start"]
+    list_filter = ["type", "status", "risk"]

@@ -18,6 +18,7 @@ from core.services import outbox_suppressed
 from itsm import services
 from itsm.models import HoldReason, Incident, Level, Problem, ResolutionCode
 from itsm.services import problems as problem_services
+from itsm.services.approvals import approvals_of
 from sla.models import SlaClock
 from sla.replay import clocks_rebuild
 
@@ -144,6 +145,121 @@ def seed(stdout: TextIO) -> None:
     _seed_incidents(stdout)
     _seed_problems(stdout)
     _seed_catalogue(stdout)
+    _seed_changes(stdout)
+
+
+def _seed_changes(stdout: TextIO) -> None:
+    """A freeze window, a standard template, and changes along each path."""
+    from datetime import datetime, time
+
+    from itsm.models import Change, FreezeWindow, StandardChangeTemplate
+    from itsm.services import changes as cs
+
+    if Change.objects.exists():
+        stdout.write(f"  {Change.objects.count()} changes already there")
+        return
+    u = {
+        n: User.objects.get(username=n)
+        for n in ("developer", "change_manager", "release_manager", "project_manager", "support2")
+    }
+    payroll, portal = (
+        Service.objects.get(name="Payroll"),
+        Service.objects.get(name="Customer Portal"),
+    )
+    today = timezone.localdate()
+    tz = timezone.get_current_timezone()
+
+    def at(days: int, hour: int) -> datetime:
+        return datetime.combine(today + timedelta(days=days), time(hour), tzinfo=tz)
+
+    year_end = datetime(today.year, 12, 20, tzinfo=tz)
+    FreezeWindow.objects.get_or_create(
+        name="Year-end freeze",
+        defaults={
+            "start": year_end,
+            "end": year_end + timedelta(days=14),
+            "reason": "Payroll year-end and holidays",
+        },
+    )
+    template, _ = StandardChangeTemplate.objects.get_or_create(
+        name="Restart the payroll batch scheduler",
+        defaults={
+            "implementation_plan": "Stop the scheduler, clear the lock file, start it.",
+            "backout_plan": "Start the previous scheduler instance.",
+            "test_plan": "Run the heartbeat job.",
+        },
+    )
+    template.services.add(payroll)
+    plans = {
+        "implementation_plan": "Deploy the release with the pipeline; migrate the database.",
+        "backout_plan": "Redeploy the previous release; restore the database snapshot.",
+        "test_plan": "Automated smoke tests, then a payroll dry run.",
+    }
+    with transaction.atomic(), outbox_suppressed():
+        # normal, approved and scheduled next week
+        ch = cs.change_create(
+            actor=u["developer"],
+            title="Payroll 2.3: new tax tables",
+            services=[payroll],
+            implementer=u["developer"],
+            reason="Tax tables change on 1 January.",
+            **plans,
+        )
+        ch = cs.change_submit(change=ch, actor=u["developer"])
+        ch = cs.change_assess(
+            change=ch,
+            actor=u["change_manager"],
+            risk_answers={"many_users": True, "business_hours": False},
+        )
+        ch = cs.change_request_approval(
+            change=ch,
+            actor=u["change_manager"],
+            approvers=[u["release_manager"], u["project_manager"]],
+        )
+        for a in approvals_of(ch):
+            cs.change_decide(
+                approval=a,
+                actor=a.approver,
+                decision="approved",
+                comment="Back-out rehearsed in UAT.",
+            )
+        cs.change_schedule(
+            change=ch, actor=u["change_manager"], planned_start=at(7, 19), planned_end=at(7, 21)
+        )
+        # normal, waiting for the CAB
+        ch = cs.change_create(
+            actor=u["developer"],
+            title="Customer portal: new checkout",
+            services=[portal],
+            implementer=u["developer"],
+            **plans,
+            planned_start=at(10, 20),
+            planned_end=at(10, 23),
+        )
+        ch = cs.change_submit(change=ch, actor=u["developer"])
+        ch = cs.change_assess(
+            change=ch,
+            actor=u["change_manager"],
+            risk_answers={"many_users": True, "first_time": True, "untested": True},
+        )
+        cs.change_request_approval(
+            change=ch,
+            actor=u["change_manager"],
+            approvers=[u["change_manager"], u["release_manager"]],
+        )
+        # standard, scheduled tomorrow
+        ch = cs.change_create(actor=u["support2"], type="standard", template=template)
+        ch = cs.change_submit(change=ch, actor=u["support2"])
+        cs.change_schedule(
+            change=ch, actor=u["change_manager"], planned_start=at(1, 7), planned_end=at(1, 8)
+        )
+        # a draft
+        cs.change_create(
+            actor=u["developer"],
+            title="Mobile app: push provider migration",
+            services=[Service.objects.get(name="Mobile App")],
+        )
+    stdout.write(f"  {Change.objects.count()} changes")
 
 
 def _seed_catalogue(stdout: TextIO) -> None:

@@ -1,3 +1,12 @@
+from itsm.views.changes import (
+    CabBoardView,
+    ChangeCalendarView,
+    ChangeCommentView,
+    ChangeCreateView,
+    ChangeDetailView,
+    ChangeListView,
+    ChangeTransitionView,
+)
 from itsm.views.incidents import (
     DeskView,
     IncidentCommentView,
@@ -29,6 +38,13 @@ from itsm.views.requests import (
 )
 
 __all__ = [
+    "CabBoardView",
+    "ChangeCalendarView",
+    "ChangeCommentView",
+    "ChangeCreateView",
+    "ChangeDetailView",
+    "ChangeListView",
+    "ChangeTransitionView",
     "ApprovalsView",
     "CatalogueView",
     "OrderView",
