@@ -232,6 +232,11 @@ def ensure_can_fire_change(user: User | None, change: object, name: str) -> None
     if user is not None and not can_fire_change(user, change, name):
         raise ActionForbidden(f"You may not {name.replace('_', ' ')} {change}.")
     ensure_transition_possible(change, name)
+    if name == "schedule" and change.type != "standard":  # type: ignore[attr-defined]
+        from itsm.services.changes import approvals_complete
+
+        if not approvals_complete(change):  # type: ignore[arg-type]
+            raise IllegalTransition(f"{change.key} is not approved by every approver yet.")  # type: ignore[attr-defined]
 
 
 def may_fire_change_now(user: User, change: object, name: str) -> bool:

@@ -28,6 +28,27 @@ ACTION_WORDS = {
     "unlinked_from_problem": "unlinked it from its problem",
     "workaround_published": "published a workaround",
     "incidents_resolved": "resolved the linked incidents",
+    "submit": "submitted it",
+    "assess": "assessed it",
+    "request_approval": "sent it for approval",
+    "approval_requested": "asked for approval",
+    "approval_approved": "approved",
+    "approval_rejected": "rejected",
+    "cab_approved": "— every approver approved",
+    "schedule": "scheduled it",
+    "conflict_flagged": "flagged a conflict",
+    "implement": "started implementing",
+    "complete": "completed it",
+    "fail": "marked it failed and backed out",
+    "reject": "— rejected",
+    "approve": "— approved",
+    "start_fulfilment": "started fulfilment",
+    "fulfil": "— fulfilled",
+    "task_start": "started a task",
+    "task_complete": "completed a task",
+    "task_cancel": "cancelled a task",
+    "caused_by_change": "linked it to the change that caused it",
+    "incident_caused": "recorded an incident it caused",
     "sla_warning": "SLA warning",
     "sla_breached": "SLA breached",
     "sla_retargeted": "SLA re-targeted",
@@ -49,7 +70,15 @@ def audit_sentence(event: AuditEvent) -> str:
 @register.filter
 def change_value(value: object) -> str:
     if isinstance(value, dict):
-        return str(value.get("label", value.get("id", "")))
+        if "label" in value or "id" in value:
+            return str(value.get("label", value.get("id", "")))
+        return (
+            ", ".join(
+                f"{k}: {'yes' if v is True else 'no' if v is False else v}"
+                for k, v in value.items()
+            )
+            or "—"
+        )
     if value in (None, ""):
         return "—"
     return str(value)

@@ -366,8 +366,6 @@ def change_schedule(
     which is recorded. Overlapping changes on a shared service are flagged in the audit
     row and on the change, not refused."""
     with _transitioning(change, actor, "schedule", comment) as c:
-        if c.type != ChangeType.STANDARD and not approvals_complete(c):
-            raise IllegalTransition(f"{c.key} is not approved by every approver yet.")
         c.planned_start = planned_start or c.planned_start
         c.planned_end = planned_end or c.planned_end
         if not (c.planned_start and c.planned_end):
