@@ -298,6 +298,8 @@ def test_change_api_contract(org, cab) -> None:  # type: ignore[no-untyped-def]
         url + "transitions/request_approval/", {"approvers": [cab[0].pk, cab[1].pk]}, format="json"
     )
     assert res.status_code == 200
+    offered = [t["name"] for t in cm.get(url + "transitions/").json()]
+    assert "schedule" not in offered and "cancel" in offered  # not before every approval
     start, end = window()
     res = cm.post(
         url + "transitions/schedule/",
