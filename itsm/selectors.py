@@ -35,7 +35,7 @@ OPEN = [s.value for s in OPEN_STATES]
 def incident_list(user: User) -> QuerySet[Incident]:
     """Staff see every incident (so an agent can answer any caller); a requester only their own."""
     qs = Incident.objects.select_related(
-        "service", "team", "assignee", "requester", "problem"
+        "service", "team", "assignee", "requester", "problem", "caused_by_change"
     ).prefetch_related(clock_prefetch())
     if is_staff_member(user):
         return qs
@@ -126,7 +126,7 @@ def problem_list(user: User) -> QuerySet[Problem]:
     if not permissions.can_view_problem(user):
         return Problem.objects.none()
     return (
-        Problem.objects.select_related("service", "team", "assignee", "created_by")
+        Problem.objects.select_related("service", "team", "assignee", "created_by", "fix_change")
         .annotate(
             open_incidents=Count("incidents", filter=Q(incidents__status__in=OPEN)),
             linked_incidents=Count("incidents"),

@@ -42,6 +42,7 @@ urlpatterns = [
     path("changes/calendar/", views.ChangeCalendarView.as_view(), name="change_calendar"),
     path("changes/cab/", views.CabBoardView.as_view(), name="cab"),
     path("changes/<str:ref>/", views.ChangeDetailView.as_view(), name="change_detail"),
+    path("changes/<str:ref>/caused/", views.ChangeCausedView.as_view(), name="change_caused"),
     path("changes/<str:ref>/comments/", views.ChangeCommentView.as_view(), name="change_comment"),
     path(
         "changes/<str:ref>/transitions/<str:name>/",

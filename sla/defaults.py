@@ -17,6 +17,17 @@ INCIDENT_POLICIES = {
 }
 
 
+# Service requests: picked up within a business day, fulfilled within five; time spent
+# waiting for an approver does not count against the fulfilment team.
+REQUEST_POLICY = {
+    "name": "Service request",
+    "ticket_type": "request",
+    "response_minutes": BUSINESS_DAY,
+    "resolution_minutes": 5 * BUSINESS_DAY,
+    "pause_states": ["awaiting_approval"],
+}
+
+
 def install_default_policies(calendar_model: Any, period_model: Any, policy_model: Any) -> None:
     """Create the 24×7 and business-hours calendars and the P1–P5 incident policies;
     leaves existing ones as they are."""
@@ -47,3 +58,14 @@ def install_default_policies(calendar_model: Any, period_model: Any, policy_mode
                 "notify_incident_manager": priority <= 2,
             },
         )
+    policy_model.objects.get_or_create(
+        name=REQUEST_POLICY["name"],
+        defaults={
+            **REQUEST_POLICY,
+            "priority": None,
+            "calendar": business,
+            "warning_thresholds": [50, 75],
+            "breach_escalation": "none",
+            "notify_incident_manager": False,
+        },
+    )

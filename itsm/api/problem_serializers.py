@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
 from core.models import Service, Team
-from itsm.models import Category, Incident, Level, Problem, ResolutionCode
+from itsm.models import Category, Change, Incident, Level, Problem, ResolutionCode
 from sla.api.serializers import ClockSerializer, clocks_data
 from sla.selectors import ticket_clocks
 
@@ -31,6 +31,7 @@ class ProblemSerializer(serializers.ModelSerializer):
     open_incidents = serializers.IntegerField(read_only=True)
     linked_incidents = serializers.IntegerField(read_only=True)
     sla = serializers.SerializerMethodField()
+    fix_change = serializers.SerializerMethodField()
 
     class Meta:
         model = Problem
@@ -52,6 +53,7 @@ class ProblemSerializer(serializers.ModelSerializer):
             "workaround",
             "workaround_published_at",
             "fix_description",
+            "fix_change",
             "resolution_notes",
             "open_incidents",
             "linked_incidents",
@@ -63,6 +65,11 @@ class ProblemSerializer(serializers.ModelSerializer):
             "sla",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_fix_change(self, problem: Problem) -> dict | None:
+        c = problem.fix_change
+        return None if c is None else {"id": c.pk, "key": c.key, "status": c.status}
 
     @extend_schema_field(ClockSerializer(many=True))
     def get_sla(self, problem: Problem) -> list[dict]:
@@ -109,6 +116,12 @@ class ProblemUpdateSerializer(serializers.Serializer):
     root_cause = serializers.CharField(required=False, allow_blank=True)
     workaround = serializers.CharField(required=False, allow_blank=True)
     fix_description = serializers.CharField(required=False, allow_blank=True)
+    fix_change = serializers.PrimaryKeyRelatedField(
+        queryset=Change.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The change that delivers the permanent fix.",
+    )
 
 
 class LinkIncidentsInput(serializers.Serializer):

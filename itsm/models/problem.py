@@ -40,6 +40,7 @@ class Problem(ConcurrentTransitionMixin, models.Model):
         "root_cause",
         "workaround",
         "fix_description",
+        "fix_change",
         "resolution_notes",
     )
 

@@ -45,6 +45,7 @@ EDITABLE_FIELDS = (
     "root_cause",
     "workaround",
     "fix_description",
+    "fix_change",
 )
 
 

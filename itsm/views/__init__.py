@@ -1,6 +1,7 @@
 from itsm.views.changes import (
     CabBoardView,
     ChangeCalendarView,
+    ChangeCausedView,
     ChangeCommentView,
     ChangeCreateView,
     ChangeDetailView,
@@ -40,6 +41,7 @@ from itsm.views.requests import (
 __all__ = [
     "CabBoardView",
     "ChangeCalendarView",
+    "ChangeCausedView",
     "ChangeCommentView",
     "ChangeCreateView",
     "ChangeDetailView",

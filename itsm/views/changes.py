@@ -170,6 +170,16 @@ class ChangeCommentView(ProblemBase):
         return redirect(change.get_absolute_url())
 
 
+class ChangeCausedView(ProblemBase):
+    """Record from an incident's page that this change caused it."""
+
+    def post(self, request: HttpRequest, ref: str) -> HttpResponse:
+        change = selectors.change_get(request.user, ref)
+        [incident] = selectors.incidents_by_keys(request.user, [request.POST.get("incident", "")])
+        services.change_link_incident(change=change, actor=request.user, incident=incident)
+        return redirect(incident.get_absolute_url())
+
+
 class ChangeCalendarView(ProblemBase):
     """A month (default) or a week of scheduled changes and freeze windows."""
 

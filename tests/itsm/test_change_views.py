@@ -126,3 +126,28 @@ def test_change_pages_are_staff_only(org) -> None:  # type: ignore[no-untyped-de
     for url in ("/changes/", "/changes/new/", "/changes/calendar/", "/changes/cab/"):
         assert requester.get(url).status_code == 404
         assert client_for(org.agent).get(url).status_code == 200
+
+
+def test_incident_page_links_the_change_that_caused_it(org) -> None:  # type: ignore[no-untyped-def]
+    from itsm import services as incident_services
+
+    inc = incident_services.incident_create(actor=org.requester, service=org.service, title="x")
+    dev = client_for(org.developer)
+    dev.post(
+        "/changes/new/",
+        {
+            "type": "normal",
+            "title": "Upgrade",
+            "impact": "medium",
+            "services": [org.service.pk],
+            **PLANS,
+        },
+    )
+    change = Change.objects.get()
+    assert b"Caused by a change?" in client_for(org.agent).get(inc.get_absolute_url()).content
+    client_for(org.agent).post(f"/changes/{change.key}/caused/", {"incident": inc.key})
+    inc.refresh_from_db()
+    assert inc.caused_by_change == change
+    page = client_for(org.change_manager).get(change.get_absolute_url()).content.decode()
+    assert inc.key in page
+    assert b"Caused by" not in client_for(org.requester).get(inc.get_absolute_url()).content

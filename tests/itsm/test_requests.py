@@ -198,3 +198,15 @@ def test_request_api_done_when(org, laptop) -> None:  # type: ignore[no-untyped-
         requester.post(url + "transitions/close/", {}, format="json").json()["status"] == "closed"
     )
     assert api_as(org.requester2).get(url).status_code == 404
+
+
+def test_request_clocks_pause_while_waiting_for_the_approver(org, laptop) -> None:  # type: ignore[no-untyped-def]
+    req = rs.request_submit(actor=org.requester, item=laptop, answers=GOOD)
+    clocks = {c.target: c for c in req.sla_clocks.all()}
+    assert clocks["resolution"].policy.name == "Service request"
+    assert clocks["resolution"].state == "paused"
+    [approval] = approvals.approvals_of(req)
+    rs.request_decide(approval=approval, actor=org.change_manager, decision="approved")
+    req = rs.request_start_fulfilment(request=req, actor=org.support2)
+    clocks = {c.target: c for c in req.sla_clocks.all()}
+    assert clocks["response"].state == "met" and clocks["resolution"].state == "running"

@@ -33,7 +33,7 @@ def test_clock_timeline_endpoint_links_audit_entries(org) -> None:  # type: igno
 
 def test_policies_and_calendars_read_for_all_write_for_admin(org) -> None:  # type: ignore[no-untyped-def]
     agent, admin = api_as(org.agent), api_as(org.admin)
-    assert agent.get("/api/v1/sla-policies/").json()["count"] == 5
+    assert agent.get("/api/v1/sla-policies/").json()["count"] == 6  # P1–P5, requests
     cals = agent.get("/api/v1/calendars/").json()["results"]
     business = next(c for c in cals if c["name"] == "Business hours")
     assert len(business["periods"]) == 5
