@@ -17,6 +17,23 @@ class UserRefSerializer(serializers.ModelSerializer):
         return user.get_full_name() or user.username
 
 
+class UserSerializer(serializers.ModelSerializer):
+    name = serializers.SerializerMethodField()
+    roles = serializers.SlugRelatedField(
+        source="groups", many=True, read_only=True, slug_field="name"
+    )
+    teams = serializers.SlugRelatedField(
+        source="tandem_teams", many=True, read_only=True, slug_field="name"
+    )
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "name", "email", "roles", "teams"]
+
+    def get_name(self, user) -> str:  # type: ignore[no-untyped-def]
+        return user.get_full_name() or user.username
+
+
 class TeamRefSerializer(serializers.ModelSerializer):
     class Meta:
         model = Team

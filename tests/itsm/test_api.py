@@ -314,3 +314,12 @@ def test_schema_and_docs(org) -> None:  # type: ignore[no-untyped-def]
     assert "/api/v1/incidents/{id}/transitions/{name}/" in paths
     assert "/api/v1/incidents/{id}/history/" in paths
     assert client.get("/api/v1/docs/").status_code == 200
+
+
+def test_users_directory_for_staff_and_me(org) -> None:  # type: ignore[no-untyped-def]
+    staff = api_as(org.agent).get("/api/v1/users/?search=change").json()["results"]
+    assert [u["username"] for u in staff] == ["change_manager"]
+    assert staff[0]["roles"] == ["Change Manager"]
+    assert api_as(org.requester).get("/api/v1/users/").json()["count"] == 1
+    me = api_as(org.agent).get("/api/v1/users/me/").json()
+    assert me["username"] == "agent" and me["teams"] == ["Service Desk"]
