@@ -210,3 +210,38 @@ def test_request_clocks_pause_while_waiting_for_the_approver(org, laptop) -> Non
     req = rs.request_start_fulfilment(request=req, actor=org.support2)
     clocks = {c.target: c for c in req.sla_clocks.all()}
     assert clocks["response"].state == "met" and clocks["resolution"].state == "running"
+
+
+# --- the state machines, as tables --------------------------------------------------------
+REQUEST_GRAPH = {
+    "request_approval": {"submitted": "awaiting_approval"},
+    "approve": {"submitted": "approved", "awaiting_approval": "approved"},
+    "reject": {"awaiting_approval": "rejected"},
+    "start_fulfilment": {"approved": "fulfilling"},
+    "fulfil": {"fulfilling": "fulfilled"},
+    "close": {"fulfilled": "closed", "rejected": "closed"},
+    "cancel": {"submitted": "cancelled", "awaiting_approval": "cancelled", "approved": "cancelled"},
+}
+TASK_GRAPH = {
+    "start": {"open": "in_progress"},
+    "complete": {"open": "done", "in_progress": "done"},
+    "cancel": {"open": "cancelled", "in_progress": "cancelled"},
+}
+
+
+@pytest.mark.parametrize(
+    ("model", "graph"), [("ServiceRequest", REQUEST_GRAPH), ("FulfilmentTask", TASK_GRAPH)]
+)
+def test_every_allowed_and_forbidden_transition(model, graph) -> None:  # type: ignore[no-untyped-def]
+    from itsm import models
+
+    cls = getattr(models, model)
+    field = cls._meta.get_field("status")
+    declared = {t.name for t in field.get_all_transitions(cls)}
+    assert declared == set(graph)
+    for state in [s for s, _ in field.choices]:
+        ticket = cls()
+        ticket.__dict__["status"] = state  # the graph only; the field is protected
+        available = {t.name: t.target for t in ticket.get_available_status_transitions()}
+        expected = {name: targets[state] for name, targets in graph.items() if state in targets}
+        assert available == expected, (model, state)
