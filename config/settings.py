@@ -202,6 +202,8 @@ SPECTACULAR_SETTINGS = {
         "TaskStatusEnum": "itsm.models.TaskStatus",
         "ChangeTypeEnum": "itsm.models.ChangeType",
         "CatalogFieldTypeEnum": "itsm.models.FieldType",
+        "ReleaseStatusEnum": "projects.models.ReleaseStatus",
+        "WorkItemStatusEnum": "projects.models.WorkItemStatus",
     },
 }
 

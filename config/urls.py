@@ -12,6 +12,7 @@ api_v1 = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("core.api.urls")),
     path("", include("sla.api.urls")),
+    path("", include("projects.api.urls")),
     path("", include("itsm.api.urls")),
 ]
 
@@ -22,5 +23,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("sla/", include("sla.urls")),
+    path("", include("projects.urls")),
     path("", include("itsm.urls")),
 ]

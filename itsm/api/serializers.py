@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
+from core.extensions import fields_for
 from core.models import Service, Team
 from itsm.models import Category, HoldReason, Incident, Level, ResolutionCode
 from sla.api.serializers import ClockSerializer, clocks_data
@@ -68,6 +69,10 @@ class IncidentSerializer(serializers.ModelSerializer):
             "sla",
         ]
         read_only_fields = fields
+
+    def to_representation(self, incident: Incident) -> dict:
+        # Fields other apps add (projects: the linked defect), see core.extensions.
+        return {**super().to_representation(incident), **fields_for("incident", incident)}
 
     @extend_schema_field(ClockSerializer(many=True))
     def get_sla(self, incident: Incident) -> list[dict]:

@@ -91,7 +91,8 @@ def record(
         changes=changes if changes is not None else (diff(ticket, before) if before else {}),
         comment=comment,
     )
-    clocks_sync(ticket=ticket, audit=audit)
+    if hasattr(ticket, "sla_snapshot"):  # SLA tickets only (not releases, work items)
+        clocks_sync(ticket=ticket, audit=audit)
     return audit
 
 

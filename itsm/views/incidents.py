@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views import View
 
 from core.exceptions import ActionForbidden
+from core.extensions import panels_for
 from core.models import Team, Tier
 from core.roles import is_staff_member
 from core.views import DomainErrorMixin
@@ -154,6 +155,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "open_form": "",
         "tiers": dict(Tier.choices),
         "clocks": ticket_clocks(incident),
+        "panels": panels_for("incident_detail", request, incident),
     }
     if staff:
         context["teams"] = Team.objects.prefetch_related("members").order_by("tier", "name")

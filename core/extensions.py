@@ -1,0 +1,52 @@
+"""Extension points, so a higher app can add to a lower app's pages and API resources
+without the lower app importing it (``projects`` shows an incident's defect on the
+incident page and in the incident resource).
+
+A higher app registers in its ``AppConfig.ready()``; the lower app asks for what is
+registered under a name it owns.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A block on a detail page: ``context(request, obj)`` returns the template's context,
+    or None to show nothing."""
+
+    template: str
+    context: Callable[[Any, Any], dict[str, Any] | None]
+    order: int = 100
+
+
+_panels: dict[str, list[Panel]] = defaultdict(list)
+_fields: dict[str, dict[str, Callable[[Any], Any]]] = defaultdict(dict)
+
+
+def register_panel(page: str, panel: Panel) -> None:
+    if panel not in _panels[page]:
+        _panels[page].append(panel)
+        _panels[page].sort(key=lambda p: p.order)
+
+
+def panels_for(page: str, request: Any, obj: Any) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for panel in _panels[page]:
+        context = panel.context(request, obj)
+        if context is not None:
+            out.append((panel.template, context))
+    return out
+
+
+def register_field(resource: str, name: str, value: Callable[[Any], Any]) -> None:
+    """An extra read-only field on an API resource, computed from the object."""
+    _fields[resource][name] = value
+
+
+def fields_for(resource: str, obj: Any) -> dict[str, Any]:
+    return {name: value(obj) for name, value in _fields[resource].items()}

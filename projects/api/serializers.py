@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
+from itsm.models import Change
+from projects.models import Kind, Project, Release, Severity, WorkItem
+
+User = get_user_model()
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    team = TeamRefSerializer(read_only=True)
+    services = ServiceRefSerializer(many=True, read_only=True)
+    project_manager = UserRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Project
+        fields = ["id", "code", "name", "description", "team", "services", "project_manager"]
+
+
+class ReleaseRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Release
+        fields = ["id", "version", "name", "status", "planned_date"]
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.code")
+    change = serializers.SerializerMethodField()
+    uat_signed_off_by = UserRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Release
+        fields = [
+            "id",
+            "project",
+            "version",
+            "name",
+            "status",
+            "planned_date",
+            "change",
+            "notes",
+            "uat_signed_off_by",
+            "uat_signed_off_at",
+            "went_live_at",
+        ]
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_change(self, release: Release) -> dict | None:
+        c = release.change
+        return None if c is None else {"id": c.pk, "key": c.key, "status": c.status}
+
+
+class ReleaseCreateSerializer(serializers.Serializer):
+    project = serializers.SlugRelatedField(slug_field="code", queryset=Project.objects.all())
+    version = serializers.CharField(max_length=40)
+    name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    planned_date = serializers.DateField(required=False, allow_null=True)
+    change = serializers.PrimaryKeyRelatedField(
+        queryset=Change.objects.all(), required=False, allow_null=True
+    )
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class IncidentLinkSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    priority = serializers.IntegerField()
+
+
+class WorkItemSerializer(serializers.ModelSerializer):
+    key = serializers.CharField(read_only=True)
+    project = serializers.CharField(source="project.code")
+    assignee = UserRefSerializer(read_only=True, allow_null=True)
+    reported_by = UserRefSerializer(read_only=True)
+    target_release = ReleaseRefSerializer(read_only=True, allow_null=True)
+    fixed_in_release = ReleaseRefSerializer(read_only=True, allow_null=True)
+    incident_count = serializers.IntegerField(read_only=True)
+    open_incident_count = serializers.IntegerField(read_only=True)
+    affected_requesters = serializers.IntegerField(read_only=True)
+    earliest_due = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Earliest SLA due among open incidents."
+    )
+    incidents = serializers.SerializerMethodField()
+    changes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WorkItem
+        fields = [
+            "id",
+            "key",
+            "kind",
+            "project",
+            "title",
+            "description",
+            "status",
+            "priority",
+            "severity",
+            "assignee",
+            "reported_by",
+            "estimate_hours",
+            "target_release",
+            "fixed_in_release",
+            "incident_count",
+            "open_incident_count",
+            "affected_requesters",
+            "earliest_due",
+            "incidents",
+            "changes",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(IncidentLinkSerializer(many=True))
+    def get_incidents(self, item: WorkItem) -> list[dict]:
+        return [
+            {"key": i.key, "title": i.title, "status": i.status, "priority": i.priority}
+            for i in item.incidents.all()
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_changes(self, item: WorkItem) -> list[str]:
+        return [c.key for c in item.changes.all()]
+
+
+class WorkItemCreateSerializer(serializers.Serializer):
+    project = serializers.SlugRelatedField(slug_field="code", queryset=Project.objects.all())
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    priority = serializers.IntegerField(min_value=1, max_value=5, default=3)
+    severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.MAJOR)
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    estimate_hours = serializers.DecimalField(
+        max_digits=7, decimal_places=1, required=False, allow_null=True, min_value=0
+    )
+    target_release = serializers.PrimaryKeyRelatedField(
+        queryset=Release.objects.all(), required=False, allow_null=True
+    )
+
+
+class WorkItemUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    priority = serializers.IntegerField(min_value=1, max_value=5, required=False)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    estimate_hours = serializers.DecimalField(
+        max_digits=7, decimal_places=1, required=False, allow_null=True, min_value=0
+    )
+    target_release = serializers.PrimaryKeyRelatedField(
+        queryset=Release.objects.all(), required=False, allow_null=True
+    )
+
+
+class _Comment(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class _Required(serializers.Serializer):
+    comment = serializers.CharField()
+
+
+class TriageInput(_Comment):
+    priority = serializers.IntegerField(min_value=1, max_value=5, required=False)
+    target_release = serializers.PrimaryKeyRelatedField(
+        queryset=Release.objects.all(), required=False, allow_null=True
+    )
+
+
+class FixInput(_Comment):
+    release = serializers.PrimaryKeyRelatedField(
+        queryset=Release.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The release that contains the fix (default: the target release).",
+    )
+
+
+class DuplicateInput(_Comment):
+    duplicate_of = serializers.PrimaryKeyRelatedField(queryset=WorkItem.objects.all())
+
+
+WORK_TRANSITION_INPUTS: dict[str, type[serializers.Serializer]] = {
+    "triage": TriageInput,
+    "start": _Comment,
+    "submit_review": _Comment,
+    "rework": _Required,
+    "fix": FixInput,
+    "reopen": _Required,
+    "close": _Comment,
+    "wont_fix": _Required,
+    "mark_duplicate": DuplicateInput,
+}
+
+
+class ToDevelopmentInput(serializers.Serializer):
+    reason = serializers.CharField()
+    defect = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Link this existing defect (DEF-…) instead.",
+    )
+    title = serializers.CharField(required=False, allow_blank=True, default="")
+    severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.MAJOR)
+    project = serializers.SlugRelatedField(
+        slug_field="code", queryset=Project.objects.all(), required=False, allow_null=True
+    )
+
+
+class LinkInput(serializers.Serializer):
+    incident = serializers.CharField(required=False)
+    change = serializers.CharField(required=False)
+
+
+__all__ = ["Kind"]

@@ -1,0 +1,20 @@
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from projects.api.views import (
+    DefectViewSet,
+    EnhancementViewSet,
+    IncidentDefectView,
+    ProjectViewSet,
+    ReleaseViewSet,
+)
+
+router = DefaultRouter(trailing_slash=True)
+router.register("projects", ProjectViewSet, basename="project")
+router.register("releases", ReleaseViewSet, basename="release")
+router.register("defects", DefectViewSet, basename="defect")
+router.register("enhancements", EnhancementViewSet, basename="enhancement")
+urlpatterns = [
+    path("incidents/<str:ref>/defect/", IncidentDefectView.as_view(), name="incident-defect"),
+    *router.urls,
+]

@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.exceptions import NotFound, ValidationFailed
+from core.roles import is_staff_member
+from itsm import selectors as itsm_selectors
+from itsm.api.tickets import TicketViewSet
+from projects import selectors, services
+from projects.api.serializers import (
+    WORK_TRANSITION_INPUTS,
+    LinkInput,
+    ProjectSerializer,
+    ReleaseCreateSerializer,
+    ReleaseSerializer,
+    ToDevelopmentInput,
+    WorkItemCreateSerializer,
+    WorkItemSerializer,
+    WorkItemUpdateSerializer,
+)
+from projects.models import Kind, Release, ReleaseStatus, WorkItem, WorkItemStatus
+from projects.permissions import ensure_can_fire_work
+
+
+class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = ProjectSerializer
+    lookup_field = "code"
+    ordering = ["name"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.project_list(self.request.user)
+
+
+class ReleaseFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=ReleaseStatus.choices)
+    project = django_filters.CharFilter(field_name="project__code")
+
+    class Meta:
+        model = Release
+        fields = ["status", "project"]
+
+
+class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = ReleaseSerializer
+    filterset_class = ReleaseFilter
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.release_list(self.request.user).order_by("-planned_date", "-id")
+
+    @extend_schema(request=ReleaseCreateSerializer, responses={201: ReleaseSerializer})
+    def create(self, request: Request) -> Response:
+        body = ReleaseCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        release = services.release_create(actor=request.user, **body.validated_data)
+        return Response(ReleaseSerializer(release).data, status=201)
+
+    @extend_schema(request=None, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")
+    def fire(self, request: Request, pk: str | None = None, name: str = "") -> Response:
+        """start_development, start_testing, ready, cancel (go-live has its gate)."""
+        release = self.get_object()
+        services.release_transition(
+            release=release,
+            actor=request.user,
+            name=name,
+            comment=str(request.data.get("comment", "")),
+        )
+        return Response(ReleaseSerializer(self.get_queryset().get(pk=release.pk)).data)
+
+
+class WorkItemFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=WorkItemStatus.choices)
+    project = django_filters.CharFilter(field_name="project__code")
+    incident = django_filters.CharFilter(method="by_incident")
+    ordering = django_filters.OrderingFilter(fields=("priority", "created_at", "earliest_due"))
+
+    class Meta:
+        model = WorkItem
+        fields = ["status", "project", "assignee", "target_release", "severity", "priority"]
+
+    def by_incident(self, qs, name, value):  # type: ignore[no-untyped-def]
+        digits = value.upper().removeprefix("INC-")
+        return qs.filter(incidents__number=int(digits)) if digits.isdigit() else qs.none()
+
+
+class WorkItemViewSet(TicketViewSet):
+    """Defects or enhancements. The list comes in backlog order (what hurts users most
+    first) unless ``ordering`` says otherwise."""
+
+    kind: str = Kind.DEFECT
+    serializer_class = WorkItemSerializer
+    filterset_class = WorkItemFilter
+    transition_inputs = WORK_TRANSITION_INPUTS
+    transition_services = services.WORK_TRANSITION_SERVICES
+    ticket_kwarg = "item"
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.backlog_order(
+            selectors.work_items(self.request.user, self.kind)
+        ).prefetch_related("incidents", "changes")
+
+    def find(self, ref: str) -> Any:
+        return selectors.work_item_get(self.request.user, ref, self.kind)
+
+    def ensure_can_fire(self, user: Any, ticket: Any, name: str) -> None:
+        ensure_can_fire_work(user, ticket, name)
+
+    def transitions_for(self, user: Any, ticket: Any) -> list[str]:
+        return selectors.work_transitions_for(user, ticket)
+
+    def sees_internal_notes(self, user: Any) -> bool:
+        return is_staff_member(user)
+
+    def add_comment(self, ticket: Any, user: Any, body: str, public: bool) -> Any:
+        return services.work_comment(item=ticket, actor=user, body=body)
+
+    @extend_schema(request=WorkItemCreateSerializer, responses={201: WorkItemSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        body = WorkItemCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        item = services.work_item_create(actor=request.user, kind=self.kind, **body.validated_data)
+        return self.present(item, status_code=201)
+
+    @extend_schema(request=WorkItemUpdateSerializer, responses=WorkItemSerializer)
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        body = WorkItemUpdateSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        item = services.work_item_update(
+            item=self.get_object(), actor=request.user, **body.validated_data
+        )
+        return self.present(item)
+
+    @extend_schema(request=LinkInput, responses=WorkItemSerializer)
+    @action(detail=True, methods=["post"], url_path="links")
+    def links(self, request: Request, pk: str | None = None) -> Response:
+        """Link an incident (defects) or a change (enhancements)."""
+        item = self.get_object()
+        body = LinkInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        if body.validated_data.get("incident"):
+            [incident] = itsm_selectors.incidents_by_keys(
+                request.user, [body.validated_data["incident"]]
+            )
+            services.defect_link_incident(item=item, actor=request.user, incident=incident)
+        elif body.validated_data.get("change"):
+            change = itsm_selectors.change_get(request.user, body.validated_data["change"])
+            services.enhancement_link_change(item=item, actor=request.user, change=change)
+        else:
+            raise ValidationFailed("Give an incident or a change.", field="incident")
+        return self.present(item)
+
+
+class DefectViewSet(WorkItemViewSet):
+    kind = Kind.DEFECT
+
+
+class EnhancementViewSet(WorkItemViewSet):
+    kind = Kind.ENHANCEMENT
+
+
+class IncidentDefectView(APIView):
+    """``GET``: the incident's defect. ``POST``: send the incident to development (tier 3)
+    and raise a defect on the project that builds its service, or link ``defect``."""
+
+    @extend_schema(responses=WorkItemSerializer)
+    def get(self, request: Request, ref: str) -> Response:
+        incident = itsm_selectors.incident_get(request.user, ref)
+        defect = selectors.defect_of(incident)
+        if defect is None:
+            raise NotFound(f"{incident.key} has no defect.")
+        return Response(WorkItemSerializer(selectors.work_item_get(request.user, defect.key)).data)
+
+    @extend_schema(request=ToDevelopmentInput, responses={201: WorkItemSerializer})
+    def post(self, request: Request, ref: str) -> Response:
+        incident = itsm_selectors.incident_get(request.user, ref)
+        body = ToDevelopmentInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        key = data.pop("defect")
+        defect = selectors.work_item_get(request.user, key) if key else None
+        item = services.incident_to_development(
+            incident=incident, actor=request.user, defect=defect, **data
+        )
+        return Response(
+            WorkItemSerializer(selectors.work_item_get(request.user, item.key)).data, status=201
+        )

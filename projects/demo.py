@@ -1,0 +1,97 @@
+"""Demo: a project per development team, releases, and the tier-3 demo incidents as
+defects on them (linked, not copied); an enhancement delivering the tax-table change."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TextIO
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from core.models import Service, Team
+from core.services import outbox_suppressed
+from itsm.models import Change, Incident
+from projects import services
+from projects.models import Kind, Project, Release
+
+User = get_user_model()
+
+
+def seed(stdout: TextIO) -> None:
+    if Project.objects.exists():
+        stdout.write(f"  {Project.objects.count()} projects already there")
+        return
+    pm = User.objects.get(username="project_manager")
+    developer = User.objects.get(username="developer")
+    support2 = User.objects.get(username="support2")
+    today = timezone.localdate()
+    with transaction.atomic(), outbox_suppressed():
+        specs = [
+            (
+                "PAY",
+                "Payroll & HR",
+                "Payroll & HR Development",
+                ["Payroll", "HR Portal"],
+                [
+                    ("2.3", "Tax year", 7, "testing"),
+                    ("2.4", "Self-service payslips", 35, "planning"),
+                ],
+            ),
+            (
+                "DIG",
+                "Digital Channels",
+                "Digital Channels Development",
+                ["Customer Portal", "Mobile App"],
+                [("5.1", "New checkout", 10, "development")],
+            ),
+        ]
+        for code, name, team, service_names, releases in specs:
+            project = Project.objects.create(
+                code=code, name=name, project_manager=pm, team=Team.objects.get(name=team)
+            )
+            project.services.set(Service.objects.filter(name__in=service_names))
+            for version, title, days, stage in releases:
+                release = services.release_create(
+                    actor=pm,
+                    project=project,
+                    version=version,
+                    name=title,
+                    planned_date=today + timedelta(days=days),
+                )
+                for step in {
+                    "planning": [],
+                    "development": ["start_development"],
+                    "testing": ["start_development", "start_testing"],
+                }[stage]:
+                    services.release_transition(release=release, actor=pm, name=step)
+        pay23 = Release.objects.get(project__code="PAY", version="2.3")
+        tax_change = Change.objects.filter(title__startswith="Payroll 2.3").first()
+        if tax_change:
+            Release.objects.filter(pk=pay23.pk).update(change=tax_change)
+            enh = services.work_item_create(
+                actor=developer,
+                kind=Kind.ENHANCEMENT,
+                project=pay23.project,
+                priority=2,
+                title="New tax tables for the coming tax year",
+                target_release=pay23,
+            )
+            services.enhancement_link_change(item=enh, actor=developer, change=tax_change)
+        # the open tier-3 incidents become defects, grouped by title
+        by_title: dict[str, object] = {}
+        for inc in Incident.objects.filter(
+            tier=3, status__in=["assigned", "in_progress", "on_hold"]
+        ).order_by("pk")[:12]:
+            defect = by_title.get(inc.title)
+            by_title[inc.title] = services.incident_to_development(
+                incident=inc,
+                actor=support2,
+                reason="Reproduced: a defect in the application.",
+                defect=defect,
+            )
+    stdout.write(
+        f"  {Project.objects.count()} projects, {Release.objects.count()} releases, "
+        f"{len(by_title)} defects from incidents"
+    )

@@ -1,0 +1,324 @@
+"""The development side: projects, releases, and the work items (defects and
+enhancements) they deliver. An incident escalated to development *is* a defect's
+symptom: the two are linked, never copied."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+
+class Project(models.Model):
+    code = models.SlugField(max_length=12, unique=True, help_text="Short code, e.g. PAY.")
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    team = models.ForeignKey(
+        "core.Team",
+        on_delete=models.PROTECT,
+        related_name="projects",
+        help_text="The development team that owns it.",
+    )
+    services = models.ManyToManyField(
+        "core.Service", related_name="projects", help_text="The services it builds."
+    )
+    project_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return f"/projects/{self.code}/"
+
+
+class ReleaseStatus(models.TextChoices):
+    PLANNING = "planning", "Planning"
+    DEVELOPMENT = "development", "Development"
+    TESTING = "testing", "Testing (UAT)"
+    AWAITING_GO_LIVE = "awaiting_go_live", "Awaiting go-live"
+    LIVE = "live", "Live"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+RS = ReleaseStatus
+
+
+class Release(ConcurrentTransitionMixin, models.Model):
+    AUDITED_FIELDS = ("version", "name", "planned_date", "change", "notes")
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="releases")
+    version = models.CharField(max_length=40)
+    name = models.CharField(max_length=120, blank=True)
+    planned_date = models.DateField(null=True, blank=True)
+    status = FSMField(default=RS.PLANNING, choices=RS.choices, protected=True, db_index=True)
+    change = models.ForeignKey(
+        "itsm.Change",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="releases",
+        help_text="The change that deploys it.",
+    )
+    notes = models.TextField(blank=True, help_text="Highlights for the release notes.")
+    uat_signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    uat_signed_off_at = models.DateTimeField(null=True, blank=True)
+    went_live_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-planned_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="uniq_release_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.code} {self.version}"
+
+    def get_absolute_url(self) -> str:
+        return f"/releases/{self.pk}/"
+
+    @property
+    def key(self) -> str:
+        return str(self)
+
+    @property
+    def title(self) -> str:
+        return self.name or f"Release {self.version}"
+
+    @transition(
+        field=status,
+        source=RS.PLANNING,
+        target=RS.DEVELOPMENT,
+        custom={"label": "Start development"},
+    )
+    def start_development(self) -> None: ...
+
+    @transition(
+        field=status, source=RS.DEVELOPMENT, target=RS.TESTING, custom={"label": "Hand over to UAT"}
+    )
+    def start_testing(self) -> None: ...
+
+    @transition(
+        field=status,
+        source=RS.TESTING,
+        target=RS.AWAITING_GO_LIVE,
+        custom={"label": "Ready for go-live"},
+    )
+    def ready(self) -> None: ...
+
+    @transition(
+        field=status, source=RS.AWAITING_GO_LIVE, target=RS.LIVE, custom={"label": "Go live"}
+    )
+    def go_live(self) -> None: ...
+
+    @transition(field=status, source=RS.LIVE, target=RS.ROLLED_BACK, custom={"label": "Roll back"})
+    def roll_back(self) -> None: ...
+
+    @transition(
+        field=status,
+        source=[RS.PLANNING, RS.DEVELOPMENT, RS.TESTING, RS.AWAITING_GO_LIVE],
+        target=RS.CANCELLED,
+        custom={"label": "Cancel"},
+    )
+    def cancel(self) -> None: ...
+
+
+RELEASE_TRANSITIONS = (
+    "start_development",
+    "start_testing",
+    "ready",
+    "go_live",
+    "roll_back",
+    "cancel",
+)
+
+
+class Kind(models.TextChoices):
+    DEFECT = "defect", "Defect"
+    ENHANCEMENT = "enhancement", "Enhancement"
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    MAJOR = "major", "Major"
+    MINOR = "minor", "Minor"
+    TRIVIAL = "trivial", "Trivial"
+
+
+class WorkItemStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    TRIAGED = "triaged", "Triaged"
+    IN_PROGRESS = "in_progress", "In progress"
+    IN_REVIEW = "in_review", "In review"
+    FIXED = "fixed", "Fixed"
+    RELEASED = "released", "Released"
+    CLOSED = "closed", "Closed"
+    WONT_FIX = "wont_fix", "Won't fix"
+    DUPLICATE = "duplicate", "Duplicate"
+
+
+W = WorkItemStatus
+WORK_OPEN_STATES = (W.OPEN, W.TRIAGED, W.IN_PROGRESS, W.IN_REVIEW)
+
+
+class WorkItem(ConcurrentTransitionMixin, models.Model):
+    """A defect (DEF-…) or an enhancement (ENH-…) in a project's backlog."""
+
+    PREFIXES = {Kind.DEFECT: "DEF", Kind.ENHANCEMENT: "ENH"}
+    AUDITED_FIELDS = (
+        "title",
+        "description",
+        "priority",
+        "severity",
+        "assignee",
+        "estimate_hours",
+        "target_release",
+        "fixed_in_release",
+        "duplicate_of",
+    )
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    number = models.PositiveBigIntegerField(editable=False)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="work_items")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    priority = models.PositiveSmallIntegerField(default=3, help_text="1 (highest) … 5")
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MAJOR)
+    status = FSMField(default=W.OPEN, choices=W.choices, protected=True, db_index=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="work_items",
+    )
+    estimate_hours = models.DecimalField(max_digits=7, decimal_places=1, null=True, blank=True)
+    target_release = models.ForeignKey(
+        Release, null=True, blank=True, on_delete=models.SET_NULL, related_name="targeted_items"
+    )
+    fixed_in_release = models.ForeignKey(
+        Release, null=True, blank=True, on_delete=models.SET_NULL, related_name="fixed_items"
+    )
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
+    )
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    incidents = models.ManyToManyField(
+        "itsm.Incident",
+        blank=True,
+        related_name="work_items",
+        help_text="Incidents that are symptoms of this defect.",
+    )
+    changes = models.ManyToManyField(
+        "itsm.Change",
+        blank=True,
+        related_name="work_items",
+        help_text="Changes this enhancement delivers.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["priority", "-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["kind", "number"], name="uniq_work_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return f"/work/{self.key}/"
+
+    @property
+    def key(self) -> str:
+        return f"{self.PREFIXES[self.kind]}-{self.number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in WORK_OPEN_STATES
+
+    @transition(field=status, source=W.OPEN, target=W.TRIAGED, custom={"label": "Triage"})
+    def triage(self) -> None: ...
+
+    @transition(
+        field=status, source=[W.OPEN, W.TRIAGED], target=W.IN_PROGRESS, custom={"label": "Start"}
+    )
+    def start(self) -> None: ...
+
+    @transition(
+        field=status, source=W.IN_PROGRESS, target=W.IN_REVIEW, custom={"label": "Send to review"}
+    )
+    def submit_review(self) -> None: ...
+
+    @transition(
+        field=status, source=W.IN_REVIEW, target=W.IN_PROGRESS, custom={"label": "Back to work"}
+    )
+    def rework(self) -> None: ...
+
+    @transition(
+        field=status, source=[W.IN_PROGRESS, W.IN_REVIEW], target=W.FIXED, custom={"label": "Fixed"}
+    )
+    def fix(self) -> None: ...
+
+    @transition(
+        field=status,
+        source=W.FIXED,
+        target=W.RELEASED,
+        custom={"label": "Released", "system": True},
+    )
+    def release(self) -> None: ...
+
+    @transition(
+        field=status, source=[W.FIXED, W.RELEASED], target=W.IN_PROGRESS, custom={"label": "Reopen"}
+    )
+    def reopen(self) -> None: ...
+
+    @transition(
+        field=status,
+        source=[W.RELEASED, W.WONT_FIX, W.DUPLICATE],
+        target=W.CLOSED,
+        custom={"label": "Close"},
+    )
+    def close(self) -> None: ...
+
+    @transition(
+        field=status,
+        source=[W.OPEN, W.TRIAGED, W.IN_PROGRESS],
+        target=W.WONT_FIX,
+        custom={"label": "Won't fix"},
+    )
+    def wont_fix(self) -> None: ...
+
+    @transition(
+        field=status, source=[W.OPEN, W.TRIAGED], target=W.DUPLICATE, custom={"label": "Duplicate"}
+    )
+    def mark_duplicate(self) -> None: ...
+
+
+WORK_TRANSITIONS = (
+    "triage",
+    "start",
+    "submit_review",
+    "rework",
+    "fix",
+    "reopen",
+    "close",
+    "wont_fix",
+    "mark_duplicate",
+)
+
+
+# The same linked records, in each side's words (support | development).
+TERMS = {
+    "support": {"defect": "incident", "enhancement": "change"},
+    "development": {"incident": "defect", "change": "enhancement"},
+}

@@ -1,0 +1,48 @@
+"""Who may do what on the development side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.exceptions import ActionForbidden, IllegalTransition
+from core.roles import Role, has_role, is_administrator, is_staff_member
+from itsm.permissions import user_team_ids
+
+
+def can_view(user: Any) -> bool:
+    return is_staff_member(user)
+
+
+def can_work_on(user: Any, project: Any) -> bool:
+    """The project's development team, its project manager, Release Managers, admins."""
+    if not user.is_authenticated:
+        return False
+    if is_administrator(user) or has_role(user, Role.RELEASE_MANAGER):
+        return True
+    if project.project_manager_id == user.pk:
+        return True
+    return project.team_id in user_team_ids(user)
+
+
+def ensure_can_fire_work(user: Any, item: Any, name: str) -> None:
+    from itsm.services.common import ensure_transition_possible
+
+    if user is not None and not can_work_on(user, item.project):
+        raise ActionForbidden(f"Only {item.project.team} may {name.replace('_', ' ')} {item.key}.")
+    ensure_transition_possible(item, name)
+
+
+def may_fire_work_now(user: Any, item: Any, name: str) -> bool:
+    try:
+        ensure_can_fire_work(user, item, name)
+    except (ActionForbidden, IllegalTransition):
+        return False
+    return True
+
+
+def can_manage_releases(user: Any, project: Any) -> bool:
+    if is_administrator(user) or has_role(user, Role.RELEASE_MANAGER, Role.CHANGE_MANAGER):
+        return True
+    return user.is_authenticated and (
+        project.project_manager_id == user.pk or project.team.lead_id == user.pk
+    )

@@ -1,0 +1,85 @@
+"""Reads of the development side, with what support's side adds to them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, F, Min, Q, QuerySet
+
+from core.selectors import get_by_ref
+from itsm.models.incident import OPEN_STATES
+from projects import permissions
+from projects.models import WORK_TRANSITIONS, Kind, Project, Release, WorkItem
+
+OPEN_INCIDENTS = Q(incidents__status__in=[s.value for s in OPEN_STATES])
+
+
+def project_list(user: Any) -> QuerySet[Project]:
+    if not permissions.can_view(user):
+        return Project.objects.none()
+    return Project.objects.select_related("team", "project_manager").prefetch_related("services")
+
+
+def release_list(user: Any) -> QuerySet[Release]:
+    if not permissions.can_view(user):
+        return Release.objects.none()
+    return Release.objects.select_related("project", "change", "uat_signed_off_by")
+
+
+def work_items(user: Any, kind: str | None = None) -> QuerySet[WorkItem]:
+    """Work items with what their incidents say: how many, how many requesters they hurt,
+    and the earliest SLA due moment among them (overdue first)."""
+    qs = WorkItem.objects.select_related(
+        "project__team", "assignee", "target_release", "fixed_in_release", "reported_by"
+    ).annotate(
+        incident_count=Count("incidents", distinct=True),
+        open_incident_count=Count("incidents", filter=OPEN_INCIDENTS, distinct=True),
+        affected_requesters=Count("incidents__requester", filter=OPEN_INCIDENTS, distinct=True),
+        earliest_due=Min(
+            "incidents__sla_clocks__due_at",
+            filter=OPEN_INCIDENTS
+            & Q(
+                incidents__sla_clocks__stopped_at__isnull=True,
+                incidents__sla_clocks__running_since__isnull=False,
+            ),
+        ),
+    )
+    if not permissions.can_view(user):
+        return qs.none()
+    return qs.filter(kind=kind) if kind else qs
+
+
+def backlog_order(qs: QuerySet[WorkItem]) -> QuerySet[WorkItem]:
+    """What hurts users most first: the earliest breach among linked incidents, then the
+    number of requesters affected, then priority."""
+    return qs.order_by(
+        F("earliest_due").asc(nulls_last=True),
+        "-affected_requesters",
+        "priority",
+        "-created_at",
+        "-id",
+    )
+
+
+def work_item_get(user: Any, ref: str | int, kind: str | None = None) -> WorkItem:
+    """By key (the prefix says the kind) or by id within ``kind`` (default: defects)."""
+    ref = str(ref).strip().upper()
+    kind = kind or (Kind.ENHANCEMENT if ref.startswith("ENH-") else Kind.DEFECT)
+    return get_by_ref(work_items(user, kind), WorkItem.PREFIXES[kind], ref, kind)
+
+
+def work_transitions_for(user: Any, item: WorkItem) -> list[str]:
+    available = {t.name for t in item.get_available_status_transitions()}
+    return [
+        n
+        for n in WORK_TRANSITIONS
+        if n in available and permissions.may_fire_work_now(user, item, n)
+    ]
+
+
+def defect_of(incident: Any) -> WorkItem | None:
+    return (
+        incident.work_items.filter(kind=Kind.DEFECT)
+        .select_related("target_release", "fixed_in_release", "project")
+        .first()
+    )

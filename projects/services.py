@@ -1,0 +1,418 @@
+"""The development side's write path: work items, their links to incidents and changes,
+and releases. Going to development from an incident is one action here, calling the
+incident's own escalation service (projects → itsm, never the other way)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import date
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
+from core.models import Comment, Tier
+from core.roles import is_staff_member
+from core.services import comment_create, outbox_email, sequence_next, team_recipients
+from itsm.models import Change, Incident
+from itsm.services import incidents as incident_services
+from itsm.services.common import (
+    Actor,
+    created_changes,
+    diff,
+    lock,
+    record,
+    require,
+    save,
+    snapshot,
+    ticket_link,
+    transitioning,
+)
+from projects import permissions
+from projects.models import Kind, Project, Release, Severity, WorkItem, WorkItemStatus
+
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "priority",
+    "severity",
+    "assignee",
+    "estimate_hours",
+    "target_release",
+)
+
+
+def _transitioning(
+    item: WorkItem, actor: Actor, name: str, comment: str = ""
+) -> AbstractContextManager[WorkItem]:
+    return transitioning(
+        item, actor, name, ensure=permissions.ensure_can_fire_work, comment=comment
+    )
+
+
+def _check_release(item_project: Project, release: Release | None, field: str) -> None:
+    if release is not None and release.project_id != item_project.pk:
+        raise ValidationFailed(f"{release} is not a release of {item_project}.", field=field)
+
+
+def project_for_service(service_id: int) -> Project | None:
+    return Project.objects.filter(services=service_id).order_by("id").first()
+
+
+# --- work items -----------------------------------------------------------------------------
+def work_item_create(
+    *,
+    actor: AbstractBaseUser,
+    kind: str,
+    project: Project,
+    title: str,
+    description: str = "",
+    priority: int = 3,
+    severity: str = Severity.MAJOR,
+    assignee: AbstractBaseUser | None = None,
+    estimate_hours: Any = None,
+    target_release: Release | None = None,
+) -> WorkItem:
+    """Add a defect or an enhancement to a project's backlog (staff). Audit: ``created``."""
+    if not is_staff_member(actor):
+        raise ActionForbidden("Work items are for support and development staff.")
+    if kind not in Kind.values:
+        raise ValidationFailed("Kind is defect or enhancement.", field="kind")
+    require(title and title.strip(), "title", "A title is required.")
+    if not 1 <= int(priority) <= 5:
+        raise ValidationFailed("Priority is 1 to 5.", field="priority")
+    _check_release(project, target_release, "target_release")
+    with transaction.atomic():
+        item = WorkItem(
+            kind=kind,
+            number=sequence_next(kind),
+            project=project,
+            title=title.strip(),
+            description=description,
+            priority=priority,
+            severity=severity,
+            assignee=assignee,
+            estimate_hours=estimate_hours,
+            target_release=target_release,
+            reported_by=actor,
+        )
+        item.save()
+        record(item, actor, "created", to_state=item.status, changes=created_changes(item))
+    return item
+
+
+def work_item_update(*, item: WorkItem, actor: AbstractBaseUser, **fields: Any) -> WorkItem:
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed(
+            f"These fields cannot be edited: {', '.join(sorted(unknown))}.",
+            errors={f: ["This field cannot be edited."] for f in unknown},
+        )
+    with transaction.atomic():
+        locked = lock(item)
+        if not permissions.can_work_on(actor, locked.project):
+            raise ActionForbidden(f"Only {locked.project.team} may edit {locked.key}.")
+        _check_release(locked.project, fields.get("target_release"), "target_release")
+        before = snapshot(locked)
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        save(locked)
+        changes = diff(locked, before)
+        if changes:
+            record(locked, actor, "updated", changes=changes)
+    return locked
+
+
+def work_triage(
+    *,
+    item: WorkItem,
+    actor: Actor,
+    priority: int | None = None,
+    target_release: Release | None = None,
+    comment: str = "",
+) -> WorkItem:
+    with _transitioning(item, actor, "triage", comment) as w:
+        if priority is not None:
+            w.priority = priority
+        if target_release is not None:
+            _check_release(w.project, target_release, "target_release")
+            w.target_release = target_release
+    return w
+
+
+def work_start(*, item: WorkItem, actor: Actor, comment: str = "") -> WorkItem:
+    with _transitioning(item, actor, "start", comment) as w:
+        w.assignee = w.assignee or actor
+    return w
+
+
+def work_submit_review(*, item: WorkItem, actor: Actor, comment: str = "") -> WorkItem:
+    with _transitioning(item, actor, "submit_review", comment) as w:
+        pass
+    return w
+
+
+def work_rework(*, item: WorkItem, actor: Actor, comment: str) -> WorkItem:
+    require(comment and comment.strip(), "comment", "Say what needs rework.")
+    with _transitioning(item, actor, "rework", comment) as w:
+        pass
+    return w
+
+
+def work_fix(
+    *, item: WorkItem, actor: Actor, release: Release | None = None, comment: str = ""
+) -> WorkItem:
+    """Fixed, in a named release (the target release unless another is given). The
+    agents of its open incidents hear which release brings the fix."""
+    with _transitioning(item, actor, "fix", comment) as w:
+        w.fixed_in_release = release or w.target_release
+        if w.fixed_in_release is None:
+            raise ValidationFailed("Name the release that contains the fix.", field="release")
+        _check_release(w.project, w.fixed_in_release, "release")
+        w.target_release = w.fixed_in_release
+        open_incidents = [i for i in w.incidents.all() if i.is_open]
+        for inc in open_incidents:
+            record(
+                inc,
+                actor,
+                "fix_planned",
+                comment=f"{w.key} is fixed; the fix ships in {w.fixed_in_release}.",
+            )
+        watchers: set[str] = set()
+        for inc in open_incidents:
+            watchers.update(
+                [inc.assignee.email]
+                if inc.assignee and inc.assignee.email
+                else team_recipients(inc.team)
+            )
+        outbox_email(
+            event="defect.fixed",
+            recipients=sorted(watchers),
+            subject=f"[{w.key}] Fixed in {w.fixed_in_release}: {w.title}",
+            body=f"{w.key} is fixed in {w.fixed_in_release}. Linked incidents: "
+            f"{', '.join(i.key for i in open_incidents)}.\n\n{ticket_link(w)}",
+            target=w,
+        )
+    return w
+
+
+def work_reopen(*, item: WorkItem, actor: Actor, comment: str) -> WorkItem:
+    require(comment and comment.strip(), "comment", "Say why it is reopened.")
+    with _transitioning(item, actor, "reopen", comment) as w:
+        w.fixed_in_release = None
+    return w
+
+
+def work_close(*, item: WorkItem, actor: Actor, comment: str = "") -> WorkItem:
+    with _transitioning(item, actor, "close", comment) as w:
+        pass
+    return w
+
+
+def work_wont_fix(*, item: WorkItem, actor: Actor, comment: str) -> WorkItem:
+    require(comment and comment.strip(), "comment", "Say why it will not be fixed.")
+    with _transitioning(item, actor, "wont_fix", comment) as w:
+        pass
+    return w
+
+
+def work_mark_duplicate(
+    *, item: WorkItem, actor: Actor, duplicate_of: WorkItem, comment: str = ""
+) -> WorkItem:
+    """A duplicate hands its incidents to the original, so none is lost."""
+    if duplicate_of.pk == item.pk or duplicate_of.kind != item.kind:
+        raise ValidationFailed("Name another work item of the same kind.", field="duplicate_of")
+    with _transitioning(item, actor, "mark_duplicate", comment) as w:
+        w.duplicate_of = duplicate_of
+        moved = list(w.incidents.all())
+        if moved:
+            duplicate_of.incidents.add(*moved)
+            w.incidents.clear()
+            record(
+                duplicate_of,
+                actor,
+                "incidents_linked",
+                comment=f"From duplicate {w.key}: " + ", ".join(i.key for i in moved),
+            )
+    return w
+
+
+WORK_TRANSITION_SERVICES: dict[str, Callable[..., WorkItem]] = {
+    "triage": work_triage,
+    "start": work_start,
+    "submit_review": work_submit_review,
+    "rework": work_rework,
+    "fix": work_fix,
+    "reopen": work_reopen,
+    "close": work_close,
+    "wont_fix": work_wont_fix,
+    "mark_duplicate": work_mark_duplicate,
+}
+
+
+# --- the bridge -------------------------------------------------------------------------------
+def _link_incident(item: WorkItem, incident: Incident, actor: AbstractBaseUser) -> None:
+    if item.incidents.filter(pk=incident.pk).exists():
+        return
+    other = incident.work_items.filter(kind=Kind.DEFECT).exclude(pk=item.pk).first()
+    if other is not None and item.kind == Kind.DEFECT:
+        raise ValidationFailed(
+            f"{incident.key} is already linked to {other.key}.", field="incident"
+        )
+    item.incidents.add(incident)
+    record(incident, actor, "linked_to_defect", comment=f"Linked to {item.key}: {item.title}")
+    record(item, actor, "incident_linked", comment=f"{incident.key}: {incident.title}")
+
+
+def incident_to_development(
+    *,
+    incident: Incident,
+    actor: AbstractBaseUser,
+    reason: str,
+    defect: WorkItem | None = None,
+    title: str = "",
+    severity: str = Severity.MAJOR,
+    project: Project | None = None,
+) -> WorkItem:
+    """Escalate an incident to the development team that owns its service (tier 3) and,
+    in the same step, raise a defect on the project that builds the service or link an
+    existing one. Already at tier 3: just raise or link. One transaction."""
+    require(reason and reason.strip(), "reason", "Say why development is needed.")
+    with transaction.atomic():
+        inc = lock(incident)
+        if not inc.is_open:
+            raise IllegalTransition(f"{inc.key} is {inc.get_status_display().lower()}.")
+        if inc.tier < Tier.DEVELOPMENT:
+            inc = incident_services.incident_escalate(
+                incident=inc, actor=actor, reason=reason, tier=Tier.DEVELOPMENT
+            )
+        elif not (is_staff_member(actor)):
+            raise ActionForbidden("Only staff send incidents to development.")
+        if defect is None:
+            project = project or project_for_service(inc.service_id)
+            if project is None:
+                raise ValidationFailed(
+                    f"No project builds {inc.service}; link an existing defect or name a project.",
+                    field="project",
+                )
+            defect = work_item_create(
+                actor=actor,
+                kind=Kind.DEFECT,
+                project=project,
+                title=title or inc.title,
+                description=f"From {inc.key}: {inc.description}\n\nEscalation: {reason}",
+                priority=inc.priority,
+                severity=severity,
+            )
+        elif defect.kind != Kind.DEFECT:
+            raise ValidationFailed(f"{defect.key} is not a defect.", field="defect")
+        _link_incident(defect, inc, actor)
+    return defect
+
+
+def defect_link_incident(
+    *, item: WorkItem, actor: AbstractBaseUser, incident: Incident
+) -> WorkItem:
+    if not is_staff_member(actor):
+        raise ActionForbidden("Only staff link incidents.")
+    with transaction.atomic():
+        _link_incident(lock(item), lock(incident), actor)
+    return item
+
+
+def enhancement_link_change(*, item: WorkItem, actor: AbstractBaseUser, change: Change) -> WorkItem:
+    """The change needs this enhancement's development work: one piece of work, two views."""
+    if item.kind != Kind.ENHANCEMENT:
+        raise ValidationFailed(f"{item.key} is not an enhancement.", field="item")
+    with transaction.atomic():
+        locked = lock(item)
+        if not (permissions.can_work_on(actor, locked.project) or is_staff_member(actor)):
+            raise ActionForbidden("Only staff link changes.")
+        if not locked.changes.filter(pk=change.pk).exists():
+            locked.changes.add(change)
+            record(locked, actor, "change_linked", comment=f"Delivers {change.key}: {change.title}")
+            record(
+                change,
+                actor,
+                "enhancement_linked",
+                comment=f"Delivered by {locked.key}: {locked.title}",
+            )
+    return locked
+
+
+# --- projects and releases ------------------------------------------------------------------
+def release_create(
+    *,
+    actor: AbstractBaseUser,
+    project: Project,
+    version: str,
+    name: str = "",
+    planned_date: date | None = None,
+    change: Change | None = None,
+    notes: str = "",
+) -> Release:
+    if not permissions.can_manage_releases(actor, project):
+        raise ActionForbidden(
+            "Release Managers, Change Managers and the project's managers plan releases."
+        )
+    require(version and version.strip(), "version", "A version is required.")
+    if Release.objects.filter(project=project, version=version.strip()).exists():
+        raise ValidationFailed(f"{project.code} {version} exists already.", field="version")
+    with transaction.atomic():
+        release = Release.objects.create(
+            project=project,
+            version=version.strip(),
+            name=name,
+            planned_date=planned_date,
+            change=change,
+            notes=notes,
+        )
+        record(release, actor, "created", to_state=release.status, changes=created_changes(release))
+    return release
+
+
+def _ensure_release(actor: Actor, release: Release, name: str) -> None:
+    from itsm.services.common import ensure_transition_possible
+
+    if actor is not None and not permissions.can_manage_releases(actor, release.project):
+        raise ActionForbidden(f"You may not {name.replace('_', ' ')} {release}.")
+    ensure_transition_possible(release, name)
+
+
+def release_transition(*, release: Release, actor: Actor, name: str, comment: str = "") -> Release:
+    """Plan → development → UAT → awaiting go-live, or cancel. Going live and rolling
+    back pass the go-live gate (release control)."""
+    if name not in ("start_development", "start_testing", "ready", "cancel"):
+        raise IllegalTransition(f"'{name}' goes through release control.")
+    with transitioning(release, actor, name, ensure=_ensure_release, comment=comment) as r:
+        if name == "start_testing":
+            outbox_email(
+                event="release.uat",
+                recipients=_support_recipients(r),
+                subject=f"{r} is in UAT",
+                body=f"{r} is ready for user acceptance testing.\n\n{ticket_link(r)}",
+                target=r,
+            )
+    return r
+
+
+def _support_recipients(release: Release) -> list[str]:
+    out: set[str] = set()
+    for service in release.project.services.select_related("support_team"):
+        out.update(team_recipients(service.support_team))
+    return sorted(out)
+
+
+def work_comment(
+    *, item: WorkItem, actor: AbstractBaseUser, body: str, public: bool = False
+) -> Comment:
+    require(body and body.strip(), "body", "The comment is empty.")
+    if not is_staff_member(actor):
+        raise ActionForbidden("Work items are for support and development staff.")
+    with transaction.atomic():
+        return comment_create(target=lock(item), author=actor, body=body.strip(), public=False)
+
+
+__all__ = ["WorkItemStatus"]

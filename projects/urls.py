@@ -1,0 +1,24 @@
+from django.urls import path
+
+from projects import views
+
+app_name = "projects"
+urlpatterns = [
+    path("projects/", views.ProjectListView.as_view(), name="projects"),
+    path("projects/<slug:code>/", views.BoardView.as_view(), name="board"),
+    path("projects/<slug:code>/backlog/", views.BacklogView.as_view(), name="backlog"),
+    path("work/new/", views.WorkItemCreateView.as_view(), name="work_new"),
+    path("work/<str:ref>/", views.WorkItemDetailView.as_view(), name="work_detail"),
+    path("work/<str:ref>/links/", views.WorkItemLinkView.as_view(), name="work_link"),
+    path(
+        "work/<str:ref>/transitions/<str:name>/",
+        views.WorkItemTransitionView.as_view(),
+        name="work_transition",
+    ),
+    path("releases/<int:pk>/", views.ReleaseDetailView.as_view(), name="release"),
+    path(
+        "incidents/<str:ref>/development/",
+        views.IncidentToDevelopmentView.as_view(),
+        name="incident_development",
+    ),
+]

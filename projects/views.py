@@ -1,0 +1,217 @@
+"""Development pages: projects, the board and the backlog, work items, releases; and the
+incident's 'to development' step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from core.exceptions import NotFound
+from core.forms import field_specs, form_data
+from core.selectors import timeline_of
+from itsm import selectors as itsm_selectors
+from itsm.views.problems import ProblemBase as StaffPage
+from projects import selectors, services
+from projects.api.serializers import WORK_TRANSITION_INPUTS, WorkItemCreateSerializer
+from projects.models import Kind, Release, WorkItemStatus
+from projects.permissions import ensure_can_fire_work
+from sla.selectors import ticket_clocks
+
+BOARD_COLUMNS = ["open", "triaged", "in_progress", "in_review", "fixed", "released"]
+
+
+def _project(request: HttpRequest, code: str) -> Any:
+    project = selectors.project_list(request.user).filter(code=code).first()
+    if project is None:
+        raise NotFound(f"No project {code}.")
+    return project
+
+
+class ProjectListView(StaffPage):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(
+            request,
+            "projects/projects.html",
+            {
+                "projects": selectors.project_list(request.user),
+                "releases": selectors.release_list(request.user)
+                .exclude(status__in=["cancelled"])
+                .order_by("planned_date")[:20],
+            },
+        )
+
+
+class BoardView(StaffPage):
+    def get(self, request: HttpRequest, code: str) -> HttpResponse:
+        project = _project(request, code)
+        items = list(
+            selectors.backlog_order(
+                selectors.work_items(request.user).filter(project=project, status__in=BOARD_COLUMNS)
+            )
+        )
+        labels = dict(WorkItemStatus.choices)
+        columns = [(s, labels[s], [i for i in items if i.status == s]) for s in BOARD_COLUMNS]
+        return render(request, "projects/board.html", {"project": project, "columns": columns})
+
+
+class BacklogView(StaffPage):
+    def get(self, request: HttpRequest, code: str) -> HttpResponse:
+        project = _project(request, code)
+        items = selectors.backlog_order(
+            selectors.work_items(request.user).filter(
+                project=project, status__in=["open", "triaged", "in_progress", "in_review"]
+            )
+        )
+        return render(request, "projects/backlog.html", {"project": project, "items": items})
+
+
+class WorkItemCreateView(StaffPage):
+    def _form(
+        self, request: HttpRequest, initial: dict[str, Any], errors: Any = None, status: int = 200
+    ) -> HttpResponse:
+        fields = field_specs(WorkItemCreateSerializer(), initial=initial)
+        for f in fields:  # a slug field: offer the projects by code
+            if f.name == "project":
+                f.kind, f.choices = (
+                    "select",
+                    [(p.code, p.name) for p in selectors.project_list(request.user)],
+                )
+        return render(
+            request,
+            "projects/work_form.html",
+            {"fields": fields, "errors": errors or {}, "kind": initial.get("kind", "defect")},
+            status=status,
+        )
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._form(
+            request,
+            {"project": request.GET.get("project", ""), "kind": request.GET.get("kind", "defect")},
+        )
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        data = form_data(request.POST)
+        kind = data.pop("kind", "defect")
+        body = WorkItemCreateSerializer(data=data)
+        if not body.is_valid():
+            return self._form(request, {**data, "kind": kind}, body.errors, 400)
+        item = services.work_item_create(actor=request.user, kind=kind, **body.validated_data)
+        return redirect(item.get_absolute_url())
+
+
+def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
+    labels = {t.name: t.custom["label"] for t in item.get_available_status_transitions()}
+    releases = Release.objects.filter(project=item.project).exclude(
+        status__in=["cancelled", "rolled_back"]
+    )
+    transitions = [
+        {
+            "name": n,
+            "label": labels[n],
+            "fields": field_specs(
+                WORK_TRANSITION_INPUTS[n](),
+                {
+                    "target_release": releases,
+                    "release": releases,
+                    "duplicate_of": item.project.work_items.filter(kind=item.kind).exclude(
+                        pk=item.pk
+                    ),
+                },
+            ),
+        }
+        for n in selectors.work_transitions_for(request.user, item)
+    ]
+    incidents = [
+        (i, ticket_clocks(i))
+        for i in item.incidents.select_related("requester", "team").prefetch_related(
+            "sla_clocks__policy__calendar__periods", "sla_clocks__policy__calendar__holidays"
+        )
+    ]
+    context = {
+        "item": item,
+        "transitions": transitions,
+        "incidents": incidents,
+        "changes": item.changes.all(),
+        "timeline": timeline_of(item, internal=True),
+        "staff": True,
+        "errors": {},
+        "open_form": "",
+        "support_word": "incident" if item.kind == Kind.DEFECT else "change",
+    }
+    context.update(extra)
+    return context
+
+
+class WorkItemDetailView(StaffPage):
+    def get(self, request: HttpRequest, ref: str) -> HttpResponse:
+        item = selectors.work_item_get(request.user, ref)
+        return render(request, "projects/work_detail.html", _detail(request, item))
+
+
+class WorkItemTransitionView(StaffPage):
+    def post(self, request: HttpRequest, ref: str, name: str) -> HttpResponse:
+        item = selectors.work_item_get(request.user, ref)
+        if name not in WORK_TRANSITION_INPUTS:
+            raise NotFound(f"No transition '{name}'.")
+        ensure_can_fire_work(request.user, item, name)
+        body = WORK_TRANSITION_INPUTS[name](data=form_data(request.POST))
+        if not body.is_valid():
+            return render(
+                request,
+                "projects/work_detail.html",
+                _detail(request, item, errors=body.errors, open_form=name),
+                status=400,
+            )
+        services.WORK_TRANSITION_SERVICES[name](
+            item=item, actor=request.user, **body.validated_data
+        )
+        return redirect(item.get_absolute_url())
+
+
+class WorkItemLinkView(StaffPage):
+    def post(self, request: HttpRequest, ref: str) -> HttpResponse:
+        item = selectors.work_item_get(request.user, ref)
+        key = request.POST.get("key", "").strip()
+        if key.upper().startswith("CHG-"):
+            change = itsm_selectors.change_get(request.user, key)
+            services.enhancement_link_change(item=item, actor=request.user, change=change)
+        else:
+            [incident] = itsm_selectors.incidents_by_keys(request.user, [key])
+            services.defect_link_incident(item=item, actor=request.user, incident=incident)
+        return redirect(item.get_absolute_url())
+
+
+class ReleaseDetailView(StaffPage):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        release = selectors.release_list(request.user).filter(pk=pk).first()
+        if release is None:
+            raise NotFound("No such release.")
+        items = selectors.work_items(request.user).filter(target_release=release)
+        return render(
+            request,
+            "projects/release.html",
+            {
+                "release": release,
+                "defects": [i for i in items if i.kind == Kind.DEFECT],
+                "enhancements": [i for i in items if i.kind == Kind.ENHANCEMENT],
+                "timeline": timeline_of(release, internal=True),
+                "staff": True,
+            },
+        )
+
+
+class IncidentToDevelopmentView(StaffPage):
+    def post(self, request: HttpRequest, ref: str) -> HttpResponse:
+        incident = itsm_selectors.incident_get(request.user, ref)
+        key = request.POST.get("defect", "").strip()
+        defect = selectors.work_item_get(request.user, key) if key else None
+        services.incident_to_development(
+            incident=incident,
+            actor=request.user,
+            defect=defect,
+            reason=request.POST.get("reason", ""),
+            severity=request.POST.get("severity") or "major",
+        )
+        return redirect(incident.get_absolute_url())
