@@ -26,6 +26,7 @@ class Panel:
 
 _panels: dict[str, list[Panel]] = defaultdict(list)
 _fields: dict[str, dict[str, Callable[[Any], Any]]] = defaultdict(dict)
+_prefetches: dict[str, list[Any]] = defaultdict(list)
 
 
 def register_panel(page: str, panel: Panel) -> None:
@@ -50,3 +51,14 @@ def register_field(resource: str, name: str, value: Callable[[Any], Any]) -> Non
 
 def fields_for(resource: str, obj: Any) -> dict[str, Any]:
     return {name: value(obj) for name, value in _fields[resource].items()}
+
+
+def register_prefetch(resource: str, lookup: Any) -> None:
+    """A prefetch the resource's list must apply so an extra field costs no query per
+    row (a ``Prefetch`` or a relation name)."""
+    if lookup not in _prefetches[resource]:
+        _prefetches[resource].append(lookup)
+
+
+def prefetches_for(resource: str) -> list[Any]:
+    return list(_prefetches[resource])

@@ -11,6 +11,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from core.exceptions import NotFound, ValidationFailed
+from core.extensions import prefetches_for
 from core.models import AuditEvent, Comment
 from core.roles import is_staff_member
 from core.selectors import TimelineEntry, comments_of, get_by_ref, history_of, timeline_of
@@ -36,7 +37,7 @@ def incident_list(user: User) -> QuerySet[Incident]:
     """Staff see every incident (so an agent can answer any caller); a requester only their own."""
     qs = Incident.objects.select_related(
         "service", "team", "assignee", "requester", "problem", "caused_by_change"
-    ).prefetch_related(clock_prefetch())
+    ).prefetch_related(clock_prefetch(), *prefetches_for("incident"))
     if is_staff_member(user):
         return qs
     if not user.is_authenticated:

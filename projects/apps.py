@@ -14,3 +14,4 @@ class ProjectsConfig(AppConfig):
             extensions.Panel("projects/_incident_defect.html", bridge.incident_panel, order=10),
         )
         extensions.register_field("incident", "defect", bridge.incident_defect_field)
+        extensions.register_prefetch("incident", bridge.defects_prefetch())

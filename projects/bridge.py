@@ -5,15 +5,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Prefetch
+
 from core.models import Tier
 from core.roles import is_staff_member
-from projects.models import Severity
+from projects.models import Kind, Severity, WorkItem
 from projects.selectors import defect_of
 from projects.services import project_for_service
 
 
+def defects_prefetch() -> Prefetch:
+    """Lists of incidents load their defects in one query (see core.extensions)."""
+    return Prefetch(
+        "work_items",
+        to_attr="linked_defects",
+        queryset=WorkItem.objects.filter(kind=Kind.DEFECT).select_related(
+            "target_release", "fixed_in_release"
+        ),
+    )
+
+
+def _defect(incident: Any) -> Any:
+    if hasattr(incident, "linked_defects"):
+        return incident.linked_defects[0] if incident.linked_defects else None
+    return defect_of(incident)
+
+
 def incident_defect_field(incident: Any) -> dict[str, Any] | None:
-    defect = defect_of(incident)
+    defect = _defect(incident)
     if defect is None:
         return None
     release = defect.fixed_in_release or defect.target_release
