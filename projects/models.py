@@ -322,3 +322,25 @@ TERMS = {
     "support": {"defect": "incident", "enhancement": "change"},
     "development": {"incident": "defect", "change": "enhancement"},
 }
+
+
+class GateEvaluation(models.Model):
+    """Every time the go-live gate was asked (a page, a pipeline, a go-live attempt), what
+    it answered and why: kept for audit."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="gate_evaluations")
+    evaluated_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    purpose = models.CharField(
+        max_length=12, choices=[("query", "Asked"), ("go_live", "Go-live attempt")]
+    )
+    allowed = models.BooleanField()
+    checks = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-evaluated_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.release} gate {'open' if self.allowed else 'closed'} at {self.evaluated_at}"

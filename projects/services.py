@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
 from core.models import Comment, Tier
@@ -385,6 +386,7 @@ def release_transition(*, release: Release, actor: Actor, name: str, comment: st
     """Plan → development → UAT → awaiting go-live, or cancel. Going live and rolling
     back pass the go-live gate (release control)."""
     if name not in ("start_development", "start_testing", "ready", "cancel"):
+        # going live and rolling back pass release control: release_go_live, release_roll_back
         raise IllegalTransition(f"'{name}' goes through release control.")
     with transitioning(release, actor, name, ensure=_ensure_release, comment=comment) as r:
         if name == "start_testing":
@@ -416,3 +418,163 @@ def work_comment(
 
 
 __all__ = ["WorkItemStatus"]
+
+
+# --- release control ------------------------------------------------------------------------
+def release_sign_off_uat(
+    *, release: Release, actor: AbstractBaseUser, comment: str = ""
+) -> Release:
+    """2nd-line support, who coordinates UAT, signs it off (release in testing)."""
+    from core.roles import Role, has_role, is_administrator
+
+    if not (is_administrator(actor) or has_role(actor, Role.SECOND_LINE)):
+        raise ActionForbidden("UAT is signed off by 2nd-line support.")
+    with transaction.atomic():
+        r = lock(release)
+        if r.status not in ("testing", "awaiting_go_live"):
+            raise IllegalTransition(f"{r} is {r.get_status_display().lower()}, not in UAT.")
+        if r.uat_signed_off_at is not None:
+            raise IllegalTransition(f"{r} is signed off already.")
+        before = snapshot(r)
+        r.uat_signed_off_by, r.uat_signed_off_at = actor, timezone.now()
+        r.save()
+        record(r, actor, "uat_signed_off", before=before, comment=comment or "UAT signed off.")
+    return r
+
+
+def _can_go_live(actor: Any) -> bool:
+    from core.roles import Role, has_role, is_administrator
+
+    return is_administrator(actor) or has_role(actor, Role.RELEASE_MANAGER, Role.CHANGE_MANAGER)
+
+
+def release_go_live(*, release: Release, actor: AbstractBaseUser, comment: str = "") -> Release:
+    """Take the release live through the gate (Release or Change Manager).
+
+    The evaluation is kept whether it opens or not. Going live moves the deploying change
+    to review (implemented), marks the fixed work items released, writes "fix is live" on
+    each linked incident and tells its requester, and publishes the release notes.
+    """
+    from projects.gate import gate_evaluate
+
+    if not _can_go_live(actor):
+        raise ActionForbidden("Release Managers and Change Managers take releases live.")
+    with transaction.atomic():
+        r = lock(release)
+        if r.status != "awaiting_go_live":
+            raise IllegalTransition(
+                f"{r} is {r.get_status_display().lower()}; only a release "
+                "awaiting go-live can go live."
+            )
+        allowed, checks = gate_evaluate(r, actor, "go_live")
+        if allowed:
+            live = _go_live(r, actor, comment)
+    if not allowed:  # raised after commit, so the refused evaluation is kept
+        failing = "; ".join(f"{c.label}: {c.reason}" for c in checks if not c.passed)
+        raise IllegalTransition(f"The go-live gate is closed. {failing}")
+    return live
+
+
+def _go_live(release: Release, actor: AbstractBaseUser, comment: str) -> Release:
+    from itsm.models import ChangeStatus
+    from itsm.services import changes as change_services
+
+    with transitioning(release, actor, "go_live", ensure=_ensure_release, comment=comment) as live:
+        live.went_live_at = timezone.now()
+    change = live.change
+    if change is not None and change.status == ChangeStatus.SCHEDULED:
+        change = change_services.change_implement(
+            change=change, actor=actor, comment=f"{live} is going live."
+        )
+        change_services.change_complete(change=change, actor=actor, comment=f"{live} is live.")
+    for item in live.fixed_items.filter(status=WorkItemStatus.FIXED):
+        with transitioning(item, actor, "release", ensure=_system, comment=f"Live in {live}.") as w:
+            for inc in w.incidents.all():
+                record(inc, actor, "fix_released", comment=f"The fix ({w.key}) is live in {live}.")
+                outbox_email(
+                    event="incident.fix_live",
+                    recipients=[inc.requester.email],
+                    subject=f"[{inc.key}] The fix is live: {inc.title}",
+                    body=f"The fix for your incident {inc.key} went live today in "
+                    f"{live.project} {live.version}.\n\n{ticket_link(inc)}",
+                    target=inc,
+                )
+    outbox_email(
+        event="release.live",
+        recipients=_support_recipients(live),
+        subject=f"{live} is live — release notes",
+        body=release_notes_text(live),
+        target=live,
+    )
+    return live
+
+
+def release_roll_back(*, release: Release, actor: AbstractBaseUser, reason: str) -> Release:
+    """Roll a live release back: its released items reopen and their incidents hear it."""
+    require(reason and reason.strip(), "reason", "Say why the release is rolled back.")
+    if not _can_go_live(actor):
+        raise ActionForbidden("Release Managers and Change Managers roll releases back.")
+    with transaction.atomic():
+        with transitioning(
+            release, actor, "roll_back", ensure=_ensure_release, comment=reason
+        ) as r:
+            pass
+        for item in r.fixed_items.filter(status=WorkItemStatus.RELEASED):
+            with transitioning(
+                item, actor, "reopen", ensure=_system, comment=f"{r} was rolled back: {reason}"
+            ) as w:
+                for inc in w.incidents.all():
+                    record(
+                        inc,
+                        actor,
+                        "fix_rolled_back",
+                        comment=f"{r} was rolled back; {w.key} is being reworked.",
+                    )
+                    outbox_email(
+                        event="incident.fix_rolled_back",
+                        recipients=[inc.requester.email],
+                        subject=f"[{inc.key}] The fix was withdrawn: {inc.title}",
+                        body=f"{r} was rolled back. We are on it.\n\n{ticket_link(inc)}",
+                        target=inc,
+                    )
+    return r
+
+
+def _system(actor: Any, ticket: Any, name: str) -> None:
+    from itsm.services.common import ensure_transition_possible
+
+    ensure_transition_possible(ticket, name)
+
+
+def release_notes(release: Release) -> dict[str, list[WorkItem]]:
+    """New features, fixed defects and known issues (open defects on its services)."""
+    items = list(WorkItem.objects.filter(target_release=release).order_by("priority", "pk"))
+    known = (
+        WorkItem.objects.filter(
+            kind=Kind.DEFECT,
+            project=release.project,
+            status__in=["open", "triaged", "in_progress", "in_review"],
+        )
+        .exclude(target_release=release)
+        .order_by("priority", "pk")[:20]
+    )
+    return {
+        "features": [i for i in items if i.kind == Kind.ENHANCEMENT],
+        "fixes": [i for i in items if i.kind == Kind.DEFECT],
+        "known_issues": list(known),
+    }
+
+
+def release_notes_text(release: Release) -> str:
+    notes = release_notes(release)
+    lines = [f"{release.project} {release.version} {release.name}".strip(), ""]
+    if release.notes:
+        lines += [release.notes, ""]
+    for title, key in (
+        ("New and changed", "features"),
+        ("Fixed", "fixes"),
+        ("Known issues", "known_issues"),
+    ):
+        lines.append(f"{title}:")
+        lines += [f"  - {i.key} {i.title}" for i in notes[key]] or ["  (none)"]
+    return "\n".join(lines)

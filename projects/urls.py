@@ -16,6 +16,8 @@ urlpatterns = [
         name="work_transition",
     ),
     path("releases/<int:pk>/", views.ReleaseDetailView.as_view(), name="release"),
+    path("releases/<int:pk>/<str:op>/", views.ReleaseActionView.as_view(), name="release_action"),
+    path("release-notes/", views.ReleaseNotesView.as_view(), name="release_notes"),
     path(
         "incidents/<str:ref>/development/",
         views.IncidentToDevelopmentView.as_view(),

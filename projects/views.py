@@ -183,22 +183,83 @@ class WorkItemLinkView(StaffPage):
         return redirect(item.get_absolute_url())
 
 
+def _release(request: HttpRequest, pk: int) -> Release:
+    release = selectors.release_list(request.user).filter(pk=pk).first()
+    if release is None:
+        raise NotFound("No such release.")
+    return release
+
+
 class ReleaseDetailView(StaffPage):
+    """The release: contents, the go-live gate with each check, and its actions."""
+
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        release = selectors.release_list(request.user).filter(pk=pk).first()
-        if release is None:
-            raise NotFound("No such release.")
-        items = selectors.work_items(request.user).filter(target_release=release)
+        from projects.gate import gate_checks
+
+        release = _release(request, pk)
+        checks = gate_checks(release) if release.status in ("testing", "awaiting_go_live") else []
         return render(
             request,
             "projects/release.html",
             {
                 "release": release,
-                "defects": [i for i in items if i.kind == Kind.DEFECT],
-                "enhancements": [i for i in items if i.kind == Kind.ENHANCEMENT],
+                "notes": services.release_notes(release),
+                "checks": checks,
+                "gate_open": bool(checks) and all(c.passed for c in checks),
+                "evaluations": release.gate_evaluations.select_related("actor")[:10],
                 "timeline": timeline_of(release, internal=True),
                 "staff": True,
+                "transitions": [t.name for t in release.get_available_status_transitions()],
             },
+        )
+
+
+class ReleaseActionView(StaffPage):
+    """Sign off UAT, move the release on, take it live through the gate, roll it back."""
+
+    def post(self, request: HttpRequest, pk: int, op: str) -> HttpResponse:
+        release = _release(request, pk)
+        comment = request.POST.get("comment", "")
+        if op == "sign-off-uat":
+            services.release_sign_off_uat(release=release, actor=request.user, comment=comment)
+        elif op == "go-live":
+            services.release_go_live(release=release, actor=request.user, comment=comment)
+        elif op == "roll-back":
+            services.release_roll_back(
+                release=release, actor=request.user, reason=request.POST.get("reason", "")
+            )
+        elif op in ("start_development", "start_testing", "ready", "cancel"):
+            services.release_transition(
+                release=release, actor=request.user, name=op, comment=comment
+            )
+        else:
+            raise NotFound(f"No action '{op}'.")
+        return redirect(release.get_absolute_url())
+
+
+class ReleaseNotesView(StaffPage):
+    """For the service desk: what is coming and what just landed, per service, so a call
+    about changed behaviour is answered at once: a feature, or an incident."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        recent = timezone.now() - timedelta(days=30)
+        releases = (
+            selectors.release_list(request.user)
+            .filter(status__in=["development", "testing", "awaiting_go_live", "live"])
+            .exclude(status="live", went_live_at__lt=recent)
+            .prefetch_related("project__services")
+        )
+        by_service: dict[str, list[Any]] = {}
+        for r in releases.order_by("planned_date"):
+            entry = (r, services.release_notes(r))
+            for svc in r.project.services.all():
+                by_service.setdefault(svc.name, []).append(entry)
+        return render(
+            request, "projects/release_notes.html", {"by_service": dict(sorted(by_service.items()))}
         )
 
 

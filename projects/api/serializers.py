@@ -221,4 +221,37 @@ class LinkInput(serializers.Serializer):
     change = serializers.CharField(required=False)
 
 
+class CheckSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    passed = serializers.BooleanField()
+    reason = serializers.CharField()
+
+
+class GateSerializer(serializers.Serializer):
+    release = serializers.CharField()
+    allowed = serializers.BooleanField()
+    checks = CheckSerializer(many=True)
+
+
+class NoteItemSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+
+
+class ReleaseNotesSerializer(serializers.Serializer):
+    features = NoteItemSerializer(many=True)
+    fixes = NoteItemSerializer(many=True)
+    known_issues = NoteItemSerializer(many=True)
+
+
+class CommentInput(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReasonInput(serializers.Serializer):
+    reason = serializers.CharField()
+
+
 __all__ = ["Kind"]

@@ -17,9 +17,13 @@ from itsm.api.tickets import TicketViewSet
 from projects import selectors, services
 from projects.api.serializers import (
     WORK_TRANSITION_INPUTS,
+    CommentInput,
+    GateSerializer,
     LinkInput,
     ProjectSerializer,
+    ReasonInput,
     ReleaseCreateSerializer,
+    ReleaseNotesSerializer,
     ReleaseSerializer,
     ToDevelopmentInput,
     WorkItemCreateSerializer,
@@ -62,6 +66,62 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         body.is_valid(raise_exception=True)
         release = services.release_create(actor=request.user, **body.validated_data)
         return Response(ReleaseSerializer(release).data, status=201)
+
+    @extend_schema(responses=GateSerializer)
+    @action(detail=True, methods=["get"], url_path="gate")
+    def gate(self, request: Request, pk: str | None = None) -> Response:
+        """May it go live now? Each check with its reason; the answer is kept for audit."""
+        from projects.gate import gate_evaluate
+
+        release = self.get_object()
+        allowed, checks = gate_evaluate(release, request.user, "query")
+        return Response(
+            {"release": str(release), "allowed": allowed, "checks": [c.__dict__ for c in checks]}
+        )
+
+    @extend_schema(request=CommentInput, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"], url_path="sign-off-uat")
+    def sign_off_uat(self, request: Request, pk: str | None = None) -> Response:
+        services.release_sign_off_uat(
+            release=self.get_object(),
+            actor=request.user,
+            comment=str(request.data.get("comment", "")),
+        )
+        return Response(ReleaseSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(request=CommentInput, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"], url_path="go-live")
+    def go_live(self, request: Request, pk: str | None = None) -> Response:
+        """Go live through the gate (409 naming each failing check)."""
+        services.release_go_live(
+            release=self.get_object(),
+            actor=request.user,
+            comment=str(request.data.get("comment", "")),
+        )
+        return Response(ReleaseSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(request=ReasonInput, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"], url_path="roll-back")
+    def roll_back(self, request: Request, pk: str | None = None) -> Response:
+        body = ReasonInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.release_roll_back(
+            release=self.get_object(), actor=request.user, **body.validated_data
+        )
+        return Response(ReleaseSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(responses=ReleaseNotesSerializer)
+    @action(detail=True, methods=["get"], url_path="notes")
+    def notes(self, request: Request, pk: str | None = None) -> Response:
+        """The release notes: new and changed, fixed, known issues."""
+        release = self.get_object()
+        notes = services.release_notes(release)
+        return Response(
+            {
+                k: [{"key": i.key, "title": i.title, "status": i.status} for i in v]
+                for k, v in notes.items()
+            }
+        )
 
     @extend_schema(request=None, responses=ReleaseSerializer)
     @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")

@@ -1,0 +1,175 @@
+"""Release control: UAT sign-off, the computed go-live gate, going live and rolling back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from core.exceptions import ActionForbidden, IllegalTransition
+from core.models import OutboxMessage
+from core.selectors import history_of
+from itsm import services as itsm
+from itsm.models import FreezeWindow
+from itsm.services import approvals
+from itsm.services import changes as cs
+from projects import services as ps
+from projects.gate import gate_checks
+from projects.models import GateEvaluation
+from tests.conftest import api_as
+
+PLANS = {"implementation_plan": "deploy", "backout_plan": "redeploy", "test_plan": "smoke"}
+
+
+def scheduled_change(org):  # type: ignore[no-untyped-def]
+    ch = cs.change_create(
+        actor=org.developer,
+        title="Deploy PAY 2.3",
+        services=[org.service],
+        implementer=org.developer,
+        **PLANS,
+    )
+    ch = cs.change_submit(change=ch, actor=org.developer)
+    ch = cs.change_assess(change=ch, actor=org.change_manager, risk_answers={})
+    ch = cs.change_request_approval(
+        change=ch, actor=org.change_manager, approvers=[org.incident_manager]
+    )
+    [a] = approvals.approvals_of(ch)
+    cs.change_decide(approval=a, actor=org.incident_manager, decision="approved")
+    start = timezone.now() + timedelta(days=2)
+    return cs.change_schedule(
+        change=ch,
+        actor=org.change_manager,
+        planned_start=start,
+        planned_end=start + timedelta(hours=2),
+    )
+
+
+@pytest.fixture
+def ready_release(org, project):  # type: ignore[no-untyped-def]
+    release = ps.release_create(
+        actor=org.change_manager, project=project, version="2.3", change=scheduled_change(org)
+    )
+    for step in ("start_development", "start_testing"):
+        release = ps.release_transition(release=release, actor=org.change_manager, name=step)
+    return release
+
+
+def test_done_when_of_release_control(org, project, ready_release) -> None:  # type: ignore[no-untyped-def]
+    release = ready_release
+    inc = itsm.incident_create(
+        actor=org.requester,
+        service=org.service,
+        title="Payslip wrong",
+        impact="high",
+        urgency="medium",
+    )
+    inc = itsm.incident_escalate(incident=inc, actor=org.agent, reason="L2")
+    defect = ps.incident_to_development(incident=inc, actor=org.support2, reason="bug")
+    ps.work_start(item=defect, actor=org.developer)
+    ps.work_fix(item=defect, actor=org.developer, release=release)
+    blocker = ps.work_item_create(
+        actor=org.developer,
+        kind="defect",
+        project=project,
+        title="Crash on export",
+        priority=1,
+        target_release=release,
+    )
+    with pytest.raises(ActionForbidden):
+        ps.release_sign_off_uat(release=release, actor=org.developer)
+    release = ps.release_sign_off_uat(release=release, actor=org.support2)
+    release = ps.release_transition(release=release, actor=org.change_manager, name="ready")
+    failing = {c.name for c in gate_checks(release) if not c.passed}
+    assert failing == {"defects"}
+    with pytest.raises(IllegalTransition, match=blocker.key):
+        ps.release_go_live(release=release, actor=org.change_manager)
+    assert (
+        GateEvaluation.objects.filter(release=release, purpose="go_live", allowed=False).count()
+        == 1
+    )  # the refusal is kept
+    ps.work_start(item=blocker, actor=org.developer)
+    ps.work_fix(item=blocker, actor=org.developer)
+    with pytest.raises(ActionForbidden):
+        ps.release_go_live(release=release, actor=org.developer)
+    release = ps.release_go_live(release=release, actor=org.change_manager)
+    assert release.status == "live" and release.went_live_at
+    release.change.refresh_from_db()
+    assert release.change.status == "review"
+    defect.refresh_from_db()
+    assert defect.status == "released"
+    told = OutboxMessage.objects.get(event="incident.fix_live")
+    assert told.recipients == [org.requester.email]
+    assert history_of(inc).filter(action="fix_released").exists()
+    notes = ps.release_notes(release)
+    assert defect in notes["fixes"] and blocker in notes["fixes"]
+    assert GateEvaluation.objects.filter(release=release, allowed=True).count() == 1
+
+
+def test_each_gate_check_can_close_it(org, project) -> None:  # type: ignore[no-untyped-def]
+    release = ps.release_create(actor=org.change_manager, project=project, version="9.9")
+    assert {c.name: c.passed for c in gate_checks(release)} == {
+        "change": False,
+        "uat": False,
+        "defects": True,
+        "incidents": True,
+    }
+    change = scheduled_change(org)
+    release.change = change
+    release.save()
+    FreezeWindow.objects.create(name="Freeze", start=change.planned_start, end=change.planned_end)
+    itsm.incident_create(
+        actor=org.requester, service=org.service, title="Down", impact="high", urgency="high"
+    )
+    checks = {c.name: c for c in gate_checks(release)}
+    assert checks["change"].passed and checks["backout"].passed
+    assert not checks["freeze"].passed and "Freeze" in checks["freeze"].reason
+    assert not checks["incidents"].passed and "INC-" in checks["incidents"].reason
+
+
+def test_roll_back_reopens_items_and_tells_requesters(org, project, ready_release) -> None:  # type: ignore[no-untyped-def]
+    inc = itsm.incident_create(actor=org.requester, service=org.service, title="x")
+    defect = ps.incident_to_development(incident=inc, actor=org.agent, reason="bug")
+    ps.work_start(item=defect, actor=org.developer)
+    ps.work_fix(item=defect, actor=org.developer, release=ready_release)
+    ps.release_sign_off_uat(release=ready_release, actor=org.support2)
+    ps.release_transition(release=ready_release, actor=org.change_manager, name="ready")
+    release = ps.release_go_live(release=ready_release, actor=org.change_manager)
+    release = ps.release_roll_back(
+        release=release, actor=org.change_manager, reason="Exports broke"
+    )
+    defect.refresh_from_db()
+    assert release.status == "rolled_back" and defect.status == "in_progress"
+    assert OutboxMessage.objects.filter(event="incident.fix_rolled_back").exists()
+
+
+def test_gate_api_pipeline_and_pages(org, project, ready_release) -> None:  # type: ignore[no-untyped-def]
+    c = Client()
+    c.force_login(org.agent)
+    page = c.get(ready_release.get_absolute_url()).content.decode()
+    assert 'id="gate"' in page and 'data-check="uat"' in page
+    pipeline = api_as(org.change_manager)
+    res = pipeline.get(f"/api/v1/releases/{ready_release.pk}/gate/")
+    assert res.status_code == 200 and res.json()["allowed"] is False
+    assert {c["name"] for c in res.json()["checks"] if not c["passed"]} == {"uat"}
+    assert GateEvaluation.objects.filter(purpose="query").count() == 1
+    assert (
+        api_as(org.support2)
+        .post(f"/api/v1/releases/{ready_release.pk}/sign-off-uat/", {}, format="json")
+        .status_code
+        == 200
+    )
+    cm = api_as(org.change_manager)
+    res = cm.post(f"/api/v1/releases/{ready_release.pk}/go-live/", {}, format="json")
+    assert res.status_code == 409  # still in testing
+    cm.post(f"/api/v1/releases/{ready_release.pk}/transitions/ready/", {}, format="json")
+    res = cm.post(f"/api/v1/releases/{ready_release.pk}/go-live/", {}, format="json")
+    assert res.status_code == 200 and res.json()["status"] == "live"
+    notes = cm.get(f"/api/v1/releases/{ready_release.pk}/notes/").json()
+    assert set(notes) == {"features", "fixes", "known_issues"}
+    assert c.get("/release-notes/").status_code == 200
+    assert str(ready_release).encode() in c.get("/release-notes/").content
+    page = c.get(ready_release.get_absolute_url())
+    assert page.status_code == 200
