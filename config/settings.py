@@ -257,6 +257,10 @@ INCIDENT_PRIORITY_MATRIX: dict[str, int] = {
 }  # fmt: skip
 if env.str("INCIDENT_PRIORITY_MATRIX", default=""):
     INCIDENT_PRIORITY_MATRIX = json.loads(env.str("INCIDENT_PRIORITY_MATRIX"))
+# How long after a go-live new incidents on its services are suspects of the release
+# (hypercare), and how far back a new incident looks for changes that may have caused it.
+RELEASE_HYPERCARE_HOURS = env.int("RELEASE_HYPERCARE_HOURS", default=72)
+SUSPECT_CHANGE_HOURS = env.int("SUSPECT_CHANGE_HOURS", default=48)
 # Resolved incidents the requester has not confirmed are closed after this many days.
 INCIDENT_AUTO_CLOSE_DAYS = env.int("INCIDENT_AUTO_CLOSE_DAYS", default=3)
 # An outbox message is retried with back-off this many times before it is marked failed.

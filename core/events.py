@@ -15,7 +15,8 @@ _handlers: dict[str, list[Handler]] = defaultdict(list)
 
 # The events that exist; publishing or subscribing to another name is a programming error.
 SLA_CLOCK_BREACHED = "sla.clock_breached"
-KNOWN_EVENTS = frozenset({SLA_CLOCK_BREACHED})
+INCIDENT_CREATED = "itsm.incident_created"
+KNOWN_EVENTS = frozenset({SLA_CLOCK_BREACHED, INCIDENT_CREATED})
 
 
 def subscribe(name: str, handler: Handler) -> None:

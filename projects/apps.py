@@ -6,8 +6,14 @@ class ProjectsConfig(AppConfig):
     verbose_name = "Projects, releases and work items"
 
     def ready(self) -> None:
-        from core import extensions
-        from projects import bridge
+        from core import events, extensions
+        from projects import bridge, suspects
+
+        events.subscribe(events.INCIDENT_CREATED, suspects.on_incident_created)
+        extensions.register_panel(
+            "incident_detail",
+            extensions.Panel("projects/_incident_suspects.html", bridge.suspects_panel, order=20),
+        )
 
         extensions.register_panel(
             "incident_detail",

@@ -60,3 +60,13 @@ def incident_panel(request: Any, incident: Any) -> dict[str, Any] | None:
         "project": project_for_service(incident.service_id),
         "severities": Severity.choices,
     }
+
+
+def suspects_panel(request: Any, incident: Any) -> dict[str, Any] | None:
+    """Likely causes: changes and releases that went live on the service just before."""
+    from projects.suspects import suspects_for
+
+    if not is_staff_member(request.user) or incident.caused_by_change_id:
+        return None
+    found = suspects_for(incident)
+    return {"suspects": found, "incident": incident} if found else None

@@ -195,6 +195,7 @@ class ReleaseDetailView(StaffPage):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         from projects.gate import gate_checks
+        from projects.suspects import incident_rate, release_suspect_incidents
 
         release = _release(request, pk)
         checks = gate_checks(release) if release.status in ("testing", "awaiting_go_live") else []
@@ -204,6 +205,8 @@ class ReleaseDetailView(StaffPage):
             {
                 "release": release,
                 "notes": services.release_notes(release),
+                "suspects": release_suspect_incidents(release),
+                "rate": incident_rate(release),
                 "checks": checks,
                 "gate_open": bool(checks) and all(c.passed for c in checks),
                 "evaluations": release.gate_evaluations.select_related("actor")[:10],

@@ -18,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from core import events
 from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
 from core.models import Comment, Service, Team, Tier
 from core.services import comment_create, outbox_email, sequence_next, team_recipients
@@ -160,6 +161,8 @@ def incident_create(
             ),
             target=incident,
         )
+        # Higher apps react in this transaction (projects: a release in hypercare).
+        events.publish(events.INCIDENT_CREATED, incident=incident, actor=actor)
     return incident
 
 

@@ -5,6 +5,7 @@ from projects.api.views import (
     DefectViewSet,
     EnhancementViewSet,
     IncidentDefectView,
+    IncidentSuspectsView,
     ProjectViewSet,
     ReleaseViewSet,
 )
@@ -16,5 +17,6 @@ router.register("defects", DefectViewSet, basename="defect")
 router.register("enhancements", EnhancementViewSet, basename="enhancement")
 urlpatterns = [
     path("incidents/<str:ref>/defect/", IncidentDefectView.as_view(), name="incident-defect"),
+    path("incidents/<str:ref>/suspects/", IncidentSuspectsView.as_view(), name="incident-suspects"),
     *router.urls,
 ]

@@ -110,6 +110,33 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         )
         return Response(ReleaseSerializer(self.get_queryset().get(pk=pk)).data)
 
+    @extend_schema(responses=None)
+    @action(detail=True, methods=["get"], url_path="suspects")
+    def suspects(self, request: Request, pk: str | None = None) -> Response:
+        """Incidents on its services since go-live (the hypercare window) and the daily
+        incident rate a week either side."""
+        from projects.suspects import incident_rate, release_suspect_incidents
+
+        release = self.get_object()
+        return Response(
+            {
+                "incidents": [
+                    {
+                        "key": i.key,
+                        "title": i.title,
+                        "priority": i.priority,
+                        "status": i.status,
+                        "created_at": i.created_at,
+                    }
+                    for i in release_suspect_incidents(release)
+                ],
+                "rate": [
+                    {"day": r["day"], "offset": r["offset"], "count": r["count"]}
+                    for r in incident_rate(release)
+                ],
+            }
+        )
+
     @extend_schema(responses=ReleaseNotesSerializer)
     @action(detail=True, methods=["get"], url_path="notes")
     def notes(self, request: Request, pk: str | None = None) -> Response:
@@ -252,4 +279,30 @@ class IncidentDefectView(APIView):
         )
         return Response(
             WorkItemSerializer(selectors.work_item_get(request.user, item.key)).data, status=201
+        )
+
+
+class IncidentSuspectsView(APIView):
+    """Changes and releases that went live on the incident's service shortly before it,
+    likeliest first. Confirm one with POST /api/v1/changes/{id}/caused-incidents/."""
+
+    @extend_schema(responses=None)
+    def get(self, request: Request, ref: str) -> Response:
+        from projects.suspects import suspects_for
+
+        if not is_staff_member(request.user):
+            raise NotFound("No such incident.")
+        incident = itsm_selectors.incident_get(request.user, ref)
+        return Response(
+            [
+                {
+                    "change": s.change.key,
+                    "title": s.change.title,
+                    "release": str(s.release) if s.release else None,
+                    "went_live": s.went_live,
+                    "hours_before": s.hours_before,
+                    "score": s.score,
+                }
+                for s in suspects_for(incident)
+            ]
         )
