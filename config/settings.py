@@ -261,6 +261,8 @@ if env.str("INCIDENT_PRIORITY_MATRIX", default=""):
 # (hypercare), and how far back a new incident looks for changes that may have caused it.
 RELEASE_HYPERCARE_HOURS = env.int("RELEASE_HYPERCARE_HOURS", default=72)
 SUSPECT_CHANGE_HOURS = env.int("SUSPECT_CHANGE_HOURS", default=48)
+# Hours in a working week, for support-time reservations (capacity page).
+WORK_WEEK_HOURS = env.float("WORK_WEEK_HOURS", default=40.0)
 # Resolved incidents the requester has not confirmed are closed after this many days.
 INCIDENT_AUTO_CLOSE_DAYS = env.int("INCIDENT_AUTO_CLOSE_DAYS", default=3)
 # An outbox message is retried with back-off this many times before it is marked failed.

@@ -35,6 +35,9 @@ class Team(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="tandem_teams"
     )
+    support_share = models.PositiveSmallIntegerField(
+        default=20, help_text="Share of a developer's week reserved for 3rd-line support (%)."
+    )
 
     class Meta:
         ordering = ["tier", "name"]
@@ -113,6 +116,12 @@ class UserProfile(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="reports",
+    )
+
+    support_share = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="This person's reserved share for 3rd-line support (%); empty: the team's.",
     )
 
     def __str__(self) -> str:

@@ -12,6 +12,10 @@ class ProjectsConfig(AppConfig):
         events.subscribe(events.INCIDENT_CREATED, suspects.on_incident_created)
         extensions.register_panel(
             "incident_detail",
+            extensions.Panel("projects/_time_log.html", bridge.time_panel, order=90),
+        )
+        extensions.register_panel(
+            "incident_detail",
             extensions.Panel("projects/_incident_suspects.html", bridge.suspects_panel, order=20),
         )
 

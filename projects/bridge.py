@@ -70,3 +70,18 @@ def suspects_panel(request: Any, incident: Any) -> dict[str, Any] | None:
         return None
     found = suspects_for(incident)
     return {"suspects": found, "incident": incident} if found else None
+
+
+def time_panel(request: Any, incident: Any) -> dict[str, Any] | None:
+    """Staff log their time on the incident (it counts as 3rd-line support)."""
+    if not is_staff_member(request.user):
+        return None
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models import Sum
+
+    from projects.models import TimeEntry
+
+    logged = TimeEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(incident), object_id=incident.pk
+    ).aggregate(total=Sum("hours"))["total"]
+    return {"target": incident.key, "logged": logged or 0, "next": incident.get_absolute_url()}

@@ -20,6 +20,33 @@ User = get_user_model()
 
 
 def seed(stdout: TextIO) -> None:
+    _seed_projects(stdout)
+    _seed_time(stdout)
+
+
+def _seed_time(stdout: TextIO) -> None:
+    """This week's time of the developer: some 3rd-line support, mostly project work."""
+    from projects.capacity import time_log
+    from projects.models import TimeEntry, WorkItem
+
+    if TimeEntry.objects.exists():
+        return
+    developer = User.objects.get(username="developer")
+    today = timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    incidents = list(Incident.objects.filter(tier=3).order_by("pk")[:3])
+    items = list(WorkItem.objects.order_by("pk")[:2])
+    with transaction.atomic(), outbox_suppressed():
+        for offset in range(0, (today - monday).days + 1):
+            day = monday + timedelta(days=offset)
+            for inc in incidents[:2]:
+                time_log(actor=developer, target=inc, hours="1.5", on=day, note="3rd-line analysis")
+            for item in items:
+                time_log(actor=developer, target=item, hours="2.5", on=day)
+    stdout.write(f"  {TimeEntry.objects.count()} time entries this week")
+
+
+def _seed_projects(stdout: TextIO) -> None:
     if Project.objects.exists():
         stdout.write(f"  {Project.objects.count()} projects already there")
         return

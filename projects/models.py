@@ -344,3 +344,34 @@ class GateEvaluation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release} gate {'open' if self.allowed else 'closed'} at {self.evaluated_at}"
+
+
+class TimeEntry(models.Model):
+    """Time a person spent on an incident or problem (support) or a work item (project)."""
+
+    SUPPORT_MODELS = ("incident", "problem")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="time_entries"
+    )
+    date = models.DateField(db_index=True)
+    hours = models.DecimalField(max_digits=4, decimal_places=2)
+    content_type = models.ForeignKey("contenttypes.ContentType", on_delete=models.PROTECT)
+    object_id = models.PositiveBigIntegerField()
+    is_support = models.BooleanField(
+        help_text="Incidents and problems are support; work items are project time."
+    )
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "-id"]
+        indexes = [models.Index(fields=["user", "date"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(hours__gt=0) & models.Q(hours__lte=24), name="hours_in_a_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.hours} h on {self.date}"

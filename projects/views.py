@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -15,7 +16,7 @@ from itsm import selectors as itsm_selectors
 from itsm.views.problems import ProblemBase as StaffPage
 from projects import selectors, services
 from projects.api.serializers import WORK_TRANSITION_INPUTS, WorkItemCreateSerializer
-from projects.models import Kind, Release, WorkItemStatus
+from projects.models import Kind, Release, TimeEntry, WorkItemStatus
 from projects.permissions import ensure_can_fire_work
 from sla.selectors import ticket_clocks
 
@@ -139,6 +140,14 @@ def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
         "errors": {},
         "open_form": "",
         "support_word": "incident" if item.kind == Kind.DEFECT else "change",
+        "time_panel": {
+            "target": item.key,
+            "next": item.get_absolute_url(),
+            "logged": TimeEntry.objects.filter(
+                content_type__model="workitem", object_id=item.pk
+            ).aggregate(total=Sum("hours"))["total"]
+            or 0,
+        },
     }
     context.update(extra)
     return context
@@ -279,3 +288,57 @@ class IncidentToDevelopmentView(StaffPage):
             severity=request.POST.get("severity") or "major",
         )
         return redirect(incident.get_absolute_url())
+
+
+def resolve_target(user: Any, key: str) -> Any:
+    """An incident, problem or work item by its key (INC-, PRB-, DEF-, ENH-)."""
+    key = key.strip().upper()
+    if key.startswith("INC-"):
+        return itsm_selectors.incident_get(user, key)
+    if key.startswith("PRB-"):
+        return itsm_selectors.problem_get(user, key)
+    if key.startswith(("DEF-", "ENH-")):
+        return selectors.work_item_get(user, key)
+    from core.exceptions import ValidationFailed
+
+    raise ValidationFailed(
+        "Log time on an incident, a problem or a work item (INC-, PRB-, DEF-, ENH-).",
+        field="target",
+    )
+
+
+class TimeLogView(StaffPage):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        from projects.capacity import time_log
+
+        target = resolve_target(request.user, request.POST.get("target", ""))
+        day = request.POST.get("date") or None
+        from datetime import date
+
+        try:
+            on = date.fromisoformat(day) if day else None
+        except ValueError:
+            from core.exceptions import ValidationFailed
+
+            raise ValidationFailed("A date as YYYY-MM-DD.", field="date") from None
+        time_log(
+            actor=request.user,
+            target=target,
+            hours=request.POST.get("hours", ""),
+            on=on,
+            note=request.POST.get("note", ""),
+        )
+        return redirect(request.POST.get("next") or target.get_absolute_url())
+
+
+class CapacityView(StaffPage):
+    def get(self, request: HttpRequest, team_id: int) -> HttpResponse:
+        from core.models import Team
+        from projects.capacity import team_capacity
+
+        team = Team.objects.filter(pk=team_id).first()
+        if team is None:
+            raise NotFound("No such team.")
+        return render(
+            request, "projects/capacity.html", team_capacity(team, request.GET.get("week"))
+        )

@@ -8,6 +8,8 @@ from projects.api.views import (
     IncidentSuspectsView,
     ProjectViewSet,
     ReleaseViewSet,
+    TeamCapacityView,
+    TimeEntryViewSet,
 )
 
 router = DefaultRouter(trailing_slash=True)
@@ -15,8 +17,10 @@ router.register("projects", ProjectViewSet, basename="project")
 router.register("releases", ReleaseViewSet, basename="release")
 router.register("defects", DefectViewSet, basename="defect")
 router.register("enhancements", EnhancementViewSet, basename="enhancement")
+router.register("time-entries", TimeEntryViewSet, basename="time-entry")
 urlpatterns = [
     path("incidents/<str:ref>/defect/", IncidentDefectView.as_view(), name="incident-defect"),
     path("incidents/<str:ref>/suspects/", IncidentSuspectsView.as_view(), name="incident-suspects"),
+    path("teams/<int:team_id>/capacity/", TeamCapacityView.as_view(), name="team-capacity"),
     *router.urls,
 ]

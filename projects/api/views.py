@@ -4,7 +4,7 @@ from typing import Any
 
 import django_filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,7 +30,7 @@ from projects.api.serializers import (
     WorkItemSerializer,
     WorkItemUpdateSerializer,
 )
-from projects.models import Kind, Release, ReleaseStatus, WorkItem, WorkItemStatus
+from projects.models import Kind, Release, ReleaseStatus, TimeEntry, WorkItem, WorkItemStatus
 from projects.permissions import ensure_can_fire_work
 
 
@@ -305,4 +305,87 @@ class IncidentSuspectsView(APIView):
                 }
                 for s in suspects_for(incident)
             ]
+        )
+
+
+class TimeEntryInput(serializers.Serializer):
+    target = serializers.CharField(help_text="INC-…, PRB-…, DEF-… or ENH-…")
+    hours = serializers.DecimalField(max_digits=4, decimal_places=2)
+    date = serializers.DateField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+
+class TimeEntrySerializer(serializers.ModelSerializer):
+    target = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TimeEntry
+        fields = ["id", "date", "hours", "is_support", "target", "note", "created_at"]
+
+    def get_target(self, entry: TimeEntry) -> str:
+        obj = entry.content_type.get_object_for_this_type(pk=entry.object_id)
+        return getattr(obj, "key", str(obj))
+
+
+class TimeEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Your own time entries; POST logs time on an incident, problem or work item."""
+
+    serializer_class = TimeEntrySerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):
+            return TimeEntry.objects.none()
+        return TimeEntry.objects.filter(user=self.request.user).select_related("content_type")
+
+    @extend_schema(request=TimeEntryInput, responses={201: TimeEntrySerializer})
+    def create(self, request: Request) -> Response:
+        from projects.capacity import time_log
+        from projects.views import resolve_target
+
+        body = TimeEntryInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        entry = time_log(
+            actor=request.user,
+            target=resolve_target(request.user, data["target"]),
+            hours=data["hours"],
+            on=data.get("date"),
+            note=data["note"],
+        )
+        return Response(TimeEntrySerializer(entry).data, status=201)
+
+
+class TeamCapacityView(APIView):
+    """Per developer of the team, for an ISO week (``?week=2026-W48``): support time
+    reserved, support used, project time, and warnings."""
+
+    @extend_schema(responses=None, parameters=[])
+    def get(self, request: Request, team_id: int) -> Response:
+        from core.models import Team
+        from projects.capacity import team_capacity
+
+        if not is_staff_member(request.user):
+            raise NotFound("No such team.")
+        team = Team.objects.filter(pk=team_id).first()
+        if team is None:
+            raise NotFound("No such team.")
+        c = team_capacity(team, request.query_params.get("week"))
+        return Response(
+            {
+                "team": team.name,
+                "week": c["week"],
+                "week_hours": c["week_hours"],
+                "waiting_incidents": c["waiting"],
+                "people": [
+                    {
+                        "username": r.user.username,
+                        "share": r.share,
+                        "reserved_hours": r.reserved,
+                        "support_hours": r.support,
+                        "project_hours": r.project,
+                        "warnings": r.warnings,
+                    }
+                    for r in c["rows"]
+                ],
+            }
         )
