@@ -132,7 +132,7 @@ def problem_list(user: User) -> QuerySet[Problem]:
             open_incidents=Count("incidents", filter=Q(incidents__status__in=OPEN)),
             linked_incidents=Count("incidents"),
         )
-        .prefetch_related(clock_prefetch())
+        .prefetch_related(clock_prefetch(), *prefetches_for("problem"))
     )
 
 

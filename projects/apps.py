@@ -25,3 +25,9 @@ class ProjectsConfig(AppConfig):
         )
         extensions.register_field("incident", "defect", bridge.incident_defect_field)
         extensions.register_prefetch("incident", bridge.defects_prefetch())
+        extensions.register_panel(
+            "problem_detail",
+            extensions.Panel("projects/_problem_defects.html", bridge.problem_panel),
+        )
+        extensions.register_field("problem", "defects", bridge.problem_defects_field)
+        extensions.register_prefetch("problem", bridge.problem_defects_prefetch())

@@ -85,3 +85,26 @@ def time_panel(request: Any, incident: Any) -> dict[str, Any] | None:
         content_type=ContentType.objects.get_for_model(incident), object_id=incident.pk
     ).aggregate(total=Sum("hours"))["total"]
     return {"target": incident.key, "logged": logged or 0, "next": incident.get_absolute_url()}
+
+
+def problem_defects_field(problem: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": d.key,
+            "status": d.status,
+            "release": str(d.fixed_in_release or d.target_release or "") or None,
+        }
+        for d in problem.defects.all()  # prefetched by problem lists
+    ]
+
+
+def problem_defects_prefetch() -> Prefetch:
+    return Prefetch(
+        "defects", queryset=WorkItem.objects.select_related("fixed_in_release", "target_release")
+    )
+
+
+def problem_panel(request: Any, problem: Any) -> dict[str, Any] | None:
+    """The development side of a problem: the defect(s) that are its permanent fix."""
+    defects = list(problem.defects.select_related("fixed_in_release", "target_release"))
+    return {"defects": defects, "problem": problem}

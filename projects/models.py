@@ -225,6 +225,12 @@ class WorkItem(ConcurrentTransitionMixin, models.Model):
         related_name="work_items",
         help_text="Changes this enhancement delivers.",
     )
+    problems = models.ManyToManyField(
+        "itsm.Problem",
+        blank=True,
+        related_name="defects",
+        help_text="Problems whose permanent fix this defect is.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -343,6 +343,56 @@ def enhancement_link_change(*, item: WorkItem, actor: AbstractBaseUser, change: 
     return locked
 
 
+def defect_link_problem(*, item: WorkItem, actor: AbstractBaseUser, problem: Any) -> WorkItem:
+    """This defect is the problem's permanent fix: when the release that contains it goes
+    live, the known error is retired and the problem's requesters are told."""
+    if item.kind != Kind.DEFECT:
+        raise ValidationFailed(f"{item.key} is not a defect.", field="item")
+    if not is_staff_member(actor):
+        raise ActionForbidden("Only staff link problems.")
+    with transaction.atomic():
+        locked = lock(item)
+        if not locked.problems.filter(pk=problem.pk).exists():
+            locked.problems.add(problem)
+            record(locked, actor, "problem_linked", comment=f"Fixes {problem.key}: {problem.title}")
+            record(
+                problem,
+                actor,
+                "defect_linked",
+                comment=f"Permanent fix: {locked.key} {locked.title}",
+            )
+    return locked
+
+
+def _retire_known_errors(item: WorkItem, release: Release, actor: AbstractBaseUser) -> None:
+    from itsm.models import ProblemStatus
+    from itsm.services import problems as problem_services
+
+    for problem in item.problems.filter(
+        status__in=[ProblemStatus.INVESTIGATING, ProblemStatus.KNOWN_ERROR]
+    ):
+        problem = problem_services.problem_resolve(
+            problem=problem,
+            actor=None,  # a consequence of the go-live, done by Tandem
+            resolution_notes=f"Fixed by {item.key}, live in {release}.",
+            comment=f"Known error retired: {release} went live ({actor}).",
+        )
+        requesters = sorted(
+            {
+                i.requester.email
+                for i in problem.incidents.select_related("requester")
+                if i.requester.email
+            }
+        )
+        outbox_email(
+            event="problem.fix_live",
+            recipients=requesters,
+            subject=f"The fix for a known issue is live: {problem.title}",
+            body=f"The problem behind your incident is fixed in {release}.",
+            target=problem,
+        )
+
+
 # --- projects and releases ------------------------------------------------------------------
 def release_create(
     *,
@@ -488,6 +538,7 @@ def _go_live(release: Release, actor: AbstractBaseUser, comment: str) -> Release
         )
         change_services.change_complete(change=change, actor=actor, comment=f"{live} is live.")
     for item in live.fixed_items.filter(status=WorkItemStatus.FIXED):
+        _retire_known_errors(item, live, actor)
         with transitioning(item, actor, "release", ensure=_system, comment=f"Live in {live}.") as w:
             for inc in w.incidents.all():
                 record(inc, actor, "fix_released", comment=f"The fix ({w.key}) is live in {live}.")

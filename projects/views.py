@@ -183,6 +183,10 @@ class WorkItemLinkView(StaffPage):
     def post(self, request: HttpRequest, ref: str) -> HttpResponse:
         item = selectors.work_item_get(request.user, ref)
         key = request.POST.get("key", "").strip()
+        if key.upper().startswith("PRB-"):
+            problem = itsm_selectors.problem_get(request.user, key)
+            services.defect_link_problem(item=item, actor=request.user, problem=problem)
+            return redirect(request.POST.get("next") or item.get_absolute_url())
         if key.upper().startswith("CHG-"):
             change = itsm_selectors.change_get(request.user, key)
             services.enhancement_link_change(item=item, actor=request.user, change=change)

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
+from core.extensions import fields_for
 from core.models import Service, Team
 from itsm.models import Category, Change, Incident, Level, Problem, ResolutionCode
 from sla.api.serializers import ClockSerializer, clocks_data
@@ -65,6 +66,10 @@ class ProblemSerializer(serializers.ModelSerializer):
             "sla",
         ]
         read_only_fields = fields
+
+    def to_representation(self, problem: Problem) -> dict:
+        # Fields other apps add (projects: the defects that fix it), see core.extensions.
+        return {**super().to_representation(problem), **fields_for("problem", problem)}
 
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_fix_change(self, problem: Problem) -> dict | None:

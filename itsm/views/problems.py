@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from core.exceptions import ActionForbidden, NotFound
+from core.extensions import panels_for
 from core.forms import field_specs, form_data
 from core.roles import STAFF_ROLES, is_staff_member
 from core.selectors import timeline_of
@@ -158,6 +159,7 @@ def _detail(request: HttpRequest, problem: Problem, **extra: Any) -> dict[str, A
         "open_incidents": [i for i in incidents if i.is_open],
         "timeline": timeline_of(problem, internal=True),
         "clocks": ticket_clocks(problem),
+        "panels": panels_for("problem_detail", request, problem),
         "errors": {},
         "open_form": "",
         "staff": True,

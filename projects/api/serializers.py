@@ -219,6 +219,7 @@ class ToDevelopmentInput(serializers.Serializer):
 class LinkInput(serializers.Serializer):
     incident = serializers.CharField(required=False)
     change = serializers.CharField(required=False)
+    problem = serializers.CharField(required=False, help_text="The problem this defect fixes.")
 
 
 class CheckSerializer(serializers.Serializer):

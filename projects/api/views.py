@@ -238,6 +238,9 @@ class WorkItemViewSet(TicketViewSet):
                 request.user, [body.validated_data["incident"]]
             )
             services.defect_link_incident(item=item, actor=request.user, incident=incident)
+        elif body.validated_data.get("problem"):
+            problem = itsm_selectors.problem_get(request.user, body.validated_data["problem"])
+            services.defect_link_problem(item=item, actor=request.user, problem=problem)
         elif body.validated_data.get("change"):
             change = itsm_selectors.change_get(request.user, body.validated_data["change"])
             services.enhancement_link_change(item=item, actor=request.user, change=change)

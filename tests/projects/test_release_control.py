@@ -173,3 +173,36 @@ def test_gate_api_pipeline_and_pages(org, project, ready_release) -> None:  # ty
     assert str(ready_release).encode() in c.get("/release-notes/").content
     page = c.get(ready_release.get_absolute_url())
     assert page.status_code == 200
+
+
+def test_known_error_retired_when_its_fix_goes_live(org, project, ready_release) -> None:  # type: ignore[no-untyped-def]
+    from itsm.services import problems as problems_services
+
+    inc = itsm.incident_create(actor=org.requester, service=org.service, title="Export fails")
+    problem = problems_services.problem_create(
+        actor=org.problem_manager, title="Exports", service=org.service, incidents=[inc]
+    )
+    problem = problems_services.problem_investigate(problem=problem, actor=org.problem_manager)
+    problem = problems_services.problem_mark_known_error(
+        problem=problem, actor=org.problem_manager, root_cause="limit", workaround="split"
+    )
+    defect = ps.work_item_create(
+        actor=org.developer, kind="defect", project=project, title="Raise the limit"
+    )
+    ps.defect_link_problem(item=defect, actor=org.developer, problem=problem)
+    assert (
+        api_as(org.agent).get(f"/api/v1/problems/{problem.key}/").json()["defects"][0]["key"]
+        == defect.key
+    )
+    ps.work_start(item=defect, actor=org.developer)
+    ps.work_fix(item=defect, actor=org.developer, release=ready_release)
+    ps.release_sign_off_uat(release=ready_release, actor=org.support2)
+    ps.release_transition(release=ready_release, actor=org.change_manager, name="ready")
+    ps.release_go_live(release=ready_release, actor=org.change_manager)
+    problem.refresh_from_db()
+    assert problem.status == "resolved" and defect.key in problem.resolution_notes
+    told = OutboxMessage.objects.get(event="problem.fix_live")
+    assert told.recipients == [org.requester.email]
+    c = Client()
+    c.force_login(org.problem_manager)
+    assert defect.key.encode() in c.get(problem.get_absolute_url()).content
