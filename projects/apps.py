@@ -31,3 +31,7 @@ class ProjectsConfig(AppConfig):
         )
         extensions.register_field("problem", "defects", bridge.problem_defects_field)
         extensions.register_prefetch("problem", bridge.problem_defects_prefetch())
+        extensions.register_panel(
+            "change_detail",
+            extensions.Panel("projects/_change_development.html", bridge.change_panel),
+        )

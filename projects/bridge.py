@@ -108,3 +108,34 @@ def problem_panel(request: Any, problem: Any) -> dict[str, Any] | None:
     """The development side of a problem: the defect(s) that are its permanent fix."""
     defects = list(problem.defects.select_related("fixed_in_release", "target_release"))
     return {"defects": defects, "problem": problem}
+
+
+def change_panel(request: Any, change: Any) -> dict[str, Any] | None:
+    """The development side of a change: the releases it deploys, the enhancements that
+    deliver it (with their progress), and, for an emergency, the decision about which
+    project pays for it."""
+    from django.contrib.auth import get_user_model
+
+    from core.roles import Role
+    from itsm.permissions import is_change_manager
+    from projects.models import Release
+
+    releases = list(change.releases.select_related("project"))
+    enhancements = list(change.work_items.filter(kind=Kind.ENHANCEMENT))
+    decisions = list(change.emergency_decisions.select_related("release", "project_manager"))
+    can_decide = change.type == "emergency" and is_change_manager(request.user, change)
+    if not (releases or enhancements or decisions or can_decide):
+        return None
+    return {
+        "change": change,
+        "releases": releases,
+        "enhancements": enhancements,
+        "decisions": decisions,
+        "can_decide": can_decide,
+        "open_releases": Release.objects.exclude(
+            status__in=["live", "rolled_back", "cancelled"]
+        ).select_related("project"),
+        "project_managers": get_user_model().objects.filter(
+            groups__name=Role.PROJECT_MANAGER.value, is_active=True
+        ),
+    }

@@ -71,6 +71,9 @@ class Release(ConcurrentTransitionMixin, models.Model):
     )
     uat_signed_off_at = models.DateTimeField(null=True, blank=True)
     went_live_at = models.DateTimeField(null=True, blank=True)
+    original_planned_date = models.DateField(
+        null=True, blank=True, help_text="The date before emergency work moved it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -92,6 +95,12 @@ class Release(ConcurrentTransitionMixin, models.Model):
     @property
     def title(self) -> str:
         return self.name or f"Release {self.version}"
+
+    @property
+    def slip_days(self) -> int:
+        if self.original_planned_date and self.planned_date:
+            return (self.planned_date - self.original_planned_date).days
+        return 0
 
     @transition(
         field=status,
@@ -381,3 +390,38 @@ class TimeEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.hours} h on {self.date}"
+
+
+class EmergencyDecision(models.Model):
+    """An emergency change that needs a project's developers: who agreed (the Change
+    Manager and the Project Manager) and what it costs the release."""
+
+    change = models.ForeignKey(
+        "itsm.Change", on_delete=models.PROTECT, related_name="emergency_decisions"
+    )
+    release = models.ForeignKey(
+        Release, on_delete=models.PROTECT, related_name="emergency_decisions"
+    )
+    change_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    project_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    developer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who is taken off the project for it.",
+    )
+    slip_days = models.PositiveSmallIntegerField(help_text="Days the release date moves.")
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.change} → {self.release}: +{self.slip_days} d"

@@ -629,3 +629,75 @@ def release_notes_text(release: Release) -> str:
         lines.append(f"{title}:")
         lines += [f"  - {i.key} {i.title}" for i in notes[key]] or ["  (none)"]
     return "\n".join(lines)
+
+
+def emergency_decision_record(
+    *,
+    actor: AbstractBaseUser,
+    change: Change,
+    release: Release,
+    project_manager: AbstractBaseUser,
+    slip_days: int,
+    note: str = "",
+    developer: AbstractBaseUser | None = None,
+) -> Any:
+    """Record that an emergency change takes developers from a project: the Change
+    Manager (the actor) and the Project Manager agreed, and the release moves by
+    ``slip_days``. Written on both the change and the release; both managers and the team
+    are told."""
+    from datetime import timedelta
+
+    from core.roles import Role, has_role
+    from itsm.models import ChangeType
+    from itsm.permissions import is_change_manager
+    from projects.models import EmergencyDecision
+
+    if not is_change_manager(actor, change):
+        raise ActionForbidden("A Change Manager records an emergency decision.")
+    if change.type != ChangeType.EMERGENCY:
+        raise ValidationFailed(f"{change.key} is not an emergency change.", field="change")
+    if not (
+        has_role(project_manager, Role.PROJECT_MANAGER)
+        or release.project.project_manager_id == project_manager.pk
+    ):
+        raise ValidationFailed(
+            f"{project_manager} is not a Project Manager.", field="project_manager"
+        )
+    if not 0 <= int(slip_days) <= 365:
+        raise ValidationFailed("Slip is 0 to 365 days.", field="slip_days")
+    with transaction.atomic():
+        r = lock(release)
+        if r.status in ("live", "rolled_back", "cancelled"):
+            raise IllegalTransition(f"{r} is {r.get_status_display().lower()}.")
+        decision = EmergencyDecision.objects.create(
+            change=change,
+            release=r,
+            change_manager=actor,
+            project_manager=project_manager,
+            developer=developer,
+            slip_days=slip_days,
+            note=note,
+        )
+        before = snapshot(r)
+        if slip_days and r.planned_date:
+            r.original_planned_date = r.original_planned_date or r.planned_date
+            r.planned_date = r.planned_date + timedelta(days=int(slip_days))
+            r.save()
+        text = (
+            f"Emergency {change.key} agreed by {actor} (Change Manager) and "
+            f"{project_manager} (Project Manager)"
+            + (f", taking {developer}" if developer else "")
+            + f": {r} moves {slip_days} day(s)"
+            + (f" to {r.planned_date:%d %b %Y}" if r.planned_date else "")
+            + (f". {note}" if note else ".")
+        )
+        record(r, actor, "emergency_decision", before=before, comment=text)
+        record(change, actor, "emergency_decision", comment=text)
+        outbox_email(
+            event="release.emergency_slip",
+            recipients=[project_manager.email, *team_recipients(r.project.team)],
+            subject=f"{r}: emergency {change.key} moves the release {slip_days} day(s)",
+            body=text,
+            target=r,
+        )
+    return decision

@@ -18,6 +18,11 @@ urlpatterns = [
     path("releases/<int:pk>/", views.ReleaseDetailView.as_view(), name="release"),
     path("releases/<int:pk>/<str:op>/", views.ReleaseActionView.as_view(), name="release_action"),
     path("time/", views.TimeLogView.as_view(), name="time_log"),
+    path(
+        "changes/<str:ref>/emergency-decision/",
+        views.EmergencyDecisionView.as_view(),
+        name="emergency_decision",
+    ),
     path("teams/<int:team_id>/capacity/", views.CapacityView.as_view(), name="capacity"),
     path("release-notes/", views.ReleaseNotesView.as_view(), name="release_notes"),
     path(

@@ -346,3 +346,31 @@ class CapacityView(StaffPage):
         return render(
             request, "projects/capacity.html", team_capacity(team, request.GET.get("week"))
         )
+
+
+class EmergencyDecisionView(StaffPage):
+    def post(self, request: HttpRequest, ref: str) -> HttpResponse:
+        from django.contrib.auth import get_user_model
+
+        from core.exceptions import ValidationFailed
+
+        change = itsm_selectors.change_get(request.user, ref)
+        release = (
+            selectors.release_list(request.user).filter(pk=request.POST.get("release") or 0).first()
+        )
+        pm = get_user_model().objects.filter(pk=request.POST.get("project_manager") or 0).first()
+        if release is None or pm is None:
+            raise ValidationFailed("Choose the release and the Project Manager.", field="release")
+        try:
+            slip = int(request.POST.get("slip_days", "0"))
+        except ValueError:
+            raise ValidationFailed("Slip is a number of days.", field="slip_days") from None
+        services.emergency_decision_record(
+            actor=request.user,
+            change=change,
+            release=release,
+            project_manager=pm,
+            slip_days=slip,
+            note=request.POST.get("note", ""),
+        )
+        return redirect(change.get_absolute_url())

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from core.exceptions import NotFound
+from core.extensions import panels_for
 from core.forms import field_specs, form_data
 from core.models import Service
 from core.selectors import timeline_of
@@ -123,6 +124,7 @@ def _detail(request: HttpRequest, change: Change, **extra: Any) -> dict[str, Any
             else []
         ),
         "caused": change.caused_incidents.all(),
+        "panels": panels_for("change_detail", request, change),
         "timeline": timeline_of(change, internal=True),
         "staff": True,
         "errors": {},

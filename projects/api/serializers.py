@@ -29,6 +29,7 @@ class ReleaseRefSerializer(serializers.ModelSerializer):
 
 class ReleaseSerializer(serializers.ModelSerializer):
     project = serializers.CharField(source="project.code")
+    slip_days = serializers.IntegerField(read_only=True)
     change = serializers.SerializerMethodField()
     uat_signed_off_by = UserRefSerializer(read_only=True, allow_null=True)
 
@@ -41,6 +42,8 @@ class ReleaseSerializer(serializers.ModelSerializer):
             "name",
             "status",
             "planned_date",
+            "original_planned_date",
+            "slip_days",
             "change",
             "notes",
             "uat_signed_off_by",

@@ -206,3 +206,59 @@ def test_known_error_retired_when_its_fix_goes_live(org, project, ready_release)
     c = Client()
     c.force_login(org.problem_manager)
     assert defect.key.encode() in c.get(problem.get_absolute_url()).content
+
+
+def test_emergency_change_decision_moves_the_release(org, project, ready_release) -> None:  # type: ignore[no-untyped-def]
+    from core.roles import Role
+    from tests.factories import UserFactory
+
+    pm = UserFactory(username="pm", roles=[Role.PROJECT_MANAGER])
+    release = ready_release
+    release.planned_date = timezone.localdate() + timedelta(days=10)
+    release.save()
+    normal = scheduled_change(org)
+    with pytest.raises(Exception, match="not an emergency"):
+        ps.emergency_decision_record(
+            actor=org.change_manager,
+            change=normal,
+            release=release,
+            project_manager=pm,
+            slip_days=3,
+        )
+    emergency = cs.change_create(
+        actor=org.developer, type="emergency", title="Hotfix", services=[org.service], **PLANS
+    )
+    with pytest.raises(ActionForbidden):
+        ps.emergency_decision_record(
+            actor=org.developer, change=emergency, release=release, project_manager=pm, slip_days=3
+        )
+    before = release.planned_date
+    ps.emergency_decision_record(
+        actor=org.change_manager,
+        change=emergency,
+        release=release,
+        project_manager=pm,
+        slip_days=3,
+        developer=org.developer,
+        note="Payslips first",
+    )
+    release.refresh_from_db()
+    assert release.planned_date == before + timedelta(days=3) and release.slip_days == 3
+    assert release.original_planned_date == before
+    assert history_of(emergency).filter(action="emergency_decision").exists()
+    assert history_of(release).filter(action="emergency_decision").exists()
+    c = Client()
+    c.force_login(org.change_manager)
+    assert b"slipped 3 days" in c.get(release.get_absolute_url()).content
+    page = c.get(emergency.get_absolute_url()).content.decode()
+    assert "agreed" in page and str(release) in page
+    res = c.post(
+        f"/changes/{emergency.key}/emergency-decision/",
+        {"release": release.pk, "project_manager": pm.pk, "slip_days": "2"},
+    )
+    assert res.status_code == 302
+    release.refresh_from_db()
+    assert release.slip_days == 5
+    assert (
+        api_as(org.change_manager).get(f"/api/v1/releases/{release.pk}/").json()["slip_days"] == 5
+    )
