@@ -9,7 +9,7 @@ from django.db.models import Prefetch
 
 from core.models import Tier
 from core.roles import is_staff_member
-from projects.models import Kind, Severity, WorkItem
+from projects.models import Kind, Severity, WorkItem, term
 from projects.selectors import defect_of
 from projects.services import project_for_service
 
@@ -59,6 +59,8 @@ def incident_panel(request: Any, incident: Any) -> dict[str, Any] | None:
         "to_tier_3": incident.tier < Tier.DEVELOPMENT,
         "project": project_for_service(incident.service_id),
         "severities": Severity.choices,
+        "support_word": term("defect", "support"),
+        "dev_word": term("incident", "development"),
     }
 
 

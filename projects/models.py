@@ -332,11 +332,20 @@ WORK_TRANSITIONS = (
 )
 
 
-# The same linked records, in each side's words (support | development).
+# The same linked records, in each side's words: one mapping for every page and message.
 TERMS = {
-    "support": {"defect": "incident", "enhancement": "change"},
-    "development": {"incident": "defect", "change": "enhancement"},
+    "incident": {"support": "incident", "development": "defect"},
+    "change": {"support": "change", "development": "enhancement"},
 }
+
+
+def term(record: str, side: str) -> str:
+    """What ``side`` (support or development) calls the linked ``record``
+    (incident/defect or change/enhancement)."""
+    for pair in TERMS.values():
+        if record in pair.values():
+            return pair[side]
+    return record
 
 
 class GateEvaluation(models.Model):

@@ -16,7 +16,7 @@ from itsm import selectors as itsm_selectors
 from itsm.views.problems import ProblemBase as StaffPage
 from projects import selectors, services
 from projects.api.serializers import WORK_TRANSITION_INPUTS, WorkItemCreateSerializer
-from projects.models import Kind, Release, TimeEntry, WorkItemStatus
+from projects.models import Release, TimeEntry, WorkItemStatus, term
 from projects.permissions import ensure_can_fire_work
 from sla.selectors import ticket_clocks
 
@@ -139,7 +139,7 @@ def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
         "staff": True,
         "errors": {},
         "open_form": "",
-        "support_word": "incident" if item.kind == Kind.DEFECT else "change",
+        "support_word": term(item.kind, "support"),
         "time_panel": {
             "target": item.key,
             "next": item.get_absolute_url(),

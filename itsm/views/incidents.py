@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views import View
 
 from core.exceptions import ActionForbidden
-from core.extensions import panels_for
+from core.extensions import fields_for, panels_for
 from core.models import Team, Tier
 from core.roles import is_staff_member
 from core.views import DomainErrorMixin
@@ -80,6 +80,7 @@ class DeskView(LoginRequiredMixin, DomainErrorMixin, View):
         now = timezone.now()
         for incident in page:
             incident.clock_views = ticket_clocks(incident, now)
+            incident.extra = fields_for("incident", incident)  # e.g. its defect
         queues = [("mine", "My work", selectors.incident_queue(request.user, "mine").count())]
         queues += [
             (

@@ -194,3 +194,25 @@ def test_pages(org, project, release) -> None:  # type: ignore[no-untyped-def]
     mine = requester.get(inc.get_absolute_url()).content.decode()
     assert "Our developers are fixing this" in mine and "2.3" in mine and defect.key not in mine
     assert requester.get("/projects/").status_code == 404
+
+
+def test_one_mapping_for_both_sides_words(org, project) -> None:  # type: ignore[no-untyped-def]
+    from projects.models import term
+
+    assert term("incident", "development") == "defect"
+    assert term("defect", "support") == "incident"
+    assert term("change", "development") == "enhancement"
+    assert term("enhancement", "support") == "change"
+    inc = _at_tier_2(org)
+    defect = ps.incident_to_development(incident=inc, actor=org.support2, reason="bug")
+    c = Client()
+    c.force_login(org.developer)
+    queue = c.get(f"/desk/?queue=team-{org.dev.pk}").content.decode()
+    assert f"/work/{defect.key}/" in queue  # the 3rd-line queue has the defect at hand
+    assert (
+        "Development sees this incident as defect" in c.get(inc.get_absolute_url()).content.decode()
+    )
+    assert (
+        "Support sees this defect as these incidents"
+        in c.get(defect.get_absolute_url()).content.decode()
+    )
