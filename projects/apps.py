@@ -32,6 +32,10 @@ class ProjectsConfig(AppConfig):
         extensions.register_field("problem", "defects", bridge.problem_defects_field)
         extensions.register_prefetch("problem", bridge.problem_defects_prefetch())
         extensions.register_panel(
+            "problem_detail",
+            extensions.Panel("projects/_time_log.html", bridge.time_panel, order=90),
+        )
+        extensions.register_panel(
             "change_detail",
             extensions.Panel("projects/_change_development.html", bridge.change_panel),
         )

@@ -75,7 +75,7 @@ def suspects_panel(request: Any, incident: Any) -> dict[str, Any] | None:
 
 
 def time_panel(request: Any, incident: Any) -> dict[str, Any] | None:
-    """Staff log their time on the incident (it counts as 3rd-line support)."""
+    """Staff log their time on an incident or a problem (3rd-line support time)."""
     if not is_staff_member(request.user):
         return None
     from django.contrib.contenttypes.models import ContentType

@@ -520,7 +520,7 @@ def release_go_live(*, release: Release, actor: AbstractBaseUser, comment: str =
         if allowed:
             live = _go_live(r, actor, comment)
     if not allowed:  # raised after commit, so the refused evaluation is kept
-        failing = "; ".join(f"{c.label}: {c.reason}" for c in checks if not c.passed)
+        failing = " ".join(f"[{c.label}] {c.reason}" for c in checks if not c.passed)
         raise IllegalTransition(f"The go-live gate is closed. {failing}")
     return live
 

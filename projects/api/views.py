@@ -10,8 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.serializers import AuditEventSerializer
 from core.exceptions import NotFound, ValidationFailed
 from core.roles import is_staff_member
+from core.selectors import history_of
 from itsm import selectors as itsm_selectors
 from itsm.api.tickets import TicketViewSet
 from projects import selectors, services
@@ -66,6 +68,13 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         body.is_valid(raise_exception=True)
         release = services.release_create(actor=request.user, **body.validated_data)
         return Response(ReleaseSerializer(release).data, status=201)
+
+    @extend_schema(responses=AuditEventSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="history")
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        """The release's audit trail: transitions, UAT sign-off, emergency decisions."""
+        page = self.paginate_queryset(history_of(self.get_object()))
+        return self.get_paginated_response(AuditEventSerializer(page, many=True).data)
 
     @extend_schema(responses=GateSerializer)
     @action(detail=True, methods=["get"], url_path="gate")
