@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -240,6 +241,10 @@ CELERY_BEAT_SCHEDULE = {
     "sla-breaches-dispatch-pending": {
         "task": "sla.tasks.breaches_dispatch_pending",
         "schedule": 60.0,
+    },
+    "articles-flag-overdue": {
+        "task": "knowledge.tasks.articles_flag_overdue",
+        "schedule": crontab(hour=6, minute=0),
     },
     "incidents-close-resolved": {
         "task": "itsm.tasks.incidents_close_resolved",

@@ -3,8 +3,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
 
 from core import views as core_views
+from knowledge.api import ArticleViewSet
+
+knowledge_router = DefaultRouter(trailing_slash=True)
+knowledge_router.register("articles", ArticleViewSet, basename="article")
 
 api_v1 = [
     path("auth/token/", obtain_auth_token, name="api-token"),
@@ -13,6 +18,7 @@ api_v1 = [
     path("", include("core.api.urls")),
     path("", include("sla.api.urls")),
     path("", include("projects.api.urls")),
+    path("", include(knowledge_router.urls)),
     path("", include("itsm.api.urls")),
 ]
 
@@ -23,6 +29,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("sla/", include("sla.urls")),
+    path("kb/", include("knowledge.urls")),
     path("", include("projects.urls")),
     path("", include("itsm.urls")),
 ]

@@ -16,7 +16,9 @@ _handlers: dict[str, list[Handler]] = defaultdict(list)
 # The events that exist; publishing or subscribing to another name is a programming error.
 SLA_CLOCK_BREACHED = "sla.clock_breached"
 INCIDENT_CREATED = "itsm.incident_created"
-KNOWN_EVENTS = frozenset({SLA_CLOCK_BREACHED, INCIDENT_CREATED})
+WORKAROUND_PUBLISHED = "itsm.workaround_published"
+RELEASE_LIVE = "projects.release_live"
+KNOWN_EVENTS = frozenset({SLA_CLOCK_BREACHED, INCIDENT_CREATED, WORKAROUND_PUBLISHED, RELEASE_LIVE})
 
 
 def subscribe(name: str, handler: Handler) -> None:

@@ -3,3 +3,15 @@ from django.apps import AppConfig
 
 class KnowledgeConfig(AppConfig):
     name = "knowledge"
+    verbose_name = "Knowledge base"
+
+    def ready(self) -> None:
+        from core import events, extensions
+        from knowledge import services, views
+
+        events.subscribe(events.WORKAROUND_PUBLISHED, services.on_workaround_published)
+        events.subscribe(events.RELEASE_LIVE, services.on_release_live)
+        extensions.register_panel(
+            "incident_detail",
+            extensions.Panel("knowledge/_incident_articles.html", views.incident_panel, order=30),
+        )

@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from core import events
 from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
 from core.models import Comment, Tier
 from core.roles import is_staff_member
@@ -550,6 +551,8 @@ def _go_live(release: Release, actor: AbstractBaseUser, comment: str) -> Release
                     f"{live.project} {live.version}.\n\n{ticket_link(inc)}",
                     target=inc,
                 )
+    # The knowledge base flags articles about its services (core.events).
+    events.publish(events.RELEASE_LIVE, release=live, actor=actor)
     outbox_email(
         event="release.live",
         recipients=_support_recipients(live),

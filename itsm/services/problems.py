@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from core import events
 from core.exceptions import ActionForbidden, DomainError, IllegalTransition, ValidationFailed
 from core.models import Comment, Service, Team
 from core.roles import is_staff_member
@@ -242,6 +243,8 @@ def _announce_workaround(problem: Problem, actor: Actor, headline: str) -> None:
         f"{ticket_link(problem)}",
         target=problem,
     )
+    # The knowledge base keeps a known-error article in step (core.events).
+    events.publish(events.WORKAROUND_PUBLISHED, problem=problem, actor=actor)
 
 
 def problem_publish_workaround(

@@ -266,6 +266,10 @@ def test_emergency_change_decision_moves_the_release(org, project, ready_release
 
 def test_release_history_endpoint(org, project, ready_release) -> None:  # type: ignore[no-untyped-def]
     ps.release_sign_off_uat(release=ready_release, actor=org.support2)
-    actions = [h["action"] for h in api_as(org.agent).get(
-        f"/api/v1/releases/{ready_release.pk}/history/").json()["results"]]
+    actions = [
+        h["action"]
+        for h in api_as(org.agent)
+        .get(f"/api/v1/releases/{ready_release.pk}/history/")
+        .json()["results"]
+    ]
     assert actions == ["created", "start_development", "start_testing", "uat_signed_off"]

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.serializers import ServiceRefSerializer, UserRefSerializer
+from core.exceptions import ActionForbidden
+from core.models import Service
+from core.roles import is_staff_member
+from itsm import selectors as itsm_selectors
+from itsm.api.tickets import TicketViewSet
+from knowledge import selectors, services
+from knowledge.models import Article, ArticleVersion, Audience
+from knowledge.render import render_markdown
+from knowledge.search import search, snippet_of
+
+
+class ArticleSerializer(serializers.ModelSerializer):
+    key = serializers.CharField(read_only=True)
+    owner = UserRefSerializer(read_only=True)
+    services = ServiceRefSerializer(many=True, read_only=True)
+    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    html = serializers.SerializerMethodField()
+    snippet = serializers.SerializerMethodField()
+    problem = serializers.CharField(source="problem.key", default=None, allow_null=True)
+
+    class Meta:
+        model = Article
+        fields = [
+            "id",
+            "key",
+            "title",
+            "body",
+            "html",
+            "snippet",
+            "audience",
+            "status",
+            "services",
+            "tags",
+            "owner",
+            "review_by",
+            "needs_review",
+            "needs_review_reason",
+            "problem",
+            "used_count",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_html(self, article: Article) -> str:
+        return render_markdown(article.body)
+
+    def get_snippet(self, article: Article) -> str | None:
+        q = self.context.get("q")
+        return snippet_of(article, q) if q else None
+
+
+class ArticleWriteSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    body = serializers.CharField(required=False)
+    audience = serializers.ChoiceField(choices=Audience.choices, required=False)
+    services = serializers.PrimaryKeyRelatedField(
+        queryset=Service.objects.all(), many=True, required=False
+    )
+    tags = serializers.ListField(child=serializers.CharField(max_length=40), required=False)
+    review_by = serializers.DateField(required=False, allow_null=True)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    author = UserRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ArticleVersion
+        fields = ["number", "title", "body", "author", "note", "created_at"]
+
+
+class _Comment(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SolvedInput(serializers.Serializer):
+    incident = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Link to this incident; empty: a deflection.",
+    )
+    q = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ArticleViewSet(TicketViewSet):
+    """Articles. ``?q=`` searches (full text on PostgreSQL: ranked, with highlighted
+    snippets); requesters only ever find published public articles."""
+
+    serializer_class = ArticleSerializer
+    filterset_fields = ["audience", "status", "services", "needs_review"]
+    transition_inputs = {n: _Comment for n in ("submit_review", "publish", "rework", "retire")}
+    transition_services = services.ARTICLE_TRANSITION_SERVICES
+    ticket_kwarg = "article"
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        qs = selectors.article_list(self.request.user)
+        q = self.request.query_params.get("q", "")
+        return search(qs, q) if q else qs.order_by("-updated_at", "-id")
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "q": self.request.query_params.get("q")}
+
+    def find(self, ref: str) -> Any:
+        return selectors.article_get(self.request.user, ref)
+
+    def ensure_can_fire(self, user: Any, ticket: Any, name: str) -> None:
+        from knowledge.services import _ensure
+
+        _ensure(user, ticket, name)
+
+    def transitions_for(self, user: Any, ticket: Any) -> list[str]:
+        if not is_staff_member(user):
+            return []
+        return [
+            t.name
+            for t in ticket.get_available_status_transitions()
+            if t.name in self.transition_inputs
+        ]
+
+    def sees_internal_notes(self, user: Any) -> bool:
+        return is_staff_member(user)
+
+    def add_comment(self, ticket: Any, user: Any, body: str, public: bool) -> Any:
+        raise ActionForbidden("Articles take edits, not comments.")
+
+    @extend_schema(
+        request=ArticleWriteSerializer,
+        responses={201: ArticleSerializer},
+        parameters=[OpenApiParameter("q", str, description="Search text")],
+    )
+    def create(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        body = ArticleWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        data.pop("note", None)
+        article = services.article_create(actor=request.user, **data)
+        return self.present(article, status_code=201)
+
+    @extend_schema(request=ArticleWriteSerializer, responses=ArticleSerializer)
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        body = ArticleWriteSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        article = services.article_update(
+            article=self.get_object(), actor=request.user, **body.validated_data
+        )
+        return self.present(article)
+
+    @extend_schema(responses=VersionSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="versions")
+    def versions(self, request: Request, pk: str | None = None) -> Response:
+        article = self.get_object()
+        if not is_staff_member(request.user):
+            raise ActionForbidden("Versions are for staff.")
+        return Response(
+            VersionSerializer(article.versions.select_related("author"), many=True).data
+        )
+
+    @extend_schema(request=SolvedInput, responses=None)
+    @action(detail=True, methods=["post"], url_path="solved")
+    def solved(self, request: Request, pk: str | None = None) -> Response:
+        """'This solved it': a deflection, or a link to the named incident."""
+        body = SolvedInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        article = self.get_object()
+        ref = body.validated_data["incident"]
+        incident = itsm_selectors.incident_get(request.user, ref) if ref else None
+        use = services.article_used(
+            article=article, actor=request.user, incident=incident, query=body.validated_data["q"]
+        )
+        return Response({"kind": use.kind, "used_count": article.used_count + 1}, status=201)
