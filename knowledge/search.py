@@ -69,13 +69,21 @@ def search(qs: QuerySet[Article], text: str) -> QuerySet[Article]:
     return qs.filter(cond).annotate(rank=title_hits).order_by("-rank", "-used_count", "-id")
 
 
+MARKUP = re.compile(r"[*`#]+|^>\s?", re.MULTILINE)
+
+
+def _plain(html: str) -> str:
+    """A snippet reads as text: Markdown emphasis, headings and code marks go."""
+    return MARKUP.sub("", html)
+
+
 def snippet_of(article: Any, text: str) -> str:
     """The snippet to show: PostgreSQL's headline, or a window around the first match
     (escaped, then marked) on SQLite."""
     if getattr(article, "snippet", None):
         # SearchHeadline returns the body's text with <mark>; the body is Markdown the
         # author wrote, so escape everything but the marks.
-        return (
+        return _plain(
             escape(article.snippet)
             .replace("&lt;mark&gt;", "<mark>")
             .replace("&lt;/mark&gt;", "</mark>")
@@ -87,4 +95,4 @@ def snippet_of(article: Any, text: str) -> str:
     out = escape(window)
     for w in words:
         out = re.sub(f"({re.escape(escape(w))})", r"<mark>\1</mark>", out, flags=re.IGNORECASE)
-    return ("…" if pos > 80 else "") + out + ("…" if len(body) > pos + 160 else "")
+    return _plain(("…" if pos > 80 else "") + out + ("…" if len(body) > pos + 160 else ""))

@@ -141,7 +141,7 @@ def article_update(
 def _ensure(actor: Actor, article: Article, name: str) -> None:
     if actor is not None:
         if name == "publish" and not permissions.can_publish(actor, article):
-            raise ActionForbidden("A colleague publishes what you wrote (four eyes).")
+            raise ActionForbidden("Only support and development staff publish articles.")
         if not permissions.can_edit(actor, article):
             raise ActionForbidden(f"You may not {name.replace('_', ' ')} {article.key}.")
     ensure_transition_possible(article, name)

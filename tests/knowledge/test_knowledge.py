@@ -110,12 +110,14 @@ def test_every_edit_keeps_a_version_and_history_diffs(org) -> None:  # type: ign
     assert c.get(f"/kb/{a.key}/history/?a=1&b=9").status_code == 404
 
 
-def test_four_eyes_on_publishing(org) -> None:  # type: ignore[no-untyped-def]
+def test_who_writes_and_publishes(org) -> None:  # type: ignore[no-untyped-def]
     a = ks.article_create(actor=org.agent, title="t", body="b")
-    with pytest.raises(ActionForbidden):
-        ks.article_transition(article=a, actor=org.agent, name="publish")
+    a = ks.article_transition(article=a, actor=org.agent, name="publish")  # the author may
+    assert a.status == "published"
     with pytest.raises(ActionForbidden):
         ks.article_create(actor=org.requester, title="t", body="b")
+    with pytest.raises(ActionForbidden):
+        ks.article_transition(article=a, actor=org.requester, name="retire")
 
 
 def test_go_live_flags_articles_of_its_services(org) -> None:  # type: ignore[no-untyped-def]
@@ -225,3 +227,13 @@ def test_pages_render_for_each_role(org) -> None:  # type: ignore[no-untyped-def
     requester.force_login(org.requester)
     assert requester.get("/kb/new/").status_code == 403
     assert requester.get(f"/kb/{new.key}/").status_code == 404
+
+
+def test_snippets_read_as_text_and_stay_escaped(org) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.search import search, snippet_of
+
+    write(org, "Tokens", "Reset the **VPN** token <b>now</b> `quickly`.", audience="public")
+    [hit] = list(search(Article.objects.all(), "vpn token"))
+    snippet = snippet_of(hit, "vpn token")
+    assert "**" not in snippet and "`" not in snippet
+    assert "<b>" not in snippet and "<mark>" in snippet  # the author's HTML never renders
