@@ -17,8 +17,11 @@ _handlers: dict[str, list[Handler]] = defaultdict(list)
 SLA_CLOCK_BREACHED = "sla.clock_breached"
 INCIDENT_CREATED = "itsm.incident_created"
 WORKAROUND_PUBLISHED = "itsm.workaround_published"
+PROBLEM_RESOLVED = "itsm.problem_resolved"
 RELEASE_LIVE = "projects.release_live"
-KNOWN_EVENTS = frozenset({SLA_CLOCK_BREACHED, INCIDENT_CREATED, WORKAROUND_PUBLISHED, RELEASE_LIVE})
+KNOWN_EVENTS = frozenset(
+    {SLA_CLOCK_BREACHED, INCIDENT_CREATED, WORKAROUND_PUBLISHED, PROBLEM_RESOLVED, RELEASE_LIVE}
+)
 
 
 def subscribe(name: str, handler: Handler) -> None:

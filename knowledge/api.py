@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -15,9 +15,10 @@ from core.roles import is_staff_member
 from itsm import selectors as itsm_selectors
 from itsm.api.tickets import TicketViewSet
 from knowledge import selectors, services
+from knowledge.filters import ArticleFilter
 from knowledge.models import Article, ArticleVersion, Audience
 from knowledge.render import render_markdown
-from knowledge.search import search, snippet_of
+from knowledge.search import snippet_of
 
 
 class ArticleSerializer(serializers.ModelSerializer):
@@ -72,6 +73,16 @@ class ArticleWriteSerializer(serializers.Serializer):
     review_by = serializers.DateField(required=False, allow_null=True)
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A field the client thinks it set but we would ignore is a bug on their side.
+        unknown = set(getattr(self, "initial_data", {})) - set(self.fields)
+        if unknown:
+            hint = {"status": "The status moves through /transitions/{name}/."}
+            raise serializers.ValidationError(
+                {f: [hint.get(f, "This field cannot be written.")] for f in sorted(unknown)}
+            )
+        return attrs
+
 
 class VersionSerializer(serializers.ModelSerializer):
     author = UserRefSerializer(read_only=True, allow_null=True)
@@ -95,20 +106,24 @@ class SolvedInput(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class ReviewedInput(serializers.Serializer):
+    review_by = serializers.DateField(required=False, allow_null=True, default=None)
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
 class ArticleViewSet(TicketViewSet):
     """Articles. ``?q=`` searches (full text on PostgreSQL: ranked, with highlighted
     snippets); requesters only ever find published public articles."""
 
     serializer_class = ArticleSerializer
-    filterset_fields = ["audience", "status", "services", "needs_review"]
+    filterset_class = ArticleFilter
     transition_inputs = {n: _Comment for n in ("submit_review", "publish", "rework", "retire")}
     transition_services = services.ARTICLE_TRANSITION_SERVICES
     ticket_kwarg = "article"
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        qs = selectors.article_list(self.request.user)
-        q = self.request.query_params.get("q", "")
-        return search(qs, q) if q else qs.order_by("-updated_at", "-id")
+        # ?q= (ArticleFilter) orders by rank instead.
+        return selectors.article_list(self.request.user).order_by("-updated_at", "-id")
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "q": self.request.query_params.get("q")}
@@ -139,7 +154,6 @@ class ArticleViewSet(TicketViewSet):
     @extend_schema(
         request=ArticleWriteSerializer,
         responses={201: ArticleSerializer},
-        parameters=[OpenApiParameter("q", str, description="Search text")],
     )
     def create(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
         body = ArticleWriteSerializer(data=request.data)
@@ -180,4 +194,17 @@ class ArticleViewSet(TicketViewSet):
         use = services.article_used(
             article=article, actor=request.user, incident=incident, query=body.validated_data["q"]
         )
-        return Response({"kind": use.kind, "used_count": article.used_count + 1}, status=201)
+        article.refresh_from_db(fields=["used_count"])
+        return Response({"kind": use.kind, "used_count": article.used_count}, status=201)
+
+    @extend_schema(request=ReviewedInput, responses=ArticleSerializer)
+    @action(detail=True, methods=["post"], url_path="reviewed")
+    def reviewed(self, request: Request, pk: str | None = None) -> Response:
+        """The article was checked and still holds: clears *needs review*, optionally
+        sets the next review date."""
+        body = ReviewedInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        article = services.article_mark_reviewed(
+            article=self.get_object(), actor=request.user, **body.validated_data
+        )
+        return self.present(article)

@@ -10,6 +10,7 @@ class KnowledgeConfig(AppConfig):
         from knowledge import services, views
 
         events.subscribe(events.WORKAROUND_PUBLISHED, services.on_workaround_published)
+        events.subscribe(events.PROBLEM_RESOLVED, services.on_problem_resolved)
         events.subscribe(events.RELEASE_LIVE, services.on_release_live)
         extensions.register_panel(
             "incident_detail",

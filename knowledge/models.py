@@ -53,6 +53,14 @@ class Article(ConcurrentTransitionMixin, models.Model):
     status = FSMField(default=A.DRAFT, choices=A.choices, protected=True, db_index=True)
     needs_review = models.BooleanField(default=False, db_index=True)
     needs_review_reason = models.CharField(max_length=255, blank=True)
+    review_release = models.ForeignKey(
+        "projects.Release",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="articles_flagged",
+        help_text="The go-live that flagged the article for review.",
+    )
     problem = models.OneToOneField(
         "itsm.Problem",
         null=True,
@@ -113,6 +121,9 @@ class ArticleVersion(models.Model):
     number = models.PositiveIntegerField()
     title = models.CharField(max_length=200)
     body = models.TextField()
+    # What else the edit set (audience, services, tags, review-by), so a diff between two
+    # versions shows every change, not only the text.
+    details = models.JSONField(default=dict, blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -127,6 +138,17 @@ class ArticleVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article.key} v{self.number}"
+
+    def as_lines(self) -> list[str]:
+        """The version as the diff compares it: title, what it is filed under, the body."""
+        d = self.details
+        meta = [
+            f"Audience: {d['audience']}" if "audience" in d else "",
+            f"Services: {', '.join(d.get('services', [])) or '—'}" if "services" in d else "",
+            f"Tags: {', '.join(d.get('tags', [])) or '—'}" if "tags" in d else "",
+            f"Review by: {d.get('review_by') or '—'}" if "review_by" in d else "",
+        ]
+        return [f"# {self.title}", *[m for m in meta if m], "", *self.body.splitlines()]
 
 
 class ArticleUse(models.Model):

@@ -8,14 +8,10 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, ExpressionWrapper, F, IntegerField, Q, QuerySet, Value, When
 from django.utils.html import escape
 
 from knowledge.models import Article
-
-VECTOR = SearchVector("title", weight="A", config="english") + SearchVector(
-    "body", weight="B", config="english"
-)
 
 
 def on_postgres() -> bool:
@@ -23,18 +19,55 @@ def on_postgres() -> bool:
 
 
 def refresh_vector(article: Article) -> None:
-    """Keep the stored search vector in step with the text (called by the services)."""
+    """Keep the stored search vector in step with the text (called by the services): the
+    title weighs most, then tags and services, then the body."""
     if on_postgres():
-        Article.objects.filter(pk=article.pk).update(search_vector=VECTOR)
+        filed_under = " ".join(
+            [t.name.replace("-", " ") for t in article.tags.all()]
+            + [s.name for s in article.services.all()]
+        )
+        vector = (
+            SearchVector("title", weight="A", config="english")
+            + SearchVector(Value(filed_under), weight="B", config="english")
+            + SearchVector("body", weight="C", config="english")
+        )
+        Article.objects.filter(pk=article.pk).update(search_vector=vector)
 
 
-def search(qs: QuerySet[Article], text: str) -> QuerySet[Article]:
-    """Matching articles, best first, each with ``snippet`` (HTML, matches in <mark>)."""
+# For the SQLite fallback (PostgreSQL's english configuration has its own list): words
+# that would match nearly every article.
+_STOP = (
+    "the and but for not are was were has have had you your our with this that from they "
+    "them when what where which who why how can cannot does did doing all any its into out "
+    "off just only very too also than then there here been being will would should could "
+    "about after before again get got"
+)
+STOP_WORDS = frozenset(_STOP.split())
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.split(r"\W+", text) if len(w) > 2 and w.lower() not in STOP_WORDS][:12]
+
+
+def search(qs: QuerySet[Article], text: str, *, match: str = "all") -> QuerySet[Article]:
+    """Matching articles, best first, each with ``snippet`` (HTML, matches in <mark>).
+
+    ``match="all"`` is a search box (web-search syntax: every word, "phrases", -not, or);
+    ``match="any"`` is for text someone is typing about their trouble (an incident's
+    title): any word may match, and the articles matching more of them rank higher."""
     text = (text or "").strip()
     if not text:
         return qs
     if on_postgres():
-        query = SearchQuery(text, search_type="websearch", config="english")
+        if match == "any":
+            words = _words(text)
+            if not words:
+                return qs.none()
+            query = SearchQuery(words[0], config="english")
+            for w in words[1:]:
+                query |= SearchQuery(w, config="english")
+        else:
+            query = SearchQuery(text, search_type="websearch", config="english")
         return (
             qs.filter(search_vector=query)
             .annotate(
@@ -51,22 +84,27 @@ def search(qs: QuerySet[Article], text: str) -> QuerySet[Article]:
             )
             .order_by("-rank", "-used_count", "-id")
         )
-    words = [w for w in re.split(r"\W+", text) if len(w) > 2][:6] or [text]
-    cond = Q()
-    for w in words:
-        cond |= Q(title__icontains=w) | Q(body__icontains=w)
-    title_hits = sum(
+    # SQLite: words found in the title count twice, in the body once.
+    words = _words(text)[:6]
+    if not words:
+        return qs.none()
+    hits = [Q(title__icontains=w) | Q(body__icontains=w) for w in words]
+    cond = hits[0]
+    for h in hits[1:]:
+        cond = (cond | h) if match == "any" else (cond & h)
+    rank = sum(
         (
-            Case(
-                When(title__icontains=w, then=Value(2)),
-                default=Value(0),
-                output_field=IntegerField(),
-            )
+            Case(When(title__icontains=w, then=Value(2)), default=Value(0))
+            + Case(When(body__icontains=w, then=Value(1)), default=Value(0))
             for w in words
         ),
         Value(0),
     )
-    return qs.filter(cond).annotate(rank=title_hits).order_by("-rank", "-used_count", "-id")
+    return (
+        qs.filter(cond)
+        .annotate(rank=ExpressionWrapper(rank, output_field=IntegerField()))
+        .order_by("-rank", "-used_count", "-id")
+    )
 
 
 MARKUP = re.compile(r"[*`#]+|^>\s?", re.MULTILINE)

@@ -4,7 +4,7 @@ articles are kept in step by the events of the apps below."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
@@ -19,6 +19,7 @@ from core.services import outbox_email, sequence_next
 from itsm.services.common import (
     Actor,
     created_changes,
+    diff,
     ensure_transition_possible,
     lock,
     record,
@@ -42,12 +43,22 @@ def _tags(names: Iterable[str]) -> list[Tag]:
     return out
 
 
+def _details(article: Article) -> dict[str, Any]:
+    return {
+        "audience": article.audience,
+        "services": sorted(s.name for s in article.services.all()),
+        "tags": sorted(t.name for t in article.tags.all()),
+        "review_by": article.review_by.isoformat() if article.review_by else None,
+    }
+
+
 def _version(article: Article, actor: Actor, note: str) -> None:
     ArticleVersion.objects.create(
         article=article,
         number=article.version,
         title=article.title,
         body=article.body,
+        details=_details(article),
         author=actor,
         note=note[:200],
     )
@@ -96,14 +107,17 @@ def article_create(
 def article_update(
     *,
     article: Article,
-    actor: AbstractBaseUser,
+    actor: Actor,
     note: str = "",
     services: Iterable[Service] | None = None,
     tags: Iterable[str] | None = None,
     **fields: Any,
 ) -> Article:
-    """Edit: a new version when the title or body changes; clears a *needs review* flag
-    (someone looked at it)."""
+    """Edit (staff; not a retired article). Every edit that changes anything keeps a new
+    version (text and what the article is filed under) and clears a *needs review* flag:
+    its owner looked at it. An edit that changes nothing writes nothing. ``actor`` None is
+    Tandem itself (a known-error article following its problem).
+    Audit: ``updated`` with the field changes and the note."""
     allowed = {"title", "body", "audience", "review_by", "owner"}
     unknown = set(fields) - allowed
     if unknown:
@@ -111,31 +125,77 @@ def article_update(
             f"These fields cannot be edited: {', '.join(sorted(unknown))}.",
             errors={f: ["This field cannot be edited."] for f in unknown},
         )
+    if "audience" in fields and fields["audience"] not in Audience.values:
+        raise ValidationFailed(
+            f"Audience is one of {', '.join(Audience.values)}.", field="audience"
+        )
     with transaction.atomic():
         a = lock(article)
-        if not permissions.can_edit(actor, a):
+        if actor is not None and not permissions.can_edit(actor, a):
             raise ActionForbidden(f"You may not edit {a.key}.")
         if a.status == "retired":
-            raise IllegalTransition(f"{a.key} is retired.")
-        before = snapshot(a)
-        text_changed = any(k in fields and fields[k] != getattr(a, k) for k in ("title", "body"))
+            raise IllegalTransition(f"{a.key} is retired; it cannot be edited.")
+        before, body_before, details_before = snapshot(a), a.body, _details(a)
         for k, v in fields.items():
-            setattr(a, k, v)
+            setattr(a, k, v.strip() if k == "title" and isinstance(v, str) else v)
         require(a.title.strip(), "title", "A title is required.")
         require(a.body.strip(), "body", "Write the article.")
-        if text_changed:
-            a.version += 1
-        a.needs_review, a.needs_review_reason = False, ""
-        save(a)
         if services is not None:
             a.services.set(services)
         if tags is not None:
             a.tags.set(_tags(tags))
-        if text_changed:
-            _version(a, actor, note)
+        details_after = _details(a)
+        changes: dict[str, tuple[Any, Any]] = diff(a, before)
+        for k in ("services", "tags"):
+            if details_after[k] != details_before[k]:
+                changes[k] = (", ".join(details_before[k]), ", ".join(details_after[k]))
+        if a.body != body_before:
+            changes["body"] = (f"v{a.version}", f"v{a.version + 1}")
+        if not changes:
+            return a
+        a.version += 1
+        _unflag(a)
+        save(a)
+        _version(a, actor, note)
         refresh_vector(a)
-        record(a, actor, "updated", before=before, comment=note)
+        record(a, actor, "updated", changes={**changes, **diff(a, before)}, comment=note)
     return a
+
+
+def article_mark_reviewed(
+    *, article: Article, actor: AbstractBaseUser, review_by: date | None = None, comment: str = ""
+) -> Article:
+    """The owner (or any staff) checked a flagged article and it still holds: the flag
+    goes, and the next review date is set when given (it must be in the future).
+    Audit: ``reviewed``."""
+    if review_by is not None and review_by <= timezone.localdate():
+        raise ValidationFailed("The next review date must be in the future.", field="review_by")
+    with transaction.atomic():
+        a = lock(article)
+        if not permissions.can_edit(actor, a):
+            raise ActionForbidden(f"You may not review {a.key}.")
+        if a.status == "retired":
+            raise IllegalTransition(f"{a.key} is retired.")
+        before = snapshot(a)
+        reason = a.needs_review_reason
+        _unflag(a)
+        if review_by is not None:
+            a.review_by = review_by
+        elif a.review_by and a.review_by < timezone.localdate():
+            a.review_by = None  # the passed date was the reason; do not flag it again tomorrow
+        save(a)
+        record(
+            a,
+            actor,
+            "reviewed",
+            before=before,
+            comment=comment or (f"Still holds ({reason})" if reason else "Still holds."),
+        )
+    return a
+
+
+def _unflag(article: Article) -> None:
+    article.needs_review, article.needs_review_reason, article.review_release = False, "", None
 
 
 def _ensure(actor: Actor, article: Article, name: str) -> None:
@@ -151,7 +211,7 @@ def article_transition(*, article: Article, actor: Actor, name: str, comment: st
     """submit_review, publish, rework, retire."""
     with transitioning(article, actor, name, ensure=_ensure, comment=comment) as a:
         if name == "publish":
-            a.needs_review, a.needs_review_reason = False, ""
+            _unflag(a)
     return a
 
 
@@ -161,13 +221,17 @@ ARTICLE_TRANSITION_SERVICES: dict[str, Callable[..., Article]] = {
 }
 
 
-def article_flag(*, article: Article, reason: str, actor: Actor = None) -> None:
-    """Flag a published article *needs review* and tell its owner (once per reason)."""
+def article_flag(
+    *, article: Article, reason: str, actor: Actor = None, release: Any = None
+) -> None:
+    """Flag an article *needs review* (naming the release that changed its service, when
+    one did) and tell its owner, once per reason. Audit: ``flagged``. Outbox: the owner."""
     with transaction.atomic():
         a = lock(article)
-        if a.needs_review and a.needs_review_reason == reason:
+        if a.needs_review and a.needs_review_reason == reason[:255]:
             return
         a.needs_review, a.needs_review_reason = True, reason[:255]
+        a.review_release = release
         save(a)
         record(a, actor, "flagged", comment=reason)
         outbox_email(
@@ -182,27 +246,52 @@ def article_flag(*, article: Article, reason: str, actor: Actor = None) -> None:
 def article_used(
     *, article: Article, actor: AbstractBaseUser, incident: Any = None, query: str = ""
 ) -> ArticleUse:
-    """'This solved it': a deflection when no incident is named, else the article is
-    linked to the incident (audited there)."""
+    """'This solved it': a deflection (no incident raised) when no incident is named, else
+    the article is linked to the incident (audited there). The caller passes an article
+    and incident the actor may see. Counted once: linking the same article to the same
+    incident again, or the same person saying it solved it again within the hour, returns
+    the earlier use without counting it twice."""
     kind = ArticleUse.Kind.LINKED if incident is not None else ArticleUse.Kind.DEFLECTED
     with transaction.atomic():
-        use = ArticleUse.objects.create(
-            article=article, user=actor, kind=kind, incident=incident, query=query[:200]
+        a = lock(article)
+        earlier = ArticleUse.objects.filter(article=a, kind=kind)
+        earlier = (
+            earlier.filter(incident=incident)
+            if incident is not None
+            else earlier.filter(user=actor, created_at__gte=timezone.now() - DEFLECTION_WINDOW)
         )
-        Article.objects.filter(pk=article.pk).update(used_count=F("used_count") + 1)
+        if (found := earlier.first()) is not None:
+            return found
+        use = ArticleUse.objects.create(
+            article=a, user=actor, kind=kind, incident=incident, query=query[:200]
+        )
+        Article.objects.filter(pk=a.pk).update(used_count=F("used_count") + 1)
         if incident is not None:
-            record(incident, actor, "article_linked", comment=f"{article.key}: {article.title}")
+            record(incident, actor, "article_linked", comment=f"{a.key}: {a.title}")
     return use
 
 
+DEFLECTION_WINDOW = timedelta(hours=1)
+
+
 # --- reactions to the apps below (subscribed in KnowledgeConfig.ready) --------------------
-def on_workaround_published(*, problem: Any, actor: Actor) -> None:
-    """A problem's workaround becomes (or updates) its known-error article."""
-    body = (
-        f"**Known error** — {problem.title}\n\n## Symptoms\n\n{problem.description or '—'}"
-        f"\n\n## Workaround\n\n{problem.workaround}\n\n## Cause\n\n"
-        f"{problem.root_cause or 'Under investigation.'}\n\nProblem {problem.key}."
+def known_error_body(problem: Any) -> str:
+    """A problem's known-error article, written from the problem (never edited by hand:
+    the next change to the problem rewrites it)."""
+    fixed = ""
+    if problem.status in ("resolved", "closed") and problem.resolution_notes:
+        fixed = f"## Fixed\n\n{problem.resolution_notes}\n\n"
+    return (
+        f"**Known error** — {problem.title}\n\n{fixed}## Symptoms\n\n"
+        f"{problem.description or '—'}\n\n## Workaround\n\n{problem.workaround}\n\n"
+        f"## Cause\n\n{problem.root_cause or 'Under investigation.'}\n\nProblem {problem.key}."
     )
+
+
+def on_workaround_published(*, problem: Any, actor: Actor) -> None:
+    """A problem's workaround becomes (or updates) its known-error article, published at
+    once: the desk needs it now. Its incidents show it through the problem."""
+    body = known_error_body(problem)
     existing = Article.objects.filter(problem=problem).first()
     owner = problem.assignee or actor or problem.created_by
     if existing is None:
@@ -210,7 +299,7 @@ def on_workaround_published(*, problem: Any, actor: Actor) -> None:
             actor=owner,
             title=f"Known error: {problem.title}",
             body=body,
-            services=[problem.service],
+            services=[problem.service] if problem.service_id else [],
             tags=["known-error"],
             problem=problem,
         )
@@ -218,9 +307,29 @@ def on_workaround_published(*, problem: Any, actor: Actor) -> None:
             article, None, "publish", ensure=_ensure, comment="Published with the workaround."
         ):
             pass
-    elif existing.body != body:
+    elif existing.status != "retired" and existing.body != body:
         article_update(
-            article=existing, actor=owner, body=body, note="The problem's workaround changed."
+            article=existing, actor=actor, body=body, note="The problem's workaround changed."
+        )
+
+
+def on_problem_resolved(*, problem: Any, actor: Actor) -> None:
+    """The permanent fix is in: the known-error article says so, and its owner is asked
+    whether to retire it (people on the old version may still need the workaround)."""
+    article = Article.objects.filter(problem=problem).exclude(status="retired").first()
+    if article is None:
+        return
+    body = known_error_body(problem)
+    if article.body != body:
+        article = article_update(
+            article=article, actor=None, body=body, note=f"{problem.key} resolved."
+        )
+    if article.status == "published":
+        article_flag(
+            article=article,
+            reason=f"{problem.key} is resolved ({problem.resolution_notes[:120]}): retire this "
+            "known error once nobody needs the workaround.",
+            actor=actor,
         )
 
 
@@ -230,7 +339,7 @@ def on_release_live(*, release: Any, actor: Actor) -> None:
     for article in Article.objects.filter(
         status="published", services__in=release.project.services.all()
     ).distinct():
-        article_flag(article=article, reason=reason, actor=actor)
+        article_flag(article=article, reason=reason, actor=actor, release=release)
 
 
 def articles_flag_overdue(today: date | None = None) -> int:

@@ -4,22 +4,27 @@ review what is flagged, and suggestions while an incident is being typed."""
 from __future__ import annotations
 
 import difflib
+from datetime import date
 from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.paginator import Paginator
+from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.html import escape
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
-from core.exceptions import ActionForbidden, NotFound
+from core.exceptions import ActionForbidden, NotFound, ValidationFailed
 from core.models import Service
 from core.roles import is_staff_member
 from core.selectors import timeline_of
 from core.views import DomainErrorMixin
 from itsm import selectors as itsm_selectors
 from knowledge import selectors, services
-from knowledge.models import ARTICLE_TRANSITIONS, Audience, Tag
+from knowledge.filters import ArticleFilter
+from knowledge.models import ARTICLE_TRANSITIONS, Article, ArticleStatus, Audience, Tag
 from knowledge.render import render_markdown
 from knowledge.search import search, snippet_of
 
@@ -28,25 +33,33 @@ class Base(LoginRequiredMixin, DomainErrorMixin, View):
     pass
 
 
-def _results(request: HttpRequest, text: str, limit: int | None = None) -> list[Any]:
+def _results(request: HttpRequest, text: str, limit: int = 100) -> list[Any]:
+    """The search page's rows: the filters of the API; published articles unless staff
+    pick a status."""
     qs = selectors.article_list(request.user)
-    if not is_staff_member(request.user) or request.GET.get("status") != "all":
-        qs = qs.filter(status="published")
-    for name in ("service", "audience"):
-        if request.GET.get(name):
-            qs = qs.filter(
-                **(
-                    {"services": request.GET[name]}
-                    if name == "service"
-                    else {"audience": request.GET[name]}
-                )
-            )
-    if request.GET.get("tag"):
-        qs = qs.filter(tags__name=request.GET["tag"])
-    qs = search(qs, text)
-    rows = list(qs[:limit] if limit else qs[:100])
+    params = request.GET.copy()
+    if params.get("status") == "any" and is_staff_member(request.user):
+        params.pop("status")
+    elif not is_staff_member(request.user) or not params.get("status"):
+        params.setlist("status", ["published"])
+    params["q"] = text
+    rows = list(ArticleFilter(params, queryset=qs, request=request).qs[:limit])
+    _snippets(rows, text)
+    return rows
+
+
+def _snippets(rows: list[Any], text: str) -> None:
     for a in rows:
         a.snippet_html = snippet_of(a, text) if text else escape(a.body[:200])
+
+
+def suggestions(user: Any, text: str, limit: int = 3) -> list[Any]:
+    """Published articles matching what someone types about their trouble (any word)."""
+    if len(text.strip()) < 3:
+        return []
+    qs = selectors.article_list(user).filter(status="published")
+    rows = list(search(qs, text, match="any")[:limit])
+    _snippets(rows, text)
     return rows
 
 
@@ -60,8 +73,9 @@ class ArticleListView(Base):
                 "articles": _results(request, text),
                 "q": text,
                 "services": Service.objects.filter(is_active=True),
-                "tags": Tag.objects.all(),
+                "tags": Tag.objects.filter(articles__isnull=False).distinct(),
                 "audiences": Audience.choices if is_staff_member(request.user) else [],
+                "statuses": ArticleStatus.choices if is_staff_member(request.user) else [],
                 "staff": is_staff_member(request.user),
             },
         )
@@ -72,7 +86,7 @@ class SuggestView(Base):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         text = request.GET.get("title") or request.GET.get("q") or ""
-        rows = _results(request, text, limit=3) if len(text.strip()) >= 3 else []
+        rows = suggestions(request.user, text)
         return render(request, "knowledge/_suggestions.html", {"articles": rows, "q": text})
 
 
@@ -95,15 +109,16 @@ class ArticleDetailView(Base):
                 "transitions": transitions,
                 "q": request.GET.get("q", ""),
                 "timeline": timeline_of(article, internal=True) if staff else [],
+                "problem_incidents": (
+                    list(article.problem.incidents.order_by("-id")[:20])
+                    if staff and article.problem_id
+                    else []
+                ),
             },
         )
 
 
 def _form_values(request: HttpRequest) -> dict[str, Any]:
-    from datetime import date
-
-    from core.exceptions import ValidationFailed
-
     review_by = request.POST.get("review_by") or None
     try:
         review = date.fromisoformat(review_by) if review_by else None
@@ -163,8 +178,6 @@ class ArticleEditView(Base):
         return self._page(request, article, values)
 
     def post(self, request: HttpRequest, ref: str | None = None) -> HttpResponse:
-        from core.exceptions import ValidationFailed
-
         article = selectors.article_get(request.user, ref) if ref else None
         values = _form_values(request)
         try:
@@ -203,9 +216,9 @@ class SolvedView(Base):
         incident = None
         if request.POST.get("incident"):
             incident = itsm_selectors.incident_get(request.user, request.POST["incident"])
-        services.article_used(
-            article=article, actor=request.user, incident=incident, query=request.POST.get("q", "")
-        )
+        # From the incident form the button sends the form, so the typed title is the query.
+        query = request.POST.get("q") or request.POST.get("title", "")
+        services.article_used(article=article, actor=request.user, incident=incident, query=query)
         if incident is not None:
             return redirect(incident.get_absolute_url())
         return render(request, "knowledge/solved.html", {"article": article})
@@ -228,8 +241,8 @@ class HistoryView(Base):
             raise NotFound("No such version.")
         old, new = by_number[a], by_number[b]
         diff = difflib.HtmlDiff(wrapcolumn=80).make_table(
-            f"# {old.title}\n\n{old.body}".splitlines(),
-            f"# {new.title}\n\n{new.body}".splitlines(),
+            old.as_lines(),
+            new.as_lines(),
             f"v{a}",
             f"v{b}",
             context=True,
@@ -243,7 +256,7 @@ class HistoryView(Base):
 
 class ReviewView(Base):
     """Flagged articles (a release changed their service, or their review date passed),
-    by owner and service."""
+    grouped by owner or by service, with *Still holds* beside each."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
         if not is_staff_member(request.user):
@@ -251,15 +264,115 @@ class ReviewView(Base):
         flagged = (
             selectors.article_list(request.user)
             .filter(needs_review=True)
-            .order_by("owner__username", "title")
+            .select_related("review_release__project")
         )
-        return render(request, "knowledge/review.html", {"flagged": flagged})
+        if request.GET.get("owner") == "me":
+            flagged = flagged.filter(owner=request.user)
+        by = "service" if request.GET.get("by") == "service" else "owner"
+        groups: dict[str, list[Any]] = {}
+        for a in flagged.order_by("owner__username", "title"):
+            if by == "owner":
+                keys = [a.owner.get_full_name() or a.owner.username]
+            else:
+                keys = [s.name for s in a.services.all()] or ["No service"]
+            for key in keys:
+                groups.setdefault(key, []).append(a)
+        return render(
+            request,
+            "knowledge/review.html",
+            {
+                "groups": sorted(groups.items()),
+                "by": by,
+                "mine": request.GET.get("owner") == "me",
+                "count": flagged.count(),
+            },
+        )
+
+
+class MarkReviewedView(Base):
+    """*Still holds*: the flag goes; a next review date may be set."""
+
+    def post(self, request: HttpRequest, ref: str) -> HttpResponse:
+        article = selectors.article_get(request.user, ref)
+        raw = request.POST.get("review_by") or ""
+        try:
+            review_by = date.fromisoformat(raw) if raw else None
+        except ValueError:
+            raise ValidationFailed("A date as YYYY-MM-DD.", field="review_by") from None
+        services.article_mark_reviewed(
+            article=article,
+            actor=request.user,
+            review_by=review_by,
+            comment=request.POST.get("comment", ""),
+        )
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = article.get_absolute_url()
+        return redirect(back)
 
 
 def incident_panel(request: HttpRequest, incident: Any) -> dict[str, Any] | None:
-    """On an incident: articles that match it, to link (staff) — the same search."""
+    """On an incident (staff): its problem's known-error article, the articles linked to
+    it, and the ones its title matches, to link."""
     if not is_staff_member(request.user):
         return None
-    rows = _results(request, incident.title, limit=3)
-    linked = incident.articles_used.select_related("article")
-    return {"articles": rows, "linked": linked, "incident": incident}
+    known_error = (
+        Article.objects.filter(problem_id=incident.problem_id, status="published").first()
+        if getattr(incident, "problem_id", None)
+        else None
+    )
+    linked = list(incident.articles_used.select_related("article"))
+    shown = {u.article_id for u in linked} | ({known_error.pk} if known_error else set())
+    rows = [a for a in suggestions(request.user, incident.title, limit=4) if a.pk not in shown]
+    return {
+        "articles": rows[:3],
+        "linked": linked,
+        "known_error": known_error,
+        "incident": incident,
+    }
+
+
+class ReleaseNotesView(Base):
+    """Release notes, browsable from the knowledge base: every release in progress or
+    live, newest first, per service, with the articles its go-live flagged."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        from projects import selectors as project_selectors
+        from projects.services import release_notes
+
+        if not is_staff_member(request.user):
+            raise NotFound("No such page.")
+        releases = (
+            project_selectors.release_list(request.user)
+            .filter(status__in=["development", "testing", "awaiting_go_live", "live"])
+            .prefetch_related("project__services", "articles_flagged")
+            .order_by(F("went_live_at").desc(nulls_first=True), "-planned_date", "-pk")
+        )
+        service = request.GET.get("service", "")
+        if service.isdigit():
+            releases = releases.filter(project__services=service)
+        text = request.GET.get("q", "").strip()
+        if text:
+            releases = releases.filter(
+                Q(version__icontains=text)
+                | Q(name__icontains=text)
+                | Q(notes__icontains=text)
+                | Q(project__name__icontains=text)
+                | Q(targeted_items__title__icontains=text)
+            ).distinct()
+        page = Paginator(releases, 10).get_page(request.GET.get("page"))
+        entries = [(r, release_notes(r)) for r in page]
+        params = request.GET.copy()
+        params.pop("page", None)
+        return render(
+            request,
+            "knowledge/releases.html",
+            {
+                "entries": entries,
+                "page": page,
+                "services": Service.objects.filter(is_active=True),
+                "service": service,
+                "q": text,
+                "querystring": params.urlencode(),
+            },
+        )

@@ -329,6 +329,8 @@ def problem_resolve(
             f"{ticket_link(p)}",
             target=p,
         )
+        # The knowledge base marks the known-error article fixed (core.events).
+        events.publish(events.PROBLEM_RESOLVED, problem=p, actor=actor)
     return p
 
 

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from core.exceptions import ActionForbidden
 from core.models import OutboxMessage
@@ -237,3 +238,255 @@ def test_snippets_read_as_text_and_stay_escaped(org) -> None:  # type: ignore[no
     snippet = snippet_of(hit, "vpn token")
     assert "**" not in snippet and "`" not in snippet
     assert "<b>" not in snippet and "<mark>" in snippet  # the author's HTML never renders
+
+
+# --- suggestions while typing -------------------------------------------------------------
+def test_suggestions_match_any_typed_word_best_first(org) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.views import suggestions
+
+    tax = write(org, "Payslip shows the wrong tax code", "Check your tax code.", audience="public")
+    write(org, "Payslip arrives late", "Payslips are sent on the 25th.", audience="public")
+    internal = write(org, "Tax code batch internals", "Restart the tax batch.")
+    rows = suggestions(org.requester, "tax code incorrect on my payslip")
+    assert rows[0] == tax  # most typed words, and in the title
+    assert internal not in rows  # requesters only ever see public articles
+    assert suggestions(org.requester, "the and but") == []  # only stop words: no error
+    assert suggestions(org.requester, "zz") == []
+
+
+def test_suggestion_buttons_submit_the_incident_form_not_a_nested_one(org) -> None:  # type: ignore[no-untyped-def]
+    a = write(org, "Reset your HR Portal password", "Use Forgot password.", audience="public")
+    c = Client()
+    c.force_login(org.requester)
+    frag = c.get("/kb/suggest/?title=portal password", HTTP_HX_REQUEST="true").content.decode()
+    assert "<form" not in frag and f'formaction="/kb/{a.key}/solved/"' in frag
+    # what the browser sends: the incident form's fields, to the button's formaction
+    res = c.post(f"/kb/{a.key}/solved/", {"title": "portal password loop", "description": ""})
+    assert res.status_code == 200 and b"No incident was raised" in res.content
+    use = ArticleUse.objects.get()
+    assert (use.kind, use.query, use.incident) == ("deflected", "portal password loop", None)
+
+
+def test_a_use_counts_once(org) -> None:  # type: ignore[no-untyped-def]
+    from itsm import services as itsm
+
+    a = write(org, "Printer jam", "Open tray 2.", audience="public")
+    ks.article_used(article=a, actor=org.requester)
+    ks.article_used(article=a, actor=org.requester)  # a double click
+    ks.article_used(article=a, actor=org.requester2)
+    inc = itsm.incident_create(actor=org.requester, service=org.service, title="Printer jams")
+    ks.article_used(article=a, actor=org.agent, incident=inc)
+    ks.article_used(article=a, actor=org.support2, incident=inc)
+    a.refresh_from_db()
+    assert a.used_count == 3 and ArticleUse.objects.count() == 3
+    res = api_as(org.requester).post(f"/api/v1/articles/{a.key}/solved/", {}, format="json")
+    assert res.status_code == 201 and res.json() == {"kind": "deflected", "used_count": 3}
+    res = api_as(org.agent).post(
+        f"/api/v1/articles/{a.key}/solved/", {"incident": "INC-999999"}, format="json"
+    )
+    assert res.status_code == 404
+
+
+# --- versions -----------------------------------------------------------------------------
+def test_an_edit_of_what_it_is_filed_under_keeps_a_version_too(org) -> None:  # type: ignore[no-untyped-def]
+    a = write(org, "VPN", "Body.")
+    a = ks.article_update(article=a, actor=org.agent, audience="public", tags=["vpn"])
+    assert a.version == 2
+    v2 = a.versions.get(number=2)
+    assert v2.details["audience"] == "public" and v2.details["tags"] == ["vpn"]
+    same = ks.article_update(article=a, actor=org.agent, audience="public", tags=["vpn"])
+    assert same.version == 2 and a.versions.count() == 2  # nothing changed, nothing written
+    c = Client()
+    c.force_login(org.agent)
+    page = c.get(f"/kb/{a.key}/history/?a=1&b=2").content.decode()
+    assert "Audience:" in page and "Tags:" in page and "diff_chg" in page
+    assert a.versions.get(number=1).as_lines()[1:3] == ["Audience: internal", "Services: Payroll"]
+    from core.selectors import history_of
+
+    updated = history_of(a).filter(action="updated").get()
+    assert updated.changes["audience"] == ["internal", "public"]
+    assert updated.changes["tags"] == ["", "vpn"]
+
+
+def test_bad_edits_are_refused_and_write_nothing(org) -> None:  # type: ignore[no-untyped-def]
+    a = write(org, "VPN", "Body.")
+    agent = api_as(org.agent)
+    for body in ({"title": " "}, {"audience": "everyone"}, {"review_by": "soon"}, {"status": "x"}):
+        res = agent.patch(f"/api/v1/articles/{a.key}/", body, format="json")
+        assert res.status_code == 400, (body, res.content)
+    a.refresh_from_db()
+    assert (a.title, a.version, a.versions.count()) == ("VPN", 1, 1)
+    retired = ks.article_transition(article=a, actor=org.agent, name="retire")
+    res = agent.patch(f"/api/v1/articles/{retired.key}/", {"body": "new"}, format="json")
+    assert res.status_code == 409
+    assert (
+        api_as(org.requester).post("/api/v1/articles/", {"title": "t", "body": "b"}).status_code
+        == 403
+    )
+
+
+# --- staying current ----------------------------------------------------------------------
+def _go_live(org, version="2.3"):  # type: ignore[no-untyped-def]
+    from core import events
+    from projects.models import Project, Release
+
+    project, _ = Project.objects.get_or_create(code="PAY", name="Payroll", team=org.dev)
+    project.services.add(org.service)
+    release = Release.objects.create(project=project, version=version)
+    Release.objects.filter(pk=release.pk).update(status="live", went_live_at=timezone.now())
+    release.refresh_from_db()
+    events.publish(events.RELEASE_LIVE, release=release, actor=org.change_manager)
+    return release
+
+
+def test_still_holds_clears_the_flag_and_sets_the_next_review(org) -> None:  # type: ignore[no-untyped-def]
+    a = write(org, "Payslip FAQ", "How to read your payslip.")
+    release = _go_live(org)
+    a.refresh_from_db()
+    assert a.review_release == release
+    agent = api_as(org.agent)
+    past = {"review_by": str(date.today())}
+    assert agent.post(f"/api/v1/articles/{a.key}/reviewed/", past, format="json").status_code == 400
+    a.refresh_from_db()
+    assert a.needs_review  # refused, nothing written
+    nxt = str(date.today() + timedelta(days=90))
+    res = agent.post(f"/api/v1/articles/{a.key}/reviewed/", {"review_by": nxt}, format="json")
+    assert res.status_code == 200
+    assert res.json()["needs_review"] is False and res.json()["review_by"] == nxt
+    a.refresh_from_db()
+    assert a.review_release is None and a.version == 1  # a review is not an edit
+    res = api_as(org.requester).post(f"/api/v1/articles/{a.key}/reviewed/", {}, format="json")
+    assert res.status_code == 403 or res.status_code == 404
+
+
+def test_review_page_groups_by_owner_or_service_and_still_holds(org) -> None:  # type: ignore[no-untyped-def]
+    a = write(org, "Payslip FAQ", "How to read your payslip.")
+    b = ks.article_create(actor=org.support2, title="No service", body="x")
+    ks.article_transition(article=b, actor=org.support2, name="publish")
+    ks.article_flag(article=b, reason="Check it.")
+    release = _go_live(org, "3.0")
+    c = Client()
+    c.force_login(org.agent)
+    by_owner = c.get("/kb/review/").content.decode()
+    for owner in (org.agent, org.support2):
+        assert f'data-group="{owner.get_full_name() or owner.username}"' in by_owner
+    assert f"{release}" in by_owner
+    by_service = c.get("/kb/review/?by=service").content.decode()
+    assert 'data-group="Payroll"' in by_service and 'data-group="No service"' in by_service
+    mine = c.get("/kb/review/?owner=me").content.decode()
+    assert a.key in mine and b.key not in mine
+    res = c.post(f"/kb/{a.key}/reviewed/", {"next": "/kb/review/?by=service"})
+    assert res["Location"] == "/kb/review/?by=service"
+    res = c.post(f"/kb/{b.key}/reviewed/", {"next": "https://evil.example/"})
+    assert res["Location"] == b.get_absolute_url()
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert not a.needs_review and not b.needs_review
+
+
+def test_release_notes_are_browsable_from_the_knowledge_base(org) -> None:  # type: ignore[no-untyped-def]
+    from projects.models import WorkItem
+
+    a = write(org, "Payslip FAQ", "How to read your payslip.")
+    release = _go_live(org, "4.1")
+    WorkItem.objects.create(
+        project=release.project,
+        kind="enhancement",
+        number=1,
+        title="Payslip shows overtime per week",
+        target_release=release,
+        reported_by=org.developer,
+    )
+    c = Client()
+    c.force_login(org.agent)
+    page = c.get("/kb/releases/").content.decode()
+    assert "PAY 4.1" in page and "Payslip shows overtime per week" in page and a.key in page
+    assert "PAY 4.1" in c.get("/kb/releases/?q=overtime").content.decode()
+    assert "PAY 4.1" not in c.get("/kb/releases/?q=nothing-like-it").content.decode()
+    assert "Release notes" in c.get("/kb/").content.decode()
+    requester = Client()
+    requester.force_login(org.requester)
+    assert requester.get("/kb/releases/").status_code == 404
+
+
+def test_a_resolved_problem_marks_its_known_error_fixed(org) -> None:  # type: ignore[no-untyped-def]
+    from itsm import services as itsm
+    from itsm.services import problems as prs
+
+    inc = itsm.incident_create(actor=org.requester, service=org.service, title="Export fails")
+    problem = prs.problem_create(
+        actor=org.problem_manager, title="Export fails", service=org.service, incidents=[inc]
+    )
+    prs.problem_investigate(problem=problem, actor=org.problem_manager)
+    prs.problem_publish_workaround(
+        problem=problem, actor=org.problem_manager, workaround="Split the export"
+    )
+    article = Article.objects.get(problem=problem)
+    staff = Client()
+    staff.force_login(org.agent)
+    panel = staff.get(inc.get_absolute_url()).content.decode()
+    assert f'data-known-error="{article.key}"' in panel
+    assert inc.key in staff.get(article.get_absolute_url()).content.decode()
+    prs.problem_resolve(problem=problem, actor=org.problem_manager, resolution_notes="Patched")
+    article.refresh_from_db()
+    assert "## Fixed\n\nPatched" in article.body and article.version == 2
+    assert article.needs_review and problem.key in article.needs_review_reason
+
+
+# --- API ----------------------------------------------------------------------------------
+def test_api_filters_by_tag_service_status_and_rejects_bad_values(org) -> None:  # type: ignore[no-untyped-def]
+    a = ks.article_create(
+        actor=org.agent, title="Tagged", body="x", tags=["vpn"], services=[org.service]
+    )
+    b = write(org, "Untagged", "y", services=[])
+    agent = api_as(org.agent)
+
+    def keys(query: str) -> set[str]:
+        return {r["key"] for r in agent.get(f"/api/v1/articles/?{query}").json()["results"]}
+
+    assert keys("tag=vpn") == {a.key}
+    assert keys(f"service={org.service.pk}") == {a.key}
+    assert keys("status=published") == {b.key}
+    assert keys("status=draft&status=published") == {a.key, b.key}
+    assert agent.get("/api/v1/articles/?service=999999").status_code == 400
+    assert agent.get("/api/v1/articles/?status=nope").status_code == 400
+
+
+def test_article_list_query_count_does_not_grow_with_page_size(org) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    write(org, "First", "x")
+    agent = api_as(org.agent)
+    with CaptureQueriesContext(connection) as small:
+        assert agent.get("/api/v1/articles/?page_size=1").status_code == 200
+    for i in range(8):
+        ks.article_create(actor=org.agent, title=f"A{i}", body="x", tags=[f"t{i}"])
+    with CaptureQueriesContext(connection) as large:
+        assert len(agent.get("/api/v1/articles/?page_size=50").json()["results"]) == 9
+    # roles, count, page, services, tags
+    assert len(large.captured_queries) == len(small.captured_queries) <= 6
+
+
+@pytest.mark.postgres
+def test_postgres_ranks_title_then_tags_then_body_with_a_highlighted_snippet(org) -> None:  # type: ignore[no-untyped-def]
+    body = write(org, "Working from home", "Plug the dongle in before you start.")
+    tagged = ks.article_create(
+        actor=org.agent, title="Laptop kit", body="Ask for it.", tags=["dongle"]
+    )
+    ks.article_transition(article=tagged, actor=org.agent, name="publish")
+    title = write(org, "Dongle not recognised", "Try another USB port.")
+    hits = api_as(org.agent).get("/api/v1/articles/?q=dongle").json()["results"]
+    assert [h["key"] for h in hits] == [title.key, tagged.key, body.key]
+    assert "<mark>dongle</mark>" in hits[2]["snippet"]
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        # A tiny table is scanned anyway; forbid that to see the search can use the index.
+        cur.execute("SET LOCAL enable_seqscan = off")
+        cur.execute(
+            "EXPLAIN SELECT id FROM knowledge_article WHERE search_vector @@ "
+            "websearch_to_tsquery('english', 'dongle')"
+        )
+        plan = " ".join(r[0] for r in cur.fetchall())
+    assert "article_search_idx" in plan
