@@ -89,7 +89,7 @@ class VersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ArticleVersion
-        fields = ["number", "title", "body", "author", "note", "created_at"]
+        fields = ["number", "title", "body", "details", "author", "note", "created_at"]
 
 
 class _Comment(serializers.Serializer):

@@ -43,6 +43,11 @@ def _tags(names: Iterable[str]) -> list[Tag]:
     return out
 
 
+def _text(body: str) -> str:
+    """Browsers send CRLF; store one kind of line end so versions diff cleanly."""
+    return body.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _details(article: Article) -> dict[str, Any]:
     return {
         "audience": article.audience,
@@ -89,7 +94,7 @@ def article_create(
         article = Article(
             number=sequence_next("article"),
             title=title.strip(),
-            body=body,
+            body=_text(body),
             audience=audience,
             owner=owner or actor,
             review_by=review_by,
@@ -136,8 +141,12 @@ def article_update(
         if a.status == "retired":
             raise IllegalTransition(f"{a.key} is retired; it cannot be edited.")
         before, body_before, details_before = snapshot(a), a.body, _details(a)
+        if isinstance(fields.get("title"), str):
+            fields["title"] = fields["title"].strip()
+        if isinstance(fields.get("body"), str):
+            fields["body"] = _text(fields["body"])
         for k, v in fields.items():
-            setattr(a, k, v.strip() if k == "title" and isinstance(v, str) else v)
+            setattr(a, k, v)
         require(a.title.strip(), "title", "A title is required.")
         require(a.body.strip(), "body", "Write the article.")
         if services is not None:

@@ -351,6 +351,8 @@ class ReleaseNotesView(Base):
         service = request.GET.get("service", "")
         if service.isdigit():
             releases = releases.filter(project__services=service)
+        if request.GET.get("release", "").isdigit():  # one release, linked from a flag
+            releases = releases.filter(pk=request.GET["release"])
         text = request.GET.get("q", "").strip()
         if text:
             releases = releases.filter(

@@ -104,6 +104,9 @@ def test_every_edit_keeps_a_version_and_history_diffs(org) -> None:  # type: ign
     assert a.version == 3
     versions = api_as(org.agent).get(f"/api/v1/articles/{a.key}/versions/").json()
     assert [v["number"] for v in versions] == [3, 2, 1] and versions[1]["note"] == "two"
+    assert versions[0]["details"]["services"] == ["Payroll"]
+    crlf = ks.article_update(article=a, actor=org.agent, body="Line one.\r\nLine two.")
+    assert crlf.body == "Line one.\nLine two."  # as browsers send it, stored one way
     c = Client()
     c.force_login(org.agent)
     page = c.get(f"/kb/{a.key}/history/?a=1&b=2").content.decode()
@@ -403,6 +406,8 @@ def test_release_notes_are_browsable_from_the_knowledge_base(org) -> None:  # ty
     assert "PAY 4.1" in page and "Payslip shows overtime per week" in page and a.key in page
     assert "PAY 4.1" in c.get("/kb/releases/?q=overtime").content.decode()
     assert "PAY 4.1" not in c.get("/kb/releases/?q=nothing-like-it").content.decode()
+    assert "PAY 4.1" in c.get(f"/kb/releases/?release={release.pk}").content.decode()
+    assert "PAY 4.1" not in c.get(f"/kb/releases/?release={release.pk + 1}").content.decode()
     assert "Release notes" in c.get("/kb/").content.decode()
     requester = Client()
     requester.force_login(org.requester)
