@@ -108,11 +108,14 @@ def search(qs: QuerySet[Article], text: str, *, match: str = "all") -> QuerySet[
 
 
 MARKUP = re.compile(r"[*`#]+|^>\s?", re.MULTILINE)
+# An HTML tag the author wrote, as it stands once escaped.
+ESCAPED_TAG = re.compile(r"&lt;/?[A-Za-z](?:(?!&gt;).){0,200}&gt;")
 
 
 def _plain(html: str) -> str:
-    """A snippet reads as text: Markdown emphasis, headings and code marks go."""
-    return MARKUP.sub("", html)
+    """A snippet reads as text: Markdown emphasis, headings and code marks go, and so do
+    the (escaped) HTML tags an author wrote."""
+    return MARKUP.sub("", ESCAPED_TAG.sub("", html))
 
 
 def snippet_of(article: Any, text: str) -> str:

@@ -236,11 +236,17 @@ def test_pages_render_for_each_role(org) -> None:  # type: ignore[no-untyped-def
 def test_snippets_read_as_text_and_stay_escaped(org) -> None:  # type: ignore[no-untyped-def]
     from knowledge.search import search, snippet_of
 
-    write(org, "Tokens", "Reset the **VPN** token <b>now</b> `quickly`.", audience="public")
+    write(
+        org,
+        "Tokens",
+        "Reset the **VPN** token <b>now</b> `quickly` <a href=\"x\" title='y'>here</a>.",
+        audience="public",
+    )
     [hit] = list(search(Article.objects.all(), "vpn token"))
     snippet = snippet_of(hit, "vpn token")
     assert "**" not in snippet and "`" not in snippet
     assert "<b>" not in snippet and "<mark>" in snippet  # the author's HTML never renders
+    assert "&lt;" not in snippet and "now" in snippet and "here" in snippet  # nor shows as markup
 
 
 # --- suggestions while typing -------------------------------------------------------------
