@@ -3,10 +3,12 @@ articles come from the demo problems' published workarounds."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TextIO
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from core.models import Service
 from core.services import outbox_suppressed
@@ -61,8 +63,9 @@ def seed(stdout: TextIO) -> None:
         return
     author = User.objects.get(username="agent")
     reviewer = User.objects.get(username="support2")
+    today = timezone.localdate()
     with transaction.atomic(), outbox_suppressed():
-        for title, audience, service, body in ARTICLES:
+        for i, (title, audience, service, body) in enumerate(ARTICLES):
             article = services.article_create(
                 actor=author,
                 title=title,
@@ -70,6 +73,9 @@ def seed(stdout: TextIO) -> None:
                 audience=audience,
                 services=[Service.objects.get(name=service)],
                 tags=[service.lower()],
+                # the scheduler's restart notes were due for review last month
+                review_by=today - timedelta(days=30) if i == 3 else today + timedelta(days=180),
             )
             services.article_transition(article=article, actor=reviewer, name="publish")
-    stdout.write(f"  {Article.objects.count()} articles")
+        flagged = services.articles_flag_overdue(today)
+    stdout.write(f"  {Article.objects.count()} articles, {flagged} past its review date")
