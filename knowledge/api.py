@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.serializers import ServiceRefSerializer, UserRefSerializer
+from core.api.serializers import AuditEventSerializer, ServiceRefSerializer, UserRefSerializer
 from core.exceptions import ActionForbidden
 from core.models import Service
 from core.roles import is_staff_member
@@ -60,6 +60,26 @@ class ArticleSerializer(serializers.ModelSerializer):
     def get_snippet(self, article: Article) -> str | None:
         q = self.context.get("q")
         return snippet_of(article, q) if q else None
+
+
+class PublicArticleSerializer(ArticleSerializer):
+    """What a requester reads: the article, not how support keeps it (owner, state,
+    review flags, the problem behind a known error)."""
+
+    class Meta(ArticleSerializer.Meta):
+        fields = [
+            "id",
+            "key",
+            "title",
+            "body",
+            "html",
+            "snippet",
+            "audience",
+            "services",
+            "tags",
+            "used_count",
+            "updated_at",
+        ]
 
 
 class ArticleWriteSerializer(serializers.Serializer):
@@ -124,6 +144,24 @@ class ArticleViewSet(TicketViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         # ?q= (ArticleFilter) orders by rank instead.
         return selectors.article_list(self.request.user).order_by("-updated_at", "-id")
+
+    @classmethod
+    def get_extra_actions(cls):  # type: ignore[no-untyped-def]
+        # Articles take edits, not comments, and have no SLA clocks.
+        return [a for a in super().get_extra_actions() if a.__name__ not in ("comments", "sla")]
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False) or is_staff_member(self.request.user):
+            return ArticleSerializer
+        return PublicArticleSerializer
+
+    @extend_schema(responses=AuditEventSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="history")
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        """The audit trail of the article (staff)."""
+        if not is_staff_member(request.user):
+            raise ActionForbidden("The history of an article is for staff.")
+        return super().history(request, pk)
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "q": self.request.query_params.get("q")}

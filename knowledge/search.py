@@ -112,28 +112,25 @@ MARKUP = re.compile(r"[*`#]+|^>\s?", re.MULTILINE)
 ESCAPED_TAG = re.compile(r"&lt;/?[A-Za-z](?:(?!&gt;).){0,200}&gt;")
 
 
-def _plain(html: str) -> str:
-    """A snippet reads as text: Markdown emphasis, headings and code marks go, and so do
-    the (escaped) HTML tags an author wrote."""
-    return MARKUP.sub("", ESCAPED_TAG.sub("", html))
+def _as_text(raw: str) -> str:
+    """Author's Markdown as snippet text, escaped: emphasis, heading and code marks go
+    (before escaping, so entities such as &#x27; stay whole), then the HTML tags the
+    author wrote (after escaping, so they can never render)."""
+    return ESCAPED_TAG.sub("", escape(MARKUP.sub("", raw)))
 
 
 def snippet_of(article: Any, text: str) -> str:
     """The snippet to show: PostgreSQL's headline, or a window around the first match
-    (escaped, then marked) on SQLite."""
+    (escaped, then marked) on SQLite. Safe HTML: only <mark> is markup."""
     if getattr(article, "snippet", None):
-        # SearchHeadline returns the body's text with <mark>; the body is Markdown the
-        # author wrote, so escape everything but the marks.
-        return _plain(
-            escape(article.snippet)
-            .replace("&lt;mark&gt;", "<mark>")
-            .replace("&lt;/mark&gt;", "</mark>")
-        )
+        # SearchHeadline returns the body's text with <mark> around the matches; keep
+        # those aside while the rest is made text.
+        raw = article.snippet.replace("<mark>", "\x01").replace("</mark>", "\x02")
+        return _as_text(raw).replace("\x01", "<mark>").replace("\x02", "</mark>")
     body = article.body
-    words = [w for w in re.split(r"\W+", text or "") if len(w) > 2]
+    words = _words(text or "")
     pos = min((body.lower().find(w.lower()) for w in words if w.lower() in body.lower()), default=0)
-    window = body[max(0, pos - 80) : pos + 160]
-    out = escape(window)
+    out = _as_text(body[max(0, pos - 80) : pos + 160])
     for w in words:
         out = re.sub(f"({re.escape(escape(w))})", r"<mark>\1</mark>", out, flags=re.IGNORECASE)
-    return _plain(("…" if pos > 80 else "") + out + ("…" if len(body) > pos + 160 else ""))
+    return ("…" if pos > 80 else "") + out + ("…" if len(body) > pos + 160 else "")

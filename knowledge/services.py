@@ -3,9 +3,10 @@ articles are kept in step by the events of the apps below."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
-from functools import partial
+from functools import partial, wraps
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -33,6 +34,8 @@ from knowledge import permissions
 from knowledge.models import Article, ArticleUse, ArticleVersion, Audience, Tag
 from knowledge.search import refresh_vector
 
+logger = logging.getLogger(__name__)
+
 
 def _tags(names: Iterable[str]) -> list[Tag]:
     out = []
@@ -41,6 +44,16 @@ def _tags(names: Iterable[str]) -> list[Tag]:
         if name:
             out.append(Tag.objects.get_or_create(name=name)[0])
     return out
+
+
+TITLE_MAX = Article._meta.get_field("title").max_length or 200
+
+
+def _check_text(title: str, body: str) -> None:
+    require(title.strip(), "title", "A title is required.")
+    if len(title.strip()) > TITLE_MAX:
+        raise ValidationFailed(f"A title is at most {TITLE_MAX} characters.", field="title")
+    require(body.strip(), "body", "Write the article.")
 
 
 def _text(body: str) -> str:
@@ -84,8 +97,7 @@ def article_create(
     """Write a draft (staff). Version 1 is kept. Audit: ``created``."""
     if not permissions.can_write(actor):
         raise ActionForbidden("Articles are written by support and development staff.")
-    require(title and title.strip(), "title", "A title is required.")
-    require(body and body.strip(), "body", "Write the article.")
+    _check_text(title or "", body or "")
     if audience not in Audience.values:
         raise ValidationFailed(
             f"Audience is one of {', '.join(Audience.values)}.", field="audience"
@@ -116,12 +128,13 @@ def article_update(
     note: str = "",
     services: Iterable[Service] | None = None,
     tags: Iterable[str] | None = None,
+    clears_flag: bool = True,
     **fields: Any,
 ) -> Article:
     """Edit (staff; not a retired article). Every edit that changes anything keeps a new
     version (text and what the article is filed under) and clears a *needs review* flag:
-    its owner looked at it. An edit that changes nothing writes nothing. ``actor`` None is
-    Tandem itself (a known-error article following its problem).
+    its owner looked at it (not when Tandem rewrites it: ``clears_flag=False``). An edit
+    that changes nothing writes nothing. ``actor`` None is Tandem itself.
     Audit: ``updated`` with the field changes and the note."""
     allowed = {"title", "body", "audience", "review_by", "owner"}
     unknown = set(fields) - allowed
@@ -147,8 +160,7 @@ def article_update(
             fields["body"] = _text(fields["body"])
         for k, v in fields.items():
             setattr(a, k, v)
-        require(a.title.strip(), "title", "A title is required.")
-        require(a.body.strip(), "body", "Write the article.")
+        _check_text(a.title, a.body)
         if services is not None:
             a.services.set(services)
         if tags is not None:
@@ -163,7 +175,8 @@ def article_update(
         if not changes:
             return a
         a.version += 1
-        _unflag(a)
+        if clears_flag:
+            _unflag(a)
         save(a)
         _version(a, actor, note)
         refresh_vector(a)
@@ -261,6 +274,8 @@ def article_used(
     incident again, or the same person saying it solved it again within the hour, returns
     the earlier use without counting it twice."""
     kind = ArticleUse.Kind.LINKED if incident is not None else ArticleUse.Kind.DEFLECTED
+    if incident is not None and not permissions.can_write(actor):
+        raise ActionForbidden("Support staff link articles to incidents.")
     with transaction.atomic():
         a = lock(article)
         earlier = ArticleUse.objects.filter(article=a, kind=kind)
@@ -284,6 +299,24 @@ DEFLECTION_WINDOW = timedelta(hours=1)
 
 
 # --- reactions to the apps below (subscribed in KnowledgeConfig.ready) --------------------
+def _reaction(handler: Callable[..., None]) -> Callable[..., None]:
+    """A reaction runs inside the other app's action, in a savepoint of its own: if the
+    knowledge base fails, the go-live or the workaround still stands, and the failure is
+    logged as an error rather than turned into the user's 500."""
+
+    @wraps(handler)
+    def react(**payload: Any) -> None:
+        try:
+            with transaction.atomic():
+                handler(**payload)
+        except Exception:
+            logger.exception(
+                "Knowledge base: %s failed; the action it followed stands.", handler.__name__
+            )
+
+    return react
+
+
 def known_error_body(problem: Any) -> str:
     """A problem's known-error article, written from the problem (never edited by hand:
     the next change to the problem rewrites it)."""
@@ -297,6 +330,7 @@ def known_error_body(problem: Any) -> str:
     )
 
 
+@_reaction
 def on_workaround_published(*, problem: Any, actor: Actor) -> None:
     """A problem's workaround becomes (or updates) its known-error article, published at
     once: the desk needs it now. Its incidents show it through the problem."""
@@ -306,7 +340,7 @@ def on_workaround_published(*, problem: Any, actor: Actor) -> None:
     if existing is None:
         article = article_create(
             actor=owner,
-            title=f"Known error: {problem.title}",
+            title=f"Known error: {problem.title}"[:TITLE_MAX],
             body=body,
             services=[problem.service] if problem.service_id else [],
             tags=["known-error"],
@@ -318,10 +352,15 @@ def on_workaround_published(*, problem: Any, actor: Actor) -> None:
             pass
     elif existing.status != "retired" and existing.body != body:
         article_update(
-            article=existing, actor=actor, body=body, note="The problem's workaround changed."
+            article=existing,
+            actor=actor,
+            body=body,
+            note="The problem's workaround changed.",
+            clears_flag=False,
         )
 
 
+@_reaction
 def on_problem_resolved(*, problem: Any, actor: Actor) -> None:
     """The permanent fix is in: the known-error article says so, and its owner is asked
     whether to retire it (people on the old version may still need the workaround)."""
@@ -331,7 +370,11 @@ def on_problem_resolved(*, problem: Any, actor: Actor) -> None:
     body = known_error_body(problem)
     if article.body != body:
         article = article_update(
-            article=article, actor=None, body=body, note=f"{problem.key} resolved."
+            article=article,
+            actor=None,
+            body=body,
+            note=f"{problem.key} resolved.",
+            clears_flag=False,
         )
     if article.status == "published":
         article_flag(
@@ -342,6 +385,7 @@ def on_problem_resolved(*, problem: Any, actor: Actor) -> None:
         )
 
 
+@_reaction
 def on_release_live(*, release: Any, actor: Actor) -> None:
     """Articles about the release's services are flagged for review, naming it."""
     reason = f"{release} went live on {timezone.localdate():%d %b %Y}: check this still holds."

@@ -43,7 +43,11 @@ def _results(request: HttpRequest, text: str, limit: int = 100) -> list[Any]:
     elif not is_staff_member(request.user) or not params.get("status"):
         params.setlist("status", ["published"])
     params["q"] = text
-    rows = list(ArticleFilter(params, queryset=qs, request=request).qs[:limit])
+    filterset = ArticleFilter(params, queryset=qs, request=request)
+    if not filterset.is_valid():
+        field, errors = next(iter(filterset.errors.items()))
+        raise ValidationFailed(f"{field}: {' '.join(errors)}", field=field)
+    rows = list(filterset.qs[:limit])
     _snippets(rows, text)
     return rows
 
@@ -73,7 +77,9 @@ class ArticleListView(Base):
                 "articles": _results(request, text),
                 "q": text,
                 "services": Service.objects.filter(is_active=True),
-                "tags": Tag.objects.filter(articles__isnull=False).distinct(),
+                "tags": Tag.objects.filter(
+                    articles__in=selectors.article_list(request.user)
+                ).distinct(),
                 "audiences": Audience.choices if is_staff_member(request.user) else [],
                 "statuses": ArticleStatus.choices if is_staff_member(request.user) else [],
                 "staff": is_staff_member(request.user),
@@ -119,19 +125,35 @@ class ArticleDetailView(Base):
 
 
 def _form_values(request: HttpRequest) -> dict[str, Any]:
-    review_by = request.POST.get("review_by") or None
-    try:
-        review = date.fromisoformat(review_by) if review_by else None
-    except ValueError:
-        raise ValidationFailed("A date as YYYY-MM-DD.", field="review_by") from None
-    return {
+    """The article form as the service takes it; a bad date or service is a 400 that
+    keeps what was typed (``ValidationFailed.values``)."""
+    values: dict[str, Any] = {
         "title": request.POST.get("title", ""),
         "body": request.POST.get("body", ""),
         "audience": request.POST.get("audience", Audience.INTERNAL),
-        "review_by": review,
-        "services": Service.objects.filter(pk__in=request.POST.getlist("services")),
+        "review_by": None,
+        "services": [],
         "tags": [t for t in request.POST.get("tags", "").split(",") if t.strip()],
     }
+    raw_ids = request.POST.getlist("services")
+    if not all(i.isdecimal() and len(i) < 19 for i in raw_ids):
+        raise _FormError(values, ValidationFailed("Pick services from the list.", field="services"))
+    values["services"] = list(Service.objects.filter(pk__in=raw_ids))
+    if len(values["services"]) != len(set(raw_ids)):
+        raise _FormError(values, ValidationFailed("A service is unknown.", field="services"))
+    review_by = request.POST.get("review_by") or ""
+    try:
+        values["review_by"] = date.fromisoformat(review_by) if review_by else None
+    except ValueError:
+        raise _FormError(
+            values, ValidationFailed("Review by is a date (YYYY-MM-DD).", field="review_by")
+        ) from None
+    return values
+
+
+class _FormError(Exception):
+    def __init__(self, values: dict[str, Any], error: ValidationFailed) -> None:
+        self.values, self.error = values, error
 
 
 class ArticleEditView(Base):
@@ -179,7 +201,10 @@ class ArticleEditView(Base):
 
     def post(self, request: HttpRequest, ref: str | None = None) -> HttpResponse:
         article = selectors.article_get(request.user, ref) if ref else None
-        values = _form_values(request)
+        try:
+            values = _form_values(request)
+        except _FormError as bad:
+            return self._page(request, article, bad.values, bad.error, status=400)
         try:
             if article is None:
                 article = services.article_create(actor=request.user, **values)
@@ -194,6 +219,8 @@ class ArticleEditView(Base):
 
 class PreviewView(Base):
     def post(self, request: HttpRequest) -> HttpResponse:
+        if not is_staff_member(request.user):
+            raise ActionForbidden("Articles are written by support and development staff.")
         return HttpResponse(render_markdown(request.POST.get("body", "")))
 
 
@@ -332,13 +359,26 @@ def incident_panel(request: HttpRequest, incident: Any) -> dict[str, Any] | None
     }
 
 
+def _id_param(request: HttpRequest, name: str) -> int | None:
+    """A numeric id from the query string; anything else is a 400, not a 500."""
+    raw = request.GET.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 0 < value < 2**63:
+        raise ValidationFailed(f"'{name}' is an id (a whole number).", field=name)
+    return value
+
+
 class ReleaseNotesView(Base):
     """Release notes, browsable from the knowledge base: every release in progress or
     live, newest first, per service, with the articles its go-live flagged."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
         from projects import selectors as project_selectors
-        from projects.services import release_notes
 
         if not is_staff_member(request.user):
             raise NotFound("No such page.")
@@ -348,12 +388,13 @@ class ReleaseNotesView(Base):
             .prefetch_related("project__services", "articles_flagged")
             .order_by(F("went_live_at").desc(nulls_first=True), "-planned_date", "-pk")
         )
-        service = request.GET.get("service", "")
-        if service.isdigit():
+        service = _id_param(request, "service")
+        if service is not None:
             releases = releases.filter(project__services=service)
-        if request.GET.get("release", "").isdigit():  # one release, linked from a flag
-            releases = releases.filter(pk=request.GET["release"])
-        text = request.GET.get("q", "").strip()
+        release = _id_param(request, "release")  # one release, linked from a flag
+        if release is not None:
+            releases = releases.filter(pk=release)
+        text = request.GET.get("q", "").strip()[:100]
         if text:
             releases = releases.filter(
                 Q(version__icontains=text)
@@ -363,7 +404,8 @@ class ReleaseNotesView(Base):
                 | Q(targeted_items__title__icontains=text)
             ).distinct()
         page = Paginator(releases, 10).get_page(request.GET.get("page"))
-        entries = [(r, release_notes(r)) for r in page]
+        notes = project_selectors.release_notes_for(list(page))
+        entries = [(r, notes[r.pk]) for r in page]
         params = request.GET.copy()
         params.pop("page", None)
         return render(
@@ -373,7 +415,7 @@ class ReleaseNotesView(Base):
                 "entries": entries,
                 "page": page,
                 "services": Service.objects.filter(is_active=True),
-                "service": service,
+                "service": str(service or ""),
                 "q": text,
                 "querystring": params.urlencode(),
             },

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from core.selectors import get_by_ref
 from itsm.models.incident import OPEN_STATES
@@ -83,3 +84,43 @@ def defect_of(incident: Any) -> WorkItem | None:
         .select_related("target_release", "fixed_in_release", "project")
         .first()
     )
+
+
+OPEN_DEFECT_STATES = ["open", "triaged", "in_progress", "in_review"]
+KNOWN_ISSUES_SHOWN = 20
+
+
+def release_notes_for(releases: list[Release]) -> dict[int, dict[str, list[WorkItem]]]:
+    """Release notes of several releases in two queries: new features and fixed defects
+    (what each targets), and known issues (its project's open defects it does not fix,
+    the worst 20)."""
+    notes: dict[int, dict[str, list[WorkItem]]] = {
+        r.pk: {"features": [], "fixes": [], "known_issues": []} for r in releases
+    }
+    if not releases:
+        return notes
+    for item in WorkItem.objects.filter(target_release__in=releases).order_by("priority", "pk"):
+        key = "features" if item.kind == Kind.ENHANCEMENT else "fixes"
+        notes[item.target_release_id][key].append(item)  # type: ignore[index]
+    by_project: dict[int, list[WorkItem]] = {}
+    # Enough per project that each release still has 20 after its own fixes drop out.
+    cap = KNOWN_ISSUES_SHOWN + max(len(n["fixes"]) for n in notes.values())
+    worst_first = Window(
+        RowNumber(), partition_by=[F("project_id")], order_by=[F("priority").asc(), F("pk").asc()]
+    )
+    for item in (
+        WorkItem.objects.filter(
+            kind=Kind.DEFECT,
+            project_id__in={r.project_id for r in releases},
+            status__in=OPEN_DEFECT_STATES,
+        )
+        .annotate(rank_in_project=worst_first)
+        .filter(rank_in_project__lte=cap)
+        .order_by("project_id", "priority", "pk")
+    ):
+        by_project.setdefault(item.project_id, []).append(item)
+    for r in releases:
+        notes[r.pk]["known_issues"] = [
+            i for i in by_project.get(r.project_id, []) if i.target_release_id != r.pk
+        ][:KNOWN_ISSUES_SHOWN]
+    return notes

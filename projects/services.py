@@ -602,21 +602,9 @@ def _system(actor: Any, ticket: Any, name: str) -> None:
 
 def release_notes(release: Release) -> dict[str, list[WorkItem]]:
     """New features, fixed defects and known issues (open defects on its services)."""
-    items = list(WorkItem.objects.filter(target_release=release).order_by("priority", "pk"))
-    known = (
-        WorkItem.objects.filter(
-            kind=Kind.DEFECT,
-            project=release.project,
-            status__in=["open", "triaged", "in_progress", "in_review"],
-        )
-        .exclude(target_release=release)
-        .order_by("priority", "pk")[:20]
-    )
-    return {
-        "features": [i for i in items if i.kind == Kind.ENHANCEMENT],
-        "fixes": [i for i in items if i.kind == Kind.DEFECT],
-        "known_issues": list(known),
-    }
+    from projects.selectors import release_notes_for
+
+    return release_notes_for([release])[release.pk]
 
 
 def release_notes_text(release: Release) -> str:
