@@ -131,6 +131,10 @@ class ReviewedInput(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class RestoreInput(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1)
+
+
 class ArticleViewSet(TicketViewSet):
     """Articles. ``?q=`` searches (full text on PostgreSQL: ranked, with highlighted
     snippets); requesters only ever find published public articles."""
@@ -234,6 +238,17 @@ class ArticleViewSet(TicketViewSet):
         )
         article.refresh_from_db(fields=["used_count"])
         return Response({"kind": use.kind, "used_count": article.used_count}, status=201)
+
+    @extend_schema(request=RestoreInput, responses=ArticleSerializer)
+    @action(detail=True, methods=["post"], url_path="restore")
+    def restore(self, request: Request, pk: str | None = None) -> Response:
+        """Bring back an old version's content as a new version (nothing is lost)."""
+        body = RestoreInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        article = services.article_restore(
+            article=self.get_object(), actor=request.user, number=body.validated_data["version"]
+        )
+        return self.present(article)
 
     @extend_schema(request=ReviewedInput, responses=ArticleSerializer)
     @action(detail=True, methods=["post"], url_path="reviewed")

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
+from core.exceptions import ActionForbidden, IllegalTransition, NotFound, ValidationFailed
 from core.models import Service
 from core.services import outbox_email, sequence_next
 from itsm.services.common import (
@@ -182,6 +182,28 @@ def article_update(
         refresh_vector(a)
         record(a, actor, "updated", changes={**changes, **diff(a, before)}, comment=note)
     return a
+
+
+def article_restore(*, article: Article, actor: AbstractBaseUser, number: int) -> Article:
+    """Bring back version ``number`` (its text, audience and tags; services that still
+    exist) as a new version, so nothing in between is lost. Audit: ``updated``."""
+    old = ArticleVersion.objects.filter(article=article, number=number).first()
+    if old is None:
+        raise NotFound(f"{article.key} has no version {number}.")
+    d = old.details
+    fields: dict[str, Any] = {"title": old.title, "body": old.body}
+    if "audience" in d:
+        fields["audience"] = d["audience"]
+    if "review_by" in d:
+        fields["review_by"] = date.fromisoformat(d["review_by"]) if d["review_by"] else None
+    return article_update(
+        article=article,
+        actor=actor,
+        note=f"Restored v{number}.",
+        services=Service.objects.filter(name__in=d["services"]) if "services" in d else None,
+        tags=d.get("tags"),
+        **fields,
+    )
 
 
 def article_mark_reviewed(

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<str:ref>/", views.ArticleDetailView.as_view(), name="detail"),
     path("<str:ref>/edit/", views.ArticleEditView.as_view(), name="edit"),
     path("<str:ref>/history/", views.HistoryView.as_view(), name="history"),
+    path("<str:ref>/restore/<int:number>/", views.RestoreView.as_view(), name="restore"),
     path("<str:ref>/solved/", views.SolvedView.as_view(), name="solved"),
     path("<str:ref>/reviewed/", views.MarkReviewedView.as_view(), name="reviewed"),
     path(

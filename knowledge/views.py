@@ -232,7 +232,7 @@ class ArticleTransitionView(Base):
         services.article_transition(
             article=article, actor=request.user, name=name, comment=request.POST.get("comment", "")
         )
-        return redirect(article.get_absolute_url())
+        return redirect(_back(request, article))
 
 
 class SolvedView(Base):
@@ -304,16 +304,40 @@ class ReviewView(Base):
                 keys = [s.name for s in a.services.all()] or ["No service"]
             for key in keys:
                 groups.setdefault(key, []).append(a)
+        waiting = (
+            selectors.article_list(request.user).filter(status="in_review").order_by("updated_at")
+        )
         return render(
             request,
             "knowledge/review.html",
             {
+                "waiting": waiting,
+                "review_actions": [("publish", "Publish"), ("rework", "Back to draft")],
                 "groups": sorted(groups.items()),
                 "by": by,
                 "mine": request.GET.get("owner") == "me",
                 "count": flagged.count(),
             },
         )
+
+
+def _back(request: HttpRequest, article: Any) -> str:
+    """Where a button sends the user back to: ``next`` when it is on this site."""
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return back
+    return article.get_absolute_url()
+
+
+class RestoreView(Base):
+    """History → *Restore this version* (a new version with the old content)."""
+
+    def post(self, request: HttpRequest, ref: str, number: int) -> HttpResponse:
+        article = selectors.article_get(request.user, ref)
+        services.article_restore(article=article, actor=request.user, number=number)
+        return redirect(article.get_absolute_url())
 
 
 class MarkReviewedView(Base):
@@ -332,10 +356,7 @@ class MarkReviewedView(Base):
             review_by=review_by,
             comment=request.POST.get("comment", ""),
         )
-        back = request.POST.get("next", "")
-        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-            back = article.get_absolute_url()
-        return redirect(back)
+        return redirect(_back(request, article))
 
 
 def incident_panel(request: HttpRequest, incident: Any) -> dict[str, Any] | None:

@@ -626,3 +626,40 @@ def test_pages_query_counts_do_not_grow_with_rows(org) -> None:  # type: ignore[
         write(org, f"More {i}", "payslip", services=[org.service])
         _go_live(org, f"2.{i}")
     assert [count(u) for u in ("/kb/?q=payslip", "/kb/review/", "/kb/releases/")] == small
+
+
+def test_restore_an_old_version_and_the_review_queue(org) -> None:  # type: ignore[no-untyped-def]
+    a = write(org, "VPN", "Old advice.")
+    ks.article_update(article=a, actor=org.agent, body="Bad advice.", audience="public")
+    c = Client()
+    c.force_login(org.support2)
+    page = c.get(f"/kb/{a.key}/history/").content.decode()
+    assert 'data-restore="1"' in page and 'data-restore="2"' not in page
+    assert c.post(f"/kb/{a.key}/restore/1/").status_code == 302
+    a.refresh_from_db()
+    assert (a.body, a.audience, a.version) == ("Old advice.", "internal", 3)
+    assert a.versions.get(number=3).note == "Restored v1."
+    assert c.post(f"/kb/{a.key}/restore/9/").status_code == 404
+    api = api_as(org.agent)
+    res = api.post(f"/api/v1/articles/{a.key}/restore/", {"version": 2}, format="json")
+    assert (
+        res.status_code == 200
+        and res.json()["version"] == 4
+        and res.json()["body"] == "Bad advice."
+    )
+    assert api.post(f"/api/v1/articles/{a.key}/restore/", {"version": "x"}).status_code == 400
+    draft = ks.article_create(actor=org.agent, title="Please check", body="x")
+    ks.article_transition(article=draft, actor=org.agent, name="submit_review")
+    review = c.get("/kb/review/").content.decode()
+    assert 'id="waiting"' in review and draft.key in review
+    res = c.post(
+        f"/kb/{draft.key}/transitions/publish/", {"next": "/kb/review/"}
+    )  # a colleague publishes from the queue and stays there
+    assert res["Location"] == "/kb/review/"
+    draft.refresh_from_db()
+    assert draft.status == "published"
+    requester = Client()
+    requester.force_login(org.requester)
+    assert (
+        requester.post(f"/kb/{a.key}/restore/1/").status_code == 403
+    )  # public, not theirs to edit
