@@ -17,7 +17,6 @@ Runs in a throwaway database like bench/sla_sweep.py (``tandem_bench``, dropped 
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.sla_sweep import configure, drop  # noqa: E402
+from bench.common import add_database_options, run_in_throwaway_database  # noqa: E402
 
 QUERIES = [
     "receipt upload rejected",  # the one article about it
@@ -41,22 +40,8 @@ SUGGESTIONS = ["my expense receipt upload is rejected again", "qazuvo tirelo mex
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="articles")
-    parser.add_argument("--sqlite", action="store_true", help="a temporary SQLite file instead")
-    parser.add_argument("--keep", action="store_true", help="keep the tandem_bench database")
-    args = parser.parse_args()
-    configure(args)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    try:
-        run(args)
-    finally:
-        drop(args)
+    add_database_options(parser)
+    run_in_throwaway_database(parser.parse_args(), run)
 
 
 def _vocabulary(rng: random.Random) -> list[str]:

@@ -16,9 +16,7 @@ unless --keep.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -26,60 +24,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def configure(args: argparse.Namespace) -> None:
-    if args.sqlite:
-        os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-        return
-    import psycopg2
-
-    server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
-    base = server.rsplit("/", 1)[0]
-    conn = psycopg2.connect(f"{base}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS tandem_bench")
-        cur.execute("CREATE DATABASE tandem_bench")
-    conn.close()
-    os.environ["DATABASE_URL"] = f"{base}/tandem_bench"
-
-
-def drop(args: argparse.Namespace) -> None:
-    if args.sqlite or args.keep:
-        return
-    import psycopg2
-    from django.db import connections
-
-    connections.close_all()
-    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    conn = psycopg2.connect(f"{base}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS tandem_bench")
-    conn.close()
+from bench.common import add_database_options, run_in_throwaway_database  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="open clocks at the large size")
     parser.add_argument("--k", type=int, default=500, help="due clocks in each sweep")
-    parser.add_argument("--sqlite", action="store_true", help="a temporary SQLite file instead")
-    parser.add_argument("--keep", action="store_true", help="keep the tandem_bench database")
-    args = parser.parse_args()
-    configure(args)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    try:
-        run(args)
-    finally:
-        drop(args)
+    add_database_options(parser)
+    run_in_throwaway_database(parser.parse_args(), run, CELERY_TASK_ALWAYS_EAGER="true")
 
 
 def run(args: argparse.Namespace) -> None:

@@ -62,24 +62,27 @@ class ArticleSerializer(serializers.ModelSerializer):
         return snippet_of(article, q) if q else None
 
 
+# How support keeps an article: not for requesters.
+STAFF_ONLY_FIELDS = frozenset(
+    [
+        "status",
+        "owner",
+        "review_by",
+        "needs_review",
+        "needs_review_reason",
+        "problem",
+        "version",
+        "created_at",
+    ]
+)
+
+
 class PublicArticleSerializer(ArticleSerializer):
     """What a requester reads: the article, not how support keeps it (owner, state,
     review flags, the problem behind a known error)."""
 
     class Meta(ArticleSerializer.Meta):
-        fields = [
-            "id",
-            "key",
-            "title",
-            "body",
-            "html",
-            "snippet",
-            "audience",
-            "services",
-            "tags",
-            "used_count",
-            "updated_at",
-        ]
+        fields = [f for f in ArticleSerializer.Meta.fields if f not in STAFF_ONLY_FIELDS]
 
 
 class ArticleWriteSerializer(serializers.Serializer):

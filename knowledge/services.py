@@ -70,13 +70,15 @@ def _details(article: Article) -> dict[str, Any]:
     }
 
 
-def _version(article: Article, actor: Actor, note: str) -> None:
+def _version(
+    article: Article, actor: Actor, note: str, details: dict[str, Any] | None = None
+) -> None:
     ArticleVersion.objects.create(
         article=article,
         number=article.version,
         title=article.title,
         body=article.body,
-        details=_details(article),
+        details=details if details is not None else _details(article),
         author=actor,
         note=note[:200],
     )
@@ -178,7 +180,7 @@ def article_update(
         if clears_flag:
             _unflag(a)
         save(a)
-        _version(a, actor, note)
+        _version(a, actor, note, details_after)
         refresh_vector(a)
         record(a, actor, "updated", changes={**changes, **diff(a, before)}, comment=note)
     return a

@@ -141,14 +141,20 @@ def _form_values(request: HttpRequest) -> dict[str, Any]:
     values["services"] = list(Service.objects.filter(pk__in=raw_ids))
     if len(values["services"]) != len(set(raw_ids)):
         raise _FormError(values, ValidationFailed("A service is unknown.", field="services"))
-    review_by = request.POST.get("review_by") or ""
     try:
-        values["review_by"] = date.fromisoformat(review_by) if review_by else None
-    except ValueError:
-        raise _FormError(
-            values, ValidationFailed("Review by is a date (YYYY-MM-DD).", field="review_by")
-        ) from None
+        values["review_by"] = _date_field(request, "review_by")
+    except ValidationFailed as exc:
+        raise _FormError(values, exc) from None
     return values
+
+
+def _date_field(request: HttpRequest, name: str) -> date | None:
+    """An optional date from the posted form; anything but YYYY-MM-DD is a 400."""
+    raw = request.POST.get(name) or ""
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        raise ValidationFailed("Review by is a date (YYYY-MM-DD).", field=name) from None
 
 
 class _FormError(Exception):
@@ -296,8 +302,9 @@ class ReviewView(Base):
         if request.GET.get("owner") == "me":
             flagged = flagged.filter(owner=request.user)
         by = "service" if request.GET.get("by") == "service" else "owner"
+        rows = list(flagged.order_by("owner__username", "title"))
         groups: dict[str, list[Any]] = {}
-        for a in flagged.order_by("owner__username", "title"):
+        for a in rows:
             if by == "owner":
                 keys = [a.owner.get_full_name() or a.owner.username]
             else:
@@ -316,7 +323,7 @@ class ReviewView(Base):
                 "groups": sorted(groups.items()),
                 "by": by,
                 "mine": request.GET.get("owner") == "me",
-                "count": flagged.count(),
+                "count": len(rows),
             },
         )
 
@@ -345,15 +352,10 @@ class MarkReviewedView(Base):
 
     def post(self, request: HttpRequest, ref: str) -> HttpResponse:
         article = selectors.article_get(request.user, ref)
-        raw = request.POST.get("review_by") or ""
-        try:
-            review_by = date.fromisoformat(raw) if raw else None
-        except ValueError:
-            raise ValidationFailed("A date as YYYY-MM-DD.", field="review_by") from None
         services.article_mark_reviewed(
             article=article,
             actor=request.user,
-            review_by=review_by,
+            review_by=_date_field(request, "review_by"),
             comment=request.POST.get("comment", ""),
         )
         return redirect(_back(request, article))
@@ -404,8 +406,7 @@ class ReleaseNotesView(Base):
         if not is_staff_member(request.user):
             raise NotFound("No such page.")
         releases = (
-            project_selectors.release_list(request.user)
-            .filter(status__in=["development", "testing", "awaiting_go_live", "live"])
+            project_selectors.releases_with_notes(request.user)
             .prefetch_related("project__services", "articles_flagged")
             .order_by(F("went_live_at").desc(nulls_first=True), "-planned_date", "-pk")
         )

@@ -10,7 +10,15 @@ from django.db.models.functions import RowNumber
 from core.selectors import get_by_ref
 from itsm.models.incident import OPEN_STATES
 from projects import permissions
-from projects.models import WORK_TRANSITIONS, Kind, Project, Release, WorkItem
+from projects.models import (
+    RS,
+    WORK_OPEN_STATES,
+    WORK_TRANSITIONS,
+    Kind,
+    Project,
+    Release,
+    WorkItem,
+)
 
 OPEN_INCIDENTS = Q(incidents__status__in=[s.value for s in OPEN_STATES])
 
@@ -86,8 +94,14 @@ def defect_of(incident: Any) -> WorkItem | None:
     )
 
 
-OPEN_DEFECT_STATES = ["open", "triaged", "in_progress", "in_review"]
 KNOWN_ISSUES_SHOWN = 20
+
+
+def releases_with_notes(user: Any) -> QuerySet[Release]:
+    """The releases whose notes the desk reads: in progress or live."""
+    return release_list(user).filter(
+        status__in=[RS.DEVELOPMENT, RS.TESTING, RS.AWAITING_GO_LIVE, RS.LIVE]
+    )
 
 
 def release_notes_for(releases: list[Release]) -> dict[int, dict[str, list[WorkItem]]]:
@@ -112,7 +126,7 @@ def release_notes_for(releases: list[Release]) -> dict[int, dict[str, list[WorkI
         WorkItem.objects.filter(
             kind=Kind.DEFECT,
             project_id__in={r.project_id for r in releases},
-            status__in=OPEN_DEFECT_STATES,
+            status__in=WORK_OPEN_STATES,
         )
         .annotate(rank_in_project=worst_first)
         .filter(rank_in_project__lte=cap)

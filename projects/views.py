@@ -263,15 +263,16 @@ class ReleaseNotesView(StaffPage):
         from django.utils import timezone
 
         recent = timezone.now() - timedelta(days=30)
-        releases = (
-            selectors.release_list(request.user)
-            .filter(status__in=["development", "testing", "awaiting_go_live", "live"])
+        releases = list(
+            selectors.releases_with_notes(request.user)
             .exclude(status="live", went_live_at__lt=recent)
             .prefetch_related("project__services")
+            .order_by("planned_date")
         )
+        notes = selectors.release_notes_for(releases)
         by_service: dict[str, list[Any]] = {}
-        for r in releases.order_by("planned_date"):
-            entry = (r, services.release_notes(r))
+        for r in releases:
+            entry = (r, notes[r.pk])
             for svc in r.project.services.all():
                 by_service.setdefault(svc.name, []).append(entry)
         return render(
