@@ -12,6 +12,7 @@ from itsm.models.incident import OPEN_STATES
 from projects import permissions
 from projects.models import (
     RS,
+    WORK_DONE_STATES,
     WORK_OPEN_STATES,
     WORK_TRANSITIONS,
     Kind,
@@ -106,16 +107,20 @@ def releases_with_notes(user: Any) -> QuerySet[Release]:
 
 def release_notes_for(releases: list[Release]) -> dict[int, dict[str, list[WorkItem]]]:
     """Release notes of several releases in two queries: new features and fixed defects
-    (what each targets), and known issues (its project's open defects it does not fix,
-    the worst 20)."""
+    (done in it: fixed, released or closed since), and known issues (its project's open
+    defects it does not fix, the worst 20)."""
     notes: dict[int, dict[str, list[WorkItem]]] = {
         r.pk: {"features": [], "fixes": [], "known_issues": []} for r in releases
     }
     if not releases:
         return notes
-    for item in WorkItem.objects.filter(target_release__in=releases).order_by("priority", "pk"):
+    # What is done, never what is merely targeted: a fixed item names the release it is
+    # fixed in (work_fix); one reopened or moved out drops out of the notes.
+    for item in WorkItem.objects.filter(
+        fixed_in_release__in=releases, status__in=WORK_DONE_STATES
+    ).order_by("priority", "pk"):
         key = "features" if item.kind == Kind.ENHANCEMENT else "fixes"
-        notes[item.target_release_id][key].append(item)  # type: ignore[index]
+        notes[item.fixed_in_release_id][key].append(item)  # type: ignore[index]
     by_project: dict[int, list[WorkItem]] = {}
     # Enough per project that each release still has 20 after its own fixes drop out.
     cap = KNOWN_ISSUES_SHOWN + max(len(n["fixes"]) for n in notes.values())
