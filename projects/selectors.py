@@ -15,6 +15,7 @@ from projects.models import (
     WORK_DONE_STATES,
     WORK_OPEN_STATES,
     WORK_TRANSITIONS,
+    EmergencyDecision,
     Kind,
     Project,
     Release,
@@ -33,7 +34,16 @@ def project_list(user: Any) -> QuerySet[Project]:
 def release_list(user: Any) -> QuerySet[Release]:
     if not permissions.can_view(user):
         return Release.objects.none()
-    return Release.objects.select_related("project", "change", "uat_signed_off_by")
+    return Release.objects.select_related("project__calendar", "change", "uat_signed_off_by")
+
+
+def emergency_decisions(user: Any) -> QuerySet[EmergencyDecision]:
+    """Emergency decisions, for the staff who may see releases."""
+    if not permissions.can_view(user):
+        return EmergencyDecision.objects.none()
+    return EmergencyDecision.objects.select_related(
+        "change", "release", "change_manager", "project_manager", "developer"
+    )
 
 
 def work_items(user: Any, kind: str | None = None) -> QuerySet[WorkItem]:

@@ -939,9 +939,7 @@ def emergency_decision_record(
 
 
 def _ensure_decision_pm(actor: AbstractBaseUser, decision: Any, verb: str) -> None:
-    from core.roles import is_administrator
-
-    if not (decision.project_manager_id == actor.pk or is_administrator(actor)):
+    if not permissions.can_answer_emergency_decision(actor, decision):
         raise ActionForbidden(
             f"Only {decision.project_manager}, the Project Manager named, {verb}."
         )

@@ -3,6 +3,7 @@ from rest_framework.routers import DefaultRouter
 
 from projects.api.views import (
     DefectViewSet,
+    EmergencyDecisionViewSet,
     EnhancementViewSet,
     IncidentDefectView,
     IncidentSuspectsView,
@@ -18,6 +19,7 @@ router.register("releases", ReleaseViewSet, basename="release")
 router.register("defects", DefectViewSet, basename="defect")
 router.register("enhancements", EnhancementViewSet, basename="enhancement")
 router.register("time-entries", TimeEntryViewSet, basename="time-entry")
+router.register("emergency-decisions", EmergencyDecisionViewSet, basename="emergency-decision")
 urlpatterns = [
     path("incidents/<str:ref>/defect/", IncidentDefectView.as_view(), name="incident-defect"),
     path("incidents/<str:ref>/suspects/", IncidentSuspectsView.as_view(), name="incident-suspects"),

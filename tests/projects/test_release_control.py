@@ -252,7 +252,7 @@ def test_emergency_change_decision_moves_the_release(org, project, ready_release
     assert history_of(release).filter(action="emergency_decision").exists()
     c = Client()
     c.force_login(org.change_manager)
-    assert b"slipped 3 days" in c.get(release.get_absolute_url()).content
+    assert b"slipped 3 working days" in c.get(release.get_absolute_url()).content
     page = c.get(emergency.get_absolute_url()).content.decode()
     assert "agreed" in page and str(release) in page
     res = c.post(
