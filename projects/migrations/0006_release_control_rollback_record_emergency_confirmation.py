@@ -5,60 +5,81 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0005_release_original_planned_date_emergencydecision'),
-        ('sla', '0003_request_policy'),
+        ("projects", "0005_release_original_planned_date_emergencydecision"),
+        ("sla", "0003_request_policy"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='emergencydecision',
-            options={'ordering': ['-created_at', '-id']},
+            name="emergencydecision",
+            options={"ordering": ["-created_at", "-id"]},
         ),
         migrations.AddField(
-            model_name='emergencydecision',
-            name='planned_date_after',
+            model_name="emergencydecision",
+            name="planned_date_after",
             field=models.DateField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='emergencydecision',
-            name='planned_date_before',
+            model_name="emergencydecision",
+            name="planned_date_before",
             field=models.DateField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='emergencydecision',
-            name='pm_comment',
+            model_name="emergencydecision",
+            name="pm_comment",
             field=models.TextField(blank=True, help_text="The Project Manager's word on it."),
         ),
         migrations.AddField(
-            model_name='emergencydecision',
-            name='pm_decided_at',
+            model_name="emergencydecision",
+            name="pm_decided_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='emergencydecision',
-            name='status',
-            field=models.CharField(choices=[('proposed', 'Awaiting the Project Manager'), ('confirmed', 'Confirmed by the Project Manager'), ('contested', 'Contested by the Project Manager')], db_index=True, default='proposed', max_length=10),
+            model_name="emergencydecision",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("proposed", "Awaiting the Project Manager"),
+                    ("confirmed", "Confirmed by the Project Manager"),
+                    ("contested", "Contested by the Project Manager"),
+                ],
+                db_index=True,
+                default="proposed",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='calendar',
-            field=models.ForeignKey(blank=True, help_text="The team's working days (release slips are counted in them); empty: Monday to Friday.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='sla.businesscalendar'),
+            model_name="project",
+            name="calendar",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The team's working days (release slips are counted in them); empty: Monday to Friday.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="sla.businesscalendar",
+            ),
         ),
         migrations.AddField(
-            model_name='release',
-            name='go_live_record',
-            field=models.JSONField(blank=True, default=dict, help_text='What going live changed (change, work items, problems, incidents told), so a rollback reverses exactly that.'),
+            model_name="release",
+            name="go_live_record",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="What going live changed (change, work items, problems, incidents told), so a rollback reverses exactly that.",
+            ),
         ),
         migrations.AddField(
-            model_name='release',
-            name='rolled_back_at',
+            model_name="release",
+            name="rolled_back_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='emergencydecision',
-            name='slip_days',
-            field=models.PositiveSmallIntegerField(help_text="Working days (of the project's calendar) the release date moves."),
+            model_name="emergencydecision",
+            name="slip_days",
+            field=models.PositiveSmallIntegerField(
+                help_text="Working days (of the project's calendar) the release date moves."
+            ),
         ),
     ]
