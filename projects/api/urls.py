@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from projects.api.views import (
+    ChangeEmergencyDecisionsView,
     DefectViewSet,
     EmergencyDecisionViewSet,
     EnhancementViewSet,
@@ -23,6 +24,11 @@ router.register("emergency-decisions", EmergencyDecisionViewSet, basename="emerg
 urlpatterns = [
     path("incidents/<str:ref>/defect/", IncidentDefectView.as_view(), name="incident-defect"),
     path("incidents/<str:ref>/suspects/", IncidentSuspectsView.as_view(), name="incident-suspects"),
+    path(
+        "changes/<str:ref>/emergency-decisions/",
+        ChangeEmergencyDecisionsView.as_view(),
+        name="change-emergency-decisions",
+    ),
     path("teams/<int:team_id>/capacity/", TeamCapacityView.as_view(), name="team-capacity"),
     *router.urls,
 ]

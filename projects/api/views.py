@@ -206,6 +206,21 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response(ReleaseSerializer(self.get_queryset().get(pk=release.pk)).data)
 
 
+def _record_emergency_decision(request: Request, payload: Any) -> Response:
+    body = EmergencyDecisionCreateSerializer(data=payload)
+    body.is_valid(raise_exception=True)
+    data = dict(body.validated_data)
+    change = itsm_selectors.change_get(request.user, data.pop("change"))
+    release = selectors.release_list(request.user).filter(pk=data.pop("release").pk).first()
+    if release is None:
+        raise ValidationFailed("No such release.", field="release")
+    decision = services.emergency_decision_record(
+        actor=request.user, change=change, release=release, **data
+    )
+    row = selectors.emergency_decisions(request.user).get(pk=decision.pk)
+    return Response(EmergencyDecisionSerializer(row).data, status=201)
+
+
 class EmergencyDecisionFilter(django_filters.FilterSet):
     change = django_filters.CharFilter(method="by_change", help_text="CHG-…")
     status = django_filters.MultipleChoiceFilter(choices=EmergencyDecisionStatus.choices)
@@ -237,19 +252,7 @@ class EmergencyDecisionViewSet(
     )
     def create(self, request: Request) -> Response:
         """Record the decision (a Change Manager, on an emergency change)."""
-        body = EmergencyDecisionCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        change = itsm_selectors.change_get(request.user, data.pop("change"))
-        release = selectors.release_list(request.user).filter(pk=data.pop("release").pk).first()
-        if release is None:
-            raise ValidationFailed("No such release.", field="release")
-        decision = services.emergency_decision_record(
-            actor=request.user, change=change, release=release, **data
-        )
-        return Response(
-            EmergencyDecisionSerializer(self.get_queryset().get(pk=decision.pk)).data, status=201
-        )
+        return _record_emergency_decision(request, request.data)
 
     @extend_schema(request=CommentInput, responses=EmergencyDecisionSerializer)
     @action(detail=True, methods=["post"], url_path="confirm")
@@ -272,6 +275,25 @@ class EmergencyDecisionViewSet(
             decision=self.get_object(), actor=request.user, reason=body.validated_data["reason"]
         )
         return Response(EmergencyDecisionSerializer(self.get_queryset().get(pk=decision.pk)).data)
+
+
+class ChangeEmergencyDecisionsView(APIView):
+    """``GET``: the change's emergency decisions. ``POST``: record one for this change
+    (the same as ``POST /api/v1/emergency-decisions/`` with ``change``)."""
+
+    @extend_schema(responses=EmergencyDecisionSerializer(many=True))
+    def get(self, request: Request, ref: str) -> Response:
+        change = itsm_selectors.change_get(request.user, ref)
+        rows = selectors.emergency_decisions(request.user).filter(change=change)
+        return Response(EmergencyDecisionSerializer(rows, many=True).data)
+
+    @extend_schema(
+        request=EmergencyDecisionCreateSerializer, responses={201: EmergencyDecisionSerializer}
+    )
+    def post(self, request: Request, ref: str) -> Response:
+        data = request.data.copy()
+        data["change"] = itsm_selectors.change_get(request.user, ref).key
+        return _record_emergency_decision(request, data)
 
 
 class WorkItemFilter(django_filters.FilterSet):

@@ -368,6 +368,10 @@ def test_emergency_decision_api_confirm_contest_and_working_days(org, project, e
     release.refresh_from_db()
     assert release.planned_date == date(2026, 12, 8)
     assert history_of(emergency).filter(action="emergency_decision_contested").exists()
+    nested = f"/api/v1/changes/{emergency.key}/emergency-decisions/"
+    assert len(cm.get(nested).json()) == 2
+    res = cm.post(nested, {**body, "slip_days": 0}, format="json")
+    assert res.status_code == 201 and res.json()["change"] == emergency.key
     schema = cm.get("/api/v1/schema/").content.decode()
     assert "/api/v1/emergency-decisions/{id}/confirm/" in schema
 
