@@ -658,9 +658,15 @@ def _go_live(release: Release, actor: AbstractBaseUser, comment: str) -> Release
     change = live.change
     if change is not None and change.status == ChangeStatus.SCHEDULED:
         change = change_services.change_implement(
-            change=change, actor=actor, comment=f"{live} is going live."
+            change=change,
+            actor=_on_change(actor, change, "implement"),
+            comment=f"{live} is going live ({actor}).",
         )
-        change_services.change_complete(change=change, actor=actor, comment=f"{live} is live.")
+        change_services.change_complete(
+            change=change,
+            actor=_on_change(actor, change, "complete"),
+            comment=f"{live} is live ({actor}).",
+        )
         touched["change"] = change.pk
     for item in live.fixed_items.filter(status=WorkItemStatus.FIXED):
         touched["problems"] += _retire_known_errors(item, live, actor)
@@ -689,6 +695,15 @@ def _go_live(release: Release, actor: AbstractBaseUser, comment: str) -> Release
         target=live,
     )
     return live
+
+
+def _on_change(actor: AbstractBaseUser, change: Change, name: str) -> Actor:
+    """Who moves the deploying change as part of a go-live or rollback: the person, when
+    they may move it themselves (a Change Manager, its implementer), else Tandem on
+    their behalf (a Release Manager releases; the gate already checked the change)."""
+    from itsm.permissions import can_fire_change
+
+    return actor if can_fire_change(actor, change, name) else None
 
 
 def _legacy_go_live_record(release: Release) -> dict[str, Any]:
@@ -742,7 +757,9 @@ def release_roll_back(*, release: Release, actor: AbstractBaseUser, reason: str)
         if done.get("change"):
             change = Change.objects.get(pk=done["change"])
             if change.status == ChangeStatus.REVIEW:
-                change_services.change_fail(change=change, actor=None, comment=why)
+                change_services.change_fail(
+                    change=change, actor=_on_change(actor, change, "fail"), comment=why
+                )
                 undone.append(f"{change.key} backed out")
         told: set[int] = set()
         for item in WorkItem.objects.filter(

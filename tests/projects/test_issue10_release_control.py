@@ -418,3 +418,17 @@ def test_rollback_of_a_release_without_go_live_record_still_reverses(
     assert Change.objects.get(pk=release.change_id).status == "failed"
     assert WorkItem.objects.get(pk=defect.pk).fixed_in_release is None
     assert scheduled_change  # the shared helper schedules a window around now
+
+
+def test_a_release_manager_takes_a_release_live_and_back(org, project, ready_release) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 #7: go-live and rollback by a Release Manager (who may not move changes
+    by hand) still implement and back out the deploying change, on their behalf."""
+    rm = UserFactory(username="rm", roles=[Role.RELEASE_MANAGER])
+    ps.release_sign_off_uat(release=ready_release, actor=org.support2)
+    ps.release_transition(release=ready_release, actor=rm, name="ready")
+    release = ps.release_go_live(release=ready_release, actor=rm)
+    assert Change.objects.get(pk=release.change_id).status == "review"
+    ps.release_roll_back(release=release, actor=rm, reason="broken")
+    change = Change.objects.get(pk=release.change_id)
+    assert change.status == "failed"
+    assert "rm" in history_of(change).filter(action="fail").get().comment
