@@ -28,7 +28,9 @@ OPEN_INCIDENTS = Q(incidents__status__in=[s.value for s in OPEN_STATES])
 def project_list(user: Any) -> QuerySet[Project]:
     if not permissions.can_view(user):
         return Project.objects.none()
-    return Project.objects.select_related("team", "project_manager").prefetch_related("services")
+    return Project.objects.select_related("team", "project_manager", "calendar").prefetch_related(
+        "services"
+    )
 
 
 def release_list(user: Any) -> QuerySet[Release]:

@@ -640,14 +640,16 @@ def release_go_live(
             if outside_window_reason:
                 window = next(c for c in checks if c.name == "window")
                 comment = f"{comment}\n{window.reason}".strip()
-            live = _go_live(r, actor, comment)
+            live = _go_live(r, actor, comment, outside_window_reason)
     if not allowed:  # raised after commit, so the refused evaluation is kept
         failing = " ".join(f"[{c.label}] {c.reason}" for c in checks if not c.passed)
         raise IllegalTransition(f"The go-live gate is closed. {failing}")
     return live
 
 
-def _go_live(release: Release, actor: AbstractBaseUser, comment: str) -> Release:
+def _go_live(
+    release: Release, actor: AbstractBaseUser, comment: str, outside_window_reason: str = ""
+) -> Release:
     from itsm.models import ChangeStatus
     from itsm.services import changes as change_services
 
@@ -661,6 +663,7 @@ def _go_live(release: Release, actor: AbstractBaseUser, comment: str) -> Release
             change=change,
             actor=_on_change(actor, change, "implement"),
             comment=f"{live} is going live ({actor}).",
+            outside_window_reason=outside_window_reason,
         )
         change_services.change_complete(
             change=change,

@@ -15,10 +15,26 @@ class ProjectSerializer(serializers.ModelSerializer):
     team = TeamRefSerializer(read_only=True)
     services = ServiceRefSerializer(many=True, read_only=True)
     project_manager = UserRefSerializer(read_only=True, allow_null=True)
+    calendar = serializers.CharField(
+        source="calendar.name",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The team's working days (release slips count in them); null: Mon–Fri.",
+    )
 
     class Meta:
         model = Project
-        fields = ["id", "code", "name", "description", "team", "services", "project_manager"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "description",
+            "team",
+            "services",
+            "project_manager",
+            "calendar",
+        ]
 
 
 class ReleaseRefSerializer(serializers.ModelSerializer):

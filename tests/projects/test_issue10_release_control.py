@@ -260,6 +260,8 @@ def test_go_live_only_inside_the_change_window_or_with_a_change_managers_reason(
         action="go_live", comment__contains="Payroll run needs the fix tonight"
     )
     assert res.json()["change"]["planned_start"] is not None
+    outside = history_of(change).get(action="outside_window")
+    assert "Payroll run needs the fix tonight" in outside.comment
 
 
 # --- #21 ---------------------------------------------------------------------------------
@@ -432,3 +434,18 @@ def test_a_release_manager_takes_a_release_live_and_back(org, project, ready_rel
     change = Change.objects.get(pk=release.change_id)
     assert change.status == "failed"
     assert "rm" in history_of(change).filter(action="fail").get().comment
+
+
+def test_implementing_a_change_by_hand_outside_its_window_is_recorded(org) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 #9 (the same mistake elsewhere): a change implemented by hand before its
+    approved window is not refused, but the change's history says so."""
+    change = scheduled_change(org)
+    start = timezone.now() + timedelta(days=7)
+    Change.objects.filter(pk=change.pk).update(
+        planned_start=start, planned_end=start + timedelta(hours=2)
+    )
+    cs.change_implement(change=change, actor=org.developer)
+    assert "outside its approved window" in history_of(change).get(action="outside_window").comment
+    inside = scheduled_change(org)
+    cs.change_implement(change=inside, actor=org.developer)
+    assert not history_of(inside).filter(action="outside_window").exists()
