@@ -18,9 +18,19 @@ SLA_CLOCK_BREACHED = "sla.clock_breached"
 INCIDENT_CREATED = "itsm.incident_created"
 WORKAROUND_PUBLISHED = "itsm.workaround_published"
 PROBLEM_RESOLVED = "itsm.problem_resolved"
+PROBLEM_REOPENED = "itsm.problem_reopened"
 RELEASE_LIVE = "projects.release_live"
+RELEASE_ROLLED_BACK = "projects.release_rolled_back"
 KNOWN_EVENTS = frozenset(
-    {SLA_CLOCK_BREACHED, INCIDENT_CREATED, WORKAROUND_PUBLISHED, PROBLEM_RESOLVED, RELEASE_LIVE}
+    {
+        SLA_CLOCK_BREACHED,
+        INCIDENT_CREATED,
+        WORKAROUND_PUBLISHED,
+        PROBLEM_RESOLVED,
+        PROBLEM_REOPENED,
+        RELEASE_LIVE,
+        RELEASE_ROLLED_BACK,
+    }
 )
 
 

@@ -12,6 +12,8 @@ class KnowledgeConfig(AppConfig):
         events.subscribe(events.WORKAROUND_PUBLISHED, services.on_workaround_published)
         events.subscribe(events.PROBLEM_RESOLVED, services.on_problem_resolved)
         events.subscribe(events.RELEASE_LIVE, services.on_release_live)
+        events.subscribe(events.PROBLEM_REOPENED, services.on_problem_reopened)
+        events.subscribe(events.RELEASE_ROLLED_BACK, services.on_release_rolled_back)
         extensions.register_panel(
             "incident_detail",
             extensions.Panel("knowledge/_incident_articles.html", views.incident_panel, order=30),

@@ -419,6 +419,72 @@ def on_release_live(*, release: Any, actor: Actor) -> None:
         article_flag(article=article, reason=reason, actor=actor, release=release)
 
 
+def article_unflag(*, article: Article, actor: Actor, comment: str) -> Article:
+    """Withdraw a *needs review* flag whose reason no longer holds (the release that raised
+    it was rolled back, the resolution it announced was withdrawn). Audit: ``unflagged``."""
+    with transaction.atomic():
+        a = lock(article)
+        if not a.needs_review:
+            return a
+        before = snapshot(a)
+        _unflag(a)
+        save(a)
+        record(a, actor, "unflagged", before=before, comment=comment)
+    return a
+
+
+@_reaction
+def on_problem_reopened(*, problem: Any, actor: Actor, reason: str = "") -> None:
+    """The fix did not hold: the known-error article stops saying it is fixed, and the
+    "retire this known error" flag its resolution raised is withdrawn."""
+    article = Article.objects.filter(problem=problem).exclude(status="retired").first()
+    if article is None:
+        return
+    body = known_error_body(problem)
+    if article.body != body:
+        article = article_update(
+            article=article,
+            actor=None,
+            body=body,
+            note=f"{problem.key} reopened: {reason}"[:200],
+            clears_flag=False,
+        )
+    resolved_flag = f"{problem.key} is resolved"
+    if article.needs_review and article.needs_review_reason.startswith(resolved_flag):
+        article_unflag(
+            article=article,
+            actor=actor,
+            comment=f"{problem.key} was reopened ({reason[:120]}); the known error stands.",
+        )
+
+
+@_reaction
+def on_release_rolled_back(*, release: Any, actor: Actor, reason: str = "") -> None:
+    """Undo what the go-live did to the knowledge base: the flags it raised and nobody has
+    handled yet are withdrawn (the service is as it was); articles reviewed or written
+    since it went live may describe the rolled-back version, so they are flagged."""
+    withdrawn = []
+    for article in Article.objects.filter(review_release=release, needs_review=True):
+        withdrawn.append(article.pk)
+        article_unflag(
+            article=article,
+            actor=actor,
+            comment=f"{release} was rolled back: the review it asked for is no longer needed.",
+        )
+    flag = (
+        f"{release} was rolled back on {timezone.localdate():%d %b %Y}: check this does not "
+        "describe the rolled-back version."
+    )
+    since = release.went_live_at or timezone.now()
+    for article in (
+        Article.objects.filter(status="published", services__in=release.project.services.all())
+        .filter(updated_at__gte=since)
+        .exclude(pk__in=withdrawn)
+        .distinct()
+    ):
+        article_flag(article=article, reason=flag, actor=actor, release=release)
+
+
 def articles_flag_overdue(today: date | None = None) -> int:
     """Flag published articles past their review-by date (beat, daily)."""
     today = today or timezone.localdate()

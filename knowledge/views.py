@@ -418,12 +418,15 @@ class ReleaseNotesView(Base):
             releases = releases.filter(pk=release)
         text = request.GET.get("q", "").strip()[:100]
         if text:
+            from projects.models import WORK_DONE_STATES
+
             releases = releases.filter(
                 Q(version__icontains=text)
                 | Q(name__icontains=text)
                 | Q(notes__icontains=text)
                 | Q(project__name__icontains=text)
-                | Q(targeted_items__title__icontains=text)
+                # what the notes list: items done in it, not merely targeted at it
+                | Q(fixed_items__title__icontains=text, fixed_items__status__in=WORK_DONE_STATES)
             ).distinct()
         page = Paginator(releases, 10).get_page(request.GET.get("page"))
         notes = project_selectors.release_notes_for(list(page))

@@ -124,7 +124,15 @@ def change_panel(request: Any, change: Any) -> dict[str, Any] | None:
 
     releases = list(change.releases.select_related("project"))
     enhancements = list(change.work_items.filter(kind=Kind.ENHANCEMENT))
-    decisions = list(change.emergency_decisions.select_related("release", "project_manager"))
+    from projects.permissions import can_answer_emergency_decision
+
+    decisions = list(
+        change.emergency_decisions.select_related(
+            "change", "release", "change_manager", "project_manager", "developer"
+        )
+    )
+    for d in decisions:
+        d.answerable = d.status == "proposed" and can_answer_emergency_decision(request.user, d)
     can_decide = change.type == "emergency" and is_change_manager(request.user, change)
     if not (releases or enhancements or decisions or can_decide):
         return None
@@ -140,4 +148,11 @@ def change_panel(request: Any, change: Any) -> dict[str, Any] | None:
         "project_managers": get_user_model().objects.filter(
             groups__name=Role.PROJECT_MANAGER.value, is_active=True
         ),
+        # the developers of the teams that build the change's services
+        "developers": get_user_model()
+        .objects.filter(tandem_teams__projects__services__in=change.services.all(), is_active=True)
+        .distinct()
+        .order_by("username")
+        if can_decide
+        else [],
     }

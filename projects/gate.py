@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
+
+from django.utils import timezone
 
 from itsm.models import ChangeStatus, Incident
 from itsm.models.incident import OPEN_STATES
 from itsm.services.changes import freeze_windows_hit
-from projects.models import WORK_OPEN_STATES, GateEvaluation, Kind, Release
+from projects.models import WORK_OPEN_STATES, GateEvaluation, Release
 
 
 @dataclass(frozen=True)
@@ -19,8 +22,38 @@ class Check:
     reason: str
 
 
-def gate_checks(release: Release) -> list[Check]:
+def _window_check(change: Any, now: datetime, outside_window_reason: str) -> Check:
+    """Go-live happens inside the window the CAB approved, or a Change Manager says why not
+    (the reason is passed at go-live and kept in the evaluation)."""
+    label = "Now is inside the approved change window"
+    if not (change.planned_start and change.planned_end):
+        return Check("window", label, False, f"{change.key} has no approved window.")
+    local = timezone.localtime
+    window = f"{local(change.planned_start):%d %b %H:%M}–{local(change.planned_end):%d %b %H:%M}"
+    if change.planned_start <= now <= change.planned_end:
+        return Check("window", label, True, f"Inside {change.key}'s window {window}.")
+    if outside_window_reason:
+        return Check(
+            "window",
+            label,
+            True,
+            f"Outside {change.key}'s window {window} (now {local(now):%d %b %H:%M}), "
+            f"with the Change Manager's reason: {outside_window_reason}",
+        )
+    return Check(
+        "window",
+        label,
+        False,
+        f"{change.key} is approved for {window}; now is {local(now):%d %b %H:%M}. Go live "
+        "inside the window, or a Change Manager gives the reason to go outside it.",
+    )
+
+
+def gate_checks(
+    release: Release, *, now: datetime | None = None, outside_window_reason: str = ""
+) -> list[Check]:
     change = release.change
+    now = now or timezone.now()
     checks: list[Check] = []
     if change is None:
         checks.append(
@@ -68,6 +101,7 @@ def gate_checks(release: Release) -> list[Check]:
                 else "No freeze window."
             )
             checks.append(Check("freeze", "Window outside freeze windows", True, why))
+        checks.append(_window_check(change, now, outside_window_reason.strip()))
         has_backout = bool(change.backout_plan.strip())
         checks.append(
             Check(
@@ -88,17 +122,19 @@ def gate_checks(release: Release) -> list[Check]:
             else "Not signed off.",
         )
     )
-    blocking = list(
-        release.targeted_items.filter(
-            kind=Kind.DEFECT, priority__lte=2, status__in=[s.value for s in WORK_OPEN_STATES]
-        )
-    )
+    unfinished = list(unfinished_items(release))
     checks.append(
         Check(
-            "defects",
-            "No open P1/P2 defect targeted at it",
-            not blocking,
-            ("Open: " + ", ".join(d.key for d in blocking) + ".") if blocking else "None open.",
+            "items",
+            "Every item targeted at it is done",
+            not unfinished,
+            (
+                "Not done: "
+                + ", ".join(f"{i.key} ({i.get_status_display().lower()})" for i in unfinished)
+                + ". Finish them, or move them out of the release (recorded)."
+            )
+            if unfinished
+            else "All done.",
         )
     )
     p1 = list(
@@ -119,9 +155,18 @@ def gate_checks(release: Release) -> list[Check]:
     return checks
 
 
-def gate_evaluate(release: Release, actor: Any, purpose: str) -> tuple[bool, list[Check]]:
+def unfinished_items(release: Release) -> Any:
+    """The defects and enhancements targeted at the release that are not done yet."""
+    return release.targeted_items.filter(status__in=[s.value for s in WORK_OPEN_STATES]).order_by(
+        "priority", "kind", "number"
+    )
+
+
+def gate_evaluate(
+    release: Release, actor: Any, purpose: str, *, outside_window_reason: str = ""
+) -> tuple[bool, list[Check]]:
     """Evaluate and keep the evaluation (inside the caller's transaction for go-live)."""
-    checks = gate_checks(release)
+    checks = gate_checks(release, outside_window_reason=outside_window_reason)
     allowed = all(c.passed for c in checks)
     GateEvaluation.objects.create(
         release=release,

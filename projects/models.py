@@ -25,6 +25,15 @@ class Project(models.Model):
     project_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    calendar = models.ForeignKey(
+        "sla.BusinessCalendar",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The team's working days (release slips are counted in them); "
+        "empty: Monday to Friday.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -71,6 +80,13 @@ class Release(ConcurrentTransitionMixin, models.Model):
     )
     uat_signed_off_at = models.DateTimeField(null=True, blank=True)
     went_live_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+    go_live_record = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What going live changed (change, work items, problems, incidents told), "
+        "so a rollback reverses exactly that.",
+    )
     original_planned_date = models.DateField(
         null=True, blank=True, help_text="The date before emergency work moved it."
     )
@@ -98,8 +114,13 @@ class Release(ConcurrentTransitionMixin, models.Model):
 
     @property
     def slip_days(self) -> int:
+        """How far emergency work moved it, in the project's working days."""
+        from projects.working_days import working_days_between
+
         if self.original_planned_date and self.planned_date:
-            return (self.planned_date - self.original_planned_date).days
+            return working_days_between(
+                self.original_planned_date, self.planned_date, self.project.calendar
+            )
         return 0
 
     @transition(
@@ -176,6 +197,8 @@ class WorkItemStatus(models.TextChoices):
 
 W = WorkItemStatus
 WORK_OPEN_STATES = (W.OPEN, W.TRIAGED, W.IN_PROGRESS, W.IN_REVIEW)
+# Done in the release it names (fixed_in_release): what release notes may list.
+WORK_DONE_STATES = (W.FIXED, W.RELEASED, W.CLOSED)
 
 
 class WorkItem(ConcurrentTransitionMixin, models.Model):
@@ -401,6 +424,12 @@ class TimeEntry(models.Model):
         return f"{self.user} {self.hours} h on {self.date}"
 
 
+class EmergencyDecisionStatus(models.TextChoices):
+    PROPOSED = "proposed", "Awaiting the Project Manager"
+    CONFIRMED = "confirmed", "Confirmed by the Project Manager"
+    CONTESTED = "contested", "Contested by the Project Manager"
+
+
 class EmergencyDecision(models.Model):
     """An emergency change that needs a project's developers: who agreed (the Change
     Manager and the Project Manager) and what it costs the release."""
@@ -425,12 +454,28 @@ class EmergencyDecision(models.Model):
         related_name="+",
         help_text="Who is taken off the project for it.",
     )
-    slip_days = models.PositiveSmallIntegerField(help_text="Days the release date moves.")
+    slip_days = models.PositiveSmallIntegerField(
+        help_text="Working days (of the project's calendar) the release date moves."
+    )
     note = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=10, choices=EmergencyDecisionStatus.choices, default="proposed", db_index=True
+    )
+    pm_decided_at = models.DateTimeField(null=True, blank=True)
+    pm_comment = models.TextField(blank=True, help_text="The Project Manager's word on it.")
+    planned_date_before = models.DateField(null=True, blank=True)
+    planned_date_after = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.change} → {self.release}: +{self.slip_days} d"
+        return f"{self.change} → {self.release}: +{self.slip_days} working d"
+
+    def get_absolute_url(self) -> str:
+        return self.change.get_absolute_url()
+
+    @property
+    def key(self) -> str:
+        return f"Emergency decision {self.pk}"

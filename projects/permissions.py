@@ -46,3 +46,10 @@ def can_manage_releases(user: Any, project: Any) -> bool:
     return user.is_authenticated and (
         project.project_manager_id == user.pk or project.team.lead_id == user.pk
     )
+
+
+def can_answer_emergency_decision(user: Any, decision: Any) -> bool:
+    """The Project Manager the Change Manager named confirms or contests the decision."""
+    return user.is_authenticated and (
+        decision.project_manager_id == user.pk or is_administrator(user)
+    )

@@ -12,8 +12,10 @@ from itsm.models.incident import OPEN_STATES
 from projects import permissions
 from projects.models import (
     RS,
+    WORK_DONE_STATES,
     WORK_OPEN_STATES,
     WORK_TRANSITIONS,
+    EmergencyDecision,
     Kind,
     Project,
     Release,
@@ -26,13 +28,24 @@ OPEN_INCIDENTS = Q(incidents__status__in=[s.value for s in OPEN_STATES])
 def project_list(user: Any) -> QuerySet[Project]:
     if not permissions.can_view(user):
         return Project.objects.none()
-    return Project.objects.select_related("team", "project_manager").prefetch_related("services")
+    return Project.objects.select_related("team", "project_manager", "calendar").prefetch_related(
+        "services"
+    )
 
 
 def release_list(user: Any) -> QuerySet[Release]:
     if not permissions.can_view(user):
         return Release.objects.none()
-    return Release.objects.select_related("project", "change", "uat_signed_off_by")
+    return Release.objects.select_related("project__calendar", "change", "uat_signed_off_by")
+
+
+def emergency_decisions(user: Any) -> QuerySet[EmergencyDecision]:
+    """Emergency decisions, for the staff who may see releases."""
+    if not permissions.can_view(user):
+        return EmergencyDecision.objects.none()
+    return EmergencyDecision.objects.select_related(
+        "change", "release", "change_manager", "project_manager", "developer"
+    )
 
 
 def work_items(user: Any, kind: str | None = None) -> QuerySet[WorkItem]:
@@ -106,16 +119,20 @@ def releases_with_notes(user: Any) -> QuerySet[Release]:
 
 def release_notes_for(releases: list[Release]) -> dict[int, dict[str, list[WorkItem]]]:
     """Release notes of several releases in two queries: new features and fixed defects
-    (what each targets), and known issues (its project's open defects it does not fix,
-    the worst 20)."""
+    (done in it: fixed, released or closed since), and known issues (its project's open
+    defects it does not fix, the worst 20)."""
     notes: dict[int, dict[str, list[WorkItem]]] = {
         r.pk: {"features": [], "fixes": [], "known_issues": []} for r in releases
     }
     if not releases:
         return notes
-    for item in WorkItem.objects.filter(target_release__in=releases).order_by("priority", "pk"):
+    # What is done, never what is merely targeted: a fixed item names the release it is
+    # fixed in (work_fix); one reopened or moved out drops out of the notes.
+    for item in WorkItem.objects.filter(
+        fixed_in_release__in=releases, status__in=WORK_DONE_STATES
+    ).order_by("priority", "pk"):
         key = "features" if item.kind == Kind.ENHANCEMENT else "fixes"
-        notes[item.target_release_id][key].append(item)  # type: ignore[index]
+        notes[item.fixed_in_release_id][key].append(item)  # type: ignore[index]
     by_project: dict[int, list[WorkItem]] = {}
     # Enough per project that each release still has 20 after its own fixes drop out.
     cap = KNOWN_ISSUES_SHOWN + max(len(n["fixes"]) for n in notes.values())

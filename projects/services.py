@@ -33,7 +33,7 @@ from itsm.services.common import (
     transitioning,
 )
 from projects import permissions
-from projects.models import Kind, Project, Release, Severity, WorkItem, WorkItemStatus
+from projects.models import Kind, Project, Release, Severity, WorkItem, WorkItemStatus, term
 
 EDITABLE_FIELDS = (
     "title",
@@ -145,9 +145,44 @@ def work_triage(
 
 
 def work_start(*, item: WorkItem, actor: Actor, comment: str = "") -> WorkItem:
-    with _transitioning(item, actor, "start", comment) as w:
-        w.assignee = w.assignee or actor
+    """Start work; the actor takes the item if nobody has. Whoever works it takes its
+    incidents that nobody holds (an escalation leaves them in the queue): each is assigned
+    to them through the incident's own service, audited, and its response clock follows
+    (met, if nobody had answered yet)."""
+    with transaction.atomic():
+        with _transitioning(item, actor, "start", comment) as w:
+            w.assignee = w.assignee or actor
+        if w.assignee is not None:
+            _take_unheld_incidents(w, w.assignee, actor)
     return w
+
+
+def _take_unheld_incidents(item: WorkItem, developer: Any, actor: Actor) -> None:
+    from itsm.models import IncidentStatus
+    from itsm.permissions import may_fire_now
+
+    for inc in item.incidents.filter(
+        status__in=[IncidentStatus.NEW, IncidentStatus.ASSIGNED], assignee__isnull=True
+    ).select_related("team"):
+        team = next(
+            (
+                t
+                for t in (inc.team, item.project.team)
+                if t is not None and t.members.filter(pk=developer.pk).exists()
+            ),
+            None,
+        )
+        if team is None:
+            continue  # not theirs to take: the queue's lead was told at escalation
+        incident_services.incident_assign(
+            incident=inc,
+            # the person who started the defect, when they may; else Tandem on their behalf
+            actor=actor if actor is not None and may_fire_now(actor, inc, "assign") else None,
+            team=team,
+            assignee=developer,
+            comment=f"{developer} started {item.key}, the {term('incident', 'development')} "
+            "behind it, and takes it.",
+        )
 
 
 def work_submit_review(*, item: WorkItem, actor: Actor, comment: str = "") -> WorkItem:
@@ -365,33 +400,43 @@ def defect_link_problem(*, item: WorkItem, actor: AbstractBaseUser, problem: Any
     return locked
 
 
-def _retire_known_errors(item: WorkItem, release: Release, actor: AbstractBaseUser) -> None:
+def _retire_known_errors(
+    item: WorkItem, release: Release, actor: AbstractBaseUser
+) -> list[dict[str, Any]]:
+    """Resolve the problems whose permanent fix ``item`` is; returns what was resolved and
+    from which state, for the go-live record."""
     from itsm.models import ProblemStatus
     from itsm.services import problems as problem_services
 
+    touched: list[dict[str, Any]] = []
     for problem in item.problems.filter(
         status__in=[ProblemStatus.INVESTIGATING, ProblemStatus.KNOWN_ERROR]
     ):
+        touched.append({"id": problem.pk, "from": problem.status})
         problem = problem_services.problem_resolve(
             problem=problem,
             actor=None,  # a consequence of the go-live, done by Tandem
             resolution_notes=f"Fixed by {item.key}, live in {release}.",
             comment=f"Known error retired: {release} went live ({actor}).",
         )
-        requesters = sorted(
-            {
-                i.requester.email
-                for i in problem.incidents.select_related("requester")
-                if i.requester.email
-            }
-        )
         outbox_email(
             event="problem.fix_live",
-            recipients=requesters,
+            recipients=_problem_requesters(problem),
             subject=f"The fix for a known issue is live: {problem.title}",
             body=f"The problem behind your incident is fixed in {release}.",
             target=problem,
         )
+    return touched
+
+
+def _problem_requesters(problem: Any) -> list[str]:
+    return sorted(
+        {
+            i.requester.email
+            for i in problem.incidents.select_related("requester")
+            if i.requester.email
+        }
+    )
 
 
 # --- projects and releases ------------------------------------------------------------------
@@ -451,6 +496,61 @@ def release_transition(*, release: Release, actor: Actor, name: str, comment: st
     return r
 
 
+def release_move_out_items(
+    *,
+    release: Release,
+    actor: AbstractBaseUser,
+    items: list[WorkItem],
+    reason: str,
+    to_release: Release | None = None,
+) -> Release:
+    """The recorded decision to ship a release without some unfinished items: each leaves
+    the release (for ``to_release``, another open release of the project, or the
+    backlog). Only items targeted at it and not done may move. Audit: ``moved_out`` on
+    each item, ``items_moved_out`` on the release. Outbox: the development team."""
+    from projects.gate import unfinished_items
+
+    require(reason and reason.strip(), "reason", "Say why the items leave the release.")
+    if not items:
+        raise ValidationFailed("Choose the items to move out.", field="items")
+    with transaction.atomic():
+        r = lock(release)
+        if not permissions.can_manage_releases(actor, r.project):
+            raise ActionForbidden(f"You may not change what {r} contains.")
+        if r.status in ("live", "rolled_back", "cancelled"):
+            raise IllegalTransition(f"{r} is {r.get_status_display().lower()}.")
+        if to_release is not None:
+            _check_release(r.project, to_release, "to_release")
+            if to_release.pk == r.pk or to_release.status in ("live", "rolled_back", "cancelled"):
+                raise ValidationFailed(
+                    f"{to_release} cannot take them: name another open release.",
+                    field="to_release",
+                )
+        movable = {i.pk for i in unfinished_items(r)}
+        wrong = [i.key for i in items if i.pk not in movable]
+        if wrong:
+            raise ValidationFailed(
+                f"Not unfinished items of {r}: {', '.join(wrong)}.", field="items"
+            )
+        where = str(to_release) if to_release else "the backlog"
+        for item in items:
+            w = lock(item)
+            before = snapshot(w)
+            w.target_release = to_release
+            save(w)
+            record(w, actor, "moved_out", before=before, comment=f"Out of {r} ({where}): {reason}")
+        keys = ", ".join(i.key for i in items)
+        record(r, actor, "items_moved_out", comment=f"{keys} moved to {where}: {reason}")
+        outbox_email(
+            event="release.items_moved_out",
+            recipients=team_recipients(r.project.team),
+            subject=f"{r} ships without {keys}",
+            body=f"{actor} moved {keys} out of {r} to {where}: {reason}\n\n{ticket_link(r)}",
+            target=r,
+        )
+    return r
+
+
 def _support_recipients(release: Release) -> list[str]:
     out: set[str] = set()
     for service in release.project.services.select_related("support_team"):
@@ -499,17 +599,29 @@ def _can_go_live(actor: Any) -> bool:
     return is_administrator(actor) or has_role(actor, Role.RELEASE_MANAGER, Role.CHANGE_MANAGER)
 
 
-def release_go_live(*, release: Release, actor: AbstractBaseUser, comment: str = "") -> Release:
+def release_go_live(
+    *,
+    release: Release,
+    actor: AbstractBaseUser,
+    comment: str = "",
+    outside_window_reason: str = "",
+) -> Release:
     """Take the release live through the gate (Release or Change Manager).
 
-    The evaluation is kept whether it opens or not. Going live moves the deploying change
-    to review (implemented), marks the fixed work items released, writes "fix is live" on
-    each linked incident and tells its requester, and publishes the release notes.
+    The evaluation is kept whether it opens or not. Outside the deploying change's approved
+    window the gate stays closed unless a Change Manager gives ``outside_window_reason``
+    (kept in the evaluation and the audit row). Going live moves the deploying change to
+    review (implemented), marks the fixed work items released, resolves the problems they
+    fix, writes "fix is live" on each linked incident and tells its requester, and
+    publishes the release notes. What it changed is kept in ``go_live_record``, so a
+    rollback reverses exactly that.
     """
+    from itsm.permissions import is_change_manager
     from projects.gate import gate_evaluate
 
     if not _can_go_live(actor):
         raise ActionForbidden("Release Managers and Change Managers take releases live.")
+    outside_window_reason = (outside_window_reason or "").strip()
     with transaction.atomic():
         r = lock(release)
         if r.status != "awaiting_go_live":
@@ -517,31 +629,54 @@ def release_go_live(*, release: Release, actor: AbstractBaseUser, comment: str =
                 f"{r} is {r.get_status_display().lower()}; only a release "
                 "awaiting go-live can go live."
             )
-        allowed, checks = gate_evaluate(r, actor, "go_live")
+        if outside_window_reason and not (r.change and is_change_manager(actor, r.change)):
+            raise ActionForbidden(
+                "Only a Change Manager may take a release live outside its change window."
+            )
+        allowed, checks = gate_evaluate(
+            r, actor, "go_live", outside_window_reason=outside_window_reason
+        )
         if allowed:
-            live = _go_live(r, actor, comment)
+            if outside_window_reason:
+                window = next(c for c in checks if c.name == "window")
+                comment = f"{comment}\n{window.reason}".strip()
+            live = _go_live(r, actor, comment, outside_window_reason)
     if not allowed:  # raised after commit, so the refused evaluation is kept
         failing = " ".join(f"[{c.label}] {c.reason}" for c in checks if not c.passed)
         raise IllegalTransition(f"The go-live gate is closed. {failing}")
     return live
 
 
-def _go_live(release: Release, actor: AbstractBaseUser, comment: str) -> Release:
+def _go_live(
+    release: Release, actor: AbstractBaseUser, comment: str, outside_window_reason: str = ""
+) -> Release:
     from itsm.models import ChangeStatus
     from itsm.services import changes as change_services
 
+    touched: dict[str, Any] = {"change": None, "items": [], "problems": [], "incidents": []}
     with transitioning(release, actor, "go_live", ensure=_ensure_release, comment=comment) as live:
         live.went_live_at = timezone.now()
+        live.rolled_back_at = None
     change = live.change
     if change is not None and change.status == ChangeStatus.SCHEDULED:
         change = change_services.change_implement(
-            change=change, actor=actor, comment=f"{live} is going live."
+            change=change,
+            actor=_on_change(actor, change, "implement"),
+            comment=f"{live} is going live ({actor}).",
+            outside_window_reason=outside_window_reason,
         )
-        change_services.change_complete(change=change, actor=actor, comment=f"{live} is live.")
+        change_services.change_complete(
+            change=change,
+            actor=_on_change(actor, change, "complete"),
+            comment=f"{live} is live ({actor}).",
+        )
+        touched["change"] = change.pk
     for item in live.fixed_items.filter(status=WorkItemStatus.FIXED):
-        _retire_known_errors(item, live, actor)
+        touched["problems"] += _retire_known_errors(item, live, actor)
         with transitioning(item, actor, "release", ensure=_system, comment=f"Live in {live}.") as w:
-            for inc in w.incidents.all():
+            touched["items"].append(w.pk)
+            for inc in w.incidents.select_related("requester"):
+                touched["incidents"].append(inc.pk)
                 record(inc, actor, "fix_released", comment=f"The fix ({w.key}) is live in {live}.")
                 outbox_email(
                     event="incident.fix_live",
@@ -551,6 +686,8 @@ def _go_live(release: Release, actor: AbstractBaseUser, comment: str) -> Release
                     f"{live.project} {live.version}.\n\n{ticket_link(inc)}",
                     target=inc,
                 )
+    Release.objects.filter(pk=live.pk).update(go_live_record=touched)
+    live.go_live_record = touched
     # The knowledge base flags articles about its services (core.events).
     events.publish(events.RELEASE_LIVE, release=live, actor=actor)
     outbox_email(
@@ -563,21 +700,80 @@ def _go_live(release: Release, actor: AbstractBaseUser, comment: str) -> Release
     return live
 
 
+def _on_change(actor: AbstractBaseUser, change: Change, name: str) -> Actor:
+    """Who moves the deploying change as part of a go-live or rollback: the person, when
+    they may move it themselves (a Change Manager, its implementer), else Tandem on
+    their behalf (a Release Manager releases; the gate already checked the change)."""
+    from itsm.permissions import can_fire_change
+
+    return actor if can_fire_change(actor, change, name) else None
+
+
+def _legacy_go_live_record(release: Release) -> dict[str, Any]:
+    """What a go-live from before ``go_live_record`` existed most likely changed."""
+    from itsm.models import ChangeStatus, Problem
+
+    items = list(release.fixed_items.filter(status=WorkItemStatus.RELEASED))
+    problems = Problem.objects.filter(
+        defects__in=items, status="resolved", resolution_notes__contains=f"live in {release}"
+    ).distinct()
+    change = release.change
+    return {
+        "change": change.pk if change and change.status == ChangeStatus.REVIEW else None,
+        "items": [i.pk for i in items],
+        "problems": [
+            {"id": p.pk, "from": "known_error" if p.known_error_at else "investigating"}
+            for p in problems
+        ],
+        "incidents": list(
+            Incident.objects.filter(work_items__in=items).values_list("pk", flat=True)
+        ),
+    }
+
+
 def release_roll_back(*, release: Release, actor: AbstractBaseUser, reason: str) -> Release:
-    """Roll a live release back: its released items reopen and their incidents hear it."""
+    """Roll a live release back: undo, on every record, what its go-live did, and tell
+    everyone the go-live told. From the go-live record: the deploying change is backed
+    out (review → failed, outcome *failed*); each released item reopens, no longer fixed
+    in (nor targeted at) the release; each problem it resolved is reopened (back to known
+    error when it was one) and its requesters are told; each linked incident gets a row
+    and its requester a notice. The requesters of incidents raised during its hypercare,
+    the desk and the development team are told; the knowledge base withdraws the flags
+    the go-live raised (core.events). One transaction."""
+    from itsm.models import ChangeStatus, Problem, ProblemStatus
+    from itsm.services import changes as change_services
+    from itsm.services import problems as problem_services
+    from projects.suspects import release_suspect_incidents
+
     require(reason and reason.strip(), "reason", "Say why the release is rolled back.")
+    reason = reason.strip()
     if not _can_go_live(actor):
         raise ActionForbidden("Release Managers and Change Managers roll releases back.")
+    why = f"{release} was rolled back ({actor}): {reason}"
     with transaction.atomic():
         with transitioning(
             release, actor, "roll_back", ensure=_ensure_release, comment=reason
         ) as r:
-            pass
-        for item in r.fixed_items.filter(status=WorkItemStatus.RELEASED):
-            with transitioning(
-                item, actor, "reopen", ensure=_system, comment=f"{r} was rolled back: {reason}"
-            ) as w:
-                for inc in w.incidents.all():
+            r.rolled_back_at = timezone.now()
+        done = r.go_live_record or _legacy_go_live_record(r)
+        undone: list[str] = []
+        if done.get("change"):
+            change = Change.objects.get(pk=done["change"])
+            if change.status == ChangeStatus.REVIEW:
+                change_services.change_fail(
+                    change=change, actor=_on_change(actor, change, "fail"), comment=why
+                )
+                undone.append(f"{change.key} backed out")
+        told: set[int] = set()
+        for item in WorkItem.objects.filter(
+            pk__in=done.get("items", []), status=WorkItemStatus.RELEASED
+        ):
+            with transitioning(item, actor, "reopen", ensure=_system, comment=why) as w:
+                w.fixed_in_release = None
+                if w.target_release_id == r.pk:
+                    w.target_release = None  # a rolled-back release ships nothing: retarget
+                for inc in w.incidents.select_related("requester"):
+                    told.add(inc.pk)
                     record(
                         inc,
                         actor,
@@ -588,9 +784,57 @@ def release_roll_back(*, release: Release, actor: AbstractBaseUser, reason: str)
                         event="incident.fix_rolled_back",
                         recipients=[inc.requester.email],
                         subject=f"[{inc.key}] The fix was withdrawn: {inc.title}",
-                        body=f"{r} was rolled back. We are on it.\n\n{ticket_link(inc)}",
+                        body=f"{r} was rolled back, so the fix for {inc.key} is not live any "
+                        f"more. We are working on it.\n\n{ticket_link(inc)}",
                         target=inc,
                     )
+            undone.append(f"{w.key} reopened")
+        for entry in done.get("problems", []):
+            problem = Problem.objects.filter(pk=entry["id"]).first()
+            if problem is None or problem.status != ProblemStatus.RESOLVED:
+                continue
+            problem = problem_services.problem_reopen(problem=problem, actor=None, reason=why)
+            if entry.get("from") == ProblemStatus.KNOWN_ERROR and (
+                problem.root_cause and problem.workaround
+            ):
+                problem = problem_services.problem_mark_known_error(
+                    problem=problem, actor=None, comment="The known error stands again."
+                )
+            undone.append(f"{problem.key} reopened")
+            outbox_email(
+                event="problem.fix_withdrawn",
+                recipients=_problem_requesters(problem),
+                subject=f"The fix for a known issue was withdrawn: {problem.title}",
+                body=f"{r} was rolled back: the problem behind your incident is not fixed "
+                f"yet.{' Workaround: ' + problem.workaround if problem.workaround else ''}",
+                target=problem,
+            )
+        for inc in release_suspect_incidents(r).exclude(pk__in=told).exclude(status="cancelled"):
+            record(
+                inc,
+                actor,
+                "release_rolled_back",
+                comment=f"{r}, which went live shortly before this incident, was rolled back.",
+            )
+            outbox_email(
+                event="incident.release_rolled_back",
+                recipients=[inc.requester.email],
+                subject=f"[{inc.key}] {r} was rolled back: {inc.title}",
+                body=f"The release that went live on {inc.service} shortly before you raised "
+                f"{inc.key} was rolled back. If it caused your problem, it should be gone; "
+                f"tell us if it is not.\n\n{ticket_link(inc)}",
+                target=inc,
+            )
+        events.publish(events.RELEASE_ROLLED_BACK, release=r, actor=actor, reason=reason)
+        outbox_email(
+            event="release.rolled_back",
+            recipients=sorted(set(_support_recipients(r)) | set(team_recipients(r.project.team))),
+            subject=f"{r} was rolled back",
+            body=f"{r} was rolled back by {actor}: {reason}\n\nUndone: "
+            + (", ".join(undone) or "nothing else")
+            + f".\n\n{ticket_link(r)}",
+            target=r,
+        )
     return r
 
 
@@ -632,16 +876,16 @@ def emergency_decision_record(
     note: str = "",
     developer: AbstractBaseUser | None = None,
 ) -> Any:
-    """Record that an emergency change takes developers from a project: the Change
-    Manager (the actor) and the Project Manager agreed, and the release moves by
-    ``slip_days``. Written on both the change and the release; both managers and the team
-    are told."""
-    from datetime import timedelta
-
+    """Record that an emergency change takes a developer from a project: the Change
+    Manager (the actor) names the Project Manager who agreed, the developer taken off the
+    project and the slip in the project's working days; the release's planned date moves
+    by that many working days. Written on both the change and the release; the Project
+    Manager is asked to confirm (or contest) it, and the team is told."""
     from core.roles import Role, has_role
     from itsm.models import ChangeType
     from itsm.permissions import is_change_manager
     from projects.models import EmergencyDecision
+    from projects.working_days import add_working_days
 
     if not is_change_manager(actor, change):
         raise ActionForbidden("A Change Manager records an emergency decision.")
@@ -654,12 +898,27 @@ def emergency_decision_record(
         raise ValidationFailed(
             f"{project_manager} is not a Project Manager.", field="project_manager"
         )
-    if not 0 <= int(slip_days) <= 365:
-        raise ValidationFailed("Slip is 0 to 365 days.", field="slip_days")
+    if developer is not None and not release.project.team.members.filter(pk=developer.pk).exists():
+        raise ValidationFailed(
+            f"{developer} is not in {release.project.team}, the team building {release.project}.",
+            field="developer",
+        )
+    try:
+        slip_days = int(slip_days)
+    except (TypeError, ValueError):
+        raise ValidationFailed("Slip is a number of working days.", field="slip_days") from None
+    if not 0 <= slip_days <= 365:
+        raise ValidationFailed("Slip is 0 to 365 working days.", field="slip_days")
     with transaction.atomic():
         r = lock(release)
         if r.status in ("live", "rolled_back", "cancelled"):
             raise IllegalTransition(f"{r} is {r.get_status_display().lower()}.")
+        before = snapshot(r)
+        planned_before = r.planned_date
+        if slip_days and r.planned_date:
+            r.original_planned_date = r.original_planned_date or r.planned_date
+            r.planned_date = add_working_days(r.planned_date, slip_days, r.project.calendar)
+            r.save()
         decision = EmergencyDecision.objects.create(
             change=change,
             release=r,
@@ -668,17 +927,14 @@ def emergency_decision_record(
             developer=developer,
             slip_days=slip_days,
             note=note,
+            planned_date_before=planned_before,
+            planned_date_after=r.planned_date,
         )
-        before = snapshot(r)
-        if slip_days and r.planned_date:
-            r.original_planned_date = r.original_planned_date or r.planned_date
-            r.planned_date = r.planned_date + timedelta(days=int(slip_days))
-            r.save()
         text = (
             f"Emergency {change.key} agreed by {actor} (Change Manager) and "
             f"{project_manager} (Project Manager)"
-            + (f", taking {developer}" if developer else "")
-            + f": {r} moves {slip_days} day(s)"
+            + (f", taking {developer} off {r.project}" if developer else "")
+            + f": {r} moves {slip_days} working day(s)"
             + (f" to {r.planned_date:%d %b %Y}" if r.planned_date else "")
             + (f". {note}" if note else ".")
         )
@@ -686,9 +942,87 @@ def emergency_decision_record(
         record(change, actor, "emergency_decision", comment=text)
         outbox_email(
             event="release.emergency_slip",
-            recipients=[project_manager.email, *team_recipients(r.project.team)],
-            subject=f"{r}: emergency {change.key} moves the release {slip_days} day(s)",
-            body=text,
+            recipients=sorted(
+                {
+                    project_manager.email,
+                    *([developer.email] if developer and developer.email else []),
+                    *team_recipients(r.project.team),
+                }
+                - {""}
+            ),
+            subject=f"{r}: emergency {change.key} moves the release {slip_days} working day(s)",
+            body=f"{text}\n\n{project_manager}, please confirm or contest it: "
+            f"{ticket_link(change)}",
             target=r,
         )
     return decision
+
+
+def _ensure_decision_pm(actor: AbstractBaseUser, decision: Any, verb: str) -> None:
+    if not permissions.can_answer_emergency_decision(actor, decision):
+        raise ActionForbidden(
+            f"Only {decision.project_manager}, the Project Manager named, {verb}."
+        )
+    if decision.status != "proposed":
+        raise IllegalTransition(f"The decision is {decision.get_status_display().lower()} already.")
+
+
+def emergency_decision_confirm(*, decision: Any, actor: AbstractBaseUser, comment: str = "") -> Any:
+    """The Project Manager named confirms the emergency decision (proposed → confirmed).
+    Audit on the release and the change; the Change Manager is told."""
+    from projects.models import EmergencyDecision
+
+    with transaction.atomic():
+        d = EmergencyDecision.objects.select_for_update().get(pk=decision.pk)
+        _ensure_decision_pm(actor, d, "confirms it")
+        d.status, d.pm_decided_at, d.pm_comment = "confirmed", timezone.now(), comment.strip()
+        d.save()
+        text = f"{actor} (Project Manager) confirmed emergency {d.change.key} on {d.release}" + (
+            f": {d.pm_comment}" if d.pm_comment else "."
+        )
+        record(d.release, actor, "emergency_decision_confirmed", comment=text)
+        record(d.change, actor, "emergency_decision_confirmed", comment=text)
+        outbox_email(
+            event="release.emergency_confirmed",
+            recipients=[d.change_manager.email],
+            subject=f"{d.release}: emergency {d.change.key} confirmed by {actor}",
+            body=f"{text}\n\n{ticket_link(d.change)}",
+            target=d.release,
+        )
+    return d
+
+
+def emergency_decision_contest(*, decision: Any, actor: AbstractBaseUser, reason: str) -> Any:
+    """The Project Manager named contests the decision (proposed → contested): the slip it
+    made is taken back (when the date has not moved since) and the Change Manager must
+    settle it with them. Audit on the release and the change; the Change Manager is told."""
+    from projects.models import EmergencyDecision
+
+    require(reason and reason.strip(), "reason", "Say why you contest it.")
+    with transaction.atomic():
+        d = EmergencyDecision.objects.select_for_update().get(pk=decision.pk)
+        _ensure_decision_pm(actor, d, "contests it")
+        d.status, d.pm_decided_at, d.pm_comment = "contested", timezone.now(), reason.strip()
+        d.save()
+        r = lock(d.release)
+        before = snapshot(r)
+        if d.slip_days and r.planned_date and r.planned_date == d.planned_date_after:
+            r.planned_date = d.planned_date_before
+            if r.planned_date == r.original_planned_date:
+                r.original_planned_date = None
+            r.save()
+        text = (
+            f"{actor} (Project Manager) contests emergency {d.change.key} on {r}: "
+            f"{d.pm_comment}"
+            + (f" The release is back to {r.planned_date:%d %b %Y}." if r.planned_date else "")
+        )
+        record(r, actor, "emergency_decision_contested", before=before, comment=text)
+        record(d.change, actor, "emergency_decision_contested", comment=text)
+        outbox_email(
+            event="release.emergency_contested",
+            recipients=[d.change_manager.email],
+            subject=f"{r}: emergency {d.change.key} contested by {actor}",
+            body=f"{text}\n\n{ticket_link(d.change)}",
+            target=r,
+        )
+    return d

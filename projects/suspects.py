@@ -24,6 +24,10 @@ class Suspect:
     went_live: datetime
     hours_before: float
     score: float  # higher is likelier
+    # When it was undone (its release rolled back, the change backed out) after the
+    # incident was raised: still a suspect for the time it was live, marked as such.
+    withdrawn_at: datetime | None = None
+    withdrawn_how: str = ""
 
 
 def suspects_for(incident: Incident, hours: int | None = None) -> list[Suspect]:
@@ -42,15 +46,38 @@ def suspects_for(incident: Incident, hours: int | None = None) -> list[Suspect]:
     )
     out = []
     for change in changes:
+        release = next(iter(change.releases.all()), None)
+        withdrawn_at, how = _withdrawn(change, release)
+        if withdrawn_at is not None and withdrawn_at <= raised:
+            continue  # undone before the incident: it cannot have caused it
         age = (raised - change.actual_start).total_seconds() / 3600
         score = 100 * (1 - age / hours)
         if change.services.count() == 1:
             score += 10
         if incident.category and incident.category in (change.title + change.description).lower():
             score += 5
-        release = next(iter(change.releases.all()), None)
-        out.append(Suspect(change, release, change.actual_start, round(age, 1), round(score, 1)))
+        out.append(
+            Suspect(
+                change,
+                release,
+                change.actual_start,
+                round(age, 1),
+                round(score, 1),
+                withdrawn_at,
+                how,
+            )
+        )
     return sorted(out, key=lambda s: -s.score)
+
+
+def _withdrawn(change: Change, release: Release | None) -> tuple[datetime | None, str]:
+    """When and how the change stopped being live: its release rolled back, or the change
+    itself failed and was backed out."""
+    if release is not None and release.status == ReleaseStatus.ROLLED_BACK:
+        return release.rolled_back_at or change.actual_end, "rolled back"
+    if change.status == ChangeStatus.FAILED:
+        return change.actual_end, "backed out"
+    return None, ""
 
 
 def hypercare_releases(service_id: int, at: datetime) -> QuerySet[Release]:

@@ -23,6 +23,11 @@ urlpatterns = [
         views.EmergencyDecisionView.as_view(),
         name="emergency_decision",
     ),
+    path(
+        "emergency-decisions/<int:pk>/<str:op>/",
+        views.EmergencyDecisionAnswerView.as_view(),
+        name="emergency_decision_answer",
+    ),
     path("teams/<int:team_id>/capacity/", views.CapacityView.as_view(), name="capacity"),
     path("release-notes/", views.ReleaseNotesView.as_view(), name="release_notes"),
     path(

@@ -207,16 +207,39 @@ class ReleaseDetailView(StaffPage):
     """The release: contents, the go-live gate with each check, and its actions."""
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from projects.gate import gate_checks
+        from itsm.permissions import is_change_manager
+        from itsm.services.approvals import approvals_of
+        from projects.gate import gate_checks, unfinished_items
+        from projects.permissions import can_answer_emergency_decision, can_manage_releases
         from projects.suspects import incident_rate, release_suspect_incidents
 
         release = _release(request, pk)
         checks = gate_checks(release) if release.status in ("testing", "awaiting_go_live") else []
+        change = release.change
+        open_release = release.status not in ("live", "rolled_back", "cancelled")
+        decisions = list(
+            release.emergency_decisions.select_related(
+                "change", "change_manager", "project_manager", "developer"
+            )
+        )
+        for d in decisions:
+            d.answerable = d.status == "proposed" and can_answer_emergency_decision(request.user, d)
         return render(
             request,
             "projects/release.html",
             {
                 "release": release,
+                "change": change,
+                "cab": list(approvals_of(change)) if change else [],
+                "unfinished": list(unfinished_items(release)) if open_release else [],
+                "may_move_out": open_release and can_manage_releases(request.user, release.project),
+                "other_releases": Release.objects.filter(project=release.project)
+                .exclude(pk=release.pk)
+                .exclude(status__in=["live", "rolled_back", "cancelled"]),
+                "may_go_outside_window": change is not None
+                and is_change_manager(request.user, change),
+                "window_check": next((c for c in checks if c.name == "window"), None),
+                "decisions": decisions,
                 "notes": services.release_notes(release),
                 "suspects": release_suspect_incidents(release),
                 "rate": incident_rate(release),
@@ -239,7 +262,22 @@ class ReleaseActionView(StaffPage):
         if op == "sign-off-uat":
             services.release_sign_off_uat(release=release, actor=request.user, comment=comment)
         elif op == "go-live":
-            services.release_go_live(release=release, actor=request.user, comment=comment)
+            services.release_go_live(
+                release=release,
+                actor=request.user,
+                comment=comment,
+                outside_window_reason=request.POST.get("outside_window_reason", ""),
+            )
+        elif op == "move-out":
+            keys = request.POST.getlist("items")
+            to = request.POST.get("to_release") or None
+            services.release_move_out_items(
+                release=release,
+                actor=request.user,
+                items=[selectors.work_item_get(request.user, k) for k in keys],
+                reason=request.POST.get("reason", ""),
+                to_release=_release(request, int(to)) if to and to.isdigit() else None,
+            )
         elif op == "roll-back":
             services.release_roll_back(
                 release=release, actor=request.user, reason=request.POST.get("reason", "")
@@ -366,6 +404,13 @@ class EmergencyDecisionView(StaffPage):
             slip = int(request.POST.get("slip_days", "0"))
         except ValueError:
             raise ValidationFailed("Slip is a number of days.", field="slip_days") from None
+        developer = None
+        if request.POST.get("developer"):
+            developer = (
+                get_user_model().objects.filter(pk=request.POST.get("developer") or 0).first()
+            )
+            if developer is None:
+                raise ValidationFailed("No such developer.", field="developer")
         services.emergency_decision_record(
             actor=request.user,
             change=change,
@@ -373,5 +418,26 @@ class EmergencyDecisionView(StaffPage):
             project_manager=pm,
             slip_days=slip,
             note=request.POST.get("note", ""),
+            developer=developer,
         )
         return redirect(change.get_absolute_url())
+
+
+class EmergencyDecisionAnswerView(StaffPage):
+    """The Project Manager named confirms or contests an emergency decision."""
+
+    def post(self, request: HttpRequest, pk: int, op: str) -> HttpResponse:
+        decision = selectors.emergency_decisions(request.user).filter(pk=pk).first()
+        if decision is None:
+            raise NotFound("No such emergency decision.")
+        if op == "confirm":
+            services.emergency_decision_confirm(
+                decision=decision, actor=request.user, comment=request.POST.get("comment", "")
+            )
+        elif op == "contest":
+            services.emergency_decision_contest(
+                decision=decision, actor=request.user, reason=request.POST.get("reason", "")
+            )
+        else:
+            raise NotFound(f"No action '{op}'.")
+        return redirect(request.POST.get("next") or decision.change.get_absolute_url())

@@ -305,8 +305,13 @@ class Change(ConcurrentTransitionMixin, models.Model):
     )
     def complete(self) -> None: ...
 
+    # From review too: a change found wrong after it was marked implemented (a release
+    # rolled back) is backed out, and its outcome says so.
     @transition(
-        field=status, source=C.IMPLEMENTING, target=C.FAILED, custom={"label": "Failed: backed out"}
+        field=status,
+        source=[C.IMPLEMENTING, C.REVIEW],
+        target=C.FAILED,
+        custom={"label": "Failed: backed out"},
     )
     def fail(self) -> None: ...
 

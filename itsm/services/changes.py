@@ -405,10 +405,26 @@ def change_schedule(
     return c
 
 
-def change_implement(*, change: Change, actor: Actor, comment: str = "") -> Change:
+def change_implement(
+    *, change: Change, actor: Actor, comment: str = "", outside_window_reason: str = ""
+) -> Change:
+    """Start implementing (scheduled → implementing). Outside the approved window it is
+    not refused here (the release gate refuses a go-live), but it never goes unnoticed:
+    an ``outside_window`` audit row says so, with the reason when one is given."""
     with _transitioning(change, actor, "implement", comment) as c:
         c.actual_start = timezone.now()
         c.implementer = c.implementer or actor
+        start, end = c.planned_start, c.planned_end
+        if start and end and not start <= c.actual_start <= end:
+            local = timezone.localtime
+            record(
+                c,
+                actor,
+                "outside_window",
+                comment=f"Implemented outside its approved window "
+                f"{local(start):%d %b %H:%M}–{local(end):%d %b %H:%M}"
+                + (f": {outside_window_reason}" if outside_window_reason else "."),
+            )
     return c
 
 

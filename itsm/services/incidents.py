@@ -105,6 +105,23 @@ def _notify_assignment(
     )
 
 
+def _tell_lead_nobody_holds(incident: Incident, reason: str) -> None:
+    """An escalated incident lands in a queue with nobody on it: the team's lead hears it,
+    so it is not left an orphan (taking it, or starting its defect, assigns someone)."""
+    lead = incident.team.lead if incident.team else None
+    if incident.assignee_id is not None or lead is None or not lead.email:
+        return
+    outbox_email(
+        event="incident.unassigned_lead",
+        recipients=[lead.email],
+        subject=f"[{incident.key}] P{incident.priority} in {incident.team}'s queue with nobody "
+        f"on it: {incident.title}",
+        body=f"{incident.key} was escalated to {incident.team} (tier {incident.tier}) and "
+        f"nobody holds it yet. Please assign it.\nEscalation: {reason}\n\n{_link(incident)}",
+        target=incident,
+    )
+
+
 # --- create and edit ----------------------------------------------------------------------
 def incident_create(
     *,
@@ -294,6 +311,7 @@ def incident_escalate(
         inc.team, inc.tier, inc.assignee = target, next_tier, None
         inc.hold_reason = ""
         _notify_assignment(inc, "incident.escalated", f"Escalated: {reason}", "escalated to {who}")
+        _tell_lead_nobody_holds(inc, reason)
     return inc
 
 

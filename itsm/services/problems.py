@@ -335,10 +335,14 @@ def problem_resolve(
 
 
 def problem_reopen(*, problem: Problem, actor: Actor, reason: str) -> Problem:
-    """The fix did not hold (resolved → investigating)."""
+    """The fix did not hold (resolved → investigating). The resolution no longer stands:
+    it is cleared (the audit row keeps it), and the knowledge base rewrites the
+    known-error article (core.events)."""
     require(reason and reason.strip(), "reason", "Say why the problem is reopened.")
     with _transitioning(problem, actor, "reopen", reason) as p:
         p.resolved_at = None
+        p.resolution_notes = ""
+        events.publish(events.PROBLEM_REOPENED, problem=p, actor=actor, reason=reason)
     return p
 
 

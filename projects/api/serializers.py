@@ -15,10 +15,26 @@ class ProjectSerializer(serializers.ModelSerializer):
     team = TeamRefSerializer(read_only=True)
     services = ServiceRefSerializer(many=True, read_only=True)
     project_manager = UserRefSerializer(read_only=True, allow_null=True)
+    calendar = serializers.CharField(
+        source="calendar.name",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The team's working days (release slips count in them); null: Mon–Fri.",
+    )
 
     class Meta:
         model = Project
-        fields = ["id", "code", "name", "description", "team", "services", "project_manager"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "description",
+            "team",
+            "services",
+            "project_manager",
+            "calendar",
+        ]
 
 
 class ReleaseRefSerializer(serializers.ModelSerializer):
@@ -49,12 +65,26 @@ class ReleaseSerializer(serializers.ModelSerializer):
             "uat_signed_off_by",
             "uat_signed_off_at",
             "went_live_at",
+            "rolled_back_at",
+            "go_live_record",
         ]
+        read_only_fields = ["rolled_back_at", "go_live_record"]
 
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_change(self, release: Release) -> dict | None:
+        """The deploying change with its approved window and risk (go-live must fall
+        inside the window)."""
         c = release.change
-        return None if c is None else {"id": c.pk, "key": c.key, "status": c.status}
+        if c is None:
+            return None
+        return {
+            "id": c.pk,
+            "key": c.key,
+            "status": c.status,
+            "planned_start": c.planned_start,
+            "planned_end": c.planned_end,
+            "risk": c.risk,
+        }
 
 
 class ReleaseCreateSerializer(serializers.Serializer):
@@ -256,6 +286,80 @@ class CommentInput(serializers.Serializer):
 
 class ReasonInput(serializers.Serializer):
     reason = serializers.CharField()
+
+
+class GoLiveInput(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    outside_window_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A Change Manager's reason to go live outside the deploying change's "
+        "approved window (recorded with the gate evaluation).",
+    )
+
+
+class MoveOutInput(serializers.Serializer):
+    items = serializers.ListField(
+        child=serializers.CharField(), allow_empty=False, help_text="DEF-… / ENH-… keys."
+    )
+    reason = serializers.CharField(help_text="Why the release ships without them.")
+    to_release = serializers.PrimaryKeyRelatedField(
+        queryset=Release.objects.all(),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Another open release of the project; empty: back to the backlog.",
+    )
+
+
+class EmergencyDecisionSerializer(serializers.ModelSerializer):
+    change = serializers.CharField(source="change.key", read_only=True)
+    release = ReleaseRefSerializer(read_only=True)
+    change_manager = UserRefSerializer(read_only=True)
+    project_manager = UserRefSerializer(read_only=True)
+    developer = UserRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        from projects.models import EmergencyDecision
+
+        model = EmergencyDecision
+        fields = [
+            "id",
+            "change",
+            "release",
+            "change_manager",
+            "project_manager",
+            "developer",
+            "slip_days",
+            "planned_date_before",
+            "planned_date_after",
+            "note",
+            "status",
+            "pm_decided_at",
+            "pm_comment",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class EmergencyDecisionCreateSerializer(serializers.Serializer):
+    change = serializers.CharField(help_text="The emergency change, CHG-….")
+    release = serializers.PrimaryKeyRelatedField(queryset=Release.objects.all())
+    project_manager = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True)
+    )
+    developer = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The developer taken off the project for it.",
+    )
+    slip_days = serializers.IntegerField(
+        min_value=0, max_value=365, help_text="Working days (of the project's calendar)."
+    )
+    note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 __all__ = ["Kind"]

@@ -20,8 +20,12 @@ from projects import selectors, services
 from projects.api.serializers import (
     WORK_TRANSITION_INPUTS,
     CommentInput,
+    EmergencyDecisionCreateSerializer,
+    EmergencyDecisionSerializer,
     GateSerializer,
+    GoLiveInput,
     LinkInput,
+    MoveOutInput,
     ProjectSerializer,
     ReasonInput,
     ReleaseCreateSerializer,
@@ -32,7 +36,16 @@ from projects.api.serializers import (
     WorkItemSerializer,
     WorkItemUpdateSerializer,
 )
-from projects.models import Kind, Release, ReleaseStatus, TimeEntry, WorkItem, WorkItemStatus
+from projects.models import (
+    EmergencyDecision,
+    EmergencyDecisionStatus,
+    Kind,
+    Release,
+    ReleaseStatus,
+    TimeEntry,
+    WorkItem,
+    WorkItemStatus,
+)
 from projects.permissions import ensure_can_fire_work
 
 
@@ -98,16 +111,36 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         )
         return Response(ReleaseSerializer(self.get_queryset().get(pk=pk)).data)
 
-    @extend_schema(request=CommentInput, responses=ReleaseSerializer)
+    @extend_schema(request=GoLiveInput, responses=ReleaseSerializer)
     @action(detail=True, methods=["post"], url_path="go-live")
     def go_live(self, request: Request, pk: str | None = None) -> Response:
-        """Go live through the gate (409 naming each failing check)."""
+        """Go live through the gate (409 naming each failing check). Outside the deploying
+        change's approved window only with a Change Manager's ``outside_window_reason``."""
+        body = GoLiveInput(data=request.data)
+        body.is_valid(raise_exception=True)
         services.release_go_live(
-            release=self.get_object(),
-            actor=request.user,
-            comment=str(request.data.get("comment", "")),
+            release=self.get_object(), actor=request.user, **body.validated_data
         )
         return Response(ReleaseSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(request=MoveOutInput, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"], url_path="move-out")
+    def move_out(self, request: Request, pk: str | None = None) -> Response:
+        """The recorded decision to ship without unfinished items: they leave the release
+        (for ``to_release`` or the backlog), so the gate's items check can pass."""
+        release = self.get_object()
+        body = MoveOutInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        items = [selectors.work_item_get(request.user, key) for key in data["items"]]
+        services.release_move_out_items(
+            release=release,
+            actor=request.user,
+            items=items,
+            reason=data["reason"],
+            to_release=data["to_release"],
+        )
+        return Response(ReleaseSerializer(self.get_queryset().get(pk=release.pk)).data)
 
     @extend_schema(request=ReasonInput, responses=ReleaseSerializer)
     @action(detail=True, methods=["post"], url_path="roll-back")
@@ -171,6 +204,96 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             comment=str(request.data.get("comment", "")),
         )
         return Response(ReleaseSerializer(self.get_queryset().get(pk=release.pk)).data)
+
+
+def _record_emergency_decision(request: Request, payload: Any) -> Response:
+    body = EmergencyDecisionCreateSerializer(data=payload)
+    body.is_valid(raise_exception=True)
+    data = dict(body.validated_data)
+    change = itsm_selectors.change_get(request.user, data.pop("change"))
+    release = selectors.release_list(request.user).filter(pk=data.pop("release").pk).first()
+    if release is None:
+        raise ValidationFailed("No such release.", field="release")
+    decision = services.emergency_decision_record(
+        actor=request.user, change=change, release=release, **data
+    )
+    row = selectors.emergency_decisions(request.user).get(pk=decision.pk)
+    return Response(EmergencyDecisionSerializer(row).data, status=201)
+
+
+class EmergencyDecisionFilter(django_filters.FilterSet):
+    change = django_filters.CharFilter(method="by_change", help_text="CHG-…")
+    status = django_filters.MultipleChoiceFilter(choices=EmergencyDecisionStatus.choices)
+
+    class Meta:
+        model = EmergencyDecision
+        fields = ["change", "release", "status", "project_manager"]
+
+    def by_change(self, qs, name, value):  # type: ignore[no-untyped-def]
+        digits = value.upper().removeprefix("CHG-")
+        return qs.filter(change__number=int(digits)) if digits.isdigit() else qs.none()
+
+
+class EmergencyDecisionViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Emergency changes that take a developer from a project: who agreed, who is taken,
+    how many working days the release moves, and the Project Manager's confirmation."""
+
+    serializer_class = EmergencyDecisionSerializer
+    filterset_class = EmergencyDecisionFilter
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.emergency_decisions(self.request.user)
+
+    @extend_schema(
+        request=EmergencyDecisionCreateSerializer, responses={201: EmergencyDecisionSerializer}
+    )
+    def create(self, request: Request) -> Response:
+        """Record the decision (a Change Manager, on an emergency change)."""
+        return _record_emergency_decision(request, request.data)
+
+    @extend_schema(request=CommentInput, responses=EmergencyDecisionSerializer)
+    @action(detail=True, methods=["post"], url_path="confirm")
+    def confirm(self, request: Request, pk: str | None = None) -> Response:
+        """The Project Manager named confirms it."""
+        body = CommentInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        decision = services.emergency_decision_confirm(
+            decision=self.get_object(), actor=request.user, comment=body.validated_data["comment"]
+        )
+        return Response(EmergencyDecisionSerializer(self.get_queryset().get(pk=decision.pk)).data)
+
+    @extend_schema(request=ReasonInput, responses=EmergencyDecisionSerializer)
+    @action(detail=True, methods=["post"], url_path="contest")
+    def contest(self, request: Request, pk: str | None = None) -> Response:
+        """The Project Manager named contests it: the slip is taken back."""
+        body = ReasonInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        decision = services.emergency_decision_contest(
+            decision=self.get_object(), actor=request.user, reason=body.validated_data["reason"]
+        )
+        return Response(EmergencyDecisionSerializer(self.get_queryset().get(pk=decision.pk)).data)
+
+
+class ChangeEmergencyDecisionsView(APIView):
+    """``GET``: the change's emergency decisions. ``POST``: record one for this change
+    (the same as ``POST /api/v1/emergency-decisions/`` with ``change``)."""
+
+    @extend_schema(responses=EmergencyDecisionSerializer(many=True))
+    def get(self, request: Request, ref: str) -> Response:
+        change = itsm_selectors.change_get(request.user, ref)
+        rows = selectors.emergency_decisions(request.user).filter(change=change)
+        return Response(EmergencyDecisionSerializer(rows, many=True).data)
+
+    @extend_schema(
+        request=EmergencyDecisionCreateSerializer, responses={201: EmergencyDecisionSerializer}
+    )
+    def post(self, request: Request, ref: str) -> Response:
+        data = request.data.copy()
+        data["change"] = itsm_selectors.change_get(request.user, ref).key
+        return _record_emergency_decision(request, data)
 
 
 class WorkItemFilter(django_filters.FilterSet):
@@ -314,6 +437,8 @@ class IncidentSuspectsView(APIView):
                     "went_live": s.went_live,
                     "hours_before": s.hours_before,
                     "score": s.score,
+                    "withdrawn": s.withdrawn_how or None,
+                    "withdrawn_at": s.withdrawn_at,
                 }
                 for s in suspects_for(incident)
             ]

@@ -409,6 +409,8 @@ def test_release_notes_are_browsable_from_the_knowledge_base(org) -> None:  # ty
         number=1,
         title="Payslip shows overtime per week",
         target_release=release,
+        fixed_in_release=release,  # notes list what is done (issue 10 #8)
+        status="released",
         reported_by=org.developer,
     )
     c = Client()
