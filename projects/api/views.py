@@ -30,6 +30,7 @@ from projects.api.serializers import (
     ToDevelopmentInput,
     WorkItemCreateSerializer,
     WorkItemSerializer,
+    WorkItemSlaSerializer,
     WorkItemUpdateSerializer,
 )
 from projects.models import Kind, Release, ReleaseStatus, TimeEntry, WorkItem, WorkItemStatus
@@ -218,6 +219,14 @@ class WorkItemViewSet(TicketViewSet):
 
     def add_comment(self, ticket: Any, user: Any, body: str, public: bool) -> Any:
         return services.work_comment(item=ticket, actor=user, body=body)
+
+    @extend_schema(responses=WorkItemSlaSerializer)
+    @action(detail=True, methods=["get"], url_path="sla")
+    def sla(self, request: Request, pk: str | None = None) -> Response:
+        """A work item has no SLA clocks of its own: its SLA is its linked incidents'.
+        ``earliest_due`` is the earliest due moment among its open incidents' ticking
+        clocks (the backlog's order); each incident follows with its clocks."""
+        return Response(WorkItemSlaSerializer(selectors.work_item_sla(self.get_object())).data)
 
     @extend_schema(request=WorkItemCreateSerializer, responses={201: WorkItemSerializer})
     def create(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
