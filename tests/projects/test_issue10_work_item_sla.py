@@ -93,7 +93,9 @@ def test_issue10_5_every_ticket_route_answers_without_500(org, project) -> None:
     inc = itsm.incident_create(actor=org.requester, service=org.service, title="Down")
     problem = prs.problem_create(actor=org.problem_manager, title="Leak", service=org.service)
     change = cs.change_create(actor=org.change_manager, title="Patch", services=[org.service])
-    item = CatalogItem.objects.create(name="Mouse", service=org.service, fulfilment_team=org.support)
+    item = CatalogItem.objects.create(
+        name="Mouse", service=org.service, fulfilment_team=org.support
+    )
     req = rs.request_submit(actor=org.requester, item=item, answers={})
     defect = ps.work_item_create(actor=org.developer, kind="defect", project=project, title="d")
     enh = ps.work_item_create(actor=org.developer, kind="enhancement", project=project, title="e")
