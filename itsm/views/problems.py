@@ -25,7 +25,11 @@ from itsm.api.problem_serializers import (
 )
 from itsm.api.problem_views import ProblemFilter
 from itsm.models import Problem, ProblemStatus
-from itsm.permissions import can_manage_problem, ensure_can_fire_problem
+from itsm.permissions import (
+    can_manage_problem,
+    ensure_can_fire_problem,
+    may_resolve_via_problem,
+)
 from itsm.services import problems as services
 from sla.selectors import ticket_clocks
 
@@ -157,6 +161,10 @@ def _detail(request: HttpRequest, problem: Problem, **extra: Any) -> dict[str, A
         ),
         "incidents": incidents,
         "open_incidents": [i for i in incidents if i.is_open],
+        # What "Resolve the open incidents" would resolve for this user (the same rule).
+        "resolvable": [
+            i for i in incidents if i.is_open and may_resolve_via_problem(user, problem, i)
+        ],
         "timeline": timeline_of(problem, internal=True),
         "clocks": ticket_clocks(problem),
         "panels": panels_for("problem_detail", request, problem),
