@@ -30,6 +30,7 @@ from itsm.permissions import (
     ensure_can_fire_problem,
     may_resolve_via_problem,
 )
+from itsm.recurring import CANDIDATE_LIMIT, MAX_DAYS
 from itsm.services import problems as services
 from sla.selectors import ticket_clocks
 
@@ -88,13 +89,18 @@ class ProblemListView(ProblemBase):
 class ProblemCandidatesView(ProblemBase):
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
-            days = max(int(request.GET.get("days", 30)), 1)
+            days = min(max(int(request.GET.get("days", 30)), 1), MAX_DAYS)
         except ValueError:
             days = 30
         return render(
             request,
             "itsm/problem_candidates.html",
-            {"groups": selectors.recurring_incidents(days=days), "days": days},
+            {
+                "groups": selectors.recurring_incidents(days=days),
+                "days": days,
+                "max_days": MAX_DAYS,
+                "limit": CANDIDATE_LIMIT,
+            },
         )
 
 
@@ -105,6 +111,7 @@ class ProblemCreateView(ProblemBase):
             initial={
                 "incidents": request.GET.get("incidents", ""),
                 "service": request.GET.get("service", ""),
+                "title": request.GET.get("title", "")[:200],
             },
         )
 
