@@ -338,10 +338,17 @@ class TimeEntryInput(serializers.Serializer):
 
 class TimeEntrySerializer(serializers.ModelSerializer):
     target = serializers.SerializerMethodField()
+    team = serializers.CharField(
+        source="team.name",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The team whose work it was (set when the time was logged).",
+    )
 
     class Meta:
         model = TimeEntry
-        fields = ["id", "date", "hours", "is_support", "target", "note", "created_at"]
+        fields = ["id", "date", "hours", "is_support", "target", "team", "note", "created_at"]
 
     def get_target(self, entry: TimeEntry) -> str:
         obj = entry.content_type.get_object_for_this_type(pk=entry.object_id)
@@ -356,7 +363,9 @@ class TimeEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         if getattr(self, "swagger_fake_view", False):
             return TimeEntry.objects.none()
-        return TimeEntry.objects.filter(user=self.request.user).select_related("content_type")
+        return TimeEntry.objects.filter(user=self.request.user).select_related(
+            "content_type", "team"
+        )
 
     @extend_schema(request=TimeEntryInput, responses={201: TimeEntrySerializer})
     def create(self, request: Request) -> Response:
@@ -377,8 +386,9 @@ class TimeEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class TeamCapacityView(APIView):
-    """Per developer of the team, for an ISO week (``?week=2026-W48``): support time
-    reserved, support used, project time, and warnings."""
+    """Per developer of the team, for an ISO week (``?week=2026-W48``): the team's part of
+    their support reservation (split between their teams), support and project hours
+    spent on this team's work, their hours for other teams, and warnings."""
 
     @extend_schema(responses=None, parameters=[])
     def get(self, request: Request, team_id: int) -> Response:
@@ -404,6 +414,10 @@ class TeamCapacityView(APIView):
                         "reserved_hours": r.reserved,
                         "support_hours": r.support,
                         "project_hours": r.project,
+                        "teams": r.teams,
+                        "reserved_total_hours": r.reserved_total,
+                        "other_teams_support_hours": r.other_support,
+                        "other_teams_project_hours": r.other_project,
                         "warnings": r.warnings,
                     }
                     for r in c["rows"]
