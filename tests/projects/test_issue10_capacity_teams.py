@@ -104,7 +104,8 @@ def test_issue10_23_backfill_attributes_existing_entries(org, project, two_teams
     migration = importlib.import_module("projects.migrations.0006_timeentry_team")
     migration.backfill_team(apps, None)
     assert dict(TimeEntry.objects.values_list("pk", "team_id")) == expected
-    assert TimeEntry.objects.filter(object_id=inc.pk, team=org.dev).count() == 2
+    on_incident = TimeEntry.objects.filter(content_type__model="incident", object_id=inc.pk)
+    assert on_incident.filter(team=org.dev).count() == 2
 
 
 def test_issue10_23_page_and_api(org, project, two_teams) -> None:  # type: ignore[no-untyped-def]
