@@ -136,7 +136,9 @@ class ProblemViewSet(TicketViewSet):
     @extend_schema(request=ResolveIncidentsInput, responses=BulkResultSerializer)
     @action(detail=True, methods=["post"], url_path="resolve-incidents")
     def resolve_incidents(self, request: Request, pk: str | None = None) -> Response:
-        """Resolve every open linked incident you may work with the problem's resolution."""
+        """Resolve the open linked incidents with the problem's resolution, in one action:
+        all of them for the Problem Manager and the Incident Manager, whatever queue holds
+        them; for anyone else those they work (the rest are listed under ``skipped``)."""
         body = ResolveIncidentsInput(data=request.data)
         body.is_valid(raise_exception=True)
         result = services.problem_resolve_incidents(
