@@ -13,7 +13,7 @@ from rest_framework import serializers
 class FieldSpec:
     name: str
     label: str
-    kind: str  # text, textarea, choice, select, date, datetime, number, bool
+    kind: str  # text, textarea, choice, select, multiselect, date, datetime, number, bool
     required: bool
     choices: list[tuple[Any, str]] = field(default_factory=list)
     help_text: str = ""
@@ -44,7 +44,20 @@ def field_specs(
     for name, f in serializer.fields.items():
         label = str(f.label or name.replace("_", " ").capitalize())
         help_text = str(f.help_text or "")
-        if isinstance(f, serializers.PrimaryKeyRelatedField):
+        if isinstance(f, serializers.ManyRelatedField):  # PrimaryKeyRelatedField(many=True)
+            qs = (querysets or {}).get(name, f.child_relation.get_queryset())
+            specs.append(
+                FieldSpec(
+                    name, label, "multiselect", f.required, [(o.pk, str(o)) for o in qs], help_text
+                )
+            )
+        elif isinstance(f, serializers.MultipleChoiceField):
+            specs.append(
+                FieldSpec(
+                    name, label, "multiselect", f.required, list(f.choices.items()), help_text
+                )
+            )
+        elif isinstance(f, serializers.PrimaryKeyRelatedField):
             qs = (querysets or {}).get(name, f.get_queryset())
             specs.append(
                 FieldSpec(
@@ -68,12 +81,36 @@ def field_specs(
             specs.append(FieldSpec(name, label, kind, f.required, help_text=help_text))
     for spec in specs:
         value = (initial or {}).get(spec.name, "")
+        if spec.kind == "multiselect":
+            # Compared as text by the template, like the single choices.
+            values = value if isinstance(value, list | tuple | set) else [value]
+            spec.value = [str(getattr(v, "pk", v)) for v in values if v not in (None, "")]
+            continue
         spec.value = getattr(value, "pk", value)
         if spec.value is None:
             spec.value = ""
     return specs
 
 
-def form_data(post: Any) -> dict[str, Any]:
-    """A POST as a serializer body: empty fields left out, so defaults apply."""
-    return {k: v for k, v in post.items() if k != "csrfmiddlewaretoken" and v != ""}
+def is_many(field: serializers.Field) -> bool:
+    """Does the field take several values (a list in JSON, repeated keys in a form)?"""
+    return isinstance(
+        field,
+        serializers.ManyRelatedField | serializers.MultipleChoiceField | serializers.ListField,
+    )
+
+
+def form_data(post: Any, serializer: serializers.Serializer | None = None) -> dict[str, Any]:
+    """A POST as a serializer body: empty fields left out, so defaults apply. The fields
+    of ``serializer`` that take several values get every value posted (a ``<select
+    multiple>`` repeats its name), not only the last."""
+    data = {k: v for k, v in post.items() if k != "csrfmiddlewaretoken" and v != ""}
+    for name, f in serializer.fields.items() if serializer is not None else ():
+        if is_many(f) and name in post:
+            raw = post.getlist(name) if hasattr(post, "getlist") else post[name]
+            values = [v for v in (raw if isinstance(raw, list) else [raw]) if v != ""]
+            if values:
+                data[name] = values
+            else:
+                data.pop(name, None)
+    return data

@@ -7,16 +7,23 @@ describe commit or roll back together.
 
 from __future__ import annotations
 
+import datetime
 import logging
-from collections.abc import Iterable, Iterator
+import math
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.duration import duration_iso_string
+from django.utils.functional import Promise
 
 from core.models import AuditEvent, Comment, OutboxMessage, Sequence, Team
 
@@ -45,12 +52,46 @@ def sequence_next(name: str) -> int:
     return row.last_value
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON (str, number, bool, None, list, dict), whatever its type.
+
+    Audit rows store the old and new value of every audited field, and a field can be a
+    Decimal (an estimate), a date, a time, a duration, a UUID, a related row, a choice or a
+    collection of those. Anything unforeseen falls back to its text rather than failing
+    the action that is being recorded."""
+    if isinstance(value, Enum):  # choices: store the value, not the member
+        return jsonable(value.value)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str(value)  # a lazy or subclassed str becomes plain text
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)  # JSON has no NaN / Infinity
+    if isinstance(value, Decimal):
+        # Exact, as text (as DjangoJSONEncoder writes it), without trailing zeros: "2.5".
+        return format(value.normalize(), "f")
     if isinstance(value, models.Model):
         return {"id": value.pk, "label": str(value)}
-    if hasattr(value, "isoformat"):
+    if isinstance(value, datetime.timedelta):
+        return duration_iso_string(value)
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
-    return value
+    if isinstance(value, uuid.UUID | Promise):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((jsonable(v) for v in value), key=str)
+    if isinstance(value, models.QuerySet | list | tuple):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "all") and callable(value.all):  # a many-to-many manager
+        return [jsonable(v) for v in value.all()]
+    return str(value)
+
+
+_jsonable = jsonable  # the name the audit trail used first
 
 
 def audit_record(
@@ -71,7 +112,7 @@ def audit_record(
         action=action,
         from_state=from_state,
         to_state=to_state,
-        changes={k: [_jsonable(old), _jsonable(new)] for k, (old, new) in (changes or {}).items()},
+        changes={k: [jsonable(old), jsonable(new)] for k, (old, new) in (changes or {}).items()},
         comment=comment,
     )
 

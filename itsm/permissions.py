@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from core.exceptions import ActionForbidden, IllegalTransition
@@ -124,6 +126,40 @@ def is_problem_manager(user: User, service_id: int | None = None) -> bool:
             user=user, service_id=service_id, role=Role.PROBLEM_MANAGER
         ).exists()
     )
+
+
+# The steps an open incident takes to be resolved with its problem.
+PROBLEM_RESOLUTION_STEPS = frozenset({"resume", "assign", "start", "resolve"})
+
+
+def may_resolve_via_problem(user: User, problem: object, incident: Incident) -> bool:
+    """Who may resolve a resolved problem's linked incident in the problem's name:
+    whoever works the incident, and — whatever queue holds it — the Problem Manager of the
+    problem's service and the Incident Manager."""
+    if not user.is_authenticated or incident.problem_id != problem.pk:  # type: ignore[attr-defined]
+        return False
+    if problem.status not in ("resolved", "closed"):  # type: ignore[attr-defined]
+        return False
+    return can_work_incident(user, incident) or is_problem_manager(
+        user,
+        problem.service_id,  # type: ignore[attr-defined]
+    )
+
+
+def ensure_can_fire_via_problem(problem: object) -> Callable[[User | None, Incident, str], None]:
+    """``ensure_can_fire`` for the steps that resolve ``problem``'s incidents: the
+    problem's authority stands in for the queue; the incident's state rules still apply."""
+
+    def ensure(user: User | None, incident: Incident, name: str) -> None:
+        if (
+            user is not None
+            and name in PROBLEM_RESOLUTION_STEPS
+            and may_resolve_via_problem(user, problem, incident)
+        ):
+            user = None
+        ensure_can_fire(user, incident, name)
+
+    return ensure
 
 
 def can_view_problem(user: User) -> bool:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
 
 from core.exceptions import NotFound, ValidationFailed
 from core.extensions import prefetches_for
@@ -27,6 +24,7 @@ from itsm.models import (
     ServiceRequest,
 )
 from itsm.models.incident import OPEN_STATES, TRANSITION_NAMES
+from itsm.recurring import RecurringGroup, recurring_incidents  # noqa: F401  (re-exported)
 from sla.selectors import clock_prefetch
 
 User = AbstractBaseUser | AnonymousUser
@@ -153,45 +151,6 @@ def problem_incidents(problem: Problem) -> QuerySet[Incident]:
     return problem.incidents.select_related("service", "team", "assignee", "requester").order_by(
         "-created_at", "-id"
     )
-
-
-@dataclass(frozen=True)
-class RecurringGroup:
-    service_id: int
-    service: str
-    category: str
-    count: int
-    keys: list[str]
-
-
-def recurring_incidents(*, days: int = 30, minimum: int = 3) -> list[RecurringGroup]:
-    """Problem candidates: incidents of the same service and category in the period, not
-    yet linked to a problem, in groups of at least ``minimum``."""
-    since = timezone.now() - timedelta(days=days)
-    base = Incident.objects.filter(created_at__gte=since, problem__isnull=True)
-    groups = (
-        base.values("service_id", "service__name", "category")
-        .annotate(n=Count("id"))
-        .filter(n__gte=minimum)
-        .order_by("-n", "service__name")
-    )
-    out = []
-    for g in groups:
-        numbers = (
-            base.filter(service_id=g["service_id"], category=g["category"])
-            .order_by("-created_at")
-            .values_list("number", flat=True)[:50]
-        )
-        out.append(
-            RecurringGroup(
-                g["service_id"],
-                g["service__name"],
-                g["category"],
-                g["n"],
-                [f"{Incident.KEY_PREFIX}-{n}" for n in numbers],
-            )
-        )
-    return out
 
 
 def incidents_by_keys(user: User, keys: list[str]) -> list[Incident]:

@@ -33,7 +33,7 @@ def time_log(
     note: str = "",
 ) -> TimeEntry:
     """Log one's own time on an incident, a problem or a work item (staff). Audited on
-    the target."""
+    the target. The entry keeps the team whose work it was (``work_team_id``)."""
     if not is_staff_member(actor):
         raise ActionForbidden("Only staff log time.")
     try:
@@ -55,6 +55,7 @@ def time_log(
             object_id=target.pk,
             note=note[:200],
             is_support=ct.model in TimeEntry.SUPPORT_MODELS,
+            team_id=work_team_id(target, actor),
         )
         record(
             target,
@@ -63,6 +64,24 @@ def time_log(
             comment=f"{hours} h on {on:%d %b}" + (f": {note}" if note else ""),
         )
     return entry
+
+
+def work_team_id(target: Any, person: Any) -> int | None:
+    """The team whose work time on ``target`` is, as it stands when the time is logged:
+    a work item's project team; an incident's or problem's team (the queue holding it);
+    a problem no team holds yet: the person's team among those of its service, else their
+    only team. None when nothing says (the capacity page shows it as "other")."""
+    project = getattr(target, "project", None)
+    if project is not None:
+        return project.team_id
+    if getattr(target, "team_id", None):
+        return target.team_id
+    mine = set(Team.objects.filter(members=person).values_list("id", flat=True))
+    service = getattr(target, "service", None)
+    for team_id in (service.development_team_id, service.support_team_id) if service else ():
+        if team_id in mine:
+            return team_id
+    return next(iter(mine)) if len(mine) == 1 else None
 
 
 def week_bounds(week: str | None) -> tuple[date, date, str]:
@@ -82,16 +101,28 @@ def week_bounds(week: str | None) -> tuple[date, date, str]:
 
 @dataclass
 class PersonWeek:
+    """A member's week as one team sees it. The reservation is the person's, once: each
+    of their ``teams`` holds an equal part of it (``reserved``). Hours count on the team
+    whose work they were; the rest of the person's week is ``other_*``."""
+
     user: Any
     share: int
-    reserved: float
-    support: float
-    project: float
+    reserved: float  # this team's part of the reservation
+    support: float  # support hours for this team
+    project: float  # project hours for this team
     warnings: list[str] = field(default_factory=list)
+    teams: int = 1  # how many teams share the person's reservation
+    reserved_total: float = 0.0
+    other_support: float = 0.0  # for other teams, or not attributed
+    other_project: float = 0.0
 
     @property
     def support_percent(self) -> int:
         return round(100 * self.support / settings.WORK_WEEK_HOURS)
+
+    @property
+    def support_total(self) -> float:
+        return self.support + self.other_support
 
 
 def team_capacity(team: Team, week: str | None = None) -> dict[str, Any]:
@@ -102,26 +133,48 @@ def team_capacity(team: Team, week: str | None = None) -> dict[str, Any]:
             "user_id", "support_share"
         )
     )
-    sums = {
-        (r["user_id"], r["is_support"]): float(r["h"])
-        for r in TimeEntry.objects.filter(user__in=members, date__gte=monday, date__lte=sunday)
-        .values("user_id", "is_support")
+    # Every team of each member, with its default share: a reservation is split between
+    # them, so it is counted once however many teams a person is in.
+    their_teams: dict[int, list[int]] = {}
+    for user_id, share in Team.members.through.objects.filter(user__in=members).values_list(
+        "user_id", "team__support_share"
+    ):
+        their_teams.setdefault(user_id, []).append(share)
+    sums: dict[tuple[int, bool, bool], float] = {}
+    for r in (
+        TimeEntry.objects.filter(user__in=members, date__gte=monday, date__lte=sunday)
+        .values("user_id", "is_support", "team_id")
         .annotate(h=Sum("hours"))
-    }
+    ):
+        key = (r["user_id"], r["is_support"], r["team_id"] == team.pk)
+        sums[key] = sums.get(key, 0.0) + float(r["h"])
     waiting = Incident.objects.filter(team=team, status__in=[s.value for s in OPEN_STATES]).count()
     rows = []
     for user in members:
+        team_shares = their_teams.get(user.pk) or [team.support_share]
         share = shares.get(user.pk, team.support_share)
-        reserved = settings.WORK_WEEK_HOURS * share / 100
+        total = sum(
+            settings.WORK_WEEK_HOURS * shares.get(user.pk, s) / 100 for s in team_shares
+        ) / len(team_shares)
         row = PersonWeek(
-            user, share, reserved, sums.get((user.pk, True), 0.0), sums.get((user.pk, False), 0.0)
+            user,
+            share,
+            settings.WORK_WEEK_HOURS * share / 100 / len(team_shares),
+            sums.get((user.pk, True, True), 0.0),
+            sums.get((user.pk, False, True), 0.0),
+            teams=len(team_shares),
+            reserved_total=total,
+            other_support=sums.get((user.pk, True, False), 0.0),
+            other_project=sums.get((user.pk, False, False), 0.0),
         )
-        if row.support > reserved:
+        everywhere = " across their teams" if row.teams > 1 else ""
+        if row.support_total > row.reserved_total:
             row.warnings.append(
                 f"Support exceeds the {share} % reservation by "
-                f"{row.support - reserved:.1f} h: project work pays for it."
+                f"{row.support_total - row.reserved_total:.1f} h{everywhere}: "
+                "project work pays for it."
             )
-        elif waiting and row.support < reserved / 2 and monday <= timezone.localdate():
+        elif waiting and row.support < row.reserved / 2 and monday <= timezone.localdate():
             row.warnings.append(
                 f"Under half the reservation used while {waiting} incident"
                 f"{'s' if waiting != 1 else ''} wait in the team's queue."

@@ -408,12 +408,25 @@ class TimeEntry(models.Model):
     is_support = models.BooleanField(
         help_text="Incidents and problems are support; work items are project time."
     )
+    # Whose work it was, fixed when the time is logged (the ticket may change queues
+    # later): capacity counts the hours on this team only, not on every team of the person.
+    team = models.ForeignKey(
+        "core.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="time_entries",
+        help_text="The team whose work it was: the ticket's team or the project's.",
+    )
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-date", "-id"]
-        indexes = [models.Index(fields=["user", "date"])]
+        indexes = [
+            models.Index(fields=["user", "date"]),
+            models.Index(fields=["team", "date"], name="timeentry_team_date_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(hours__gt=0) & models.Q(hours__lte=24), name="hours_in_a_day"

@@ -162,13 +162,16 @@ class RequestApprovalInput(_Comment):
         many=True,
         required=False,
         default=list,
-        help_text="CAB members who must each approve.",
+        label="CAB members",
+        help_text="CAB members who must each approve. With no member and no group named, "
+        "any Change Manager approves.",
     )
     groups = serializers.PrimaryKeyRelatedField(
         queryset=Group.objects.all(),
         many=True,
         required=False,
         default=list,
+        label="CAB groups",
         help_text="Groups any one of whose members approves for the group.",
     )
 

@@ -150,6 +150,21 @@ class BulkResultSerializer(serializers.Serializer):
     skipped = serializers.DictField(child=serializers.CharField())
 
 
+class RecurringGroupSerializer(serializers.Serializer):
+    """A cluster of incidents of one service that describe the same thing."""
+
+    service_id = serializers.IntegerField()
+    service = serializers.CharField()
+    category = serializers.CharField(help_text="The most common category among them.")
+    count = serializers.IntegerField()
+    keys = serializers.ListField(child=serializers.CharField(), help_text="Newest first, ≤ 50.")
+    title = serializers.CharField(help_text="The title of the most typical incident.")
+    terms = serializers.ListField(child=serializers.CharField(), help_text="Words most share.")
+    similarity = serializers.IntegerField(help_text="How alike they are on average (%).")
+    first_seen = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+
+
 # --- transition bodies --------------------------------------------------------------------
 class _Comment(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,12 +19,14 @@ from itsm.api.problem_serializers import (
     ProblemSerializer,
     ProblemUpdateSerializer,
     PublishWorkaroundInput,
+    RecurringGroupSerializer,
     ResolveIncidentsInput,
     UnlinkIncidentInput,
 )
 from itsm.api.tickets import TicketViewSet
 from itsm.models import Problem, ProblemStatus
 from itsm.permissions import ensure_can_fire_problem
+from itsm.recurring import MAX_DAYS
 from itsm.services import problems as services
 
 
@@ -134,7 +136,9 @@ class ProblemViewSet(TicketViewSet):
     @extend_schema(request=ResolveIncidentsInput, responses=BulkResultSerializer)
     @action(detail=True, methods=["post"], url_path="resolve-incidents")
     def resolve_incidents(self, request: Request, pk: str | None = None) -> Response:
-        """Resolve every open linked incident you may work with the problem's resolution."""
+        """Resolve the open linked incidents with the problem's resolution, in one action:
+        all of them for the Problem Manager and the Incident Manager, whatever queue holds
+        them; for anyone else those they work (the rest are listed under ``skipped``)."""
         body = ResolveIncidentsInput(data=request.data)
         body.is_valid(raise_exception=True)
         result = services.problem_resolve_incidents(
@@ -142,11 +146,18 @@ class ProblemViewSet(TicketViewSet):
         )
         return Response({"resolved": [i.key for i in result.resolved], "skipped": result.skipped})
 
-    @extend_schema(responses=None)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("days", int, description=f"The window, 1 to {MAX_DAYS} (30)."),
+            OpenApiParameter("minimum", int, description="Smallest cluster, at least 2 (3)."),
+        ],
+        responses=RecurringGroupSerializer(many=True),
+    )
     @action(detail=False, methods=["get"], url_path="candidates")
     def candidates(self, request: Request) -> Response:
-        """Recurring incidents (same service and category, ≥ 3 in 30 days, no problem yet):
-        candidates for a problem. ``?days=`` and ``?minimum=`` tune it."""
+        """Recurring incidents: clusters of incidents of one service that describe the same
+        thing (similar title and description), neither cancelled nor linked to a problem,
+        in the last ``days``; the largest and most alike first. Candidates for a problem."""
         from core.exceptions import ActionForbidden, ValidationFailed
 
         if not is_staff_member(request.user):
@@ -156,5 +167,7 @@ class ProblemViewSet(TicketViewSet):
             minimum = int(request.query_params.get("minimum", 3))
         except ValueError:
             raise ValidationFailed("days and minimum are whole numbers.", field="days") from None
+        if not 1 <= days <= MAX_DAYS:
+            raise ValidationFailed(f"days is 1 to {MAX_DAYS}.", field="days")
         groups = selectors.recurring_incidents(days=days, minimum=max(minimum, 2))
-        return Response([g.__dict__ for g in groups])
+        return Response(RecurringGroupSerializer(groups, many=True).data)

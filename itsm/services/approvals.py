@@ -24,11 +24,63 @@ def approvals_of(ticket: Any) -> QuerySet[Approval]:
     ).select_related("approver", "group", "decided_by")
 
 
+ConflictOfInterest = Callable[[Any, AbstractBaseUser], str | None]
+
+
+def _nobody_conflicted(ticket: Any, user: AbstractBaseUser) -> str | None:
+    return None
+
+
+def ensure_approvable(
+    ticket: Any,
+    approvers: Iterable[AbstractBaseUser | Group],
+    conflict_of_interest: ConflictOfInterest = _nobody_conflicted,
+    *,
+    fields: tuple[str, str] = ("approvers", "groups"),
+) -> None:
+    """Refuse (400) an approval nobody may give: a person who may not decide on
+    ``ticket`` (inactive, or ``conflict_of_interest`` names why), or a group without one
+    active member who may. Found when the approval is asked for, not when it is stuck.
+    ``fields`` names the input fields of people and of groups, for the error."""
+    person_field, group_field = fields
+    for who in approvers:
+        if isinstance(who, Group):
+            members = list(who.user_set.filter(is_active=True).order_by("username"))
+            refusals = [(u, conflict_of_interest(ticket, u)) for u in members]
+            if all(why for _, why in refusals):
+                why = (
+                    "; ".join(f"{u}: {why}" for u, why in refusals)
+                    if refusals
+                    else "it has no active member."
+                )
+                raise ValidationFailed(
+                    f"Nobody can approve for {who.name}: {why}", field=group_field
+                )
+        else:
+            why_not = (
+                "not an active user" if not who.is_active else conflict_of_interest(ticket, who)
+            )
+            if why_not:
+                raise ValidationFailed(
+                    f"{who} cannot approve {ticket.key}: {why_not}", field=person_field
+                )
+
+
 def approvals_request(
-    ticket: Any, actor: Any, approvers: Iterable[AbstractBaseUser | Group], reason: str
+    ticket: Any,
+    actor: Any,
+    approvers: Iterable[AbstractBaseUser | Group],
+    reason: str,
+    *,
+    conflict_of_interest: ConflictOfInterest = _nobody_conflicted,
+    fields: tuple[str, str] = ("approvers", "groups"),
 ) -> list[Approval]:
     """Create one pending approval per approver (a person or a group) and tell them.
-    Inside the caller's transaction."""
+    Inside the caller's transaction. Refuses (400, nothing written) an approval nobody may
+    give (``ensure_approvable``): the same ``conflict_of_interest`` that the decision
+    checks decides it here."""
+    approvers = list(approvers)
+    ensure_approvable(ticket, approvers, conflict_of_interest, fields=fields)
     ct = ContentType.objects.get_for_model(ticket)
     made = []
     for who in approvers:
@@ -89,7 +141,7 @@ def approval_decide(
     actor: AbstractBaseUser,
     decision: str,
     comment: str = "",
-    conflict_of_interest: Callable[[Any, AbstractBaseUser], str | None] = lambda t, u: None,
+    conflict_of_interest: ConflictOfInterest = _nobody_conflicted,
     on_decided: Callable[[Any, AbstractBaseUser, list[Approval]], None],
 ) -> Approval:
     """Approve or reject. ``conflict_of_interest`` names why this person may not decide

@@ -284,15 +284,23 @@ def change_request_approval(
     """Send to the CAB (normal, from assessment) or the emergency CAB (emergency, from
     submitted). Approvers are the named people and groups, or by default the Change
     Managers (any one of them). Nobody who requested or implements the change may be
-    named (separation of duties)."""
+    named (separation of duties), and a CAB nobody on it may approve is refused (400):
+    a group whose only members are the requester or implementer, including the default
+    one when the requester is the only Change Manager."""
     approvers, groups = list(approvers), list(groups)
     with _transitioning(change, actor, "request_approval", comment) as c:
-        for person in approvers:
-            why = _conflict(c, person)
-            if why:
-                raise ValidationFailed(f"{person}: {why}", field="approvers")
         board = "Emergency CAB" if c.type == ChangeType.EMERGENCY else "CAB"
-        approvals.approvals_request(c, actor, [*approvers, *groups] or _default_cab(), board)
+        if not approvers and not groups:
+            try:
+                approvals.ensure_approvable(c, _default_cab(), _conflict)
+            except ValidationFailed as exc:
+                raise ValidationFailed(
+                    f"{exc.message} Name CAB members or a group who may approve it.",
+                    field="approvers",
+                ) from None
+        approvals.approvals_request(
+            c, actor, [*approvers, *groups] or _default_cab(), board, conflict_of_interest=_conflict
+        )
     return c
 
 

@@ -72,9 +72,16 @@ def _default_intake_team() -> Team | None:
 
 
 def _transitioning(
-    incident: Incident, actor: Actor, name: str, comment: str = ""
+    incident: Incident, actor: Actor, name: str, comment: str = "", via_problem: Any = None
 ) -> AbstractContextManager[Incident]:
-    return transitioning(incident, actor, name, ensure=permissions.ensure_can_fire, comment=comment)
+    """``via_problem``: the step is taken in the name of that resolved problem (see
+    ``problem_resolve_incidents``), so its Problem Manager may take it in any queue."""
+    ensure = (
+        permissions.ensure_can_fire
+        if via_problem is None
+        else permissions.ensure_can_fire_via_problem(via_problem)
+    )
+    return transitioning(incident, actor, name, ensure=ensure, comment=comment)
 
 
 def _check_assignee(team: Team | None, assignee: AbstractBaseUser | None) -> None:
@@ -224,13 +231,14 @@ def incident_assign(
     team: Team | None = None,
     assignee: AbstractBaseUser | None = None,
     comment: str = "",
+    via_problem: Any = None,
 ) -> Incident:
     """Assign to a team and/or a person (new/assigned → assigned). The assignee must be a
     member of the resulting team; the tier follows the team's tier.
     Outbox: the assignee (or the team when no person) is told."""
     if team is None and assignee is None:
         raise ValidationFailed("Give a team, an assignee or both.", field="team")
-    with _transitioning(incident, actor, "assign", comment) as inc:
+    with _transitioning(incident, actor, "assign", comment, via_problem) as inc:
         target_team = team or inc.team
         _check_assignee(target_team, assignee)
         changed_team = target_team is not None and target_team.pk != inc.team_id
@@ -246,9 +254,11 @@ def incident_assign(
     return inc
 
 
-def incident_start(*, incident: Incident, actor: Actor, comment: str = "") -> Incident:
+def incident_start(
+    *, incident: Incident, actor: Actor, comment: str = "", via_problem: Any = None
+) -> Incident:
     """Start work (assigned → in_progress); with no assignee, the actor takes it."""
-    with _transitioning(incident, actor, "start", comment) as inc:
+    with _transitioning(incident, actor, "start", comment, via_problem) as inc:
         if inc.assignee_id is None and actor is not None:
             inc.assignee = actor
         _mark_responded(inc)
@@ -272,9 +282,11 @@ def incident_hold(*, incident: Incident, actor: Actor, reason: str, comment: str
     return inc
 
 
-def incident_resume(*, incident: Incident, actor: Actor, comment: str = "") -> Incident:
+def incident_resume(
+    *, incident: Incident, actor: Actor, comment: str = "", via_problem: Any = None
+) -> Incident:
     """Resume work (on_hold → in_progress)."""
-    with _transitioning(incident, actor, "resume", comment) as inc:
+    with _transitioning(incident, actor, "resume", comment, via_problem) as inc:
         inc.hold_reason = ""
     return inc
 
@@ -322,6 +334,7 @@ def incident_resolve(
     resolution_code: str,
     resolution_notes: str,
     comment: str = "",
+    via_problem: Any = None,
 ) -> Incident:
     """Resolve (in_progress → resolved). Outbox: the requester is asked to confirm."""
     _require(resolution_code, "resolution_code", "A resolution code is required.")
@@ -331,7 +344,7 @@ def incident_resolve(
         "resolution_notes",
         "Resolution notes are required.",
     )
-    with _transitioning(incident, actor, "resolve", comment) as inc:
+    with _transitioning(incident, actor, "resolve", comment, via_problem) as inc:
         inc.resolution_code, inc.resolution_notes = resolution_code, resolution_notes.strip()
         inc.resolved_at = timezone.now()
         outbox_email(

@@ -379,10 +379,13 @@ class BulkResult:
 def problem_resolve_incidents(
     *, problem: Problem, actor: AbstractBaseUser, resolution_code: str = "fixed"
 ) -> BulkResult:
-    """Resolve every open linked incident the actor may work, with the problem's
-    resolution, in one transaction. Incidents the actor may not work are reported, not
-    touched. Each incident walks its own lifecycle (resume / assign / start / resolve), so
-    each keeps a full audit trail and its requester is told."""
+    """Resolve the open linked incidents with the problem's resolution, in one
+    transaction. The Problem Manager (of the problem's service) and the Incident Manager
+    resolve every one, whatever queue holds it; anyone else those they work, the others
+    reported and left alone (``permissions.may_resolve_via_problem``). Each incident walks
+    its own lifecycle (resume / assign / start / resolve), each step audited on the
+    incident naming the problem, and its requester is told. Audit on the problem:
+    ``incidents_resolved``."""
     result = BulkResult()
     with transaction.atomic():
         locked = lock(problem)
@@ -390,12 +393,12 @@ def problem_resolve_incidents(
             raise IllegalTransition(f"Resolve {locked.key} before its incidents.")
         notes = f"Resolved by problem {locked.key}: {locked.resolution_notes}"
         for inc in _open_incidents(locked):
-            if not permissions.can_work_incident(actor, inc):
+            if not permissions.may_resolve_via_problem(actor, locked, inc):
                 result.skipped[inc.key] = "not in your queues"
                 continue
             try:
                 with transaction.atomic():
-                    _walk_to_resolved(inc, actor, resolution_code, notes)
+                    _walk_to_resolved(inc, actor, resolution_code, notes, locked)
                 result.resolved.append(inc)
             except DomainError as exc:
                 result.skipped[inc.key] = exc.message
@@ -404,15 +407,20 @@ def problem_resolve_incidents(
             actor,
             "incidents_resolved",
             comment=f"Resolved {len(result.resolved)} linked incidents"
+            + (f" ({', '.join(i.key for i in result.resolved)})" if result.resolved else "")
             + (f"; skipped {', '.join(result.skipped)}." if result.skipped else "."),
         )
     return result
 
 
-def _walk_to_resolved(inc: Incident, actor: AbstractBaseUser, code: str, notes: str) -> None:
-    via = f"Via {notes.split(':')[0].removeprefix('Resolved by ')}."
+def _walk_to_resolved(
+    inc: Incident, actor: AbstractBaseUser, code: str, notes: str, problem: Problem
+) -> None:
+    via = f"Via problem {problem.key}."
     if inc.status == IncidentStatus.ON_HOLD:
-        inc = incident_services.incident_resume(incident=inc, actor=actor, comment=via)
+        inc = incident_services.incident_resume(
+            incident=inc, actor=actor, comment=via, via_problem=problem
+        )
     if inc.status == IncidentStatus.NEW:
         member = inc.team is not None and inc.team.members.filter(pk=actor.pk).exists()
         inc = incident_services.incident_assign(
@@ -421,11 +429,19 @@ def _walk_to_resolved(inc: Incident, actor: AbstractBaseUser, code: str, notes: 
             team=inc.team,
             assignee=actor if member else None,
             comment=via,
+            via_problem=problem,
         )
     if inc.status == IncidentStatus.ASSIGNED:
-        inc = incident_services.incident_start(incident=inc, actor=actor, comment=via)
+        inc = incident_services.incident_start(
+            incident=inc, actor=actor, comment=via, via_problem=problem
+        )
     incident_services.incident_resolve(
-        incident=inc, actor=actor, resolution_code=code, resolution_notes=notes
+        incident=inc,
+        actor=actor,
+        resolution_code=code,
+        resolution_notes=notes,
+        comment=f"Resolved with problem {problem.key}.",
+        via_problem=problem,
     )
 
 

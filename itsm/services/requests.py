@@ -145,7 +145,14 @@ def request_submit(
         )
         if approvers:
             with transitioning(req, None, "request_approval", ensure=_system) as r:
-                approvals.approvals_request(r, None, approvers, reason="Approval")
+                approvals.approvals_request(
+                    r,
+                    None,
+                    approvers,
+                    reason="Approval",
+                    conflict_of_interest=_no_self_approval,
+                    fields=("item", "item"),
+                )
         else:
             _approve(req, None, "No approval needed.")
     req.refresh_from_db()

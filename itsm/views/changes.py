@@ -8,15 +8,17 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from core.exceptions import NotFound
+from core.exceptions import NotFound, ValidationFailed
 from core.extensions import panels_for
 from core.forms import field_specs, form_data
 from core.models import Service
+from core.roles import Role
 from core.selectors import timeline_of
 from itsm import selectors
 from itsm.api.change_serializers import (
@@ -88,6 +90,17 @@ class ChangeCreateView(ProblemBase):
         return redirect(change.get_absolute_url())
 
 
+def _cab_choices(change: Change) -> dict[str, Any]:
+    """Who the page offers as CAB members: staff who may approve this change (not its
+    requester or implementer), and the staff groups (roles) to approve as a group."""
+    return {
+        "approvers": _staff_users().exclude(
+            pk__in=[pk for pk in (change.requested_by_id, change.implementer_id) if pk]
+        ),
+        "groups": Group.objects.exclude(name=Role.REQUESTER.value).order_by("name"),
+    }
+
+
 def _detail(request: HttpRequest, change: Change, **extra: Any) -> dict[str, Any]:
     names = selectors.change_transitions_for(request.user, change)
     labels = {t.name: t.custom["label"] for t in change.get_available_status_transitions()}
@@ -95,7 +108,7 @@ def _detail(request: HttpRequest, change: Change, **extra: Any) -> dict[str, Any
     for n in names:
         fields = [
             f
-            for f in field_specs(CHANGE_TRANSITION_INPUTS[n](), {"approvers": _staff_users()})
+            for f in field_specs(CHANGE_TRANSITION_INPUTS[n](), _cab_choices(change))
             if f.name != "risk_answers"
         ]
         if n == "schedule":
@@ -146,20 +159,22 @@ class ChangeTransitionView(ProblemBase):
         if name not in CHANGE_TRANSITION_INPUTS:
             raise NotFound(f"No transition '{name}'.")
         ensure_can_fire_change(request.user, change, name)
-        data: dict[str, Any] = form_data(request.POST)
+        data: dict[str, Any] = form_data(request.POST, CHANGE_TRANSITION_INPUTS[name]())
         if name == "assess":
             data["risk_answers"] = {
                 k: request.POST.get(f"risk_{k}") == "yes" for k in RiskAnswersSerializer().fields
             }
-        if name == "request_approval":
-            data["approvers"] = request.POST.getlist("approvers")
         body = CHANGE_TRANSITION_INPUTS[name](data=data)
         if not body.is_valid():
             context = _detail(request, change, errors=body.errors, open_form=name)
             return render(request, "itsm/change_detail.html", context, status=400)
-        services.CHANGE_TRANSITION_SERVICES[name](
-            change=change, actor=request.user, **body.validated_data
-        )
+        try:
+            services.CHANGE_TRANSITION_SERVICES[name](
+                change=change, actor=request.user, **body.validated_data
+            )
+        except ValidationFailed as exc:  # e.g. a CAB nobody on it may approve: keep the form
+            context = _detail(request, change, errors=exc.errors, error=exc, open_form=name)
+            return render(request, "itsm/change_detail.html", context, status=400)
         return redirect(change.get_absolute_url())
 
 

@@ -25,7 +25,12 @@ from itsm.api.problem_serializers import (
 )
 from itsm.api.problem_views import ProblemFilter
 from itsm.models import Problem, ProblemStatus
-from itsm.permissions import can_manage_problem, ensure_can_fire_problem
+from itsm.permissions import (
+    can_manage_problem,
+    ensure_can_fire_problem,
+    may_resolve_via_problem,
+)
+from itsm.recurring import CANDIDATE_LIMIT, MAX_DAYS
 from itsm.services import problems as services
 from sla.selectors import ticket_clocks
 
@@ -84,13 +89,18 @@ class ProblemListView(ProblemBase):
 class ProblemCandidatesView(ProblemBase):
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
-            days = max(int(request.GET.get("days", 30)), 1)
+            days = min(max(int(request.GET.get("days", 30)), 1), MAX_DAYS)
         except ValueError:
             days = 30
         return render(
             request,
             "itsm/problem_candidates.html",
-            {"groups": selectors.recurring_incidents(days=days), "days": days},
+            {
+                "groups": selectors.recurring_incidents(days=days),
+                "days": days,
+                "max_days": MAX_DAYS,
+                "limit": CANDIDATE_LIMIT,
+            },
         )
 
 
@@ -101,6 +111,7 @@ class ProblemCreateView(ProblemBase):
             initial={
                 "incidents": request.GET.get("incidents", ""),
                 "service": request.GET.get("service", ""),
+                "title": request.GET.get("title", "")[:200],
             },
         )
 
@@ -157,6 +168,10 @@ def _detail(request: HttpRequest, problem: Problem, **extra: Any) -> dict[str, A
         ),
         "incidents": incidents,
         "open_incidents": [i for i in incidents if i.is_open],
+        # What "Resolve the open incidents" would resolve for this user (the same rule).
+        "resolvable": [
+            i for i in incidents if i.is_open and may_resolve_via_problem(user, problem, i)
+        ],
         "timeline": timeline_of(problem, internal=True),
         "clocks": ticket_clocks(problem),
         "panels": panels_for("problem_detail", request, problem),

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
 from itsm.models import Change
 from projects.models import Kind, Project, Release, Severity, WorkItem
+from sla.api.serializers import ClockSerializer
 
 User = get_user_model()
 
@@ -363,3 +364,29 @@ class EmergencyDecisionCreateSerializer(serializers.Serializer):
 
 
 __all__ = ["Kind"]
+
+
+class WorkItemSlaIncidentSerializer(serializers.Serializer):
+    key = serializers.CharField(source="incident.key")
+    title = serializers.CharField(source="incident.title")
+    status = serializers.CharField(source="incident.status")
+    priority = serializers.IntegerField(source="incident.priority")
+    team = serializers.CharField(source="incident.team.name", allow_null=True, default=None)
+    is_open = serializers.BooleanField()
+    next_due = serializers.DateTimeField(
+        allow_null=True, help_text="The earliest due moment of its ticking clocks."
+    )
+    clocks = ClockSerializer(many=True)
+
+
+class WorkItemSlaSerializer(serializers.Serializer):
+    """A work item's SLA is its incidents' (it has no clocks of its own)."""
+
+    key = serializers.CharField()
+    earliest_due = serializers.DateTimeField(
+        allow_null=True,
+        help_text="The earliest due moment among its open incidents' ticking clocks: the "
+        "backlog's order. Null when no open incident has a ticking clock.",
+    )
+    breached = serializers.BooleanField(help_text="An open incident has missed a target.")
+    incidents = WorkItemSlaIncidentSerializer(many=True)

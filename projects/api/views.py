@@ -34,6 +34,7 @@ from projects.api.serializers import (
     ToDevelopmentInput,
     WorkItemCreateSerializer,
     WorkItemSerializer,
+    WorkItemSlaSerializer,
     WorkItemUpdateSerializer,
 )
 from projects.models import (
@@ -342,6 +343,14 @@ class WorkItemViewSet(TicketViewSet):
     def add_comment(self, ticket: Any, user: Any, body: str, public: bool) -> Any:
         return services.work_comment(item=ticket, actor=user, body=body)
 
+    @extend_schema(responses=WorkItemSlaSerializer)
+    @action(detail=True, methods=["get"], url_path="sla")
+    def sla(self, request: Request, pk: str | None = None) -> Response:
+        """A work item has no SLA clocks of its own: its SLA is its linked incidents'.
+        ``earliest_due`` is the earliest due moment among its open incidents' ticking
+        clocks (the backlog's order); each incident follows with its clocks."""
+        return Response(WorkItemSlaSerializer(selectors.work_item_sla(self.get_object())).data)
+
     @extend_schema(request=WorkItemCreateSerializer, responses={201: WorkItemSerializer})
     def create(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
         body = WorkItemCreateSerializer(data=request.data)
@@ -454,10 +463,17 @@ class TimeEntryInput(serializers.Serializer):
 
 class TimeEntrySerializer(serializers.ModelSerializer):
     target = serializers.SerializerMethodField()
+    team = serializers.CharField(
+        source="team.name",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The team whose work it was (set when the time was logged).",
+    )
 
     class Meta:
         model = TimeEntry
-        fields = ["id", "date", "hours", "is_support", "target", "note", "created_at"]
+        fields = ["id", "date", "hours", "is_support", "target", "team", "note", "created_at"]
 
     def get_target(self, entry: TimeEntry) -> str:
         obj = entry.content_type.get_object_for_this_type(pk=entry.object_id)
@@ -472,7 +488,9 @@ class TimeEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         if getattr(self, "swagger_fake_view", False):
             return TimeEntry.objects.none()
-        return TimeEntry.objects.filter(user=self.request.user).select_related("content_type")
+        return TimeEntry.objects.filter(user=self.request.user).select_related(
+            "content_type", "team"
+        )
 
     @extend_schema(request=TimeEntryInput, responses={201: TimeEntrySerializer})
     def create(self, request: Request) -> Response:
@@ -493,8 +511,9 @@ class TimeEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class TeamCapacityView(APIView):
-    """Per developer of the team, for an ISO week (``?week=2026-W48``): support time
-    reserved, support used, project time, and warnings."""
+    """Per developer of the team, for an ISO week (``?week=2026-W48``): the team's part of
+    their support reservation (split between their teams), support and project hours
+    spent on this team's work, their hours for other teams, and warnings."""
 
     @extend_schema(responses=None, parameters=[])
     def get(self, request: Request, team_id: int) -> Response:
@@ -520,6 +539,10 @@ class TeamCapacityView(APIView):
                         "reserved_hours": r.reserved,
                         "support_hours": r.support,
                         "project_hours": r.project,
+                        "teams": r.teams,
+                        "reserved_total_hours": r.reserved_total,
+                        "other_teams_support_hours": r.other_support,
+                        "other_teams_project_hours": r.other_project,
                         "warnings": r.warnings,
                     }
                     for r in c["rows"]
