@@ -101,7 +101,7 @@ def test_issue10_23_backfill_attributes_existing_entries(org, project, two_teams
         time_log(actor=org.developer, target=problem, hours="1")
     expected = dict(TimeEntry.objects.values_list("pk", "team_id"))
     TimeEntry.objects.update(team=None)
-    migration = importlib.import_module("projects.migrations.0006_timeentry_team")
+    migration = importlib.import_module("projects.migrations.0007_timeentry_team")
     migration.backfill_team(apps, None)
     assert dict(TimeEntry.objects.values_list("pk", "team_id")) == expected
     on_incident = TimeEntry.objects.filter(content_type__model="incident", object_id=inc.pk)

@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
         ('core', '0004_team_support_share_userprofile_support_share'),
-        ('projects', '0005_release_original_planned_date_emergencydecision'),
+        ('projects', '0006_release_control_rollback_record_emergency_confirmation'),
         ('itsm', '0004_change_incident_caused_by_change_problem_fix_change_and_more'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
