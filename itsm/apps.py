@@ -10,3 +10,12 @@ class ItsmConfig(AppConfig):
         from itsm.sla_hooks import on_clock_breached
 
         events.subscribe(events.SLA_CLOCK_BREACHED, on_clock_breached)
+
+        from core.visibility import register_parts_policy, staff_only
+        from itsm import visibility
+        from itsm.models import Change, Incident, Problem, ServiceRequest
+
+        register_parts_policy(Incident, visibility.incident_parts)
+        register_parts_policy(ServiceRequest, visibility.request_parts)
+        register_parts_policy(Problem, staff_only)
+        register_parts_policy(Change, staff_only)

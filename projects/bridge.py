@@ -45,6 +45,15 @@ def incident_defect_field(incident: Any) -> dict[str, Any] | None:
     }
 
 
+def incident_defect_public_field(incident: Any) -> dict[str, Any] | None:
+    """What the requester's page says of the defect: that developers work on it and the
+    release it is planned for or fixed in; not the defect's key or title."""
+    data = incident_defect_field(incident)
+    if data is None:
+        return None
+    return {**data, "key": None, "title": None}
+
+
 def incident_panel(request: Any, incident: Any) -> dict[str, Any] | None:
     staff = is_staff_member(request.user)
     defect = defect_of(incident)

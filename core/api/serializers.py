@@ -88,6 +88,14 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "comment",
         ]
 
+    def to_representation(self, event: AuditEvent) -> dict:
+        # The reader's parts (core.visibility) decide whether field changes are shown.
+        data = super().to_representation(event)
+        parts = self.context.get("parts")
+        if parts is not None:
+            data.update(parts.audit_row(event))
+        return data
+
 
 class CommentSerializer(serializers.ModelSerializer):
     author = UserRefSerializer(read_only=True)

@@ -10,7 +10,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.exceptions import NotFound
-from core.roles import is_staff_member
 from itsm import selectors
 from itsm.api.request_serializers import (
     REQUEST_TRANSITION_INPUTS,
@@ -69,9 +68,6 @@ class ServiceRequestViewSet(TicketViewSet):
 
     def transitions_for(self, user: Any, ticket: Any) -> list[str]:
         return selectors.request_transitions_for(user, ticket)
-
-    def sees_internal_notes(self, user: Any) -> bool:
-        return is_staff_member(user)
 
     def add_comment(self, ticket: Any, user: Any, body: str, public: bool) -> Any:
         return services.request_comment(request=ticket, actor=user, body=body, public=public)

@@ -17,7 +17,7 @@ from core.exceptions import NotFound
 from core.extensions import panels_for
 from core.forms import field_specs, form_data
 from core.models import Service
-from core.selectors import timeline_of
+from core.visibility import parts_for
 from itsm import selectors
 from itsm.api.change_serializers import (
     CHANGE_TRANSITION_INPUTS,
@@ -125,7 +125,7 @@ def _detail(request: HttpRequest, change: Change, **extra: Any) -> dict[str, Any
         ),
         "caused": change.caused_incidents.all(),
         "panels": panels_for("change_detail", request, change),
-        "timeline": timeline_of(change, internal=True),
+        "timeline": parts_for(request.user, change).timeline(change),
         "staff": True,
         "errors": {},
         "open_form": "",

@@ -15,8 +15,8 @@ from core.exceptions import ActionForbidden, NotFound
 from core.extensions import panels_for
 from core.forms import field_specs, form_data
 from core.roles import STAFF_ROLES, is_staff_member
-from core.selectors import timeline_of
 from core.views import DomainErrorMixin
+from core.visibility import parts_for
 from itsm import selectors
 from itsm.api.problem_serializers import (
     PROBLEM_TRANSITION_INPUTS,
@@ -157,7 +157,7 @@ def _detail(request: HttpRequest, problem: Problem, **extra: Any) -> dict[str, A
         ),
         "incidents": incidents,
         "open_incidents": [i for i in incidents if i.is_open],
-        "timeline": timeline_of(problem, internal=True),
+        "timeline": parts_for(request.user, problem).timeline(problem),
         "clocks": ticket_clocks(problem),
         "panels": panels_for("problem_detail", request, problem),
         "errors": {},
