@@ -88,7 +88,21 @@ def can_log_for_others(user: User) -> bool:
 
 
 def can_write_internal_notes(user: User) -> bool:
+    """Whether the user is support staff at all (pages use it to choose the desk's
+    wording); on one incident, ``can_note_incident`` decides."""
     return is_staff_member(user)
+
+
+def can_reply_incident(user: User, incident: Incident) -> bool:
+    """A public reply: whoever works the incident, and its requester on their own."""
+    if can_work_incident(user, incident):
+        return True
+    return user.is_authenticated and incident.requester_id == user.pk
+
+
+def can_note_incident(user: User, incident: Incident) -> bool:
+    """An internal work note: the same people as any other work on the incident."""
+    return can_work_incident(user, incident)
 
 
 def ensure_can_fire(user: User | None, incident: Incident, name: str) -> None:
@@ -140,6 +154,14 @@ def can_manage_problem(user: User, problem: object) -> bool:
     return is_problem_manager(user, problem.service_id)  # type: ignore[attr-defined]
 
 
+def can_work_problem(user: User, problem: object) -> bool:
+    """Work notes on a problem: its manager(s), its assignee and its team."""
+    if can_manage_problem(user, problem):
+        return True
+    team_id = problem.team_id  # type: ignore[attr-defined]
+    return team_id is not None and team_id in user_team_ids(user)
+
+
 def ensure_can_fire_problem(user: User | None, problem: object, name: str) -> None:
     """403 when the user may not move this problem, 409 when its state forbids ``name``."""
     from itsm.services.common import ensure_transition_possible
@@ -168,10 +190,23 @@ def can_view_request(user: User, req: object) -> bool:
 
 
 def can_work_request(user: User, req: object) -> bool:
-    """The fulfilment team (and administrators) work a request."""
-    if is_administrator(user):
+    """The fulfilment team, the request's assignee (and administrators) work a request."""
+    if not user.is_authenticated:
+        return False
+    if is_administrator(user) or req.assignee_id == user.pk:  # type: ignore[attr-defined]
         return True
     return req.team_id in user_team_ids(user)  # type: ignore[attr-defined]
+
+
+def can_reply_request(user: User, req: object) -> bool:
+    """A public reply: whoever works the request, and its requester on their own."""
+    if can_work_request(user, req):
+        return True
+    return user.is_authenticated and req.requester_id == user.pk  # type: ignore[attr-defined]
+
+
+def can_note_request(user: User, req: object) -> bool:
+    return can_work_request(user, req)
 
 
 def ensure_can_fire_request(user: User | None, req: object, name: str) -> None:
@@ -214,6 +249,23 @@ def is_change_manager(user: User, change: object | None = None) -> bool:
 
 def can_view_change(user: User) -> bool:
     return is_staff_member(user)
+
+
+def can_work_change(user: User, change: object) -> bool:
+    """Work notes on a change: its Change Manager(s), requester, implementer, team, and
+    whoever is asked to approve it."""
+    if not user.is_authenticated:
+        return False
+    if is_change_manager(user, change):
+        return True
+    if user.pk in (change.requested_by_id, change.implementer_id):  # type: ignore[attr-defined]
+        return True
+    team_id = change.team_id  # type: ignore[attr-defined]
+    if team_id is not None and team_id in user_team_ids(user):
+        return True
+    from itsm.services.approvals import approvals_of, may_decide
+
+    return any(may_decide(user, a) for a in approvals_of(change))
 
 
 def can_fire_change(user: User, change: object, name: str) -> bool:

@@ -24,6 +24,13 @@ def can_work_on(user: Any, project: Any) -> bool:
     return project.team_id in user_team_ids(user)
 
 
+def can_work_item(user: Any, item: Any) -> bool:
+    """Work notes and other work on a work item: its project's people and its assignee."""
+    if not user.is_authenticated:
+        return False
+    return item.assignee_id == user.pk or can_work_on(user, item.project)
+
+
 def ensure_can_fire_work(user: Any, item: Any, name: str) -> None:
     from itsm.services.common import ensure_transition_possible
 

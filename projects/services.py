@@ -462,10 +462,11 @@ def work_comment(
     *, item: WorkItem, actor: AbstractBaseUser, body: str, public: bool = False
 ) -> Comment:
     require(body and body.strip(), "body", "The comment is empty.")
-    if not is_staff_member(actor):
-        raise ActionForbidden("Work items are for support and development staff.")
     with transaction.atomic():
-        return comment_create(target=lock(item), author=actor, body=body.strip(), public=False)
+        locked = lock(item)
+        if not permissions.can_work_item(actor, locked):
+            raise ActionForbidden(f"Only {locked.project.team} may write on {locked.key}.")
+        return comment_create(target=locked, author=actor, body=body.strip(), public=False)
 
 
 __all__ = ["WorkItemStatus"]

@@ -6,8 +6,8 @@ from rest_framework import serializers
 
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
 from core.extensions import fields_for
-from core.visibility import EVERYTHING, parts_for
 from core.models import Service, Team
+from core.visibility import EVERYTHING, parts_for
 from itsm.models import Category, HoldReason, Incident, Level, ResolutionCode
 from sla.api.serializers import ClockSerializer, clocks_data
 from sla.selectors import ticket_clocks

@@ -483,8 +483,14 @@ def change_link_incident(
 def change_comment(
     *, change: Change, actor: AbstractBaseUser, body: str, public: bool = False
 ) -> Comment:
+    """A work note (changes have no public side). Its Change Manager(s), requester,
+    implementer, team and approvers write them (``permissions.can_work_change``)."""
     require(body and body.strip(), "body", "The comment is empty.")
-    if not is_staff_member(actor):
-        raise ActionForbidden("Changes are for support, development and managers.")
     with transaction.atomic():
-        return comment_create(target=lock(change), author=actor, body=body.strip(), public=False)
+        locked = lock(change)
+        if not permissions.can_work_change(actor, locked):
+            raise ActionForbidden(
+                f"Only those working {locked.key} (Change Manager, requester, implementer, "
+                "team, approvers) may write on it."
+            )
+        return comment_create(target=locked, author=actor, body=body.strip(), public=False)

@@ -15,7 +15,6 @@ from django.utils import timezone
 from core import events
 from core.exceptions import ActionForbidden, DomainError, IllegalTransition, ValidationFailed
 from core.models import Comment, Service, Team
-from core.roles import is_staff_member
 from core.services import comment_create, outbox_email, sequence_next, team_recipients
 from itsm import permissions
 from itsm.models import Incident, IncidentStatus, Level, Problem, ProblemStatus
@@ -431,7 +430,10 @@ def problem_comment(
 ) -> Comment:
     """A work note on the problem (problems have no requester: every note is internal)."""
     require(body and body.strip(), "body", "The comment is empty.")
-    if not is_staff_member(actor):
-        raise ActionForbidden("Problems are for support and development staff.")
     with transaction.atomic():
-        return comment_create(target=lock(problem), author=actor, body=body.strip(), public=False)
+        locked = lock(problem)
+        if not permissions.can_work_problem(actor, locked):
+            raise ActionForbidden(
+                f"Only a Problem Manager, its assignee or its team may write on {locked.key}."
+            )
+        return comment_create(target=locked, author=actor, body=body.strip(), public=False)

@@ -18,7 +18,7 @@ from core.extensions import panels_for
 from core.forms import field_specs, form_data
 from core.models import Service
 from core.visibility import parts_for
-from itsm import selectors
+from itsm import permissions, selectors
 from itsm.api.change_serializers import (
     CHANGE_TRANSITION_INPUTS,
     ChangeCreateSerializer,
@@ -126,6 +126,7 @@ def _detail(request: HttpRequest, change: Change, **extra: Any) -> dict[str, Any
         "caused": change.caused_incidents.all(),
         "panels": panels_for("change_detail", request, change),
         "timeline": parts_for(request.user, change).timeline(change),
+        "can_note": permissions.can_work_change(request.user, change),
         "staff": True,
         "errors": {},
         "open_form": "",

@@ -23,7 +23,13 @@ from itsm.api.serializers import TRANSITION_INPUTS
 from itsm.filters import IncidentFilter
 from itsm.forms import IncidentEditForm, IncidentForm
 from itsm.models import HoldReason, Incident, IncidentStatus, ResolutionCode
-from itsm.permissions import can_edit_incident, ensure_can_fire, user_team_ids
+from itsm.permissions import (
+    can_edit_incident,
+    can_note_incident,
+    can_reply_incident,
+    ensure_can_fire,
+    user_team_ids,
+)
 from sla.selectors import ticket_clocks
 
 PAGE_SIZE = 25
@@ -150,6 +156,8 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "timeline": selectors.incident_timeline(user, incident),
         "transitions": transitions,
         "can_edit": can_edit_incident(user, incident) and incident.is_open,
+        "can_reply": can_reply_incident(user, incident),
+        "can_note": can_note_incident(user, incident),
         "hold_reasons": HoldReason.choices,
         "resolution_codes": ResolutionCode.choices,
         "form_errors": {},

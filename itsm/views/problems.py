@@ -17,7 +17,7 @@ from core.forms import field_specs, form_data
 from core.roles import STAFF_ROLES, is_staff_member
 from core.views import DomainErrorMixin
 from core.visibility import parts_for
-from itsm import selectors
+from itsm import permissions, selectors
 from itsm.api.problem_serializers import (
     PROBLEM_TRANSITION_INPUTS,
     ProblemCreateSerializer,
@@ -158,6 +158,7 @@ def _detail(request: HttpRequest, problem: Problem, **extra: Any) -> dict[str, A
         "incidents": incidents,
         "open_incidents": [i for i in incidents if i.is_open],
         "timeline": parts_for(request.user, problem).timeline(problem),
+        "can_note": permissions.can_work_problem(request.user, problem),
         "clocks": ticket_clocks(problem),
         "panels": panels_for("problem_detail", request, problem),
         "errors": {},

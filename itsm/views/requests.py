@@ -15,7 +15,7 @@ from core.exceptions import NotFound, ValidationFailed
 from core.forms import form_data
 from core.roles import is_staff_member
 from core.views import DomainErrorMixin
-from itsm import selectors
+from itsm import permissions, selectors
 from itsm.api.request_serializers import REQUEST_TRANSITION_INPUTS
 from itsm.api.request_views import decide_any
 from itsm.models import TASK_TRANSITIONS, Approval, RequestStatus
@@ -102,6 +102,8 @@ def _detail(request: HttpRequest, req: Any, **extra: Any) -> dict[str, Any]:
         "approvals": approvals.approvals_of(req),
         "tasks": req.tasks.select_related("assignee"),
         "can_work": can_work_request(user, req) and req.status == RequestStatus.FULFILLING,
+        "can_reply": permissions.can_reply_request(user, req),
+        "can_note": permissions.can_note_request(user, req),
         "task_transitions": TASK_TRANSITIONS,
         "timeline": selectors.request_timeline(user, req),
     }
