@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from core.exceptions import ActionForbidden
 from core.roles import Role
-from core.visibility import parts_for
 from itsm import services
 from itsm.models import CatalogItem, CatalogTaskTemplate
 from itsm.services import problems as problem_services
@@ -151,6 +150,8 @@ def test_requester_token_reads_no_internal_text_through_any_endpoint(
 
 def test_requester_page_and_api_show_the_same_timeline(org, leaky_incident) -> None:  # type: ignore[no-untyped-def]
     """Issue 10 #1: the page timeline and the API history come from one policy."""
+    from core.visibility import parts_for
+
     page = Client()
     page.force_login(org.requester)
     html = page.get(f"/incidents/{leaky_incident.key}/").content.decode()
