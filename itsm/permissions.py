@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from core.exceptions import ActionForbidden, IllegalTransition
-from core.models import ServiceRole, Tier
-from core.roles import Role, has_role, is_administrator, is_staff_member
+from core.models import Tier
+from core.roles import Role, has_role, holds_process_role, is_administrator, is_staff_member
 from itsm.models import Incident
 
 User = AbstractBaseUser | AnonymousUser
@@ -37,14 +37,7 @@ def user_tiers(user: User) -> frozenset[int]:
 
 def is_incident_manager(user: User, incident: Incident) -> bool:
     """Incident Managers answer for every incident; a per-service one for that service's."""
-    if is_administrator(user) or has_role(user, Role.INCIDENT_MANAGER):
-        return True
-    return (
-        user.is_authenticated
-        and ServiceRole.objects.filter(
-            user=user, service_id=incident.service_id, role=Role.INCIDENT_MANAGER
-        ).exists()
-    )
+    return holds_process_role(user, Role.INCIDENT_MANAGER, [incident.service_id])
 
 
 def can_view_incident(user: User, incident: Incident) -> bool:
@@ -129,15 +122,7 @@ def may_fire_now(user: User, incident: Incident, name: str) -> bool:
 # --- problems -----------------------------------------------------------------------------
 def is_problem_manager(user: User, service_id: int | None = None) -> bool:
     """Problem Managers own the problem queue; a per-service one owns that service's."""
-    if is_administrator(user) or has_role(user, Role.PROBLEM_MANAGER):
-        return True
-    return (
-        service_id is not None
-        and user.is_authenticated
-        and ServiceRole.objects.filter(
-            user=user, service_id=service_id, role=Role.PROBLEM_MANAGER
-        ).exists()
-    )
+    return holds_process_role(user, Role.PROBLEM_MANAGER, [service_id])
 
 
 def can_view_problem(user: User) -> bool:
@@ -236,15 +221,8 @@ REQUESTER_CHANGE_TRANSITIONS = frozenset({"submit", "cancel"})
 
 def is_change_manager(user: User, change: object | None = None) -> bool:
     """Change Managers decide; a per-service one for changes touching their service."""
-    if is_administrator(user) or has_role(user, Role.CHANGE_MANAGER):
-        return True
-    if change is None or not user.is_authenticated:
-        return False
-    return ServiceRole.objects.filter(
-        user=user,
-        role=Role.CHANGE_MANAGER,
-        service__in=change.services.all(),  # type: ignore[attr-defined]
-    ).exists()
+    ids = [s.pk for s in change.services.all()] if change is not None else []  # type: ignore[attr-defined]
+    return holds_process_role(user, Role.CHANGE_MANAGER, ids)
 
 
 def can_view_change(user: User) -> bool:

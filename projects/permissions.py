@@ -5,8 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from core.exceptions import ActionForbidden, IllegalTransition
-from core.roles import Role, has_role, is_administrator, is_staff_member
+from core.roles import Role, holds_process_role, is_staff_member
 from itsm.permissions import user_team_ids
+
+
+def _service_ids(project: Any) -> list[int]:
+    return [s.pk for s in project.services.all()]
+
+
+def is_release_manager(user: Any, project: Any) -> bool:
+    """A Release Manager for every project, or per service for the projects that build
+    that service (``core.models.ServiceRole``)."""
+    return holds_process_role(user, Role.RELEASE_MANAGER, _service_ids(project))
+
+
+def is_change_manager_for(user: Any, project: Any) -> bool:
+    return holds_process_role(user, Role.CHANGE_MANAGER, _service_ids(project))
 
 
 def can_view(user: Any) -> bool:
@@ -17,7 +31,7 @@ def can_work_on(user: Any, project: Any) -> bool:
     """The project's development team, its project manager, Release Managers, admins."""
     if not user.is_authenticated:
         return False
-    if is_administrator(user) or has_role(user, Role.RELEASE_MANAGER):
+    if is_release_manager(user, project):
         return True
     if project.project_manager_id == user.pk:
         return True
@@ -48,8 +62,17 @@ def may_fire_work_now(user: Any, item: Any, name: str) -> bool:
 
 
 def can_manage_releases(user: Any, project: Any) -> bool:
-    if is_administrator(user) or has_role(user, Role.RELEASE_MANAGER, Role.CHANGE_MANAGER):
+    """Plan and move releases: Release and Change Managers (global or for one of the
+    project's services), the project manager and the team lead."""
+    if is_release_manager(user, project) or is_change_manager_for(user, project):
         return True
     return user.is_authenticated and (
         project.project_manager_id == user.pk or project.team.lead_id == user.pk
     )
+
+
+def can_go_live(user: Any, release: Any) -> bool:
+    """Take a release live (through the gate) or roll it back: Release and Change
+    Managers, global or for one of the project's services."""
+    project = release.project
+    return is_release_manager(user, project) or is_change_manager_for(user, project)

@@ -494,10 +494,8 @@ def release_sign_off_uat(
     return r
 
 
-def _can_go_live(actor: Any) -> bool:
-    from core.roles import Role, has_role, is_administrator
-
-    return is_administrator(actor) or has_role(actor, Role.RELEASE_MANAGER, Role.CHANGE_MANAGER)
+def _can_go_live(actor: Any, release: Release) -> bool:
+    return permissions.can_go_live(actor, release)
 
 
 def release_go_live(*, release: Release, actor: AbstractBaseUser, comment: str = "") -> Release:
@@ -509,7 +507,7 @@ def release_go_live(*, release: Release, actor: AbstractBaseUser, comment: str =
     """
     from projects.gate import gate_evaluate
 
-    if not _can_go_live(actor):
+    if not _can_go_live(actor, release):
         raise ActionForbidden("Release Managers and Change Managers take releases live.")
     with transaction.atomic():
         r = lock(release)
@@ -567,7 +565,7 @@ def _go_live(release: Release, actor: AbstractBaseUser, comment: str) -> Release
 def release_roll_back(*, release: Release, actor: AbstractBaseUser, reason: str) -> Release:
     """Roll a live release back: its released items reopen and their incidents hear it."""
     require(reason and reason.strip(), "reason", "Say why the release is rolled back.")
-    if not _can_go_live(actor):
+    if not _can_go_live(actor, release):
         raise ActionForbidden("Release Managers and Change Managers roll releases back.")
     with transaction.atomic():
         with transitioning(
