@@ -98,6 +98,25 @@ def can_note_incident(user: User, incident: Incident) -> bool:
     return can_work_incident(user, incident)
 
 
+def can_link_to_problem(user: User, incident: Incident, problem: object | None = None) -> bool:
+    """Link an incident to a problem: who works the incident, a Problem Manager of its
+    service, or one who manages that problem. Pages (no problem chosen yet) ask without
+    ``problem``: a subset of what the service then allows."""
+    if can_work_incident(user, incident) or is_problem_manager(user, incident.service_id):
+        return True
+    return problem is not None and can_manage_problem(user, problem)
+
+
+def can_link_cause(user: User, incident: Incident, change: object | None = None) -> bool:
+    """Record that a change caused an incident: who works the incident, or a Change
+    Manager of its service (or of that change)."""
+    if can_work_incident(user, incident):
+        return True
+    if holds_process_role(user, Role.CHANGE_MANAGER, [incident.service_id]):
+        return True
+    return change is not None and is_change_manager(user, change)
+
+
 def ensure_can_fire(user: User | None, incident: Incident, name: str) -> None:
     """Raise 403 when the user may not fire ``name`` on this incident, 409 when the
     incident's state does not allow it. ``user=None`` is Tandem itself."""

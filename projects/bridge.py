@@ -9,7 +9,9 @@ from django.db.models import Prefetch
 
 from core.models import Tier
 from core.roles import is_staff_member
+from itsm.permissions import can_link_cause
 from projects.models import Kind, Severity, WorkItem, term
+from projects.permissions import can_log_time, can_send_to_development
 from projects.selectors import defect_of
 from projects.services import project_for_service
 
@@ -57,7 +59,8 @@ def incident_defect_public_field(incident: Any) -> dict[str, Any] | None:
 def incident_panel(request: Any, incident: Any) -> dict[str, Any] | None:
     staff = is_staff_member(request.user)
     defect = defect_of(incident)
-    if defect is None and not (staff and incident.is_open):
+    # The form is offered only to those the service lets send it to development.
+    if defect is None and not can_send_to_development(request.user, incident):
         return None
     release = defect and (defect.fixed_in_release or defect.target_release)
     return {
@@ -80,7 +83,10 @@ def suspects_panel(request: Any, incident: Any) -> dict[str, Any] | None:
     if not is_staff_member(request.user) or incident.caused_by_change_id:
         return None
     found = suspects_for(incident)
-    return {"suspects": found, "incident": incident} if found else None
+    if not found:
+        return None
+    linkable = {s.change.pk for s in found if can_link_cause(request.user, incident, s.change)}
+    return {"suspects": found, "incident": incident, "linkable": linkable}
 
 
 def time_panel(request: Any, incident: Any) -> dict[str, Any] | None:
@@ -95,7 +101,12 @@ def time_panel(request: Any, incident: Any) -> dict[str, Any] | None:
     logged = TimeEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(incident), object_id=incident.pk
     ).aggregate(total=Sum("hours"))["total"]
-    return {"target": incident.key, "logged": logged or 0, "next": incident.get_absolute_url()}
+    return {
+        "target": incident.key,
+        "logged": logged or 0,
+        "next": incident.get_absolute_url(),
+        "can_log": can_log_time(request.user, incident),
+    }
 
 
 def problem_defects_field(problem: Any) -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.exceptions import ActionForbidden, IllegalTransition
-from core.roles import Role, holds_process_role, is_staff_member
+from core.models import Tier
+from core.roles import Role, has_role, holds_process_role, is_administrator, is_staff_member
 from itsm.permissions import user_team_ids
 
 
@@ -76,3 +77,53 @@ def can_go_live(user: Any, release: Any) -> bool:
     Managers, global or for one of the project's services."""
     project = release.project
     return is_release_manager(user, project) or is_change_manager_for(user, project)
+
+
+def can_sign_off_uat(user: Any, release: Any) -> bool:
+    """2nd-line support, who coordinates UAT, signs it off (and administrators)."""
+    return is_administrator(user) or has_role(user, Role.SECOND_LINE)
+
+
+def release_actions_for(user: Any, release: Any) -> list[tuple[str, str]]:
+    """The release actions this user may take now, as (op, label): the page offers
+    exactly these and ``ReleaseActionView`` runs them through the same checks."""
+    ops: list[tuple[str, str]] = []
+    if (
+        release.status == "testing"
+        and not release.uat_signed_off_at
+        and can_sign_off_uat(user, release)
+    ):
+        ops.append(("sign-off-uat", "Sign off UAT"))
+    manage = can_manage_releases(user, release.project)
+    live = can_go_live(user, release)
+    for t in release.get_available_status_transitions():
+        through_control = t.name in ("go_live", "roll_back")  # ops "go-live", "roll-back"
+        if live if through_control else manage:
+            op = t.name.replace("_", "-") if through_control else t.name
+            ops.append((op, t.custom.get("label", t.name)))
+    return ops
+
+
+def can_send_to_development(user: Any, incident: Any) -> bool:
+    """Escalate an incident to development and raise or link its defect: who may
+    escalate it (below tier 3), who works it (at tier 3)."""
+    from itsm.permissions import can_work_incident, may_fire_now
+
+    if not incident.is_open:
+        return False
+    if incident.tier < Tier.DEVELOPMENT:
+        return may_fire_now(user, incident, "escalate")
+    return can_work_incident(user, incident)
+
+
+def can_log_time(user: Any, target: Any) -> bool:
+    """Log one's time on a ticket one works: an incident (its team, assignee, Incident
+    Manager), a problem (its team, assignee, Problem Manager), a work item (its project)."""
+    from itsm.models import Incident, Problem
+    from itsm.permissions import can_work_incident, can_work_problem
+
+    if isinstance(target, Incident):
+        return can_work_incident(user, target)
+    if isinstance(target, Problem):
+        return can_work_problem(user, target)
+    return can_work_item(user, target)

@@ -290,8 +290,8 @@ def incident_to_development(
             inc = incident_services.incident_escalate(
                 incident=inc, actor=actor, reason=reason, tier=Tier.DEVELOPMENT
             )
-        elif not (is_staff_member(actor)):
-            raise ActionForbidden("Only staff send incidents to development.")
+        elif not permissions.can_send_to_development(actor, inc):
+            raise ActionForbidden(f"Only those working {inc.key} send it to development.")
         if defect is None:
             project = project or project_for_service(inc.service_id)
             if project is None:
@@ -477,9 +477,7 @@ def release_sign_off_uat(
     *, release: Release, actor: AbstractBaseUser, comment: str = ""
 ) -> Release:
     """2nd-line support, who coordinates UAT, signs it off (release in testing)."""
-    from core.roles import Role, has_role, is_administrator
-
-    if not (is_administrator(actor) or has_role(actor, Role.SECOND_LINE)):
+    if not permissions.can_sign_off_uat(actor, release):
         raise ActionForbidden("UAT is signed off by 2nd-line support.")
     with transaction.atomic():
         r = lock(release)

@@ -14,7 +14,7 @@ from core.forms import field_specs, form_data
 from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
 from itsm.views.problems import ProblemBase as StaffPage
-from projects import selectors, services
+from projects import permissions, selectors, services
 from projects.api.serializers import WORK_TRANSITION_INPUTS, WorkItemCreateSerializer
 from projects.models import Release, TimeEntry, WorkItemStatus, term
 from projects.permissions import ensure_can_fire_work
@@ -226,6 +226,7 @@ class ReleaseDetailView(StaffPage):
                 "timeline": parts_for(request.user, release).timeline(release),
                 "staff": True,
                 "transitions": [t.name for t in release.get_available_status_transitions()],
+                "actions": permissions.release_actions_for(request.user, release),
             },
         )
 

@@ -147,3 +147,17 @@ def decide_any(approval: Approval, user: Any, decision: str, comment: str) -> Ap
     from itsm.services import changes
 
     return changes.change_decide(approval=approval, actor=user, decision=decision, comment=comment)
+
+
+def why_not_decide(approval: Approval, user: Any) -> str | None:
+    """Why this user may not decide this approval (None: they may), by the same rules
+    the ticket's decide service applies: it is theirs, and no conflict of interest."""
+    if not approvals.may_decide(user, approval):
+        return "This approval is not yours to give."
+    ticket = approval.ticket
+    if isinstance(ticket, ServiceRequest):
+        return services.request_conflict(ticket, user)
+    from itsm.services import changes
+
+    why = changes.change_conflict(ticket, user)
+    return why[:1].upper() + why[1:] if why else None

@@ -332,6 +332,9 @@ def _system(actor: Any, ticket: Any, name: str) -> None:
     ensure_transition_possible(ticket, name)
 
 
+change_conflict = _conflict  # what the approvals page asks before offering
+
+
 def change_decide(
     *, approval: Approval, actor: AbstractBaseUser, decision: str, comment: str = ""
 ) -> Approval:
@@ -466,12 +469,15 @@ CHANGE_TRANSITION_SERVICES: dict[str, Callable[..., Change]] = {
 def change_link_incident(
     *, change: Change, actor: AbstractBaseUser, incident: Incident
 ) -> Incident:
-    """Record that the change caused the incident (audited on both)."""
-    if not is_staff_member(actor):
-        raise ActionForbidden("Only staff link incidents to changes.")
+    """Record that the change caused the incident (audited on both): who works the
+    incident or a Change Manager (``permissions.can_link_cause``)."""
     with transaction.atomic():
         locked = lock(change)
         inc = lock(incident)
+        if not permissions.can_link_cause(actor, inc, locked):
+            raise ActionForbidden(
+                f"Only those working {inc.key} or a Change Manager record what caused it."
+            )
         before = snapshot(inc)
         inc.caused_by_change = locked
         save(inc)

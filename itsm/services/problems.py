@@ -162,6 +162,10 @@ def _link(problem: Problem, actor: AbstractBaseUser, incidents: list[Incident]) 
     linked = []
     for incident in incidents:
         inc = lock(incident)
+        if actor is not None and not permissions.can_link_to_problem(actor, inc, problem):
+            raise ActionForbidden(
+                f"You may not link {inc.key}: it is worked by {inc.team or 'the service desk'}."
+            )
         if inc.problem_id == problem.pk:
             continue
         if inc.problem_id is not None:

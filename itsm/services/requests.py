@@ -200,6 +200,9 @@ def _no_self_approval(req: ServiceRequest, user: AbstractBaseUser) -> str | None
     return None
 
 
+request_conflict = _no_self_approval  # what the approvals page asks before offering
+
+
 def request_decide(
     *, approval: Approval, actor: AbstractBaseUser, decision: str, comment: str = ""
 ) -> Approval:

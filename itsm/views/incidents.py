@@ -25,6 +25,8 @@ from itsm.forms import IncidentEditForm, IncidentForm
 from itsm.models import HoldReason, Incident, IncidentStatus, ResolutionCode
 from itsm.permissions import (
     can_edit_incident,
+    can_link_cause,
+    can_link_to_problem,
     can_note_incident,
     can_reply_incident,
     ensure_can_fire,
@@ -158,6 +160,8 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "can_edit": can_edit_incident(user, incident) and incident.is_open,
         "can_reply": can_reply_incident(user, incident),
         "can_note": can_note_incident(user, incident),
+        "can_link_problem": can_link_to_problem(user, incident),
+        "can_link_cause": can_link_cause(user, incident),
         "hold_reasons": HoldReason.choices,
         "resolution_codes": ResolutionCode.choices,
         "form_errors": {},

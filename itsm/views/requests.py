@@ -17,7 +17,7 @@ from core.roles import is_staff_member
 from core.views import DomainErrorMixin
 from itsm import permissions, selectors
 from itsm.api.request_serializers import REQUEST_TRANSITION_INPUTS
-from itsm.api.request_views import decide_any
+from itsm.api.request_views import decide_any, why_not_decide
 from itsm.models import TASK_TRANSITIONS, Approval, RequestStatus
 from itsm.permissions import can_work_request, ensure_can_fire_request
 from itsm.services import approvals
@@ -160,6 +160,8 @@ class ApprovalsView(Base):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         pending = list(approvals.pending_for(request.user).order_by("created_at", "id"))
+        for a in pending:  # offer Approve/Reject only where the decide service would take it
+            a.blocker = why_not_decide(a, request.user)
         return render(request, "itsm/approvals.html", {"pending": pending})
 
     def post(self, request: HttpRequest) -> HttpResponse:
