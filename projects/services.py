@@ -388,7 +388,8 @@ def _retire_known_errors(item: WorkItem, release: Release, actor: AbstractBaseUs
         outbox_email(
             event="problem.fix_live",
             recipients=requesters,
-            subject=f"The fix for a known issue is live: {problem.title}",
+            # Requesters never saw the problem's (internal) title: core.visibility.
+            subject=f"The fix for a known issue is live in {release}",
             body=f"The problem behind your incident is fixed in {release}.",
             target=problem,
         )

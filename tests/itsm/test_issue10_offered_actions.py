@@ -53,9 +53,7 @@ class FormReader(HTMLParser):
             kind = a.get("type", "text")
             default = {"number": "1", "date": "", "datetime-local": ""}.get(kind, "x")
             self._form.data[name] = a.get("value") or default
-        elif tag == "input" and name and a.get("type") == "radio" and "checked" in a:
-            self._form.data[name] = a.get("value", "")
-        elif tag == "button" and name and name not in self._form.data:
+        elif self._chosen(tag, name, a):
             self._form.data[name] = a.get("value", "")
         elif tag == "select" and name and "multiple" not in a:
             self._select = name
@@ -65,6 +63,14 @@ class FormReader(HTMLParser):
         elif tag == "textarea" and name:
             self._textarea = name
             self._form.data[name] = "x"
+
+    def _chosen(self, tag: str, name: str, a: dict[str, str]) -> bool:
+        """A checked radio button, or the first named submit button."""
+        if not name or self._form is None:
+            return False
+        if tag == "input":
+            return a.get("type") == "radio" and "checked" in a
+        return tag == "button" and name not in self._form.data
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":

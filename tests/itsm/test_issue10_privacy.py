@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from core.exceptions import ActionForbidden
+from core.models import OutboxMessage
 from core.roles import Role
 from itsm import services
 from itsm.models import CatalogItem, CatalogTaskTemplate
@@ -127,6 +128,10 @@ def test_requester_token_reads_no_internal_text_through_any_endpoint(
         assert "sla_warning" not in body and "escalate" not in body, (url, body)
         reached += res.status_code == 200
     assert reached > 20  # the walk really read the requester's own tickets
+    # ...and nothing they were e-mailed carries internal text either.
+    mails = [m for m in OutboxMessage.objects.all() if org.requester.email in m.recipients]
+    assert mails
+    assert not [m.subject for m in mails if SECRET in m.subject + m.body]
 
     # The public parts are there: the reply, the steps, the clocks without their log.
     inc = f"/api/v1/incidents/{leaky_incident.pk}"
