@@ -128,8 +128,14 @@ def problem_defects_prefetch() -> Prefetch:
 
 def problem_panel(request: Any, problem: Any) -> dict[str, Any] | None:
     """The development side of a problem: the defect(s) that are its permanent fix."""
+    from projects.permissions import can_link_fix
+
     defects = list(problem.defects.select_related("fixed_in_release", "target_release"))
-    return {"defects": defects, "problem": problem}
+    return {
+        "defects": defects,
+        "problem": problem,
+        "can_link": can_link_fix(request.user, None, problem),
+    }
 
 
 def change_panel(request: Any, change: Any) -> dict[str, Any] | None:

@@ -127,3 +127,11 @@ def can_log_time(user: Any, target: Any) -> bool:
     if isinstance(target, Problem):
         return can_work_problem(user, target)
     return can_work_item(user, target)
+
+
+def can_link_fix(user: Any, item: Any, problem: Any) -> bool:
+    """Name a defect as a problem's permanent fix: who works the problem (the problem page
+    asks this without a defect) or the defect's project."""
+    from itsm.permissions import can_work_problem
+
+    return can_work_problem(user, problem) or (item is not None and can_work_item(user, item))

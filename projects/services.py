@@ -349,10 +349,12 @@ def defect_link_problem(*, item: WorkItem, actor: AbstractBaseUser, problem: Any
     live, the known error is retired and the problem's requesters are told."""
     if item.kind != Kind.DEFECT:
         raise ValidationFailed(f"{item.key} is not a defect.", field="item")
-    if not is_staff_member(actor):
-        raise ActionForbidden("Only staff link problems.")
     with transaction.atomic():
         locked = lock(item)
+        if not permissions.can_link_fix(actor, locked, problem):
+            raise ActionForbidden(
+                f"Only those working {problem.key} or {locked.project.team} link its fix."
+            )
         if not locked.problems.filter(pk=problem.pk).exists():
             locked.problems.add(problem)
             record(locked, actor, "problem_linked", comment=f"Fixes {problem.key}: {problem.title}")

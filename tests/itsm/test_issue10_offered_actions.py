@@ -18,8 +18,10 @@ from itsm.models import CatalogItem, CatalogTaskTemplate
 from itsm.services import changes as change_services
 from itsm.services import problems as problem_services
 from itsm.services import requests as request_services
+from knowledge.services import article_create
 from projects import services as project_services
 from projects.models import Project
+from tests.conftest import drive
 from tests.factories import UserFactory
 
 
@@ -106,6 +108,7 @@ def submit_and_undo(client: Client, url: str, data: dict[str, str]) -> int:
 def world(org):  # type: ignore[no-untyped-def]
     pm = UserFactory(username="project_manager", roles=[Role.PROJECT_MANAGER])
     rm = UserFactory(username="release_manager", roles=[Role.RELEASE_MANAGER])
+    cm2 = UserFactory(username="cab_member", roles=[Role.CHANGE_MANAGER])
     project = Project.objects.create(code="PAY", name="Payroll", team=org.dev, project_manager=pm)
     project.services.add(org.service)
     # an incident held by App Support, at tier 2, with a linked problem
@@ -141,6 +144,23 @@ def world(org):  # type: ignore[no-untyped-def]
     )
     CatalogTaskTemplate.objects.create(item=catalog, title="Hand over")
     req = request_services.request_submit(actor=org.requester, item=catalog, answers={})
+    # a problem resolved while one of its incidents is still open, with a workaround
+    fixed = problem_services.problem_create(
+        actor=org.problem_manager, title="Rounding", service=org.service, incidents=[other]
+    )
+    fixed = problem_services.problem_investigate(problem=fixed, actor=org.problem_manager)
+    fixed = problem_services.problem_mark_known_error(
+        problem=fixed, actor=org.problem_manager, root_cause="r", workaround="w"
+    )
+    fixed = problem_services.problem_resolve(
+        problem=fixed, actor=org.problem_manager, resolution_notes="done"
+    )
+    # an incident resolved for the requester to confirm or reopen, one at tier 3
+    done = incident_services.incident_create(actor=org.requester, service=org.service, title="d")
+    done = drive(done, org, "resolved")
+    dev = incident_services.incident_create(actor=org.requester, service=org.service, title="3")
+    dev = incident_services.incident_escalate(incident=dev, actor=org.agent, reason="bug", tier=3)
+    article = article_create(actor=org.agent, title="Reset a payslip", body="Do this.")
     users = [
         org.requester,
         org.requester2,
@@ -154,11 +174,17 @@ def world(org):  # type: ignore[no-untyped-def]
         org.admin,
         pm,
         rm,
+        cm2,
     ]
     pages = [
         f"/incidents/{inc.key}/",
         f"/incidents/{other.key}/",
         f"/problems/{problem.key}/",
+        f"/problems/{fixed.key}/",
+        f"/incidents/{done.key}/",
+        f"/incidents/{dev.key}/",
+        f"/kb/{article.key}/",
+        "/kb/review/",
         f"/changes/{change.key}/",
         f"/work/{item.key}/",
         f"/releases/{release.pk}/",
@@ -175,6 +201,7 @@ def world(org):  # type: ignore[no-untyped-def]
         "pages": pages,
         "pm": pm,
         "rm": rm,
+        "item": item,
     }
 
 
@@ -185,6 +212,8 @@ def _action_of(form: Form, page: str, world: dict[str, Any]) -> str:
         return f"/problems/{world['problem'].key}/incidents/link/"
     if "change" in form.names:
         return f"/changes/{world['change'].key}/caused/"
+    if "defect" in form.names:
+        return f"/work/{world['item'].key}/links/"
     return page
 
 
@@ -205,7 +234,7 @@ def test_every_offered_form_is_accepted_by_its_guard(world) -> None:  # type: ig
                 submitted += 1
                 if status == 403:
                     refused.append((user.username, page, url, form.data))
-    assert submitted > 50
+    assert submitted > 200
     assert refused == []
 
 
