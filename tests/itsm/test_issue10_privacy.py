@@ -19,7 +19,8 @@ from itsm.models import CatalogItem, CatalogTaskTemplate
 from itsm.services import problems as problem_services
 from itsm.services import requests as request_services
 from projects import services as project_services
-from projects.models import Project
+from knowledge.services import article_create
+from projects.models import Project, Release, WorkItem
 from sla.services import clocks_sweep
 from tests.conftest import api_as
 from tests.factories import UserFactory
@@ -120,6 +121,21 @@ def test_requester_token_reads_no_internal_text_through_any_endpoint(
     SLA event, linked problem or defect text."""
     client = api_as(org.requester)
     reached = 0
+    # Records only staff open: every part answers 404/403 to the requester.
+    defect = WorkItem.objects.get()
+    release = Release.objects.create(project=defect.project, version="9.9")
+    article = article_create(actor=org.agent, title=f"{SECRET} article", body="x")
+    staff_only = [
+        f"/api/v1/problems/{leaky_incident.problem_id}/",
+        f"/api/v1/defects/{defect.pk}/",
+        f"/api/v1/releases/{release.pk}/",
+        f"/api/v1/articles/{article.pk}/",
+    ]
+    staff_only += [f"{u}{part}/" for u in staff_only for part in ("history", "comments", "sla")]
+    for url in staff_only:
+        res = client.get(url)
+        assert res.status_code in (403, 404), (url, res.status_code)
+        assert SECRET not in res.content.decode()
     for url in _requester_endpoints(leaky_incident, leaky_request):
         res = client.get(url)
         assert res.status_code in (200, 403, 404), (url, res.status_code)
