@@ -122,3 +122,32 @@ def test_services_pages_show_holders_and_let_only_administrators_edit(org, payro
 
     page.force_login(org.requester)
     assert page.get("/services/").status_code == 404
+
+
+def test_per_service_change_manager_decides_the_change_managers_approval(org) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 #20: an approval asked of the Change Managers may be given by the Change
+    Manager of the change's service; it is on their approvals list, not on others'."""
+    from itsm.services import approvals
+    from itsm.services import changes as cs
+
+    cm = UserFactory(username="cm_payroll", roles=[Role.SECOND_LINE])
+    ServiceRole.objects.create(service=org.service, user=cm, role=Role.CHANGE_MANAGER)
+    other = UserFactory(username="cm_hr", roles=[Role.SECOND_LINE])
+    ServiceRole.objects.create(
+        service=ServiceFactory(name="HR"), user=other, role=Role.CHANGE_MANAGER
+    )
+    change = cs.change_create(
+        actor=org.developer,
+        title="Patch",
+        services=[org.service],
+        implementation_plan="p",
+        backout_plan="b",
+        test_plan="t",
+    )
+    change = cs.change_submit(change=change, actor=org.developer)
+    change = cs.change_assess(change=change, actor=cm, risk_answers={})
+    change = cs.change_request_approval(change=change, actor=cm)
+    [approval] = approvals.pending_for(cm)
+    assert not approvals.pending_for(other).exists()
+    decided = cs.change_decide(approval=approval, actor=cm, decision="approved")
+    assert decided.decision == "approved" and cs.approvals_complete(change)

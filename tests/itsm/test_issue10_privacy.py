@@ -18,8 +18,8 @@ from itsm import services
 from itsm.models import CatalogItem, CatalogTaskTemplate
 from itsm.services import problems as problem_services
 from itsm.services import requests as request_services
-from projects import services as project_services
 from knowledge.services import article_create
+from projects import services as project_services
 from projects.models import Project, Release, WorkItem
 from sla.services import clocks_sweep
 from tests.conftest import api_as
