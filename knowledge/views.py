@@ -115,6 +115,7 @@ class ArticleDetailView(Base):
                 "transitions": transitions,
                 "q": request.GET.get("q", ""),
                 "timeline": parts_for(request.user, article).timeline(article),
+                "parts": parts_for(request.user, article),
                 "problem_incidents": (
                     list(article.problem.incidents.order_by("-id")[:20])
                     if staff and article.problem_id

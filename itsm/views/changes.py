@@ -126,6 +126,7 @@ def _detail(request: HttpRequest, change: Change, **extra: Any) -> dict[str, Any
         "caused": change.caused_incidents.all(),
         "panels": panels_for("change_detail", request, change),
         "timeline": parts_for(request.user, change).timeline(change),
+        "parts": parts_for(request.user, change),
         "can_note": permissions.can_work_change(request.user, change),
         "staff": True,
         "errors": {},

@@ -18,6 +18,7 @@ from core.extensions import fields_for, panels_for
 from core.models import Team, Tier
 from core.roles import is_staff_member
 from core.views import DomainErrorMixin
+from core.visibility import parts_for
 from itsm import selectors, services
 from itsm.api.serializers import TRANSITION_INPUTS
 from itsm.filters import IncidentFilter
@@ -156,6 +157,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "incident": incident,
         "staff": staff,
         "timeline": selectors.incident_timeline(user, incident),
+        "parts": parts_for(user, incident),
         "transitions": transitions,
         "can_edit": can_edit_incident(user, incident) and incident.is_open,
         "can_reply": can_reply_incident(user, incident),

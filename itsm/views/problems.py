@@ -158,6 +158,7 @@ def _detail(request: HttpRequest, problem: Problem, **extra: Any) -> dict[str, A
         "incidents": incidents,
         "open_incidents": [i for i in incidents if i.is_open],
         "timeline": parts_for(request.user, problem).timeline(problem),
+        "parts": parts_for(request.user, problem),
         "can_note": permissions.can_work_problem(request.user, problem),
         "clocks": ticket_clocks(problem),
         "panels": panels_for("problem_detail", request, problem),

@@ -15,6 +15,7 @@ from core.exceptions import NotFound, ValidationFailed
 from core.forms import form_data
 from core.roles import is_staff_member
 from core.views import DomainErrorMixin
+from core.visibility import parts_for
 from itsm import permissions, selectors
 from itsm.api.request_serializers import REQUEST_TRANSITION_INPUTS
 from itsm.api.request_views import decide_any, why_not_decide
@@ -106,6 +107,7 @@ def _detail(request: HttpRequest, req: Any, **extra: Any) -> dict[str, Any]:
         "can_note": permissions.can_note_request(user, req),
         "task_transitions": TASK_TRANSITIONS,
         "timeline": selectors.request_timeline(user, req),
+        "parts": parts_for(user, req),
     }
     context.update(extra)
     return context

@@ -177,6 +177,10 @@ def test_requester_page_and_api_show_the_same_timeline(org, leaky_incident) -> N
     page.force_login(org.requester)
     html = page.get(f"/incidents/{leaky_incident.key}/").content.decode()
     assert SECRET not in html and "We are on it." in html
+    assert "<summary>Why</summary>" not in html  # the SLA event log is staff's
+    page.force_login(org.support2)
+    staff_html = page.get(f"/incidents/{leaky_incident.key}/").content.decode()
+    assert "<summary>Why</summary>" in staff_html and SECRET in staff_html
     parts = parts_for(org.requester, leaky_incident)
     assert not parts.internal_notes and not parts.sla_events and not parts.linked_records
     api = api_as(org.requester).get(f"/api/v1/incidents/{leaky_incident.pk}/history/").json()
