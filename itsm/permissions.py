@@ -80,12 +80,6 @@ def can_log_for_others(user: User) -> bool:
     return is_staff_member(user)
 
 
-def can_write_internal_notes(user: User) -> bool:
-    """Whether the user is support staff at all (pages use it to choose the desk's
-    wording); on one incident, ``can_note_incident`` decides."""
-    return is_staff_member(user)
-
-
 def can_reply_incident(user: User, incident: Incident) -> bool:
     """A public reply: whoever works the incident, and its requester on their own."""
     if can_work_incident(user, incident):
