@@ -24,6 +24,8 @@ api_v1 = [
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("services/", core_views.ServiceListView.as_view(), name="services"),
+    path("services/<int:pk>/", core_views.ServiceDetailView.as_view(), name="service_detail"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -26,6 +26,7 @@ class Panel:
 
 _panels: dict[str, list[Panel]] = defaultdict(list)
 _fields: dict[str, dict[str, Callable[[Any], Any]]] = defaultdict(dict)
+_public_fields: dict[str, dict[str, Callable[[Any], Any]]] = defaultdict(dict)
 _prefetches: dict[str, list[Any]] = defaultdict(list)
 
 
@@ -44,13 +45,23 @@ def panels_for(page: str, request: Any, obj: Any) -> list[tuple[str, dict[str, A
     return out
 
 
-def register_field(resource: str, name: str, value: Callable[[Any], Any]) -> None:
-    """An extra read-only field on an API resource, computed from the object."""
+def register_field(
+    resource: str,
+    name: str,
+    value: Callable[[Any], Any],
+    *,
+    public: Callable[[Any], Any] | None = None,
+) -> None:
+    """An extra read-only field on an API resource, computed from the object. ``public``
+    computes what a reader who may not see linked internal records gets (see
+    ``core.visibility.Parts.linked_records``); without it they get null."""
     _fields[resource][name] = value
+    _public_fields[resource][name] = public or (lambda obj: None)
 
 
-def fields_for(resource: str, obj: Any) -> dict[str, Any]:
-    return {name: value(obj) for name, value in _fields[resource].items()}
+def fields_for(resource: str, obj: Any, *, linked_records: bool = True) -> dict[str, Any]:
+    chosen = _fields[resource] if linked_records else _public_fields[resource]
+    return {name: value(obj) for name, value in chosen.items()}
 
 
 def register_prefetch(resource: str, lookup: Any) -> None:

@@ -7,6 +7,8 @@ membership, not from roles.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db import models
 
@@ -69,6 +71,33 @@ def is_staff_member(user: User) -> bool:
     return any(role.value in role_names(user) for role in STAFF_ROLES)
 
 
+def holds_process_role(user: User, role: Role, service_ids: Iterable[int | None] = ()) -> bool:
+    """Whether the user holds process role ``role`` (Incident, Problem, Change or Release
+    Manager) for a record of these services: globally (the group), as an administrator,
+    or for one of the services (``core.models.ServiceRole``). Every permission that
+    names a process role asks this, so a per-service holder is never forgotten."""
+    if not user.is_authenticated:
+        return False
+    if is_administrator(user) or has_role(user, role):
+        return True
+    ids = [i for i in service_ids if i is not None]
+    if not ids:
+        return False
+    from core.models import ServiceRole  # core.models imports this module
+
+    return ServiceRole.objects.filter(user=user, role=role, service_id__in=ids).exists()
+
+
 def ensure_role_groups() -> None:
     for role in Role:
         Group.objects.get_or_create(name=role.value)
+
+
+def can_view_service_roles(user: User) -> bool:
+    """Who holds which process role for a service is staff's business."""
+    return is_staff_member(user)
+
+
+def can_edit_service_roles(user: User) -> bool:
+    """Administrators name and remove per-service role holders."""
+    return is_administrator(user)

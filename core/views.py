@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db.models import Prefetch
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
 
-from core.exceptions import DomainError
-from core.roles import is_staff_member
+from core import service_roles
+from core.api.serializers import ServiceRoleInput
+from core.exceptions import DomainError, NotFound
+from core.models import Service, ServiceRole
+from core.roles import (
+    PROCESS_ROLES,
+    can_edit_service_roles,
+    can_view_service_roles,
+    is_staff_member,
+)
+from core.visibility import parts_for
 
 
 class DomainErrorMixin:
@@ -34,3 +47,59 @@ def home(request: HttpRequest) -> HttpResponse:
     if is_staff_member(request.user):
         return redirect("itsm:desk")
     return redirect("itsm:portal")
+
+
+class ServiceListView(LoginRequiredMixin, View):
+    """Services with their support and development teams and their per-service role
+    holders (staff)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not can_view_service_roles(request.user):
+            raise Http404
+        services = Service.objects.select_related("support_team", "development_team")
+        services = services.prefetch_related(
+            Prefetch("role_holders", queryset=ServiceRole.objects.select_related("user"))
+        ).order_by("name")
+        return render(request, "core/services.html", {"services": services})
+
+
+class ServiceDetailView(LoginRequiredMixin, DomainErrorMixin, View):
+    """One service: its teams and who holds which process role for it; administrators
+    name and remove role holders here (the same service as the API)."""
+
+    def get(self, request: HttpRequest, pk: int, **extra: Any) -> HttpResponse:
+        if not can_view_service_roles(request.user):
+            raise Http404
+        service = get_object_or_404(
+            Service.objects.select_related("support_team", "development_team"), pk=pk
+        )
+        context = {
+            "service": service,
+            "holders": service_roles.service_roles_of(service),
+            "can_edit": can_edit_service_roles(request.user),
+            "roles": [(r.value, r.label) for r in PROCESS_ROLES],
+            "users": get_user_model().objects.filter(is_active=True).order_by("username"),
+            "history": parts_for(request.user, service)
+            .history(service)
+            .order_by("-created_at")[:20],
+            **extra,
+        }
+        return render(request, "core/service_detail.html", context, status=extra.get("status", 200))
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        service = get_object_or_404(Service, pk=pk)
+        if request.POST.get("op") == "remove":
+            held = service.role_holders.filter(pk=request.POST.get("holder") or 0).first()
+            if held is None:
+                raise NotFound("No such role holder on this service.")
+            service_roles.service_role_remove(held=held, actor=request.user)
+            return redirect("service_detail", pk=service.pk)
+        body = ServiceRoleInput(
+            data={"user": request.POST.get("user"), "role": request.POST.get("role")}
+        )
+        if not body.is_valid():
+            return self.get(request, pk, errors=body.errors, status=400)
+        service_roles.service_role_assign(
+            service=service, actor=request.user, **body.validated_data
+        )
+        return redirect("service_detail", pk=service.pk)

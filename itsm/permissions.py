@@ -7,8 +7,8 @@ from collections.abc import Callable
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from core.exceptions import ActionForbidden, IllegalTransition
-from core.models import ServiceRole, Tier
-from core.roles import Role, has_role, is_administrator, is_staff_member
+from core.models import Tier
+from core.roles import Role, has_role, holds_process_role, is_administrator, is_staff_member
 from itsm.models import Incident
 
 User = AbstractBaseUser | AnonymousUser
@@ -39,14 +39,7 @@ def user_tiers(user: User) -> frozenset[int]:
 
 def is_incident_manager(user: User, incident: Incident) -> bool:
     """Incident Managers answer for every incident; a per-service one for that service's."""
-    if is_administrator(user) or has_role(user, Role.INCIDENT_MANAGER):
-        return True
-    return (
-        user.is_authenticated
-        and ServiceRole.objects.filter(
-            user=user, service_id=incident.service_id, role=Role.INCIDENT_MANAGER
-        ).exists()
-    )
+    return holds_process_role(user, Role.INCIDENT_MANAGER, [incident.service_id])
 
 
 def can_view_incident(user: User, incident: Incident) -> bool:
@@ -89,8 +82,35 @@ def can_log_for_others(user: User) -> bool:
     return is_staff_member(user)
 
 
-def can_write_internal_notes(user: User) -> bool:
-    return is_staff_member(user)
+def can_reply_incident(user: User, incident: Incident) -> bool:
+    """A public reply: whoever works the incident, and its requester on their own."""
+    if can_work_incident(user, incident):
+        return True
+    return user.is_authenticated and incident.requester_id == user.pk
+
+
+def can_note_incident(user: User, incident: Incident) -> bool:
+    """An internal work note: the same people as any other work on the incident."""
+    return can_work_incident(user, incident)
+
+
+def can_link_to_problem(user: User, incident: Incident, problem: object | None = None) -> bool:
+    """Link an incident to a problem: who works the incident, a Problem Manager of its
+    service, or one who manages that problem. Pages (no problem chosen yet) ask without
+    ``problem``: a subset of what the service then allows."""
+    if can_work_incident(user, incident) or is_problem_manager(user, incident.service_id):
+        return True
+    return problem is not None and can_manage_problem(user, problem)
+
+
+def can_link_cause(user: User, incident: Incident, change: object | None = None) -> bool:
+    """Record that a change caused an incident: who works the incident, or a Change
+    Manager of its service (or of that change)."""
+    if can_work_incident(user, incident):
+        return True
+    if holds_process_role(user, Role.CHANGE_MANAGER, [incident.service_id]):
+        return True
+    return change is not None and is_change_manager(user, change)
 
 
 def ensure_can_fire(user: User | None, incident: Incident, name: str) -> None:
@@ -117,15 +137,7 @@ def may_fire_now(user: User, incident: Incident, name: str) -> bool:
 # --- problems -----------------------------------------------------------------------------
 def is_problem_manager(user: User, service_id: int | None = None) -> bool:
     """Problem Managers own the problem queue; a per-service one owns that service's."""
-    if is_administrator(user) or has_role(user, Role.PROBLEM_MANAGER):
-        return True
-    return (
-        service_id is not None
-        and user.is_authenticated
-        and ServiceRole.objects.filter(
-            user=user, service_id=service_id, role=Role.PROBLEM_MANAGER
-        ).exists()
-    )
+    return holds_process_role(user, Role.PROBLEM_MANAGER, [service_id])
 
 
 # The steps an open incident takes to be resolved with its problem.
@@ -176,6 +188,14 @@ def can_manage_problem(user: User, problem: object) -> bool:
     return is_problem_manager(user, problem.service_id)  # type: ignore[attr-defined]
 
 
+def can_work_problem(user: User, problem: object) -> bool:
+    """Work notes on a problem: its manager(s), its assignee and its team."""
+    if can_manage_problem(user, problem):
+        return True
+    team_id = problem.team_id  # type: ignore[attr-defined]
+    return team_id is not None and team_id in user_team_ids(user)
+
+
 def ensure_can_fire_problem(user: User | None, problem: object, name: str) -> None:
     """403 when the user may not move this problem, 409 when its state forbids ``name``."""
     from itsm.services.common import ensure_transition_possible
@@ -204,10 +224,23 @@ def can_view_request(user: User, req: object) -> bool:
 
 
 def can_work_request(user: User, req: object) -> bool:
-    """The fulfilment team (and administrators) work a request."""
-    if is_administrator(user):
+    """The fulfilment team, the request's assignee (and administrators) work a request."""
+    if not user.is_authenticated:
+        return False
+    if is_administrator(user) or req.assignee_id == user.pk:  # type: ignore[attr-defined]
         return True
     return req.team_id in user_team_ids(user)  # type: ignore[attr-defined]
+
+
+def can_reply_request(user: User, req: object) -> bool:
+    """A public reply: whoever works the request, and its requester on their own."""
+    if can_work_request(user, req):
+        return True
+    return user.is_authenticated and req.requester_id == user.pk  # type: ignore[attr-defined]
+
+
+def can_note_request(user: User, req: object) -> bool:
+    return can_work_request(user, req)
 
 
 def ensure_can_fire_request(user: User | None, req: object, name: str) -> None:
@@ -237,19 +270,29 @@ REQUESTER_CHANGE_TRANSITIONS = frozenset({"submit", "cancel"})
 
 def is_change_manager(user: User, change: object | None = None) -> bool:
     """Change Managers decide; a per-service one for changes touching their service."""
-    if is_administrator(user) or has_role(user, Role.CHANGE_MANAGER):
-        return True
-    if change is None or not user.is_authenticated:
-        return False
-    return ServiceRole.objects.filter(
-        user=user,
-        role=Role.CHANGE_MANAGER,
-        service__in=change.services.all(),  # type: ignore[attr-defined]
-    ).exists()
+    ids = [s.pk for s in change.services.all()] if change is not None else []  # type: ignore[attr-defined]
+    return holds_process_role(user, Role.CHANGE_MANAGER, ids)
 
 
 def can_view_change(user: User) -> bool:
     return is_staff_member(user)
+
+
+def can_work_change(user: User, change: object) -> bool:
+    """Work notes on a change: its Change Manager(s), requester, implementer, team, and
+    whoever is asked to approve it."""
+    if not user.is_authenticated:
+        return False
+    if is_change_manager(user, change):
+        return True
+    if user.pk in (change.requested_by_id, change.implementer_id):  # type: ignore[attr-defined]
+        return True
+    team_id = change.team_id  # type: ignore[attr-defined]
+    if team_id is not None and team_id in user_team_ids(user):
+        return True
+    from itsm.services.approvals import approvals_of, may_decide
+
+    return any(may_decide(user, a) for a in approvals_of(change))
 
 
 def can_fire_change(user: User, change: object, name: str) -> bool:

@@ -11,7 +11,8 @@ from core.exceptions import NotFound, ValidationFailed
 from core.extensions import prefetches_for
 from core.models import AuditEvent, Comment
 from core.roles import is_staff_member
-from core.selectors import TimelineEntry, comments_of, get_by_ref, history_of, timeline_of
+from core.selectors import TimelineEntry, get_by_ref
+from core.visibility import parts_for
 from itsm import permissions
 from itsm.models import (
     CHANGE_TRANSITIONS,
@@ -58,38 +59,17 @@ def incident_transitions_for(user: User, incident: Incident) -> list[str]:
     ]
 
 
-def incident_history(incident: Incident) -> QuerySet[AuditEvent]:
-    return history_of(incident)
+def incident_history(user: User, incident: Incident) -> QuerySet[AuditEvent]:
+    return parts_for(user, incident).history(incident)
 
 
 def incident_comments(user: User, incident: Incident) -> QuerySet[Comment]:
-    return comments_of(incident, internal=permissions.can_write_internal_notes(user))
-
-
-# What a requester's timeline shows of the audit trail: what happened to their incident,
-# not how support organised itself (assignments, escalations, links, SLA events).
-REQUESTER_VISIBLE_ACTIONS = frozenset(
-    {
-        "created",
-        "start",
-        "hold",
-        "resume",
-        "resolve",
-        "reopen",
-        "close",
-        "cancel",
-        "workaround_published",
-    }
-)
+    return parts_for(user, incident).comments(incident)
 
 
 def incident_timeline(user: User, incident: Incident) -> list[TimelineEntry]:
-    """Staff see everything; a requester sees public replies and the steps above."""
-    staff = permissions.can_write_internal_notes(user)
-    entries = timeline_of(incident, internal=staff)
-    if staff:
-        return entries
-    return [e for e in entries if e.kind == "comment" or e.item.action in REQUESTER_VISIBLE_ACTIONS]
+    """What this user may read of the incident's activity (itsm.visibility decides)."""
+    return parts_for(user, incident).timeline(incident)
 
 
 def incident_counts(qs: QuerySet[Incident]) -> dict[str, dict[Any, int]]:
@@ -201,7 +181,7 @@ def request_transitions_for(user: User, req: ServiceRequest) -> list[str]:
 
 
 def request_timeline(user: User, req: ServiceRequest) -> list[TimelineEntry]:
-    return timeline_of(req, internal=is_staff_member(user))
+    return parts_for(user, req).timeline(req)
 
 
 # --- changes ------------------------------------------------------------------------------

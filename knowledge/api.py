@@ -190,9 +190,6 @@ class ArticleViewSet(TicketViewSet):
             if t.name in self.transition_inputs
         ]
 
-    def sees_internal_notes(self, user: Any) -> bool:
-        return is_staff_member(user)
-
     def add_comment(self, ticket: Any, user: Any, body: str, public: bool) -> Any:
         raise ActionForbidden("Articles take edits, not comments.")
 

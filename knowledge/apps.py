@@ -18,3 +18,10 @@ class KnowledgeConfig(AppConfig):
             "incident_detail",
             extensions.Panel("knowledge/_incident_articles.html", views.incident_panel, order=30),
         )
+
+        from core.visibility import register_parts_policy, staff_only
+        from knowledge.models import Article
+
+        # A requester reads a published article's text (its public serializer), never
+        # its history: the article's parts are staff's.
+        register_parts_policy(Article, staff_only)

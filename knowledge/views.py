@@ -19,8 +19,8 @@ from django.views import View
 from core.exceptions import ActionForbidden, NotFound, ValidationFailed
 from core.models import Service
 from core.roles import is_staff_member
-from core.selectors import timeline_of
 from core.views import DomainErrorMixin
+from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
 from knowledge import selectors, services
 from knowledge.filters import ArticleFilter
@@ -114,7 +114,8 @@ class ArticleDetailView(Base):
                 "staff": staff,
                 "transitions": transitions,
                 "q": request.GET.get("q", ""),
-                "timeline": timeline_of(article, internal=True) if staff else [],
+                "timeline": parts_for(request.user, article).timeline(article),
+                "parts": parts_for(request.user, article),
                 "problem_incidents": (
                     list(article.problem.incidents.order_by("-id")[:20])
                     if staff and article.problem_id

@@ -23,7 +23,12 @@ class ProjectsConfig(AppConfig):
             "incident_detail",
             extensions.Panel("projects/_incident_defect.html", bridge.incident_panel, order=10),
         )
-        extensions.register_field("incident", "defect", bridge.incident_defect_field)
+        extensions.register_field(
+            "incident",
+            "defect",
+            bridge.incident_defect_field,
+            public=bridge.incident_defect_public_field,
+        )
         extensions.register_prefetch("incident", bridge.defects_prefetch())
         extensions.register_panel(
             "problem_detail",
@@ -39,3 +44,9 @@ class ProjectsConfig(AppConfig):
             "change_detail",
             extensions.Panel("projects/_change_development.html", bridge.change_panel),
         )
+
+        from core.visibility import register_parts_policy, staff_only
+        from projects.models import Release, WorkItem
+
+        register_parts_policy(WorkItem, staff_only)
+        register_parts_policy(Release, staff_only)

@@ -9,7 +9,9 @@ from django.db.models import Prefetch
 
 from core.models import Tier
 from core.roles import is_staff_member
+from itsm.permissions import can_link_cause
 from projects.models import Kind, Severity, WorkItem, term
+from projects.permissions import can_log_time, can_send_to_development
 from projects.selectors import defect_of
 from projects.services import project_for_service
 
@@ -45,10 +47,20 @@ def incident_defect_field(incident: Any) -> dict[str, Any] | None:
     }
 
 
+def incident_defect_public_field(incident: Any) -> dict[str, Any] | None:
+    """What the requester's page says of the defect: that developers work on it and the
+    release it is planned for or fixed in; not the defect's key or title."""
+    data = incident_defect_field(incident)
+    if data is None:
+        return None
+    return {**data, "key": None, "title": None}
+
+
 def incident_panel(request: Any, incident: Any) -> dict[str, Any] | None:
     staff = is_staff_member(request.user)
     defect = defect_of(incident)
-    if defect is None and not (staff and incident.is_open):
+    # The form is offered only to those the service lets send it to development.
+    if defect is None and not can_send_to_development(request.user, incident):
         return None
     release = defect and (defect.fixed_in_release or defect.target_release)
     return {
@@ -71,7 +83,10 @@ def suspects_panel(request: Any, incident: Any) -> dict[str, Any] | None:
     if not is_staff_member(request.user) or incident.caused_by_change_id:
         return None
     found = suspects_for(incident)
-    return {"suspects": found, "incident": incident} if found else None
+    if not found:
+        return None
+    linkable = {s.change.pk for s in found if can_link_cause(request.user, incident, s.change)}
+    return {"suspects": found, "incident": incident, "linkable": linkable}
 
 
 def time_panel(request: Any, incident: Any) -> dict[str, Any] | None:
@@ -86,7 +101,12 @@ def time_panel(request: Any, incident: Any) -> dict[str, Any] | None:
     logged = TimeEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(incident), object_id=incident.pk
     ).aggregate(total=Sum("hours"))["total"]
-    return {"target": incident.key, "logged": logged or 0, "next": incident.get_absolute_url()}
+    return {
+        "target": incident.key,
+        "logged": logged or 0,
+        "next": incident.get_absolute_url(),
+        "can_log": can_log_time(request.user, incident),
+    }
 
 
 def problem_defects_field(problem: Any) -> list[dict[str, Any]]:
@@ -108,8 +128,14 @@ def problem_defects_prefetch() -> Prefetch:
 
 def problem_panel(request: Any, problem: Any) -> dict[str, Any] | None:
     """The development side of a problem: the defect(s) that are its permanent fix."""
+    from projects.permissions import can_link_fix
+
     defects = list(problem.defects.select_related("fixed_in_release", "target_release"))
-    return {"defects": defects, "problem": problem}
+    return {
+        "defects": defects,
+        "problem": problem,
+        "can_link": can_link_fix(request.user, None, problem),
+    }
 
 
 def change_panel(request: Any, change: Any) -> dict[str, Any] | None:

@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from core.exceptions import ActionForbidden, ValidationFailed
 from core.models import Team, UserProfile
-from core.roles import is_staff_member
 from itsm.models import Incident
 from itsm.models.incident import OPEN_STATES
 from itsm.services.common import record
@@ -34,8 +33,10 @@ def time_log(
 ) -> TimeEntry:
     """Log one's own time on an incident, a problem or a work item (staff). Audited on
     the target. The entry keeps the team whose work it was (``work_team_id``)."""
-    if not is_staff_member(actor):
-        raise ActionForbidden("Only staff log time.")
+    from projects.permissions import can_log_time
+
+    if not can_log_time(actor, target):
+        raise ActionForbidden(f"Only those working {target.key} log time on it.")
     try:
         hours = Decimal(str(hours))
     except ArithmeticError:

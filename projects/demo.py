@@ -112,9 +112,11 @@ def _seed_projects(stdout: TextIO) -> None:
             tier=3, status__in=["assigned", "in_progress", "on_hold"]
         ).order_by("pk")[:12]:
             defect = by_title.get(inc.title)
+            # whoever works it at tier 3 raises the defect (its assignee, else its team)
+            worker = inc.assignee or (inc.team.members.first() if inc.team else None)
             by_title[inc.title] = services.incident_to_development(
                 incident=inc,
-                actor=support2,
+                actor=worker or support2,
                 reason="Reproduced: a defect in the application.",
                 defect=defect,
             )

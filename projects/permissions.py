@@ -5,8 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from core.exceptions import ActionForbidden, IllegalTransition
-from core.roles import Role, has_role, is_administrator, is_staff_member
+from core.models import Tier
+from core.roles import Role, has_role, holds_process_role, is_administrator, is_staff_member
 from itsm.permissions import user_team_ids
+
+
+def _service_ids(project: Any) -> list[int]:
+    return [s.pk for s in project.services.all()]
+
+
+def is_release_manager(user: Any, project: Any) -> bool:
+    """A Release Manager for every project, or per service for the projects that build
+    that service (``core.models.ServiceRole``)."""
+    return holds_process_role(user, Role.RELEASE_MANAGER, _service_ids(project))
+
+
+def is_change_manager_for(user: Any, project: Any) -> bool:
+    return holds_process_role(user, Role.CHANGE_MANAGER, _service_ids(project))
 
 
 def can_view(user: Any) -> bool:
@@ -17,11 +32,18 @@ def can_work_on(user: Any, project: Any) -> bool:
     """The project's development team, its project manager, Release Managers, admins."""
     if not user.is_authenticated:
         return False
-    if is_administrator(user) or has_role(user, Role.RELEASE_MANAGER):
+    if is_release_manager(user, project):
         return True
     if project.project_manager_id == user.pk:
         return True
     return project.team_id in user_team_ids(user)
+
+
+def can_work_item(user: Any, item: Any) -> bool:
+    """Work notes and other work on a work item: its project's people and its assignee."""
+    if not user.is_authenticated:
+        return False
+    return item.assignee_id == user.pk or can_work_on(user, item.project)
 
 
 def ensure_can_fire_work(user: Any, item: Any, name: str) -> None:
@@ -41,7 +63,9 @@ def may_fire_work_now(user: Any, item: Any, name: str) -> bool:
 
 
 def can_manage_releases(user: Any, project: Any) -> bool:
-    if is_administrator(user) or has_role(user, Role.RELEASE_MANAGER, Role.CHANGE_MANAGER):
+    """Plan and move releases: Release and Change Managers (global or for one of the
+    project's services), the project manager and the team lead."""
+    if is_release_manager(user, project) or is_change_manager_for(user, project):
         return True
     return user.is_authenticated and (
         project.project_manager_id == user.pk or project.team.lead_id == user.pk
@@ -53,3 +77,68 @@ def can_answer_emergency_decision(user: Any, decision: Any) -> bool:
     return user.is_authenticated and (
         decision.project_manager_id == user.pk or is_administrator(user)
     )
+
+
+def can_go_live(user: Any, release: Any) -> bool:
+    """Take a release live (through the gate) or roll it back: Release and Change
+    Managers, global or for one of the project's services."""
+    project = release.project
+    return is_release_manager(user, project) or is_change_manager_for(user, project)
+
+
+def can_sign_off_uat(user: Any, release: Any) -> bool:
+    """2nd-line support, who coordinates UAT, signs it off (and administrators)."""
+    return is_administrator(user) or has_role(user, Role.SECOND_LINE)
+
+
+def release_actions_for(user: Any, release: Any) -> list[tuple[str, str]]:
+    """The release actions this user may take now, as (op, label): the page offers
+    exactly these and ``ReleaseActionView`` runs them through the same checks."""
+    ops: list[tuple[str, str]] = []
+    if (
+        release.status == "testing"
+        and not release.uat_signed_off_at
+        and can_sign_off_uat(user, release)
+    ):
+        ops.append(("sign-off-uat", "Sign off UAT"))
+    manage = can_manage_releases(user, release.project)
+    live = can_go_live(user, release)
+    for t in release.get_available_status_transitions():
+        through_control = t.name in ("go_live", "roll_back")  # ops "go-live", "roll-back"
+        if live if through_control else manage:
+            op = t.name.replace("_", "-") if through_control else t.name
+            ops.append((op, t.custom.get("label", t.name)))
+    return ops
+
+
+def can_send_to_development(user: Any, incident: Any) -> bool:
+    """Escalate an incident to development and raise or link its defect: who may
+    escalate it (below tier 3), who works it (at tier 3)."""
+    from itsm.permissions import can_work_incident, may_fire_now
+
+    if not incident.is_open:
+        return False
+    if incident.tier < Tier.DEVELOPMENT:
+        return may_fire_now(user, incident, "escalate")
+    return can_work_incident(user, incident)
+
+
+def can_log_time(user: Any, target: Any) -> bool:
+    """Log one's time on a ticket one works: an incident (its team, assignee, Incident
+    Manager), a problem (its team, assignee, Problem Manager), a work item (its project)."""
+    from itsm.models import Incident, Problem
+    from itsm.permissions import can_work_incident, can_work_problem
+
+    if isinstance(target, Incident):
+        return can_work_incident(user, target)
+    if isinstance(target, Problem):
+        return can_work_problem(user, target)
+    return can_work_item(user, target)
+
+
+def can_link_fix(user: Any, item: Any, problem: Any) -> bool:
+    """Name a defect as a problem's permanent fix: who works the problem (the problem page
+    asks this without a defect) or the defect's project."""
+    from itsm.permissions import can_work_problem
+
+    return can_work_problem(user, problem) or (item is not None and can_work_item(user, item))

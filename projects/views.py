@@ -11,10 +11,10 @@ from django.shortcuts import redirect, render
 
 from core.exceptions import NotFound
 from core.forms import field_specs, form_data
-from core.selectors import timeline_of
+from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
 from itsm.views.problems import ProblemBase as StaffPage
-from projects import selectors, services
+from projects import permissions, selectors, services
 from projects.api.serializers import WORK_TRANSITION_INPUTS, WorkItemCreateSerializer
 from projects.models import Release, TimeEntry, WorkItemStatus, term
 from projects.permissions import ensure_can_fire_work
@@ -135,7 +135,8 @@ def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
         "transitions": transitions,
         "incidents": incidents,
         "changes": item.changes.all(),
-        "timeline": timeline_of(item, internal=True),
+        "timeline": parts_for(request.user, item).timeline(item),
+        "parts": parts_for(request.user, item),
         "staff": True,
         "errors": {},
         "open_form": "",
@@ -246,9 +247,10 @@ class ReleaseDetailView(StaffPage):
                 "checks": checks,
                 "gate_open": bool(checks) and all(c.passed for c in checks),
                 "evaluations": release.gate_evaluations.select_related("actor")[:10],
-                "timeline": timeline_of(release, internal=True),
+                "timeline": parts_for(request.user, release).timeline(release),
+                "parts": parts_for(request.user, release),
                 "staff": True,
-                "transitions": [t.name for t in release.get_available_status_transitions()],
+                "actions": permissions.release_actions_for(request.user, release),
             },
         )
 

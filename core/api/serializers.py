@@ -1,7 +1,8 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from core.models import AuditEvent, Comment, Service, Team
+from core.models import AuditEvent, Comment, Service, ServiceRole, Team
+from core.roles import PROCESS_ROLES
 
 User = get_user_model()
 
@@ -88,6 +89,14 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "comment",
         ]
 
+    def to_representation(self, event: AuditEvent) -> dict:
+        # The reader's parts (core.visibility) decide whether field changes are shown.
+        data = super().to_representation(event)
+        parts = self.context.get("parts")
+        if parts is not None:
+            data.update(parts.audit_row(event))
+        return data
+
 
 class CommentSerializer(serializers.ModelSerializer):
     author = UserRefSerializer(read_only=True)
@@ -101,3 +110,19 @@ class CommentSerializer(serializers.ModelSerializer):
 class CommentCreateSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=20000, trim_whitespace=True)
     public = serializers.BooleanField(default=True)
+
+
+class ServiceRoleSerializer(serializers.ModelSerializer):
+    """Someone holding a process role for one service only."""
+
+    user = UserRefSerializer(read_only=True)
+    role = serializers.ChoiceField(choices=[(r.value, r.label) for r in PROCESS_ROLES])
+
+    class Meta:
+        model = ServiceRole
+        fields = ["id", "user", "role"]
+
+
+class ServiceRoleInput(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    role = serializers.ChoiceField(choices=[(r.value, r.label) for r in PROCESS_ROLES])

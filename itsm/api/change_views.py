@@ -10,7 +10,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.permissions import IsAdministratorOrReadOnly
-from core.roles import is_staff_member
 from itsm import selectors
 from itsm.api.change_serializers import (
     CHANGE_TRANSITION_INPUTS,
@@ -61,9 +60,6 @@ class ChangeViewSet(TicketViewSet):
 
     def transitions_for(self, user: Any, ticket: Any) -> list[str]:
         return selectors.change_transitions_for(user, ticket)
-
-    def sees_internal_notes(self, user: Any) -> bool:
-        return is_staff_member(user)
 
     def add_comment(self, ticket: Any, user: Any, body: str, public: bool) -> Any:
         return services.change_comment(change=ticket, actor=user, body=body)

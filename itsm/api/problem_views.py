@@ -68,9 +68,6 @@ class ProblemViewSet(TicketViewSet):
     def transitions_for(self, user: Any, ticket: Any) -> list[str]:
         return selectors.problem_transitions_for(user, ticket)
 
-    def sees_internal_notes(self, user: Any) -> bool:
-        return is_staff_member(user)
-
     def add_comment(self, ticket: Any, user: Any, body: str, public: bool) -> Any:
         return services.problem_comment(problem=ticket, actor=user, body=body)
 

@@ -10,7 +10,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.exceptions import NotFound
-from core.roles import is_staff_member
 from itsm import selectors
 from itsm.api.request_serializers import (
     REQUEST_TRANSITION_INPUTS,
@@ -69,9 +68,6 @@ class ServiceRequestViewSet(TicketViewSet):
 
     def transitions_for(self, user: Any, ticket: Any) -> list[str]:
         return selectors.request_transitions_for(user, ticket)
-
-    def sees_internal_notes(self, user: Any) -> bool:
-        return is_staff_member(user)
 
     def add_comment(self, ticket: Any, user: Any, body: str, public: bool) -> Any:
         return services.request_comment(request=ticket, actor=user, body=body, public=public)
@@ -151,3 +147,17 @@ def decide_any(approval: Approval, user: Any, decision: str, comment: str) -> Ap
     from itsm.services import changes
 
     return changes.change_decide(approval=approval, actor=user, decision=decision, comment=comment)
+
+
+def why_not_decide(approval: Approval, user: Any) -> str | None:
+    """Why this user may not decide this approval (None: they may), by the same rules
+    the ticket's decide service applies: it is theirs, and no conflict of interest."""
+    if not approvals.may_decide(user, approval):
+        return "This approval is not yours to give."
+    ticket = approval.ticket
+    if isinstance(ticket, ServiceRequest):
+        return services.request_conflict(ticket, user)
+    from itsm.services import changes
+
+    why = changes.change_conflict(ticket, user)
+    return why[:1].upper() + why[1:] if why else None

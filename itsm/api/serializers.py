@@ -7,6 +7,7 @@ from rest_framework import serializers
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
 from core.extensions import fields_for
 from core.models import Service, Team
+from core.visibility import EVERYTHING, parts_for
 from itsm.models import Category, HoldReason, Incident, Level, ResolutionCode
 from sla.api.serializers import ClockSerializer, clocks_data
 from sla.selectors import ticket_clocks
@@ -16,11 +17,12 @@ User = get_user_model()
 
 class ProblemRefSerializer(serializers.Serializer):
     """The problem behind an incident, with its workaround once published: the incident
-    shows the problem's text, it never holds a copy."""
+    shows the problem's text, it never holds a copy. A requester gets the workaround and
+    the state, not the problem's id, key or title (null)."""
 
-    id = serializers.IntegerField()
-    key = serializers.CharField()
-    title = serializers.CharField()
+    id = serializers.IntegerField(allow_null=True)
+    key = serializers.CharField(allow_null=True)
+    title = serializers.CharField(allow_null=True)
     status = serializers.CharField()
     workaround = serializers.SerializerMethodField()
 
@@ -71,8 +73,15 @@ class IncidentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, incident: Incident) -> dict:
-        # Fields other apps add (projects: the linked defect), see core.extensions.
-        return {**super().to_representation(incident), **fields_for("incident", incident)}
+        # Fields other apps add (projects: the linked defect), see core.extensions; linked
+        # internal records as the reader's visibility policy allows (core.visibility).
+        request = self.context.get("request")
+        parts = parts_for(request.user, incident) if request is not None else EVERYTHING
+        data = super().to_representation(incident)
+        if not parts.linked_records and data["problem"] is not None:
+            data["problem"] = {**data["problem"], "id": None, "key": None, "title": None}
+        extra = fields_for("incident", incident, linked_records=parts.linked_records)
+        return {**data, **extra}
 
     @extend_schema_field(ClockSerializer(many=True))
     def get_sla(self, incident: Incident) -> list[dict]:

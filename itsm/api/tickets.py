@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from core.api.serializers import AuditEventSerializer, CommentCreateSerializer, CommentSerializer
 from core.exceptions import NotFound
-from core.selectors import comments_of, history_of
+from core.visibility import parts_for
 from sla.api.serializers import ClockTimelineSerializer
 
 
@@ -64,9 +64,6 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         raise NotImplementedError
 
     def transitions_for(self, user: Any, ticket: Any) -> list[str]:
-        raise NotImplementedError
-
-    def sees_internal_notes(self, user: Any) -> bool:
         raise NotImplementedError
 
     def add_comment(self, ticket: Any, user: Any, body: str, public: bool) -> Any:
@@ -123,21 +120,28 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             body.is_valid(raise_exception=True)
             comment = self.add_comment(ticket, request.user, **body.validated_data)
             return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
-        comments = comments_of(ticket, internal=self.sees_internal_notes(request.user))
+        comments = parts_for(request.user, ticket).comments(ticket)
         page = self.paginate_queryset(comments)
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
 
     @extend_schema(responses=AuditEventSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="history")
     def history(self, request: Request, pk: str | None = None) -> Response:
-        """The audit trail: every transition and field change, oldest first."""
-        page = self.paginate_queryset(history_of(self.get_object()))
-        return self.get_paginated_response(AuditEventSerializer(page, many=True).data)
+        """The audit trail, oldest first: every transition and field change for staff; for
+        a requester, the steps their page shows (``core.visibility``)."""
+        ticket = self.get_object()
+        parts = parts_for(request.user, ticket)
+        page = self.paginate_queryset(parts.history(ticket))
+        data = AuditEventSerializer(page, many=True, context={"parts": parts}).data
+        return self.get_paginated_response(data)
 
     @extend_schema(responses=ClockTimelineSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="sla")
     def sla(self, request: Request, pk: str | None = None) -> Response:
         """Each SLA clock with its explainable timeline: why it started, paused, resumed,
-        was re-targeted, warned, met or breached, and the audit entry that caused it."""
-        clocks = self.get_object().sla_clocks.select_related("policy").prefetch_related("events")
-        return Response(ClockTimelineSerializer(clocks, many=True).data)
+        was re-targeted, warned, met or breached, and the audit entry that caused it. The
+        timeline (``events``) is for staff: a requester gets the clocks without it."""
+        ticket = self.get_object()
+        parts = parts_for(request.user, ticket)
+        clocks = ticket.sla_clocks.select_related("policy").prefetch_related("events")
+        return Response(ClockTimelineSerializer(clocks, many=True, context={"parts": parts}).data)

@@ -15,7 +15,7 @@ from itsm.api.serializers import (
 )
 from itsm.api.tickets import TicketViewSet
 from itsm.filters import IncidentFilter
-from itsm.permissions import can_write_internal_notes, ensure_can_fire
+from itsm.permissions import ensure_can_fire
 
 
 class IncidentViewSet(TicketViewSet):
@@ -38,9 +38,6 @@ class IncidentViewSet(TicketViewSet):
 
     def transitions_for(self, user: Any, ticket: Any) -> list[str]:
         return selectors.incident_transitions_for(user, ticket)
-
-    def sees_internal_notes(self, user: Any) -> bool:
-        return can_write_internal_notes(user)
 
     def add_comment(self, ticket: Any, user: Any, body: str, public: bool) -> Any:
         return services.incident_comment(incident=ticket, actor=user, body=body, public=public)

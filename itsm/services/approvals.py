@@ -13,6 +13,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
+from core.models import ServiceRole
+from core.roles import PROCESS_ROLES, Role, holds_process_role
 from core.services import outbox_email
 from itsm.models import Approval, Decision
 from itsm.services.common import lock, record, ticket_link
@@ -118,17 +120,40 @@ def approvals_cancel_pending(ticket: Any) -> None:
     )
 
 
+def _service_ids(ticket: Any) -> list[int]:
+    if hasattr(ticket, "services"):  # a change touches several services
+        return [s.pk for s in ticket.services.all()]
+    item = getattr(ticket, "item", None)  # a request, through its catalogue item
+    return [item.service_id] if item is not None else []
+
+
+def _holds_group_role(user: AbstractBaseUser, approval: Approval) -> bool:
+    """An approval asked of a process role's group (the Change Managers) may be given by
+    whoever holds that role for the ticket's service (core.roles.holds_process_role)."""
+    name = approval.group.name if approval.group_id else ""
+    if name not in {r.value for r in PROCESS_ROLES}:
+        return False
+    return holds_process_role(user, Role(name), _service_ids(approval.ticket))
+
+
 def may_decide(user: AbstractBaseUser, approval: Approval) -> bool:
     if approval.approver_id is not None:
         return approval.approver_id == user.pk
-    return user.groups.filter(pk=approval.group_id).exists()
+    return user.groups.filter(pk=approval.group_id).exists() or _holds_group_role(user, approval)
 
 
 def pending_for(user: AbstractBaseUser) -> QuerySet[Approval]:
-    """What awaits this person's decision, theirs or their groups'."""
+    """What awaits this person's decision, theirs or their groups', or a process role's
+    group where they hold that role for the ticket's service."""
+    per_service = ServiceRole.objects.filter(user=user).values_list("role", flat=True)
+    candidates = Approval.objects.filter(
+        decision=Decision.PENDING, approver__isnull=True, group__name__in=per_service
+    ).select_related("group")
+    held = [a.pk for a in candidates if _holds_group_role(user, a)]
     return (
         Approval.objects.filter(
-            Q(approver=user) | Q(group__in=user.groups.all()), decision=Decision.PENDING
+            Q(approver=user) | Q(group__in=user.groups.all()) | Q(pk__in=held),
+            decision=Decision.PENDING,
         )
         .select_related("approver", "group", "content_type")
         .prefetch_related("ticket")

@@ -340,6 +340,9 @@ def _system(actor: Any, ticket: Any, name: str) -> None:
     ensure_transition_possible(ticket, name)
 
 
+change_conflict = _conflict  # what the approvals page asks before offering
+
+
 def change_decide(
     *, approval: Approval, actor: AbstractBaseUser, decision: str, comment: str = ""
 ) -> Approval:
@@ -490,12 +493,15 @@ CHANGE_TRANSITION_SERVICES: dict[str, Callable[..., Change]] = {
 def change_link_incident(
     *, change: Change, actor: AbstractBaseUser, incident: Incident
 ) -> Incident:
-    """Record that the change caused the incident (audited on both)."""
-    if not is_staff_member(actor):
-        raise ActionForbidden("Only staff link incidents to changes.")
+    """Record that the change caused the incident (audited on both): who works the
+    incident or a Change Manager (``permissions.can_link_cause``)."""
     with transaction.atomic():
         locked = lock(change)
         inc = lock(incident)
+        if not permissions.can_link_cause(actor, inc, locked):
+            raise ActionForbidden(
+                f"Only those working {inc.key} or a Change Manager record what caused it."
+            )
         before = snapshot(inc)
         inc.caused_by_change = locked
         save(inc)
@@ -507,8 +513,14 @@ def change_link_incident(
 def change_comment(
     *, change: Change, actor: AbstractBaseUser, body: str, public: bool = False
 ) -> Comment:
+    """A work note (changes have no public side). Its Change Manager(s), requester,
+    implementer, team and approvers write them (``permissions.can_work_change``)."""
     require(body and body.strip(), "body", "The comment is empty.")
-    if not is_staff_member(actor):
-        raise ActionForbidden("Changes are for support, development and managers.")
     with transaction.atomic():
-        return comment_create(target=lock(change), author=actor, body=body.strip(), public=False)
+        locked = lock(change)
+        if not permissions.can_work_change(actor, locked):
+            raise ActionForbidden(
+                f"Only those working {locked.key} (Change Manager, requester, implementer, "
+                "team, approvers) may write on it."
+            )
+        return comment_create(target=locked, author=actor, body=body.strip(), public=False)

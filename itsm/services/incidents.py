@@ -406,21 +406,34 @@ def incident_comment(
 ) -> Comment:
     """Add a public reply or an internal work note.
 
-    A staff member's first public reply counts as the response. A requester's reply to an
-    incident waiting on them resumes it (as JSM's "waiting for customer" does).
+    Who may reply or note is who may work the incident (``permissions.can_reply_incident``
+    / ``can_note_incident``: its team, its assignee, an Incident Manager; the requester
+    replies publicly on their own). The first public reply by someone working it counts
+    as the response. A requester's reply to an incident waiting on them resumes it (as
+    JSM's "waiting for customer" does).
     Outbox: a public reply by staff goes to the requester; the requester's to the assignee.
     """
     _require(body and body.strip(), "body", "The comment is empty.")
     with transaction.atomic():
         locked = _lock(incident)
-        if not permissions.can_view_incident(actor, locked):
-            raise ActionForbidden(f"You may not comment on {locked.key}.")
-        if not public and not permissions.can_write_internal_notes(actor):
-            raise ActionForbidden("Only support staff may write internal notes.")
+        if public and not permissions.can_reply_incident(actor, locked):
+            raise ActionForbidden(
+                f"Only those working {locked.key} (its team, its assignee, an Incident "
+                "Manager) or its requester may reply on it."
+            )
+        if not public and not permissions.can_note_incident(actor, locked):
+            raise ActionForbidden(
+                f"Only those working {locked.key} (its team, its assignee, an Incident "
+                "Manager) may write internal notes on it."
+            )
         comment = comment_create(target=locked, author=actor, body=body.strip(), public=public)
         by_requester = actor.pk == locked.requester_id
         if public and not by_requester:
-            if locked.responded_at is None and locked.is_open:
+            if (
+                locked.responded_at is None
+                and locked.is_open
+                and permissions.can_work_incident(actor, locked)
+            ):
                 locked.responded_at = timezone.now()
                 _save(locked)
                 record(

@@ -15,7 +15,6 @@ from django.utils import timezone
 from core import events
 from core.exceptions import ActionForbidden, DomainError, IllegalTransition, ValidationFailed
 from core.models import Comment, Service, Team
-from core.roles import is_staff_member
 from core.services import comment_create, outbox_email, sequence_next, team_recipients
 from itsm import permissions
 from itsm.models import Incident, IncidentStatus, Level, Problem, ProblemStatus
@@ -163,6 +162,10 @@ def _link(problem: Problem, actor: AbstractBaseUser, incidents: list[Incident]) 
     linked = []
     for incident in incidents:
         inc = lock(incident)
+        if actor is not None and not permissions.can_link_to_problem(actor, inc, problem):
+            raise ActionForbidden(
+                f"You may not link {inc.key}: it is worked by {inc.team or 'the service desk'}."
+            )
         if inc.problem_id == problem.pk:
             continue
         if inc.problem_id is not None:
@@ -451,7 +454,10 @@ def problem_comment(
 ) -> Comment:
     """A work note on the problem (problems have no requester: every note is internal)."""
     require(body and body.strip(), "body", "The comment is empty.")
-    if not is_staff_member(actor):
-        raise ActionForbidden("Problems are for support and development staff.")
     with transaction.atomic():
-        return comment_create(target=lock(problem), author=actor, body=body.strip(), public=False)
+        locked = lock(problem)
+        if not permissions.can_work_problem(actor, locked):
+            raise ActionForbidden(
+                f"Only a Problem Manager, its assignee or its team may write on {locked.key}."
+            )
+        return comment_create(target=locked, author=actor, body=body.strip(), public=False)

@@ -207,6 +207,9 @@ def _no_self_approval(req: ServiceRequest, user: AbstractBaseUser) -> str | None
     return None
 
 
+request_conflict = _no_self_approval  # what the approvals page asks before offering
+
+
 def request_decide(
     *, approval: Approval, actor: AbstractBaseUser, decision: str, comment: str = ""
 ) -> Approval:
@@ -319,13 +322,21 @@ def task_transition(
 def request_comment(
     *, request: ServiceRequest, actor: AbstractBaseUser, body: str, public: bool = True
 ) -> Comment:
+    """A public reply (its fulfilment team, its assignee, its requester) or an internal
+    note (the team and the assignee). Outbox: a reply by staff goes to the requester."""
     require(body and body.strip(), "body", "The comment is empty.")
     with transaction.atomic():
         locked = lock(request)
-        if not permissions.can_view_request(actor, locked):
-            raise ActionForbidden(f"You may not comment on {locked.key}.")
-        if not public and not is_staff_member(actor):
-            raise ActionForbidden("Only support staff may write internal notes.")
+        if public and not permissions.can_reply_request(actor, locked):
+            raise ActionForbidden(
+                f"Only its fulfilment team, its assignee or its requester may reply on "
+                f"{locked.key}."
+            )
+        if not public and not permissions.can_note_request(actor, locked):
+            raise ActionForbidden(
+                f"Only its fulfilment team or its assignee may write internal notes on "
+                f"{locked.key}."
+            )
         comment = comment_create(target=locked, author=actor, body=body.strip(), public=public)
         if public and actor.pk != locked.requester_id:
             outbox_email(

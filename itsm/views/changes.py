@@ -19,8 +19,8 @@ from core.extensions import panels_for
 from core.forms import field_specs, form_data
 from core.models import Service
 from core.roles import Role
-from core.selectors import timeline_of
-from itsm import selectors
+from core.visibility import parts_for
+from itsm import permissions, selectors
 from itsm.api.change_serializers import (
     CHANGE_TRANSITION_INPUTS,
     ChangeCreateSerializer,
@@ -138,7 +138,9 @@ def _detail(request: HttpRequest, change: Change, **extra: Any) -> dict[str, Any
         ),
         "caused": change.caused_incidents.all(),
         "panels": panels_for("change_detail", request, change),
-        "timeline": timeline_of(change, internal=True),
+        "timeline": parts_for(request.user, change).timeline(change),
+        "parts": parts_for(request.user, change),
+        "can_note": permissions.can_work_change(request.user, change),
         "staff": True,
         "errors": {},
         "open_form": "",

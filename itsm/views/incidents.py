@@ -18,12 +18,21 @@ from core.extensions import fields_for, panels_for
 from core.models import Team, Tier
 from core.roles import is_staff_member
 from core.views import DomainErrorMixin
+from core.visibility import parts_for
 from itsm import selectors, services
 from itsm.api.serializers import TRANSITION_INPUTS
 from itsm.filters import IncidentFilter
 from itsm.forms import IncidentEditForm, IncidentForm
 from itsm.models import HoldReason, Incident, IncidentStatus, ResolutionCode
-from itsm.permissions import can_edit_incident, ensure_can_fire, user_team_ids
+from itsm.permissions import (
+    can_edit_incident,
+    can_link_cause,
+    can_link_to_problem,
+    can_note_incident,
+    can_reply_incident,
+    ensure_can_fire,
+    user_team_ids,
+)
 from sla.selectors import ticket_clocks
 
 PAGE_SIZE = 25
@@ -148,8 +157,13 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "incident": incident,
         "staff": staff,
         "timeline": selectors.incident_timeline(user, incident),
+        "parts": parts_for(user, incident),
         "transitions": transitions,
         "can_edit": can_edit_incident(user, incident) and incident.is_open,
+        "can_reply": can_reply_incident(user, incident),
+        "can_note": can_note_incident(user, incident),
+        "can_link_problem": can_link_to_problem(user, incident),
+        "can_link_cause": can_link_cause(user, incident),
         "hold_reasons": HoldReason.choices,
         "resolution_codes": ResolutionCode.choices,
         "form_errors": {},

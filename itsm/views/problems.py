@@ -15,9 +15,9 @@ from core.exceptions import ActionForbidden, NotFound
 from core.extensions import panels_for
 from core.forms import field_specs, form_data
 from core.roles import STAFF_ROLES, is_staff_member
-from core.selectors import timeline_of
 from core.views import DomainErrorMixin
-from itsm import selectors
+from core.visibility import parts_for
+from itsm import permissions, selectors
 from itsm.api.problem_serializers import (
     PROBLEM_TRANSITION_INPUTS,
     ProblemCreateSerializer,
@@ -172,7 +172,9 @@ def _detail(request: HttpRequest, problem: Problem, **extra: Any) -> dict[str, A
         "resolvable": [
             i for i in incidents if i.is_open and may_resolve_via_problem(user, problem, i)
         ],
-        "timeline": timeline_of(problem, internal=True),
+        "timeline": parts_for(request.user, problem).timeline(problem),
+        "parts": parts_for(request.user, problem),
+        "can_note": permissions.can_work_problem(request.user, problem),
         "clocks": ticket_clocks(problem),
         "panels": panels_for("problem_detail", request, problem),
         "errors": {},

@@ -15,9 +15,10 @@ from core.exceptions import NotFound, ValidationFailed
 from core.forms import form_data
 from core.roles import is_staff_member
 from core.views import DomainErrorMixin
-from itsm import selectors
+from core.visibility import parts_for
+from itsm import permissions, selectors
 from itsm.api.request_serializers import REQUEST_TRANSITION_INPUTS
-from itsm.api.request_views import decide_any
+from itsm.api.request_views import decide_any, why_not_decide
 from itsm.models import TASK_TRANSITIONS, Approval, RequestStatus
 from itsm.permissions import can_work_request, ensure_can_fire_request
 from itsm.services import approvals
@@ -102,8 +103,11 @@ def _detail(request: HttpRequest, req: Any, **extra: Any) -> dict[str, Any]:
         "approvals": approvals.approvals_of(req),
         "tasks": req.tasks.select_related("assignee"),
         "can_work": can_work_request(user, req) and req.status == RequestStatus.FULFILLING,
+        "can_reply": permissions.can_reply_request(user, req),
+        "can_note": permissions.can_note_request(user, req),
         "task_transitions": TASK_TRANSITIONS,
         "timeline": selectors.request_timeline(user, req),
+        "parts": parts_for(user, req),
     }
     context.update(extra)
     return context
@@ -158,6 +162,8 @@ class ApprovalsView(Base):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         pending = list(approvals.pending_for(request.user).order_by("created_at", "id"))
+        for a in pending:  # offer Approve/Reject only where the decide service would take it
+            a.blocker = why_not_decide(a, request.user)
         return render(request, "itsm/approvals.html", {"pending": pending})
 
     def post(self, request: HttpRequest) -> HttpResponse:

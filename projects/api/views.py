@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from core.api.serializers import AuditEventSerializer
 from core.exceptions import NotFound, ValidationFailed
 from core.roles import is_staff_member
-from core.selectors import history_of
+from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
 from itsm.api.tickets import TicketViewSet
 from projects import selectors, services
@@ -87,8 +87,11 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["get"], url_path="history")
     def history(self, request: Request, pk: str | None = None) -> Response:
         """The release's audit trail: transitions, UAT sign-off, emergency decisions."""
-        page = self.paginate_queryset(history_of(self.get_object()))
-        return self.get_paginated_response(AuditEventSerializer(page, many=True).data)
+        release = self.get_object()
+        parts = parts_for(request.user, release)
+        page = self.paginate_queryset(parts.history(release))
+        data = AuditEventSerializer(page, many=True, context={"parts": parts}).data
+        return self.get_paginated_response(data)
 
     @extend_schema(responses=GateSerializer)
     @action(detail=True, methods=["get"], url_path="gate")
@@ -336,9 +339,6 @@ class WorkItemViewSet(TicketViewSet):
 
     def transitions_for(self, user: Any, ticket: Any) -> list[str]:
         return selectors.work_transitions_for(user, ticket)
-
-    def sees_internal_notes(self, user: Any) -> bool:
-        return is_staff_member(user)
 
     def add_comment(self, ticket: Any, user: Any, body: str, public: bool) -> Any:
         return services.work_comment(item=ticket, actor=user, body=body)

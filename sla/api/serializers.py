@@ -39,6 +39,15 @@ class ClockTimelineSerializer(serializers.ModelSerializer):
         model = SlaClock
         fields = ["target", "policy", "state", "breached", "target_seconds", "due_at", "events"]
 
+    def to_representation(self, clock: SlaClock) -> dict:
+        # The event log (warnings, breaches, their notes) is for those the ticket's
+        # visibility policy lets read SLA events (core.visibility); others get the clock.
+        data = super().to_representation(clock)
+        parts = self.context.get("parts")
+        if parts is not None and not parts.sla_events:
+            data["events"] = []
+        return data
+
 
 def clocks_data(views: list[ClockView]) -> list[dict]:
     return ClockSerializer(views, many=True).data  # type: ignore[return-value]

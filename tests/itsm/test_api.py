@@ -171,7 +171,7 @@ def test_full_lifecycle_through_the_api(org) -> None:  # type: ignore[no-untyped
     assert fire(requester, "close", {"comment": "Confirmed"})["status"] == "closed"
     assert fire(requester, "reopen", {"reason": "again"}, expect=409)["detail"]
 
-    history = requester.get(f"{URL}{inc['id']}/history/").json()["results"]
+    history = agent.get(f"{URL}{inc['id']}/history/").json()["results"]
     steps = [(h["action"], h["from_state"], h["to_state"]) for h in history]
     assert steps == [
         ("created", "", "new"),
@@ -188,6 +188,9 @@ def test_full_lifecycle_through_the_api(org) -> None:  # type: ignore[no-untyped
     ]
     assert history[3]["actor"]["username"] == "agent"
     assert history[3]["comment"] == "Needs application support"
+    # The requester's history is what their page shows (issue 10 #1): no escalations.
+    mine = requester.get(f"{URL}{inc['id']}/history/").json()["results"]
+    assert [h["action"] for h in mine if h["action"] in ("assign", "escalate")] == []
 
 
 def test_patch_editable_fields_and_priority(org, new_incident) -> None:  # type: ignore[no-untyped-def]

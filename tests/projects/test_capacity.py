@@ -45,6 +45,7 @@ def test_support_time_against_the_reservation(org, project, wednesday) -> None: 
 
 def test_time_log_validation(org, wednesday) -> None:  # type: ignore[no-untyped-def]
     inc = itsm.incident_create(actor=org.requester, service=org.service, title="x")
+    inc = itsm.incident_escalate(incident=inc, actor=org.agent, reason="dev", tier=3)
     for hours in ("0", "25", "-1"):
         with pytest.raises(ValidationFailed):
             time_log(actor=org.developer, target=inc, hours=hours)

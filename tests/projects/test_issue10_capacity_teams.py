@@ -76,14 +76,16 @@ def test_issue10_23_the_team_is_fixed_when_the_time_is_logged(org, project, two_
         inc = itsm.incident_escalate(incident=inc, actor=org.agent, reason="dev", tier=3)
         first = time_log(actor=org.developer, target=inc, hours="1")
         inc = itsm.incident_assign(incident=inc, actor=org.incident_manager, team=org.support)
-        later = time_log(actor=org.developer, target=inc, hours="1")
+        later = time_log(actor=org.support2, target=inc, hours="1")
         item = ps.work_item_create(
             actor=org.developer, kind="defect", project=hr_project, title="d"
         )
         on_item = time_log(actor=org.developer, target=item, hours="1")
         from itsm.services import problems as prs
 
-        problem = prs.problem_create(actor=org.problem_manager, title="Leak", service=hr)
+        problem = prs.problem_create(
+            actor=org.problem_manager, title="Leak", service=hr, assignee=org.developer
+        )
         on_problem = time_log(actor=org.developer, target=problem, hours="1")
     first.refresh_from_db()
     assert first.team == org.dev and later.team == org.support
@@ -97,7 +99,9 @@ def test_issue10_23_backfill_attributes_existing_entries(org, project, two_teams
         inc = _week(org, project, hr_project)
         from itsm.services import problems as prs
 
-        problem = prs.problem_create(actor=org.problem_manager, title="Leak", service=hr)
+        problem = prs.problem_create(
+            actor=org.problem_manager, title="Leak", service=hr, assignee=org.developer
+        )
         time_log(actor=org.developer, target=problem, hours="1")
     expected = dict(TimeEntry.objects.values_list("pk", "team_id"))
     TimeEntry.objects.update(team=None)
