@@ -1,7 +1,16 @@
 from __future__ import annotations
 
+from datetime import date, datetime
+from typing import Any
+
 from django import template
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.http import QueryDict
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.formats import date_format
 
 from core.models import AuditEvent
 
@@ -62,9 +71,112 @@ def actor_label(user: object) -> str:
     return user.get_full_name() or user.username  # type: ignore[attr-defined]
 
 
+def _model_of(event: AuditEvent) -> type[models.Model] | None:
+    # cached by ContentType's manager: no query per timeline row
+    return ContentType.objects.get_for_id(event.content_type_id).model_class()
+
+
+def _transition_labels(model: type[models.Model] | None) -> dict[str, str]:
+    """Every django-fsm transition of the model by name, with its own label."""
+    from django_fsm import FSMFieldMixin
+
+    if model is None:
+        return {}
+    labels: dict[str, str] = {}
+    for field in model._meta.concrete_fields:
+        if isinstance(field, FSMFieldMixin):
+            for t in field.get_all_transitions(model):
+                labels.setdefault(t.name, t.custom.get("label", t.name.replace("_", " ")))
+    return labels
+
+
 @register.filter
 def audit_sentence(event: AuditEvent) -> str:
-    return ACTION_WORDS.get(event.action, event.action.replace("_", " "))
+    """What the actor did, in words: Tandem's phrase for the action, else the label the
+    transition carries (``start_development`` → "Start development"), else the name."""
+    if event.action in ACTION_WORDS:
+        return ACTION_WORDS[event.action]
+    label = _transition_labels(_model_of(event)).get(event.action)
+    if label:
+        return f"— {label.lower()}"
+    return event.action.replace("_", " ")
+
+
+@register.simple_tag
+def transition_label(obj: models.Model, name: str) -> str:
+    """The label a transition of ``obj`` declares (for pages that hold transition names)."""
+    return _transition_labels(type(obj)).get(name, name.replace("_", " ").capitalize())
+
+
+def _field(model: type[models.Model] | None, name: str) -> models.Field | None:
+    if model is None:
+        return None
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    return field if isinstance(field, models.Field) else None
+
+
+def when_label(value: datetime | date) -> str:
+    """A moment as people read it: local time, e.g. "25 Nov 2026 09:11"."""
+    if isinstance(value, datetime):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        return date_format(value, "j M Y H:i")
+    return date_format(value, "j M Y")
+
+
+def _display(field: models.Field | None, value: Any) -> str:
+    """One audited value as a person reads it: a choice's label, a date in local time,
+    yes/no, a record's name."""
+    if value in (None, "", [], {}):
+        if field is not None and field.choices:
+            blank = dict(field.flatchoices).get("")
+            if blank:
+                return str(blank)
+        return "—"
+    if isinstance(value, dict) and ("label" in value or "id" in value):
+        return str(value.get("label", value.get("id", "")))
+    if field is not None and field.choices and not isinstance(value, (dict, list)):
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        moment = None
+        if isinstance(field, models.DateTimeField) or (field is None and "T" in value):
+            try:
+                moment = parse_datetime(value)
+            except ValueError:
+                moment = None
+        if moment is None and isinstance(field, models.DateField):
+            try:
+                moment = parse_date(value)
+            except ValueError:
+                moment = None
+        if moment is not None:
+            return when_label(moment)
+    return change_value(value)
+
+
+@register.filter
+def audit_changes(event: AuditEvent) -> list[tuple[str, str, str]]:
+    """An audit row's changes as (field label, old, new) in people's words: the field's
+    verbose name, choices by their label, dates in local time."""
+    model = _model_of(event)
+    rows = []
+    for name, pair in (event.changes or {}).items():
+        old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+        field = _field(model, name)
+        label = str(field.verbose_name) if field is not None else name.replace("_", " ")
+        rows.append((label[:1].upper() + label[1:], _display(field, old), _display(field, new)))
+    return rows
+
+
+@register.filter
+def state_label(event: AuditEvent, value: str) -> str:
+    """A state of the audited record by its label ("in_progress" → "In progress")."""
+    return _display(_field(_model_of(event), "status"), value)
 
 
 @register.filter
