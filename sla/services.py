@@ -174,7 +174,7 @@ def _fire(
 ) -> None:
     clock.fired = percent
     label = clock.get_target_display()
-    spent = f"{engine.fmt_duration(elapsed)} of {engine.fmt_duration(clock.target_seconds)}"
+    spent = f"{engine.fmt_clock(elapsed, spec)} of {engine.fmt_clock(clock.target_seconds, spec)}"
     if percent >= 100:
         clock.breached, clock.breached_at = True, now
         action, kind = "sla_breached", ClockEvent.BREACHED

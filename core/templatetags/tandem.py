@@ -232,7 +232,8 @@ def split(value: str) -> list[str]:
 
 @register.filter
 def duration(seconds: float | None) -> str:
-    """Seconds as 1h30m / 45m / 2d3h (days of 24 hours)."""
+    """Wall-clock seconds as 1h30m / 45m / 2d3h (days of 24 hours). Not for business
+    time: an SLA's targets and elapsed time use ``business_duration``."""
     if seconds is None:
         return "—"
     minutes = int(abs(seconds) // 60)
@@ -243,6 +244,14 @@ def duration(seconds: float | None) -> str:
     if hours:
         return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
     return f"{minutes}m"
+
+
+@register.filter
+def business_duration(seconds: float | None, clock_view: Any) -> str:
+    """Business seconds in the clock's own terms (working days of its calendar)."""
+    if seconds is None:
+        return "—"
+    return clock_view.business(seconds)
 
 
 @register.filter
