@@ -47,8 +47,10 @@ def incident_defect_field(incident: Any) -> dict[str, Any] | None:
 
 def incident_panel(request: Any, incident: Any) -> dict[str, Any] | None:
     staff = is_staff_member(request.user)
+    if not staff:
+        return None  # the requester reads one sentence instead (itsm.status)
     defect = defect_of(incident)
-    if defect is None and not (staff and incident.is_open):
+    if defect is None and not incident.is_open:
         return None
     release = defect and (defect.fixed_in_release or defect.target_release)
     return {

@@ -8,6 +8,7 @@ from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRe
 from core.extensions import fields_for
 from core.models import Service, Team
 from itsm.models import Category, HoldReason, Incident, Level, ResolutionCode
+from itsm.status import requester_status_line
 from sla.api.serializers import ClockSerializer, clocks_data
 from sla.selectors import ticket_clocks
 
@@ -37,6 +38,9 @@ class IncidentSerializer(serializers.ModelSerializer):
     requester = UserRefSerializer(read_only=True)
     sla = serializers.SerializerMethodField()
     problem = ProblemRefSerializer(read_only=True, allow_null=True)
+    status_line = serializers.SerializerMethodField(
+        help_text="Where the incident stands, in one sentence for its requester (as the page)."
+    )
 
     class Meta:
         model = Incident
@@ -67,12 +71,16 @@ class IncidentSerializer(serializers.ModelSerializer):
             "closed_at",
             "problem",
             "sla",
+            "status_line",
         ]
         read_only_fields = fields
 
     def to_representation(self, incident: Incident) -> dict:
         # Fields other apps add (projects: the linked defect), see core.extensions.
         return {**super().to_representation(incident), **fields_for("incident", incident)}
+
+    def get_status_line(self, incident: Incident) -> str:
+        return requester_status_line(incident)
 
     @extend_schema_field(ClockSerializer(many=True))
     def get_sla(self, incident: Incident) -> list[dict]:

@@ -24,6 +24,7 @@ from itsm.filters import IncidentFilter
 from itsm.forms import IncidentEditForm, IncidentForm
 from itsm.models import HoldReason, Incident, IncidentStatus, ResolutionCode
 from itsm.permissions import can_edit_incident, ensure_can_fire, user_team_ids
+from itsm.status import requester_status_line
 from sla.selectors import ticket_clocks
 
 PAGE_SIZE = 25
@@ -157,6 +158,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "tiers": dict(Tier.choices),
         "clocks": ticket_clocks(incident),
         "panels": panels_for("incident_detail", request, incident),
+        "status_line": requester_status_line(incident),
     }
     if staff:
         context["teams"] = Team.objects.prefetch_related("members").order_by("tier", "name")
