@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -34,6 +35,22 @@ def outbox_suppressed() -> Iterator[None]:
         yield
     finally:
         _outbox_suppressed.reset(token)
+
+
+# Set while backfilled history is replayed through the services: the audit rows written
+# are dated at the moment they stand for (the SLA engine times its clocks by them).
+_history_moment: ContextVar[datetime | None] = ContextVar("history_moment", default=None)
+
+
+@contextmanager
+def history_at(moment: datetime) -> Iterator[None]:
+    """Write audit rows as of ``moment`` (demo data and imports only; notices stay off
+    through ``outbox_suppressed``)."""
+    token = _history_moment.set(moment)
+    try:
+        yield
+    finally:
+        _history_moment.reset(token)
 
 
 def sequence_next(name: str) -> int:
@@ -64,7 +81,7 @@ def audit_record(
     comment: str = "",
 ) -> AuditEvent:
     """Write one audit row. ``changes`` maps a field to its (old, new) values."""
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         content_type=ContentType.objects.get_for_model(target),
         object_id=target.pk,
         actor=actor,
@@ -74,6 +91,11 @@ def audit_record(
         changes={k: [_jsonable(old), _jsonable(new)] for k, (old, new) in (changes or {}).items()},
         comment=comment,
     )
+    moment = _history_moment.get()
+    if moment is not None:  # created_at is auto_now_add: date the backfilled row after
+        AuditEvent.objects.filter(pk=event.pk).update(created_at=moment)
+        event.created_at = moment
+    return event
 
 
 def comment_create(
