@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from core.models import AuditEvent, Comment, Service
 from core.services import outbox_suppressed
@@ -140,6 +141,19 @@ def _backdate(inc: Incident, days: float) -> None:
         model.objects.filter(content_type=ct, object_id=inc.pk).update(
             created_at=F("created_at") - delta
         )
+    # the moments the history records (responded_at: — → …) move with it
+    moved = ("responded_at", "resolved_at", "closed_at")
+    for event in AuditEvent.objects.filter(content_type=ct, object_id=inc.pk):
+        if any(event.changes.get(f) for f in moved):
+            for f in moved:
+                if event.changes.get(f):
+                    event.changes[f] = [_shift(v, delta) for v in event.changes[f]]
+            event.save(update_fields=["changes"])
+
+
+def _shift(value: object, delta: timedelta) -> object:
+    moment = parse_datetime(value) if isinstance(value, str) else None
+    return (moment - delta).isoformat() if moment else value
 
 
 def _clocks_tell_the_story(inc: Incident, now: datetime) -> None:

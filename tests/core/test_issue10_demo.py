@@ -11,6 +11,7 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from core.models import AuditEvent, Tier
 from itsm.models import Incident
@@ -69,6 +70,14 @@ def test_demo_breaches_are_in_history_and_escalated() -> None:
     now = timezone.now()
     for inc in list(incidents.values())[:60]:
         assert clocks_replay(inc, "incident", now) == clocks_live(inc, now), inc.key
+
+    # the moments a history records moved with it: nobody responded in the future
+    for history in audits.values():
+        for a in history:
+            for field in ("responded_at", "resolved_at", "closed_at"):
+                if a.changes.get(field) and a.changes[field][1]:
+                    moment = parse_datetime(a.changes[field][1])
+                    assert abs((moment - a.created_at).total_seconds()) < 5, (a, field)
 
     # still idempotent
     count = Incident.objects.count()
