@@ -61,6 +61,23 @@ ACTION_WORDS = {
     "sla_warning": "SLA warning",
     "sla_breached": "SLA breached",
     "sla_retargeted": "SLA re-targeted",
+    # links and consequences recorded by the apps above itsm
+    "article_linked": "linked an article",
+    "change_linked": "linked a change",
+    "defect_linked": "linked a defect",
+    "enhancement_linked": "linked an enhancement",
+    "incident_linked": "linked an incident",
+    "linked_to_defect": "linked it to a defect",
+    "problem_linked": "linked a problem",
+    "fix_planned": "— a fix is planned",
+    "fix_released": "— the fix went live",
+    "fix_rolled_back": "— the fix was rolled back",
+    "hypercare": "— raised during a release's hypercare",
+    "emergency_decision": "recorded the emergency-change decision",
+    "uat_signed_off": "signed off UAT",
+    "flagged": "flagged it for review",
+    "reviewed": "reviewed it",
+    "time_logged": "logged time",
 }
 
 
@@ -98,7 +115,7 @@ def audit_sentence(event: AuditEvent) -> str:
         return ACTION_WORDS[event.action]
     label = _transition_labels(_model_of(event)).get(event.action)
     if label:
-        return f"— {label.lower()}"
+        return f"· {label}"
     return event.action.replace("_", " ")
 
 
