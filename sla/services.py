@@ -251,6 +251,8 @@ def clocks_catch_up(*, ticket: SlaTicket, now: datetime) -> int:
     the caller suppresses notices (``outbox_suppressed``) — they belong to the past.
     """
     ct = ContentType.objects.get_for_model(ticket)
+    # the request path's lock order (ticket, then its clocks): never a deadlock with it
+    type(ticket).objects.select_for_update().filter(pk=ticket.pk).first()  # type: ignore[attr-defined]
     specs = SpecCache()
     fired = 0
     while True:
