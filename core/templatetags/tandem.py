@@ -193,7 +193,11 @@ def audit_changes(event: AuditEvent) -> list[tuple[str, str, str]]:
 @register.filter
 def state_label(event: AuditEvent, value: str) -> str:
     """A state of the audited record by its label ("in_progress" → "In progress")."""
-    return _display(_field(_model_of(event), "status"), value)
+    field = _field(_model_of(event), "status")
+    if field is not None and field.choices and value not in dict(field.flatchoices):
+        # a state of something else the row is about (a request's task)
+        return str(value).replace("_", " ").capitalize()
+    return _display(field, value)
 
 
 @register.filter
