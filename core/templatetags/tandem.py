@@ -4,6 +4,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django import template
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
@@ -181,13 +182,37 @@ def audit_changes(event: AuditEvent) -> list[tuple[str, str, str]]:
     """An audit row's changes as (field label, old, new) in people's words: the field's
     verbose name, choices by their label, dates in local time."""
     model = _model_of(event)
-    rows = []
+    pairs = []
+    people: set[int] = set()
     for name, pair in (event.changes or {}).items():
         old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
         field = _field(model, name)
+        if _is_person(field):
+            people |= {v["id"] for v in (old, new) if isinstance(v, dict) and v.get("id")}
+        pairs.append((name, field, old, new))
+    # people by the name they go by, not their username (one query per row that names any)
+    names = (
+        {u.pk: actor_label(u) for u in get_user_model().objects.filter(pk__in=people)}
+        if people
+        else {}
+    )
+
+    def shown(field: models.Field | None, value: Any) -> str:
+        if _is_person(field) and isinstance(value, dict) and value.get("id") in names:
+            return names[value["id"]]
+        return _display(field, value)
+
+    rows = []
+    for name, field, old, new in pairs:
         label = str(field.verbose_name) if field is not None else name.replace("_", " ")
-        rows.append((label[:1].upper() + label[1:], _display(field, old), _display(field, new)))
+        rows.append((label[:1].upper() + label[1:], shown(field, old), shown(field, new)))
     return rows
+
+
+def _is_person(field: models.Field | None) -> bool:
+    return (
+        isinstance(field, models.ForeignKey) and field.related_model is get_user_model()  # type: ignore[comparison-overlap]
+    )
 
 
 @register.filter

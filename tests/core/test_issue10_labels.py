@@ -51,4 +51,4 @@ def test_timeline_shows_labels_and_local_dates(org) -> None:  # type: ignore[no-
     assert "2026-07-01T" not in html
     assert "New → Assigned" in html
     assert "Impact: Medium → High" in html
-    assert "Assignee: — → " in html
+    assert f"Assignee: — → {org.agent.get_full_name() or org.agent.username}" in html
