@@ -43,6 +43,22 @@ def outbox_suppressed() -> Iterator[None]:
         _outbox_suppressed.reset(token)
 
 
+# Set while backfilled history is replayed through the services: the audit rows written
+# are dated at the moment they stand for (the SLA engine times its clocks by them).
+_history_moment: ContextVar[datetime.datetime | None] = ContextVar("history_moment", default=None)
+
+
+@contextmanager
+def history_at(moment: datetime.datetime) -> Iterator[None]:
+    """Write audit rows as of ``moment`` (demo data and imports only; notices stay off
+    through ``outbox_suppressed``)."""
+    token = _history_moment.set(moment)
+    try:
+        yield
+    finally:
+        _history_moment.reset(token)
+
+
 def sequence_next(name: str) -> int:
     """Take the next number of a human-key sequence (locks its row until commit)."""
     Sequence.objects.get_or_create(name=name)
@@ -105,7 +121,7 @@ def audit_record(
     comment: str = "",
 ) -> AuditEvent:
     """Write one audit row. ``changes`` maps a field to its (old, new) values."""
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         content_type=ContentType.objects.get_for_model(target),
         object_id=target.pk,
         actor=actor,
@@ -115,6 +131,11 @@ def audit_record(
         changes={k: [jsonable(old), jsonable(new)] for k, (old, new) in (changes or {}).items()},
         comment=comment,
     )
+    moment = _history_moment.get()
+    if moment is not None:  # created_at is auto_now_add: date the backfilled row after
+        AuditEvent.objects.filter(pk=event.pk).update(created_at=moment)
+        event.created_at = moment
+    return event
 
 
 def comment_create(

@@ -4,7 +4,7 @@ services so its audit trail is genuine."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TextIO
 
 from django.contrib.auth import get_user_model
@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from core.models import AuditEvent, Comment, Service
 from core.services import outbox_suppressed
@@ -21,6 +22,7 @@ from itsm.services import problems as problem_services
 from itsm.services.approvals import approvals_of
 from sla.models import SlaClock
 from sla.replay import clocks_rebuild
+from sla.services import clocks_catch_up
 
 User = get_user_model()
 DEMO_INCIDENTS = 300
@@ -139,6 +141,37 @@ def _backdate(inc: Incident, days: float) -> None:
         model.objects.filter(content_type=ct, object_id=inc.pk).update(
             created_at=F("created_at") - delta
         )
+    # the moments the history records (responded_at: — → …) move with it
+    moved = ("responded_at", "resolved_at", "closed_at")
+    for event in AuditEvent.objects.filter(content_type=ct, object_id=inc.pk):
+        if any(event.changes.get(f) for f in moved):
+            for f in moved:
+                if event.changes.get(f):
+                    event.changes[f] = [_shift(v, delta) for v in event.changes[f]]
+            event.save(update_fields=["changes"])
+
+
+def _shift(value: object, delta: timedelta) -> object:
+    moment = parse_datetime(value) if isinstance(value, str) else None
+    return (moment - delta).isoformat() if moment else value
+
+
+def _clocks_tell_the_story(inc: Incident, now: datetime) -> None:
+    """Rebuild the clocks from the backdated history as it stood when it ended, then let
+    the SLA engine live through the time since: every warning and breach fires at its own
+    moment and the policy's escalation moves the incident, through the sweep's and the
+    breach dispatch's own code. A breached P1 therefore shows its breach and escalation
+    in its history and sits where the escalation put it — never a breach marked handled
+    that nobody handled."""
+    ct = ContentType.objects.get_for_model(Incident)
+    history_end = (
+        AuditEvent.objects.filter(content_type=ct, object_id=inc.pk)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    clocks_rebuild(inc, "incident", history_end or now)
+    clocks_catch_up(ticket=inc, now=now)
 
 
 def seed(stdout: TextIO) -> None:
@@ -150,7 +183,7 @@ def seed(stdout: TextIO) -> None:
 
 def _seed_changes(stdout: TextIO) -> None:
     """A freeze window, a standard template, and changes along each path."""
-    from datetime import datetime, time
+    from datetime import time
 
     from itsm.models import Change, FreezeWindow, StandardChangeTemplate
     from itsm.services import changes as cs
@@ -425,5 +458,5 @@ def _seed_incidents(stdout: TextIO) -> None:
             # open and recently resolved work is recent; closed work spreads over 60 days
             age = {"closed": 60, "cancelled": 60, "resolved": 2}.get(target, 10)
             _backdate(inc, rnd.uniform(0, age))
-            clocks_rebuild(inc, "incident", now)
+            _clocks_tell_the_story(inc, now)
     stdout.write(f"  {Incident.objects.count()} incidents")

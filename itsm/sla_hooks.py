@@ -38,16 +38,10 @@ def on_clock_breached(*, clock: SlaClock, ticket: object) -> None:
     incident = ticket
     policy = clock.policy
     target = clock.get_target_display().lower()
-    if policy.notify_incident_manager:
-        outbox_email(
-            event="incident.sla_breached",
-            recipients=_incident_managers(incident),
-            subject=f"[{incident.key}] P{incident.priority} {target} SLA breached: "
-            f"{incident.title}",
-            body=f"{incident.key} missed its {target} target under {policy}. "
-            f"It is with {incident.team or 'no team'} (tier {incident.tier}).",
-            target=incident,
-        )
+    before = (incident.team, incident.tier)
+    # Act first, then describe: every notice below is built from the incident as the
+    # escalation left it (incident_escalate returns the saved row), never from the copy
+    # the sweep handed us, so nobody reads "with the desk" about a ticket now at tier 3.
     escalate_to = {
         BreachEscalation.NEXT_TIER: incident.tier + 1,
         BreachEscalation.DEVELOPMENT: Tier.DEVELOPMENT,
@@ -64,6 +58,16 @@ def on_clock_breached(*, clock: SlaClock, ticket: object) -> None:
             tier=escalate_to,
             reason=f"Automatic escalation: {target} SLA breached under {policy}.",
         )
+    if policy.notify_incident_manager:
+        outbox_email(
+            event="incident.sla_breached",
+            recipients=_incident_managers(incident),
+            subject=f"[{incident.key}] P{incident.priority} {target} SLA breached: "
+            f"{incident.title}",
+            body=f"{incident.key} missed its {target} target under {policy}. "
+            + _where(incident, before),
+            target=incident,
+        )
     if incident.tier == Tier.DEVELOPMENT and incident.team and incident.team.lead:
         outbox_email(
             event="incident.sla_breached_lead",
@@ -73,3 +77,14 @@ def on_clock_breached(*, clock: SlaClock, ticket: object) -> None:
             f"in the {incident.team} queue.",
             target=incident,
         )
+
+
+def _where(incident: Incident, before: tuple[object, int]) -> str:
+    """Where the incident is now, and where it came from if the breach moved it."""
+    a = incident.assignee
+    who = (a.get_full_name() or a.username) if a else "nobody yet"
+    now = f"{incident.team or 'no team'} (tier {incident.tier}), assigned to {who}"
+    team, tier = before
+    if tier != incident.tier:
+        return f"It was escalated from {team or 'no team'} (tier {tier}) and is now with {now}."
+    return f"It is with {now}."

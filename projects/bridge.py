@@ -58,6 +58,8 @@ def incident_defect_public_field(incident: Any) -> dict[str, Any] | None:
 
 def incident_panel(request: Any, incident: Any) -> dict[str, Any] | None:
     staff = is_staff_member(request.user)
+    if not staff:
+        return None  # the requester reads one sentence instead (itsm.status)
     defect = defect_of(incident)
     # The form is offered only to those the service lets send it to development.
     if defect is None and not can_send_to_development(request.user, incident):

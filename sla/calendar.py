@@ -21,6 +21,23 @@ class CalendarSpec:
     hours: dict[int, tuple[tuple[time, time], ...]] = field(default_factory=dict)
     holidays: frozenset[date] = frozenset()
 
+    def working_day_seconds(self) -> float | None:
+        """The length of a usual working day (the most common one of the week), to speak
+        of business time in working days; None for a 24×7 calendar, whose days are days."""
+        if self.always_open:
+            return None
+        lengths = []
+        for periods in self.hours.values():
+            total = 0.0
+            for start, end in periods:
+                end_s = 24 * 3600 if end == time(0) else end.hour * 3600 + end.minute * 60
+                total += end_s - (start.hour * 3600 + start.minute * 60)
+            if total > 0:
+                lengths.append(total)
+        if not lengths:
+            return None
+        return max(set(lengths), key=lambda n: (lengths.count(n), n))
+
     def _day_windows(self, day: date) -> Iterator[tuple[datetime, datetime]]:
         if day in self.holidays:
             return

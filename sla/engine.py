@@ -156,7 +156,7 @@ def retarget(
         clock.due_at = None  # recomputed against the new target (now, if already overdue)
     refresh_state(clock)
     schedule(clock, spec_new)
-    return f"target {_fmt(old)} → {_fmt(clock.target_seconds)}"
+    return f"target {fmt_clock(old, spec_old)} → {fmt_clock(clock.target_seconds, spec_new)}"
 
 
 def _fmt(seconds: float) -> str:
@@ -172,6 +172,22 @@ def _fmt(seconds: float) -> str:
 
 def fmt_duration(seconds: float) -> str:
     return _fmt(abs(seconds))
+
+
+def fmt_business(seconds: float, working_day: float | None) -> str:
+    """Business time as people count it: hours under a working day, working days (of
+    the calendar's usual day) and hours beyond it; a 24×7 calendar's time in hours.
+    24 business hours of a 09:00–17:00 calendar read "3 working days", never "1d"."""
+    seconds = abs(seconds)
+    if not working_day or seconds < working_day:
+        return _fmt(seconds)
+    days, rest = divmod(int(round(seconds)), int(working_day))
+    text = f"{days} working day{'s' if days != 1 else ''}"
+    return f"{text} {_fmt(rest)}" if rest >= 60 else text
+
+
+def fmt_clock(seconds: float, spec: CalendarSpec) -> str:
+    return fmt_business(seconds, spec.working_day_seconds())
 
 
 @dataclass

@@ -29,17 +29,36 @@ class ClockView:
     target: str
     state: str
     breached: bool
-    due_at: datetime | None
+    due_at: datetime | None  # while paused: the due moment if work resumed now
     elapsed_seconds: float
     remaining_seconds: float  # business seconds; negative when overdue
     percent: int
     level: str  # ok, warning, danger, breached, paused, met, cancelled
+    paused_seconds: float = 0.0  # wall-clock time on hold, the pause in progress included
+    working_day: float | None = None  # the calendar's usual working day (None: 24×7)
+
+    @property
+    def due_if_resumed(self) -> bool:
+        """``due_at`` is a projection: the clock stands still until work resumes."""
+        return self.level == "paused" and self.due_at is not None
+
+    def business(self, seconds: float) -> str:
+        """Business seconds of this clock's calendar in its own terms (working days)."""
+        return engine.fmt_business(seconds, self.working_day)
+
+    @property
+    def target_label(self) -> str:
+        return self.business(self.clock.target_seconds)
+
+    @property
+    def elapsed_label(self) -> str:
+        return self.business(self.elapsed_seconds)
 
     @property
     def remaining_label(self) -> str:
         if self.state in ("met", "cancelled"):
             return self.state
-        text = engine.fmt_duration(self.remaining_seconds)
+        text = self.business(self.remaining_seconds)
         return f"{text} over" if self.remaining_seconds < 0 else f"{text} left"
 
 
@@ -48,6 +67,9 @@ def clock_view(clock: SlaClock, now: datetime | None = None) -> ClockView:
     spec = clock.policy.calendar.spec()
     elapsed = engine.elapsed_at(clock, spec, now)
     remaining = clock.target_seconds - elapsed
+    due_at = clock.due_at
+    if clock.paused_since is not None and clock.stopped_at is None and remaining > 0:
+        due_at = spec.add(now, remaining)  # if work resumed now
     percent = int(100 * elapsed / clock.target_seconds) if clock.target_seconds else 100
     if clock.state == "cancelled":
         level = "cancelled"
@@ -69,11 +91,13 @@ def clock_view(clock: SlaClock, now: datetime | None = None) -> ClockView:
         clock.target,
         clock.state,
         clock.breached,
-        clock.due_at,
+        due_at,
         elapsed,
         remaining,
         percent,
         level,
+        engine.paused_at(clock, now),
+        spec.working_day_seconds(),
     )
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from core import events
 from core.models import AuditEvent
-from core.services import audit_record, outbox_email
+from core.services import audit_record, history_at, outbox_email
 from sla import engine
 from sla.calendar import CalendarSpec
 from sla.interface import SlaTicket
@@ -150,7 +150,9 @@ def clocks_sweep(*, now: datetime | None = None, batch_size: int = 500) -> int:
             return handled
 
 
-def _check_thresholds(clock: SlaClock, spec: CalendarSpec, now: datetime) -> None:
+def _check_thresholds(
+    clock: SlaClock, spec: CalendarSpec, now: datetime, *, queue_breach: bool = True
+) -> None:
     elapsed = engine.elapsed_at(clock, spec, now)
     ticket = None
     for percent in clock.thresholds:
@@ -158,7 +160,7 @@ def _check_thresholds(clock: SlaClock, spec: CalendarSpec, now: datetime) -> Non
         if percent <= clock.fired or elapsed + 0.001 < percent / 100 * clock.target_seconds:
             continue
         ticket = ticket or clock.content_type.get_object_for_this_type(pk=clock.object_id)
-        _fire(clock, ticket, percent, elapsed, spec, now)
+        _fire(clock, ticket, percent, elapsed, spec, now, queue_breach=queue_breach)
     engine.refresh_state(clock)
     engine.schedule(clock, spec)
     clock.save()
@@ -171,10 +173,12 @@ def _fire(
     elapsed: float,
     spec: CalendarSpec,
     now: datetime,
+    *,
+    queue_breach: bool = True,
 ) -> None:
     clock.fired = percent
     label = clock.get_target_display()
-    spent = f"{engine.fmt_duration(elapsed)} of {engine.fmt_duration(clock.target_seconds)}"
+    spent = f"{engine.fmt_clock(elapsed, spec)} of {engine.fmt_clock(clock.target_seconds, spec)}"
     if percent >= 100:
         clock.breached, clock.breached_at = True, now
         action, kind = "sla_breached", ClockEvent.BREACHED
@@ -200,7 +204,7 @@ def _fire(
         body=f"{text}\n\n{getattr(ticket, 'title', '')}",
         target=ticket,
     )
-    if percent >= 100:
+    if percent >= 100 and queue_breach:
         clock_id = clock.pk
         transaction.on_commit(lambda: _queue_breach(clock_id))
 
@@ -234,6 +238,45 @@ def clock_breach_dispatch(clock_id: int) -> bool:
         clock.breach_handled_at = timezone.now()
         clock.save(update_fields=["breach_handled_at"])
         return True
+
+
+def clocks_catch_up(*, ticket: SlaTicket, now: datetime) -> int:
+    """Fire what came due on one ticket's clocks up to ``now``, each threshold at its own
+    moment and in order, through the sweep's and the breach dispatch's own code: the
+    warnings, the breach and the escalation it causes are written into the ticket's
+    history as of when they happened (``history_at``). Returns the thresholds fired.
+
+    For backfilled history (the demo, imports), after ``sla.replay.clocks_rebuild``
+    rebuilt the clocks as of the end of that history. Inside the caller's transaction;
+    the caller suppresses notices (``outbox_suppressed``) — they belong to the past.
+    """
+    ct = ContentType.objects.get_for_model(ticket)
+    # the request path's lock order (ticket, then its clocks): never a deadlock with it
+    type(ticket).objects.select_for_update().filter(pk=ticket.pk).first()  # type: ignore[attr-defined]
+    specs = SpecCache()
+    fired = 0
+    while True:
+        clock = (
+            SlaClock.objects.select_for_update()
+            .filter(content_type=ct, object_id=ticket.pk, next_check_at__lte=now)
+            .select_related("policy__calendar", "content_type")
+            .order_by("next_check_at", "id")
+            .first()
+        )
+        if clock is None:
+            return fired
+        moment = clock.next_check_at
+        before = clock.fired
+        with history_at(moment):
+            _check_thresholds(
+                clock, specs.get_spec(clock.policy.calendar), moment, queue_breach=False
+            )
+            if clock.breached and clock.breach_handled_at is None:
+                clock_breach_dispatch(clock.pk)
+                SlaClock.objects.filter(pk=clock.pk).update(breach_handled_at=moment)
+        fired += int(clock.fired > before)
+        if clock.fired <= before:  # nothing came due after all: never loop on it
+            return fired
 
 
 def breaches_pending_ids(limit: int = 200) -> list[int]:

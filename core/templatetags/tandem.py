@@ -1,7 +1,17 @@
 from __future__ import annotations
 
+from datetime import date, datetime
+from typing import Any
+
 from django import template
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.http import QueryDict
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.formats import date_format
 
 from core.models import AuditEvent
 
@@ -52,6 +62,23 @@ ACTION_WORDS = {
     "sla_warning": "SLA warning",
     "sla_breached": "SLA breached",
     "sla_retargeted": "SLA re-targeted",
+    # links and consequences recorded by the apps above itsm
+    "article_linked": "linked an article",
+    "change_linked": "linked a change",
+    "defect_linked": "linked a defect",
+    "enhancement_linked": "linked an enhancement",
+    "incident_linked": "linked an incident",
+    "linked_to_defect": "linked it to a defect",
+    "problem_linked": "linked a problem",
+    "fix_planned": "— a fix is planned",
+    "fix_released": "— the fix went live",
+    "fix_rolled_back": "— the fix was rolled back",
+    "hypercare": "— raised during a release's hypercare",
+    "emergency_decision": "recorded the emergency-change decision",
+    "uat_signed_off": "signed off UAT",
+    "flagged": "flagged it for review",
+    "reviewed": "reviewed it",
+    "time_logged": "logged time",
 }
 
 
@@ -62,9 +89,140 @@ def actor_label(user: object) -> str:
     return user.get_full_name() or user.username  # type: ignore[attr-defined]
 
 
+def _model_of(event: AuditEvent) -> type[models.Model] | None:
+    # cached by ContentType's manager: no query per timeline row
+    return ContentType.objects.get_for_id(event.content_type_id).model_class()
+
+
+def _transition_labels(model: type[models.Model] | None) -> dict[str, str]:
+    """Every django-fsm transition of the model by name, with its own label."""
+    from django_fsm import FSMFieldMixin
+
+    if model is None:
+        return {}
+    labels: dict[str, str] = {}
+    for field in model._meta.concrete_fields:
+        if isinstance(field, FSMFieldMixin):
+            for t in field.get_all_transitions(model):
+                labels.setdefault(t.name, t.custom.get("label", t.name.replace("_", " ")))
+    return labels
+
+
 @register.filter
 def audit_sentence(event: AuditEvent) -> str:
-    return ACTION_WORDS.get(event.action, event.action.replace("_", " "))
+    """What the actor did, in words: Tandem's phrase for the action, else the label the
+    transition carries (``start_development`` → "Start development"), else the name."""
+    if event.action in ACTION_WORDS:
+        return ACTION_WORDS[event.action]
+    label = _transition_labels(_model_of(event)).get(event.action)
+    if label:
+        return f"· {label}"
+    return event.action.replace("_", " ")
+
+
+@register.simple_tag
+def transition_label(obj: models.Model, name: str) -> str:
+    """The label a transition of ``obj`` declares (for pages that hold transition names)."""
+    return _transition_labels(type(obj)).get(name, name.replace("_", " ").capitalize())
+
+
+def _field(model: type[models.Model] | None, name: str) -> models.Field | None:
+    if model is None:
+        return None
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    return field if isinstance(field, models.Field) else None
+
+
+def when_label(value: datetime | date) -> str:
+    """A moment as people read it: local time, e.g. "25 Nov 2026 09:11"."""
+    if isinstance(value, datetime):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        return date_format(value, "j M Y H:i")
+    return date_format(value, "j M Y")
+
+
+def _display(field: models.Field | None, value: Any) -> str:
+    """One audited value as a person reads it: a choice's label, a date in local time,
+    yes/no, a record's name."""
+    if value in (None, "", [], {}):
+        if field is not None and field.choices:
+            blank = dict(field.flatchoices).get("")
+            if blank:
+                return str(blank)
+        return "—"
+    if isinstance(value, dict) and ("label" in value or "id" in value):
+        return str(value.get("label", value.get("id", "")))
+    if field is not None and field.choices and not isinstance(value, (dict, list)):
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        moment = None
+        if isinstance(field, models.DateTimeField) or (field is None and "T" in value):
+            try:
+                moment = parse_datetime(value)
+            except ValueError:
+                moment = None
+        if moment is None and isinstance(field, models.DateField):
+            try:
+                moment = parse_date(value)
+            except ValueError:
+                moment = None
+        if moment is not None:
+            return when_label(moment)
+    return change_value(value)
+
+
+@register.filter
+def audit_changes(event: AuditEvent) -> list[tuple[str, str, str]]:
+    """An audit row's changes as (field label, old, new) in people's words: the field's
+    verbose name, choices by their label, dates in local time."""
+    model = _model_of(event)
+    pairs = []
+    people: set[int] = set()
+    for name, pair in (event.changes or {}).items():
+        old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+        field = _field(model, name)
+        if _is_person(field):
+            people |= {v["id"] for v in (old, new) if isinstance(v, dict) and v.get("id")}
+        pairs.append((name, field, old, new))
+    # people by the name they go by, not their username (one query per row that names any)
+    names = (
+        {u.pk: actor_label(u) for u in get_user_model().objects.filter(pk__in=people)}
+        if people
+        else {}
+    )
+
+    def shown(field: models.Field | None, value: Any) -> str:
+        if _is_person(field) and isinstance(value, dict) and value.get("id") in names:
+            return names[value["id"]]
+        return _display(field, value)
+
+    rows = []
+    for name, field, old, new in pairs:
+        label = str(field.verbose_name) if field is not None else name.replace("_", " ")
+        rows.append((label[:1].upper() + label[1:], shown(field, old), shown(field, new)))
+    return rows
+
+
+def _is_person(field: models.Field | None) -> bool:
+    return (
+        isinstance(field, models.ForeignKey) and field.related_model is get_user_model()  # type: ignore[comparison-overlap]
+    )
+
+
+@register.filter
+def state_label(event: AuditEvent, value: str) -> str:
+    """A state of the audited record by its label ("in_progress" → "In progress")."""
+    field = _field(_model_of(event), "status")
+    if field is not None and field.choices and value not in dict(field.flatchoices):
+        # a state of something else the row is about (a request's task)
+        return str(value).replace("_", " ").capitalize()
+    return _display(field, value)
 
 
 @register.filter
@@ -120,7 +278,8 @@ def split(value: str) -> list[str]:
 
 @register.filter
 def duration(seconds: float | None) -> str:
-    """Seconds as 1h30m / 45m / 2d3h (days of 24 hours)."""
+    """Wall-clock seconds as 1h30m / 45m / 2d3h (days of 24 hours). Not for business
+    time: an SLA's targets and elapsed time use ``business_duration``."""
     if seconds is None:
         return "—"
     minutes = int(abs(seconds) // 60)
@@ -131,6 +290,14 @@ def duration(seconds: float | None) -> str:
     if hours:
         return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
     return f"{minutes}m"
+
+
+@register.filter
+def business_duration(seconds: float | None, clock_view: Any) -> str:
+    """Business seconds in the clock's own terms (working days of its calendar)."""
+    if seconds is None:
+        return "—"
+    return clock_view.business(seconds)
 
 
 @register.filter

@@ -14,6 +14,7 @@ from itsm.models import (
     FreezeWindow,
     Level,
     Outcome,
+    Risk,
     StandardChangeTemplate,
 )
 from itsm.services.changes import conflicts_of, freeze_windows_hit
@@ -39,6 +40,10 @@ class ChangeSerializer(serializers.ModelSerializer):
     freeze_override_by = UserRefSerializer(read_only=True, allow_null=True)
     conflicts = serializers.SerializerMethodField()
     freeze_windows = serializers.SerializerMethodField()
+    risk = serializers.SerializerMethodField(
+        help_text="The assessed risk level; null until the change is assessed."
+    )
+    risk_label = serializers.CharField(source="get_risk_display", read_only=True)
 
     class Meta:
         model = Change
@@ -54,6 +59,7 @@ class ChangeSerializer(serializers.ModelSerializer):
             "services",
             "impact",
             "risk",
+            "risk_label",
             "risk_answers",
             "implementation_plan",
             "backout_plan",
@@ -76,6 +82,12 @@ class ChangeSerializer(serializers.ModelSerializer):
             "closed_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(
+        serializers.ChoiceField(choices=[c for c in Risk.choices if c[0]], allow_null=True)
+    )
+    def get_risk(self, change: Change) -> str | None:
+        return change.risk or None
 
     @extend_schema_field(ChangeRefSerializer(many=True))
     def get_conflicts(self, change: Change) -> list[dict]:

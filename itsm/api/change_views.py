@@ -22,7 +22,14 @@ from itsm.api.change_serializers import (
 )
 from itsm.api.request_serializers import ApprovalSerializer
 from itsm.api.tickets import TicketViewSet
-from itsm.models import Change, ChangeStatus, ChangeType, FreezeWindow, StandardChangeTemplate
+from itsm.models import (
+    Change,
+    ChangeStatus,
+    ChangeType,
+    FreezeWindow,
+    Risk,
+    StandardChangeTemplate,
+)
 from itsm.permissions import ensure_can_fire_change
 from itsm.services import approvals
 from itsm.services import changes as services
@@ -33,7 +40,15 @@ class ChangeFilter(django_filters.FilterSet):
     type = django_filters.ChoiceFilter(choices=ChangeType.choices)
     planned_after = django_filters.IsoDateTimeFilter(field_name="planned_start", lookup_expr="gte")
     planned_before = django_filters.IsoDateTimeFilter(field_name="planned_start", lookup_expr="lt")
+    risk = django_filters.ChoiceFilter(
+        choices=[("unassessed", "Not assessed"), *[c for c in Risk.choices if c[0]]],
+        method="filter_risk",
+        help_text="A risk level, or 'unassessed' for changes not assessed yet.",
+    )
     ordering = django_filters.OrderingFilter(fields=("created_at", "planned_start", "number"))
+
+    def filter_risk(self, queryset, name, value):  # type: ignore[no-untyped-def]
+        return queryset.filter(risk=Risk.NOT_ASSESSED if value == "unassessed" else value)
 
     class Meta:
         model = Change

@@ -9,6 +9,7 @@ from core.extensions import fields_for
 from core.models import Service, Team
 from core.visibility import EVERYTHING, parts_for
 from itsm.models import Category, HoldReason, Incident, Level, ResolutionCode
+from itsm.status import requester_status_line
 from sla.api.serializers import ClockSerializer, clocks_data
 from sla.selectors import ticket_clocks
 
@@ -39,6 +40,9 @@ class IncidentSerializer(serializers.ModelSerializer):
     requester = UserRefSerializer(read_only=True)
     sla = serializers.SerializerMethodField()
     problem = ProblemRefSerializer(read_only=True, allow_null=True)
+    status_line = serializers.SerializerMethodField(
+        help_text="Where the incident stands, in one sentence for its requester (as the page)."
+    )
 
     class Meta:
         model = Incident
@@ -69,6 +73,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "closed_at",
             "problem",
             "sla",
+            "status_line",
         ]
         read_only_fields = fields
 
@@ -82,6 +87,9 @@ class IncidentSerializer(serializers.ModelSerializer):
             data["problem"] = {**data["problem"], "id": None, "key": None, "title": None}
         extra = fields_for("incident", incident, linked_records=parts.linked_records)
         return {**data, **extra}
+
+    def get_status_line(self, incident: Incident) -> str:
+        return requester_status_line(incident)
 
     @extend_schema_field(ClockSerializer(many=True))
     def get_sla(self, incident: Incident) -> list[dict]:

@@ -20,6 +20,9 @@ class ChangeType(models.TextChoices):
 
 
 class Risk(models.TextChoices):
+    # A change has no risk level until it is assessed (a normal change's questionnaire);
+    # a standard change is low risk by definition (its template was pre-approved).
+    NOT_ASSESSED = "", "Not assessed"
     LOW = "low", "Low"
     MEDIUM = "medium", "Medium"
     HIGH = "high", "High"
@@ -172,7 +175,9 @@ class Change(ConcurrentTransitionMixin, models.Model):
     services = models.ManyToManyField("core.Service", related_name="changes")
     impact = models.CharField(max_length=10, choices=Level.choices, default=Level.MEDIUM)
     risk_answers = models.JSONField(default=dict, blank=True)
-    risk = models.CharField(max_length=10, choices=Risk.choices, default=Risk.LOW)
+    risk = models.CharField(
+        max_length=10, choices=Risk.choices, default=Risk.NOT_ASSESSED, blank=True
+    )
     implementation_plan = models.TextField(blank=True)
     backout_plan = models.TextField(blank=True)
     test_plan = models.TextField(blank=True)
@@ -223,6 +228,10 @@ class Change(ConcurrentTransitionMixin, models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in CHANGE_OPEN_STATES
+
+    @property
+    def risk_assessed(self) -> bool:
+        return self.risk != Risk.NOT_ASSESSED
 
     def sla_snapshot(self) -> TicketSnapshot:
         return TicketSnapshot(

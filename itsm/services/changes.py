@@ -29,6 +29,7 @@ from itsm.models import (
     Incident,
     Level,
     Outcome,
+    Risk,
     StandardChangeTemplate,
     risk_from,
 )
@@ -169,6 +170,8 @@ def change_create(
             planned_end=planned_end,
             requested_by=actor,
             implementer=implementer,
+            # a standard change is pre-approved as low risk; others wait for assessment
+            risk=Risk.LOW if type == ChangeType.STANDARD else Risk.NOT_ASSESSED,
         )
         change.save()
         change.services.set(services)

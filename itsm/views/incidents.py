@@ -33,6 +33,7 @@ from itsm.permissions import (
     ensure_can_fire,
     user_team_ids,
 )
+from itsm.status import requester_status_line
 from sla.selectors import ticket_clocks
 
 PAGE_SIZE = 25
@@ -171,6 +172,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "tiers": dict(Tier.choices),
         "clocks": ticket_clocks(incident),
         "panels": panels_for("incident_detail", request, incident),
+        "status_line": requester_status_line(incident),
     }
     if staff:
         context["teams"] = Team.objects.prefetch_related("members").order_by("tier", "name")

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from django.db import transaction
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from sla.models import BusinessCalendar, Holiday, SlaClock, SlaClockEvent, SlaPolicy, WorkingPeriod
-from sla.selectors import ClockView
+from sla.selectors import ClockView, clock_view
 
 
 class ClockSerializer(serializers.Serializer):
@@ -15,10 +16,19 @@ class ClockSerializer(serializers.Serializer):
     breached = serializers.BooleanField()
     policy = serializers.CharField(source="clock.policy.name")
     target_seconds = serializers.IntegerField(source="clock.target_seconds")
-    due_at = serializers.DateTimeField(allow_null=True)
-    elapsed_seconds = serializers.FloatField()
-    remaining_seconds = serializers.FloatField()
-    paused_seconds = serializers.FloatField(source="clock.paused_seconds")
+    due_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the target falls due; while paused, when it would if work resumed now.",
+    )
+    elapsed_seconds = serializers.FloatField(help_text="Business seconds spent on the target.")
+    remaining_seconds = serializers.FloatField(help_text="Business seconds left; negative: over.")
+    paused_seconds = serializers.FloatField(
+        help_text="Wall-clock seconds on hold, the pause in progress included."
+    )
+    target_label = serializers.CharField(
+        help_text="The target in business terms, e.g. '4h' or '3 working days'."
+    )
+    remaining_label = serializers.CharField(help_text="e.g. '2 working days 3h left', '20m over'.")
     percent = serializers.IntegerField()
     level = serializers.CharField(help_text="ok, warning, danger, breached, paused, met, cancelled")
 
@@ -32,12 +42,50 @@ class ClockEventSerializer(serializers.ModelSerializer):
 
 
 class ClockTimelineSerializer(serializers.ModelSerializer):
+    """A clock with its events; the figures are the live ones (as ``ClockSerializer``):
+    a pause in progress counts, and a paused clock says when it would fall due."""
+
     policy = serializers.CharField(source="policy.name")
     events = ClockEventSerializer(many=True)
+    due_at = serializers.SerializerMethodField()
+    paused_seconds = serializers.SerializerMethodField()
+    elapsed_seconds = serializers.SerializerMethodField()
+    target_label = serializers.SerializerMethodField()
 
     class Meta:
         model = SlaClock
-        fields = ["target", "policy", "state", "breached", "target_seconds", "due_at", "events"]
+        fields = [
+            "target",
+            "policy",
+            "state",
+            "breached",
+            "target_seconds",
+            "target_label",
+            "due_at",
+            "elapsed_seconds",
+            "paused_seconds",
+            "events",
+        ]
+
+    def _view(self, clock: SlaClock) -> ClockView:
+        cache = self.context.setdefault("clock_views", {})
+        if clock.pk not in cache:
+            cache[clock.pk] = clock_view(clock)
+        return cache[clock.pk]
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_due_at(self, clock: SlaClock) -> str | None:
+        due = self._view(clock).due_at
+        return serializers.DateTimeField().to_representation(due) if due else None
+
+    def get_paused_seconds(self, clock: SlaClock) -> float:
+        return self._view(clock).paused_seconds
+
+    def get_elapsed_seconds(self, clock: SlaClock) -> float:
+        return self._view(clock).elapsed_seconds
+
+    def get_target_label(self, clock: SlaClock) -> str:
+        return self._view(clock).target_label
 
     def to_representation(self, clock: SlaClock) -> dict:
         # The event log (warnings, breaches, their notes) is for those the ticket's
