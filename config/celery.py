@@ -1,8 +1,10 @@
 """The Celery application. Workers and beat load Django settings through it."""
 
 import os
+import warnings
 
 from celery import Celery
+from celery.exceptions import CPendingDeprecationWarning
 
 from core.broker import register as register_embedded_broker
 
@@ -12,6 +14,12 @@ register_embedded_broker()  # the "tandemfs://" broker of the embedded default
 app = Celery("tandem")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Settings choose worker_cancel_long_running_tasks_on_connection_loss explicitly (False: the
+# tasks are idempotent and finish); Celery would still warn at every reconnect.
+warnings.filterwarnings(
+    "ignore", message=r"\s*In Celery 5.1 we introduced", category=CPendingDeprecationWarning
+)
 
 
 @app.on_after_configure.connect
