@@ -126,7 +126,9 @@ def test_issue10_runner_stops_web_worker_and_beat_once_within_seconds(tmp_path) 
         runner.send_signal(signal.SIGTERM)
         runner.wait(timeout=STOP_WITHIN + 10)
         took = time.monotonic() - started
-        assert _wait(lambda: not any(_alive(p) for p in processes), 5), "a process outlived the runner"
+        assert _wait(lambda: not any(_alive(p) for p in processes), 5), (
+            "a process outlived the runner"
+        )
     finally:
         if runner.poll() is None:
             os.killpg(runner.pid, signal.SIGKILL)
