@@ -53,6 +53,19 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _program_pid(runner: int, word: str) -> int:
+    """The pid of the runner's child whose command line has word."""
+    for pid in _descendants(runner):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == runner and word.encode() in command:
+            return pid
+    raise AssertionError(f"no {word} under the runner")
+
+
 def _alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -80,8 +93,9 @@ def _answers(url: str) -> bool:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
 def test_issue10_runner_stops_web_worker_and_beat_once_within_seconds(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Issue 10 #22: SIGTERM to `make run`'s runner stops all three once each, within seconds,
-    and leaves no process and no traceback behind."""
+    """Issue 10 #22 (and #6 for the embedded default's runner): a worker that dies is started
+    again; SIGTERM to `make run`'s runner stops all three once each, within seconds, and
+    leaves no process and no traceback behind."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
@@ -119,8 +133,14 @@ def test_issue10_runner_stops_web_worker_and_beat_once_within_seconds(tmp_path) 
             lambda: "ready." in log_path.read_text() and "beat: Starting" in log_path.read_text(),
             60,
         ), log_path.read_text()
-        processes = _descendants(runner.pid)
-        assert len(processes) >= 3  # web, worker (and its pool), beat
+        first_processes = _descendants(runner.pid)
+        assert len(first_processes) >= 3  # web, worker (and its pool), beat
+
+        # A worker that dies is started again (issue 10 #6: nobody restarts it by hand).
+        os.kill(_program_pid(runner.pid, "worker"), signal.SIGKILL)
+        assert _wait(lambda: log_path.read_text().count("ready.") == 2, 60), log_path.read_text()
+        assert "exited: worker (terminated by SIGKILL; not expected)" in log_path.read_text()
+        processes = _descendants(runner.pid) | first_processes
 
         started = time.monotonic()
         runner.send_signal(signal.SIGTERM)
