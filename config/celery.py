@@ -7,10 +7,10 @@ from celery import Celery
 from celery.exceptions import CPendingDeprecationWarning
 from celery.signals import celeryd_after_setup
 
-from core.broker import register as register_embedded_broker
+from core.broker import register as register_brokers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-register_embedded_broker()  # the "tandemfs://" broker of the embedded default
+register_brokers()  # "tandemfs://" (the embedded default) and redis://, see core/broker.py
 
 app = Celery("tandem")
 app.config_from_object("django.conf:settings", namespace="CELERY")
