@@ -23,7 +23,7 @@ from django.conf import settings
 
 BIN = Path(sys.executable).parent
 CONF = Path(settings.BASE_DIR) / "config" / "supervisord.conf"
-STOP_WITHIN = 15.0  # seconds; an idle stop takes about 3 s, more on a busy CI machine
+STOP_WITHIN = 15.0  # seconds; web and beat stop at once, the idle worker's warm shutdown takes ~7 s
 
 
 def _free_port() -> int:
