@@ -4,6 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# supervisord's pid file when `make run` runs.
+RUN_DIR ?= var/run
 # pytest's options; CI adds -n for parallel workers.
 PYTEST_ARGS ?=
 
@@ -17,22 +19,23 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## Run Tandem: migrate, seed the demo, then web + Celery worker + Celery beat together.
+## Run Tandem: migrate, seed the demo, then web + Celery worker + Celery beat together under
+## supervisord (config/supervisord.conf): Ctrl-C or SIGTERM stops all three once each within
+## seconds, and a program that dies is started again.
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py collectstatic --noinput -v0
+	@mkdir -p $(RUN_DIR)
 	@echo "Tandem on http://$(HOST):$(PORT)/ — sign in as agent / demo (Ctrl-C stops all three)"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \
-	$(BIN)/celery -A config beat --loglevel=INFO & \
-	$(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload
+	@exec env BIN="$(abspath $(BIN))" HOST="$(HOST)" PORT="$(PORT)" RUN_DIR="$(abspath $(RUN_DIR))" \
+	$(BIN)/supervisord -c config/supervisord.conf
 
 serve: install
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 worker: install
-	$(BIN)/celery -A config worker --loglevel=INFO
+	$(BIN)/celery -A config worker --loglevel=INFO --without-gossip --without-mingle
 
 beat: install
 	$(BIN)/celery -A config beat --loglevel=INFO

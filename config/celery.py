@@ -1,17 +1,30 @@
 """The Celery application. Workers and beat load Django settings through it."""
 
 import os
+import warnings
 
 from celery import Celery
+from celery.exceptions import CPendingDeprecationWarning
+from celery.signals import celeryd_after_setup
 
-from core.broker import register as register_embedded_broker
+from core.broker import register as register_brokers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-register_embedded_broker()  # the "tandemfs://" broker of the embedded default
+register_brokers()  # "tandemfs://" (the embedded default) and redis://, see core/broker.py
 
 app = Celery("tandem")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@celeryd_after_setup.connect
+def _quiet_cancel_on_connection_loss_warning(**_: object) -> None:
+    """Settings choose worker_cancel_long_running_tasks_on_connection_loss explicitly (False:
+    Tandem's tasks are idempotent and finish); Celery would still warn at every reconnect.
+    Added after the worker's logging setup, which turns Celery's warnings to "always"."""
+    warnings.filterwarnings(
+        "ignore", message=r"\s*In Celery 5.1 we introduced", category=CPendingDeprecationWarning
+    )
 
 
 @app.on_after_configure.connect

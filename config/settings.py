@@ -168,6 +168,7 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tandem <tandem@localhost>")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(DATA_DIR / "mail"))  # filebased backend
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -224,6 +225,15 @@ else:
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# A lost broker never stops the worker (issue 10 #6): it keeps reconnecting, however long the
+# broker is away (Celery's default gives up after 100 tries, about 45 minutes, and exits),
+# and starting before the broker is up waits for it. Tasks running when the connection
+# drops finish: their messages come back (acks_late) and find the work done, since every
+# task here is idempotent (the outbox sends a pending message once, under a row lock).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
