@@ -15,6 +15,8 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from config.storage import attachment_storage
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
@@ -152,6 +154,46 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# --- Attachments ----------------------------------------------------------------------
+# Files on records live outside the web root (never under STATIC/MEDIA): a private folder
+# under the data directory, or an S3-compatible bucket when ATTACHMENTS_S3_BUCKET is set
+# (needs the ``s3`` extra: django-storages[s3]). They are only ever streamed by Tandem
+# after the record's permission check.
+ATTACHMENTS_DIR = env.str("ATTACHMENTS_DIR", default=str(DATA_DIR / "attachments"))
+STORAGES["attachments"] = attachment_storage(env, ATTACHMENTS_DIR)
+if STORAGES["attachments"]["BACKEND"].startswith("storages."):
+    try:
+        import storages  # noqa: F401
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            "ATTACHMENTS_S3_BUCKET needs django-storages: pip install '.[s3]'."
+        ) from exc
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ATTACHMENT_ALLOWED_TYPES = env.list(
+    "ATTACHMENT_ALLOWED_TYPES",
+    default=[
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",  # also .log and .txt
+        "text/csv",
+        "application/json",
+        "application/zip",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.ms-outlook",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+    ],
+)
 
 # --- Security (production) ------------------------------------------------------------
 if PRODUCTION:

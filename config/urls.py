@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
+from core import attachment_views
 from core import views as core_views
 from knowledge.api import ArticleViewSet
 
@@ -29,6 +30,17 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("attachments/<int:pk>/", attachment_views.attachment_download, name="attachment_download"),
+    path(
+        "attachments/<int:pk>/delete/",
+        attachment_views.attachment_delete,
+        name="attachment_delete",
+    ),
+    path(
+        "attachments/add/<str:label>/<int:object_id>/",
+        attachment_views.attachment_upload,
+        name="attachment_upload",
+    ),
     path("api/v1/", include(api_v1)),
     path("sla/", include("sla.urls")),
     path("kb/", include("knowledge.urls")),

@@ -229,7 +229,45 @@ class OutboxMessage(models.Model):
         return f"{self.event} → {', '.join(self.recipients)} ({self.status})"
 
 
+class Attachment(models.Model):
+    """A file on a record (incident, request, problem, change, work item, article).
+
+    Written by ``core.attachments.attachment_add`` only. ``content_type_sniffed`` is what
+    the bytes are, not what the client said; ``public`` files are read by the record's
+    requester, internal ones by staff (``core.visibility.Parts``)."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    # The name in STORAGES["attachments"] (attachments/<yyyy>/<mm>/<uuid>/<name>); read and
+    # written through core.attachments only, so the storage is looked up when used.
+    path = models.CharField(max_length=300, unique=True)
+    name = models.CharField(max_length=150, help_text="The uploaded name, sanitised.")
+    size = models.PositiveBigIntegerField()
+    mime_type = models.CharField(max_length=120)
+    sha256 = models.CharField(max_length=64)
+    public = models.BooleanField(default=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        from core.attachments import PREVIEW_TYPES
+
+        return self.mime_type in PREVIEW_TYPES
+
+
 __all__ = [
+    "Attachment",
     "AuditEvent",
     "Comment",
     "OutboxMessage",

@@ -19,7 +19,7 @@ from typing import Any
 from django.db import models
 from django.db.models import QuerySet
 
-from core.models import AuditEvent, Comment
+from core.models import Attachment, AuditEvent, Comment
 from core.roles import is_staff_member
 from core.selectors import TimelineEntry, comments_of, history_of
 
@@ -38,6 +38,10 @@ class Parts:
     sla_events: bool = False
     # Keys and titles of linked internal records (problem, defect, change).
     linked_records: bool = False
+    # Files: the public ones (the requester's own and staff's marked public) and the
+    # internal ones (staff's working files).
+    public_attachments: bool = False
+    internal_attachments: bool = False
 
     def shows_action(self, action: str) -> bool:
         return self.history_actions is None or action in self.history_actions
@@ -52,6 +56,17 @@ class Parts:
         if not (self.public_replies or self.internal_notes):
             return Comment.objects.none()
         return comments_of(record, internal=self.internal_notes)
+
+    def attachments(self, record: models.Model) -> QuerySet[Attachment]:
+        from core.attachments import attachments_of  # attachments import this module
+
+        if not (self.public_attachments or self.internal_attachments):
+            return Attachment.objects.none()
+        qs = attachments_of(record)
+        return qs if self.internal_attachments else qs.filter(public=True)
+
+    def shows_attachment(self, attachment: Attachment) -> bool:
+        return self.internal_attachments or (self.public_attachments and attachment.public)
 
     def timeline(self, record: models.Model) -> list[TimelineEntry]:
         """History rows and comments in one list, oldest first."""
@@ -71,6 +86,8 @@ EVERYTHING = Parts(
     history_details=True,
     sla_events=True,
     linked_records=True,
+    public_attachments=True,
+    internal_attachments=True,
 )
 NOTHING = Parts()
 

@@ -18,3 +18,46 @@ class ItsmConfig(AppConfig):
         register_parts_policy(ServiceRequest, visibility.request_parts)
         register_parts_policy(Problem, staff_only)
         register_parts_policy(Change, staff_only)
+
+        # Who may attach files: who may reply (public) or write a note (internal).
+        from core.attachments import Attachable, register_attachable
+        from itsm import permissions, selectors
+
+        register_attachable(
+            Incident,
+            Attachable(
+                find=selectors.incident_get,
+                may_attach=lambda u, r, public: (
+                    permissions.can_reply_incident(u, r)
+                    if public
+                    else permissions.can_note_incident(u, r)
+                ),
+                public_side=True,
+            ),
+        )
+        register_attachable(
+            ServiceRequest,
+            Attachable(
+                find=selectors.request_get,
+                may_attach=lambda u, r, public: (
+                    permissions.can_reply_request(u, r)
+                    if public
+                    else permissions.can_note_request(u, r)
+                ),
+                public_side=True,
+            ),
+        )
+        register_attachable(
+            Problem,
+            Attachable(
+                find=selectors.problem_get,
+                may_attach=lambda u, r, public: permissions.can_work_problem(u, r),
+            ),
+        )
+        register_attachable(
+            Change,
+            Attachable(
+                find=selectors.change_get,
+                may_attach=lambda u, r, public: permissions.can_work_change(u, r),
+            ),
+        )

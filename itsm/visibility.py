@@ -53,7 +53,7 @@ def _requester_parts(user: Any, record: Any, actions: frozenset[str]) -> Parts:
     if is_staff_member(user):
         return EVERYTHING
     if user.is_authenticated and record.requester_id == user.pk:
-        return Parts(public_replies=True, history_actions=actions)
+        return Parts(public_replies=True, history_actions=actions, public_attachments=True)
     return NOTHING
 
 

@@ -19,9 +19,24 @@ class KnowledgeConfig(AppConfig):
             extensions.Panel("knowledge/_incident_articles.html", views.incident_panel, order=30),
         )
 
-        from core.visibility import register_parts_policy, staff_only
+        from core.visibility import register_parts_policy
+        from knowledge import visibility
         from knowledge.models import Article
 
-        # A requester reads a published article's text (its public serializer), never
-        # its history: the article's parts are staff's.
-        register_parts_policy(Article, staff_only)
+        # A requester reads a published article's text (its public serializer) and its
+        # public files (screenshots of a how-to), never its history.
+        register_parts_policy(Article, visibility.article_parts)
+
+        from core.attachments import Attachable, register_attachable
+        from knowledge import permissions, selectors
+
+        # Who edits an article attaches to it; its files are public unless marked internal.
+        register_attachable(
+            Article,
+            Attachable(
+                find=selectors.article_get,
+                may_attach=lambda u, r, public: permissions.can_edit(u, r),
+                public_side=True,
+                default_public=True,
+            ),
+        )

@@ -50,3 +50,16 @@ class ProjectsConfig(AppConfig):
 
         register_parts_policy(WorkItem, staff_only)
         register_parts_policy(Release, staff_only)
+
+        from core.attachments import Attachable, register_attachable
+        from core.selectors import get_by_ref
+        from projects import permissions, selectors
+
+        # Who may attach files to a work item: who may write on it.
+        register_attachable(
+            WorkItem,
+            Attachable(
+                find=lambda u, pk: get_by_ref(selectors.work_items(u), "-", pk, "work item"),
+                may_attach=lambda u, r, public: permissions.can_work_item(u, r),
+            ),
+        )

@@ -29,6 +29,8 @@ ACTION_WORDS = {
     "reopen": "reopened it",
     "close": "closed it",
     "cancel": "cancelled it",
+    "attachment_added": "attached a file",
+    "attachment_removed": "removed a file",
     "responded": "responded",
     "investigate": "started the investigation",
     "mark_known_error": "marked it a known error",

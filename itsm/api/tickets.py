@@ -10,13 +10,18 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core import attachments
+from core.api.attachments import AttachmentSerializer, AttachmentUploadSerializer
 from core.api.serializers import AuditEventSerializer, CommentCreateSerializer, CommentSerializer
+from core.attachment_views import attachment_response
 from core.exceptions import NotFound
 from core.visibility import parts_for
 from sla.api.serializers import ClockTimelineSerializer
@@ -49,7 +54,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     filter_backends = [DjangoFilterBackend]
     lookup_value_regex = r"[^/]+"
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     # transition name -> body serializer, and -> service(<ticket_kwarg>=, actor=, **body)
     transition_inputs: ClassVar[dict[str, type[serializers.Serializer]]]
     transition_services: ClassVar[dict[str, Callable[..., Any]]]
@@ -145,3 +150,72 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         parts = parts_for(request.user, ticket)
         clocks = ticket.sla_clocks.select_related("policy").prefetch_related("events")
         return Response(ClockTimelineSerializer(clocks, many=True, context={"parts": parts}).data)
+
+    # --- attachments (core.attachments): the same on every record type ------------------
+    def _attachment(self, request: Request, ticket: Any, att_id: str) -> Any:
+        """A file of this ticket that the user may read (404 otherwise)."""
+        att = parts_for(request.user, ticket).attachments(ticket).filter(pk=att_id).first()
+        if att is None:
+            raise NotFound(f"No attachment {att_id} on {ticket}.")
+        return att
+
+    @extend_schema(methods=["get"], responses=AttachmentSerializer(many=True))
+    @extend_schema(
+        methods=["post"],
+        request={"multipart/form-data": AttachmentUploadSerializer},
+        responses={201: AttachmentSerializer},
+        description="Upload a file (multipart, field ``file``). 400 when it is empty, too "
+        "large (``ATTACHMENT_MAX_BYTES``) or of a type not allowed "
+        "(``ATTACHMENT_ALLOWED_TYPES``, sniffed from its bytes); 403 for who may not "
+        "reply or write a note on the record.",
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="attachments",
+        parser_classes=[MultiPartParser, FormParser, JSONParser],
+    )
+    def attachments(self, request: Request, pk: str | None = None) -> Response:
+        """The files on the record this user may read (a requester: the public ones)."""
+        ticket = self.get_object()
+        context = {"request": request, "list_path": request.path}
+        if request.method == "POST":
+            body = AttachmentUploadSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            att = attachments.attachment_add(
+                target=ticket, actor=request.user, **body.validated_data
+            )
+            return Response(
+                AttachmentSerializer(att, context=context).data, status=status.HTTP_201_CREATED
+            )
+        page = self.paginate_queryset(parts_for(request.user, ticket).attachments(ticket))
+        data = AttachmentSerializer(page, many=True, context=context).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("att_id", int, OpenApiParameter.PATH)],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The file; images inline, others as download."
+            )
+        },
+    )
+    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<att_id>[0-9]+)/download")
+    def attachment_download(self, request: Request, pk: str | None = None, att_id: str = "") -> Any:
+        """The file's bytes, after the record's permission check."""
+        att = self._attachment(request, self.get_object(), att_id)
+        return attachment_response(att, download=request.query_params.get("download") == "1")
+
+    @extend_schema(
+        parameters=[OpenApiParameter("att_id", int, OpenApiParameter.PATH)],
+        request=None,
+        responses={204: None},
+    )
+    @action(detail=True, methods=["delete"], url_path=r"attachments/(?P<att_id>[0-9]+)")
+    def attachment_remove(
+        self, request: Request, pk: str | None = None, att_id: str = ""
+    ) -> Response:
+        """Remove a file: its uploader or an administrator (403 otherwise)."""
+        att = self._attachment(request, self.get_object(), att_id)
+        attachments.attachment_remove(attachment=att, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,35 @@
+"""``{% attachments_panel record %}``: a record page's Attachments panel (list with image
+thumbnails, upload form when the user may attach), from the record's visibility policy
+and the same permission rule the upload service checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.urls import reverse
+
+from core import attachments
+from core.visibility import parts_for
+
+register = template.Library()
+
+
+@register.inclusion_tag("core/_attachments.html", takes_context=True)
+def attachments_panel(context: template.Context, record: Any) -> dict[str, Any]:
+    request = context["request"]
+    user = request.user
+    files = list(parts_for(user, record).attachments(record))
+    can_attach = attachments.may_attach(user, record)
+    return {
+        "record": record,
+        "files": [(f, attachments.may_remove(user, f, record)) for f in files],
+        "can_attach": can_attach,
+        "choose_visibility": can_attach and attachments.may_choose_visibility(user, record),
+        "public_side": attachments.attachable_for(record).public_side,
+        "default_public": bool(attachments.attachable_for(record).default_public),
+        "upload_url": reverse("attachment_upload", args=[record._meta.label_lower, record.pk]),
+        "next": request.get_full_path(),
+        "csrf_token": context.get("csrf_token"),
+        "max_bytes": attachments.max_bytes(),
+    }
