@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from core.models import AuditEvent, OutboxMessage, Service, ServiceRole, Team
+from core.models import Attachment, AuditEvent, OutboxMessage, Service, ServiceRole, Team
 
 
 @admin.register(Team)
@@ -38,6 +38,26 @@ class AuditEventAdmin(admin.ModelAdmin):
         "to_state",
     ]
     list_filter = ["content_type", "action"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Read-only: files are added and removed through core.attachments (permission,
+    audit, the stored bytes), on the record's page or its API."""
+
+    list_display = ["created_at", "name", "mime_type", "size", "public", "uploaded_by"]
+    list_filter = ["content_type", "public", "mime_type"]
+    search_fields = ["name", "sha256"]
+    list_select_related = ["uploaded_by"]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

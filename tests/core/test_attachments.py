@@ -510,3 +510,16 @@ def test_issue11_registry_names_every_record_type() -> None:
         "knowledge.article",
     }
     assert storages["attachments"] is not None
+
+
+def test_issue11_admin_lists_attachments_read_only(org, incident) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 (attachments): Django admin lists files; writes go through the service."""
+    from django.contrib.auth import get_user_model
+
+    attachment_add(target=incident, actor=org.agent, file=upload())
+    superuser = get_user_model().objects.create_superuser("root", "root@example.com", "x")
+    client = Client()
+    client.force_login(superuser)
+    res = client.get("/admin/core/attachment/")
+    assert res.status_code == 200 and "screen.png" in res.content.decode()
+    assert client.get("/admin/core/attachment/add/").status_code == 403
