@@ -523,3 +523,14 @@ def test_issue11_admin_lists_attachments_read_only(org, incident) -> None:  # ty
     res = client.get("/admin/core/attachment/")
     assert res.status_code == 200 and "screen.png" in res.content.decode()
     assert client.get("/admin/core/attachment/add/").status_code == 403
+
+
+def test_issue11_production_keeps_attachments_on_a_volume() -> None:
+    """Issue 11 (attachments): in docker-compose.yml the web container (the one process
+    that writes files) stores them on a named volume, not in the container."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert "attachments:/app/var/attachments" in compose["services"]["web"]["volumes"]
+    assert "attachments" in compose["volumes"]
+    assert "ATTACHMENTS_S3_BUCKET" in compose["services"]["web"]["environment"]
