@@ -10,6 +10,7 @@ from django import template
 from django.urls import reverse
 
 from core import attachments
+from core.roles import Role, has_role
 from core.visibility import parts_for
 
 register = template.Library()
@@ -21,9 +22,12 @@ def attachments_panel(context: template.Context, record: Any) -> dict[str, Any]:
     user = request.user
     files = list(parts_for(user, record).attachments(record))
     can_attach = attachments.may_attach(user, record)
+    # attachments.may_remove, asked once per visibility rather than once per file.
+    admin = has_role(user, Role.ADMINISTRATOR)
+    may = {vis: attachments.may_attach(user, record, vis) for vis in {f.public for f in files}}
     return {
         "record": record,
-        "files": [(f, attachments.may_remove(user, f, record)) for f in files],
+        "files": [(f, admin or (f.uploaded_by_id == user.pk and may[f.public])) for f in files],
         "can_attach": can_attach,
         "choose_visibility": can_attach and attachments.may_choose_visibility(user, record),
         "public_side": attachments.attachable_for(record).public_side,

@@ -534,3 +534,22 @@ def test_issue11_production_keeps_attachments_on_a_volume() -> None:
     assert "attachments:/app/var/attachments" in compose["services"]["web"]["volumes"]
     assert "attachments" in compose["volumes"]
     assert "ATTACHMENTS_S3_BUCKET" in compose["services"]["web"]["environment"]
+
+
+def test_issue11_page_panel_query_count_does_not_grow(org, incident) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 (attachments): the record page costs the same with 1 or 6 files (each
+    with its Remove button decided)."""
+    client = Client()
+    client.force_login(org.agent)
+    attachment_add(target=incident, actor=org.agent, file=upload())
+    client.get(incident.get_absolute_url())
+    with CaptureQueriesContext(connection) as one:
+        client.get(incident.get_absolute_url())
+    for _ in range(5):
+        attachment_add(target=incident, actor=org.agent, file=upload())
+    with CaptureQueriesContext(connection) as six:
+        html = client.get(incident.get_absolute_url()).content.decode()
+    assert html.count(">Remove</button>") == 6
+    assert len(six.captured_queries) == len(one.captured_queries), [
+        q["sql"] for q in six.captured_queries
+    ]
