@@ -531,3 +531,29 @@ def test_iteration_page_and_list_query_counts(
     with django_assert_num_queries(listing):
         browser.get("/projects/PAY/iterations/")
     assert page <= 25 and listing <= 12, (page, listing)
+
+
+def test_demo_iterations(org, project) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 iterations: the demo has a closed iteration (one item carried over) and
+    an active one, replayed through the services on the days they stand for."""
+    import io
+
+    from projects.demo import _seed_iterations
+    from projects.models import Release
+
+    UserFactory(username="project_manager", roles=[Role.PROJECT_MANAGER])
+    Release.objects.create(project=project, version="2.4")
+    with time_machine.travel(at(MONDAY + timedelta(days=2), 15), tick=False):
+        _seed_iterations(io.StringIO())
+        s1, s2, s3 = Iteration.objects.filter(project=project).order_by("start")
+        assert (s1.status, s2.status, s3.status) == ("closed", "active", "planned")
+        assert (s1.committed_hours, s1.completed_hours) == (Decimal("26"), Decimal("13"))
+        assert sorted(s2.items.values_list("title", flat=True)) == [
+            "Export contributions to the pension provider",
+            "Self-service address change",
+        ]
+        remaining = [d["remaining_hours"] for d in its.burndown(s1)["days"]]
+        assert remaining[0] == 26 and remaining[3] == 18 and remaining[-1] == 13
+        assert [d["remaining_hours"] for d in its.burndown(s2)["days"]][:3] == [21, 21, 21]
+        _seed_iterations(io.StringIO())  # idempotent
+        assert Iteration.objects.count() == 3
