@@ -31,6 +31,16 @@ def _date(raw: str, name: str) -> date | None:
         raise ValidationFailed("A date as YYYY-MM-DD.", field=name) from None
 
 
+def _iteration_choice(request: HttpRequest, raw: str, name: str) -> Iteration | None:
+    """The iteration a form names (empty: none, the backlog); an unknown one is a 400."""
+    if not raw:
+        return None
+    try:
+        return iterations.iteration_get(request.user, raw)
+    except NotFound:
+        raise ValidationFailed("No such iteration.", field=name) from None
+
+
 def _next(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -153,7 +163,7 @@ class IterationActionView(StaffPage):
             iterations.iteration_start(iteration=it, actor=request.user, comment=comment)
         elif op == "close":
             raw = request.POST.get("move_to", "")
-            move_to = iterations.iteration_get(request.user, raw) if raw else None
+            move_to = _iteration_choice(request, raw, "move_to")
             iterations.iteration_close(
                 iteration=it, actor=request.user, move_to=move_to, comment=comment
             )
@@ -169,6 +179,6 @@ class WorkItemPlanView(StaffPage):
     def post(self, request: HttpRequest, ref: str) -> HttpResponse:
         item = selectors.work_item_get(request.user, ref)
         raw = request.POST.get("iteration", "")
-        target = iterations.iteration_get(request.user, raw) if raw else None
+        target = _iteration_choice(request, raw, "iteration")
         iterations.work_item_plan(item=item, iteration=target, actor=request.user)
         return redirect(_next(request, item.get_absolute_url()))

@@ -426,13 +426,17 @@ class Capacity:
 def iteration_capacity(iteration: Iteration, items: list[WorkItem] | None = None) -> Capacity:
     """Planned capacity = each member's working hours × (1 − their support share), summed
     over the project team's active members, against the planned estimate (the sum of the
-    estimates of its items). Three queries (members, own shares, team shares)."""
+    estimates of its items; for a closed one, its commitment). Three queries (members,
+    own shares, team shares) and the calendar's."""
     team = iteration.project.team
     members = list(team.members.filter(is_active=True).order_by("username"))
     shares = support_shares(team, members)
     hours = working_hours(iteration)
     items = list(iteration.items.all()) if items is None else items
     planned = float(sum((i.estimate_hours or Decimal(0) for i in items), Decimal(0)))
+    if iteration.status == IS.CLOSED and iteration.committed_hours is not None:
+        # its unfinished items have moved on: what it was planned with is the commitment
+        planned = float(iteration.committed_hours)
     cap = Capacity(
         [MemberCapacity(u, hours, shares[u.pk]) for u in members],
         planned,

@@ -214,6 +214,7 @@ def test_close_carries_unfinished_items_over(org, project, pm, release) -> None:
     assert its.next_planned(it) == nxt
     it = its.iteration_close(iteration=it, actor=pm, move_to=nxt, comment="Good sprint")
     assert (it.status, it.completed_hours) == ("closed", Decimal("8"))
+    assert its.iteration_capacity(it).planned_hours == 16  # the commitment, not what stayed
     assert set(nxt.items.values_list("pk", flat=True)) == {b.pk, c.pk}
     assert list(it.items.all()) == [a]
     for w in (b, c):
@@ -466,6 +467,7 @@ def test_pages_plan_start_close(org, project, pm, release) -> None:  # type: ign
             f"/work/{w.key}/plan/", {"iteration": it.pk, "next": "/projects/PAY/backlog/"}
         )
         assert r.status_code == 302 and r["Location"] == "/projects/PAY/backlog/"
+    assert browser.post(f"/work/{a.key}/plan/", {"iteration": "99999"}).status_code == 400
     r = browser.post(f"/iterations/{it.pk}/start/")
     assert r.status_code == 302
     page = browser.get(it.get_absolute_url()).content.decode()
