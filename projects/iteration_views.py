@@ -109,6 +109,15 @@ class IterationDetailView(StaffPage):
         others = [i for i in items if i.status not in ITERATION_COLUMNS]
         data = iterations.burndown(it)
         may_plan = permissions.can_plan_iterations(request.user, it.project)
+        planned = (
+            list(
+                Iteration.objects.filter(project_id=it.project_id, status=IS.PLANNED)
+                .exclude(pk=it.pk)
+                .order_by("start", "id")
+            )
+            if it.status == IS.ACTIVE
+            else []
+        )
         return render(
             request,
             "projects/iteration.html",
@@ -126,14 +135,9 @@ class IterationDetailView(StaffPage):
                 "burndown": data,
                 "chart": iterations.burndown_chart(data),
                 "actions": iterations.iteration_actions_for(request.user, it),
-                "next_planned": iterations.next_planned(it) if it.status == IS.ACTIVE else None,
-                "planned_others": list(
-                    Iteration.objects.filter(project_id=it.project_id, status=IS.PLANNED)
-                    .exclude(pk=it.pk)
-                    .order_by("start", "id")
-                )
-                if it.status == IS.ACTIVE
-                else [],
+                # where unfinished items may go when it closes; the first is the default
+                "next_planned": planned[0] if planned else None,
+                "planned_others": planned,
                 "may_edit": may_plan,
                 "timeline": parts_for(request.user, it).timeline(it),
                 "parts": parts_for(request.user, it),
