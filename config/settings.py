@@ -249,6 +249,7 @@ SPECTACULAR_SETTINGS = {
         "CatalogFieldTypeEnum": "itsm.models.FieldType",
         "ReleaseStatusEnum": "projects.models.ReleaseStatus",
         "WorkItemStatusEnum": "projects.models.WorkItemStatus",
+        "IterationStatusEnum": "projects.models.IterationStatus",
     },
 }
 

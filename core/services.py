@@ -59,6 +59,12 @@ def history_at(moment: datetime.datetime) -> Iterator[None]:
         _history_moment.reset(token)
 
 
+def moment_now() -> datetime.datetime:
+    """Now, or the moment ``history_at`` replays: for times a service stamps on its record
+    (an iteration's start and close) to agree with its audit rows."""
+    return _history_moment.get() or timezone.now()
+
+
 def sequence_next(name: str) -> int:
     """Take the next number of a human-key sequence (locks its row until commit)."""
     Sequence.objects.get_or_create(name=name)

@@ -3,8 +3,8 @@ defects on them (linked, not copied); an enhancement delivering the tax-table ch
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TextIO
+from datetime import date, timedelta
+from typing import Any, TextIO
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -22,6 +22,118 @@ User = get_user_model()
 def seed(stdout: TextIO) -> None:
     _seed_projects(stdout)
     _seed_time(stdout)
+    _seed_iterations(stdout)
+
+
+def _seed_iterations(stdout: TextIO) -> None:
+    """PAY plans in two-week iterations: the last one closed (one item carried over),
+    this one active, the next planned. Replayed through the services as of the days
+    they stand for, so the burndown and the velocity show a real fortnight."""
+    from datetime import datetime, time
+    from decimal import Decimal
+
+    from core.services import history_at
+    from projects import iterations
+    from projects.models import Iteration
+
+    project = Project.objects.filter(code="PAY").first()
+    if project is None or Iteration.objects.exists():
+        return
+    pm = User.objects.get(username="project_manager")
+    developer = User.objects.get(username="developer")
+    release = Release.objects.filter(project=project, version="2.4").first()
+    today = timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    first = monday - timedelta(days=14)
+    now = timezone.now()
+    zone = timezone.get_current_timezone()
+
+    def moment(day: date, hour: int) -> datetime:
+        return datetime.combine(day, time(hour), tzinfo=zone)
+
+    steps: list[tuple[datetime, Any]] = []
+    made: dict[str, Any] = {}
+
+    def plan_sprints() -> None:
+        for name, start, goal in (
+            ("PAY Sprint 1", first, "Payslips as PDF"),
+            ("PAY Sprint 2", monday, "Pension export and the carried-over address change"),
+            ("PAY Sprint 3", monday + timedelta(days=14), ""),
+        ):
+            made[name] = iterations.iteration_create(
+                actor=pm,
+                project=project,
+                name=name,
+                goal=goal,
+                start=start,
+                end=start + timedelta(days=11),
+            )
+        for key, title, hours in (
+            ("pdf", "Payslip as a PDF download", "8"),
+            ("layout", "Payslip layout for small screens", "5"),
+            ("address", "Self-service address change", "13"),
+            ("pension", "Export contributions to the pension provider", "8"),
+        ):
+            made[key] = services.work_item_create(
+                actor=developer,
+                kind=Kind.ENHANCEMENT,
+                project=project,
+                title=title,
+                estimate_hours=Decimal(hours),
+                target_release=release,
+            )
+        for key in ("pdf", "layout", "address"):
+            iterations.work_item_plan(
+                item=made[key], iteration=made["PAY Sprint 1"], actor=developer
+            )
+
+    def work(key: str, name: str) -> Any:
+        return lambda: services.WORK_TRANSITION_SERVICES[name](item=made[key], actor=developer)
+
+    steps = [
+        (moment(first - timedelta(days=3), 10), plan_sprints),
+        (
+            moment(first, 9),
+            lambda: iterations.iteration_start(iteration=made["PAY Sprint 1"], actor=pm),
+        ),
+        (moment(first + timedelta(days=1), 10), work("pdf", "start")),
+        (moment(first + timedelta(days=3), 16), work("pdf", "fix")),
+        (moment(first + timedelta(days=4), 10), work("layout", "start")),
+        (moment(first + timedelta(days=8), 15), work("layout", "fix")),
+        (moment(first + timedelta(days=9), 10), work("address", "start")),
+        (
+            moment(first + timedelta(days=11), 17),
+            lambda: iterations.iteration_close(
+                iteration=made["PAY Sprint 1"],
+                actor=pm,
+                move_to=made["PAY Sprint 2"],
+                comment="The address change needs the HR Portal API first.",
+            ),
+        ),
+        (
+            moment(monday, 9),
+            lambda: iterations.work_item_plan(
+                item=made["pension"], iteration=made["PAY Sprint 2"], actor=developer
+            ),
+        ),
+        (
+            moment(monday, 10),
+            lambda: iterations.iteration_start(iteration=made["PAY Sprint 2"], actor=pm),
+        ),
+        (moment(monday + timedelta(days=1), 10), work("pension", "start")),
+    ]
+    with transaction.atomic(), outbox_suppressed():
+        for at, step in steps:
+            if at > now:
+                break
+            with history_at(at):
+                step()
+            for key in ("pdf", "layout", "address", "pension"):
+                if key in made:
+                    made[key].refresh_from_db()
+            for key in [k for k in made if k.startswith("PAY Sprint")]:
+                made[key].refresh_from_db()
+    stdout.write(f"  {Iteration.objects.count()} iterations")
 
 
 def _seed_time(stdout: TextIO) -> None:

@@ -171,6 +171,72 @@ RELEASE_TRANSITIONS = (
 )
 
 
+class IterationStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    ACTIVE = "active", "Active"
+    CLOSED = "closed", "Closed"
+
+
+IS = IterationStatus
+
+
+class Iteration(ConcurrentTransitionMixin, models.Model):
+    """A time-box (a sprint) of a project: items are planned into it from the backlog,
+    worked, and what is unfinished when it closes moves on. It lives inside or across
+    releases: its items keep their own target releases."""
+
+    AUDITED_FIELDS = ("name", "goal", "start", "end")
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="iterations")
+    name = models.CharField(max_length=80)
+    goal = models.TextField(blank=True)
+    start = models.DateField()
+    end = models.DateField()
+    status = FSMField(default=IS.PLANNED, choices=IS.choices, protected=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Fixed at the transitions, so velocity never re-reads history: what was planned when
+    # it started (the commitment) and what was done when it closed.
+    committed_hours = models.DecimalField(max_digits=9, decimal_places=1, null=True, blank=True)
+    completed_hours = models.DecimalField(max_digits=9, decimal_places=1, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "start", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="uniq_iteration_name"),
+            # One iteration runs at a time per project (the service checks it first, with
+            # a message; this is the guarantee under concurrency).
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=models.Q(status="active"),
+                name="one_active_iteration",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(end__gte=models.F("start")), name="iteration_ends_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return f"/iterations/{self.pk}/"
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    @transition(field=status, source=IS.PLANNED, target=IS.ACTIVE, custom={"label": "Start"})
+    def start_iteration(self) -> None: ...
+
+    @transition(field=status, source=IS.ACTIVE, target=IS.CLOSED, custom={"label": "Close"})
+    def close_iteration(self) -> None: ...
+
+
+ITERATION_TRANSITIONS = {"start": "start_iteration", "close": "close_iteration"}
+
+
 class Kind(models.TextChoices):
     DEFECT = "defect", "Defect"
     ENHANCEMENT = "enhancement", "Enhancement"
@@ -238,6 +304,14 @@ class WorkItem(ConcurrentTransitionMixin, models.Model):
     )
     fixed_in_release = models.ForeignKey(
         Release, null=True, blank=True, on_delete=models.SET_NULL, related_name="fixed_items"
+    )
+    iteration = models.ForeignKey(
+        Iteration,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="items",
+        help_text="The iteration it is planned into; empty: the backlog.",
     )
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"

@@ -142,3 +142,21 @@ def can_link_fix(user: Any, item: Any, problem: Any) -> bool:
     from itsm.permissions import can_work_problem
 
     return can_work_problem(user, problem) or (item is not None and can_work_item(user, item))
+
+
+def can_plan_iterations(user: Any, project: Any) -> bool:
+    """Create, edit, start and close a project's iterations: Project Managers (the
+    project's, and holders of the role), the development team's lead, administrators."""
+    if not user.is_authenticated:
+        return False
+    if is_administrator(user) or has_role(user, Role.PROJECT_MANAGER):
+        return True
+    return project.project_manager_id == user.pk or project.team.lead_id == user.pk
+
+
+def can_plan_items(user: Any, project: Any) -> bool:
+    """Plan work items into or out of an iteration: who plans iterations, and the
+    project's development team."""
+    if can_plan_iterations(user, project):
+        return True
+    return user.is_authenticated and project.team_id in user_team_ids(user)

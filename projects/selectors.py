@@ -52,7 +52,12 @@ def work_items(user: Any, kind: str | None = None) -> QuerySet[WorkItem]:
     """Work items with what their incidents say: how many, how many requesters they hurt,
     and the earliest SLA due moment among them (overdue first)."""
     qs = WorkItem.objects.select_related(
-        "project__team", "assignee", "target_release", "fixed_in_release", "reported_by"
+        "project__team",
+        "assignee",
+        "target_release",
+        "fixed_in_release",
+        "reported_by",
+        "iteration",
     ).annotate(
         incident_count=Count("incidents", distinct=True),
         open_incident_count=Count("incidents", filter=OPEN_INCIDENTS, distinct=True),

@@ -1,14 +1,26 @@
 from django.urls import path
 
-from projects import views
+from projects import iteration_views, views
 
 app_name = "projects"
 urlpatterns = [
     path("projects/", views.ProjectListView.as_view(), name="projects"),
     path("projects/<slug:code>/", views.BoardView.as_view(), name="board"),
     path("projects/<slug:code>/backlog/", views.BacklogView.as_view(), name="backlog"),
+    path(
+        "projects/<slug:code>/iterations/",
+        iteration_views.IterationListView.as_view(),
+        name="iterations",
+    ),
+    path("iterations/<int:pk>/", iteration_views.IterationDetailView.as_view(), name="iteration"),
+    path(
+        "iterations/<int:pk>/<str:op>/",
+        iteration_views.IterationActionView.as_view(),
+        name="iteration_action",
+    ),
     path("work/new/", views.WorkItemCreateView.as_view(), name="work_new"),
     path("work/<str:ref>/", views.WorkItemDetailView.as_view(), name="work_detail"),
+    path("work/<str:ref>/plan/", iteration_views.WorkItemPlanView.as_view(), name="work_plan"),
     path("work/<str:ref>/links/", views.WorkItemLinkView.as_view(), name="work_link"),
     path(
         "work/<str:ref>/transitions/<str:name>/",

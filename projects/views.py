@@ -54,7 +54,12 @@ class BoardView(StaffPage):
         )
         labels = dict(WorkItemStatus.choices)
         columns = [(s, labels[s], [i for i in items if i.status == s]) for s in BOARD_COLUMNS]
-        return render(request, "projects/board.html", {"project": project, "columns": columns})
+        active = project.iterations.filter(status="active").first()
+        return render(
+            request,
+            "projects/board.html",
+            {"project": project, "columns": columns, "active_iteration": active},
+        )
 
 
 class BacklogView(StaffPage):
@@ -65,7 +70,18 @@ class BacklogView(StaffPage):
                 project=project, status__in=["open", "triaged", "in_progress", "in_review"]
             )
         )
-        return render(request, "projects/backlog.html", {"project": project, "items": items})
+        from projects.iterations import open_iterations
+
+        return render(
+            request,
+            "projects/backlog.html",
+            {
+                "project": project,
+                "items": items,
+                "iterations": list(open_iterations(project)),
+                "may_plan": permissions.can_plan_items(request.user, project),
+            },
+        )
 
 
 class WorkItemCreateView(StaffPage):

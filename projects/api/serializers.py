@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
 from itsm.models import Change
-from projects.models import Kind, Project, Release, Severity, WorkItem
+from projects.models import Iteration, IterationStatus, Kind, Project, Release, Severity, WorkItem
 from sla.api.serializers import ClockSerializer
 
 User = get_user_model()
@@ -106,6 +106,12 @@ class IncidentLinkSerializer(serializers.Serializer):
     priority = serializers.IntegerField()
 
 
+class IterationRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Iteration
+        fields = ["id", "name", "status", "start", "end"]
+
+
 class WorkItemSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
     project = serializers.CharField(source="project.code")
@@ -113,6 +119,7 @@ class WorkItemSerializer(serializers.ModelSerializer):
     reported_by = UserRefSerializer(read_only=True)
     target_release = ReleaseRefSerializer(read_only=True, allow_null=True)
     fixed_in_release = ReleaseRefSerializer(read_only=True, allow_null=True)
+    iteration = IterationRefSerializer(read_only=True, allow_null=True)
     incident_count = serializers.IntegerField(read_only=True)
     open_incident_count = serializers.IntegerField(read_only=True)
     affected_requesters = serializers.IntegerField(read_only=True)
@@ -139,6 +146,7 @@ class WorkItemSerializer(serializers.ModelSerializer):
             "estimate_hours",
             "target_release",
             "fixed_in_release",
+            "iteration",
             "incident_count",
             "open_incident_count",
             "affected_requesters",
@@ -192,6 +200,106 @@ class WorkItemUpdateSerializer(serializers.Serializer):
     target_release = serializers.PrimaryKeyRelatedField(
         queryset=Release.objects.all(), required=False, allow_null=True
     )
+
+
+class WorkItemPatchSerializer(WorkItemUpdateSerializer):
+    """The API's edit: the fields of ``WorkItemUpdateSerializer`` and the iteration it is
+    planned into (planning rules: ``projects.iterations.work_item_plan``)."""
+
+    iteration = serializers.PrimaryKeyRelatedField(
+        queryset=Iteration.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="A planned or active iteration of the item's project; null: the backlog.",
+    )
+
+
+class IterationSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.code", read_only=True)
+    item_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Iteration
+        fields = [
+            "id",
+            "project",
+            "name",
+            "goal",
+            "start",
+            "end",
+            "status",
+            "started_at",
+            "closed_at",
+            "committed_hours",
+            "completed_hours",
+            "item_count",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_item_count(self, it: Iteration) -> int:
+        return getattr(it, "item_count", 0)
+
+
+class IterationCreateSerializer(serializers.Serializer):
+    project = serializers.SlugRelatedField(slug_field="code", queryset=Project.objects.all())
+    name = serializers.CharField(max_length=80)
+    goal = serializers.CharField(required=False, allow_blank=True, default="")
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+
+class IterationUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=80, required=False)
+    goal = serializers.CharField(required=False, allow_blank=True)
+    start = serializers.DateField(required=False)
+    end = serializers.DateField(required=False)
+
+
+class IterationCloseInput(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    move_to = serializers.PrimaryKeyRelatedField(
+        queryset=Iteration.objects.all(),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A planned iteration of the project for the unfinished items; "
+        "null: back to the backlog.",
+    )
+
+
+class MemberCapacitySerializer(serializers.Serializer):
+    username = serializers.CharField()
+    hours = serializers.FloatField(help_text="Working hours in the iteration.")
+    support_share = serializers.FloatField(help_text="Reserved 3rd-line share (%).")
+    support_hours = serializers.FloatField()
+    net_hours = serializers.FloatField()
+
+
+class IterationCapacitySerializer(serializers.Serializer):
+    gross_hours = serializers.FloatField()
+    support_hours = serializers.FloatField()
+    net_hours = serializers.FloatField(help_text="The planned capacity: gross − support.")
+    planned_hours = serializers.FloatField(help_text="The estimates of its items.")
+    unestimated_items = serializers.IntegerField()
+    warnings = serializers.ListField(child=serializers.CharField())
+    members = MemberCapacitySerializer(many=True)
+
+
+class BurndownDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    working_day = serializers.BooleanField()
+    remaining_hours = serializers.FloatField(
+        allow_null=True, help_text="Null for days still to come."
+    )
+    ideal_hours = serializers.FloatField()
+
+
+class BurndownSerializer(serializers.Serializer):
+    iteration = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=IterationStatus.choices)
+    committed_hours = serializers.FloatField()
+    days = BurndownDaySerializer(many=True)
 
 
 class _Comment(serializers.Serializer):

@@ -8,6 +8,7 @@ from projects.api.views import (
     EnhancementViewSet,
     IncidentDefectView,
     IncidentSuspectsView,
+    IterationViewSet,
     ProjectViewSet,
     ReleaseViewSet,
     TeamCapacityView,
@@ -19,6 +20,7 @@ router.register("projects", ProjectViewSet, basename="project")
 router.register("releases", ReleaseViewSet, basename="release")
 router.register("defects", DefectViewSet, basename="defect")
 router.register("enhancements", EnhancementViewSet, basename="enhancement")
+router.register("iterations", IterationViewSet, basename="iteration")
 router.register("time-entries", TimeEntryViewSet, basename="time-entry")
 router.register("emergency-decisions", EmergencyDecisionViewSet, basename="emergency-decision")
 urlpatterns = [

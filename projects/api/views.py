@@ -19,11 +19,17 @@ from itsm.api.tickets import TicketViewSet
 from projects import selectors, services
 from projects.api.serializers import (
     WORK_TRANSITION_INPUTS,
+    BurndownSerializer,
     CommentInput,
     EmergencyDecisionCreateSerializer,
     EmergencyDecisionSerializer,
     GateSerializer,
     GoLiveInput,
+    IterationCapacitySerializer,
+    IterationCloseInput,
+    IterationCreateSerializer,
+    IterationSerializer,
+    IterationUpdateSerializer,
     LinkInput,
     MoveOutInput,
     ProjectSerializer,
@@ -33,13 +39,15 @@ from projects.api.serializers import (
     ReleaseSerializer,
     ToDevelopmentInput,
     WorkItemCreateSerializer,
+    WorkItemPatchSerializer,
     WorkItemSerializer,
     WorkItemSlaSerializer,
-    WorkItemUpdateSerializer,
 )
 from projects.models import (
     EmergencyDecision,
     EmergencyDecisionStatus,
+    Iteration,
+    IterationStatus,
     Kind,
     Release,
     ReleaseStatus,
@@ -358,13 +366,13 @@ class WorkItemViewSet(TicketViewSet):
         item = services.work_item_create(actor=request.user, kind=self.kind, **body.validated_data)
         return self.present(item, status_code=201)
 
-    @extend_schema(request=WorkItemUpdateSerializer, responses=WorkItemSerializer)
+    @extend_schema(request=WorkItemPatchSerializer, responses=WorkItemSerializer)
     def partial_update(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
-        body = WorkItemUpdateSerializer(data=request.data, partial=True)
+        from projects.iterations import work_item_edit
+
+        body = WorkItemPatchSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        item = services.work_item_update(
-            item=self.get_object(), actor=request.user, **body.validated_data
-        )
+        item = work_item_edit(item=self.get_object(), actor=request.user, **body.validated_data)
         return self.present(item)
 
     @extend_schema(request=LinkInput, responses=WorkItemSerializer)
@@ -548,4 +556,127 @@ class TeamCapacityView(APIView):
                     for r in c["rows"]
                 ],
             }
+        )
+
+
+class IterationFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=IterationStatus.choices)
+    project = django_filters.CharFilter(field_name="project__code")
+
+    class Meta:
+        model = Iteration
+        fields = ["status", "project"]
+
+
+class IterationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """A project's iterations (sprints). POST plans one, PATCH edits name, goal and dates
+    (name and goal once closed); ``transitions/start`` and ``transitions/close`` move it
+    (close takes ``move_to`` for the unfinished items, else they go to the backlog)."""
+
+    serializer_class = IterationSerializer
+    filterset_class = IterationFilter
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        from django.db.models import Count
+
+        from projects.iterations import iteration_list
+
+        return (
+            iteration_list(self.request.user)
+            .annotate(item_count=Count("items"))
+            .order_by("-start", "-id")
+        )
+
+    def _present(self, it: Iteration, status_code: int = 200) -> Response:
+        return Response(
+            IterationSerializer(self.get_queryset().get(pk=it.pk)).data, status=status_code
+        )
+
+    @extend_schema(request=IterationCreateSerializer, responses={201: IterationSerializer})
+    def create(self, request: Request) -> Response:
+        from projects.iterations import iteration_create
+
+        body = IterationCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        project = (
+            selectors.project_list(request.user)
+            .filter(pk=body.validated_data["project"].pk)
+            .first()
+        )
+        if project is None:
+            raise ValidationFailed("No such project.", field="project")
+        data = {**body.validated_data, "project": project}
+        return self._present(iteration_create(actor=request.user, **data), 201)
+
+    @extend_schema(request=IterationUpdateSerializer, responses=IterationSerializer)
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        from projects.iterations import iteration_update
+
+        body = IterationUpdateSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        it = iteration_update(
+            iteration=self.get_object(), actor=request.user, **body.validated_data
+        )
+        return self._present(it)
+
+    @extend_schema(request=IterationCloseInput, responses=IterationSerializer)
+    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")
+    def fire(self, request: Request, pk: str | None = None, name: str = "") -> Response:
+        """``start`` (one active iteration per project) or ``close`` (``move_to``: a
+        planned iteration for the unfinished items; null or absent: the backlog)."""
+        from projects.iterations import iteration_close, iteration_start
+
+        it = self.get_object()
+        body = IterationCloseInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if name == "start":
+            it = iteration_start(iteration=it, actor=request.user, comment=data["comment"])
+        elif name == "close":
+            it = iteration_close(iteration=it, actor=request.user, **data)
+        else:
+            raise NotFound(f"No transition '{name}'.")
+        return self._present(it)
+
+    @extend_schema(responses=BurndownSerializer)
+    @action(detail=True, methods=["get"], url_path="burndown")
+    def burndown(self, request: Request, pk: str | None = None) -> Response:
+        """Remaining estimate per day (null for days to come) and the ideal line from the
+        commitment to zero over the working days."""
+        from projects.iterations import burndown
+
+        it = self.get_object()
+        data = burndown(it)
+        return Response(BurndownSerializer({"iteration": it.pk, "status": it.status, **data}).data)
+
+    @extend_schema(responses=IterationCapacitySerializer)
+    @action(detail=True, methods=["get"], url_path="capacity")
+    def capacity(self, request: Request, pk: str | None = None) -> Response:
+        """The team's hours in the iteration net of each member's 3rd-line share, against
+        the planned estimate."""
+        from projects.iterations import iteration_capacity
+
+        c = iteration_capacity(self.get_object())
+        return Response(
+            IterationCapacitySerializer(
+                {
+                    "gross_hours": c.gross_hours,
+                    "support_hours": c.support_hours,
+                    "net_hours": c.net_hours,
+                    "planned_hours": c.planned_hours,
+                    "unestimated_items": c.unestimated,
+                    "warnings": c.warnings,
+                    "members": [
+                        {
+                            "username": m.user.username,
+                            "hours": m.hours,
+                            "support_share": m.share,
+                            "support_hours": m.support_hours,
+                            "net_hours": m.net_hours,
+                        }
+                        for m in c.members
+                    ],
+                }
+            ).data
         )
