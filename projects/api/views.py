@@ -213,14 +213,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 def _record_emergency_decision(request: Request, payload: Any) -> Response:
     body = EmergencyDecisionCreateSerializer(data=payload)
     body.is_valid(raise_exception=True)
-    data = dict(body.validated_data)
-    change = itsm_selectors.change_get(request.user, data.pop("change"))
-    release = selectors.release_list(request.user).filter(pk=data.pop("release").pk).first()
-    if release is None:
-        raise ValidationFailed("No such release.", field="release")
-    decision = services.emergency_decision_record(
-        actor=request.user, change=change, release=release, **data
-    )
+    decision = body.record(actor=request.user)
     row = selectors.emergency_decisions(request.user).get(pk=decision.pk)
     return Response(EmergencyDecisionSerializer(row).data, status=201)
 
