@@ -47,7 +47,7 @@ def ensure_approvable(
     person_field, group_field = fields
     for who in approvers:
         if isinstance(who, Group):
-            members = list(who.user_set.filter(is_active=True).order_by("username"))
+            members = _eligible_for_group(ticket, who)
             refusals = [(u, conflict_of_interest(ticket, u)) for u in members]
             if all(why for _, why in refusals):
                 why = (
@@ -66,6 +66,19 @@ def ensure_approvable(
                 raise ValidationFailed(
                     f"{who} cannot approve {ticket.key}: {why_not}", field=person_field
                 )
+
+
+def _eligible_for_group(ticket: Any, group: Group) -> list[AbstractBaseUser]:
+    """Who may answer an approval asked of ``group`` on ``ticket`` (``may_decide``): its
+    active members and, for a process role's group (the Change Managers), whoever holds
+    that role for one of the ticket's services."""
+    members = set(group.user_set.filter(is_active=True))
+    if group.name in {r.value for r in PROCESS_ROLES}:
+        holders = ServiceRole.objects.filter(
+            role=group.name, service_id__in=_service_ids(ticket), user__is_active=True
+        ).select_related("user")
+        members |= {h.user for h in holders}
+    return sorted(members, key=lambda u: u.get_username())
 
 
 def approvals_request(
