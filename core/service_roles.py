@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 
 from core.exceptions import ActionForbidden, ConflictError, ValidationFailed
 from core.models import Service, ServiceRole
-from core.roles import PROCESS_ROLES, Role, can_edit_service_roles
+from core.roles import PROCESS_ROLES, Role, can_edit_service_roles, forget_service_roles
 from core.services import audit_record
 
 
@@ -36,6 +36,7 @@ def service_role_assign(
         if ServiceRole.objects.filter(service=locked, user=user, role=role).exists():
             raise ConflictError(f"{user} is {role} of {locked} already.")
         held = ServiceRole.objects.create(service=locked, user=user, role=role)
+        forget_service_roles(user)
         audit_record(
             target=locked,
             actor=actor,
@@ -55,6 +56,7 @@ def service_role_remove(*, held: ServiceRole, actor: AbstractBaseUser) -> None:
         service = Service.objects.select_for_update().get(pk=held.service_id)
         text = f"{held.user} is no longer {held.role} of {service}."
         held.delete()
+        forget_service_roles(held.user)
         audit_record(
             target=service,
             actor=actor,

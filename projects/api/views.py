@@ -469,8 +469,8 @@ class TimeEntrySerializer(serializers.ModelSerializer):
         fields = ["id", "date", "hours", "is_support", "target", "team", "note", "created_at"]
 
     def get_target(self, entry: TimeEntry) -> str:
-        obj = entry.content_type.get_object_for_this_type(pk=entry.object_id)
-        return getattr(obj, "key", str(obj))
+        obj = entry.target
+        return getattr(obj, "key", str(obj)) if obj is not None else ""
 
 
 class TimeEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -481,8 +481,11 @@ class TimeEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         if getattr(self, "swagger_fake_view", False):
             return TimeEntry.objects.none()
-        return TimeEntry.objects.filter(user=self.request.user).select_related(
-            "content_type", "team"
+        # the targets in one query per type, not one per entry
+        return (
+            TimeEntry.objects.filter(user=self.request.user)
+            .select_related("content_type", "team")
+            .prefetch_related("target")
         )
 
     @extend_schema(request=TimeEntryInput, responses={201: TimeEntrySerializer})
