@@ -677,7 +677,8 @@ def _go_live(
             touched["items"].append(w.pk)
             for inc in w.incidents.select_related("requester"):
                 touched["incidents"].append(inc.pk)
-                record(inc, actor, "fix_released", comment=f"The fix ({w.key}) is live in {live}.")
+                # the requester reads this row: no internal record's key (core.visibility)
+                record(inc, actor, "fix_released", comment=f"The fix is live in {live}.")
                 outbox_email(
                     event="incident.fix_live",
                     recipients=[inc.requester.email],
@@ -778,7 +779,7 @@ def release_roll_back(*, release: Release, actor: AbstractBaseUser, reason: str)
                         inc,
                         actor,
                         "fix_rolled_back",
-                        comment=f"{r} was rolled back; {w.key} is being reworked.",
+                        comment=f"{r} was rolled back; the fix is being reworked.",
                     )
                     outbox_email(
                         event="incident.fix_rolled_back",
@@ -801,12 +802,15 @@ def release_roll_back(*, release: Release, actor: AbstractBaseUser, reason: str)
                     problem=problem, actor=None, comment="The known error stands again."
                 )
             undone.append(f"{problem.key} reopened")
+            published = problem.workaround_published and problem.workaround
             outbox_email(
                 event="problem.fix_withdrawn",
                 recipients=_problem_requesters(problem),
-                subject=f"The fix for a known issue was withdrawn: {problem.title}",
+                # Requesters never saw the problem's (internal) title, nor a workaround
+                # not published to them: core.visibility.
+                subject=f"The fix for a known issue was withdrawn: {r} was rolled back",
                 body=f"{r} was rolled back: the problem behind your incident is not fixed "
-                f"yet.{' Workaround: ' + problem.workaround if problem.workaround else ''}",
+                f"yet.{' Workaround: ' + problem.workaround if published else ''}",
                 target=problem,
             )
         for inc in release_suspect_incidents(r).exclude(pk__in=told).exclude(status="cancelled"):
