@@ -62,3 +62,39 @@ def test_issue10_approvals_and_time_entries_do_not_grow_with_rows(org, project) 
     large = [_queries(client, url) for client, url in lists]
     assert large == small, list(zip([u for _, u in lists], small, large, strict=True))
     assert api_as(local).get("/api/v1/approvals/").json()["count"] == 8
+
+
+def test_issue10_24_release_list_slip_does_not_query_per_release(org, project) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 #24 review: each release's ``slip_days`` reads the project's calendar
+    (working periods, holidays): prefetched, not two queries a slipped release."""
+    from datetime import date, time, timedelta
+
+    from projects.models import Release
+    from sla.models import BusinessCalendar, Holiday, WorkingPeriod
+
+    cal = BusinessCalendar.objects.create(name="Payroll team")
+    for weekday in range(5):
+        WorkingPeriod.objects.create(calendar=cal, weekday=weekday, start=time(9), end=time(17))
+    Holiday.objects.create(calendar=cal, date=date(2026, 12, 7), name="Team day")
+    project.calendar = cal
+    project.save()
+
+    def slipped(n: int) -> None:
+        for _ in range(n):
+            start = date(2026, 12, 1)
+            Release.objects.create(
+                project=project,
+                version=f"3.{Release.objects.count()}",
+                original_planned_date=start,
+                planned_date=start + timedelta(days=8),
+            )
+
+    client = api_as(org.change_manager)
+    slipped(2)
+    _queries(client, "/api/v1/releases/?page_size=100")  # warm the content-type cache
+    small = _queries(client, "/api/v1/releases/?page_size=100")
+    slipped(6)
+    large = _queries(client, "/api/v1/releases/?page_size=100")
+    rows = client.get("/api/v1/releases/?page_size=100").json()["results"]
+    assert {r["slip_days"] for r in rows} == {5}  # 2-4, 8, 9 Dec: the 7th is a holiday
+    assert large == small
