@@ -110,7 +110,8 @@ def approvals_request(
                 group=who if is_group else None,
             )
         )
-        emails = [u.email for u in who.user_set.filter(is_active=True)] if is_group else [who.email]
+        # a group's approval goes to all who may give it (a role's per-service holders too)
+        emails = [u.email for u in _eligible_for_group(ticket, who)] if is_group else [who.email]
         outbox_email(
             event="approval.requested",
             recipients=emails,

@@ -1,6 +1,7 @@
 """Issue 10 review, #17 with #20: an approval asked of the Change Managers' group may be
 given by a per-service Change Manager of the change's service (``may_decide``), so the
-CAB refusal ("nobody can approve") counts them too."""
+CAB refusal ("nobody can approve") counts them too, and the request for approval is
+sent to them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from core.exceptions import ValidationFailed
-from core.models import ServiceRole
+from core.models import OutboxMessage, ServiceRole
 from core.roles import Role
 from itsm.models import Approval
 from itsm.services import approvals
@@ -40,6 +41,8 @@ def test_issue10_17_20_per_service_change_manager_makes_the_cab_approvable(org) 
     ch = cs.change_request_approval(change=ch, actor=org.change_manager)  # was 400
 
     (approval,) = Approval.objects.filter(object_id=ch.pk, group__name=Role.CHANGE_MANAGER)
+    asked = OutboxMessage.objects.filter(event="approval.requested").get()
+    assert local.email in asked.recipients  # they are told it awaits them
     assert approvals.may_decide(local, approval)
     cs.change_decide(approval=approval, actor=local, decision="approved")
     assert approvals.approvals_of(ch).get().decision == "approved"
