@@ -29,7 +29,8 @@ def service_role_assign(
 ) -> ServiceRole:
     """Make ``user`` hold process ``role`` for ``service``. 403 unless the actor is an
     administrator; 400 for a role that is not a process role, or a user who is inactive
-    or no staff member (a requester); 409 when the person holds it already. Audit: ``service_role_assigned`` on the service."""
+    or no staff member (a requester); 409 when the person holds it already. Audit:
+    ``service_role_assigned`` on the service."""
     if not can_edit_service_roles(actor):
         raise ActionForbidden("Only administrators name per-service role holders.")
     if role not in {r.value for r in PROCESS_ROLES}:
