@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 
 from core.models import Service, ServiceRole, Team, Tier
 from core.roles import Role, ensure_role_groups
+from core.service_roles import service_role_assign
 
 User = get_user_model()
 DEMO_PASSWORD = "demo"
@@ -110,9 +111,8 @@ def seed(stdout: TextIO) -> None:
                 "development_team": teams[development] if development else None,
             },
         )
-    ServiceRole.objects.get_or_create(
-        service=Service.objects.get(name="Payroll"),
-        user=users["problem_manager"],
-        role=Role.PROBLEM_MANAGER,
-    )
+    payroll = Service.objects.get(name="Payroll")
+    held = {"service": payroll, "user": users["problem_manager"], "role": Role.PROBLEM_MANAGER}
+    if not ServiceRole.objects.filter(**held).exists():  # through the service: audited
+        service_role_assign(**held, actor=users["admin"])
     stdout.write(f"  {len(users)} users, {len(teams)} teams, {Service.objects.count()} services")

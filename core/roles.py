@@ -80,12 +80,28 @@ def holds_process_role(user: User, role: Role, service_ids: Iterable[int | None]
         return False
     if is_administrator(user) or has_role(user, role):
         return True
-    ids = [i for i in service_ids if i is not None]
-    if not ids:
-        return False
-    from core.models import ServiceRole  # core.models imports this module
+    held, name = service_roles_held(user), str(getattr(role, "value", role))
+    return any((name, i) in held for i in service_ids if i is not None)
 
-    return ServiceRole.objects.filter(user=user, role=role, service_id__in=ids).exists()
+
+def service_roles_held(user: User) -> frozenset[tuple[str, int]]:
+    """The (process role, service id) pairs the user holds per service, read once and
+    cached on the user object for the request (like ``role_names``), so checking many
+    records of a list costs no query each."""
+    if not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_tandem_service_roles", None)
+    if cached is None:
+        from core.models import ServiceRole  # core.models imports this module
+
+        cached = frozenset(ServiceRole.objects.filter(user=user).values_list("role", "service_id"))
+        user._tandem_service_roles = cached  # type: ignore[union-attr]
+    return cached
+
+
+def forget_service_roles(user: User) -> None:
+    """Drop the cached per-service roles (after they changed)."""
+    user.__dict__.pop("_tandem_service_roles", None)
 
 
 def ensure_role_groups() -> None:

@@ -10,6 +10,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from core import service_roles
@@ -47,6 +48,23 @@ def home(request: HttpRequest) -> HttpResponse:
     if is_staff_member(request.user):
         return redirect("itsm:desk")
     return redirect("itsm:portal")
+
+
+def redirect_next(request: HttpRequest, default: Any) -> HttpResponse:
+    """Back to the page the form came from (``next``), when it is a page of this site;
+    otherwise to ``default``. A ``next`` pointing elsewhere is ignored (no open redirect)."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(default)
+
+
+def posted_id(request: HttpRequest, name: str) -> int | None:
+    """A posted record id, or None when it is missing or not a number (never a 500)."""
+    value = request.POST.get(name, "")
+    return int(value) if value.isdigit() else None
 
 
 class ServiceListView(LoginRequiredMixin, View):
@@ -89,7 +107,7 @@ class ServiceDetailView(LoginRequiredMixin, DomainErrorMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         service = get_object_or_404(Service, pk=pk)
         if request.POST.get("op") == "remove":
-            held = service.role_holders.filter(pk=request.POST.get("holder") or 0).first()
+            held = service.role_holders.filter(pk=posted_id(request, "holder")).first()
             if held is None:
                 raise NotFound("No such role holder on this service.")
             service_roles.service_role_remove(held=held, actor=request.user)

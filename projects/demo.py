@@ -186,6 +186,8 @@ def _seed_projects(stdout: TextIO) -> None:
                 [("5.1", "New checkout", 10, "development")],
             ),
         ]
+        # the tax-year release deploys through the demo's scheduled change
+        tax_change = Change.objects.filter(title__startswith="Payroll 2.3").first()
         for code, name, team, service_names, releases in specs:
             project = Project.objects.create(
                 code=code, name=name, project_manager=pm, team=Team.objects.get(name=team)
@@ -198,6 +200,7 @@ def _seed_projects(stdout: TextIO) -> None:
                     version=version,
                     name=title,
                     planned_date=today + timedelta(days=days),
+                    change=tax_change if (code, version) == ("PAY", "2.3") else None,
                 )
                 for step in {
                     "planning": [],
@@ -206,9 +209,7 @@ def _seed_projects(stdout: TextIO) -> None:
                 }[stage]:
                     services.release_transition(release=release, actor=pm, name=step)
         pay23 = Release.objects.get(project__code="PAY", version="2.3")
-        tax_change = Change.objects.filter(title__startswith="Payroll 2.3").first()
         if tax_change:
-            Release.objects.filter(pk=pay23.pk).update(change=tax_change)
             enh = services.work_item_create(
                 actor=developer,
                 kind=Kind.ENHANCEMENT,

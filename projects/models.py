@@ -5,6 +5,7 @@ symptom: the two are linked, never copied."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
@@ -479,6 +480,7 @@ class TimeEntry(models.Model):
     hours = models.DecimalField(max_digits=4, decimal_places=2)
     content_type = models.ForeignKey("contenttypes.ContentType", on_delete=models.PROTECT)
     object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
     is_support = models.BooleanField(
         help_text="Incidents and problems are support; work items are project time."
     )

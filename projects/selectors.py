@@ -36,7 +36,10 @@ def project_list(user: Any) -> QuerySet[Project]:
 def release_list(user: Any) -> QuerySet[Release]:
     if not permissions.can_view(user):
         return Release.objects.none()
-    return Release.objects.select_related("project__calendar", "change", "uat_signed_off_by")
+    # slip_days counts in the project's calendar: its days and holidays come prefetched
+    return Release.objects.select_related(
+        "project__calendar", "change", "uat_signed_off_by"
+    ).prefetch_related("project__calendar__periods", "project__calendar__holidays")
 
 
 def emergency_decisions(user: Any) -> QuerySet[EmergencyDecision]:

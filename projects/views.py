@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 
 from core.exceptions import NotFound
 from core.forms import field_specs, form_data
+from core.views import redirect_next
 from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
 from itsm.views.problems import ProblemBase as StaffPage
@@ -203,7 +204,7 @@ class WorkItemLinkView(StaffPage):
         if key.upper().startswith("PRB-"):
             problem = itsm_selectors.problem_get(request.user, key)
             services.defect_link_problem(item=item, actor=request.user, problem=problem)
-            return redirect(request.POST.get("next") or item.get_absolute_url())
+            return redirect_next(request, item.get_absolute_url())
         if key.upper().startswith("CHG-"):
             change = itsm_selectors.change_get(request.user, key)
             services.enhancement_link_change(item=item, actor=request.user, change=change)
@@ -389,7 +390,7 @@ class TimeLogView(StaffPage):
             on=on,
             note=request.POST.get("note", ""),
         )
-        return redirect(request.POST.get("next") or target.get_absolute_url())
+        return redirect_next(request, target.get_absolute_url())
 
 
 class CapacityView(StaffPage):
@@ -407,37 +408,19 @@ class CapacityView(StaffPage):
 
 class EmergencyDecisionView(StaffPage):
     def post(self, request: HttpRequest, ref: str) -> HttpResponse:
-        from django.contrib.auth import get_user_model
-
         from core.exceptions import ValidationFailed
+        from projects.api.serializers import EmergencyDecisionCreateSerializer
 
         change = itsm_selectors.change_get(request.user, ref)
-        release = (
-            selectors.release_list(request.user).filter(pk=request.POST.get("release") or 0).first()
-        )
-        pm = get_user_model().objects.filter(pk=request.POST.get("project_manager") or 0).first()
-        if release is None or pm is None:
-            raise ValidationFailed("Choose the release and the Project Manager.", field="release")
-        try:
-            slip = int(request.POST.get("slip_days", "0"))
-        except ValueError:
-            raise ValidationFailed("Slip is a number of days.", field="slip_days") from None
-        developer = None
-        if request.POST.get("developer"):
-            developer = (
-                get_user_model().objects.filter(pk=request.POST.get("developer") or 0).first()
-            )
-            if developer is None:
-                raise ValidationFailed("No such developer.", field="developer")
-        services.emergency_decision_record(
-            actor=request.user,
-            change=change,
-            release=release,
-            project_manager=pm,
-            slip_days=slip,
-            note=request.POST.get("note", ""),
-            developer=developer,
-        )
+        # The API's input rules, so a bad id or number is a 400 here too, never a 500.
+        fields = ("release", "project_manager", "developer", "slip_days", "note")
+        payload = {f: request.POST[f] for f in fields if request.POST.get(f, "") != ""}
+        body = EmergencyDecisionCreateSerializer(data={**payload, "change": change.key})
+        if not body.is_valid():
+            errors = {f: [str(m) for m in ms] for f, ms in body.errors.items()}
+            message = "; ".join(f"{f}: {' '.join(ms)}" for f, ms in errors.items())
+            raise ValidationFailed(message, errors=errors)
+        body.record(actor=request.user)
         return redirect(change.get_absolute_url())
 
 
@@ -458,4 +441,4 @@ class EmergencyDecisionAnswerView(StaffPage):
             )
         else:
             raise NotFound(f"No action '{op}'.")
-        return redirect(request.POST.get("next") or decision.change.get_absolute_url())
+        return redirect_next(request, decision.change.get_absolute_url())

@@ -10,11 +10,7 @@ from sla.calendar import CalendarSpec
 
 
 def _is_working(day: date, spec: CalendarSpec | None) -> bool:
-    if spec is None:
-        return day.weekday() < 5
-    if spec.always_open:
-        return True
-    return day not in spec.holidays and bool(spec.hours.get(day.weekday()))
+    return day.weekday() < 5 if spec is None else spec.is_working_day(day)
 
 
 def _spec(calendar: Any) -> CalendarSpec | None:

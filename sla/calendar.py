@@ -38,6 +38,12 @@ class CalendarSpec:
             return None
         return max(set(lengths), key=lambda n: (lengths.count(n), n))
 
+    def is_working_day(self, day: date) -> bool:
+        """Whether any work happens on ``day`` (for dates that move in working days)."""
+        if self.always_open:
+            return True
+        return day not in self.holidays and bool(self.hours.get(day.weekday()))
+
     def _day_windows(self, day: date) -> Iterator[tuple[datetime, datetime]]:
         if day in self.holidays:
             return

@@ -81,6 +81,16 @@ ACTION_WORDS = {
     "flagged": "flagged it for review",
     "reviewed": "reviewed it",
     "time_logged": "logged time",
+    # recorded by the issue 10 work done in parallel with the words above
+    "emergency_decision_confirmed": "confirmed the emergency-change decision",
+    "emergency_decision_contested": "contested the emergency-change decision",
+    "items_moved_out": "moved unfinished items out of the release",
+    "moved_out": "moved it out of its release",
+    "outside_window": "— implemented outside its approved window",
+    "release_rolled_back": "— a release shortly before it was rolled back",
+    "service_role_assigned": "named a role holder",
+    "service_role_removed": "removed a role holder",
+    "unflagged": "withdrew the review flag",
 }
 
 

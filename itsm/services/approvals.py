@@ -8,13 +8,14 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.contenttypes.prefetch import GenericPrefetch
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
 from core.models import ServiceRole
-from core.roles import PROCESS_ROLES, Role, holds_process_role
+from core.roles import PROCESS_ROLES, Role, holds_process_role, service_roles_held
 from core.services import outbox_email
 from itsm.models import Approval, Decision
 from itsm.services.common import lock, record, ticket_link
@@ -47,7 +48,7 @@ def ensure_approvable(
     person_field, group_field = fields
     for who in approvers:
         if isinstance(who, Group):
-            members = list(who.user_set.filter(is_active=True).order_by("username"))
+            members = _eligible_for_group(ticket, who)
             refusals = [(u, conflict_of_interest(ticket, u)) for u in members]
             if all(why for _, why in refusals):
                 why = (
@@ -66,6 +67,19 @@ def ensure_approvable(
                 raise ValidationFailed(
                     f"{who} cannot approve {ticket.key}: {why_not}", field=person_field
                 )
+
+
+def _eligible_for_group(ticket: Any, group: Group) -> list[AbstractBaseUser]:
+    """Who may answer an approval asked of ``group`` on ``ticket`` (``may_decide``): its
+    active members and, for a process role's group (the Change Managers), whoever holds
+    that role for one of the ticket's services."""
+    members = set(group.user_set.filter(is_active=True))
+    if group.name in {r.value for r in PROCESS_ROLES}:
+        holders = ServiceRole.objects.filter(
+            role=group.name, service_id__in=_service_ids(ticket), user__is_active=True
+        ).select_related("user")
+        members |= {h.user for h in holders}
+    return sorted(members, key=lambda u: u.get_username())
 
 
 def approvals_request(
@@ -96,7 +110,8 @@ def approvals_request(
                 group=who if is_group else None,
             )
         )
-        emails = [u.email for u in who.user_set.filter(is_active=True)] if is_group else [who.email]
+        # a group's approval goes to all who may give it (a role's per-service holders too)
+        emails = [u.email for u in _eligible_for_group(ticket, who)] if is_group else [who.email]
         outbox_email(
             event="approval.requested",
             recipients=emails,
@@ -139,24 +154,44 @@ def _holds_group_role(user: AbstractBaseUser, approval: Approval) -> bool:
 def may_decide(user: AbstractBaseUser, approval: Approval) -> bool:
     if approval.approver_id is not None:
         return approval.approver_id == user.pk
-    return user.groups.filter(pk=approval.group_id).exists() or _holds_group_role(user, approval)
+    # pending_for annotates membership, so a list asks no query per approval
+    member = getattr(approval, "in_my_group", None)
+    if member is None:
+        member = user.groups.filter(pk=approval.group_id).exists()
+    return member or _holds_group_role(user, approval)
+
+
+def _with_tickets(qs: QuerySet[Approval]) -> QuerySet[Approval]:
+    """Approvals with their tickets and the tickets' services, in a fixed number of
+    queries (``may_decide`` on each asks the services of a per-service holder)."""
+    from itsm.models import Change, ServiceRequest
+
+    return qs.select_related("approver", "group", "content_type", "decided_by").prefetch_related(
+        GenericPrefetch(
+            "ticket",
+            [
+                Change.objects.prefetch_related("services"),
+                ServiceRequest.objects.select_related("item"),
+            ],
+        )
+    )
 
 
 def pending_for(user: AbstractBaseUser) -> QuerySet[Approval]:
     """What awaits this person's decision, theirs or their groups', or a process role's
     group where they hold that role for the ticket's service."""
-    per_service = ServiceRole.objects.filter(user=user).values_list("role", flat=True)
-    candidates = Approval.objects.filter(
-        decision=Decision.PENDING, approver__isnull=True, group__name__in=per_service
-    ).select_related("group")
-    held = [a.pk for a in candidates if _holds_group_role(user, a)]
-    return (
+    per_service = {role for role, _ in service_roles_held(user)}
+    candidates = _with_tickets(
+        Approval.objects.filter(
+            decision=Decision.PENDING, approver__isnull=True, group__name__in=per_service
+        ).exclude(group__in=user.groups.all())
+    )
+    held = [a.pk for a in candidates if _holds_group_role(user, a)] if per_service else []
+    return _with_tickets(
         Approval.objects.filter(
             Q(approver=user) | Q(group__in=user.groups.all()) | Q(pk__in=held),
             decision=Decision.PENDING,
-        )
-        .select_related("approver", "group", "content_type")
-        .prefetch_related("ticket")
+        ).annotate(in_my_group=Exists(user.groups.filter(pk=OuterRef("group_id"))))
     )
 
 

@@ -89,8 +89,13 @@ def _check_assignee(team: Team | None, assignee: AbstractBaseUser | None) -> Non
         return
     if not assignee.is_active:
         raise ValidationFailed(f"{assignee} is not an active user.", field="assignee")
-    if team is not None and not team.members.filter(pk=assignee.pk).exists():
+    if not _may_hold(team, assignee):
         raise ValidationFailed(f"{assignee} is not a member of {team}.", field="assignee")
+
+
+def _may_hold(team: Team | None, person: AbstractBaseUser) -> bool:
+    """Whether ``person`` may be the assignee of an incident in ``team``'s queue."""
+    return team is None or team.members.filter(pk=person.pk).exists()
 
 
 def _notify_assignment(
@@ -257,9 +262,12 @@ def incident_assign(
 def incident_start(
     *, incident: Incident, actor: Actor, comment: str = "", via_problem: Any = None
 ) -> Incident:
-    """Start work (assigned → in_progress); with no assignee, the actor takes it."""
+    """Start work (assigned → in_progress); with no assignee, the actor takes it when they
+    may hold it (a member of its team, as ``incident_assign`` requires): a manager working
+    it from outside the team (an Incident Manager, a Problem Manager in a problem's name)
+    leaves it in the team's queue."""
     with _transitioning(incident, actor, "start", comment, via_problem) as inc:
-        if inc.assignee_id is None and actor is not None:
+        if inc.assignee_id is None and actor is not None and _may_hold(inc.team, actor):
             inc.assignee = actor
         _mark_responded(inc)
     return inc

@@ -14,7 +14,7 @@ from django.views import View
 from core.exceptions import NotFound, ValidationFailed
 from core.forms import form_data
 from core.roles import is_staff_member
-from core.views import DomainErrorMixin
+from core.views import DomainErrorMixin, posted_id, redirect_next
 from core.visibility import parts_for
 from itsm import permissions, selectors
 from itsm.api.request_serializers import REQUEST_TRANSITION_INPUTS
@@ -167,7 +167,7 @@ class ApprovalsView(Base):
         return render(request, "itsm/approvals.html", {"pending": pending})
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        approval = Approval.objects.filter(pk=request.POST.get("approval") or 0).first()
+        approval = Approval.objects.filter(pk=posted_id(request, "approval")).first()
         if approval is None or not approvals.may_decide(request.user, approval):
             raise NotFound("No such approval for you.")
         decide_any(
@@ -176,4 +176,4 @@ class ApprovalsView(Base):
             request.POST.get("decision", ""),
             request.POST.get("comment", ""),
         )
-        return redirect(request.POST.get("next") or "itsm:approvals")
+        return redirect_next(request, "itsm:approvals")

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
+from core.exceptions import ValidationFailed
 from itsm.models import Change
 from projects.models import Iteration, IterationStatus, Kind, Project, Release, Severity, WorkItem
 from sla.api.serializers import ClockSerializer
@@ -469,6 +472,21 @@ class EmergencyDecisionCreateSerializer(serializers.Serializer):
         min_value=0, max_value=365, help_text="Working days (of the project's calendar)."
     )
     note = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def record(self, *, actor: Any) -> Any:
+        """Record the validated decision (the API and the change page both come here):
+        the change and the release as ``actor`` may see them, then the service."""
+        from itsm import selectors as itsm_selectors
+        from projects import selectors, services
+
+        data = dict(self.validated_data)
+        change = itsm_selectors.change_get(actor, data.pop("change"))
+        release = selectors.release_list(actor).filter(pk=data.pop("release").pk).first()
+        if release is None:
+            raise ValidationFailed("No such release.", field="release")
+        return services.emergency_decision_record(
+            actor=actor, change=change, release=release, **data
+        )
 
 
 __all__ = ["Kind"]

@@ -221,14 +221,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 def _record_emergency_decision(request: Request, payload: Any) -> Response:
     body = EmergencyDecisionCreateSerializer(data=payload)
     body.is_valid(raise_exception=True)
-    data = dict(body.validated_data)
-    change = itsm_selectors.change_get(request.user, data.pop("change"))
-    release = selectors.release_list(request.user).filter(pk=data.pop("release").pk).first()
-    if release is None:
-        raise ValidationFailed("No such release.", field="release")
-    decision = services.emergency_decision_record(
-        actor=request.user, change=change, release=release, **data
-    )
+    decision = body.record(actor=request.user)
     row = selectors.emergency_decisions(request.user).get(pk=decision.pk)
     return Response(EmergencyDecisionSerializer(row).data, status=201)
 
@@ -484,8 +477,8 @@ class TimeEntrySerializer(serializers.ModelSerializer):
         fields = ["id", "date", "hours", "is_support", "target", "team", "note", "created_at"]
 
     def get_target(self, entry: TimeEntry) -> str:
-        obj = entry.content_type.get_object_for_this_type(pk=entry.object_id)
-        return getattr(obj, "key", str(obj))
+        obj = entry.target
+        return getattr(obj, "key", str(obj)) if obj is not None else ""
 
 
 class TimeEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -496,8 +489,11 @@ class TimeEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         if getattr(self, "swagger_fake_view", False):
             return TimeEntry.objects.none()
-        return TimeEntry.objects.filter(user=self.request.user).select_related(
-            "content_type", "team"
+        # the targets in one query per type, not one per entry
+        return (
+            TimeEntry.objects.filter(user=self.request.user)
+            .select_related("content_type", "team")
+            .prefetch_related("target")
         )
 
     @extend_schema(request=TimeEntryInput, responses={201: TimeEntrySerializer})

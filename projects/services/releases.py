@@ -1,0 +1,435 @@
+"""Releases: planning, moving items out, and release control (UAT sign-off, the go-live
+through the gate, rollback that undoes what the go-live did, release notes)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from core import events
+from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
+from core.services import outbox_email, team_recipients
+from itsm.models import Change, Incident
+from itsm.services.common import (
+    Actor,
+    created_changes,
+    lock,
+    record,
+    require,
+    save,
+    snapshot,
+    ticket_link,
+    transitioning,
+)
+from projects import permissions
+from projects.models import Project, Release, WorkItem, WorkItemStatus
+from projects.services.common import (
+    _check_release,
+    _problem_requesters,
+    _support_recipients,
+    _system,
+)
+from projects.services.links import _retire_known_errors
+
+
+def release_create(
+    *,
+    actor: AbstractBaseUser,
+    project: Project,
+    version: str,
+    name: str = "",
+    planned_date: date | None = None,
+    change: Change | None = None,
+    notes: str = "",
+) -> Release:
+    if not permissions.can_manage_releases(actor, project):
+        raise ActionForbidden(
+            "Release Managers, Change Managers and the project's managers plan releases."
+        )
+    require(version and version.strip(), "version", "A version is required.")
+    if Release.objects.filter(project=project, version=version.strip()).exists():
+        raise ValidationFailed(f"{project.code} {version} exists already.", field="version")
+    with transaction.atomic():
+        release = Release.objects.create(
+            project=project,
+            version=version.strip(),
+            name=name,
+            planned_date=planned_date,
+            change=change,
+            notes=notes,
+        )
+        record(release, actor, "created", to_state=release.status, changes=created_changes(release))
+    return release
+
+
+def _ensure_release(actor: Actor, release: Release, name: str) -> None:
+    from itsm.services.common import ensure_transition_possible
+
+    if actor is not None and not permissions.can_manage_releases(actor, release.project):
+        raise ActionForbidden(f"You may not {name.replace('_', ' ')} {release}.")
+    ensure_transition_possible(release, name)
+
+
+def release_transition(*, release: Release, actor: Actor, name: str, comment: str = "") -> Release:
+    """Plan → development → UAT → awaiting go-live, or cancel. Going live and rolling
+    back pass the go-live gate (release control)."""
+    if name not in ("start_development", "start_testing", "ready", "cancel"):
+        # going live and rolling back pass release control: release_go_live, release_roll_back
+        raise IllegalTransition(f"'{name}' goes through release control.")
+    with transitioning(release, actor, name, ensure=_ensure_release, comment=comment) as r:
+        if name == "start_testing":
+            outbox_email(
+                event="release.uat",
+                recipients=_support_recipients(r),
+                subject=f"{r} is in UAT",
+                body=f"{r} is ready for user acceptance testing.\n\n{ticket_link(r)}",
+                target=r,
+            )
+    return r
+
+
+def release_move_out_items(
+    *,
+    release: Release,
+    actor: AbstractBaseUser,
+    items: list[WorkItem],
+    reason: str,
+    to_release: Release | None = None,
+) -> Release:
+    """The recorded decision to ship a release without some unfinished items: each leaves
+    the release (for ``to_release``, another open release of the project, or the
+    backlog). Only items targeted at it and not done may move. Audit: ``moved_out`` on
+    each item, ``items_moved_out`` on the release. Outbox: the development team."""
+    from projects.gate import unfinished_items
+
+    require(reason and reason.strip(), "reason", "Say why the items leave the release.")
+    if not items:
+        raise ValidationFailed("Choose the items to move out.", field="items")
+    with transaction.atomic():
+        r = lock(release)
+        if not permissions.can_manage_releases(actor, r.project):
+            raise ActionForbidden(f"You may not change what {r} contains.")
+        if r.status in ("live", "rolled_back", "cancelled"):
+            raise IllegalTransition(f"{r} is {r.get_status_display().lower()}.")
+        if to_release is not None:
+            _check_release(r.project, to_release, "to_release")
+            if to_release.pk == r.pk or to_release.status in ("live", "rolled_back", "cancelled"):
+                raise ValidationFailed(
+                    f"{to_release} cannot take them: name another open release.",
+                    field="to_release",
+                )
+        movable = {i.pk for i in unfinished_items(r)}
+        wrong = [i.key for i in items if i.pk not in movable]
+        if wrong:
+            raise ValidationFailed(
+                f"Not unfinished items of {r}: {', '.join(wrong)}.", field="items"
+            )
+        where = str(to_release) if to_release else "the backlog"
+        for item in items:
+            w = lock(item)
+            before = snapshot(w)
+            w.target_release = to_release
+            save(w)
+            record(w, actor, "moved_out", before=before, comment=f"Out of {r} ({where}): {reason}")
+        keys = ", ".join(i.key for i in items)
+        record(r, actor, "items_moved_out", comment=f"{keys} moved to {where}: {reason}")
+        outbox_email(
+            event="release.items_moved_out",
+            recipients=team_recipients(r.project.team),
+            subject=f"{r} ships without {keys}",
+            body=f"{actor} moved {keys} out of {r} to {where}: {reason}\n\n{ticket_link(r)}",
+            target=r,
+        )
+    return r
+
+
+def release_sign_off_uat(
+    *, release: Release, actor: AbstractBaseUser, comment: str = ""
+) -> Release:
+    """2nd-line support, who coordinates UAT, signs it off (release in testing)."""
+    if not permissions.can_sign_off_uat(actor, release):
+        raise ActionForbidden("UAT is signed off by 2nd-line support.")
+    with transaction.atomic():
+        r = lock(release)
+        if r.status not in ("testing", "awaiting_go_live"):
+            raise IllegalTransition(f"{r} is {r.get_status_display().lower()}, not in UAT.")
+        if r.uat_signed_off_at is not None:
+            raise IllegalTransition(f"{r} is signed off already.")
+        before = snapshot(r)
+        r.uat_signed_off_by, r.uat_signed_off_at = actor, timezone.now()
+        r.save()
+        record(r, actor, "uat_signed_off", before=before, comment=comment or "UAT signed off.")
+    return r
+
+
+def _can_go_live(actor: Any, release: Release) -> bool:
+    return permissions.can_go_live(actor, release)
+
+
+def release_go_live(
+    *,
+    release: Release,
+    actor: AbstractBaseUser,
+    comment: str = "",
+    outside_window_reason: str = "",
+) -> Release:
+    """Take the release live through the gate (Release or Change Manager).
+
+    The evaluation is kept whether it opens or not. Outside the deploying change's approved
+    window the gate stays closed unless a Change Manager gives ``outside_window_reason``
+    (kept in the evaluation and the audit row). Going live moves the deploying change to
+    review (implemented), marks the fixed work items released, resolves the problems they
+    fix, writes "fix is live" on each linked incident and tells its requester, and
+    publishes the release notes. What it changed is kept in ``go_live_record``, so a
+    rollback reverses exactly that.
+    """
+    from itsm.permissions import is_change_manager
+    from projects.gate import gate_evaluate
+
+    if not _can_go_live(actor, release):
+        raise ActionForbidden("Release Managers and Change Managers take releases live.")
+    outside_window_reason = (outside_window_reason or "").strip()
+    with transaction.atomic():
+        r = lock(release)
+        if r.status != "awaiting_go_live":
+            raise IllegalTransition(
+                f"{r} is {r.get_status_display().lower()}; only a release "
+                "awaiting go-live can go live."
+            )
+        if outside_window_reason and not (r.change and is_change_manager(actor, r.change)):
+            raise ActionForbidden(
+                "Only a Change Manager may take a release live outside its change window."
+            )
+        allowed, checks = gate_evaluate(
+            r, actor, "go_live", outside_window_reason=outside_window_reason
+        )
+        if allowed:
+            if outside_window_reason:
+                window = next(c for c in checks if c.name == "window")
+                comment = f"{comment}\n{window.reason}".strip()
+            live = _go_live(r, actor, comment, outside_window_reason)
+    if not allowed:  # raised after commit, so the refused evaluation is kept
+        failing = " ".join(f"[{c.label}] {c.reason}" for c in checks if not c.passed)
+        raise IllegalTransition(f"The go-live gate is closed. {failing}")
+    return live
+
+
+def _go_live(
+    release: Release, actor: AbstractBaseUser, comment: str, outside_window_reason: str = ""
+) -> Release:
+    from itsm.models import ChangeStatus
+    from itsm.services import changes as change_services
+
+    touched: dict[str, Any] = {"change": None, "items": [], "problems": [], "incidents": []}
+    with transitioning(release, actor, "go_live", ensure=_ensure_release, comment=comment) as live:
+        live.went_live_at = timezone.now()
+        live.rolled_back_at = None
+    change = live.change
+    if change is not None and change.status == ChangeStatus.SCHEDULED:
+        change = change_services.change_implement(
+            change=change,
+            actor=_on_change(actor, change, "implement"),
+            comment=f"{live} is going live ({actor}).",
+            outside_window_reason=outside_window_reason,
+        )
+        change_services.change_complete(
+            change=change,
+            actor=_on_change(actor, change, "complete"),
+            comment=f"{live} is live ({actor}).",
+        )
+        touched["change"] = change.pk
+    for item in live.fixed_items.filter(status=WorkItemStatus.FIXED):
+        touched["problems"] += _retire_known_errors(item, live, actor)
+        with transitioning(item, actor, "release", ensure=_system, comment=f"Live in {live}.") as w:
+            touched["items"].append(w.pk)
+            for inc in w.incidents.select_related("requester"):
+                touched["incidents"].append(inc.pk)
+                # the requester reads this row: no internal record's key (core.visibility)
+                record(inc, actor, "fix_released", comment=f"The fix is live in {live}.")
+                outbox_email(
+                    event="incident.fix_live",
+                    recipients=[inc.requester.email],
+                    subject=f"[{inc.key}] The fix is live: {inc.title}",
+                    body=f"The fix for your incident {inc.key} went live today in "
+                    f"{live.project} {live.version}.\n\n{ticket_link(inc)}",
+                    target=inc,
+                )
+    Release.objects.filter(pk=live.pk).update(go_live_record=touched)
+    live.go_live_record = touched
+    # The knowledge base flags articles about its services (core.events).
+    events.publish(events.RELEASE_LIVE, release=live, actor=actor)
+    outbox_email(
+        event="release.live",
+        recipients=_support_recipients(live),
+        subject=f"{live} is live — release notes",
+        body=release_notes_text(live),
+        target=live,
+    )
+    return live
+
+
+def _on_change(actor: AbstractBaseUser, change: Change, name: str) -> Actor:
+    """Who moves the deploying change as part of a go-live or rollback: the person, when
+    they may move it themselves (a Change Manager, its implementer), else Tandem on
+    their behalf (a Release Manager releases; the gate already checked the change)."""
+    from itsm.permissions import can_fire_change
+
+    return actor if can_fire_change(actor, change, name) else None
+
+
+def _legacy_go_live_record(release: Release) -> dict[str, Any]:
+    """What a go-live from before ``go_live_record`` existed most likely changed."""
+    from itsm.models import ChangeStatus, Problem
+
+    items = list(release.fixed_items.filter(status=WorkItemStatus.RELEASED))
+    problems = Problem.objects.filter(
+        defects__in=items, status="resolved", resolution_notes__contains=f"live in {release}"
+    ).distinct()
+    change = release.change
+    return {
+        "change": change.pk if change and change.status == ChangeStatus.REVIEW else None,
+        "items": [i.pk for i in items],
+        "problems": [
+            {"id": p.pk, "from": "known_error" if p.known_error_at else "investigating"}
+            for p in problems
+        ],
+        "incidents": list(
+            Incident.objects.filter(work_items__in=items).values_list("pk", flat=True)
+        ),
+    }
+
+
+def release_roll_back(*, release: Release, actor: AbstractBaseUser, reason: str) -> Release:
+    """Roll a live release back: undo, on every record, what its go-live did, and tell
+    everyone the go-live told. From the go-live record: the deploying change is backed
+    out (review → failed, outcome *failed*); each released item reopens, no longer fixed
+    in (nor targeted at) the release; each problem it resolved is reopened (back to known
+    error when it was one) and its requesters are told; each linked incident gets a row
+    and its requester a notice. The requesters of incidents raised during its hypercare,
+    the desk and the development team are told; the knowledge base withdraws the flags
+    the go-live raised (core.events). One transaction."""
+    from itsm.models import ChangeStatus, Problem, ProblemStatus
+    from itsm.services import changes as change_services
+    from itsm.services import problems as problem_services
+    from projects.suspects import release_suspect_incidents
+
+    require(reason and reason.strip(), "reason", "Say why the release is rolled back.")
+    reason = reason.strip()
+    if not _can_go_live(actor, release):
+        raise ActionForbidden("Release Managers and Change Managers roll releases back.")
+    why = f"{release} was rolled back ({actor}): {reason}"
+    with transaction.atomic():
+        with transitioning(
+            release, actor, "roll_back", ensure=_ensure_release, comment=reason
+        ) as r:
+            r.rolled_back_at = timezone.now()
+        done = r.go_live_record or _legacy_go_live_record(r)
+        undone: list[str] = []
+        if done.get("change"):
+            change = Change.objects.get(pk=done["change"])
+            if change.status == ChangeStatus.REVIEW:
+                change_services.change_fail(
+                    change=change, actor=_on_change(actor, change, "fail"), comment=why
+                )
+                undone.append(f"{change.key} backed out")
+        told: set[int] = set()
+        for item in WorkItem.objects.filter(
+            pk__in=done.get("items", []), status=WorkItemStatus.RELEASED
+        ):
+            with transitioning(item, actor, "reopen", ensure=_system, comment=why) as w:
+                w.fixed_in_release = None
+                if w.target_release_id == r.pk:
+                    w.target_release = None  # a rolled-back release ships nothing: retarget
+                for inc in w.incidents.select_related("requester"):
+                    told.add(inc.pk)
+                    record(
+                        inc,
+                        actor,
+                        "fix_rolled_back",
+                        comment=f"{r} was rolled back; the fix is being reworked.",
+                    )
+                    outbox_email(
+                        event="incident.fix_rolled_back",
+                        recipients=[inc.requester.email],
+                        subject=f"[{inc.key}] The fix was withdrawn: {inc.title}",
+                        body=f"{r} was rolled back, so the fix for {inc.key} is not live any "
+                        f"more. We are working on it.\n\n{ticket_link(inc)}",
+                        target=inc,
+                    )
+            undone.append(f"{w.key} reopened")
+        for entry in done.get("problems", []):
+            problem = Problem.objects.filter(pk=entry["id"]).first()
+            if problem is None or problem.status != ProblemStatus.RESOLVED:
+                continue
+            problem = problem_services.problem_reopen(problem=problem, actor=None, reason=why)
+            if entry.get("from") == ProblemStatus.KNOWN_ERROR and (
+                problem.root_cause and problem.workaround
+            ):
+                problem = problem_services.problem_mark_known_error(
+                    problem=problem, actor=None, comment="The known error stands again."
+                )
+            undone.append(f"{problem.key} reopened")
+            published = problem.workaround_published and problem.workaround
+            outbox_email(
+                event="problem.fix_withdrawn",
+                recipients=_problem_requesters(problem),
+                # Requesters never saw the problem's (internal) title, nor a workaround
+                # not published to them: core.visibility.
+                subject=f"The fix for a known issue was withdrawn: {r} was rolled back",
+                body=f"{r} was rolled back: the problem behind your incident is not fixed "
+                f"yet.{' Workaround: ' + problem.workaround if published else ''}",
+                target=problem,
+            )
+        for inc in release_suspect_incidents(r).exclude(pk__in=told).exclude(status="cancelled"):
+            record(
+                inc,
+                actor,
+                "release_rolled_back",
+                comment=f"{r}, which went live shortly before this incident, was rolled back.",
+            )
+            outbox_email(
+                event="incident.release_rolled_back",
+                recipients=[inc.requester.email],
+                subject=f"[{inc.key}] {r} was rolled back: {inc.title}",
+                body=f"The release that went live on {inc.service} shortly before you raised "
+                f"{inc.key} was rolled back. If it caused your problem, it should be gone; "
+                f"tell us if it is not.\n\n{ticket_link(inc)}",
+                target=inc,
+            )
+        events.publish(events.RELEASE_ROLLED_BACK, release=r, actor=actor, reason=reason)
+        outbox_email(
+            event="release.rolled_back",
+            recipients=sorted(set(_support_recipients(r)) | set(team_recipients(r.project.team))),
+            subject=f"{r} was rolled back",
+            body=f"{r} was rolled back by {actor}: {reason}\n\nUndone: "
+            + (", ".join(undone) or "nothing else")
+            + f".\n\n{ticket_link(r)}",
+            target=r,
+        )
+    return r
+
+
+def release_notes(release: Release) -> dict[str, list[WorkItem]]:
+    """New features, fixed defects and known issues (open defects on its services)."""
+    from projects.selectors import release_notes_for
+
+    return release_notes_for([release])[release.pk]
+
+
+def release_notes_text(release: Release) -> str:
+    notes = release_notes(release)
+    lines = [f"{release.project} {release.version} {release.name}".strip(), ""]
+    if release.notes:
+        lines += [release.notes, ""]
+    for title, key in (
+        ("New and changed", "features"),
+        ("Fixed", "fixes"),
+        ("Known issues", "known_issues"),
+    ):
+        lines.append(f"{title}:")
+        lines += [f"  - {i.key} {i.title}" for i in notes[key]] or ["  (none)"]
+    return "\n".join(lines)
