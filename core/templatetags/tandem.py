@@ -30,6 +30,8 @@ ACTION_WORDS = {
     "close": "closed it",
     "cancel": "cancelled it",
     "attachment_added": "attached a file",
+    "planned": "planned it",
+    "carried_over": "carried it over",
     "attachment_removed": "removed a file",
     "responded": "responded",
     "investigate": "started the investigation",

@@ -11,7 +11,7 @@ from pathlib import Path
 from core.templatetags.tandem import ACTION_WORDS, _transition_labels
 from itsm.models import Change, Incident, Problem, ServiceRequest
 from knowledge.models import Article
-from projects.models import Release, WorkItem
+from projects.models import Iteration, Release, WorkItem
 
 ROOT = Path(__file__).resolve().parents[2]
 # record(target, actor, "action" …) and audit_record(…, action="action" …)
@@ -22,7 +22,7 @@ def test_issue10_15_every_audited_action_has_words() -> None:
     """Issue 10 #15: each action named where the apps write an audit row reads in words
     (a phrase, or the label of the transition of that name)."""
     labels: set[str] = set()
-    for model in (Incident, Problem, Change, ServiceRequest, WorkItem, Release, Article):
+    for model in (Incident, Problem, Change, ServiceRequest, WorkItem, Release, Article, Iteration):
         labels |= set(_transition_labels(model))
     actions: set[str] = set()
     for app in ("core", "sla", "itsm", "projects", "knowledge"):
