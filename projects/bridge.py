@@ -92,7 +92,8 @@ def suspects_panel(request: Any, incident: Any) -> dict[str, Any] | None:
 
 
 def time_panel(request: Any, incident: Any) -> dict[str, Any] | None:
-    """Staff log their time on an incident or a problem (3rd-line support time)."""
+    """Staff log their time on an incident or a problem (3rd-line support time) and on a
+    work item (project time), when they work it."""
     if not is_staff_member(request.user):
         return None
     from django.contrib.contenttypes.models import ContentType

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -14,9 +13,9 @@ from core.forms import field_specs, form_data
 from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
 from itsm.views.problems import ProblemBase as StaffPage
-from projects import permissions, selectors, services
+from projects import bridge, permissions, selectors, services
 from projects.api.serializers import WORK_TRANSITION_INPUTS, WorkItemCreateSerializer
-from projects.models import Release, TimeEntry, WorkItemStatus, term
+from projects.models import Release, WorkItemStatus, term
 from projects.permissions import ensure_can_fire_work
 from sla.selectors import ticket_clocks
 
@@ -141,14 +140,8 @@ def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
         "errors": {},
         "open_form": "",
         "support_word": term(item.kind, "support"),
-        "time_panel": {
-            "target": item.key,
-            "next": item.get_absolute_url(),
-            "logged": TimeEntry.objects.filter(
-                content_type__model="workitem", object_id=item.pk
-            ).aggregate(total=Sum("hours"))["total"]
-            or 0,
-        },
+        # the same panel as the incident and problem pages: it asks who may log time here
+        "time_panel": bridge.time_panel(request, item),
     }
     context.update(extra)
     return context
