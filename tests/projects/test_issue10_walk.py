@@ -64,3 +64,31 @@ def test_work_item_page_offers_log_time_to_who_works_it(org, project) -> None:  
     outsider.force_login(org.agent)
     page = outsider.get(defect.get_absolute_url()).content.decode()
     assert 'action="/time/"' not in page
+
+
+def test_people_are_named_by_the_name_they_go_by_in_what_tandem_writes(
+    org, project, ready_release
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 #15 (walk): audit comments, gate reasons and the release page wrote login
+    names ("developer started DEF-1001 …", "Signed off by support2", a CAB decision "by
+    release_manager"), because they print a user and auth.User prints its username."""
+    from core.selectors import history_of
+
+    inc = itsm.incident_create(actor=org.requester, service=org.service, title="Payslip wrong")
+    inc = itsm.incident_escalate(incident=inc, actor=org.agent, reason="L2")
+    defect = ps.incident_to_development(incident=inc, actor=org.support2, reason="bug")
+    ps.work_start(item=defect, actor=org.developer)
+    taken = history_of(inc).filter(action="assign").latest("created_at")
+    name = org.developer.get_full_name()
+    assert name and taken.comment.startswith(f"{name} started {defect.key}")
+
+    release = ps.release_sign_off_uat(release=ready_release, actor=org.support2)
+    [uat] = [c for c in gate_checks(release) if c.name == "uat"]
+    assert f"Signed off by {org.support2.get_full_name()} " in uat.reason
+
+    staff = Client()
+    staff.force_login(org.change_manager)
+    page = staff.get(ready_release.get_absolute_url()).content.decode()
+    decided = page.split('id="cab-decisions"')[1].split("</table>")[0]
+    assert org.incident_manager.get_full_name() in decided  # the CAB member who approved
+    assert ">incident_manager" not in decided and "incident_manager ·" not in decided
