@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from core.exceptions import NotFound
+from core.exceptions import NotFound, ValidationFailed
 from core.forms import field_specs, form_data
 from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
@@ -167,9 +167,17 @@ class WorkItemTransitionView(StaffPage):
                 _detail(request, item, errors=body.errors, open_form=name),
                 status=400,
             )
-        services.WORK_TRANSITION_SERVICES[name](
-            item=item, actor=request.user, **body.validated_data
-        )
+        try:
+            services.WORK_TRANSITION_SERVICES[name](
+                item=item, actor=request.user, **body.validated_data
+            )
+        except ValidationFailed as exc:  # e.g. "fixed" with no release named: keep the form
+            return render(
+                request,
+                "projects/work_detail.html",
+                _detail(request, item, errors=exc.errors, error=exc, open_form=name),
+                status=400,
+            )
         return redirect(item.get_absolute_url())
 
 

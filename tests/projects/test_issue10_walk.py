@@ -3,6 +3,8 @@ in a browser and through the API on PostgreSQL + Redis with a worker and beat.""
 
 from __future__ import annotations
 
+import re
+
 from django.test import Client
 
 from itsm import services as itsm
@@ -92,3 +94,27 @@ def test_people_are_named_by_the_name_they_go_by_in_what_tandem_writes(
     decided = page.split('id="cab-decisions"')[1].split("</table>")[0]
     assert org.incident_manager.get_full_name() in decided  # the CAB member who approved
     assert ">incident_manager" not in decided and "incident_manager ·" not in decided
+
+
+def test_a_refused_form_comes_back_with_its_message_at_the_field(org, project) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 (walk): "Fixed" with no release named (the field reads optional: the
+    target release is the default) and a new change with no title left the page for a
+    bare "Please check your input" page; the page comes back with the form open, the
+    message at its field and what was typed kept."""
+    defect = ps.work_item_create(
+        actor=org.developer, kind="defect", project=project, title="Payslip wrong"
+    )
+    ps.work_start(item=defect, actor=org.developer)
+    dev = Client()
+    dev.force_login(org.developer)
+    res = dev.post(f"/work/{defect.key}/transitions/fix/", {"comment": "done"})
+    assert res.status_code == 400
+    page = res.content.decode()
+    assert re.search(r'<details class="action" open\s+data-transition="fix">', page)
+    assert '<p class="field-error">Name the release that contains the fix.</p>' in page
+
+    res = dev.post("/changes/new/", {"type": "normal", "description": "Keep me"})
+    assert res.status_code == 400
+    page = res.content.decode()
+    assert '<p class="field-error">A title is required.</p>' in page
+    assert "Keep me" in page and "<h1>New change</h1>" in page
