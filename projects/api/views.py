@@ -406,9 +406,15 @@ class IncidentDefectView(APIView):
     def get(self, request: Request, ref: str) -> Response:
         incident = itsm_selectors.incident_get(request.user, ref)
         defect = selectors.defect_of(incident)
-        if defect is None:
-            raise NotFound(f"{incident.key} has no defect.")
-        return Response(WorkItemSerializer(selectors.work_item_get(request.user, defect.key)).data)
+        try:
+            if defect is None:
+                raise NotFound("")
+            visible = selectors.work_item_get(request.user, defect.key)
+        except NotFound:
+            # the same answer whether there is none or it is not the reader's to see: a
+            # requester does not learn the defect's key from the refusal
+            raise NotFound(f"{incident.key} has no defect you can see.") from None
+        return Response(WorkItemSerializer(visible).data)
 
     @extend_schema(request=ToDevelopmentInput, responses={201: WorkItemSerializer})
     def post(self, request: Request, ref: str) -> Response:

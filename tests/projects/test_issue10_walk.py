@@ -10,6 +10,7 @@ from django.test import Client
 from itsm import services as itsm
 from projects import services as ps
 from projects.gate import gate_checks
+from tests.conftest import api_as
 from tests.projects.test_release_control import ready_release
 
 __all__ = ["ready_release"]  # the fixture, used by name
@@ -118,3 +119,17 @@ def test_a_refused_form_comes_back_with_its_message_at_the_field(org, project) -
     page = res.content.decode()
     assert '<p class="field-error">A title is required.</p>' in page
     assert "Keep me" in page and "<h1>New change</h1>" in page
+
+
+def test_requester_is_not_told_the_defect_key_by_a_refusal(org, project) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 #1 (walk): GET /incidents/{id}/defect/ as the incident's requester answered
+    404 "No defect DEF-1001." (the key the page hides); the refusal is the same as for an
+    incident with no defect."""
+    inc = itsm.incident_create(actor=org.requester, service=org.service, title="Payslip wrong")
+    defect = ps.incident_to_development(incident=inc, actor=org.agent, reason="bug")
+    res = api_as(org.requester).get(f"/api/v1/incidents/{inc.key}/defect/")
+    assert res.status_code == 404
+    assert defect.key not in res.content.decode()
+    assert api_as(org.agent).get(f"/api/v1/incidents/{inc.key}/defect/").json()["key"] == (
+        defect.key
+    )
