@@ -18,7 +18,7 @@ def can_write(user: Any) -> bool:
 
 
 def can_link_to_incident(user: Any, incident: Any) -> bool:
-    """"This solved it" on an incident is work on that incident (audited there): whoever
+    """Saying "this solved it" on an incident is work on that incident (audited there): whoever
     works it (its team, its assignee, the Incident Manager), as for its work notes."""
     from itsm.permissions import can_work_incident
 

@@ -235,6 +235,8 @@ class ReleaseDetailView(StaffPage):
                 "cab": list(approvals_of(change)) if change else [],
                 "unfinished": list(unfinished_items(release)) if open_release else [],
                 "may_move_out": open_release and can_manage_releases(request.user, release.project),
+                "may_set_change": open_release
+                and can_manage_releases(request.user, release.project),
                 "other_releases": Release.objects.filter(project=release.project)
                 .exclude(pk=release.pk)
                 .exclude(status__in=["live", "rolled_back", "cancelled"]),
@@ -281,6 +283,9 @@ class ReleaseActionView(StaffPage):
                 reason=request.POST.get("reason", ""),
                 to_release=_release(request, int(to)) if to and to.isdigit() else None,
             )
+        elif op == "change":
+            change = itsm_selectors.change_get(request.user, request.POST.get("change", "").strip())
+            services.release_set_change(release=release, actor=request.user, change=change)
         elif op == "roll-back":
             services.release_roll_back(
                 release=release, actor=request.user, reason=request.POST.get("reason", "")

@@ -20,6 +20,7 @@ from projects import selectors, services
 from projects.api.serializers import (
     WORK_TRANSITION_INPUTS,
     CommentInput,
+    DeployingChangeInput,
     EmergencyDecisionCreateSerializer,
     EmergencyDecisionSerializer,
     GateSerializer,
@@ -92,6 +93,17 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         page = self.paginate_queryset(parts.history(release))
         data = AuditEventSerializer(page, many=True, context={"parts": parts}).data
         return self.get_paginated_response(data)
+
+    @extend_schema(request=DeployingChangeInput, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"], url_path="change")
+    def deploying_change(self, request: Request, pk: str | None = None) -> Response:
+        """Name or replace the change that deploys the release (before it goes live)."""
+        body = DeployingChangeInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.release_set_change(
+            release=self.get_object(), actor=request.user, change=body.validated_data["change"]
+        )
+        return Response(ReleaseSerializer(self.get_queryset().get(pk=pk)).data)
 
     @extend_schema(responses=GateSerializer)
     @action(detail=True, methods=["get"], url_path="gate")

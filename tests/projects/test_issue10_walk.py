@@ -11,6 +11,7 @@ from itsm import services as itsm
 from projects import services as ps
 from projects.gate import gate_checks
 from tests.conftest import api_as
+from tests.factories import ServiceFactory
 from tests.projects.test_release_control import ready_release
 
 __all__ = ["ready_release"]  # the fixture, used by name
@@ -133,3 +134,46 @@ def test_requester_is_not_told_the_defect_key_by_a_refusal(org, project) -> None
     assert api_as(org.agent).get(f"/api/v1/incidents/{inc.key}/defect/").json()["key"] == (
         defect.key
     )
+
+
+def test_a_planned_release_is_given_its_deploying_change(org, project) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 #9 (walk): a release created without a change (the demo's PAY 2.4) could
+    never name one (no page, no API) and so never pass the gate. The page and
+    POST /releases/{id}/change/ name it, audited; a closed change or one on other
+    services is refused; nobody outside release planning may."""
+    from core.selectors import history_of
+    from itsm.services import changes as cs
+    from tests.projects.test_release_control import PLANS, scheduled_change
+
+    release = ps.release_create(actor=org.change_manager, project=project, version="2.4")
+    change = scheduled_change(org)
+    c = Client()
+    c.force_login(org.change_manager)
+    page = c.get(release.get_absolute_url()).content.decode()
+    assert 'id="set-change"' in page
+    res = c.post(f"/releases/{release.pk}/change/", {"change": change.key})
+    assert res.status_code == 302
+    release.refresh_from_db()
+    assert release.change_id == change.pk
+    assert history_of(release).filter(action="deploying_change").exists()
+    assert "named the deploying change" in c.get(release.get_absolute_url()).content.decode()
+
+    other = ps.release_create(actor=org.change_manager, project=project, version="2.5")
+    elsewhere = cs.change_create(
+        actor=org.developer,
+        title="Elsewhere",
+        services=[ServiceFactory(name="Mail")],
+        implementer=org.developer,
+        **PLANS,
+    )
+    api = api_as(org.change_manager)
+    res = api.post(f"/api/v1/releases/{other.pk}/change/", {"change": elsewhere.key})
+    assert res.status_code == 400 and "change" in res.json()["errors"]
+    res = api.post(f"/api/v1/releases/{other.pk}/change/", {"change": change.number})
+    assert res.status_code == 200 and res.json()["change"]["key"] == change.key
+    assert api_as(org.agent).post(
+        f"/api/v1/releases/{other.pk}/change/", {"change": change.key}
+    ).status_code in (403, 404)
+    dev = Client()
+    dev.force_login(org.agent)
+    assert 'id="set-change"' not in dev.get(other.get_absolute_url()).content.decode()
