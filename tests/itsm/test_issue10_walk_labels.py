@@ -24,3 +24,21 @@ def test_risk_answers_read_as_the_factors_answered_yes(org) -> None:  # type: ig
     assert "many users, business hours" in page
     assert "many_users: yes" not in page
     assert "untested: no" not in page
+
+
+def test_recurring_candidates_name_their_words_as_written(org) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 #15/#19 (walk): the candidates page listed compared stems ("addres,
+    postcod, stopp, noth"); it lists the words as the incidents wrote them."""
+    from itsm import services as itsm
+    from itsm.selectors import recurring_incidents
+
+    for _ in range(3):
+        itsm.incident_create(
+            actor=org.requester,
+            service=org.service,
+            title="Address form rejects valid postcodes",
+            description="Nothing happens",
+        )
+    [group] = recurring_incidents()
+    assert "address" in group.terms and "postcodes" in group.terms
+    assert not {"addres", "postcod"} & set(group.terms)
