@@ -110,6 +110,7 @@ class _Row:
     title: str
     created_at: datetime
     text: _Text
+    said: str = ""  # title and description as written (for the words the page shows)
 
 
 def _candidates(since: datetime) -> list[_Row]:
@@ -129,7 +130,16 @@ def _candidates(since: datetime) -> list[_Row]:
         )[:CANDIDATE_LIMIT]
     )
     return [
-        _Row(n, sid, sname, cat, title, at, _Text(trigrams(title), content_words(f"{title} {d}")))
+        _Row(
+            n,
+            sid,
+            sname,
+            cat,
+            title,
+            at,
+            _Text(trigrams(title), content_words(f"{title} {d}")),
+            f"{title} {d}",
+        )
         for n, sid, sname, cat, title, d, at in rows
     ]
 
@@ -157,9 +167,12 @@ def _clusters(rows: list[_Row]) -> list[list[_Row]]:
 
 def _as_written(stem: str, rows: list[_Row]) -> str:
     """A compared stem ("addres", "stopp") as the incidents wrote it ("address",
-    "stopped"): the commonest title word with that stem, else the stem."""
+    "stopped"): the commonest word with that stem in their titles and descriptions."""
     written = Counter(
-        w for r in rows for w in re.findall(r"[a-z][a-z0-9]+", r.title.lower()) if _stem(w) == stem
+        w
+        for r in rows
+        for w in re.findall(r"[a-z][a-z0-9]+", (r.said or r.title).lower())
+        if _stem(w) == stem
     )
     return written.most_common(1)[0][0] if written else stem
 

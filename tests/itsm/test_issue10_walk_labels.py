@@ -40,5 +40,5 @@ def test_recurring_candidates_name_their_words_as_written(org) -> None:  # type:
             description="Nothing happens",
         )
     [group] = recurring_incidents()
-    assert "address" in group.terms and "postcodes" in group.terms
-    assert not {"addres", "postcod"} & set(group.terms)
+    written = set("address form rejects valid postcodes nothing happens".split())
+    assert "address" in group.terms and set(group.terms) <= written, group.terms
