@@ -134,10 +134,13 @@ def problem_panel(request: Any, problem: Any) -> dict[str, Any] | None:
     from projects.permissions import can_link_fix
 
     defects = list(problem.defects.select_related("fixed_in_release", "target_release"))
+    if not defects and not problem.is_open:
+        # resolved (or cancelled) without a defect: nothing is waiting for a release
+        return None
     return {
         "defects": defects,
         "problem": problem,
-        "can_link": can_link_fix(request.user, None, problem),
+        "can_link": problem.is_open and can_link_fix(request.user, None, problem),
     }
 
 

@@ -177,3 +177,24 @@ def test_a_planned_release_is_given_its_deploying_change(org, project) -> None: 
     dev = Client()
     dev.force_login(org.agent)
     assert 'id="set-change"' not in dev.get(other.get_absolute_url()).content.decode()
+
+
+def test_a_resolved_problem_does_not_say_it_waits_for_a_release(org) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 #14 (walk): a problem resolved without a defect still read "No defect
+    carries the fix yet. When the release containing it goes live, this known error is
+    retired" and offered to link a fix."""
+    from itsm.services import problems as problems
+
+    inc = itsm.incident_create(actor=org.requester, service=org.service, title="Push stopped")
+    p = problems.problem_create(
+        actor=org.problem_manager, title="Push", service=org.service, incidents=[inc]
+    )
+    c = Client()
+    c.force_login(org.problem_manager)
+    assert "No defect carries the fix yet" in c.get(p.get_absolute_url()).content.decode()
+    p = problems.problem_investigate(problem=p, actor=org.problem_manager)
+    p = problems.problem_resolve(
+        problem=p, actor=org.problem_manager, resolution_notes="Certificate renewed"
+    )
+    page = c.get(p.get_absolute_url()).content.decode()
+    assert "No defect carries the fix yet" not in page and 'id="pd-defect"' not in page
