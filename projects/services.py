@@ -724,7 +724,7 @@ def _go_live(
             touched["items"].append(w.pk)
             for inc in w.incidents.select_related("requester"):
                 touched["incidents"].append(inc.pk)
-                record(inc, actor, "fix_released", comment=f"The fix ({w.key}) is live in {live}.")
+                record(inc, actor, "fix_released", comment=f"The fix is live in {live}.")
                 outbox_email(
                     event="incident.fix_live",
                     recipients=[inc.requester.email],
@@ -825,7 +825,8 @@ def release_roll_back(*, release: Release, actor: AbstractBaseUser, reason: str)
                         inc,
                         actor,
                         "fix_rolled_back",
-                        comment=f"{r} was rolled back; {w.key} is being reworked.",
+                        # the requester reads this row: the defect is not named to them
+                        comment=f"{r} was rolled back; the fix is being reworked.",
                     )
                     outbox_email(
                         event="incident.fix_rolled_back",

@@ -198,3 +198,26 @@ def test_a_resolved_problem_does_not_say_it_waits_for_a_release(org) -> None:  #
     )
     page = c.get(p.get_absolute_url()).content.decode()
     assert "No defect carries the fix yet" not in page and 'id="pd-defect"' not in page
+
+
+def test_requester_timeline_of_go_live_and_rollback_names_no_defect(
+    org, project, ready_release
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 #1 (walk): the requester's activity read "The fix (DEF-1001) is live in
+    PAY 2.3" and "…; DEF-1001 is being reworked" while their page and API hide the
+    defect's key (linked internal records)."""
+    inc = itsm.incident_create(actor=org.requester, service=org.service, title="Payslip wrong")
+    defect = ps.incident_to_development(incident=inc, actor=org.agent, reason="bug")
+    ps.work_start(item=defect, actor=org.developer)
+    ps.work_fix(item=defect, actor=org.developer, release=ready_release)
+    release = ps.release_sign_off_uat(release=ready_release, actor=org.support2)
+    release = ps.release_transition(release=release, actor=org.change_manager, name="ready")
+    release = ps.release_go_live(release=release, actor=org.change_manager)
+    ps.release_roll_back(release=release, actor=org.change_manager, reason="broke")
+    c = Client()
+    c.force_login(org.requester)
+    page = c.get(inc.get_absolute_url()).content.decode()
+    assert "the fix went live" in page and "the fix was rolled back" in page
+    assert defect.key not in page
+    history = api_as(org.requester).get(f"/api/v1/incidents/{inc.key}/history/").content
+    assert defect.key not in history.decode()
