@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class CoreConfig(AppConfig):
     name = "core"
     verbose_name = "Tandem core"
+
+    def ready(self) -> None:
+        from django.contrib.auth import get_user_model
+
+        # Tandem writes about people in audit comments, notices and pages (f"{actor} …",
+        # {{ user }}): they read by the name people go by, not the login name. auth.User
+        # is the user model (no custom one to give its own __str__), so it is set here once.
+        def name_they_go_by(user: object) -> str:
+            return user.get_full_name() or user.get_username()  # type: ignore[attr-defined]
+
+        get_user_model().__str__ = name_they_go_by  # type: ignore[assignment,method-assign]

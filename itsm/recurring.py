@@ -110,6 +110,7 @@ class _Row:
     title: str
     created_at: datetime
     text: _Text
+    said: str = ""  # title and description as written (for the words the page shows)
 
 
 def _candidates(since: datetime) -> list[_Row]:
@@ -129,7 +130,16 @@ def _candidates(since: datetime) -> list[_Row]:
         )[:CANDIDATE_LIMIT]
     )
     return [
-        _Row(n, sid, sname, cat, title, at, _Text(trigrams(title), content_words(f"{title} {d}")))
+        _Row(
+            n,
+            sid,
+            sname,
+            cat,
+            title,
+            at,
+            _Text(trigrams(title), content_words(f"{title} {d}")),
+            f"{title} {d}",
+        )
         for n, sid, sname, cat, title, d, at in rows
     ]
 
@@ -155,6 +165,18 @@ def _clusters(rows: list[_Row]) -> list[list[_Row]]:
     return list(groups.values())
 
 
+def _as_written(stem: str, rows: list[_Row]) -> str:
+    """A compared stem ("addres", "stopp") as the incidents wrote it ("address",
+    "stopped"): the commonest word with that stem in their titles and descriptions."""
+    written = Counter(
+        w
+        for r in rows
+        for w in re.findall(r"[a-z][a-z0-9]+", (r.said or r.title).lower())
+        if _stem(w) == stem
+    )
+    return written.most_common(1)[0][0] if written else stem
+
+
 def _group(rows: list[_Row]) -> RecurringGroup:
     rows = sorted(rows, key=lambda r: r.created_at, reverse=True)
     texts = Counter(r.text for r in rows)
@@ -174,7 +196,7 @@ def _group(rows: list[_Row]) -> RecurringGroup:
         count=len(rows),
         keys=[f"{Incident.KEY_PREFIX}-{r.number}" for r in rows[:50]],
         title=next(r.title for r in rows if r.text == medoid),
-        terms=[w for w, n in words.most_common(5) if n * 2 >= len(rows)],
+        terms=[_as_written(w, rows) for w, n in words.most_common(5) if n * 2 >= len(rows)],
         similarity=round(100 * min(alike, 1.0)),
         first_seen=rows[-1].created_at,
         last_seen=rows[0].created_at,

@@ -17,6 +17,14 @@ def can_write(user: Any) -> bool:
     return is_staff_member(user)
 
 
+def can_link_to_incident(user: Any, incident: Any) -> bool:
+    """Saying "this solved it" on an incident is work on that incident (audited there): whoever
+    works it (its team, its assignee, the Incident Manager), as for its work notes."""
+    from itsm.permissions import can_work_incident
+
+    return can_write(user) and can_work_incident(user, incident)
+
+
 def can_edit(user: Any, article: Any) -> bool:
     return is_staff_member(user)
 

@@ -298,8 +298,8 @@ def article_used(
     incident again, or the same person saying it solved it again within the hour, returns
     the earlier use without counting it twice."""
     kind = ArticleUse.Kind.LINKED if incident is not None else ArticleUse.Kind.DEFLECTED
-    if incident is not None and not permissions.can_write(actor):
-        raise ActionForbidden("Support staff link articles to incidents.")
+    if incident is not None and not permissions.can_link_to_incident(actor, incident):
+        raise ActionForbidden(f"Those who work {incident.key} link articles to it.")
     with transaction.atomic():
         a = lock(article)
         earlier = ArticleUse.objects.filter(article=a, kind=kind)

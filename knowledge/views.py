@@ -22,7 +22,7 @@ from core.roles import is_staff_member
 from core.views import DomainErrorMixin
 from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
-from knowledge import selectors, services
+from knowledge import permissions, selectors, services
 from knowledge.filters import ArticleFilter
 from knowledge.models import ARTICLE_TRANSITIONS, Article, ArticleStatus, Audience, Tag
 from knowledge.render import render_markdown
@@ -380,6 +380,7 @@ def incident_panel(request: HttpRequest, incident: Any) -> dict[str, Any] | None
         "linked": linked,
         "known_error": known_error,
         "incident": incident,
+        "can_link": permissions.can_link_to_incident(request.user, incident),
     }
 
 

@@ -92,7 +92,8 @@ def suspects_panel(request: Any, incident: Any) -> dict[str, Any] | None:
 
 
 def time_panel(request: Any, incident: Any) -> dict[str, Any] | None:
-    """Staff log their time on an incident or a problem (3rd-line support time)."""
+    """Staff log their time on an incident or a problem (3rd-line support time) and on a
+    work item (project time), when they work it."""
     if not is_staff_member(request.user):
         return None
     from django.contrib.contenttypes.models import ContentType
@@ -133,10 +134,13 @@ def problem_panel(request: Any, problem: Any) -> dict[str, Any] | None:
     from projects.permissions import can_link_fix
 
     defects = list(problem.defects.select_related("fixed_in_release", "target_release"))
+    if not defects and not problem.is_open:
+        # resolved (or cancelled) without a defect: nothing is waiting for a release
+        return None
     return {
         "defects": defects,
         "problem": problem,
-        "can_link": can_link_fix(request.user, None, problem),
+        "can_link": problem.is_open and can_link_fix(request.user, None, problem),
     }
 
 

@@ -137,21 +137,20 @@ def gate_checks(
             else "All done.",
         )
     )
-    p1 = list(
-        Incident.objects.filter(
-            priority=1,
-            status__in=[s.value for s in OPEN_STATES],
-            service__in=release.project.services.all(),
-        ).order_by("number")[:10]
+    open_p1 = Incident.objects.filter(
+        priority=1,
+        status__in=[s.value for s in OPEN_STATES],
+        service__in=release.project.services.all(),
     )
-    checks.append(
-        Check(
-            "incidents",
-            "No open P1 incident on its services",
-            not p1,
-            ("Open: " + ", ".join(i.key for i in p1) + ".") if p1 else "None open.",
-        )
-    )
+    # A P1 whose fix ships in this release is what the release is for: holding the release
+    # until that P1 is resolved would hold the P1 until the release, and neither would move.
+    fixed_here = open_p1.filter(work_items__fixed_in_release=release)
+    p1 = list(open_p1.exclude(pk__in=fixed_here.values("pk")).order_by("number")[:10])
+    fixed = list(fixed_here.distinct().order_by("number")[:10])
+    reason = ("Open: " + ", ".join(i.key for i in p1) + ".") if p1 else "None open."
+    if fixed:
+        reason += " This release fixes " + ", ".join(i.key for i in fixed) + "."
+    checks.append(Check("incidents", "No open P1 incident on its services", not p1, reason))
     return checks
 
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from core.exceptions import NotFound
+from core.exceptions import NotFound, ValidationFailed
 from core.forms import field_specs, form_data
 from core.views import redirect_next
 from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
 from itsm.views.problems import ProblemBase as StaffPage
-from projects import permissions, selectors, services
+from projects import bridge, permissions, selectors, services
 from projects.api.serializers import WORK_TRANSITION_INPUTS, WorkItemCreateSerializer
-from projects.models import Release, TimeEntry, WorkItemStatus, term
+from projects.models import Release, WorkItemStatus, term
 from projects.permissions import ensure_can_fire_work
 from sla.selectors import ticket_clocks
 
@@ -158,14 +157,8 @@ def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
         "errors": {},
         "open_form": "",
         "support_word": term(item.kind, "support"),
-        "time_panel": {
-            "target": item.key,
-            "next": item.get_absolute_url(),
-            "logged": TimeEntry.objects.filter(
-                content_type__model="workitem", object_id=item.pk
-            ).aggregate(total=Sum("hours"))["total"]
-            or 0,
-        },
+        # the same panel as the incident and problem pages: it asks who may log time here
+        "time_panel": bridge.time_panel(request, item),
     }
     context.update(extra)
     return context
@@ -191,9 +184,17 @@ class WorkItemTransitionView(StaffPage):
                 _detail(request, item, errors=body.errors, open_form=name),
                 status=400,
             )
-        services.WORK_TRANSITION_SERVICES[name](
-            item=item, actor=request.user, **body.validated_data
-        )
+        try:
+            services.WORK_TRANSITION_SERVICES[name](
+                item=item, actor=request.user, **body.validated_data
+            )
+        except ValidationFailed as exc:  # e.g. "fixed" with no release named: keep the form
+            return render(
+                request,
+                "projects/work_detail.html",
+                _detail(request, item, errors=exc.errors, error=exc, open_form=name),
+                status=400,
+            )
         return redirect(item.get_absolute_url())
 
 
@@ -251,6 +252,8 @@ class ReleaseDetailView(StaffPage):
                 "cab": list(approvals_of(change)) if change else [],
                 "unfinished": list(unfinished_items(release)) if open_release else [],
                 "may_move_out": open_release and can_manage_releases(request.user, release.project),
+                "may_set_change": open_release
+                and can_manage_releases(request.user, release.project),
                 "other_releases": Release.objects.filter(project=release.project)
                 .exclude(pk=release.pk)
                 .exclude(status__in=["live", "rolled_back", "cancelled"]),
@@ -297,6 +300,9 @@ class ReleaseActionView(StaffPage):
                 reason=request.POST.get("reason", ""),
                 to_release=_release(request, int(to)) if to and to.isdigit() else None,
             )
+        elif op == "change":
+            change = itsm_selectors.change_get(request.user, request.POST.get("change", "").strip())
+            services.release_set_change(release=release, actor=request.user, change=change)
         elif op == "roll-back":
             services.release_roll_back(
                 release=release, actor=request.user, reason=request.POST.get("reason", "")

@@ -80,6 +80,7 @@ ACTION_WORDS = {
     "hypercare": "— raised during a release's hypercare",
     "emergency_decision": "recorded the emergency-change decision",
     "uat_signed_off": "signed off UAT",
+    "deploying_change": "named the deploying change",
     "flagged": "flagged it for review",
     "reviewed": "reviewed it",
     "time_logged": "logged time",
@@ -211,15 +212,25 @@ def audit_changes(event: AuditEvent) -> list[tuple[str, str, str]]:
         else {}
     )
 
-    def shown(field: models.Field | None, value: Any) -> str:
+    # a model may say its own values (a questionnaire's answers) where the shared rules
+    # would print raw keys
+    own_words = getattr(model, "audit_display", None)
+
+    def shown(name: str, field: models.Field | None, value: Any) -> str:
         if _is_person(field) and isinstance(value, dict) and value.get("id") in names:
             return names[value["id"]]
+        if own_words is not None and value not in (None, "", [], {}):
+            said = own_words(name, value)
+            if said is not None:
+                return said
         return _display(field, value)
 
     rows = []
     for name, field, old, new in pairs:
         label = str(field.verbose_name) if field is not None else name.replace("_", " ")
-        rows.append((label[:1].upper() + label[1:], shown(field, old), shown(field, new)))
+        rows.append(
+            (label[:1].upper() + label[1:], shown(name, field, old), shown(name, field, new))
+        )
     return rows
 
 

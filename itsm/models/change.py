@@ -37,6 +37,14 @@ RISK_QUESTIONS: list[tuple[str, str, int]] = [
     ("business_hours", "Does it run during business hours?", 2),
     ("first_time", "Has this kind of change never been done before?", 2),
 ]
+# Each "yes" as the history says it ("Risk answers: — → many users, business hours").
+RISK_FACTORS: dict[str, str] = {
+    "many_users": "many users",
+    "untested": "not tested",
+    "hard_backout": "hard to back out",
+    "business_hours": "business hours",
+    "first_time": "first of its kind",
+}
 
 
 def risk_from(answers: dict[str, bool]) -> str:
@@ -232,6 +240,16 @@ class Change(ConcurrentTransitionMixin, models.Model):
     @property
     def risk_assessed(self) -> bool:
         return self.risk != Risk.NOT_ASSESSED
+
+    @staticmethod
+    def audit_display(name: str, value: object) -> str | None:
+        """The activity stream's words for a value only the model can read (None: the
+        shared rules): the risk answers are the factors answered yes, in the
+        questionnaire's order."""
+        if name == "risk_answers" and isinstance(value, dict):
+            yes = [RISK_FACTORS.get(k, k) for k, _, _ in RISK_QUESTIONS if value.get(k)]
+            return ", ".join(yes) if yes else "no risk factor"
+        return None
 
     def sla_snapshot(self) -> TicketSnapshot:
         return TicketSnapshot(

@@ -62,7 +62,12 @@ class ChangeListView(ProblemBase):
 
 class ChangeCreateView(ProblemBase):
     def _form(
-        self, request: HttpRequest, initial: dict[str, Any], errors: Any = None, status: int = 200
+        self,
+        request: HttpRequest,
+        initial: dict[str, Any],
+        errors: Any = None,
+        status: int = 200,
+        error: ValidationFailed | None = None,
     ) -> HttpResponse:
         fields = field_specs(ChangeCreateSerializer(), {"implementer": _staff_users()}, initial)
         return render(
@@ -73,6 +78,7 @@ class ChangeCreateView(ProblemBase):
                 "services": Service.objects.filter(is_active=True),
                 "chosen": [int(s) for s in initial.get("services", []) if str(s).isdigit()],
                 "errors": errors or {},
+                "error": error,
             },
             status=status,
         )
@@ -86,7 +92,10 @@ class ChangeCreateView(ProblemBase):
         body = ChangeCreateSerializer(data=data)
         if not body.is_valid():
             return self._form(request, data, body.errors, 400)
-        change = services.change_create(actor=request.user, **body.validated_data)
+        try:
+            change = services.change_create(actor=request.user, **body.validated_data)
+        except ValidationFailed as exc:  # what the service checks (a title unless templated)
+            return self._form(request, data, exc.errors, 400, error=exc)
         return redirect(change.get_absolute_url())
 
 

@@ -102,6 +102,20 @@ class ReleaseCreateSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class DeployingChangeInput(serializers.Serializer):
+    change = serializers.SlugRelatedField(
+        slug_field="number",
+        queryset=Change.objects.all(),
+        help_text="The change that deploys the release, by its number (1005 for CHG-1005).",
+    )
+
+    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+        # "CHG-1005" as the pages write it, or 1005
+        if hasattr(data, "get") and isinstance(data.get("change"), str):
+            data = {**data, "change": data["change"].upper().removeprefix("CHG-")}
+        return super().to_internal_value(data)
+
+
 class IncidentLinkSerializer(serializers.Serializer):
     key = serializers.CharField()
     title = serializers.CharField()

@@ -21,6 +21,7 @@ from projects.api.serializers import (
     WORK_TRANSITION_INPUTS,
     BurndownSerializer,
     CommentInput,
+    DeployingChangeInput,
     EmergencyDecisionCreateSerializer,
     EmergencyDecisionSerializer,
     GateSerializer,
@@ -100,6 +101,17 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         page = self.paginate_queryset(parts.history(release))
         data = AuditEventSerializer(page, many=True, context={"parts": parts}).data
         return self.get_paginated_response(data)
+
+    @extend_schema(request=DeployingChangeInput, responses=ReleaseSerializer)
+    @action(detail=True, methods=["post"], url_path="change")
+    def deploying_change(self, request: Request, pk: str | None = None) -> Response:
+        """Name or replace the change that deploys the release (before it goes live)."""
+        body = DeployingChangeInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.release_set_change(
+            release=self.get_object(), actor=request.user, change=body.validated_data["change"]
+        )
+        return Response(ReleaseSerializer(self.get_queryset().get(pk=pk)).data)
 
     @extend_schema(responses=GateSerializer)
     @action(detail=True, methods=["get"], url_path="gate")
@@ -407,9 +419,15 @@ class IncidentDefectView(APIView):
     def get(self, request: Request, ref: str) -> Response:
         incident = itsm_selectors.incident_get(request.user, ref)
         defect = selectors.defect_of(incident)
-        if defect is None:
-            raise NotFound(f"{incident.key} has no defect.")
-        return Response(WorkItemSerializer(selectors.work_item_get(request.user, defect.key)).data)
+        try:
+            if defect is None:
+                raise NotFound("")
+            visible = selectors.work_item_get(request.user, defect.key)
+        except NotFound:
+            # the same answer whether there is none or it is not the reader's to see: a
+            # requester does not learn the defect's key from the refusal
+            raise NotFound(f"{incident.key} has no defect you can see.") from None
+        return Response(WorkItemSerializer(visible).data)
 
     @extend_schema(request=ToDevelopmentInput, responses={201: WorkItemSerializer})
     def post(self, request: Request, ref: str) -> Response:

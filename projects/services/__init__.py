@@ -28,6 +28,7 @@ from projects.services.releases import (  # noqa: F401
     release_notes,
     release_notes_text,
     release_roll_back,
+    release_set_change,
     release_sign_off_uat,
     release_transition,
 )

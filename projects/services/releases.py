@@ -51,6 +51,8 @@ def release_create(
             "Release Managers, Change Managers and the project's managers plan releases."
         )
     require(version and version.strip(), "version", "A version is required.")
+    if change is not None:
+        _check_deploying_change(project, change)
     if Release.objects.filter(project=project, version=version.strip()).exists():
         raise ValidationFailed(f"{project.code} {version} exists already.", field="version")
     with transaction.atomic():
@@ -64,6 +66,51 @@ def release_create(
         )
         record(release, actor, "created", to_state=release.status, changes=created_changes(release))
     return release
+
+
+def _check_deploying_change(project: Project, change: Change) -> None:
+    from itsm.models.change import CHANGE_OPEN_STATES
+
+    if change.status not in CHANGE_OPEN_STATES:
+        raise ValidationFailed(
+            f"{change.key} is {change.get_status_display().lower()}: name an open change.",
+            field="change",
+        )
+    if not change.services.filter(pk__in=project.services.all()).exists():
+        raise ValidationFailed(
+            f"{change.key} touches none of {project.name}'s services.", field="change"
+        )
+
+
+def release_set_change(*, release: Release, actor: AbstractBaseUser, change: Change) -> Release:
+    """Name (or replace) the change that deploys the release, before it goes live: the
+    gate checks that change's approval, window and back-out plan. Who plans releases may;
+    the change must be open and touch one of the project's services. Audit:
+    ``deploying_change`` on the release, with the old and new change."""
+    if not permissions.can_manage_releases(actor, release.project):
+        raise ActionForbidden(
+            "Release Managers, Change Managers and the project's managers plan releases."
+        )
+    with transaction.atomic():
+        r = lock(release)
+        if r.status in ("live", "rolled_back", "cancelled"):
+            raise IllegalTransition(
+                f"{r} is {r.get_status_display().lower()}: its deploying change is history."
+            )
+        _check_deploying_change(r.project, change)
+        if r.change_id == change.pk:
+            return r
+        old = r.change
+        r.change = change
+        r.save(update_fields=["change"])
+        record(
+            r,
+            actor,
+            "deploying_change",
+            changes={"change": (old, change)},
+            comment=f"{change.key} deploys {r}.",
+        )
+    return r
 
 
 def _ensure_release(actor: Actor, release: Release, name: str) -> None:

@@ -24,6 +24,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.test")
     first_name = factory.Faker("first_name")
+    # unique like the username: people are shown by name, and two "Paul"s would be one
+    last_name = factory.LazyAttribute(lambda u: u.username.replace("_", " ").title())
     password = factory.django.Password("pw")
 
     @factory.post_generation

@@ -433,7 +433,7 @@ def test_a_release_manager_takes_a_release_live_and_back(org, project, ready_rel
     ps.release_roll_back(release=release, actor=rm, reason="broken")
     change = Change.objects.get(pk=release.change_id)
     assert change.status == "failed"
-    assert "rm" in history_of(change).filter(action="fail").get().comment
+    assert str(rm) in history_of(change).filter(action="fail").get().comment
 
 
 def test_implementing_a_change_by_hand_outside_its_window_is_recorded(org) -> None:  # type: ignore[no-untyped-def]
