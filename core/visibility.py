@@ -38,6 +38,8 @@ class Parts:
     sla_events: bool = False
     # Keys and titles of linked internal records (problem, defect, change).
     linked_records: bool = False
+    # How support routes the ticket: its tier (1st/2nd/3rd line) and its teams' tiers.
+    routing: bool = False
     # Files: the public ones (the requester's own and staff's marked public) and the
     # internal ones (staff's working files).
     public_attachments: bool = False
@@ -86,6 +88,7 @@ EVERYTHING = Parts(
     history_details=True,
     sla_events=True,
     linked_records=True,
+    routing=True,
     public_attachments=True,
     internal_attachments=True,
 )

@@ -47,6 +47,14 @@ class ServiceRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name"]
 
 
+class PublicServiceSerializer(serializers.ModelSerializer):
+    """A service as a requester sees it: what it is, not who supports it."""
+
+    class Meta:
+        model = Service
+        fields = ["id", "name", "description", "is_active"]
+
+
 class TeamSerializer(serializers.ModelSerializer):
     lead = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), allow_null=True, required=False

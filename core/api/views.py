@@ -7,8 +7,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core import service_roles
-from core.api.permissions import IsAdministratorOrReadOnly
+from core.api.permissions import IsAdministratorOrReadOnly, IsStaffReadAdministratorWrite
 from core.api.serializers import (
+    PublicServiceSerializer,
     ServiceRoleInput,
     ServiceRoleSerializer,
     ServiceSerializer,
@@ -23,7 +24,7 @@ from core.roles import can_view_service_roles, is_staff_member
 class TeamViewSet(viewsets.ModelViewSet):
     queryset = Team.objects.select_related("lead").prefetch_related(Prefetch("members"))
     serializer_class = TeamSerializer
-    permission_classes = [IsAdministratorOrReadOnly]
+    permission_classes = [IsStaffReadAdministratorWrite]
     filterset_fields = ["tier"]
     search_fields = ["name"]
     ordering_fields = ["name", "tier"]
@@ -38,6 +39,12 @@ class ServiceViewSet(viewsets.ModelViewSet):
     search_fields = ["name", "description"]
     ordering_fields = ["name"]
     ordering = ["name", "id"]
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        # A requester picks a service by name; which teams support it is staff's business.
+        if self.action in ("list", "retrieve") and not is_staff_member(self.request.user):
+            return PublicServiceSerializer
+        return super().get_serializer_class()
 
     @extend_schema(methods=["get"], responses=ServiceRoleSerializer(many=True))
     @extend_schema(

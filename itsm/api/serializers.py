@@ -85,6 +85,11 @@ class IncidentSerializer(serializers.ModelSerializer):
         data = super().to_representation(incident)
         if not parts.linked_records and data["problem"] is not None:
             data["problem"] = {**data["problem"], "id": None, "key": None, "title": None}
+        if not parts.routing:
+            # The requester's page shows the team by name, never how support tiers its work.
+            data["tier"] = None
+            if data["team"] is not None:
+                data["team"] = {**data["team"], "tier": None}
         extra = fields_for("incident", incident, linked_records=parts.linked_records)
         return {**data, **extra}
 

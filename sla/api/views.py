@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.permissions import IsAdministratorOrReadOnly
+from core.api.permissions import IsStaffReadAdministratorWrite
 from core.exceptions import ActionForbidden, ValidationFailed
 from core.roles import is_staff_member
 from sla.api.serializers import CalendarSerializer, SlaPolicySerializer
@@ -21,7 +21,7 @@ from sla.reports import GROUPS, sla_breaches, sla_report
 class SlaPolicyViewSet(viewsets.ModelViewSet):
     queryset = SlaPolicy.objects.select_related("calendar", "service")
     serializer_class = SlaPolicySerializer
-    permission_classes = [IsAdministratorOrReadOnly]
+    permission_classes = [IsStaffReadAdministratorWrite]
     filterset_fields = ["ticket_type", "priority", "service", "is_active"]
     ordering = ["ticket_type", "priority", "id"]
 
@@ -29,7 +29,7 @@ class SlaPolicyViewSet(viewsets.ModelViewSet):
 class CalendarViewSet(viewsets.ModelViewSet):
     queryset = BusinessCalendar.objects.prefetch_related("periods", "holidays")
     serializer_class = CalendarSerializer
-    permission_classes = [IsAdministratorOrReadOnly]
+    permission_classes = [IsStaffReadAdministratorWrite]
     ordering = ["name", "id"]
 
 

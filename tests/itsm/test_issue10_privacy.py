@@ -279,3 +279,28 @@ def test_every_ticket_type_takes_notes_only_from_those_who_work_it(org, leaky_re
         f"/api/v1/changes/{change.pk}/comments/", {"body": "hi"}, format="json"
     )
     assert res.status_code == 403, json.dumps(res.json())
+
+
+def test_requester_token_reads_no_support_routing(org, leaky_incident) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 #1 (found in the done-when walk): the requester's page shows the team by
+    name but never the tier, the teams' membership, SLA policies' escalation rules or the
+    calendars; the API said all of it to their token."""
+    client = api_as(org.requester)
+    detail = client.get(f"/api/v1/incidents/{leaky_incident.pk}/").json()
+    assert detail["tier"] is None
+    assert detail["team"] is None or detail["team"]["tier"] is None
+    for url in (
+        "/api/v1/teams/",
+        f"/api/v1/teams/{org.desk.pk}/",
+        "/api/v1/sla-policies/",
+        "/api/v1/calendars/",
+    ):
+        assert client.get(url).status_code == 403, url
+    services = client.get("/api/v1/services/").json()["results"]
+    assert services and all(set(s) == {"id", "name", "description", "is_active"} for s in services)
+    # Staff read all of it.
+    staff = api_as(org.agent)
+    assert staff.get(f"/api/v1/incidents/{leaky_incident.pk}/").json()["tier"] is not None
+    for url in ("/api/v1/teams/", "/api/v1/sla-policies/", "/api/v1/calendars/"):
+        assert staff.get(url).status_code == 200, url
+    assert "support_team" in staff.get("/api/v1/services/").json()["results"][0]
