@@ -9,6 +9,13 @@ from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 
+class ReviewScope(models.TextChoices):
+    """Which knowledge articles a go-live flags for review (knowledge.services)."""
+
+    TOUCHED = "touched", "Articles the release touches"
+    ALL_SERVICES = "all_services", "Every article of the project's services"
+
+
 class Project(models.Model):
     code = models.SlugField(max_length=12, unique=True, help_text="Short code, e.g. PAY.")
     name = models.CharField(max_length=120, unique=True)
@@ -33,6 +40,14 @@ class Project(models.Model):
         related_name="+",
         help_text="The team's working days (release slips are counted in them); "
         "empty: Monday to Friday.",
+    )
+    review_scope = models.CharField(
+        max_length=16,
+        choices=ReviewScope.choices,
+        default=ReviewScope.TOUCHED,
+        help_text="Which articles a go-live flags for review: those linked to the services "
+        "of the items it ships or naming their keys, or every article of the project's "
+        "services.",
     )
 
     class Meta:

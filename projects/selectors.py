@@ -205,3 +205,23 @@ def release_notes_for(releases: list[Release]) -> dict[int, dict[str, list[WorkI
             i for i in by_project.get(r.project_id, []) if i.target_release_id != r.pk
         ][:KNOWN_ISSUES_SHOWN]
     return notes
+
+
+def release_reach(release: Release) -> tuple[set[int], set[str]]:
+    """What a release touches, for the knowledge base's review after go-live: the
+    services of the items it ships (their incidents', problems' and changes' services,
+    and its deploying change's) and the keys of those items. Five queries at most."""
+    from core.models import Service
+
+    shipped = WorkItem.objects.filter(fixed_in_release=release, status__in=WORK_DONE_STATES)
+    keys = {item.key for item in shipped.only("kind", "number")}
+    service_ids: set[int] = set()
+    for through in ("incidents__work_items", "problems__defects", "changes__work_items"):
+        service_ids |= set(
+            Service.objects.filter(**{f"{through}__in": shipped})
+            .values_list("pk", flat=True)
+            .distinct()
+        )
+    if release.change_id:
+        service_ids |= set(release.change.services.values_list("pk", flat=True))
+    return service_ids, keys

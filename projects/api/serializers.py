@@ -35,6 +35,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "services",
             "project_manager",
             "calendar",
+            "review_scope",
         ]
 
 
