@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, F, Min, Q, QuerySet, Window
+from django.db.models import Count, F, Min, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from core.selectors import get_by_ref
@@ -115,7 +115,13 @@ def work_item_sla(item: WorkItem) -> dict[str, Any]:
 
     now = timezone.now()
     incidents = []
-    for incident in item.incidents.select_related("team").prefetch_related(clock_prefetch()):
+    prefetched = getattr(item, "_prefetched_objects_cache", {}).get("incidents")
+    linked = (
+        prefetched  # a list's rows come with their incidents and clocks (sla_incidents_prefetch)
+        if prefetched is not None
+        else item.incidents.select_related("team").prefetch_related(clock_prefetch())
+    )
+    for incident in linked:
         clocks = ticket_clocks(incident, now)
         # The backlog's rule (``work_items``): ticking clocks only, not paused or stopped.
         running = [
@@ -147,6 +153,18 @@ def work_item_sla(item: WorkItem) -> dict[str, Any]:
         "breached": any(c.level == "breached" for i in open_incidents for c in i["clocks"]),
         "incidents": incidents,
     }
+
+
+def sla_incidents_prefetch() -> Prefetch:
+    """A list of work items loads its incidents with their teams and clocks in four
+    queries, so each row's SLA summary (``work_item_sla``) costs none."""
+    from itsm.models import Incident
+    from sla.selectors import clock_prefetch
+
+    return Prefetch(
+        "incidents",
+        queryset=Incident.objects.select_related("team").prefetch_related(clock_prefetch()),
+    )
 
 
 def defect_of(incident: Any) -> WorkItem | None:

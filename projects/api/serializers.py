@@ -113,6 +113,32 @@ class IterationRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "status", "start", "end"]
 
 
+class WorkItemSlaIncidentSerializer(serializers.Serializer):
+    key = serializers.CharField(source="incident.key")
+    title = serializers.CharField(source="incident.title")
+    status = serializers.CharField(source="incident.status")
+    priority = serializers.IntegerField(source="incident.priority")
+    team = serializers.CharField(source="incident.team.name", allow_null=True, default=None)
+    is_open = serializers.BooleanField()
+    next_due = serializers.DateTimeField(
+        allow_null=True, help_text="The earliest due moment of its ticking clocks."
+    )
+    clocks = ClockSerializer(many=True)
+
+
+class WorkItemSlaSerializer(serializers.Serializer):
+    """A work item's SLA is its incidents' (it has no clocks of its own)."""
+
+    key = serializers.CharField()
+    earliest_due = serializers.DateTimeField(
+        allow_null=True,
+        help_text="The earliest due moment among its open incidents' ticking clocks: the "
+        "backlog's order. Null when no open incident has a ticking clock.",
+    )
+    breached = serializers.BooleanField(help_text="An open incident has missed a target.")
+    incidents = WorkItemSlaIncidentSerializer(many=True)
+
+
 class WorkItemSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
     project = serializers.CharField(source="project.code")
@@ -129,6 +155,11 @@ class WorkItemSerializer(serializers.ModelSerializer):
     )
     incidents = serializers.SerializerMethodField()
     changes = serializers.SerializerMethodField()
+    sla = serializers.SerializerMethodField(
+        help_text="Its incidents' SLA (it has no clocks of its own): the earliest due moment "
+        "among its open incidents' ticking clocks, whether one has breached, and each "
+        "incident's clocks, as /sla/ and the page show them."
+    )
 
     class Meta:
         model = WorkItem
@@ -154,9 +185,16 @@ class WorkItemSerializer(serializers.ModelSerializer):
             "earliest_due",
             "incidents",
             "changes",
+            "sla",
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(WorkItemSlaSerializer())
+    def get_sla(self, item: WorkItem) -> dict:
+        from projects.selectors import work_item_sla
+
+        return WorkItemSlaSerializer(work_item_sla(item)).data  # type: ignore[return-value]
 
     @extend_schema_field(IncidentLinkSerializer(many=True))
     def get_incidents(self, item: WorkItem) -> list[dict]:
@@ -473,29 +511,3 @@ class EmergencyDecisionCreateSerializer(serializers.Serializer):
 
 
 __all__ = ["Kind"]
-
-
-class WorkItemSlaIncidentSerializer(serializers.Serializer):
-    key = serializers.CharField(source="incident.key")
-    title = serializers.CharField(source="incident.title")
-    status = serializers.CharField(source="incident.status")
-    priority = serializers.IntegerField(source="incident.priority")
-    team = serializers.CharField(source="incident.team.name", allow_null=True, default=None)
-    is_open = serializers.BooleanField()
-    next_due = serializers.DateTimeField(
-        allow_null=True, help_text="The earliest due moment of its ticking clocks."
-    )
-    clocks = ClockSerializer(many=True)
-
-
-class WorkItemSlaSerializer(serializers.Serializer):
-    """A work item's SLA is its incidents' (it has no clocks of its own)."""
-
-    key = serializers.CharField()
-    earliest_due = serializers.DateTimeField(
-        allow_null=True,
-        help_text="The earliest due moment among its open incidents' ticking clocks: the "
-        "backlog's order. Null when no open incident has a ticking clock.",
-    )
-    breached = serializers.BooleanField(help_text="An open incident has missed a target.")
-    incidents = WorkItemSlaIncidentSerializer(many=True)

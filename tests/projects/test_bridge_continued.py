@@ -69,3 +69,56 @@ def test_issue11_go_live_wider_rule_when_the_project_chooses_it(
 def _reload(obj):  # type: ignore[no-untyped-def]
     obj.refresh_from_db()
     return obj
+
+
+def _stable(sla):  # type: ignore[no-untyped-def]
+    """An SLA summary without the seconds that tick between two requests."""
+    return {
+        **sla,
+        "incidents": [
+            {**i, "clocks": [(c["target"], c["due_at"], c["level"]) for c in i["clocks"]]}
+            for i in sla["incidents"]
+        ],
+    }
+
+
+def _queries(client, url):  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        res = client.get(url)
+    assert res.status_code == 200, res.content
+    return len(ctx.captured_queries), res.json()
+
+
+def test_issue11_defect_api_exposes_its_incidents_sla(org, project) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 #2: the defect resource (detail and list) carries its incidents' SLA: the
+    earliest due, whether one breached, and each incident's clocks, as /sla/ does; the
+    list's queries do not grow with its rows."""
+    api = api_as(org.developer)
+
+    def defect_with_incidents(n):  # type: ignore[no-untyped-def]
+        item = ps.work_item_create(actor=org.developer, kind="defect", project=project, title="T")
+        for _ in range(n):
+            inc = itsm.incident_create(actor=org.requester, service=org.service, title="Down")
+            ps.defect_link_incident(item=item, actor=org.developer, incident=inc)
+        return item
+
+    item = defect_with_incidents(2)
+    detail = api.get(f"/api/v1/defects/{item.key}/").json()
+    sla = api.get(f"/api/v1/defects/{item.key}/sla/").json()
+    assert _stable(detail["sla"]) == _stable(sla)
+    assert detail["sla"]["earliest_due"] is not None and len(detail["sla"]["incidents"]) == 2
+    assert {c["target"] for c in detail["sla"]["incidents"][0]["clocks"]} == {
+        "response",
+        "resolution",
+    }
+    few, body = _queries(api, "/api/v1/defects/")
+    [row] = body["results"]
+    assert _stable(row["sla"]) == _stable(sla)
+    for _ in range(3):
+        defect_with_incidents(2)
+    many, body = _queries(api, "/api/v1/defects/")
+    assert len(body["results"]) == 4
+    assert many == few
