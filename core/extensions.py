@@ -28,6 +28,7 @@ _panels: dict[str, list[Panel]] = defaultdict(list)
 _fields: dict[str, dict[str, Callable[[Any], Any]]] = defaultdict(dict)
 _public_fields: dict[str, dict[str, Callable[[Any], Any]]] = defaultdict(dict)
 _prefetches: dict[str, list[Any]] = defaultdict(list)
+_schemas: dict[str, dict[str, Callable[[], Any]]] = defaultdict(dict)
 
 
 def register_panel(page: str, panel: Panel) -> None:
@@ -51,12 +52,17 @@ def register_field(
     value: Callable[[Any], Any],
     *,
     public: Callable[[Any], Any] | None = None,
+    schema: Callable[[], Any] | None = None,
 ) -> None:
     """An extra read-only field on an API resource, computed from the object. ``public``
     computes what a reader who may not see linked internal records gets (see
-    ``core.visibility.Parts.linked_records``); without it they get null."""
+    ``core.visibility.Parts.linked_records``); without it they get null. ``schema``
+    returns a DRF serializer (field) describing it: a resource whose serializer declares
+    ``extension_fields(resource)`` then documents it in the OpenAPI schema."""
     _fields[resource][name] = value
     _public_fields[resource][name] = public or (lambda obj: None)
+    if schema is not None:
+        _schemas[resource][name] = schema
 
 
 def fields_for(resource: str, obj: Any, *, linked_records: bool = True) -> dict[str, Any]:
@@ -73,3 +79,26 @@ def register_prefetch(resource: str, lookup: Any) -> None:
 
 def prefetches_for(resource: str) -> list[Any]:
     return list(_prefetches[resource])
+
+
+def extension_fields(resource: str) -> dict[str, Any]:
+    """Read-only serializer fields for the extra fields registered with a ``schema``: they
+    compute the full value (the serializer swaps in the public one for readers who may
+    not see linked records) and carry the schema for drf-spectacular."""
+    from drf_spectacular.drainage import set_override
+    from rest_framework import serializers
+
+    class ExtensionField(serializers.Field):
+        def __init__(self, value: Callable[[Any], Any], **kwargs: Any) -> None:
+            self.value = value
+            super().__init__(source="*", read_only=True, **kwargs)
+
+        def to_representation(self, obj: Any) -> Any:
+            return self.value(obj)
+
+    out = {}
+    for name, schema in _schemas[resource].items():
+        field = ExtensionField(_fields[resource][name])
+        set_override(field, "field", schema())
+        out[name] = field
+    return out

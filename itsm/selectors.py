@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from core.exceptions import NotFound, ValidationFailed
 from core.extensions import prefetches_for
@@ -190,7 +190,12 @@ def change_list(user: User) -> QuerySet[Change]:
         return Change.objects.none()
     return Change.objects.select_related(
         "requested_by", "implementer", "team", "template", "freeze_override_by"
-    ).prefetch_related("services", clock_prefetch())
+    ).prefetch_related(
+        "services",
+        clock_prefetch(),
+        Prefetch("caused_incidents", queryset=Incident.objects.order_by("number")),
+        *prefetches_for("change"),
+    )
 
 
 def change_get(user: User, ref: str | int) -> Change:

@@ -45,6 +45,30 @@ class ProjectsConfig(AppConfig):
             extensions.Panel("projects/_change_development.html", bridge.change_panel),
         )
 
+        # The change resource: what its enhancements deliver and the releases it deploys.
+        from projects.api import serializers as api
+
+        extensions.register_field(
+            "change",
+            "enhancements",
+            bridge.change_enhancements_field,
+            schema=lambda: api.ChangeEnhancementSerializer(many=True),
+        )
+        extensions.register_field(
+            "change",
+            "delivery",
+            bridge.change_delivery_field,
+            schema=lambda: api.ChangeDeliverySerializer(allow_null=True),
+        )
+        extensions.register_field(
+            "change",
+            "releases",
+            bridge.change_releases_field,
+            schema=lambda: api.ChangeReleaseSerializer(many=True),
+        )
+        for lookup in bridge.change_prefetches():
+            extensions.register_prefetch("change", lookup)
+
         from core.visibility import register_parts_policy, staff_only
         from projects.models import Release, WorkItem
 

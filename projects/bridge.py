@@ -150,8 +150,8 @@ def change_panel(request: Any, change: Any) -> dict[str, Any] | None:
     from itsm.permissions import is_change_manager
     from projects.models import Release
 
-    releases = list(change.releases.select_related("project"))
-    enhancements = list(change.work_items.filter(kind=Kind.ENHANCEMENT))
+    releases = _releases_of(change)
+    enhancements = _enhancements_of(change)
     from projects.permissions import can_answer_emergency_decision
 
     decisions = list(
@@ -168,6 +168,7 @@ def change_panel(request: Any, change: Any) -> dict[str, Any] | None:
         "change": change,
         "releases": releases,
         "enhancements": enhancements,
+        "delivery": delivery(enhancements),
         "decisions": decisions,
         "can_decide": can_decide,
         "open_releases": Release.objects.exclude(
@@ -184,3 +185,131 @@ def change_panel(request: Any, change: Any) -> dict[str, Any] | None:
         if can_decide
         else [],
     }
+
+
+# --- what a change's enhancements deliver (the change page and the change resource) ------
+def _logged_hours() -> Any:
+    """Project time logged on each work item, summed in the same query as the items."""
+    from decimal import Decimal
+
+    from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
+    from django.db.models.functions import Coalesce
+
+    from projects.models import TimeEntry
+
+    per_item = (
+        TimeEntry.objects.filter(
+            content_type__app_label="projects",
+            content_type__model="workitem",
+            object_id=OuterRef("pk"),
+        )
+        .order_by()
+        .values("object_id")
+        .annotate(total=Sum("hours"))
+        .values("total")[:1]
+    )
+    return Coalesce(
+        Subquery(per_item),
+        Value(Decimal(0)),
+        output_field=DecimalField(max_digits=9, decimal_places=2),
+    )
+
+
+def _enhancements_qs() -> Any:
+    return (
+        WorkItem.objects.filter(kind=Kind.ENHANCEMENT)
+        .select_related("target_release__project", "fixed_in_release__project")
+        .annotate(logged_hours=_logged_hours())
+        .order_by("priority", "pk")
+    )
+
+
+def change_prefetches() -> list[Prefetch]:
+    """Lists of changes load their enhancements (with logged time) and releases in two
+    queries, whatever the page size (see core.extensions)."""
+    from projects.models import Release
+
+    return [
+        Prefetch("work_items", queryset=_enhancements_qs(), to_attr="linked_enhancements"),
+        Prefetch(
+            "releases",
+            queryset=Release.objects.select_related("project").order_by("planned_date", "pk"),
+            to_attr="deploying_releases",
+        ),
+    ]
+
+
+def _enhancements_of(change: Any) -> list[WorkItem]:
+    if hasattr(change, "linked_enhancements"):
+        return change.linked_enhancements
+    return list(_enhancements_qs().filter(changes=change))
+
+
+def _releases_of(change: Any) -> list[Any]:
+    if hasattr(change, "deploying_releases"):
+        return change.deploying_releases
+    return list(change.releases.select_related("project").order_by("planned_date", "pk"))
+
+
+def delivery(items: list[WorkItem]) -> dict[str, Any]:
+    """How far a change's enhancements are: the share done is the done items' estimate
+    over the estimated items' total, or done items over all when none is estimated."""
+    from projects.models import WORK_DONE_STATES
+
+    done = [i for i in items if i.status in WORK_DONE_STATES]
+    estimated = [i for i in items if i.estimate_hours]
+    if estimated:
+        basis = "estimate"
+        total = sum(i.estimate_hours for i in estimated)
+        part = sum(i.estimate_hours for i in estimated if i in done)
+    else:
+        basis, total, part = "count", len(items), len(done)
+    return {
+        "done_percent": round(100 * part / total) if total else None,
+        "basis": basis if items else None,
+        "done": len(done),
+        "count": len(items),
+        "estimate_hours": sum((i.estimate_hours or 0) for i in items),
+        "logged_hours": sum((getattr(i, "logged_hours", 0) or 0) for i in items),
+    }
+
+
+def change_enhancements_field(change: Any) -> list[dict[str, Any]]:
+    from projects.api.serializers import ChangeEnhancementSerializer
+
+    rows = []
+    for item in _enhancements_of(change):
+        release = item.fixed_in_release or item.target_release
+        rows.append(
+            {
+                "key": item.key,
+                "title": item.title,
+                "status": item.status,
+                "target_release": str(release) if release else None,
+                "estimate_hours": item.estimate_hours,
+                "logged_hours": item.logged_hours,
+            }
+        )
+    return ChangeEnhancementSerializer(rows, many=True).data  # type: ignore[return-value]
+
+
+def change_delivery_field(change: Any) -> dict[str, Any]:
+    from projects.api.serializers import ChangeDeliverySerializer
+
+    return ChangeDeliverySerializer(delivery(_enhancements_of(change))).data  # type: ignore[return-value]
+
+
+def change_releases_field(change: Any) -> list[dict[str, Any]]:
+    from projects.api.serializers import ChangeReleaseSerializer
+
+    rows = [
+        {
+            "id": r.pk,
+            "name": str(r),
+            "status": r.status,
+            "planned_date": r.planned_date,
+            "went_live_at": r.went_live_at,
+        }
+        for r in _releases_of(change)
+    ]
+    return ChangeReleaseSerializer(rows, many=True).data  # type: ignore[return-value]

@@ -31,6 +31,13 @@ class ProblemRefSerializer(serializers.Serializer):
         return problem.workaround if problem.workaround_published else None
 
 
+class CausedByChangeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+
+
 class IncidentSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
     status = serializers.CharField(read_only=True)
@@ -42,6 +49,13 @@ class IncidentSerializer(serializers.ModelSerializer):
     problem = ProblemRefSerializer(read_only=True, allow_null=True)
     status_line = serializers.SerializerMethodField(
         help_text="Where the incident stands, in one sentence for its requester (as the page)."
+    )
+    caused_by = CausedByChangeSerializer(
+        source="caused_by_change",
+        read_only=True,
+        allow_null=True,
+        help_text="The change recorded as its cause; null for readers who may not see "
+        "linked internal records.",
     )
 
     class Meta:
@@ -72,6 +86,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "resolved_at",
             "closed_at",
             "problem",
+            "caused_by",
             "sla",
             "status_line",
         ]
@@ -85,6 +100,8 @@ class IncidentSerializer(serializers.ModelSerializer):
         data = super().to_representation(incident)
         if not parts.linked_records and data["problem"] is not None:
             data["problem"] = {**data["problem"], "id": None, "key": None, "title": None}
+        if not parts.linked_records:
+            data["caused_by"] = None
         extra = fields_for("incident", incident, linked_records=parts.linked_records)
         return {**data, **extra}
 

@@ -511,3 +511,38 @@ class EmergencyDecisionCreateSerializer(serializers.Serializer):
 
 
 __all__ = ["Kind"]
+
+
+# --- what the change resource says of the development side (projects.bridge) -------------
+class ChangeEnhancementSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    target_release = serializers.CharField(
+        allow_null=True, help_text="The release it is fixed in, or else planned for."
+    )
+    estimate_hours = serializers.DecimalField(max_digits=7, decimal_places=1, allow_null=True)
+    logged_hours = serializers.DecimalField(
+        max_digits=9, decimal_places=2, help_text="Project time logged on it."
+    )
+
+
+class ChangeDeliverySerializer(serializers.Serializer):
+    done_percent = serializers.IntegerField(
+        allow_null=True,
+        help_text="The share done: done estimate over total estimate of the estimated "
+        "enhancements, or done count over count when none is estimated; null without any.",
+    )
+    basis = serializers.ChoiceField(choices=["estimate", "count"], allow_null=True)
+    done = serializers.IntegerField()
+    count = serializers.IntegerField()
+    estimate_hours = serializers.DecimalField(max_digits=9, decimal_places=1)
+    logged_hours = serializers.DecimalField(max_digits=9, decimal_places=2)
+
+
+class ChangeReleaseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    planned_date = serializers.DateField(allow_null=True)
+    went_live_at = serializers.DateTimeField(allow_null=True)

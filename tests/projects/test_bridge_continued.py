@@ -122,3 +122,103 @@ def test_issue11_defect_api_exposes_its_incidents_sla(org, project) -> None:  # 
     many, body = _queries(api, "/api/v1/defects/")
     assert len(body["results"]) == 4
     assert many == few
+
+
+def _change_with_enhancements(org, project, release):  # type: ignore[no-untyped-def]
+    """A change two enhancements deliver: one done (8 h estimated), one open (2 h), with
+    time logged on both; the release deploys it; it caused an incident."""
+    from itsm.services import changes as cs
+    from projects.capacity import time_log
+
+    change = cs.change_create(actor=org.developer, title="New layout", services=[org.service])
+    done = ps.work_item_create(
+        actor=org.developer, kind="enhancement", project=project, title="Layout v2"
+    )
+    open_ = ps.work_item_create(
+        actor=org.developer, kind="enhancement", project=project, title="Print view"
+    )
+    for item, estimate in ((done, 8), (open_, 2)):
+        ps.enhancement_link_change(item=item, actor=org.developer, change=change)
+        WorkItem.objects.filter(pk=item.pk).update(estimate_hours=estimate, target_release=release)
+    WorkItem.objects.filter(pk=done.pk).update(status="fixed", fixed_in_release=release)
+    WorkItem.objects.filter(pk=open_.pk).update(assignee=org.developer)
+    open_.refresh_from_db()
+    done.refresh_from_db()
+    WorkItem.objects.filter(pk=done.pk).update(assignee=org.developer)
+    done.refresh_from_db()
+    time_log(actor=org.developer, target=done, hours="6.5")
+    time_log(actor=org.developer, target=done, hours="1")
+    time_log(actor=org.developer, target=open_, hours="0.5")
+    type(release).objects.filter(pk=release.pk).update(change=change)
+    inc = itsm.incident_create(actor=org.requester, service=org.service, title="Layout broken")
+    cs.change_link_incident(change=change, actor=org.change_manager, incident=inc)
+    return change, done, open_, inc
+
+
+def test_issue11_change_api_exposes_enhancements_releases_and_caused_incidents(
+    org, project, release
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 #1: the change resource says what its enhancements deliver (state, target
+    release, estimate vs logged, share done), the releases that deploy it and the
+    incidents it caused; the incident resource names its cause (not to its requester)."""
+    change, done, open_, inc = _change_with_enhancements(org, project, release)
+    api = api_as(org.change_manager)
+    body = api.get(f"/api/v1/changes/{change.key}/").json()
+    rows = {r["key"]: r for r in body["enhancements"]}
+    assert rows[done.key] == {
+        "key": done.key,
+        "title": "Layout v2",
+        "status": "fixed",
+        "target_release": str(release),
+        "estimate_hours": "8.0",
+        "logged_hours": "7.50",
+    }
+    assert rows[open_.key]["status"] == "open" and rows[open_.key]["logged_hours"] == "0.50"
+    assert body["delivery"]["done_percent"] == 80 and body["delivery"]["basis"] == "estimate"
+    assert body["delivery"]["logged_hours"] == "8.00"
+    assert [r["id"] for r in body["releases"]] == [release.pk]
+    assert [i["key"] for i in body["caused_incidents"]] == [inc.key]
+    staff_view = api_as(org.agent).get(f"/api/v1/incidents/{inc.key}/").json()
+    assert staff_view["caused_by"]["key"] == change.key
+    assert api_as(org.requester).get(f"/api/v1/incidents/{inc.key}/").json()["caused_by"] is None
+    mine = api_as(org.requester).get("/api/v1/incidents/").json()["results"]
+    assert [r["caused_by"] for r in mine] == [None]
+
+
+def test_issue11_change_share_done_by_count_without_estimates(org, project, release) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 #1: with no estimate the share done is done items over items."""
+    change, done, open_, _ = _change_with_enhancements(org, project, release)
+    WorkItem.objects.filter(pk__in=[done.pk, open_.pk]).update(estimate_hours=None)
+    body = api_as(org.change_manager).get(f"/api/v1/changes/{change.key}/").json()
+    assert body["delivery"]["done_percent"] == 50 and body["delivery"]["basis"] == "count"
+
+
+def test_issue11_change_page_shows_what_enhancements_deliver(org, project, release) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 #1: the change page shows each enhancement's state, target release,
+    estimate vs logged time, and the share done."""
+    from django.test import Client
+
+    change, done, open_, _ = _change_with_enhancements(org, project, release)
+    c = Client()
+    c.force_login(org.change_manager)
+    html = c.get(change.get_absolute_url()).content.decode()
+    assert 'id="change-enhancements"' in html
+    assert done.key in html and open_.key in html and str(release) in html
+    assert "7.50 h" in html and "8.0 h" in html and "80% done" in html
+
+
+def test_issue11_change_list_queries_do_not_grow(org, project, release) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 #1: the change list's queries do not grow with its rows (enhancements,
+    logged time, releases and caused incidents are prefetched)."""
+    from projects.models import Release
+
+    api = api_as(org.change_manager)
+    _change_with_enhancements(org, project, release)
+    few, body = _queries(api, "/api/v1/changes/")
+    assert len(body["results"]) == 1
+    for n in range(3):
+        other = Release.objects.create(project=project, version=f"3.{n}")
+        _change_with_enhancements(org, project, other)
+    many, body = _queries(api, "/api/v1/changes/")
+    assert len(body["results"]) == 4 and all(r["enhancements"] for r in body["results"])
+    assert many == few
