@@ -102,3 +102,37 @@ def extension_fields(resource: str) -> dict[str, Any]:
         set_override(field, "field", schema())
         out[name] = field
     return out
+
+
+# --- queues and who works a record --------------------------------------------------------
+_team_queues: dict[str, list[Callable[[int], Any]]] = defaultdict(list)
+_work_grants: dict[str, list[Callable[[Any, Any], bool]]] = defaultdict(list)
+
+
+def register_team_queue(resource: str, members: Callable[[int], Any]) -> None:
+    """More records in a team's queue than those the team holds: ``members(team_id)``
+    returns a ``Q`` (projects: incidents routed to a release's team in its hypercare)."""
+    if members not in _team_queues[resource]:
+        _team_queues[resource].append(members)
+
+
+def team_queue_q(resource: str, team_id: int) -> Any:
+    """The ``Q`` for the extra records of ``team_id``'s queue (matches none without any)."""
+    from django.db.models import Q
+
+    q = Q(pk__in=[])
+    for members in _team_queues[resource]:
+        q |= members(team_id)
+    return q
+
+
+def register_work_grant(resource: str, grant: Callable[[Any, Any], bool]) -> None:
+    """Another reason a user may work a record: ``grant(user, record)``. Asked only after
+    the owning app's own rules said no, so it can only widen the rule for the records the
+    higher app routes (the team queues above)."""
+    if grant not in _work_grants[resource]:
+        _work_grants[resource].append(grant)
+
+
+def work_granted(resource: str, user: Any, record: Any) -> bool:
+    return any(grant(user, record) for grant in _work_grants[resource])

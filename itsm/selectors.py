@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from core.exceptions import NotFound, ValidationFailed
-from core.extensions import prefetches_for
+from core.extensions import prefetches_for, team_queue_q
 from core.models import AuditEvent, Comment
 from core.roles import is_staff_member
 from core.selectors import TimelineEntry, get_by_ref
@@ -80,7 +80,8 @@ def incident_counts(qs: QuerySet[Incident]) -> dict[str, dict[Any, int]]:
 
 
 def incident_queue(user: User, queue: str) -> QuerySet[Incident]:
-    """The named queue: ``mine`` (assigned to me, open), ``team-<id>`` (a team's open work),
+    """The named queue: ``mine`` (assigned to me, open), ``team-<id>`` (a team's open work,
+    with what is routed to it as well),
     ``unassigned`` (new incidents at the service desk), ``all``."""
     qs = incident_list(user)
     open_q = Q(status__in=OPEN)
@@ -91,7 +92,8 @@ def incident_queue(user: User, queue: str) -> QuerySet[Incident]:
             team_id = int(queue.removeprefix("team-"))
         except ValueError:
             raise NotFound(f"No queue {queue}.") from None
-        return qs.filter(open_q, team_id=team_id)
+        # ...and what other apps route to the team as well (core.extensions).
+        return qs.filter(open_q, Q(team_id=team_id) | team_queue_q("incident", team_id))
     if queue == "unassigned":
         return qs.filter(open_q, assignee__isnull=True)
     if queue == "all":

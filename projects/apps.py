@@ -30,6 +30,19 @@ class ProjectsConfig(AppConfig):
             public=bridge.incident_defect_public_field,
         )
         extensions.register_prefetch("incident", bridge.defects_prefetch())
+        from projects.api.serializers import HypercareRouteSerializer
+
+        # Hypercare: the release's team's queue holds the incident too, and they work it.
+        extensions.register_team_queue("incident", bridge.hypercare_queue_q)
+        extensions.register_work_grant("incident", bridge.hypercare_grant)
+        extensions.register_field(
+            "incident",
+            "hypercare",
+            bridge.incident_hypercare_field,
+            public=lambda incident: [],
+            schema=lambda: HypercareRouteSerializer(many=True),
+        )
+        extensions.register_prefetch("incident", bridge.hypercare_prefetch())
         extensions.register_panel(
             "problem_detail",
             extensions.Panel("projects/_problem_defects.html", bridge.problem_panel),

@@ -313,3 +313,57 @@ def change_releases_field(change: Any) -> list[dict[str, Any]]:
         for r in _releases_of(change)
     ]
     return ChangeReleaseSerializer(rows, many=True).data  # type: ignore[return-value]
+
+
+# --- hypercare: the release's team works the incident as well as the desk ----------------
+def hypercare_queue_q(team_id: int) -> Any:
+    """Incidents routed to the team during a release's hypercare (its 3rd-line queue)."""
+    from django.db.models import Q
+
+    from projects.models import HypercareRoute
+
+    return Q(pk__in=HypercareRoute.objects.filter(team_id=team_id).values("incident_id"))
+
+
+def hypercare_grant(user: Any, incident: Any) -> bool:
+    """Members of a team the incident is routed to in hypercare work it (a developer of the
+    release's team: the same roles as any agent, itsm.permissions checked them)."""
+    from itsm.permissions import user_team_ids
+    from projects.models import HypercareRoute
+
+    teams = user_team_ids(user)
+    if not teams:
+        return False
+    if hasattr(incident, "hypercare"):
+        return any(r.team_id in teams for r in incident.hypercare)
+    return HypercareRoute.objects.filter(incident=incident, team_id__in=teams).exists()
+
+
+def hypercare_prefetch() -> Prefetch:
+    from projects.models import HypercareRoute
+
+    return Prefetch(
+        "hypercare_routes",
+        queryset=HypercareRoute.objects.select_related("release__project", "team"),
+        to_attr="hypercare",
+    )
+
+
+def _routes(incident: Any) -> list[Any]:
+    if hasattr(incident, "hypercare"):
+        return incident.hypercare
+    return list(incident.hypercare_routes.select_related("release__project", "team"))
+
+
+def incident_hypercare_field(incident: Any) -> list[dict[str, Any]]:
+    """The releases in whose hypercare the incident was raised and the teams it is routed
+    to for them (empty: none)."""
+    return [
+        {
+            "release": str(r.release),
+            "release_id": r.release_id,
+            "team": r.team.name,
+            "team_id": r.team_id,
+        }
+        for r in _routes(incident)
+    ]

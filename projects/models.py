@@ -581,3 +581,25 @@ class EmergencyDecision(models.Model):
     @property
     def key(self) -> str:
         return f"Emergency decision {self.pk}"
+
+
+class HypercareRoute(models.Model):
+    """An incident raised during a release's hypercare, routed to the release's team as
+    well as the service desk: it stays with the desk (its ``team``) and also shows in
+    this team's queue, marked hypercare, whose members may work it (projects.apps)."""
+
+    incident = models.ForeignKey(
+        "itsm.Incident", on_delete=models.CASCADE, related_name="hypercare_routes"
+    )
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="hypercare_routes")
+    team = models.ForeignKey("core.Team", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "release"], name="uniq_hypercare_route")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} → {self.team} ({self.release})"

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
-from core.extensions import fields_for
+from core.extensions import extension_fields, fields_for
 from core.models import Service, Team
 from core.visibility import EVERYTHING, parts_for
 from itsm.models import Category, HoldReason, Incident, Level, ResolutionCode
@@ -91,6 +91,10 @@ class IncidentSerializer(serializers.ModelSerializer):
             "status_line",
         ]
         read_only_fields = fields
+
+    def get_fields(self):  # type: ignore[no-untyped-def]
+        # Fields other apps add that document their schema (core.extensions).
+        return {**super().get_fields(), **extension_fields("incident")}
 
     def to_representation(self, incident: Incident) -> dict:
         # Fields other apps add (projects: the linked defect), see core.extensions; linked

@@ -546,3 +546,10 @@ class ChangeReleaseSerializer(serializers.Serializer):
     status = serializers.CharField()
     planned_date = serializers.DateField(allow_null=True)
     went_live_at = serializers.DateTimeField(allow_null=True)
+
+
+class HypercareRouteSerializer(serializers.Serializer):
+    release = serializers.CharField()
+    release_id = serializers.IntegerField()
+    team = serializers.CharField(help_text="The release's team, whose queue holds it too.")
+    team_id = serializers.IntegerField()

@@ -222,3 +222,54 @@ def test_issue11_change_list_queries_do_not_grow(org, project, release) -> None:
     many, body = _queries(api, "/api/v1/changes/")
     assert len(body["results"]) == 4 and all(r["enhancements"] for r in body["results"])
     assert many == few
+
+
+def test_issue11_hypercare_incident_routed_to_the_release_team(org, project, release) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 #3: an incident raised in a release's hypercare stays with the service desk
+    and also appears in the release team's 3rd-line queue, marked hypercare; that team's
+    members may work it; other teams may not; a requester is not told the routing."""
+    from django.test import Client
+    from django.utils import timezone
+
+    from itsm import selectors as itsm_selectors
+    from itsm.permissions import can_work_incident
+    from projects.models import HypercareRoute, Release
+
+    before = itsm.incident_create(actor=org.requester, service=org.service, title="Earlier")
+    Release.objects.filter(pk=release.pk).update(status="live", went_live_at=timezone.now())
+    inc = itsm.incident_create(actor=org.requester, service=org.service, title="Tax wrong")
+    [route] = HypercareRoute.objects.filter(incident=inc)
+    assert route.team == org.dev and route.release == release
+    inc.refresh_from_db()
+    assert inc.team == org.desk and inc.tier == 1  # still the desk's
+    assert inc in itsm_selectors.incident_queue(org.agent, "unassigned")
+    dev_queue = itsm_selectors.incident_queue(org.developer, f"team-{org.dev.pk}")
+    assert list(dev_queue) == [inc]  # not the incident raised before go-live
+    assert can_work_incident(org.developer, inc)
+    assert not can_work_incident(org.developer, before)
+    assert not can_work_incident(org.support2, inc)
+    c = Client()
+    c.force_login(org.developer)
+    html = c.get("/desk/", {"queue": f"team-{org.dev.pk}"}).content.decode()
+    assert inc.key in html and 'class="badge hypercare"' in html
+    staff = api_as(org.developer).get(f"/api/v1/incidents/{inc.key}/").json()
+    assert staff["hypercare"] == [
+        {
+            "release": str(release),
+            "release_id": release.pk,
+            "team": org.dev.name,
+            "team_id": org.dev.pk,
+        }
+    ]
+    assert api_as(org.requester).get(f"/api/v1/incidents/{inc.key}/").json()["hypercare"] == []
+    # The developer works it through the same services as the desk: takes it to 3rd line.
+    take = {"reason": "Ours: the release broke it.", "team": org.dev.pk, "tier": 3}
+    res = api_as(org.support2).post(
+        f"/api/v1/incidents/{inc.key}/transitions/escalate/", take, format="json"
+    )
+    assert res.status_code == 403
+    res = api_as(org.developer).post(
+        f"/api/v1/incidents/{inc.key}/transitions/escalate/", take, format="json"
+    )
+    assert res.status_code == 200, res.content
+    assert res.json()["team"]["id"] == org.dev.pk and res.json()["tier"] == 3
