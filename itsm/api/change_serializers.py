@@ -118,15 +118,20 @@ class ChangeSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ChangeRefSerializer(many=True))
     def get_conflicts(self, change: Change) -> list[dict]:
-        return ChangeRefSerializer(conflicts_of(change), many=True).data  # type: ignore[return-value]
+        # A list page computed them for all its rows at once (selectors.change_windows).
+        found = getattr(change, "window_conflicts", None)
+        if found is None:
+            found = conflicts_of(change)
+        return ChangeRefSerializer(found, many=True).data  # type: ignore[return-value]
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_freeze_windows(self, change: Change) -> list[str]:
         if not (change.planned_start and change.planned_end):
             return []
-        return [
-            str(f) for f in freeze_windows_hit(change, change.planned_start, change.planned_end)
-        ]
+        found = getattr(change, "window_freezes", None)
+        if found is None:
+            found = freeze_windows_hit(change, change.planned_start, change.planned_end)
+        return [str(f) for f in found]
 
 
 class ChangeCreateSerializer(serializers.Serializer):

@@ -214,6 +214,7 @@ def test_issue11_change_list_queries_do_not_grow(org, project, release) -> None:
 
     api = api_as(org.change_manager)
     _change_with_enhancements(org, project, release)
+    _queries(api, "/api/v1/changes/")  # warm caches (roles, content types)
     few, body = _queries(api, "/api/v1/changes/")
     assert len(body["results"]) == 1
     for n in range(3):
@@ -273,3 +274,48 @@ def test_issue11_hypercare_incident_routed_to_the_release_team(org, project, rel
     )
     assert res.status_code == 200, res.content
     assert res.json()["team"]["id"] == org.dev.pk and res.json()["tier"] == 3
+
+
+def test_issue11_change_list_queries_do_not_grow_with_scheduled_changes(org) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 #1: scheduled changes' conflicts and freeze windows are computed for the
+    whole page at once (they cost two queries per row), with the same answers as the
+    detail."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from itsm.models import Change, FreezeWindow
+    from itsm.services import changes as cs
+
+    start = timezone.now() + timedelta(days=3)
+    FreezeWindow.objects.create(
+        name="Year end", start=start + timedelta(hours=1), end=start + timedelta(days=1)
+    )
+
+    def scheduled(offset_hours):  # type: ignore[no-untyped-def]
+        s = start + timedelta(hours=offset_hours)
+        c = cs.change_create(
+            actor=org.developer,
+            title="Window",
+            services=[org.service],
+            planned_start=s,
+            planned_end=s + timedelta(hours=2),
+        )
+        Change.objects.filter(pk=c.pk).update(status="scheduled")
+        return c
+
+    api = api_as(org.change_manager)
+    scheduled(0)
+    _queries(api, "/api/v1/changes/")  # warm caches (roles, content types)
+    few, _ = _queries(api, "/api/v1/changes/")
+    for hours in (1, 30, 31):
+        scheduled(hours)
+    many, body = _queries(api, "/api/v1/changes/")
+    assert len(body["results"]) == 4 and many == few
+    for row in body["results"]:
+        detail = api.get(f"/api/v1/changes/{row['key']}/").json()
+        assert row["conflicts"] == detail["conflicts"]
+        assert row["freeze_windows"] == detail["freeze_windows"]
+    assert any(row["conflicts"] for row in body["results"])
+    assert any(row["freeze_windows"] for row in body["results"])
+    assert not all(row["freeze_windows"] for row in body["results"])
