@@ -44,6 +44,10 @@ class ProjectsConfig(AppConfig):
         )
         extensions.register_prefetch("incident", bridge.hypercare_prefetch())
         extensions.register_panel(
+            "incident_detail",
+            extensions.Panel("projects/_incident_hypercare.html", bridge.hypercare_panel, order=15),
+        )
+        extensions.register_panel(
             "problem_detail",
             extensions.Panel("projects/_problem_defects.html", bridge.problem_panel),
         )

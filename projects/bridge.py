@@ -367,3 +367,12 @@ def incident_hypercare_field(incident: Any) -> list[dict[str, Any]]:
         }
         for r in _routes(incident)
     ]
+
+
+def hypercare_panel(request: Any, incident: Any) -> dict[str, Any] | None:
+    """Staff see that the incident came in during a release's hypercare and whose queue
+    holds it besides the desk."""
+    if not is_staff_member(request.user):
+        return None
+    routes = _routes(incident)
+    return {"routes": routes} if routes else None

@@ -253,6 +253,10 @@ def test_issue11_hypercare_incident_routed_to_the_release_team(org, project, rel
     c.force_login(org.developer)
     html = c.get("/desk/", {"queue": f"team-{org.dev.pk}"}).content.decode()
     assert inc.key in html and 'class="badge hypercare"' in html
+    page = c.get(inc.get_absolute_url()).content.decode()
+    assert 'id="hypercare"' in page and f"queue=team-{org.dev.pk}" in page
+    c.force_login(org.requester)
+    assert 'id="hypercare"' not in c.get(inc.get_absolute_url()).content.decode()
     staff = api_as(org.developer).get(f"/api/v1/incidents/{inc.key}/").json()
     assert staff["hypercare"] == [
         {
