@@ -73,7 +73,7 @@ class ChangeViewSet(TicketViewSet):
     def paginate_queryset(self, queryset):  # type: ignore[no-untyped-def]
         # Conflicts and freeze windows of the whole page in two queries, not two per row.
         page = super().paginate_queryset(queryset)
-        if page is not None:
+        if page is not None and self.action == "list":  # not /history/, /attachments/…
             selectors.change_windows(page)
         return page
 
