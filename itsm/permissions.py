@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from core import extensions
 from core.exceptions import ActionForbidden, IllegalTransition
 from core.models import Tier
 from core.roles import Role, has_role, holds_process_role, is_administrator, is_staff_member
@@ -50,7 +51,8 @@ def can_view_incident(user: User, incident: Incident) -> bool:
 
 def can_work_incident(user: User, incident: Incident) -> bool:
     """Agents act on incidents in their teams' queues or assigned to them; a new incident
-    with no team yet sits with the service desk (tier 1)."""
+    with no team yet sits with the service desk (tier 1); a team it is routed to as well
+    (``core.extensions.register_work_grant``) works it too."""
     if not user.is_authenticated:
         return False
     if is_incident_manager(user, incident):
@@ -60,8 +62,12 @@ def can_work_incident(user: User, incident: Incident) -> bool:
     if incident.assignee_id == user.pk:
         return True
     if incident.team_id is not None:
-        return incident.team_id in user_team_ids(user)
-    return Tier.SERVICE_DESK in user_tiers(user)
+        if incident.team_id in user_team_ids(user):
+            return True
+    elif Tier.SERVICE_DESK in user_tiers(user):
+        return True
+    # Teams another app routes it to as well (projects: the release's team in hypercare).
+    return extensions.work_granted("incident", user, incident)
 
 
 def can_fire(user: User, incident: Incident, name: str) -> bool:

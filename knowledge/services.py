@@ -4,6 +4,7 @@ articles are kept in step by the events of the apps below."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from functools import partial, wraps
@@ -411,12 +412,37 @@ def on_problem_resolved(*, problem: Any, actor: Actor) -> None:
 
 @_reaction
 def on_release_live(*, release: Any, actor: Actor) -> None:
-    """Articles about the release's services are flagged for review, naming it."""
+    """The articles the release touches are flagged for review, naming it: those filed
+    under the services of the items it ships, or naming one of their keys. A project that
+    chose the wider rule (``review_scope``) has every article of its services flagged."""
+    from projects.models import ReviewScope
+    from projects.selectors import release_reach
+
     reason = f"{release} went live on {timezone.localdate():%d %b %Y}: check this still holds."
-    for article in Article.objects.filter(
-        status="published", services__in=release.project.services.all()
-    ).distinct():
+    published = Article.objects.filter(status="published")
+    if release.project.review_scope == ReviewScope.ALL_SERVICES:
+        articles = list(published.filter(services__in=release.project.services.all()).distinct())
+    else:
+        articles = _touched_articles(published, *release_reach(release))
+    for article in articles:
         article_flag(article=article, reason=reason, actor=actor, release=release)
+
+
+def _touched_articles(published: Any, service_ids: set[int], keys: set[str]) -> list[Article]:
+    """Published articles filed under one of ``service_ids`` or naming one of ``keys``
+    as a word (``DEF-12`` is not ``DEF-123``)."""
+    from django.db.models import Q
+
+    found = {a.pk: a for a in published.filter(services__in=service_ids).distinct()}
+    if keys:
+        mention = Q()
+        for key in keys:
+            mention |= Q(title__icontains=key) | Q(body__icontains=key)
+        words = re.compile(r"\b(" + "|".join(re.escape(k) for k in keys) + r")\b", re.I)
+        for a in published.filter(mention).exclude(pk__in=found):
+            if words.search(a.title) or words.search(a.body):
+                found[a.pk] = a
+    return sorted(found.values(), key=lambda a: a.pk)
 
 
 def article_unflag(*, article: Article, actor: Actor, comment: str) -> Article:

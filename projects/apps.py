@@ -30,6 +30,23 @@ class ProjectsConfig(AppConfig):
             public=bridge.incident_defect_public_field,
         )
         extensions.register_prefetch("incident", bridge.defects_prefetch())
+        from projects.api.serializers import HypercareRouteSerializer
+
+        # Hypercare: the release's team's queue holds the incident too, and they work it.
+        extensions.register_team_queue("incident", bridge.hypercare_queue_q)
+        extensions.register_work_grant("incident", bridge.hypercare_grant)
+        extensions.register_field(
+            "incident",
+            "hypercare",
+            bridge.incident_hypercare_field,
+            public=lambda incident: [],
+            schema=lambda: HypercareRouteSerializer(many=True),
+        )
+        extensions.register_prefetch("incident", bridge.hypercare_prefetch())
+        extensions.register_panel(
+            "incident_detail",
+            extensions.Panel("projects/_incident_hypercare.html", bridge.hypercare_panel, order=15),
+        )
         extensions.register_panel(
             "problem_detail",
             extensions.Panel("projects/_problem_defects.html", bridge.problem_panel),
@@ -44,6 +61,30 @@ class ProjectsConfig(AppConfig):
             "change_detail",
             extensions.Panel("projects/_change_development.html", bridge.change_panel),
         )
+
+        # The change resource: what its enhancements deliver and the releases it deploys.
+        from projects.api import serializers as api
+
+        extensions.register_field(
+            "change",
+            "enhancements",
+            bridge.change_enhancements_field,
+            schema=lambda: api.ChangeEnhancementSerializer(many=True),
+        )
+        extensions.register_field(
+            "change",
+            "delivery",
+            bridge.change_delivery_field,
+            schema=lambda: api.ChangeDeliverySerializer(allow_null=True),
+        )
+        extensions.register_field(
+            "change",
+            "releases",
+            bridge.change_releases_field,
+            schema=lambda: api.ChangeReleaseSerializer(many=True),
+        )
+        for lookup in bridge.change_prefetches():
+            extensions.register_prefetch("change", lookup)
 
         from core.visibility import register_parts_policy, staff_only
         from projects.models import Release, WorkItem

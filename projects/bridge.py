@@ -154,8 +154,8 @@ def change_panel(request: Any, change: Any) -> dict[str, Any] | None:
     from itsm.permissions import is_change_manager
     from projects.models import Release
 
-    releases = list(change.releases.select_related("project"))
-    enhancements = list(change.work_items.filter(kind=Kind.ENHANCEMENT))
+    releases = _releases_of(change)
+    enhancements = _enhancements_of(change)
     from projects.permissions import can_answer_emergency_decision
 
     decisions = list(
@@ -172,6 +172,7 @@ def change_panel(request: Any, change: Any) -> dict[str, Any] | None:
         "change": change,
         "releases": releases,
         "enhancements": enhancements,
+        "delivery": delivery(enhancements),
         "decisions": decisions,
         "can_decide": can_decide,
         "open_releases": Release.objects.exclude(
@@ -188,3 +189,194 @@ def change_panel(request: Any, change: Any) -> dict[str, Any] | None:
         if can_decide
         else [],
     }
+
+
+# --- what a change's enhancements deliver (the change page and the change resource) ------
+def _logged_hours() -> Any:
+    """Project time logged on each work item, summed in the same query as the items."""
+    from decimal import Decimal
+
+    from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
+    from django.db.models.functions import Coalesce
+
+    from projects.models import TimeEntry
+
+    per_item = (
+        TimeEntry.objects.filter(
+            content_type__app_label="projects",
+            content_type__model="workitem",
+            object_id=OuterRef("pk"),
+        )
+        .order_by()
+        .values("object_id")
+        .annotate(total=Sum("hours"))
+        .values("total")[:1]
+    )
+    return Coalesce(
+        Subquery(per_item),
+        Value(Decimal(0)),
+        output_field=DecimalField(max_digits=9, decimal_places=2),
+    )
+
+
+def _enhancements_qs() -> Any:
+    return (
+        WorkItem.objects.filter(kind=Kind.ENHANCEMENT)
+        .select_related("target_release__project", "fixed_in_release__project")
+        .annotate(logged_hours=_logged_hours())
+        .order_by("priority", "pk")
+    )
+
+
+def change_prefetches() -> list[Prefetch]:
+    """Lists of changes load their enhancements (with logged time) and releases in two
+    queries, whatever the page size (see core.extensions)."""
+    from projects.models import Release
+
+    return [
+        Prefetch("work_items", queryset=_enhancements_qs(), to_attr="linked_enhancements"),
+        Prefetch(
+            "releases",
+            queryset=Release.objects.select_related("project").order_by("planned_date", "pk"),
+            to_attr="deploying_releases",
+        ),
+    ]
+
+
+def _enhancements_of(change: Any) -> list[WorkItem]:
+    if hasattr(change, "linked_enhancements"):
+        return change.linked_enhancements
+    return list(_enhancements_qs().filter(changes=change))
+
+
+def _releases_of(change: Any) -> list[Any]:
+    if hasattr(change, "deploying_releases"):
+        return change.deploying_releases
+    return list(change.releases.select_related("project").order_by("planned_date", "pk"))
+
+
+def delivery(items: list[WorkItem]) -> dict[str, Any]:
+    """How far a change's enhancements are: the share done is the done items' estimate
+    over the estimated items' total, or done items over all when none is estimated."""
+    from projects.models import WORK_DONE_STATES
+
+    done = [i for i in items if i.status in WORK_DONE_STATES]
+    estimated = [i for i in items if i.estimate_hours]
+    if estimated:
+        basis = "estimate"
+        total = sum(i.estimate_hours for i in estimated)
+        part = sum(i.estimate_hours for i in estimated if i in done)
+    else:
+        basis, total, part = "count", len(items), len(done)
+    return {
+        "done_percent": round(100 * part / total) if total else None,
+        "basis": basis if items else None,
+        "done": len(done),
+        "count": len(items),
+        "estimate_hours": sum((i.estimate_hours or 0) for i in items),
+        "logged_hours": sum((getattr(i, "logged_hours", 0) or 0) for i in items),
+    }
+
+
+def change_enhancements_field(change: Any) -> list[dict[str, Any]]:
+    from projects.api.serializers import ChangeEnhancementSerializer
+
+    rows = []
+    for item in _enhancements_of(change):
+        release = item.fixed_in_release or item.target_release
+        rows.append(
+            {
+                "key": item.key,
+                "title": item.title,
+                "status": item.status,
+                "target_release": str(release) if release else None,
+                "estimate_hours": item.estimate_hours,
+                "logged_hours": item.logged_hours,
+            }
+        )
+    return ChangeEnhancementSerializer(rows, many=True).data  # type: ignore[return-value]
+
+
+def change_delivery_field(change: Any) -> dict[str, Any]:
+    from projects.api.serializers import ChangeDeliverySerializer
+
+    return ChangeDeliverySerializer(delivery(_enhancements_of(change))).data  # type: ignore[return-value]
+
+
+def change_releases_field(change: Any) -> list[dict[str, Any]]:
+    from projects.api.serializers import ChangeReleaseSerializer
+
+    rows = [
+        {
+            "id": r.pk,
+            "name": str(r),
+            "status": r.status,
+            "planned_date": r.planned_date,
+            "went_live_at": r.went_live_at,
+        }
+        for r in _releases_of(change)
+    ]
+    return ChangeReleaseSerializer(rows, many=True).data  # type: ignore[return-value]
+
+
+# --- hypercare: the release's team works the incident as well as the desk ----------------
+def hypercare_queue_q(team_id: int) -> Any:
+    """Incidents routed to the team during a release's hypercare (its 3rd-line queue)."""
+    from django.db.models import Q
+
+    from projects.models import HypercareRoute
+
+    return Q(pk__in=HypercareRoute.objects.filter(team_id=team_id).values("incident_id"))
+
+
+def hypercare_grant(user: Any, incident: Any) -> bool:
+    """Members of a team the incident is routed to in hypercare work it (a developer of the
+    release's team: the same roles as any agent, itsm.permissions checked them)."""
+    from itsm.permissions import user_team_ids
+    from projects.models import HypercareRoute
+
+    teams = user_team_ids(user)
+    if not teams:
+        return False
+    if hasattr(incident, "hypercare"):
+        return any(r.team_id in teams for r in incident.hypercare)
+    return HypercareRoute.objects.filter(incident=incident, team_id__in=teams).exists()
+
+
+def hypercare_prefetch() -> Prefetch:
+    from projects.models import HypercareRoute
+
+    return Prefetch(
+        "hypercare_routes",
+        queryset=HypercareRoute.objects.select_related("release__project", "team"),
+        to_attr="hypercare",
+    )
+
+
+def _routes(incident: Any) -> list[Any]:
+    if hasattr(incident, "hypercare"):
+        return incident.hypercare
+    return list(incident.hypercare_routes.select_related("release__project", "team"))
+
+
+def incident_hypercare_field(incident: Any) -> list[dict[str, Any]]:
+    """The releases in whose hypercare the incident was raised and the teams it is routed
+    to for them (empty: none)."""
+    return [
+        {
+            "release": str(r.release),
+            "release_id": r.release_id,
+            "team": r.team.name,
+            "team_id": r.team_id,
+        }
+        for r in _routes(incident)
+    ]
+
+
+def hypercare_panel(request: Any, incident: Any) -> dict[str, Any] | None:
+    """Staff see that the incident came in during a release's hypercare and whose queue
+    holds it besides the desk."""
+    if not is_staff_member(request.user):
+        return None
+    routes = _routes(incident)
+    return {"routes": routes} if routes else None

@@ -10,6 +10,13 @@ from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 
+class ReviewScope(models.TextChoices):
+    """Which knowledge articles a go-live flags for review (knowledge.services)."""
+
+    TOUCHED = "touched", "Articles the release touches"
+    ALL_SERVICES = "all_services", "Every article of the project's services"
+
+
 class Project(models.Model):
     code = models.SlugField(max_length=12, unique=True, help_text="Short code, e.g. PAY.")
     name = models.CharField(max_length=120, unique=True)
@@ -34,6 +41,14 @@ class Project(models.Model):
         related_name="+",
         help_text="The team's working days (release slips are counted in them); "
         "empty: Monday to Friday.",
+    )
+    review_scope = models.CharField(
+        max_length=16,
+        choices=ReviewScope.choices,
+        default=ReviewScope.TOUCHED,
+        help_text="Which articles a go-live flags for review: those linked to the services "
+        "of the items it ships or naming their keys, or every article of the project's "
+        "services.",
     )
 
     class Meta:
@@ -568,3 +583,25 @@ class EmergencyDecision(models.Model):
     @property
     def key(self) -> str:
         return f"Emergency decision {self.pk}"
+
+
+class HypercareRoute(models.Model):
+    """An incident raised during a release's hypercare, routed to the release's team as
+    well as the service desk: it stays with the desk (its ``team``) and also shows in
+    this team's queue, marked hypercare, whose members may work it (projects.apps)."""
+
+    incident = models.ForeignKey(
+        "itsm.Incident", on_delete=models.CASCADE, related_name="hypercare_routes"
+    )
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="hypercare_routes")
+    team = models.ForeignKey("core.Team", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "release"], name="uniq_hypercare_route")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} → {self.team} ({self.release})"

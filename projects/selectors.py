@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, F, Min, Q, QuerySet, Window
+from django.db.models import Count, F, Min, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from core.selectors import get_by_ref
@@ -118,7 +118,13 @@ def work_item_sla(item: WorkItem) -> dict[str, Any]:
 
     now = timezone.now()
     incidents = []
-    for incident in item.incidents.select_related("team").prefetch_related(clock_prefetch()):
+    prefetched = getattr(item, "_prefetched_objects_cache", {}).get("incidents")
+    linked = (
+        prefetched  # a list's rows come with their incidents and clocks (sla_incidents_prefetch)
+        if prefetched is not None
+        else item.incidents.select_related("team").prefetch_related(clock_prefetch())
+    )
+    for incident in linked:
         clocks = ticket_clocks(incident, now)
         # The backlog's rule (``work_items``): ticking clocks only, not paused or stopped.
         running = [
@@ -150,6 +156,18 @@ def work_item_sla(item: WorkItem) -> dict[str, Any]:
         "breached": any(c.level == "breached" for i in open_incidents for c in i["clocks"]),
         "incidents": incidents,
     }
+
+
+def sla_incidents_prefetch() -> Prefetch:
+    """A list of work items loads its incidents with their teams and clocks in four
+    queries, so each row's SLA summary (``work_item_sla``) costs none."""
+    from itsm.models import Incident
+    from sla.selectors import clock_prefetch
+
+    return Prefetch(
+        "incidents",
+        queryset=Incident.objects.select_related("team").prefetch_related(clock_prefetch()),
+    )
 
 
 def defect_of(incident: Any) -> WorkItem | None:
@@ -208,3 +226,23 @@ def release_notes_for(releases: list[Release]) -> dict[int, dict[str, list[WorkI
             i for i in by_project.get(r.project_id, []) if i.target_release_id != r.pk
         ][:KNOWN_ISSUES_SHOWN]
     return notes
+
+
+def release_reach(release: Release) -> tuple[set[int], set[str]]:
+    """What a release touches, for the knowledge base's review after go-live: the
+    services of the items it ships (their incidents', problems' and changes' services,
+    and its deploying change's) and the keys of those items. Five queries at most."""
+    from core.models import Service
+
+    shipped = WorkItem.objects.filter(fixed_in_release=release, status__in=WORK_DONE_STATES)
+    keys = {item.key for item in shipped.only("kind", "number")}
+    service_ids: set[int] = set()
+    for through in ("incidents__work_items", "problems__defects", "changes__work_items"):
+        service_ids |= set(
+            Service.objects.filter(**{f"{through}__in": shipped})
+            .values_list("pk", flat=True)
+            .distinct()
+        )
+    if release.change_id:
+        service_ids |= set(release.change.services.values_list("pk", flat=True))
+    return service_ids, keys

@@ -14,7 +14,7 @@ from django.utils import timezone
 from core.services import audit_record, outbox_email, team_recipients
 from itsm.models import Change, ChangeStatus, Incident
 from itsm.services.common import ticket_link
-from projects.models import Release, ReleaseStatus
+from projects.models import HypercareRoute, Release, ReleaseStatus
 
 
 @dataclass(frozen=True)
@@ -126,15 +126,24 @@ def incident_rate(release: Release, days: int = 7) -> list[dict[str, Any]]:
 
 def on_incident_created(*, incident: Incident, actor: Any) -> None:
     """A new incident on a service in hypercare goes to the release's team as well as the
-    service desk (subscribed in ProjectsConfig.ready; runs in the creating transaction)."""
+    service desk: it stays with the desk and shows in that team's queue, marked hypercare,
+    whose members may work it (``HypercareRoute``; projects.apps registers the queue and the
+    grant). Subscribed in ProjectsConfig.ready; runs in the creating transaction."""
     for release in hypercare_releases(incident.service_id, incident.created_at).select_related(
         "project__team"
     ):
+        team = release.project.team
+        _, routed = HypercareRoute.objects.get_or_create(
+            incident=incident, release=release, defaults={"team": team}
+        )
+        if not routed:
+            continue  # told once per release
         audit_record(
             target=incident,
             actor=None,
             action="hypercare",
-            comment=f"Raised during the hypercare of {release}; its team is told.",
+            comment=f"Raised during the hypercare of {release}: routed to {team}'s queue as "
+            "well as the service desk.",
         )
         outbox_email(
             event="release.hypercare_incident",

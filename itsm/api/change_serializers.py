@@ -6,7 +6,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
+from core.extensions import extension_fields, fields_for
 from core.models import Service, Team
+from core.visibility import parts_for
 from itsm.models import (
     RISK_QUESTIONS,
     Change,
@@ -30,6 +32,14 @@ class ChangeRefSerializer(serializers.ModelSerializer):
         fields = ["id", "key", "title", "status", "planned_start", "planned_end"]
 
 
+class CausedIncidentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    priority = serializers.IntegerField()
+
+
 class ChangeSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
     services = ServiceRefSerializer(many=True, read_only=True)
@@ -44,6 +54,9 @@ class ChangeSerializer(serializers.ModelSerializer):
         help_text="The assessed risk level; null until the change is assessed."
     )
     risk_label = serializers.CharField(source="get_risk_display", read_only=True)
+    caused_incidents = CausedIncidentSerializer(
+        many=True, read_only=True, help_text="Incidents recorded as caused by this change."
+    )
 
     class Meta:
         model = Change
@@ -77,11 +90,25 @@ class ChangeSerializer(serializers.ModelSerializer):
             "freeze_override_by",
             "conflicts",
             "freeze_windows",
+            "caused_incidents",
             "created_at",
             "updated_at",
             "closed_at",
         ]
         read_only_fields = fields
+
+    def get_fields(self):  # type: ignore[no-untyped-def]
+        # Fields other apps add (projects: the enhancements that deliver the change and the
+        # releases that deploy it), documented in the schema; see core.extensions.
+        return {**super().get_fields(), **extension_fields("change")}
+
+    def to_representation(self, change: Change) -> dict:
+        request = self.context.get("request")
+        data = super().to_representation(change)
+        if request is not None and not parts_for(request.user, change).linked_records:
+            data.update(fields_for("change", change, linked_records=False))
+            data["caused_incidents"] = []
+        return data
 
     @extend_schema_field(
         serializers.ChoiceField(choices=[c for c in Risk.choices if c[0]], allow_null=True)
@@ -91,15 +118,20 @@ class ChangeSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ChangeRefSerializer(many=True))
     def get_conflicts(self, change: Change) -> list[dict]:
-        return ChangeRefSerializer(conflicts_of(change), many=True).data  # type: ignore[return-value]
+        # A list page computed them for all its rows at once (selectors.change_windows).
+        found = getattr(change, "window_conflicts", None)
+        if found is None:
+            found = conflicts_of(change)
+        return ChangeRefSerializer(found, many=True).data  # type: ignore[return-value]
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_freeze_windows(self, change: Change) -> list[str]:
         if not (change.planned_start and change.planned_end):
             return []
-        return [
-            str(f) for f in freeze_windows_hit(change, change.planned_start, change.planned_end)
-        ]
+        found = getattr(change, "window_freezes", None)
+        if found is None:
+            found = freeze_windows_hit(change, change.planned_start, change.planned_end)
+        return [str(f) for f in found]
 
 
 class ChangeCreateSerializer(serializers.Serializer):

@@ -70,6 +70,13 @@ class ChangeViewSet(TicketViewSet):
     def find(self, ref: str) -> Any:
         return selectors.change_get(self.request.user, ref)
 
+    def paginate_queryset(self, queryset):  # type: ignore[no-untyped-def]
+        # Conflicts and freeze windows of the whole page in two queries, not two per row.
+        page = super().paginate_queryset(queryset)
+        if page is not None and self.action == "list":  # not /history/, /attachments/…
+            selectors.change_windows(page)
+        return page
+
     def ensure_can_fire(self, user: Any, ticket: Any, name: str) -> None:
         ensure_can_fire_change(user, ticket, name)
 

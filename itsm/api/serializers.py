@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
-from core.extensions import fields_for
+from core.extensions import extension_fields, fields_for
 from core.models import Service, Team
 from core.visibility import EVERYTHING, parts_for
 from itsm.models import Category, HoldReason, Incident, Level, ResolutionCode
@@ -31,6 +31,13 @@ class ProblemRefSerializer(serializers.Serializer):
         return problem.workaround if problem.workaround_published else None
 
 
+class CausedByChangeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+
+
 class IncidentSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
     status = serializers.CharField(read_only=True)
@@ -42,6 +49,13 @@ class IncidentSerializer(serializers.ModelSerializer):
     problem = ProblemRefSerializer(read_only=True, allow_null=True)
     status_line = serializers.SerializerMethodField(
         help_text="Where the incident stands, in one sentence for its requester (as the page)."
+    )
+    caused_by = CausedByChangeSerializer(
+        source="caused_by_change",
+        read_only=True,
+        allow_null=True,
+        help_text="The change recorded as its cause; null for readers who may not see "
+        "linked internal records.",
     )
 
     class Meta:
@@ -72,10 +86,15 @@ class IncidentSerializer(serializers.ModelSerializer):
             "resolved_at",
             "closed_at",
             "problem",
+            "caused_by",
             "sla",
             "status_line",
         ]
         read_only_fields = fields
+
+    def get_fields(self):  # type: ignore[no-untyped-def]
+        # Fields other apps add that document their schema (core.extensions).
+        return {**super().get_fields(), **extension_fields("incident")}
 
     def to_representation(self, incident: Incident) -> dict:
         # Fields other apps add (projects: the linked defect), see core.extensions; linked
@@ -85,6 +104,8 @@ class IncidentSerializer(serializers.ModelSerializer):
         data = super().to_representation(incident)
         if not parts.linked_records and data["problem"] is not None:
             data["problem"] = {**data["problem"], "id": None, "key": None, "title": None}
+        if not parts.linked_records:
+            data["caused_by"] = None
         if not parts.routing:
             # The requester's page shows the team by name, never how support tiers its work.
             data["tier"] = None

@@ -38,6 +38,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "services",
             "project_manager",
             "calendar",
+            "review_scope",
         ]
 
 
@@ -129,6 +130,32 @@ class IterationRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "status", "start", "end"]
 
 
+class WorkItemSlaIncidentSerializer(serializers.Serializer):
+    key = serializers.CharField(source="incident.key")
+    title = serializers.CharField(source="incident.title")
+    status = serializers.CharField(source="incident.status")
+    priority = serializers.IntegerField(source="incident.priority")
+    team = serializers.CharField(source="incident.team.name", allow_null=True, default=None)
+    is_open = serializers.BooleanField()
+    next_due = serializers.DateTimeField(
+        allow_null=True, help_text="The earliest due moment of its ticking clocks."
+    )
+    clocks = ClockSerializer(many=True)
+
+
+class WorkItemSlaSerializer(serializers.Serializer):
+    """A work item's SLA is its incidents' (it has no clocks of its own)."""
+
+    key = serializers.CharField()
+    earliest_due = serializers.DateTimeField(
+        allow_null=True,
+        help_text="The earliest due moment among its open incidents' ticking clocks: the "
+        "backlog's order. Null when no open incident has a ticking clock.",
+    )
+    breached = serializers.BooleanField(help_text="An open incident has missed a target.")
+    incidents = WorkItemSlaIncidentSerializer(many=True)
+
+
 class WorkItemSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
     project = serializers.CharField(source="project.code")
@@ -145,6 +172,11 @@ class WorkItemSerializer(serializers.ModelSerializer):
     )
     incidents = serializers.SerializerMethodField()
     changes = serializers.SerializerMethodField()
+    sla = serializers.SerializerMethodField(
+        help_text="Its incidents' SLA (it has no clocks of its own): the earliest due moment "
+        "among its open incidents' ticking clocks, whether one has breached, and each "
+        "incident's clocks, as /sla/ and the page show them."
+    )
 
     class Meta:
         model = WorkItem
@@ -170,9 +202,16 @@ class WorkItemSerializer(serializers.ModelSerializer):
             "earliest_due",
             "incidents",
             "changes",
+            "sla",
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(WorkItemSlaSerializer())
+    def get_sla(self, item: WorkItem) -> dict:
+        from projects.selectors import work_item_sla
+
+        return WorkItemSlaSerializer(work_item_sla(item)).data  # type: ignore[return-value]
 
     @extend_schema_field(IncidentLinkSerializer(many=True))
     def get_incidents(self, item: WorkItem) -> list[dict]:
@@ -506,27 +545,43 @@ class EmergencyDecisionCreateSerializer(serializers.Serializer):
 __all__ = ["Kind"]
 
 
-class WorkItemSlaIncidentSerializer(serializers.Serializer):
-    key = serializers.CharField(source="incident.key")
-    title = serializers.CharField(source="incident.title")
-    status = serializers.CharField(source="incident.status")
-    priority = serializers.IntegerField(source="incident.priority")
-    team = serializers.CharField(source="incident.team.name", allow_null=True, default=None)
-    is_open = serializers.BooleanField()
-    next_due = serializers.DateTimeField(
-        allow_null=True, help_text="The earliest due moment of its ticking clocks."
-    )
-    clocks = ClockSerializer(many=True)
-
-
-class WorkItemSlaSerializer(serializers.Serializer):
-    """A work item's SLA is its incidents' (it has no clocks of its own)."""
-
+# --- what the change resource says of the development side (projects.bridge) -------------
+class ChangeEnhancementSerializer(serializers.Serializer):
     key = serializers.CharField()
-    earliest_due = serializers.DateTimeField(
-        allow_null=True,
-        help_text="The earliest due moment among its open incidents' ticking clocks: the "
-        "backlog's order. Null when no open incident has a ticking clock.",
+    title = serializers.CharField()
+    status = serializers.CharField()
+    target_release = serializers.CharField(
+        allow_null=True, help_text="The release it is fixed in, or else planned for."
     )
-    breached = serializers.BooleanField(help_text="An open incident has missed a target.")
-    incidents = WorkItemSlaIncidentSerializer(many=True)
+    estimate_hours = serializers.DecimalField(max_digits=7, decimal_places=1, allow_null=True)
+    logged_hours = serializers.DecimalField(
+        max_digits=9, decimal_places=2, help_text="Project time logged on it."
+    )
+
+
+class ChangeDeliverySerializer(serializers.Serializer):
+    done_percent = serializers.IntegerField(
+        allow_null=True,
+        help_text="The share done: done estimate over total estimate of the estimated "
+        "enhancements, or done count over count when none is estimated; null without any.",
+    )
+    basis = serializers.ChoiceField(choices=["estimate", "count"], allow_null=True)
+    done = serializers.IntegerField()
+    count = serializers.IntegerField()
+    estimate_hours = serializers.DecimalField(max_digits=9, decimal_places=1)
+    logged_hours = serializers.DecimalField(max_digits=9, decimal_places=2)
+
+
+class ChangeReleaseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    planned_date = serializers.DateField(allow_null=True)
+    went_live_at = serializers.DateTimeField(allow_null=True)
+
+
+class HypercareRouteSerializer(serializers.Serializer):
+    release = serializers.CharField()
+    release_id = serializers.IntegerField()
+    team = serializers.CharField(help_text="The release's team, whose queue holds it too.")
+    team_id = serializers.IntegerField()

@@ -342,7 +342,7 @@ class WorkItemViewSet(TicketViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.backlog_order(
             selectors.work_items(self.request.user, self.kind)
-        ).prefetch_related("incidents", "changes")
+        ).prefetch_related(selectors.sla_incidents_prefetch(), "changes")
 
     def find(self, ref: str) -> Any:
         return selectors.work_item_get(self.request.user, ref, self.kind)

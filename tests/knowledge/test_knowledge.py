@@ -131,7 +131,10 @@ def test_go_live_flags_articles_of_its_services(org) -> None:  # type: ignore[no
     other = write(org, "Other", "x", services=[])
     from projects.models import Project, Release
 
-    project = Project.objects.create(code="PAY", name="Payroll", team=org.dev)
+    # The wider rule (issue 11 #4: the default flags only what the release touches).
+    project = Project.objects.create(
+        code="PAY", name="Payroll", team=org.dev, review_scope="all_services"
+    )
     project.services.add(org.service)
     release = Release.objects.create(project=project, version="2.3")
     events.publish(events.RELEASE_LIVE, release=release, actor=org.change_manager)
@@ -341,7 +344,9 @@ def _go_live(org, version="2.3"):  # type: ignore[no-untyped-def]
     from core import events
     from projects.models import Project, Release
 
-    project, _ = Project.objects.get_or_create(code="PAY", name="Payroll", team=org.dev)
+    project, _ = Project.objects.get_or_create(
+        code="PAY", name="Payroll", team=org.dev, defaults={"review_scope": "all_services"}
+    )
     project.services.add(org.service)
     release = Release.objects.create(project=project, version=version)
     Release.objects.filter(pk=release.pk).update(status="live", went_live_at=timezone.now())
