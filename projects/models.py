@@ -34,6 +34,12 @@ class Project(models.Model):
         help_text="The team's working days (release slips are counted in them); "
         "empty: Monday to Friday.",
     )
+    wip_limits = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The board's work-in-progress limit per column, e.g. "
+        '{"in_progress": 4}; a column over its limit is flagged, not blocked.',
+    )
 
     class Meta:
         ordering = ["name"]
