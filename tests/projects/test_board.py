@@ -137,7 +137,9 @@ def test_board_wip_limit_shown_and_warned(org, project) -> None:  # type: ignore
     assert Project.objects.get(pk=project.pk).wip_limits == {"in_progress": 1}
     page = c.get(f"/projects/{project.code}/").content.decode()
     assert "2/1" in page and "Over the WIP limit of 1 by 1" in page
-    assert c.post(f"/projects/{project.code}/board/wip/", {"wip_in_progress": "x"}).status_code == 400
+    assert (
+        c.post(f"/projects/{project.code}/board/wip/", {"wip_in_progress": "x"}).status_code == 400
+    )
     other = UserFactory(username="dev_other", roles=[Role.DEVELOPER])
     r = client_for(other).post(f"/projects/{project.code}/board/wip/", {"wip_in_progress": "9"})
     assert r.status_code == 403
@@ -156,7 +158,10 @@ def test_board_filters(org, project, release) -> None:  # type: ignore[no-untype
     hurt = make(project, org, "hurt")
     hurt.incidents.add(incident(actor=org.requester, service=org.service))
     sprint = its.iteration_create(
-        actor=org.developer, project=project, name="S1", start=date.today(),
+        actor=org.developer,
+        project=project,
+        name="S1",
+        start=date.today(),
         end=date.today() + timedelta(days=10),
     )
     its.work_item_plan(item=enh, actor=org.developer, iteration=sprint)
