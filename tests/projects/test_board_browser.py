@@ -8,6 +8,7 @@ import os
 import shutil
 
 import pytest
+from django.db import connections
 from django.test import Client
 
 from projects import services as ps
@@ -35,6 +36,9 @@ def browser_page():  # type: ignore[no-untyped-def]
     # Playwright's sync API runs an event loop in this thread; Django's ORM refuses that
     # unless told the calls are made from synchronous test code.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # Playwright's sync API switches greenlets, and Django keeps one connection per
+    # context: close each side's, or the test database cannot be dropped at the end.
+    connections.close_all()
     with sync_playwright() as p:  # type: ignore[misc]
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
@@ -51,6 +55,8 @@ def browser_page():  # type: ignore[no-untyped-def]
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         yield context
         browser.close()
+        connections.close_all()
+    connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
