@@ -10,7 +10,7 @@ from typing import Any
 import django_filters
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from core.exceptions import IllegalTransition, ValidationFailed
 from itsm.services.common import record
@@ -205,8 +205,20 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
     )
     labels = dict(W.choices)
     columns = []
+    open_linked = WorkItem.incidents.through.objects.filter(
+        incident__status__in=_open_incident_states()
+    ).values("workitem_id")
     for state in states:
-        cards = list(selectors.backlog_order(qs.filter(status=state))[:CARDS_PER_COLUMN])
+        # The backlog's order puts every item with an open incident first, the others by
+        # priority: so the first cards are among those items and the column's first by
+        # priority. The incident annotations are computed for those candidates only, not
+        # for every item of the column.
+        column = counted.qs.filter(status=state) if counted is not None else WorkItem.objects.none()
+        first = column.order_by("priority", "-created_at", "-id").values("pk")[:CARDS_PER_COLUMN]
+        candidates = Q(pk__in=first) | Q(pk__in=column.filter(pk__in=open_linked).values("pk"))
+        cards = list(
+            selectors.backlog_order(qs.filter(candidates, status=state))[:CARDS_PER_COLUMN]
+        )
         columns.append(
             Column(
                 state,

@@ -240,3 +240,27 @@ def test_board_query_count_does_not_grow_with_items(org, project, release) -> No
     assert WorkItem.objects.filter(project=project).count() == 200
     assert _board_queries(c, project) == at_ten
     assert at_ten == 17  # pinned: session, user, roles, project, counts, 8 columns, choices
+
+
+def test_board_column_keeps_backlog_order_beyond_its_first_cards(org, project) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 (board): a column shows its first cards in the backlog's order (what hurts
+    users first): a P5 item with an open incident leads a column of 60 P1 items."""
+    WorkItem.objects.bulk_create(
+        [
+            WorkItem(
+                kind="defect",
+                number=20_000 + n,
+                project=project,
+                title=f"p1 {n}",
+                reported_by=org.developer,
+                priority=1,
+            )
+            for n in range(60)
+        ]
+    )
+    hurt = make(project, org, "hurts users", priority=5)
+    hurt.incidents.add(incident(actor=org.requester, service=org.service))
+    page = client_for(org.developer).get(f"/projects/{project.code}/").content.decode()
+    open_column = page[page.index('data-state="open"') :]
+    assert open_column.index(f'data-item="{hurt.key}"') < open_column.index('data-item="DEF-200')
+    assert "and 11 more" in page
