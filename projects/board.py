@@ -26,6 +26,7 @@ BOARD_STATES = WORK_COLUMNS + DONE_COLUMNS
 # A column shows its first cards (in backlog order) and says how many more there are: the
 # page's cost does not grow with a 10 000-item project.
 CARDS_PER_COLUMN = 50
+DONE_CARDS = 20  # the closed and won't-fix columns are history: their latest few
 LANES = {"": "None", "assignee": "Assignee", "kind": "Kind"}
 
 
@@ -214,11 +215,17 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
         # priority. The incident annotations are computed for those candidates only, not
         # for every item of the column.
         column = counted.qs.filter(status=state) if counted is not None else WorkItem.objects.none()
-        first = column.order_by("priority", "-created_at", "-id").values("pk")[:CARDS_PER_COLUMN]
-        candidates = Q(pk__in=first) | Q(pk__in=column.filter(pk__in=open_linked).values("pk"))
-        cards = list(
-            selectors.backlog_order(qs.filter(candidates, status=state))[:CARDS_PER_COLUMN]
-        )
+        if state in DONE_COLUMNS:  # the latest first, no incident ranking needed
+            latest = column.order_by("-updated_at", "-id").values("pk")[:DONE_CARDS]
+            cards = list(qs.filter(pk__in=latest).order_by("-updated_at", "-id"))
+        else:
+            first = column.order_by("priority", "-created_at", "-id").values("pk")
+            candidates = Q(pk__in=first[:CARDS_PER_COLUMN]) | Q(
+                pk__in=column.filter(pk__in=open_linked).values("pk")
+            )
+            cards = list(
+                selectors.backlog_order(qs.filter(candidates, status=state))[:CARDS_PER_COLUMN]
+            )
         columns.append(
             Column(
                 state,
