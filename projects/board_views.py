@@ -57,6 +57,8 @@ class BoardView(StaffPage):
                 "params": request.GET,
                 "done_query": params.urlencode(),
                 "may_set_wip": permissions.can_plan_iterations(request.user, project),
+                # the check every move makes first (ensure_can_fire_work)
+                "may_move": permissions.can_work_on(request.user, project),
             },
         )
 
@@ -123,7 +125,9 @@ class BoardMoveView(StaffPage):
             response["HX-Refresh"] = "true"
             return response
         fresh = selectors.work_item_get(request.user, item.key)
-        response = render(request, "projects/_card.html", {"i": fresh, "draggable": True})
+        response = render(
+            request, "projects/_card.html", {"i": fresh, "draggable": True, "board": True}
+        )
         response["X-Board-Action"] = "moved"
         return response
 

@@ -222,6 +222,7 @@ def test_board_query_count_does_not_grow_with_items(org, project, release) -> No
             ps.work_triage(item=i, actor=org.developer)
         elif states[n % 3] == "in_progress":
             ps.work_start(item=i, actor=org.developer)
+    _board_queries(c, project)  # warm the process-wide caches (content types)
     at_ten = _board_queries(c, project)
     WorkItem.objects.bulk_create(
         [
@@ -239,7 +240,9 @@ def test_board_query_count_does_not_grow_with_items(org, project, release) -> No
     )
     assert WorkItem.objects.filter(project=project).count() == 200
     assert _board_queries(c, project) == at_ten
-    assert at_ten == 17  # pinned: session, user, roles, project, counts, 8 columns, choices
+    assert (
+        at_ten == 19
+    )  # pinned: session, user, roles, project, may move, counts, 8 columns, choices
 
 
 def test_board_column_keeps_backlog_order_beyond_its_first_cards(org, project) -> None:  # type: ignore[no-untyped-def]
@@ -264,3 +267,13 @@ def test_board_column_keeps_backlog_order_beyond_its_first_cards(org, project) -
     open_column = page[page.index('data-state="open"') :]
     assert open_column.index(f'data-item="{hurt.key}"') < open_column.index('data-item="DEF-200')
     assert "and 11 more" in page
+
+
+def test_board_cards_draggable_only_for_who_may_move_them(org, project) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 (board): the page offers the drag only where the move's own permission
+    check (can_work_on, asked first by ensure_can_fire_work) says yes."""
+    item = make(project, org)
+    mover = client_for(org.developer).get(f"/projects/{project.code}/").content.decode()
+    viewer = client_for(org.agent).get(f"/projects/{project.code}/").content.decode()
+    assert f'data-move="/work/{item.key}/move/"' in mover
+    assert "data-move=" not in viewer and f'data-item="{item.key}"' in viewer
