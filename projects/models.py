@@ -50,6 +50,12 @@ class Project(models.Model):
         "of the items it ships or naming their keys, or every article of the project's "
         "services.",
     )
+    wip_limits = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The board's work-in-progress limit per column, e.g. "
+        '{"in_progress": 4}; a column over its limit is flagged, not blocked.',
+    )
 
     class Meta:
         ordering = ["name"]

@@ -1,11 +1,14 @@
 from django.urls import path
 
-from projects import iteration_views, views
+from projects import board_views, iteration_views, my_work, views
 
 app_name = "projects"
 urlpatterns = [
     path("projects/", views.ProjectListView.as_view(), name="projects"),
-    path("projects/<slug:code>/", views.BoardView.as_view(), name="board"),
+    path("projects/<slug:code>/", board_views.BoardView.as_view(), name="board"),
+    path("projects/<slug:code>/board/wip/", board_views.BoardWipView.as_view(), name="board_wip"),
+    path("work/<str:ref>/move/", board_views.BoardMoveView.as_view(), name="work_move"),
+    path("my-work/", my_work.MyWorkView.as_view(), name="my_work"),
     path("projects/<slug:code>/backlog/", views.BacklogView.as_view(), name="backlog"),
     path(
         "projects/<slug:code>/iterations/",

@@ -16,11 +16,9 @@ from itsm import selectors as itsm_selectors
 from itsm.views.problems import ProblemBase as StaffPage
 from projects import bridge, permissions, selectors, services
 from projects.api.serializers import WORK_TRANSITION_INPUTS, WorkItemCreateSerializer
-from projects.models import Release, WorkItemStatus, term
+from projects.models import Release, term
 from projects.permissions import ensure_can_fire_work
 from sla.selectors import ticket_clocks
-
-BOARD_COLUMNS = ["open", "triaged", "in_progress", "in_review", "fixed", "released"]
 
 
 def _project(request: HttpRequest, code: str) -> Any:
@@ -41,24 +39,6 @@ class ProjectListView(StaffPage):
                 .exclude(status__in=["cancelled"])
                 .order_by("planned_date")[:20],
             },
-        )
-
-
-class BoardView(StaffPage):
-    def get(self, request: HttpRequest, code: str) -> HttpResponse:
-        project = _project(request, code)
-        items = list(
-            selectors.backlog_order(
-                selectors.work_items(request.user).filter(project=project, status__in=BOARD_COLUMNS)
-            )
-        )
-        labels = dict(WorkItemStatus.choices)
-        columns = [(s, labels[s], [i for i in items if i.status == s]) for s in BOARD_COLUMNS]
-        active = project.iterations.filter(status="active").first()
-        return render(
-            request,
-            "projects/board.html",
-            {"project": project, "columns": columns, "active_iteration": active},
         )
 
 

@@ -32,6 +32,7 @@ ACTION_WORDS = {
     "attachment_added": "attached a file",
     "planned": "planned it",
     "carried_over": "carried it over",
+    "wip_limits_set": "set the board's WIP limits",
     "attachment_removed": "removed a file",
     "responded": "responded",
     "investigate": "started the investigation",

@@ -1,0 +1,129 @@
+#!/usr/bin/env python
+"""Board and My work benchmark: does the project board render in under 100 ms with N work
+items in the project, whatever the filters?
+
+Seeds one project with N work items spread over every state (a third unassigned), links
+every 100th open item to an open incident, plans 200 into an active iteration, then
+renders the board (plain, with the closed and won't-fix columns, in swimlanes, filtered)
+and /my-work/ through Django's test client, each the median of 7 runs after a warm-up,
+and prints the time and the number of queries.
+
+    .venv/bin/python bench/board.py              # N = 10 000 (PostgreSQL)
+    .venv/bin/python bench/board.py --n 50000
+    .venv/bin/python bench/board.py --sqlite
+
+Runs in a throwaway database like bench/sla_sweep.py (``tandem_bench``, dropped after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import add_database_options, run_in_throwaway_database  # noqa: E402
+
+STATES = ["open", "triaged", "in_progress", "in_review", "fixed", "released", "closed", "wont_fix"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000, help="work items in the project")
+    add_database_options(parser)
+    run_in_throwaway_database(parser.parse_args(), run, DEBUG="false")
+
+
+def run(args: argparse.Namespace) -> None:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from core.models import Team, Tier
+    from core.roles import Role, ensure_role_groups
+    from itsm.models import Incident
+    from projects.models import Iteration, Project, WorkItem
+    from tests.factories import ServiceFactory, UserFactory
+
+    ensure_role_groups()
+    dev = UserFactory(username="bench_dev", roles=[Role.DEVELOPER])
+    requester = UserFactory(username="bench_requester", roles=[Role.REQUESTER])
+    team = Team.objects.create(name="Bench Dev", tier=Tier.DEVELOPMENT)
+    team.members.add(dev)
+    service = ServiceFactory(name="Bench", development_team=team, support_team=team)
+    project = Project.objects.create(code="BEN", name="Bench", team=team)
+    project.services.add(service)
+    today = timezone.localdate()
+    sprint = Iteration.objects.create(
+        project=project, name="S1", start=today, end=today + timedelta(days=13)
+    )
+    Iteration.objects.filter(pk=sprint.pk).update(status="active")
+    print(f"database: {connection.vendor} · N = {args.n:,} work items")
+    WorkItem.objects.bulk_create(
+        [
+            WorkItem(
+                kind="defect" if i % 2 else "enhancement",
+                number=1000 + i,
+                project=project,
+                title=f"Work item {i}",
+                reported_by=dev,
+                assignee=dev if i % 3 else None,
+                priority=1 + i % 5,
+                status=STATES[i % len(STATES)],
+                iteration=sprint if i < 200 else None,
+            )
+            for i in range(args.n)
+        ],
+        batch_size=5000,
+    )
+    open_items = list(
+        WorkItem.objects.filter(project=project, status="open").values_list("pk", flat=True)
+    )[::100]
+    incidents = Incident.objects.bulk_create(
+        [
+            Incident(
+                number=5000 + n,
+                title=f"Incident {n}",
+                requester=requester,
+                service=service,
+                priority=3,
+                team=team,
+                tier=Tier.DEVELOPMENT,
+            )
+            for n in range(len(open_items))
+        ]
+    )
+    WorkItem.incidents.through.objects.bulk_create(
+        [
+            WorkItem.incidents.through(workitem_id=w, incident_id=inc.pk)
+            for w, inc in zip(open_items, incidents, strict=True)
+        ]
+    )
+    client = Client()
+    client.force_login(dev)
+    for url in (
+        "/projects/BEN/",
+        "/projects/BEN/?done=1",
+        "/projects/BEN/?lanes=assignee",
+        "/projects/BEN/?assignee=me&has_incidents=true",
+        "/projects/BEN/?iteration=active",
+        "/my-work/",
+    ):
+        assert client.get(url).status_code == 200
+        times = []
+        for _ in range(7):
+            with CaptureQueriesContext(connection) as ctx:
+                t0 = time.perf_counter()
+                client.get(url)
+                times.append((time.perf_counter() - t0) * 1000)
+        print(f"{url:<50} {statistics.median(times):6.1f} ms  {len(ctx.captured_queries)} queries")
+
+
+if __name__ == "__main__":
+    main()

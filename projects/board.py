@@ -1,0 +1,276 @@
+"""The project board: columns are work-item states, a drop on another column fires the
+transition that joins the two states (the same service and permission check as the work
+item page), filters and swimlanes, and a work-in-progress limit per column."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import django_filters
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+
+from core.exceptions import IllegalTransition, ValidationFailed
+from itsm.services.common import record
+from projects import permissions, selectors
+from projects.models import WORK_TRANSITIONS, Kind, Project, WorkItem, WorkItemStatus
+
+W = WorkItemStatus
+# The columns, left to right. The last two are where work ends without shipping or after
+# it: hidden unless asked for (``?done=1``), as Jira hides its done column's old cards.
+WORK_COLUMNS = (W.OPEN, W.TRIAGED, W.IN_PROGRESS, W.IN_REVIEW, W.FIXED, W.RELEASED)
+DONE_COLUMNS = (W.CLOSED, W.WONT_FIX)
+BOARD_STATES = WORK_COLUMNS + DONE_COLUMNS
+# A column shows its first cards (in backlog order) and says how many more there are: the
+# page's cost does not grow with a 10 000-item project.
+CARDS_PER_COLUMN = 50
+DONE_CARDS = 20  # the closed and won't-fix columns are history: their latest few
+LANES = {"": "None", "assignee": "Assignee", "kind": "Kind"}
+
+
+def _move_graph() -> dict[tuple[str, str], str]:
+    """(from state, to state) → the transition a person fires for that move, read from the
+    model's django-fsm graph, so the board can never offer a move the graph does not have.
+    System transitions (``released``: going live does it) are not a person's move."""
+    graph: dict[tuple[str, str], str] = {}
+    for t in WorkItem._meta.get_field("status").get_all_transitions(WorkItem):  # type: ignore[attr-defined]
+        if t.name not in WORK_TRANSITIONS or t.custom.get("system"):
+            continue
+        graph[(str(t.source), str(t.target))] = t.name
+    return graph
+
+
+MOVES = _move_graph()
+
+
+def transition_for_move(item: WorkItem, to_state: str) -> str:
+    """The transition a drop of ``item`` on column ``to_state`` fires; IllegalTransition
+    (409) with the reason when no transition joins the two states."""
+    labels = dict(W.choices)
+    if to_state not in labels:
+        raise ValidationFailed(f"No column '{to_state}'.", field="to")
+    name = MOVES.get((item.status, to_state))
+    if name is None:
+        if item.status == W.FIXED and to_state == W.RELEASED:
+            reason = "it is released when its release goes live"
+        else:
+            reason = "no transition leads there"
+        raise IllegalTransition(
+            f"{item.key} cannot move from {labels[item.status]} to {labels[to_state]}: {reason}."
+        )
+    return name
+
+
+def move_needs_input(item: WorkItem, name: str, serializer: Any) -> bool:
+    """A move opens its transition's form when the form has a required field (a reason,
+    the original of a duplicate) or when fixing names no release yet (the item has no
+    target release to default to)."""
+    if any(f.required for f in serializer.fields.values()):
+        return True
+    return name == "fix" and item.target_release_id is None
+
+
+# --- WIP limits ---------------------------------------------------------------------------
+def board_set_wip_limits(
+    *, project: Project, actor: AbstractBaseUser, limits: dict[str, Any]
+) -> Project:
+    """Set the board's WIP limits (a positive whole number per column; empty removes it).
+    Who plans the project's iterations sets them (``can_plan_iterations``). Audited on the
+    project; no other side effect."""
+    from core.exceptions import ActionForbidden
+
+    if not permissions.can_plan_iterations(actor, project):
+        raise ActionForbidden("Only the project's manager or team lead sets WIP limits.")
+    clean: dict[str, int] = {}
+    for state, raw in limits.items():
+        if state not in BOARD_STATES:
+            raise ValidationFailed(f"No column '{state}'.", field=state)
+        if raw in (None, "", 0, "0"):
+            continue
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ValidationFailed("A WIP limit is a whole number.", field=state) from None
+        if value < 1:
+            raise ValidationFailed("A WIP limit is 1 or more.", field=state)
+        clean[state] = value
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        before = project.wip_limits
+        project.wip_limits = clean
+        project.save(update_fields=["wip_limits"])
+        record(
+            project,
+            actor,
+            "wip_limits_set",
+            changes={"wip_limits": (before, clean)},
+            comment=", ".join(f"{dict(W.choices)[s]} {n}" for s, n in clean.items()) or "none",
+        )
+    return project
+
+
+# --- filters ------------------------------------------------------------------------------
+class BoardFilter(django_filters.FilterSet):
+    """The board's filters. Labels do not exist on work items yet, so there is no label
+    filter."""
+
+    assignee = django_filters.CharFilter(method="by_assignee")
+    kind = django_filters.ChoiceFilter(choices=Kind.choices)
+    release = django_filters.NumberFilter(field_name="target_release_id")
+    iteration = django_filters.CharFilter(method="by_iteration")
+    has_incidents = django_filters.BooleanFilter(method="by_incidents")
+
+    class Meta:
+        model = WorkItem
+        fields: list[str] = []
+
+    def by_assignee(self, qs: QuerySet[WorkItem], name: str, value: str) -> QuerySet[WorkItem]:
+        if value == "none":
+            return qs.filter(assignee__isnull=True)
+        if value == "me":
+            return qs.filter(assignee=self.request.user) if self.request else qs
+        return qs.filter(assignee_id=value) if value.isdigit() else qs.none()
+
+    def by_iteration(self, qs: QuerySet[WorkItem], name: str, value: str) -> QuerySet[WorkItem]:
+        if value == "none":
+            return qs.filter(iteration__isnull=True)
+        if value == "active":
+            return qs.filter(iteration__status="active")
+        return qs.filter(iteration_id=value) if value.isdigit() else qs.none()
+
+    def by_incidents(self, qs: QuerySet[WorkItem], name: str, value: bool) -> QuerySet[WorkItem]:
+        linked = WorkItem.incidents.through.objects.filter(
+            incident__status__in=_open_incident_states()
+        ).values("workitem_id")
+        return qs.filter(pk__in=linked) if value else qs.exclude(pk__in=linked)
+
+
+def _open_incident_states() -> list[str]:
+    from itsm.models.incident import OPEN_STATES
+
+    return [s.value for s in OPEN_STATES]
+
+
+# --- the board ----------------------------------------------------------------------------
+@dataclass
+class Column:
+    state: str
+    label: str
+    cards: list[WorkItem]
+    count: int  # every card in the column under the filters, not only those shown
+    limit: int | None
+    done: bool
+
+    @property
+    def over_limit(self) -> bool:
+        return self.limit is not None and self.count > self.limit
+
+    @property
+    def excess(self) -> int:
+        return self.count - self.limit if self.limit is not None else 0
+
+    @property
+    def hidden_count(self) -> int:
+        return max(self.count - len(self.cards), 0)
+
+
+@dataclass
+class Lane:
+    key: str
+    label: str
+    cells: list[tuple[Column, list[WorkItem]]] = field(default_factory=list)
+
+
+def board(user: Any, project: Project, params: Any, request: Any = None) -> dict[str, Any]:
+    """The board of ``project`` under the filters in ``params``: one query for the counts per
+    column, one per column shown for its cards (with the backlog's incident annotations)."""
+    show_done = params.get("done") in ("1", "true", "on")
+    states = BOARD_STATES if show_done else WORK_COLUMNS
+    base = selectors.work_items(user).filter(project=project)
+    filterset = BoardFilter(params, queryset=base, request=request)
+    qs = filterset.qs if filterset.is_valid() else base.none()
+    # Counted on the bare rows (the same filters, without the incident annotations).
+    plain = WorkItem.objects.filter(project=project) if permissions.can_view(user) else None
+    counted = BoardFilter(params, queryset=plain, request=request) if plain is not None else None
+    counts = (
+        dict(
+            counted.qs.filter(status__in=states)
+            .order_by()
+            .values_list("status")
+            .annotate(n=Count("id"))
+        )
+        if counted is not None and counted.is_valid()
+        else {}
+    )
+    labels = dict(W.choices)
+    columns = []
+    open_linked = WorkItem.incidents.through.objects.filter(
+        incident__status__in=_open_incident_states()
+    ).values("workitem_id")
+    for state in states:
+        # The backlog's order puts every item with an open incident first, the others by
+        # priority: so the first cards are among those items and the column's first by
+        # priority. The incident annotations are computed for those candidates only, not
+        # for every item of the column.
+        column = counted.qs.filter(status=state) if counted is not None else WorkItem.objects.none()
+        if state in DONE_COLUMNS:  # the latest first, no incident ranking needed
+            latest = column.order_by("-updated_at", "-id").values("pk")[:DONE_CARDS]
+            cards = list(qs.filter(pk__in=latest).order_by("-updated_at", "-id"))
+        else:
+            first = column.order_by("priority", "-created_at", "-id").values("pk")
+            candidates = Q(pk__in=first[:CARDS_PER_COLUMN]) | Q(
+                pk__in=column.filter(pk__in=open_linked).values("pk")
+            )
+            cards = list(
+                selectors.backlog_order(qs.filter(candidates, status=state))[:CARDS_PER_COLUMN]
+            )
+        columns.append(
+            Column(
+                state,
+                labels[state],
+                cards,
+                counts.get(state, 0),
+                project.wip_limits.get(state),
+                state in DONE_COLUMNS,
+            )
+        )
+    lane_by = params.get("lanes", "")
+    return {
+        "columns": columns,
+        "lanes": _lanes(columns, lane_by) if lane_by in LANES and lane_by else [],
+        "lane_by": lane_by if lane_by in LANES else "",
+        "show_done": show_done,
+        "filterset": filterset,
+    }
+
+
+def _lanes(columns: list[Column], by: str) -> list[Lane]:
+    lanes: dict[str, Lane] = {}
+    for col in columns:
+        for card in col.cards:
+            if by == "assignee":
+                key = str(card.assignee_id or "")
+                label = (
+                    (card.assignee.get_full_name() or card.assignee.username)
+                    if card.assignee
+                    else "Unassigned"
+                )
+            else:
+                key, label = card.kind, card.get_kind_display()
+            lanes.setdefault(key, Lane(key, label))
+    for lane in lanes.values():
+        for col in columns:
+            lane.cells.append(
+                (
+                    col,
+                    [
+                        c
+                        for c in col.cards
+                        if (str(c.assignee_id or "") if by == "assignee" else c.kind) == lane.key
+                    ],
+                )
+            )
+    # Unassigned last, the others by name
+    return sorted(lanes.values(), key=lambda lane: (lane.key == "", lane.label.lower()))
