@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from core.extensions import team_queue_q
 from core.models import Team, Tier
 from itsm import selectors as itsm_selectors
 from itsm.permissions import user_team_ids
@@ -28,14 +29,21 @@ SHOWN = 50  # per list; the page's cost does not grow with a team's queue
 
 def my_incidents(user: Any) -> list[tuple[Any, list[Any]]]:
     """Open incidents assigned to ``user`` or waiting in the queue of one of their tier-3
-    (development) teams, the earliest SLA due first (those with no ticking clock last),
-    each with its clocks."""
-    dev_teams = Team.objects.filter(pk__in=user_team_ids(user), tier=Tier.DEVELOPMENT)
-    qs = with_next_due(
-        itsm_selectors.incident_list(user).filter(
-            Q(assignee=user) | Q(team__in=dev_teams), status__in=OPEN
+    (development) teams, with what is routed to those queues as well (a release's
+    hypercare incidents, ``core.extensions.team_queue_q``: the same queue as the desk's
+    ``team-<id>``), the earliest SLA due first (those with no ticking clock last), each
+    with its clocks."""
+    dev_teams = list(
+        Team.objects.filter(pk__in=user_team_ids(user), tier=Tier.DEVELOPMENT).values_list(
+            "pk", flat=True
         )
-    ).order_by(F("sla_next_due").asc(nulls_last=True), "priority", "created_at", "id")
+    )
+    mine = Q(assignee=user) | Q(team__in=dev_teams)
+    for team_id in dev_teams:
+        mine |= team_queue_q("incident", team_id)
+    qs = with_next_due(itsm_selectors.incident_list(user).filter(mine, status__in=OPEN)).order_by(
+        F("sla_next_due").asc(nulls_last=True), "priority", "created_at", "id"
+    )
     now = timezone.now()
     return [(i, ticket_clocks(i, now)) for i in qs[:SHOWN]]
 
