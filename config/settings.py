@@ -170,6 +170,12 @@ if STORAGES["attachments"]["BACKEND"].startswith("storages."):
             "ATTACHMENTS_S3_BUCKET needs django-storages: pip install '.[s3]'."
         ) from exc
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# A file over the limit is dropped while it streams in, not after it was stored whole.
+FILE_UPLOAD_HANDLERS = [
+    "core.uploads.AttachmentSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 ATTACHMENT_ALLOWED_TYPES = env.list(
     "ATTACHMENT_ALLOWED_TYPES",
     default=[

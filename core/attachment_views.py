@@ -68,6 +68,7 @@ def attachment_upload(request: HttpRequest, label: str, object_id: int) -> HttpR
         model = attachments.model_for_label(label)
         record = attachments.attachable_for(model).find(request.user, object_id)
         upload = request.FILES.get("file")
+        attachments.ensure_upload_kept(request)
         if upload is None:
             raise ValidationFailed("Choose a file to attach.", field="file")
         choice = request.POST.get("public", "")

@@ -256,6 +256,20 @@ def _human(size: int) -> str:
     return str(size)
 
 
+def ensure_upload_kept(request: Any) -> None:
+    """400 when the request's file was dropped while it streamed in for passing
+    ``ATTACHMENT_MAX_BYTES`` (``core.uploads``), rather than a puzzling "no file"."""
+    from core.uploads import refused_upload
+
+    name = refused_upload(request)
+    if name is not None:
+        raise ValidationFailed(
+            f"{sanitise_name(name)} is more than {_human(max_bytes())}; attachments may be "
+            f"at most {_human(max_bytes())}.",
+            field="file",
+        )
+
+
 def attachment_add(
     *, target: models.Model, actor: AbstractBaseUser, file: Any, public: bool | None = None
 ) -> Attachment:

@@ -180,7 +180,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         ticket = self.get_object()
         context = {"request": request, "list_path": request.path}
         if request.method == "POST":
-            body = AttachmentUploadSerializer(data=request.data)
+            data = request.data
+            attachments.ensure_upload_kept(request)
+            body = AttachmentUploadSerializer(data=data)
             body.is_valid(raise_exception=True)
             att = attachments.attachment_add(
                 target=ticket, actor=request.user, **body.validated_data

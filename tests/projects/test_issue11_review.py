@@ -25,3 +25,47 @@ def test_issue11_my_work_lists_hypercare_incidents_routed_to_my_team(org, projec
     assert HypercareRoute.objects.filter(incident=inc, team=org.dev).exists()
     html = client_for(org.developer).get("/my-work/").content.decode()
     assert inc.key in html
+
+
+def test_issue11_attachment_over_the_limit_is_dropped_while_it_streams(
+    org, settings, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 (attachments): a file over ATTACHMENT_MAX_BYTES is cut off as it arrives,
+    not stored whole in memory or a temporary file and refused afterwards; the API and
+    the page answer 400 with the size rule, and nothing is attached."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.files.uploadhandler import (
+        MemoryFileUploadHandler,
+        TemporaryFileUploadHandler,
+    )
+
+    from core.models import Attachment
+    from tests.conftest import api_as
+
+    settings.ATTACHMENT_MAX_BYTES = 1000
+    stored = {"bytes": 0}
+    for handler in (MemoryFileUploadHandler, TemporaryFileUploadHandler):
+        original = handler.receive_data_chunk
+
+        def counting(self, raw_data, start, _original=original):  # type: ignore[no-untyped-def]
+            stored["bytes"] += len(raw_data)
+            return _original(self, raw_data, start)
+
+        monkeypatch.setattr(handler, "receive_data_chunk", counting)
+    inc = itsm.incident_create(actor=org.requester, service=org.service, title="Big")
+    big = b"x" * (3 * 1024 * 1024)
+    res = api_as(org.agent).post(
+        f"/api/v1/incidents/{inc.key}/attachments/",
+        {"file": SimpleUploadedFile("huge.log", big)},
+        format="multipart",
+    )
+    assert res.status_code == 400, res.content
+    assert "at most" in res.json()["detail"]
+    page = client_for(org.agent).post(
+        f"/attachments/add/itsm.incident/{inc.pk}/",
+        {"file": SimpleUploadedFile("huge.log", big)},
+    )
+    assert page.status_code == 400
+    assert "at most" in page.content.decode()
+    assert stored["bytes"] < len(big)  # never stored whole
+    assert not Attachment.objects.exists()
