@@ -64,7 +64,7 @@ def redirect_next(request: HttpRequest, default: Any) -> HttpResponse:
 def posted_id(request: HttpRequest, name: str) -> int | None:
     """A posted record id, or None when it is missing or not a number (never a 500)."""
     value = request.POST.get(name, "")
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isdecimal() else None
 
 
 class ServiceListView(LoginRequiredMixin, View):

@@ -76,7 +76,7 @@ class IncidentFilter(django_filters.FilterSet):
             return qs
         cond = Q(title__icontains=value) | Q(description__icontains=value)
         digits = value.upper().removeprefix(f"{Incident.KEY_PREFIX}-")
-        if digits.isdigit():
+        if digits.isdecimal():
             cond |= Q(number=int(digits))
         return qs.filter(cond)
 

@@ -131,14 +131,14 @@ class BoardFilter(django_filters.FilterSet):
             return qs.filter(assignee__isnull=True)
         if value == "me":
             return qs.filter(assignee=self.request.user) if self.request else qs
-        return qs.filter(assignee_id=value) if value.isdigit() else qs.none()
+        return qs.filter(assignee_id=value) if value.isdecimal() else qs.none()
 
     def by_iteration(self, qs: QuerySet[WorkItem], name: str, value: str) -> QuerySet[WorkItem]:
         if value == "none":
             return qs.filter(iteration__isnull=True)
         if value == "active":
             return qs.filter(iteration__status="active")
-        return qs.filter(iteration_id=value) if value.isdigit() else qs.none()
+        return qs.filter(iteration_id=value) if value.isdecimal() else qs.none()
 
     def by_incidents(self, qs: QuerySet[WorkItem], name: str, value: bool) -> QuerySet[WorkItem]:
         linked = WorkItem.incidents.through.objects.filter(

@@ -65,7 +65,7 @@ def iteration_list(user: Any) -> QuerySet[Iteration]:
 def iteration_get(user: Any, pk: int | str) -> Iteration:
     from core.exceptions import NotFound
 
-    it = iteration_list(user).filter(pk=pk).first() if str(pk).isdigit() else None
+    it = iteration_list(user).filter(pk=pk).first() if str(pk).isdecimal() else None
     if it is None:
         raise NotFound("No such iteration.")
     return it

@@ -278,7 +278,7 @@ class ReleaseActionView(StaffPage):
                 actor=request.user,
                 items=[selectors.work_item_get(request.user, k) for k in keys],
                 reason=request.POST.get("reason", ""),
-                to_release=_release(request, int(to)) if to and to.isdigit() else None,
+                to_release=_release(request, int(to)) if to and to.isdecimal() else None,
             )
         elif op == "change":
             change = itsm_selectors.change_get(request.user, request.POST.get("change", "").strip())

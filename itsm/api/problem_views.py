@@ -44,7 +44,7 @@ class ProblemFilter(django_filters.FilterSet):
 
         digits = value.upper().removeprefix("PRB-")
         cond = Q(title__icontains=value) | Q(description__icontains=value)
-        return qs.filter(cond | Q(number=int(digits)) if digits.isdigit() else cond)
+        return qs.filter(cond | Q(number=int(digits)) if digits.isdecimal() else cond)
 
 
 class ProblemViewSet(TicketViewSet):

@@ -80,7 +80,7 @@ def validate_answers(item: CatalogItem, answers: dict[str, Any]) -> dict[str, An
                 errors[f.name] = ["A number."]
         elif f.type == FieldType.USER:
             user = User.objects.filter(username=value, is_active=True).first()
-            if user is None and value.isdigit():
+            if user is None and value.isdecimal():
                 user = User.objects.filter(pk=int(value), is_active=True).first()
             if user is None:
                 errors[f.name] = [f"No active user '{value}'."]

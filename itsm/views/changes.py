@@ -76,7 +76,7 @@ class ChangeCreateView(ProblemBase):
             {
                 "fields": [f for f in fields if f.name != "services"],
                 "services": Service.objects.filter(is_active=True),
-                "chosen": [int(s) for s in initial.get("services", []) if str(s).isdigit()],
+                "chosen": [int(s) for s in initial.get("services", []) if str(s).isdecimal()],
                 "errors": errors or {},
                 "error": error,
             },

@@ -248,7 +248,7 @@ class EmergencyDecisionFilter(django_filters.FilterSet):
 
     def by_change(self, qs, name, value):  # type: ignore[no-untyped-def]
         digits = value.upper().removeprefix("CHG-")
-        return qs.filter(change__number=int(digits)) if digits.isdigit() else qs.none()
+        return qs.filter(change__number=int(digits)) if digits.isdecimal() else qs.none()
 
 
 class EmergencyDecisionViewSet(
@@ -325,7 +325,7 @@ class WorkItemFilter(django_filters.FilterSet):
 
     def by_incident(self, qs, name, value):  # type: ignore[no-untyped-def]
         digits = value.upper().removeprefix("INC-")
-        return qs.filter(incidents__number=int(digits)) if digits.isdigit() else qs.none()
+        return qs.filter(incidents__number=int(digits)) if digits.isdecimal() else qs.none()
 
 
 class WorkItemViewSet(TicketViewSet):

@@ -69,3 +69,27 @@ def test_issue11_attachment_over_the_limit_is_dropped_while_it_streams(
     assert "at most" in page.content.decode()
     assert stored["bytes"] < len(big)  # never stored whole
     assert not Attachment.objects.exists()
+
+
+def test_issue11_numeric_filters_refuse_digits_int_cannot_read(org, project) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 (no 500 on bad input): ``str.isdigit()`` accepts '²' but ``int()`` does
+    not, so an id filter guarded by it answered 500; the board's assignee and iteration
+    filters, ticket searches by key and the plan form now treat it as matching nothing."""
+    from projects import services as ps
+    from tests.conftest import api_as
+
+    item = ps.work_item_create(actor=org.developer, kind="defect", project=project, title="x")
+    c = Client(raise_request_exception=False)
+    c.force_login(org.developer)
+    for query in ("iteration=²", "assignee=²"):
+        assert c.get(f"/projects/{project.code}/?{query}").status_code == 200, query
+    assert c.post(f"/work/{item.key}/plan/", {"iteration": "²"}).status_code in (400, 404)
+    api = api_as(org.admin)
+    api.raise_request_exception = False
+    for url in (
+        "/api/v1/incidents/?q=INC-²",
+        "/api/v1/problems/?q=PRB-²",
+        "/api/v1/defects/?incident=INC-²",
+        "/api/v1/emergency-decisions/?change=CHG-²",
+    ):
+        assert api.get(url).status_code == 200, url
