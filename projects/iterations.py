@@ -50,6 +50,10 @@ EDITABLE_FIELDS = ("name", "goal", "start", "end")
 # Once closed, an iteration's dates are its record: only its words may still change.
 EDITABLE_WHEN_CLOSED = ("name", "goal")
 VELOCITY_ITERATIONS = 6
+# A time box, not a calendar: a quarter at most (Linear's cycles stop at 8 weeks, Jira's
+# sprint presets at 4). The burndown and capacity walk every day of it, so an unbounded
+# span (year 1 to 9999) made the iteration page take minutes and its burndown 300 MB.
+MAX_ITERATION_DAYS = 91
 OPEN = {s.value for s in WORK_OPEN_STATES}
 DONE = {s.value for s in WORK_DONE_STATES}
 
@@ -114,6 +118,12 @@ def _check_dates(start: Any, end: Any) -> None:
     require(end, "end", "An end date is required.")
     if end < start:
         raise ValidationFailed("The iteration ends on or after its start.", field="end")
+    if (end - start).days + 1 > MAX_ITERATION_DAYS:
+        raise ValidationFailed(
+            f"An iteration lasts at most {MAX_ITERATION_DAYS} days "
+            f"({MAX_ITERATION_DAYS // 7} weeks).",
+            field="end",
+        )
 
 
 def _check_name(project: Project, name: str, exclude: int | None = None) -> str:

@@ -93,3 +93,26 @@ def test_issue11_numeric_filters_refuse_digits_int_cannot_read(org, project) -> 
         "/api/v1/emergency-decisions/?change=CHG-²",
     ):
         assert api.get(url).status_code == 200, url
+
+
+def test_issue11_iteration_is_a_bounded_time_box(org, project) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 (iterations, no runaway cost on bad input): an iteration from year 1 to
+    9999 was accepted, and its page (which walks every day for the burndown and the
+    capacity) then took minutes; create and edit refuse a span over a quarter with 400."""
+    from projects.iterations import MAX_ITERATION_DAYS
+    from projects.models import Iteration
+    from tests.conftest import api_as
+
+    api = api_as(org.admin)
+    body = {"project": project.code, "name": "forever", "start": "2026-12-01"}
+    res = api.post("/api/v1/iterations/", {**body, "end": "9999-12-31"}, format="json")
+    assert res.status_code == 400, res.content
+    assert "at most" in res.json()["detail"]
+    assert not Iteration.objects.exists()
+    res = api.post("/api/v1/iterations/", {**body, "end": "2026-12-14"}, format="json")
+    assert res.status_code == 201
+    it = res.json()["id"]
+    res = api.patch(f"/api/v1/iterations/{it}/", {"end": "2030-01-01"}, format="json")
+    assert res.status_code == 400
+    assert str(Iteration.objects.get(pk=it).end) == "2026-12-14"
+    assert MAX_ITERATION_DAYS >= 28  # a four-week sprint fits
