@@ -148,7 +148,13 @@ def iteration_create(
     name = _check_name(project, name)
     _check_dates(start, end)
     with transaction.atomic():
-        it = Iteration.objects.create(project=project, name=name, goal=goal, start=start, end=end)
+        try:
+            with transaction.atomic():  # a savepoint: the name check raced another create
+                it = Iteration.objects.create(
+                    project=project, name=name, goal=goal, start=start, end=end
+                )
+        except IntegrityError as exc:
+            raise ConflictError(f"{project.code} has an iteration '{name}' already.") from exc
         record(it, actor, "created", to_state=it.status, changes=created_changes(it))
     return it
 
@@ -177,7 +183,11 @@ def iteration_update(*, iteration: Iteration, actor: AbstractBaseUser, **fields:
         for name, value in fields.items():
             setattr(it, name, value)
         _check_dates(it.start, it.end)
-        save(it)
+        try:
+            with transaction.atomic():  # a savepoint: a rename raced another iteration's
+                save(it)
+        except IntegrityError as exc:
+            raise ConflictError(f"{it.project.code} has an iteration '{it.name}' already.") from exc
         changes = diff(it, before)
         if changes:
             record(it, actor, "updated", changes=changes)

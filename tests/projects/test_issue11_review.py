@@ -116,3 +116,24 @@ def test_issue11_iteration_is_a_bounded_time_box(org, project) -> None:  # type:
     assert res.status_code == 400
     assert str(Iteration.objects.get(pk=it).end) == "2026-12-14"
     assert MAX_ITERATION_DAYS >= 28  # a four-week sprint fits
+
+
+def test_issue11_iteration_name_race_is_a_409_not_a_500(org, project, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 (iterations, no 500): two planners creating the same iteration name at
+    once both pass the name check; the second hits the unique constraint and answered
+    500. It now answers 409 with the reason, and nothing half-written is left."""
+    from core.models import AuditEvent
+    from projects import iterations
+    from projects.models import Iteration
+    from tests.conftest import api_as
+
+    body = {"project": project.code, "name": "S1", "start": "2026-12-01", "end": "2026-12-14"}
+    api = api_as(org.admin)
+    api.raise_request_exception = False
+    assert api.post("/api/v1/iterations/", body, format="json").status_code == 201
+    audits = AuditEvent.objects.count()
+    # The other request checked the name before this one's row was committed.
+    monkeypatch.setattr(iterations, "_check_name", lambda project, name, exclude=None: name)
+    res = api.post("/api/v1/iterations/", body, format="json")
+    assert res.status_code == 409, res.content
+    assert Iteration.objects.count() == 1 and AuditEvent.objects.count() == audits
