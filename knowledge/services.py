@@ -385,23 +385,24 @@ def on_workaround_published(*, problem: Any, actor: Actor) -> None:
         )
 
 
+def _known_error_rewritten(problem: Any, *, note: str) -> Article | None:
+    """The problem's live known-error article, rewritten (by Tandem) from the problem's
+    current state when its text changed; None when the problem has none."""
+    article = Article.objects.filter(problem=problem).exclude(status="retired").first()
+    if article is None:
+        return None
+    body = known_error_body(problem)
+    if article.body == body:
+        return article
+    return article_update(article=article, actor=None, body=body, note=note, clears_flag=False)
+
+
 @_reaction
 def on_problem_resolved(*, problem: Any, actor: Actor) -> None:
     """The permanent fix is in: the known-error article says so, and its owner is asked
     whether to retire it (people on the old version may still need the workaround)."""
-    article = Article.objects.filter(problem=problem).exclude(status="retired").first()
-    if article is None:
-        return
-    body = known_error_body(problem)
-    if article.body != body:
-        article = article_update(
-            article=article,
-            actor=None,
-            body=body,
-            note=f"{problem.key} resolved.",
-            clears_flag=False,
-        )
-    if article.status == "published":
+    article = _known_error_rewritten(problem, note=f"{problem.key} resolved.")
+    if article is not None and article.status == "published":
         article_flag(
             article=article,
             reason=f"{problem.key} is resolved ({problem.resolution_notes[:120]}): retire this "
@@ -463,18 +464,9 @@ def article_unflag(*, article: Article, actor: Actor, comment: str) -> Article:
 def on_problem_reopened(*, problem: Any, actor: Actor, reason: str = "") -> None:
     """The fix did not hold: the known-error article stops saying it is fixed, and the
     "retire this known error" flag its resolution raised is withdrawn."""
-    article = Article.objects.filter(problem=problem).exclude(status="retired").first()
+    article = _known_error_rewritten(problem, note=f"{problem.key} reopened: {reason}"[:200])
     if article is None:
         return
-    body = known_error_body(problem)
-    if article.body != body:
-        article = article_update(
-            article=article,
-            actor=None,
-            body=body,
-            note=f"{problem.key} reopened: {reason}"[:200],
-            clears_flag=False,
-        )
     resolved_flag = f"{problem.key} is resolved"
     if article.needs_review and article.needs_review_reason.startswith(resolved_flag):
         article_unflag(
