@@ -113,6 +113,22 @@ def release_set_change(*, release: Release, actor: AbstractBaseUser, change: Cha
     return r
 
 
+def _tell_requester(
+    inc: Incident, actor: Actor, *, action: str, event: str, note: str, subject: str, body: str
+) -> None:
+    """What a release did to an incident: a row in its history, which the requester reads
+    (so it names no internal record: core.visibility), and the same news by e-mail with a
+    link to the incident."""
+    record(inc, actor, action, comment=note)
+    outbox_email(
+        event=event,
+        recipients=[inc.requester.email],
+        subject=f"[{inc.key}] {subject}: {inc.title}",
+        body=f"{body}\n\n{ticket_link(inc)}",
+        target=inc,
+    )
+
+
 def _ensure_release(actor: Actor, release: Release, name: str) -> None:
     from itsm.services.common import ensure_transition_possible
 
@@ -295,15 +311,15 @@ def _go_live(
             touched["items"].append(w.pk)
             for inc in w.incidents.select_related("requester"):
                 touched["incidents"].append(inc.pk)
-                # the requester reads this row: no internal record's key (core.visibility)
-                record(inc, actor, "fix_released", comment=f"The fix is live in {live}.")
-                outbox_email(
+                _tell_requester(
+                    inc,
+                    actor,
+                    action="fix_released",
                     event="incident.fix_live",
-                    recipients=[inc.requester.email],
-                    subject=f"[{inc.key}] The fix is live: {inc.title}",
+                    note=f"The fix is live in {live}.",
+                    subject="The fix is live",
                     body=f"The fix for your incident {inc.key} went live today in "
-                    f"{live.project} {live.version}.\n\n{ticket_link(inc)}",
-                    target=inc,
+                    f"{live.project} {live.version}.",
                 )
     Release.objects.filter(pk=live.pk).update(go_live_record=touched)
     live.go_live_record = touched
@@ -393,19 +409,15 @@ def release_roll_back(*, release: Release, actor: AbstractBaseUser, reason: str)
                     w.target_release = None  # a rolled-back release ships nothing: retarget
                 for inc in w.incidents.select_related("requester"):
                     told.add(inc.pk)
-                    record(
+                    _tell_requester(
                         inc,
                         actor,
-                        "fix_rolled_back",
-                        comment=f"{r} was rolled back; the fix is being reworked.",
-                    )
-                    outbox_email(
+                        action="fix_rolled_back",
                         event="incident.fix_rolled_back",
-                        recipients=[inc.requester.email],
-                        subject=f"[{inc.key}] The fix was withdrawn: {inc.title}",
+                        note=f"{r} was rolled back; the fix is being reworked.",
+                        subject="The fix was withdrawn",
                         body=f"{r} was rolled back, so the fix for {inc.key} is not live any "
-                        f"more. We are working on it.\n\n{ticket_link(inc)}",
-                        target=inc,
+                        "more. We are working on it.",
                     )
             undone.append(f"{w.key} reopened")
         for entry in done.get("problems", []):
@@ -432,20 +444,16 @@ def release_roll_back(*, release: Release, actor: AbstractBaseUser, reason: str)
                 target=problem,
             )
         for inc in release_suspect_incidents(r).exclude(pk__in=told).exclude(status="cancelled"):
-            record(
+            _tell_requester(
                 inc,
                 actor,
-                "release_rolled_back",
-                comment=f"{r}, which went live shortly before this incident, was rolled back.",
-            )
-            outbox_email(
+                action="release_rolled_back",
                 event="incident.release_rolled_back",
-                recipients=[inc.requester.email],
-                subject=f"[{inc.key}] {r} was rolled back: {inc.title}",
+                note=f"{r}, which went live shortly before this incident, was rolled back.",
+                subject=f"{r} was rolled back",
                 body=f"The release that went live on {inc.service} shortly before you raised "
                 f"{inc.key} was rolled back. If it caused your problem, it should be gone; "
-                f"tell us if it is not.\n\n{ticket_link(inc)}",
-                target=inc,
+                "tell us if it is not.",
             )
         events.publish(events.RELEASE_ROLLED_BACK, release=r, actor=actor, reason=reason)
         outbox_email(
