@@ -126,21 +126,42 @@ class PersonWeek:
         return self.support + self.other_support
 
 
-def team_capacity(team: Team, week: str | None = None) -> dict[str, Any]:
-    monday, sunday, label = week_bounds(week)
-    members = list(team.members.filter(is_active=True).order_by("username"))
-    shares = dict(
+def _share_inputs(members: list[Any]) -> tuple[dict[int, int], dict[int, list[int]]]:
+    """Each member's own reserved share (where set), and the default share of every team
+    they are in: a reservation is split between those teams, so it is counted once however
+    many teams a person is in. Two queries whatever the number of members."""
+    own = dict(
         UserProfile.objects.filter(user__in=members, support_share__isnull=False).values_list(
             "user_id", "support_share"
         )
     )
-    # Every team of each member, with its default share: a reservation is split between
-    # them, so it is counted once however many teams a person is in.
     their_teams: dict[int, list[int]] = {}
     for user_id, share in Team.members.through.objects.filter(user__in=members).values_list(
         "user_id", "team__support_share"
     ):
         their_teams.setdefault(user_id, []).append(share)
+    return own, their_teams
+
+
+def support_shares(team: Team, members: list[Any]) -> dict[int, float]:
+    """Each member's whole reserved 3rd-line share (%): their own share, else the average
+    of their teams' shares (``team``'s when they are in none), the rule the capacity page
+    counts ``reserved_total`` by."""
+    own, their_teams = _share_inputs(members)
+    out = {}
+    for user in members:
+        if user.pk in own:
+            out[user.pk] = float(own[user.pk])
+        else:
+            shares = their_teams.get(user.pk) or [team.support_share]
+            out[user.pk] = sum(shares) / len(shares)
+    return out
+
+
+def team_capacity(team: Team, week: str | None = None) -> dict[str, Any]:
+    monday, sunday, label = week_bounds(week)
+    members = list(team.members.filter(is_active=True).order_by("username"))
+    shares, their_teams = _share_inputs(members)
     sums: dict[tuple[int, bool, bool], float] = {}
     for r in (
         TimeEntry.objects.filter(user__in=members, date__gte=monday, date__lte=sunday)

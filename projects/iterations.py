@@ -24,7 +24,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.exceptions import ActionForbidden, ConflictError, IllegalTransition, ValidationFailed
-from core.models import AuditEvent, Team, UserProfile
+from core.models import AuditEvent
 from core.services import moment_now
 from itsm.services.common import (
     created_changes,
@@ -37,6 +37,7 @@ from itsm.services.common import (
     snapshot,
 )
 from projects import permissions
+from projects.capacity import support_shares
 from projects.models import (
     IS,
     WORK_DONE_STATES,
@@ -378,30 +379,6 @@ def working_hours(iteration: Iteration) -> float:
     hours = _day_hours(iteration.project.calendar)
     days = (iteration.end - iteration.start).days + 1
     return sum(hours(iteration.start + timedelta(days=n)) for n in range(days))
-
-
-def support_shares(team: Team, members: list[Any]) -> dict[int, float]:
-    """Each member's reserved 3rd-line share (%), the rule of ``projects.capacity``: the
-    person's own share, else the share of their teams (split equally between them, so
-    the reservation is counted once however many teams they are in)."""
-    own = dict(
-        UserProfile.objects.filter(user__in=members, support_share__isnull=False).values_list(
-            "user_id", "support_share"
-        )
-    )
-    team_shares: dict[int, list[int]] = {}
-    for user_id, share in Team.members.through.objects.filter(user__in=members).values_list(
-        "user_id", "team__support_share"
-    ):
-        team_shares.setdefault(user_id, []).append(share)
-    out = {}
-    for user in members:
-        if user.pk in own:
-            out[user.pk] = float(own[user.pk])
-        else:
-            shares = team_shares.get(user.pk) or [team.support_share]
-            out[user.pk] = sum(shares) / len(shares)
-    return out
 
 
 @dataclass

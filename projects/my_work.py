@@ -20,7 +20,7 @@ from itsm.permissions import user_team_ids
 from itsm.selectors import OPEN
 from itsm.views.problems import ProblemBase as StaffPage
 from projects import selectors
-from projects.iterations import support_shares
+from projects.capacity import support_shares
 from projects.models import WORK_OPEN_STATES, TimeEntry, W
 from sla.selectors import ticket_clocks, with_next_due
 
