@@ -7,7 +7,6 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from core.exceptions import NotFound
 from core.forms import field_specs, form_data
 from itsm.views.problems import ProblemBase as StaffPage
 from projects import permissions, selectors, services
@@ -22,13 +21,7 @@ from projects.board import (
 )
 from projects.models import Kind, Release, WorkItem
 from projects.permissions import ensure_can_fire_work
-
-
-def _project(request: HttpRequest, code: str) -> Any:
-    project = selectors.project_list(request.user).filter(code=code).first()
-    if project is None:
-        raise NotFound(f"No project {code}.")
-    return project
+from projects.views import _project
 
 
 class BoardView(StaffPage):
