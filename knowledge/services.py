@@ -22,6 +22,7 @@ from itsm.services.common import (
     Actor,
     created_changes,
     diff,
+    ensure_editable,
     ensure_transition_possible,
     lock,
     record,
@@ -140,12 +141,7 @@ def article_update(
     that changes nothing writes nothing. ``actor`` None is Tandem itself.
     Audit: ``updated`` with the field changes and the note."""
     allowed = {"title", "body", "audience", "review_by", "owner"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise ValidationFailed(
-            f"These fields cannot be edited: {', '.join(sorted(unknown))}.",
-            errors={f: ["This field cannot be edited."] for f in unknown},
-        )
+    ensure_editable(fields, allowed)
     if "audience" in fields and fields["audience"] not in Audience.values:
         raise ValidationFailed(
             f"Audience is one of {', '.join(Audience.values)}.", field="audience"

@@ -29,6 +29,7 @@ from core.services import moment_now
 from itsm.services.common import (
     created_changes,
     diff,
+    ensure_editable,
     ensure_transition_possible,
     lock,
     record,
@@ -163,12 +164,7 @@ def iteration_create(
 def iteration_update(*, iteration: Iteration, actor: AbstractBaseUser, **fields: Any) -> Iteration:
     """Edit name, goal, start, end (only name and goal once closed). Audit: ``updated``
     with the changed fields."""
-    unknown = set(fields) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationFailed(
-            f"These fields cannot be edited: {', '.join(sorted(unknown))}.",
-            errors={f: ["This field cannot be edited."] for f in unknown},
-        )
+    ensure_editable(fields, EDITABLE_FIELDS)
     with transaction.atomic():
         it = lock(iteration)
         _ensure_planner(actor, it.project)

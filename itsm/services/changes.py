@@ -38,6 +38,7 @@ from itsm.services.common import (
     Actor,
     created_changes,
     diff,
+    ensure_editable,
     lock,
     record,
     require,
@@ -193,12 +194,7 @@ def change_update(
 ) -> Change:
     """Edit plans, window, implementer… while the change is not yet being implemented.
     A scheduled change whose window moves goes through ``schedule`` again."""
-    unknown = set(fields) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationFailed(
-            f"These fields cannot be edited: {', '.join(sorted(unknown))}.",
-            errors={f: ["This field cannot be edited."] for f in unknown},
-        )
+    ensure_editable(fields, EDITABLE_FIELDS)
     with transaction.atomic():
         locked = lock(change)
         if not (permissions.is_change_manager(actor, locked) or locked.requested_by_id == actor.pk):

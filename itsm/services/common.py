@@ -3,7 +3,7 @@ transaction. Incidents, problems, requests and changes all go through ``transiti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -51,6 +51,16 @@ def lock(ticket: T) -> T:
 def require(value: Any, field: str, message: str) -> None:
     if value in (None, ""):
         raise ValidationFailed(message, field=field)
+
+
+def ensure_editable(fields: Iterable[str], editable: Iterable[str]) -> None:
+    """400 naming every field an edit may not change (the lifecycle owns state, keys...)."""
+    unknown = set(fields) - set(editable)
+    if unknown:
+        raise ValidationFailed(
+            f"These fields cannot be edited: {', '.join(sorted(unknown))}.",
+            errors={f: ["This field cannot be edited."] for f in unknown},
+        )
 
 
 def choice(value: str, choices: type, field: str) -> str:

@@ -29,6 +29,7 @@ from itsm.services.common import (
     choice,
     created_changes,
     diff,
+    ensure_editable,
     lock,
     record,
     require,
@@ -198,12 +199,7 @@ def incident_create(
 def incident_update(*, incident: Incident, actor: AbstractBaseUser, **fields: Any) -> Incident:
     """Change editable fields (title, description, service, category, impact, urgency,
     major incident). Priority follows impact × urgency. Audit: ``updated`` with the changes."""
-    unknown = set(fields) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationFailed(
-            f"These fields cannot be edited: {', '.join(sorted(unknown))}.",
-            errors={f: ["This field cannot be edited."] for f in unknown},
-        )
+    ensure_editable(fields, EDITABLE_FIELDS)
     if "impact" in fields:
         _choice(fields["impact"], Level, "impact")
     if "urgency" in fields:

@@ -24,6 +24,7 @@ from itsm.services.common import (
     choice,
     created_changes,
     diff,
+    ensure_editable,
     lock,
     record,
     require,
@@ -133,12 +134,7 @@ def problem_update(*, problem: Problem, actor: AbstractBaseUser, **fields: Any) 
     """Edit the record: root cause, workaround, permanent fix, assignment and the rest.
     A published workaround that is edited stays published: its incidents show the new
     text, and their agents are told."""
-    unknown = set(fields) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationFailed(
-            f"These fields cannot be edited: {', '.join(sorted(unknown))}.",
-            errors={f: ["This field cannot be edited."] for f in unknown},
-        )
+    ensure_editable(fields, EDITABLE_FIELDS)
     for name in ("impact", "urgency"):
         if name in fields:
             choice(fields[name], Level, name)

@@ -17,6 +17,7 @@ from itsm.services.common import (
     Actor,
     created_changes,
     diff,
+    ensure_editable,
     lock,
     record,
     require,
@@ -71,12 +72,7 @@ def work_item_create(
 
 
 def work_item_update(*, item: WorkItem, actor: AbstractBaseUser, **fields: Any) -> WorkItem:
-    unknown = set(fields) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationFailed(
-            f"These fields cannot be edited: {', '.join(sorted(unknown))}.",
-            errors={f: ["This field cannot be edited."] for f in unknown},
-        )
+    ensure_editable(fields, EDITABLE_FIELDS)
     with transaction.atomic():
         locked = lock(item)
         if not permissions.can_work_on(actor, locked.project):
