@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from core.models import AuditEvent, Comment, Service, ServiceRole, Team
-from core.roles import PROCESS_ROLES
+from core.roles import PROCESS_ROLES, is_staff_member
 
 User = get_user_model()
 
@@ -36,9 +36,23 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class TeamRefSerializer(serializers.ModelSerializer):
+    """A team as a ticket names it. Requesters read it by name only: which support tier
+    holds their ticket is how support organises itself (their pages never show it)."""
+
+    tier = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="1, 2 or 3; null for requesters."
+    )
+
     class Meta:
         model = Team
         fields = ["id", "name", "tier"]
+
+    def to_representation(self, team: Team) -> dict:
+        data = super().to_representation(team)
+        request = self.context.get("request")
+        if request is not None and not is_staff_member(request.user):
+            data["tier"] = None
+        return data
 
 
 class ServiceRefSerializer(serializers.ModelSerializer):

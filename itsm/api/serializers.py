@@ -107,10 +107,9 @@ class IncidentSerializer(serializers.ModelSerializer):
         if not parts.linked_records:
             data["caused_by"] = None
         if not parts.routing:
-            # The requester's page shows the team by name, never how support tiers its work.
+            # The requester's page never shows how support tiers its work (the team's tier
+            # goes the same way: core.api.serializers.TeamRefSerializer).
             data["tier"] = None
-            if data["team"] is not None:
-                data["team"] = {**data["team"], "tier": None}
         extra = fields_for("incident", incident, linked_records=parts.linked_records)
         return {**data, **extra}
 

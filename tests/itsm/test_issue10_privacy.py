@@ -281,6 +281,22 @@ def test_every_ticket_type_takes_notes_only_from_those_who_work_it(org, leaky_re
     assert res.status_code == 403, json.dumps(res.json())
 
 
+def test_requester_token_reads_no_team_tier_on_any_ticket(org, leaky_request) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 #1, the twin of the incident's tier: a service request names its team (and
+    the catalogue its fulfilment team) with the tier too; a requester reads the name only,
+    staff the tier."""
+    client, staff = api_as(org.requester), api_as(org.agent)
+    url = f"/api/v1/requests/{leaky_request.pk}/"
+    assert client.get(url).json()["team"] == {
+        "id": org.support.pk,
+        "name": org.support.name,
+        "tier": None,
+    }
+    assert staff.get(url).json()["team"]["tier"] == org.support.tier
+    items = client.get("/api/v1/catalog-items/").json()["results"]
+    assert items and all(i["fulfilment_team"]["tier"] is None for i in items)
+
+
 def test_requester_token_reads_no_support_routing(org, leaky_incident) -> None:  # type: ignore[no-untyped-def]
     """Issue 10 #1 (found in the done-when walk): the requester's page shows the team by
     name but never the tier, the teams' membership, SLA policies' escalation rules or the
