@@ -139,6 +139,9 @@ class IterationDetailView(StaffPage):
                 "next_planned": planned[0] if planned else None,
                 "planned_others": planned,
                 "may_edit": may_plan,
+                # the check every move makes first (ensure_can_fire_work), as on the board
+                "may_move": it.status == IS.ACTIVE
+                and permissions.can_work_on(request.user, it.project),
                 "timeline": parts_for(request.user, it).timeline(it),
                 "parts": parts_for(request.user, it),
                 "staff": True,
