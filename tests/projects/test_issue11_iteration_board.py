@@ -12,11 +12,11 @@ from tests.factories import UserFactory
 from tests.projects.test_iterations import item, pm, sprint  # noqa: F401  (fixture)
 
 
-def _planned_and_started(project, org, pm):  # type: ignore[no-untyped-def]
-    it = sprint(project, pm)
+def _planned_and_started(project, org, manager):  # type: ignore[no-untyped-def]
+    it = sprint(project, manager)
     w = item(project, org, "drag me", "3")
-    its.work_item_plan(item=w, iteration=it, actor=pm)
-    its.iteration_start(iteration=it, actor=pm)
+    its.work_item_plan(item=w, iteration=it, actor=manager)
+    its.iteration_start(iteration=it, actor=manager)
     return it, w
 
 
