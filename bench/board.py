@@ -1,11 +1,12 @@
 #!/usr/bin/env python
-"""Board and My work benchmark: does the project board render in under 100 ms with N work
-items in the project, whatever the filters?
+"""Development pages benchmark: do the board, the iteration page and the work item page
+render in under 100 ms with N work items in the project, whatever the filters?
 
 Seeds one project with N work items spread over every state (a third unassigned), links
 every 100th open item to an open incident, plans 200 into an active iteration, then
-renders the board (plain, with the closed and won't-fix columns, in swimlanes, filtered)
-and /my-work/ through Django's test client, each the median of 7 runs after a warm-up,
+renders the board (plain, with the closed and won't-fix columns, in swimlanes, filtered),
+the active iteration's page (board, capacity, burndown), a busy work item's page (linked
+incidents, 30 comments, 30 history rows) and /my-work/ through Django's test client, each the median of 7 runs after a warm-up,
 and prints the time and the number of queries.
 
     .venv/bin/python bench/board.py              # N = 10 000 (PostgreSQL)
@@ -35,6 +36,9 @@ STATES = ["open", "triaged", "in_progress", "in_review", "fixed", "released", "c
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="work items in the project")
+    parser.add_argument(
+        "--profile", metavar="URL", help="also print a cProfile of this URL (top 25, cumulative)"
+    )
     add_database_options(parser)
     run_in_throwaway_database(parser.parse_args(), run, DEBUG="false")
 
@@ -105,6 +109,12 @@ def run(args: argparse.Namespace) -> None:
             for w, inc in zip(open_items, incidents, strict=True)
         ]
     )
+    busy = WorkItem.objects.get(pk=open_items[0])
+    from projects import services as ps
+
+    for n in range(30):
+        ps.work_comment(item=busy, actor=dev, body=f"Note {n} on the fix, see @bench_dev")
+        ps.work_item_update(item=busy, actor=dev, title=f"Work item, take {n}")
     client = Client()
     client.force_login(dev)
     for url in (
@@ -113,6 +123,8 @@ def run(args: argparse.Namespace) -> None:
         "/projects/BEN/?lanes=assignee",
         "/projects/BEN/?assignee=me&has_incidents=true",
         "/projects/BEN/?iteration=active",
+        f"/iterations/{sprint.pk}/",
+        busy.get_absolute_url(),
         "/my-work/",
     ):
         assert client.get(url).status_code == 200
@@ -123,6 +135,17 @@ def run(args: argparse.Namespace) -> None:
                 client.get(url)
                 times.append((time.perf_counter() - t0) * 1000)
         print(f"{url:<50} {statistics.median(times):6.1f} ms  {len(ctx.captured_queries)} queries")
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(client.get, args.profile.replace("{busy}", busy.get_absolute_url()))
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        with CaptureQueriesContext(connection) as ctx:
+            client.get(args.profile.replace("{busy}", busy.get_absolute_url()))
+        for q in sorted(ctx.captured_queries, key=lambda q: -float(q["time"]))[:6]:
+            print(f"{float(q['time']) * 1000:7.1f} ms  {q['sql'][:400]}")
 
 
 if __name__ == "__main__":

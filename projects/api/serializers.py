@@ -358,6 +358,12 @@ class BurndownSerializer(serializers.Serializer):
     days = BurndownDaySerializer(many=True)
 
 
+class VelocitySerializer(serializers.Serializer):
+    project = serializers.CharField()
+    iterations = IterationSerializer(many=True)
+    average_completed_hours = serializers.FloatField(allow_null=True)
+
+
 class _Comment(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -39,6 +39,7 @@ from projects.api.serializers import (
     ReleaseNotesSerializer,
     ReleaseSerializer,
     ToDevelopmentInput,
+    VelocitySerializer,
     WorkItemCreateSerializer,
     WorkItemPatchSerializer,
     WorkItemSerializer,
@@ -691,6 +692,32 @@ class IterationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
                         }
                         for m in c.members
                     ],
+                }
+            ).data
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("project", str, required=True, description="project code")],
+        responses=VelocitySerializer,
+    )
+    @action(detail=False, methods=["get"], url_path="velocity")
+    def velocity(self, request: Request) -> Response:
+        """The project's last closed iterations, oldest first: what each committed when it
+        started and completed when it closed (hours of estimate), and their average."""
+        from projects.iterations import velocity
+
+        code = request.query_params.get("project", "")
+        project = selectors.project_list(request.user).filter(code=code).first()
+        if project is None:
+            raise ValidationFailed(f"No project {code!r}.", field="project")
+        rows = velocity(project)
+        done = [float(r.completed_hours or 0) for r in rows]
+        return Response(
+            VelocitySerializer(
+                {
+                    "project": project.code,
+                    "iterations": rows,
+                    "average_completed_hours": round(sum(done) / len(done), 1) if done else None,
                 }
             ).data
         )

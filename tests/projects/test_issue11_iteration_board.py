@@ -47,3 +47,34 @@ def test_closed_iteration_board_is_read_only(org, project, pm) -> None:  # type:
     dev.force_login(org.developer)
     page = dev.get(it.get_absolute_url()).content.decode()
     assert "data-move=" not in page
+
+
+def test_velocity_api(org, project, pm, release) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Issue 11: velocity through the API, as the iterations page shows it: the last
+    closed iterations oldest first, committed and completed hours, their average."""
+    from datetime import timedelta
+
+    from projects import services as ps
+    from tests.conftest import api_as
+    from tests.projects.test_iterations import MONDAY
+
+    for n in range(2):
+        it = sprint(project, pm, name=f"S{n}", start=MONDAY + timedelta(days=14 * n), days=4)
+        w = item(project, org, f"w{n}", str(2 * n + 2), release)
+        its.work_item_plan(item=w, iteration=it, actor=pm)
+        its.work_item_plan(item=item(project, org, f"u{n}", "1"), iteration=it, actor=pm)
+        its.iteration_start(iteration=it, actor=pm)
+        ps.work_fix(item=ps.work_start(item=w, actor=org.developer), actor=org.developer)
+        its.iteration_close(iteration=it, actor=pm)
+    r = api_as(org.developer).get("/api/v1/iterations/velocity/?project=PAY")
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert [i["name"] for i in body["iterations"]] == ["S0", "S1"]
+    assert [i["completed_hours"] for i in body["iterations"]] == ["2.0", "4.0"]
+    assert [i["committed_hours"] for i in body["iterations"]] == ["3.0", "5.0"]
+    assert body["average_completed_hours"] == 3.0
+    r = api_as(org.developer).get("/api/v1/iterations/velocity/?project=NOPE")
+    assert r.status_code == 400 and "NOPE" in r.json()["detail"] + str(r.json())
+    # a requester reads no project: PAY is as unknown to them as NOPE (no existence leak)
+    hidden = api_as(org.requester).get("/api/v1/iterations/velocity/?project=PAY")
+    assert hidden.status_code == 400 and "PAY" in str(hidden.json())
