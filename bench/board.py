@@ -6,8 +6,8 @@ Seeds one project with N work items spread over every state (a third unassigned)
 every 100th open item to an open incident, plans 200 into an active iteration, then
 renders the board (plain, with the closed and won't-fix columns, in swimlanes, filtered),
 the active iteration's page (board, capacity, burndown), a busy work item's page (linked
-incidents, 30 comments, 30 history rows) and /my-work/ through Django's test client, each the median of 7 runs after a warm-up,
-and prints the time and the number of queries.
+incidents, 30 comments, 30 history rows) and /my-work/ through Django's test client,
+each the median of 7 runs after a warm-up, and prints the time and the number of queries.
 
     .venv/bin/python bench/board.py              # N = 10 000 (PostgreSQL)
     .venv/bin/python bench/board.py --n 50000

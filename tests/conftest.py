@@ -11,6 +11,7 @@ from core.models import Service, Team, Tier
 from core.roles import Role
 from itsm import services
 from itsm.models import Incident
+from tests.browser import browser_page  # noqa: F401  (the browser tests' fixture)
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres", "pgsql"))
@@ -29,6 +30,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_pg)
         if "redis" in item.keywords and not HAS_REDIS:
             item.add_marker(skip_redis)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Keep each phase's report on the test item (``rep_call``): the browser fixture saves
+    its pages when the test failed (tests/browser.py)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 @pytest.fixture(autouse=True)
