@@ -388,8 +388,42 @@ class FixInput(_Comment):
     )
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
+class WorkItemRefField(serializers.RelatedField):
+    """A work item named by its key (``DEF-1011``) or its id. Pages render it as a text
+    box for the key, not a list of every item of the project (10 000 options at scale)."""
+
+    default_error_messages = {
+        "unknown": "No work item {ref}.",
+        "invalid": "A work item key such as DEF-1011, or its id.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("queryset", WorkItem.objects.all())
+        kwargs.setdefault("help_text", "The work item's key, e.g. DEF-1011.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> WorkItem:
+        ref = str(data).strip().upper()
+        qs = self.get_queryset()
+        if ref.isdecimal():
+            found = qs.filter(pk=int(ref)).first()
+        else:
+            prefix, _, number = ref.partition("-")
+            kinds = {p: k for k, p in WorkItem.PREFIXES.items()}
+            if prefix not in kinds or not number.isdecimal() or len(number) > 18:
+                self.fail("invalid")
+            found = qs.filter(kind=kinds[prefix], number=int(number)).first()
+        if found is None:
+            self.fail("unknown", ref=ref)
+        return found
+
+    def to_representation(self, value: WorkItem) -> str:
+        return value.key
+
+
 class DuplicateInput(_Comment):
-    duplicate_of = serializers.PrimaryKeyRelatedField(queryset=WorkItem.objects.all())
+    duplicate_of = WorkItemRefField()
 
 
 WORK_TRANSITION_INPUTS: dict[str, type[serializers.Serializer]] = {

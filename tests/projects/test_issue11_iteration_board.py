@@ -78,3 +78,31 @@ def test_velocity_api(org, project, pm, release) -> None:  # type: ignore[no-unt
     # a requester reads no project: PAY is as unknown to them as NOPE (no existence leak)
     hidden = api_as(org.requester).get("/api/v1/iterations/velocity/?project=PAY")
     assert hidden.status_code == 400 and "PAY" in str(hidden.json())
+
+
+def test_duplicate_of_is_named_by_key(org, project) -> None:  # type: ignore[no-untyped-def]
+    """The original of a duplicate is named by its key (or id) in a text box, not picked
+    from a list of every item of the project (thousands at scale); an unknown key is a
+    400 that names it."""
+    from projects import services as ps
+    from projects.models import WorkItem
+    from tests.conftest import api_as
+
+    original = ps.work_item_create(actor=org.developer, kind="defect", project=project, title="o")
+    dup = ps.work_item_create(actor=org.developer, kind="defect", project=project, title="d")
+    dev = Client()
+    dev.force_login(org.developer)
+    page = dev.get(dup.get_absolute_url()).content.decode()
+    assert 'name="duplicate_of"' in page and f'<option value="{original.pk}"' not in page
+    r = api_as(org.developer).post(
+        f"/api/v1/defects/{dup.key}/transitions/mark_duplicate/", {"duplicate_of": "DEF-999999"}
+    )
+    assert r.status_code == 400 and "DEF-999999" in str(r.json())
+    r = dev.post(f"/work/{dup.key}/transitions/mark_duplicate/", {"duplicate_of": original.key})
+    assert r.status_code == 302, r.content
+    assert WorkItem.objects.get(pk=dup.pk).duplicate_of_id == original.pk
+    again = ps.work_item_create(actor=org.developer, kind="defect", project=project, title="x")
+    r = api_as(org.developer).post(
+        f"/api/v1/defects/{again.key}/transitions/mark_duplicate/", {"duplicate_of": original.pk}
+    )
+    assert r.status_code == 200, r.content
