@@ -87,10 +87,11 @@ class ProjectsConfig(AppConfig):
             extensions.register_prefetch("change", lookup)
 
         from core.visibility import register_parts_policy, staff_only
-        from projects.models import Release, WorkItem
+        from projects.models import Project, Release, WorkItem
 
         register_parts_policy(WorkItem, staff_only)
         register_parts_policy(Release, staff_only)
+        register_parts_policy(Project, staff_only)
 
         from core.attachments import Attachable, register_attachable
         from core.selectors import get_by_ref
