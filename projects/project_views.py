@@ -151,7 +151,7 @@ class ProjectSettingsView(StaffPage):
         project = _project(request, code)
         _ensure_manager(request)
         data = {**PROJECT_EMPTY, **form_data(request.POST, ProjectUpdateSerializer())}
-        body = ProjectUpdateSerializer(data=data, partial=True)
+        body = ProjectUpdateSerializer(data=data)  # the whole form: code, name, team required
         if not body.is_valid():
             return self._page(request, project, initial=data, errors=body.errors, status=400)
         try:

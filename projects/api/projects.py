@@ -46,7 +46,7 @@ def staff_users() -> QuerySet[Any]:
 class WipLimitsField(serializers.Field):
     """Column (work item state) → limit: a JSON object, or its text from a page form."""
 
-    default_error_messages = {"invalid": 'An object of column → limit, e.g. {"in_progress": 4}.'}
+    default_error_messages = {"invalid": 'An object of column → limit, e.g. {{"in_progress": 4}}.'}
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, str):

@@ -83,7 +83,7 @@ def _clean_wip_limits(value: Any) -> dict[str, int]:
     return out
 
 
-def _check_fields(fields: dict[str, Any], *, project: Project | None) -> dict[str, Any]:
+def check_project_fields(fields: dict[str, Any], *, project: Project | None) -> dict[str, Any]:
     """Validate and normalise the given fields (400 naming the field)."""
     out = dict(fields)
     if "code" in out:
@@ -147,7 +147,7 @@ def project_create(
     Audit: ``created`` on the project with its fields and services. No e-mail."""
     if not permissions.can_manage_projects(actor):
         raise ActionForbidden(FORBIDDEN)
-    data = _check_fields(
+    data = check_project_fields(
         {
             "code": code,
             "name": name,
@@ -188,7 +188,7 @@ def project_update(*, project: Project, actor: AbstractBaseUser, **fields: Any) 
         raise ActionForbidden(FORBIDDEN)
     with transaction.atomic():
         p = lock(project)
-        data = _check_fields(fields, project=p)
+        data = check_project_fields(fields, project=p)
         renamed = "code" in data and data["code"] != p.code
         if renamed and (p.work_items.exists() or p.releases.exists()):
             raise ValidationFailed(
