@@ -296,7 +296,9 @@ class ReleaseEditView(StaffPage):
         else:
             empty = RELEASE_EMPTY
         data = {**empty, **posted}
-        body = ReleaseUpdateSerializer(data=data, partial=True)
+        closed = release.status in RELEASE_CLOSED_STATES
+        # the whole form (version required) while open; only the text once closed
+        body = ReleaseUpdateSerializer(data=data, partial=closed)
         if not body.is_valid():
             return self._form(request, release, initial=data, errors=body.errors, status=400)
         try:

@@ -107,9 +107,11 @@ def _subtract_working_days(end: date, days: int, calendar: Any) -> date:
 
     from projects.working_days import working_days_between
 
+    # The earliest day still ``days`` working days before ``end``: a working day (the
+    # Friday, not the weekend, before a Monday-to-Wednesday slip).
     day = end
     for _ in range(days * 7 + 400):
-        if working_days_between(day, end, calendar) >= days:
+        if working_days_between(day - timedelta(days=1), end, calendar) > days:
             break
         day -= timedelta(days=1)
     return day
