@@ -23,8 +23,9 @@ from itsm.services.common import lock, record
 from projects import permissions
 from projects.models import DevLink, DevLinkKind, WorkItem
 
-# A key stands alone: not inside a longer word or number ("xDEF-1", "DEF-10111" ≠ DEF-1011).
-KEY_PATTERN = re.compile(r"(?<![A-Za-z0-9])(DEF|ENH)-(\d{1,12})(?![0-9])", re.IGNORECASE)
+# A key stands alone, not inside a longer word or number ("xDEF-1", "DEF-2a"); "_" and
+# "-" may follow it ("def-7_fix", "DEF-7-tax").
+KEY_PATTERN = re.compile(r"(?<![A-Za-z0-9])(DEF|ENH)-(\d{1,12})(?![A-Za-z0-9])", re.IGNORECASE)
 _PREFIX_KIND = {prefix: kind for kind, prefix in WorkItem.PREFIXES.items()}
 
 # Path shapes of GitHub, GitLab (and their self-hosted servers) and Bitbucket.

@@ -387,3 +387,23 @@ def test_admin_work_items_and_releases_are_read_only(org, project, superuser) ->
     assert WorkItem.objects.get(pk=item.pk).title == "T"
     assert c.get("/admin/projects/project/add/").status_code == 200
     assert AuditEvent.objects.filter(action="updated").count() == 0
+
+
+def test_project_list_and_settings_query_counts_do_not_grow(
+    org, project, pm, dev_team, django_assert_max_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    c = client_for(pm)
+    c.get("/projects/")  # warm caches
+    with django_assert_max_num_queries(40) as ctx:
+        c.get("/projects/")
+    few = len(ctx.captured_queries)
+    for n in range(10):
+        p = ps.project_create(actor=pm, code=f"P{n}X", name=f"Project {n}", team=dev_team)
+        p.services.add(org.service)
+    with django_assert_max_num_queries(few):
+        r = c.get("/projects/")
+    assert r.status_code == 200 and len(r.context["projects"]) == 11
+    for n in range(5):
+        ps.project_update(project=project, actor=pm, description=f"v{n}")
+    with django_assert_max_num_queries(30):
+        assert c.get("/projects/PAY/settings/").status_code == 200
