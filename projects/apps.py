@@ -93,6 +93,20 @@ class ProjectsConfig(AppConfig):
         register_parts_policy(Release, staff_only)
         register_parts_policy(Project, staff_only)
 
+        # Words for the actions projects writes in the activity stream (the timeline's
+        # phrase book lives in core; H1 could not edit core: the lead may move these
+        # into core.templatetags.tandem.ACTION_WORDS).
+        from core.templatetags.tandem import ACTION_WORDS
+
+        for action, words in {
+            "archived": "archived it",
+            "restored": "restored it from the archive",
+            "dev_link_added": "linked a commit, branch or pull request",
+            "dev_link_updated": "updated a linked commit, branch or pull request",
+            "dev_link_removed": "unlinked a commit, branch or pull request",
+        }.items():
+            ACTION_WORDS.setdefault(action, words)
+
         from core.attachments import Attachable, register_attachable
         from core.selectors import get_by_ref
         from projects import permissions, selectors
