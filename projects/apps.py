@@ -87,10 +87,25 @@ class ProjectsConfig(AppConfig):
             extensions.register_prefetch("change", lookup)
 
         from core.visibility import register_parts_policy, staff_only
-        from projects.models import Release, WorkItem
+        from projects.models import Project, Release, WorkItem
 
         register_parts_policy(WorkItem, staff_only)
         register_parts_policy(Release, staff_only)
+        register_parts_policy(Project, staff_only)
+
+        # Words for the actions projects writes in the activity stream (the timeline's
+        # phrase book lives in core; H1 could not edit core: the lead may move these
+        # into core.templatetags.tandem.ACTION_WORDS).
+        from core.templatetags.tandem import ACTION_WORDS
+
+        for action, words in {
+            "archived": "archived it",
+            "restored": "restored it from the archive",
+            "dev_link_added": "linked a commit, branch or pull request",
+            "dev_link_updated": "updated a linked commit, branch or pull request",
+            "dev_link_removed": "unlinked a commit, branch or pull request",
+        }.items():
+            ACTION_WORDS.setdefault(action, words)
 
         from core.attachments import Attachable, register_attachable
         from core.selectors import get_by_ref

@@ -56,6 +56,23 @@ class Project(models.Model):
         help_text="The board's work-in-progress limit per column, e.g. "
         '{"in_progress": 4}; a column over its limit is flagged, not blocked.',
     )
+    # Archived, not deleted: its items, releases and history stay readable, but it takes
+    # no new work items, releases or iterations and leaves the lists and create forms.
+    archived_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    archived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    AUDITED_FIELDS = (
+        "code",
+        "name",
+        "description",
+        "team",
+        "project_manager",
+        "calendar",
+        "review_scope",
+        "wip_limits",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -65,6 +82,14 @@ class Project(models.Model):
 
     def get_absolute_url(self) -> str:
         return f"/projects/{self.code}/"
+
+    @property
+    def key(self) -> str:
+        return self.code
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
 
 class ReleaseStatus(models.TextChoices):
@@ -81,12 +106,13 @@ RS = ReleaseStatus
 
 
 class Release(ConcurrentTransitionMixin, models.Model):
-    AUDITED_FIELDS = ("version", "name", "planned_date", "change", "notes")
+    AUDITED_FIELDS = ("version", "name", "planned_date", "description", "change", "notes")
 
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="releases")
     version = models.CharField(max_length=40)
     name = models.CharField(max_length=120, blank=True)
     planned_date = models.DateField(null=True, blank=True)
+    description = models.TextField(blank=True, help_text="What the release is about.")
     status = FSMField(default=RS.PLANNING, choices=RS.choices, protected=True, db_index=True)
     change = models.ForeignKey(
         "itsm.Change",
@@ -611,3 +637,37 @@ class HypercareRoute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident_id} → {self.team} ({self.release})"
+
+
+class DevLinkKind(models.TextChoices):
+    COMMIT = "commit", "Commit"
+    BRANCH = "branch", "Branch"
+    PULL_REQUEST = "pull_request", "Pull request"
+    LINK = "link", "Link"
+
+
+class DevLink(models.Model):
+    """A commit, branch or pull/merge request that works on a work item, by its URL (the
+    kind is read from the URL's shape on GitHub, GitLab and Bitbucket). Written by
+    ``projects.services.dev_links``: from the item's page, or by a pipeline that posts
+    the URL and title and lets the keys in it (``DEF-1011``) find the items."""
+
+    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="dev_links")
+    url = models.URLField(max_length=500)
+    kind = models.CharField(max_length=14, choices=DevLinkKind.choices, default=DevLinkKind.LINK)
+    title = models.CharField(max_length=300, blank=True)
+    state = models.CharField(
+        max_length=20, blank=True, help_text="As the code host says it: open, merged, closed."
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["item", "url"], name="uniq_dev_link_url")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.title or self.url}"

@@ -160,3 +160,25 @@ def can_plan_items(user: Any, project: Any) -> bool:
     if can_plan_iterations(user, project):
         return True
     return user.is_authenticated and project.team_id in user_team_ids(user)
+
+
+def can_manage_projects(user: Any) -> bool:
+    """Create, edit, archive and restore projects: administrators and holders of the
+    Project Manager role."""
+    if not user.is_authenticated:
+        return False
+    return is_administrator(user) or has_role(user, Role.PROJECT_MANAGER)
+
+
+def can_plan_releases(user: Any, project: Any) -> bool:
+    """Create a project's releases and edit them: who plans and moves releases
+    (``can_manage_releases``: Release and Change Managers, the project's Project Manager,
+    its team's lead) and who manages projects (administrators, Project Managers), so a
+    Project Manager who creates a project can plan its first release."""
+    return can_manage_releases(user, project) or can_manage_projects(user)
+
+
+def can_edit_release(user: Any, release: Any) -> bool:
+    """Edit a release's planning fields (version, name, date, description, deploying
+    change, notes intro): who plans the project's releases."""
+    return can_plan_releases(user, release.project)

@@ -33,6 +33,22 @@ def project_list(user: Any) -> QuerySet[Project]:
     )
 
 
+def filter_archived(qs: QuerySet[Project], archived: str | None) -> QuerySet[Project]:
+    """Lists and pickers show active projects; ``archived``: "true" the archived ones,
+    "all" both (a project is always found by its code, archived or not)."""
+    value = (archived or "").strip().lower()
+    if value == "all":
+        return qs
+    if value in ("true", "1", "yes"):
+        return qs.filter(archived_at__isnull=False)
+    return qs.filter(archived_at__isnull=True)
+
+
+def active_projects(user: Any) -> QuerySet[Project]:
+    """The projects a create form offers: not archived."""
+    return project_list(user).filter(archived_at__isnull=True)
+
+
 def release_list(user: Any) -> QuerySet[Release]:
     if not permissions.can_view(user):
         return Release.objects.none()

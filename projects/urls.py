@@ -1,10 +1,37 @@
 from django.urls import path
 
-from projects import board_views, iteration_views, my_work, views
+from projects import board_views, iteration_views, my_work, project_views, views
 
 app_name = "projects"
 urlpatterns = [
     path("projects/", views.ProjectListView.as_view(), name="projects"),
+    path("projects/new/", project_views.ProjectCreateView.as_view(), name="project_new"),
+    path(
+        "projects/<slug:code>/settings/",
+        project_views.ProjectSettingsView.as_view(),
+        name="project_settings",
+    ),
+    path(
+        "projects/<slug:code>/settings/<str:op>/",
+        project_views.ProjectArchiveView.as_view(),
+        name="project_archive",
+    ),
+    path(
+        "projects/<slug:code>/releases/new/",
+        project_views.ReleaseCreateView.as_view(),
+        name="release_new",
+    ),
+    path("releases/<int:pk>/edit/", project_views.ReleaseEditView.as_view(), name="release_edit"),
+    path(
+        "work/<str:ref>/dev-links/",
+        project_views.WorkItemDevLinkAddView.as_view(),
+        name="work_dev_link_add",
+    ),
+    path(
+        "work/<str:ref>/dev-links/<int:link_id>/remove/",
+        project_views.WorkItemDevLinkRemoveView.as_view(),
+        name="work_dev_link_remove",
+    ),
     path("projects/<slug:code>/", board_views.BoardView.as_view(), name="board"),
     path("projects/<slug:code>/board/wip/", board_views.BoardWipView.as_view(), name="board_wip"),
     path("work/<str:ref>/move/", board_views.BoardMoveView.as_view(), name="work_move"),

@@ -30,11 +30,21 @@ def _project(request: HttpRequest, code: str) -> Any:
 
 class ProjectListView(StaffPage):
     def get(self, request: HttpRequest) -> HttpResponse:
+        archived = request.GET.get("archived", "")
+        projects = list(
+            selectors.filter_archived(selectors.project_list(request.user), archived or "false")
+        )
+        for p in projects:  # the same rule the release services check
+            p.may_plan_releases = p.archived_at is None and permissions.can_plan_releases(
+                request.user, p
+            )
         return render(
             request,
             "projects/projects.html",
             {
-                "projects": selectors.project_list(request.user),
+                "projects": projects,
+                "show_archived": archived == "true",
+                "may_manage_projects": permissions.can_manage_projects(request.user),
                 "releases": selectors.release_list(request.user)
                 .exclude(status__in=["cancelled"])
                 .order_by("planned_date")[:20],
@@ -73,7 +83,7 @@ class WorkItemCreateView(StaffPage):
             if f.name == "project":
                 f.kind, f.choices = (
                     "select",
-                    [(p.code, p.name) for p in selectors.project_list(request.user)],
+                    [(p.code, p.name) for p in selectors.active_projects(request.user)],
                 )
         return render(
             request,
@@ -251,6 +261,7 @@ class ReleaseDetailView(StaffPage):
                 "parts": parts_for(request.user, release),
                 "staff": True,
                 "actions": permissions.release_actions_for(request.user, release),
+                "may_edit": permissions.can_edit_release(request.user, release),
             },
         )
 

@@ -15,6 +15,24 @@ from sla.api.serializers import ClockSerializer
 User = get_user_model()
 
 
+class ActiveProjectField(serializers.SlugRelatedField):
+    """A project by its code, for what creates something in it: an archived project is
+    refused with its reason (it takes no new work items, releases or iterations)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("slug_field", "code")
+        kwargs.setdefault("queryset", Project.objects.all())
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        project = super().to_internal_value(data)
+        if project.archived_at is not None:
+            raise serializers.ValidationError(
+                f"{project.code} is archived: it takes no new work items, releases or iterations."
+            )
+        return project
+
+
 class ProjectSerializer(serializers.ModelSerializer):
     team = TeamRefSerializer(read_only=True)
     services = ServiceRefSerializer(many=True, read_only=True)
@@ -39,6 +57,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "project_manager",
             "calendar",
             "review_scope",
+            "wip_limits",
+            "archived_at",
         ]
 
 
@@ -65,6 +85,7 @@ class ReleaseSerializer(serializers.ModelSerializer):
             "planned_date",
             "original_planned_date",
             "slip_days",
+            "description",
             "change",
             "notes",
             "uat_signed_off_by",
@@ -93,14 +114,44 @@ class ReleaseSerializer(serializers.ModelSerializer):
 
 
 class ReleaseCreateSerializer(serializers.Serializer):
-    project = serializers.SlugRelatedField(slug_field="code", queryset=Project.objects.all())
+    project = ActiveProjectField()
     version = serializers.CharField(max_length=40)
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     planned_date = serializers.DateField(required=False, allow_null=True)
     change = serializers.PrimaryKeyRelatedField(
         queryset=Change.objects.all(), required=False, allow_null=True
     )
-    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    notes = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        label="Notes intro",
+        help_text="Highlights for the release notes.",
+    )
+
+
+class ReleaseUpdateSerializer(serializers.Serializer):
+    """What a release edit may change (every field optional). Status, go-live and
+    rollback times, UAT sign-off and the slip are the lifecycle's: naming them is a 400."""
+
+    version = serializers.CharField(max_length=40)
+    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    planned_date = serializers.DateField(required=False, allow_null=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    change = serializers.PrimaryKeyRelatedField(
+        queryset=Change.objects.all(),
+        required=False,
+        allow_null=True,
+        label="Deploying change",
+        help_text="The change that deploys it (while the release is not live).",
+    )
+    notes = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        label="Notes intro",
+        help_text="Highlights for the release notes.",
+    )
 
 
 class DeployingChangeInput(serializers.Serializer):
@@ -226,7 +277,7 @@ class WorkItemSerializer(serializers.ModelSerializer):
 
 
 class WorkItemCreateSerializer(serializers.Serializer):
-    project = serializers.SlugRelatedField(slug_field="code", queryset=Project.objects.all())
+    project = ActiveProjectField()
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     priority = serializers.IntegerField(min_value=1, max_value=5, default=3)
@@ -298,7 +349,7 @@ class IterationSerializer(serializers.ModelSerializer):
 
 
 class IterationCreateSerializer(serializers.Serializer):
-    project = serializers.SlugRelatedField(slug_field="code", queryset=Project.objects.all())
+    project = ActiveProjectField()
     name = serializers.CharField(max_length=80)
     goal = serializers.CharField(required=False, allow_blank=True, default="")
     start = serializers.DateField()
@@ -449,9 +500,7 @@ class ToDevelopmentInput(serializers.Serializer):
     )
     title = serializers.CharField(required=False, allow_blank=True, default="")
     severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.MAJOR)
-    project = serializers.SlugRelatedField(
-        slug_field="code", queryset=Project.objects.all(), required=False, allow_null=True
-    )
+    project = ActiveProjectField(required=False, allow_null=True)
 
 
 class LinkInput(serializers.Serializer):

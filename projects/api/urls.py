@@ -1,6 +1,8 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from projects.api import dev_links
+from projects.api.projects import ProjectViewSet
 from projects.api.views import (
     ChangeEmergencyDecisionsView,
     DefectViewSet,
@@ -9,7 +11,6 @@ from projects.api.views import (
     IncidentDefectView,
     IncidentSuspectsView,
     IterationViewSet,
-    ProjectViewSet,
     ReleaseViewSet,
     TeamCapacityView,
     TimeEntryViewSet,
@@ -32,5 +33,22 @@ urlpatterns = [
         name="change-emergency-decisions",
     ),
     path("teams/<int:team_id>/capacity/", TeamCapacityView.as_view(), name="team-capacity"),
+    path("dev-links/", dev_links.DevLinksFromTitleView.as_view(), name="dev-links"),
+    *[
+        p
+        for plural, kind in (("defects", "defect"), ("enhancements", "enhancement"))
+        for p in (
+            path(
+                f"{plural}/<str:ref>/dev-links/",
+                dev_links.WorkItemDevLinksView.as_view(kind=kind),
+                name=f"{kind}-dev-links",
+            ),
+            path(
+                f"{plural}/<str:ref>/dev-links/<int:link_id>/",
+                dev_links.WorkItemDevLinkView.as_view(kind=kind),
+                name=f"{kind}-dev-link",
+            ),
+        )
+    ],
     *router.urls,
 ]

@@ -33,11 +33,11 @@ from projects.api.serializers import (
     IterationUpdateSerializer,
     LinkInput,
     MoveOutInput,
-    ProjectSerializer,
     ReasonInput,
     ReleaseCreateSerializer,
     ReleaseNotesSerializer,
     ReleaseSerializer,
+    ReleaseUpdateSerializer,
     ToDevelopmentInput,
     VelocitySerializer,
     WorkItemCreateSerializer,
@@ -60,15 +60,6 @@ from projects.models import (
 from projects.permissions import ensure_can_fire_work
 
 
-class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    serializer_class = ProjectSerializer
-    lookup_field = "code"
-    ordering = ["name"]
-
-    def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.project_list(self.request.user)
-
-
 class ReleaseFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=ReleaseStatus.choices)
     project = django_filters.CharFilter(field_name="project__code")
@@ -81,7 +72,7 @@ class ReleaseFilter(django_filters.FilterSet):
 class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ReleaseSerializer
     filterset_class = ReleaseFilter
-    http_method_names = ["get", "post", "head", "options"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.release_list(self.request.user).order_by("-planned_date", "-id")
@@ -92,6 +83,20 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         body.is_valid(raise_exception=True)
         release = services.release_create(actor=request.user, **body.validated_data)
         return Response(ReleaseSerializer(release).data, status=201)
+
+    @extend_schema(request=ReleaseUpdateSerializer, responses=ReleaseSerializer)
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        """Edit version, name, planned date, description, deploying change and notes
+        intro (Release Managers, the project's managers and team lead). Lifecycle fields
+        are a 400; once live, rolled back or cancelled only the text changes."""
+        from projects.api.projects import with_unknown
+
+        body = ReleaseUpdateSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        services.release_update(
+            release=self.get_object(), actor=request.user, **with_unknown(request, body)
+        )
+        return Response(ReleaseSerializer(self.get_queryset().get(pk=pk)).data)
 
     @extend_schema(responses=AuditEventSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="history")

@@ -10,6 +10,11 @@ from projects.services.common import (  # noqa: F401
     EDITABLE_FIELDS,
     project_for_service,
 )
+from projects.services.dev_links import (  # noqa: F401
+    dev_link_add,
+    dev_link_remove,
+    dev_links_from_title,
+)
 from projects.services.emergency import (  # noqa: F401
     emergency_decision_confirm,
     emergency_decision_contest,
@@ -21,6 +26,13 @@ from projects.services.links import (  # noqa: F401
     enhancement_link_change,
     incident_to_development,
 )
+from projects.services.projects import (  # noqa: F401
+    ensure_project_active,
+    project_archive,
+    project_create,
+    project_restore,
+    project_update,
+)
 from projects.services.releases import (  # noqa: F401
     release_create,
     release_go_live,
@@ -31,6 +43,7 @@ from projects.services.releases import (  # noqa: F401
     release_set_change,
     release_sign_off_uat,
     release_transition,
+    release_update,
 )
 from projects.services.work_items import (  # noqa: F401
     WORK_TRANSITION_SERVICES,

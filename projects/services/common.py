@@ -39,7 +39,10 @@ def _check_release(item_project: Project, release: Release | None, field: str) -
 
 
 def project_for_service(service_id: int) -> Project | None:
-    return Project.objects.filter(services=service_id).order_by("id").first()
+    """The project that builds the service (an archived one takes no new defects)."""
+    return (
+        Project.objects.filter(services=service_id, archived_at__isnull=True).order_by("id").first()
+    )
 
 
 def _problem_requesters(problem: Any) -> list[str]:

@@ -17,6 +17,8 @@ from itsm.models import Change, Incident
 from itsm.services.common import (
     Actor,
     created_changes,
+    diff,
+    ensure_editable,
     lock,
     record,
     require,
@@ -45,11 +47,18 @@ def release_create(
     planned_date: date | None = None,
     change: Change | None = None,
     notes: str = "",
+    description: str = "",
 ) -> Release:
-    if not permissions.can_manage_releases(actor, project):
-        raise ActionForbidden(
-            "Release Managers, Change Managers and the project's managers plan releases."
-        )
+    """Plan a new release of ``project`` (``can_plan_releases``: Release and Change
+    Managers, the project's Project Manager and team lead, administrators and Project
+    Managers). Preconditions: the project is not archived, the version is new in the
+    project, the deploying change is open and touches one of its services.
+    Audit: ``created`` with the fields set."""
+    from projects.services.projects import ensure_project_active
+
+    if not permissions.can_plan_releases(actor, project):
+        raise ActionForbidden(RELEASE_PLANNERS)
+    ensure_project_active(project, "new releases")
     require(version and version.strip(), "version", "A version is required.")
     if change is not None:
         _check_deploying_change(project, change)
@@ -63,9 +72,117 @@ def release_create(
             planned_date=planned_date,
             change=change,
             notes=notes,
+            description=description,
         )
         record(release, actor, "created", to_state=release.status, changes=created_changes(release))
     return release
+
+
+RELEASE_PLANNERS = (
+    "Release Managers, Change Managers, the project's Project Manager and team lead plan "
+    "its releases."
+)
+# What an edit may change, and what stays editable once the release is live, rolled back
+# or cancelled: its text (what it was about, the notes' highlights); version, date and
+# deploying change are then its record.
+RELEASE_EDITABLE = ("version", "name", "planned_date", "description", "change", "notes")
+RELEASE_EDITABLE_WHEN_CLOSED = ("description", "notes")
+RELEASE_CLOSED_STATES = ("live", "rolled_back", "cancelled")
+# Set by the lifecycle (transitions, UAT sign-off, go-live, rollback, emergency slips).
+RELEASE_LIFECYCLE_FIELDS = (
+    "status",
+    "went_live_at",
+    "rolled_back_at",
+    "uat_signed_off_by",
+    "uat_signed_off_at",
+    "original_planned_date",
+    "slip_days",
+    "go_live_record",
+)
+
+
+def _subtract_working_days(end: date, days: int, calendar: Any) -> date:
+    """The date ``days`` working days before ``end`` (the inverse of add_working_days)."""
+    from datetime import timedelta
+
+    from projects.working_days import working_days_between
+
+    # The earliest day still ``days`` working days before ``end``: a working day (the
+    # Friday, not the weekend, before a Monday-to-Wednesday slip).
+    day = end
+    for _ in range(days * 7 + 400):
+        if working_days_between(day - timedelta(days=1), end, calendar) > days:
+            break
+        day -= timedelta(days=1)
+    return day
+
+
+def release_update(*, release: Release, actor: AbstractBaseUser, **fields: Any) -> Release:
+    """Edit a release's planning fields (``RELEASE_EDITABLE``).
+
+    Preconditions: ``can_edit_release``; the lifecycle's fields (status, go-live and
+    rollback times, UAT sign-off, the slip, the go-live record) are refused with a 400;
+    once live, rolled back or cancelled only the description and the notes intro change;
+    the version stays unique in the project; a deploying change follows
+    ``release_set_change``'s rules (open, on one of the project's services).
+    A new planned date while an emergency slip is recorded keeps the slip: the baseline
+    (``original_planned_date``) moves with the re-plan, so ``slip_days`` still says how
+    far emergency work moved it; no planned date clears the slip.
+    Audit: one ``updated`` row with the changed fields (none when nothing changed)."""
+    lifecycle = sorted(f for f in fields if f in RELEASE_LIFECYCLE_FIELDS)
+    if lifecycle:
+        raise ValidationFailed(
+            f"{', '.join(lifecycle)}: set by the release's lifecycle (its transitions, "
+            "UAT sign-off, go-live, rollback and emergency decisions), never edited.",
+            errors={f: ["Set by the release's lifecycle."] for f in lifecycle},
+        )
+    ensure_editable(fields, RELEASE_EDITABLE)
+    with transaction.atomic():
+        r = lock(release)
+        if not permissions.can_edit_release(actor, r):
+            raise ActionForbidden(RELEASE_PLANNERS)
+        if r.status in RELEASE_CLOSED_STATES:
+            frozen = sorted(
+                f
+                for f, v in fields.items()
+                if f not in RELEASE_EDITABLE_WHEN_CLOSED and getattr(r, f) != v
+            )
+            if frozen:
+                raise IllegalTransition(
+                    f"{r} is {r.get_status_display().lower()}: its {', '.join(frozen)} "
+                    "are its record; only the description and the notes intro change."
+                )
+        if "version" in fields:
+            version = (fields["version"] or "").strip()
+            require(version, "version", "A version is required.")
+            clash = Release.objects.filter(project=r.project_id, version=version).exclude(pk=r.pk)
+            if clash.exists():
+                raise ValidationFailed(
+                    f"{r.project.code} {version} exists already.", field="version"
+                )
+            fields["version"] = version
+        if fields.get("change") is not None and fields["change"].pk != r.change_id:
+            _check_deploying_change(r.project, fields["change"])
+        before = snapshot(r)
+        for name in ("name", "description", "notes"):
+            if name in fields:
+                fields[name] = fields[name] or ""
+        if "planned_date" in fields and fields["planned_date"] != r.planned_date:
+            new = fields["planned_date"]
+            if new is None:
+                r.original_planned_date = None
+            elif r.original_planned_date and r.planned_date:
+                r.original_planned_date = _subtract_working_days(
+                    new, r.slip_days, r.project.calendar
+                )
+        for name, value in fields.items():
+            setattr(r, name, value)
+        changes = diff(r, before)
+        if not changes:
+            return r
+        save(r)
+        record(r, actor, "updated", changes=changes)
+    return r
 
 
 def _check_deploying_change(project: Project, change: Change) -> None:
