@@ -67,7 +67,9 @@ class IterationListView(StaffPage):
             "closed": [r for r in rows if r.status == IS.CLOSED],
             "velocity": closed,
             "velocity_chart": iterations.velocity_chart(closed),
-            "may_plan": permissions.can_plan_iterations(request.user, project),
+            # an archived project takes no new iterations (iteration_create refuses them)
+            "may_plan": project.archived_at is None
+            and permissions.can_plan_iterations(request.user, project),
             "errors": {},
             "form": {},
         }

@@ -145,8 +145,12 @@ def iteration_create(
     end: date,
     goal: str = "",
 ) -> Iteration:
-    """Plan a new iteration (planned). Audit: ``created``."""
+    """Plan a new iteration (planned) in a project that is not archived. Audit:
+    ``created``."""
+    from projects.services.projects import ensure_project_active
+
     _ensure_planner(actor, project)
+    ensure_project_active(project, "new iterations")
     name = _check_name(project, name)
     _check_dates(start, end)
     with transaction.atomic():

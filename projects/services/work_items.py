@@ -28,6 +28,7 @@ from itsm.services.common import (
 from projects import permissions
 from projects.models import Kind, Project, Release, Severity, WorkItem, term
 from projects.services.common import EDITABLE_FIELDS, _check_release, _transitioning
+from projects.services.projects import ensure_project_active
 
 
 def work_item_create(
@@ -49,6 +50,7 @@ def work_item_create(
     if kind not in Kind.values:
         raise ValidationFailed("Kind is defect or enhancement.", field="kind")
     require(title and title.strip(), "title", "A title is required.")
+    ensure_project_active(project, "new work items")
     if not 1 <= int(priority) <= 5:
         raise ValidationFailed("Priority is 1 to 5.", field="priority")
     _check_release(project, target_release, "target_release")

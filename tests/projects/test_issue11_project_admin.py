@@ -407,3 +407,37 @@ def test_project_list_and_settings_query_counts_do_not_grow(
         ps.project_update(project=project, actor=pm, description=f"v{n}")
     with django_assert_max_num_queries(30):
         assert c.get("/projects/PAY/settings/").status_code == 200
+
+
+def test_archived_project_takes_no_work_item_or_iteration_from_any_path(org, project, pm) -> None:  # type: ignore[no-untyped-def]
+    """The refusal is in the services themselves, so the iterations page (which calls
+    iteration_create directly) and any other caller are refused too, with the reason."""
+    from datetime import date
+
+    from django.test import Client
+
+    from projects import iterations as its
+    from projects.models import Iteration, WorkItem
+
+    ps.project_archive(project=project, actor=pm)
+    project.refresh_from_db()
+    with pytest.raises(ValidationFailed, match="archived"):
+        ps.work_item_create(actor=org.developer, kind="defect", project=project, title="x")
+    with pytest.raises(ValidationFailed, match="archived"):
+        its.iteration_create(
+            actor=pm, project=project, name="S1", start=date(2026, 12, 7), end=date(2026, 12, 18)
+        )
+    browser = Client()
+    browser.force_login(pm)
+    r = browser.post(
+        f"/projects/{project.code}/iterations/",
+        {"name": "S1", "start": "2026-12-07", "end": "2026-12-18"},
+    )
+    assert r.status_code == 400 and b"archived" in r.content
+    page = browser.get(f"/projects/{project.code}/iterations/").content.decode()
+    assert 'data-action="create-iteration"' not in page and 'id="archived-note"' in page
+    board = browser.get(f"/projects/{project.code}/").content.decode()
+    assert 'id="archived-badge"' in board
+    assert "/work/new/?project=" not in board and 'id="new-release"' not in board
+    assert not Iteration.objects.filter(project=project).exists()
+    assert not WorkItem.objects.filter(project=project).exists()
