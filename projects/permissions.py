@@ -160,3 +160,15 @@ def can_plan_items(user: Any, project: Any) -> bool:
     if can_plan_iterations(user, project):
         return True
     return user.is_authenticated and project.team_id in user_team_ids(user)
+
+
+def can_manage_components(user: Any, project: Any) -> bool:
+    """Keep a project's list of components: who plans its iterations (its Project
+    Manager, the team lead, Project Managers, administrators)."""
+    return can_plan_iterations(user, project)
+
+
+def can_edit_work_item(user: Any, item: Any) -> bool:
+    """Edit a work item's fields (title, estimate, labels, parent...): its project's people
+    (``can_work_on``). The page's Edit button asks this; ``work_item_update`` checks it."""
+    return can_work_on(user, item.project)

@@ -22,6 +22,13 @@ from projects.models import (
     WorkItem,
 )
 
+# What the API shows of a work item's structure, in one query each whatever the page size.
+STRUCTURE_PREFETCH = (
+    "labels",
+    "components",
+    Prefetch("children", queryset=WorkItem.objects.only("id", "kind", "number", "parent_id")),
+)
+
 OPEN_INCIDENTS = Q(incidents__status__in=[s.value for s in OPEN_STATES])
 
 

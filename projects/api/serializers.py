@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -156,6 +157,39 @@ class WorkItemSlaSerializer(serializers.Serializer):
     incidents = WorkItemSlaIncidentSerializer(many=True)
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class WorkItemKeyField(serializers.Field):
+    """A work item named by its key (``ENH-12``); null clears it. An unknown key is a 400
+    naming it. (Work items are readable by all staff, who alone reach this API.)"""
+
+    default_error_messages = {"unknown": "No work item {key}.", "invalid": "A key like DEF-12."}
+
+    def to_internal_value(self, data: Any) -> WorkItem:
+        key = str(data).strip().upper()
+        prefix, _, digits = key.partition("-")
+        kinds = {v: k for k, v in WorkItem.PREFIXES.items()}
+        if prefix not in kinds or not digits.isdecimal():
+            self.fail("invalid")
+        item = (
+            WorkItem.objects.select_related("project")
+            .filter(kind=kinds[prefix], number=int(digits))
+            .first()
+        )
+        if item is None:
+            self.fail("unknown", key=key)
+        return item
+
+    def to_representation(self, value: WorkItem) -> str:
+        return value.key
+
+
+class LabelNamesField(serializers.ListField):
+    """Label names: free-form, normalised (trimmed, lowercase, hyphens for spaces) and
+    created on first use."""
+
+    child = serializers.CharField(max_length=120)
+
+
 class WorkItemSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
     project = serializers.CharField(source="project.code")
@@ -177,6 +211,10 @@ class WorkItemSerializer(serializers.ModelSerializer):
         "among its open incidents' ticking clocks, whether one has breached, and each "
         "incident's clocks, as /sla/ and the page show them."
     )
+    labels = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    components = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    parent = serializers.SerializerMethodField(help_text="The parent's key (epic or story).")
+    children = serializers.SerializerMethodField(help_text="The keys of its children.")
 
     class Meta:
         model = WorkItem
@@ -203,9 +241,21 @@ class WorkItemSerializer(serializers.ModelSerializer):
             "incidents",
             "changes",
             "sla",
+            "labels",
+            "components",
+            "parent",
+            "children",
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_parent(self, item: WorkItem) -> str | None:
+        return item.parent.key if item.parent_id else None
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_children(self, item: WorkItem) -> list[str]:
+        return [c.key for c in item.children.all()]
 
     @extend_schema_field(WorkItemSlaSerializer())
     def get_sla(self, item: WorkItem) -> dict:
@@ -240,6 +290,15 @@ class WorkItemCreateSerializer(serializers.Serializer):
     target_release = serializers.PrimaryKeyRelatedField(
         queryset=Release.objects.all(), required=False, allow_null=True
     )
+    labels = LabelNamesField(required=False)
+    components = serializers.ListField(
+        child=serializers.CharField(max_length=80),
+        required=False,
+        help_text="Names of the project's components.",
+    )
+    parent = WorkItemKeyField(
+        required=False, allow_null=True, help_text="The parent's key (same project)."
+    )
 
 
 class WorkItemUpdateSerializer(serializers.Serializer):
@@ -255,6 +314,17 @@ class WorkItemUpdateSerializer(serializers.Serializer):
     )
     target_release = serializers.PrimaryKeyRelatedField(
         queryset=Release.objects.all(), required=False, allow_null=True
+    )
+    labels = LabelNamesField(
+        required=False, help_text='Label names, e.g. ["login", "ui"]: replaces the list.'
+    )
+    components = serializers.ListField(
+        child=serializers.CharField(max_length=80),
+        required=False,
+        help_text="Names of the project's components: replaces the list.",
+    )
+    parent = WorkItemKeyField(
+        required=False, allow_null=True, help_text="The parent's key (same project); null: none."
     )
 
 

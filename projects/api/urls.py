@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from projects.api.structure import ComponentViewSet
 from projects.api.views import (
     ChangeEmergencyDecisionsView,
     DefectViewSet,
@@ -20,6 +21,7 @@ router.register("projects", ProjectViewSet, basename="project")
 router.register("releases", ReleaseViewSet, basename="release")
 router.register("defects", DefectViewSet, basename="defect")
 router.register("enhancements", EnhancementViewSet, basename="enhancement")
+router.register("components", ComponentViewSet, basename="component")
 router.register("iterations", IterationViewSet, basename="iteration")
 router.register("time-entries", TimeEntryViewSet, basename="time-entry")
 router.register("emergency-decisions", EmergencyDecisionViewSet, basename="emergency-decision")
