@@ -397,6 +397,13 @@ class WorkItem(ConcurrentTransitionMixin, models.Model):
     def is_open(self) -> bool:
         return self.status in WORK_OPEN_STATES
 
+    @staticmethod
+    def audit_display(name: str, value: object) -> str | None:
+        """Labels and components are kept in audit rows as lists of names."""
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value) or "—"
+        return None
+
     @transition(field=status, source=W.OPEN, target=W.TRIAGED, custom={"label": "Triage"})
     def triage(self) -> None: ...
 

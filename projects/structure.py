@@ -34,6 +34,10 @@ class Structure:
     components: list[str] = field(default_factory=list)
 
     @property
+    def parent(self) -> WorkItem | None:
+        return self.ancestors[-1] if self.ancestors else None
+
+    @property
     def done_count(self) -> int:
         return sum(1 for c in self.children if c.status in WORK_DONE_STATES)
 

@@ -162,7 +162,7 @@ class WorkItemKeyField(serializers.Field):
     """A work item named by its key (``ENH-12``); null clears it. An unknown key is a 400
     naming it. (Work items are readable by all staff, who alone reach this API.)"""
 
-    default_error_messages = {"unknown": "No work item {key}.", "invalid": "A key like DEF-12."}
+    default_error_messages = {"unknown": "No work item {ref}.", "invalid": "A key like DEF-12."}
 
     def to_internal_value(self, data: Any) -> WorkItem:
         key = str(data).strip().upper()
@@ -176,7 +176,7 @@ class WorkItemKeyField(serializers.Field):
             .first()
         )
         if item is None:
-            self.fail("unknown", key=key)
+            self.fail("unknown", ref=key)
         return item
 
     def to_representation(self, value: WorkItem) -> str:

@@ -42,7 +42,10 @@ class ItemLinkSerializer(serializers.Serializer):
 
 
 class ItemLinkInput(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=WorkItemLinkKind.choices)
+    kind = serializers.ChoiceField(
+        choices=structure.LINK_CHOICES,
+        help_text="As read on this item: blocks, blocked_by, relates, duplicates, duplicated_by.",
+    )
     target = WorkItemKeyField(help_text="The other item's key, e.g. ENH-12 (any project).")
 
 
@@ -85,7 +88,7 @@ class WorkItemStructureActions:
         body.is_valid(raise_exception=True)
         target = selectors.work_item_get(request.user, body.validated_data["target"].key)
         link = structure.work_item_link_add(
-            source=item, target=target, kind=body.validated_data["kind"], actor=request.user
+            item=item, other=target, kind=body.validated_data["kind"], actor=request.user
         )
         row = next(r for r in _link_rows(item) if r["id"] == link.pk)
         return Response(ItemLinkSerializer(row).data, status=201)

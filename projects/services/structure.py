@@ -160,37 +160,49 @@ def assignee_check(project: Project, assignee: Any, current_id: int | None = Non
 # --- links between work items ---------------------------------------------------------------
 
 
+# A link as read on the item it is added from: the inward kinds are stored the other way
+# round ("A is blocked by B" is the row "B blocks A").
+INWARD_KINDS = {"blocked_by": WorkItemLinkKind.BLOCKS, "duplicated_by": WorkItemLinkKind.DUPLICATES}
+LINK_CHOICES = (
+    ("blocks", "blocks"),
+    ("blocked_by", "is blocked by"),
+    ("relates", "relates to"),
+    ("duplicates", "duplicates"),
+    ("duplicated_by", "is duplicated by"),
+)
+
+
 def work_item_link_add(
-    *, source: WorkItem, target: WorkItem, kind: str, actor: AbstractBaseUser
+    *, item: WorkItem, other: WorkItem, kind: str, actor: AbstractBaseUser
 ) -> WorkItemLink:
-    """Link ``source`` to ``target`` ("DEF-1 blocks ENH-2"). Preconditions: the actor works
-    on the source (``can_work_item``; the target need only be readable, across projects
-    too), not a self link, no link of this kind between the two either way (409).
+    """Link ``item`` to ``other`` with ``kind`` as read on ``item`` (``LINK_CHOICES``:
+    "DEF-1 blocks ENH-2", "DEF-1 is blocked by ENH-2"...). Preconditions: the actor works
+    on ``item`` (``can_work_item``); ``other`` need only be readable, in any project; not
+    a self link (400); no link of this kind between the two, either way (409).
     Audit: ``item_linked`` on both items. No e-mail."""
-    if kind not in WorkItemLinkKind.values:
-        raise ValidationFailed(
-            f"A link is one of: {', '.join(WorkItemLinkKind.values)}.", field="kind"
-        )
-    if source.pk == target.pk:
-        raise ValidationFailed(f"{source.key} cannot be linked to itself.", field="target")
+    choices = dict(LINK_CHOICES)
+    if kind not in choices:
+        raise ValidationFailed(f"A link is one of: {', '.join(choices)}.", field="kind")
+    if item.pk == other.pk:
+        raise ValidationFailed(f"{item.key} cannot be linked to itself.", field="target")
+    stored = INWARD_KINDS.get(kind, kind)
     with transaction.atomic():
-        locked = lock(source)
+        locked = lock(item)
         if not permissions.can_work_item(actor, locked):
             raise ActionForbidden(f"Only {locked.project.team} may link {locked.key}.")
-        pair = WorkItemLink.objects.filter(kind=kind, source=locked, target=target) | (
-            WorkItemLink.objects.filter(kind=kind, source=target, target=locked)
-        )
-        existing = pair.first()
+        existing = (
+            WorkItemLink.objects.filter(kind=stored, source=locked, target=other)
+            | WorkItemLink.objects.filter(kind=stored, source=other, target=locked)
+        ).first()
         if existing is not None:
             verb, _ = existing.phrase_for(locked)
-            raise ConflictError(f"{locked.key} already {verb} {target.key}.")
+            raise ConflictError(f"{locked.key} already {verb} {other.key}.")
+        source, target = (other, locked) if kind in INWARD_KINDS else (locked, other)
         link = WorkItemLink.objects.create(
-            source=locked, target=target, kind=kind, created_by=actor
+            source=source, target=target, kind=stored, created_by=actor
         )
-        verb, _ = link.phrase_for(locked)
-        inverse, _ = link.phrase_for(target)
-        record(locked, actor, "item_linked", comment=f"{verb} {target.key}")
-        record(target, actor, "item_linked", comment=f"{inverse} {locked.key}")
+        record(locked, actor, "item_linked", comment=f"{link.phrase_for(locked)[0]} {other.key}")
+        record(other, actor, "item_linked", comment=f"{link.phrase_for(other)[0]} {locked.key}")
     return link
 
 

@@ -62,6 +62,8 @@ def work_item_create(
     _check_release(project, target_release, "target_release")
     structure.assignee_check(project, assignee)
     structure.parent_check(None, parent, project)
+    if parent is not None and not permissions.can_edit_work_item(actor, parent):
+        raise ActionForbidden(f"Only {project.team} may add items under {parent.key}.")
     with transaction.atomic():
         item = WorkItem(
             kind=kind,
