@@ -27,7 +27,7 @@ BOARD_STATES = WORK_COLUMNS + DONE_COLUMNS
 # page's cost does not grow with a 10 000-item project.
 CARDS_PER_COLUMN = 50
 DONE_CARDS = 20  # the closed and won't-fix columns are history: their latest few
-LANES = {"": "None", "assignee": "Assignee", "kind": "Kind"}
+LANES = {"": "None", "assignee": "Assignee", "kind": "Kind", "epic": "Epic"}
 
 
 def _move_graph() -> dict[tuple[str, str], str]:
@@ -113,14 +113,16 @@ def board_set_wip_limits(
 
 # --- filters ------------------------------------------------------------------------------
 class BoardFilter(django_filters.FilterSet):
-    """The board's filters. Labels do not exist on work items yet, so there is no label
-    filter."""
+    """The board's filters: assignee, kind, release, iteration, open incidents, a label
+    (by name) and a component (by id)."""
 
     assignee = django_filters.CharFilter(method="by_assignee")
     kind = django_filters.ChoiceFilter(choices=Kind.choices)
     release = django_filters.NumberFilter(field_name="target_release_id")
     iteration = django_filters.CharFilter(method="by_iteration")
     has_incidents = django_filters.BooleanFilter(method="by_incidents")
+    label = django_filters.CharFilter(method="by_label")
+    component = django_filters.CharFilter(method="by_component")
 
     class Meta:
         model = WorkItem
@@ -139,6 +141,18 @@ class BoardFilter(django_filters.FilterSet):
         if value == "active":
             return qs.filter(iteration__status="active")
         return qs.filter(iteration_id=value) if value.isdecimal() else qs.none()
+
+    def by_label(self, qs: QuerySet[WorkItem], name: str, value: str) -> QuerySet[WorkItem]:
+        tagged = WorkItem.labels.through.objects.filter(label__name=value.strip().lower()).values(
+            "workitem_id"
+        )
+        return qs.filter(pk__in=tagged)
+
+    def by_component(self, qs: QuerySet[WorkItem], name: str, value: str) -> QuerySet[WorkItem]:
+        if not value.isdecimal():
+            return qs.none()
+        part = WorkItem.components.through.objects.filter(component_id=value).values("workitem_id")
+        return qs.filter(pk__in=part)
 
     def by_incidents(self, qs: QuerySet[WorkItem], name: str, value: bool) -> QuerySet[WorkItem]:
         linked = WorkItem.incidents.through.objects.filter(
@@ -188,7 +202,8 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
     column, one per column shown for its cards (with the backlog's incident annotations)."""
     show_done = params.get("done") in ("1", "true", "on")
     states = BOARD_STATES if show_done else WORK_COLUMNS
-    base = selectors.work_items(user).filter(project=project)
+    # the card's epic (its top-most ancestor, three levels at most) in the same query
+    base = selectors.work_items(user).filter(project=project).select_related("parent__parent")
     filterset = BoardFilter(params, queryset=base, request=request)
     qs = filterset.qs if filterset.is_valid() else base.none()
     # Counted on the bare rows (the same filters, without the incident annotations).
@@ -236,6 +251,7 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
                 state in DONE_COLUMNS,
             )
         )
+    _decorate_cards([c for col in columns for c in col.cards])
     lane_by = params.get("lanes", "")
     return {
         "columns": columns,
@@ -246,11 +262,43 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
     }
 
 
+def _decorate_cards(cards: list[WorkItem]) -> None:
+    """Each card's label names and the open items that block it: two queries for all the
+    cards of the board."""
+    from projects.structure import labels_by_item, open_blocker_keys
+
+    names, blockers = labels_by_item(cards), open_blocker_keys(cards)
+    for card in cards:
+        card.label_names = names.get(card.pk, [])  # type: ignore[attr-defined]
+        card.blocked_by = blockers.get(card.pk, [])  # type: ignore[attr-defined]
+
+
+def epic_of(card: WorkItem) -> WorkItem | None:
+    """The card's top-most ancestor (its epic), None when it has no parent."""
+    parent = card.parent if card.parent_id else None
+    if parent is None:
+        return None
+    return parent.parent if parent.parent_id else parent
+
+
+def _lane_key(card: WorkItem, by: str) -> str:
+    if by == "assignee":
+        return str(card.assignee_id or "")
+    if by == "epic":
+        epic = epic_of(card)
+        return str(epic.pk) if epic else ""
+    return card.kind
+
+
 def _lanes(columns: list[Column], by: str) -> list[Lane]:
     lanes: dict[str, Lane] = {}
     for col in columns:
         for card in col.cards:
-            if by == "assignee":
+            if by == "epic":
+                epic = epic_of(card)
+                key = str(epic.pk) if epic else ""
+                label = f"{epic.key} {epic.title}" if epic else "No epic"
+            elif by == "assignee":
                 key = str(card.assignee_id or "")
                 label = (
                     (card.assignee.get_full_name() or card.assignee.username)
@@ -265,12 +313,8 @@ def _lanes(columns: list[Column], by: str) -> list[Lane]:
             lane.cells.append(
                 (
                     col,
-                    [
-                        c
-                        for c in col.cards
-                        if (str(c.assignee_id or "") if by == "assignee" else c.kind) == lane.key
-                    ],
+                    [c for c in col.cards if _lane_key(c, by) == lane.key],
                 )
             )
-    # Unassigned last, the others by name
+    # Unassigned (no epic) last, the others by name
     return sorted(lanes.values(), key=lambda lane: (lane.key == "", lane.label.lower()))
