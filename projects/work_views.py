@@ -290,6 +290,10 @@ class WorkItemEditView(StaffPage):
                 edit_errors=errors or (exc.errors if exc else {}),
                 edit_error=exc,
                 open_edit=True,
+                # without the form (not theirs to edit), the refusal shows at the top
+                error=exc
+                if exc and not permissions.can_edit_work_item(request.user, item)
+                else None,
             ),
             status=exc.status_code if exc else 400,
         )

@@ -50,6 +50,7 @@ def test_page_offers_edit_links_and_subtasks_only_to_who_may(project, org):
     assert 'id="subtask-form"' not in page
     r = client_for(org.support2).post(f"/work/{item.key}/edit/", {"title": "x"})
     assert r.status_code == 403
+    assert 'id="action-error"' in r.content.decode()  # the refusal, said on the page
     assert WorkItem.objects.get(pk=item.pk).title == "Item"
 
 
@@ -242,3 +243,23 @@ def test_components_page(project, org):
     assert 'data-component="Payslips"' in page and 'id="component-add"' not in page
     r = client_for(org.support2).post(f"/projects/{project.code}/components/", {"name": "X"})
     assert r.status_code == 403
+
+
+def test_api_list_query_count_does_not_grow_with_structure(project, org):
+    from rest_framework.test import APIClient
+
+    c = APIClient()
+    c.force_authenticate(org.developer)
+    epic = make(project, org, "epic", labels=["a"])
+    make(project, org, "child", parent=epic, labels=["b"])
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert c.get("/api/v1/enhancements/").status_code == 200
+        return len(ctx.captured_queries)
+
+    count()
+    few = count()
+    for n in range(10):
+        make(project, org, f"c{n}", parent=epic, labels=[f"x{n}", "y"])
+    assert count() == few
