@@ -27,7 +27,9 @@ from projects.models import (
 STRUCTURE_PREFETCH = (
     "labels",
     "components",
-    Prefetch("children", queryset=WorkItem.objects.only("id", "kind", "number", "parent_id", "status")),
+    Prefetch(
+        "children", queryset=WorkItem.objects.only("id", "kind", "number", "parent_id", "status")
+    ),
 )
 
 OPEN_INCIDENTS = Q(incidents__status__in=[s.value for s in OPEN_STATES])

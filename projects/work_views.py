@@ -242,10 +242,11 @@ def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
         "edit_errors": {},
         "open_edit": False,
     }
+    posted = extra.pop("edit_initial", None)  # a refused form shows what was posted
     if may_edit:
-        context["edit_fields"] = edit_fields(item, extra.pop("edit_initial", None) or {})
-        if not context["edit_fields"][0].value:  # not a refused form: the item's values
-            context["edit_fields"] = edit_fields(item, current_values(item, struct))
+        context["edit_fields"] = edit_fields(
+            item, posted if posted is not None else current_values(item, struct)
+        )
         context["known_labels"] = list(
             Label.objects.filter(project=item.project).values_list("name", flat=True)[:500]
         )

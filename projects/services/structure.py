@@ -29,10 +29,12 @@ from projects.models import (
 
 def label_normalise(name: str) -> str:
     """A label as stored: trimmed, lowercase, runs of spaces as one hyphen. 400 when it is
-    empty or longer than ``Label.MAX_LENGTH``."""
+    empty, has a comma or is longer than ``Label.MAX_LENGTH``."""
     clean = re.sub(r"\s+", "-", str(name).strip().lower())
     if not clean:
         raise ValidationFailed("A label cannot be empty.", field="labels")
+    if "," in clean:  # the page separates labels with commas
+        raise ValidationFailed(f"A label has no commas: '{clean}'.", field="labels")
     if len(clean) > Label.MAX_LENGTH:
         raise ValidationFailed(
             f"A label is at most {Label.MAX_LENGTH} characters: '{clean}'.", field="labels"

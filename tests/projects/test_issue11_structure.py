@@ -63,6 +63,10 @@ def test_label_too_long_is_a_400(project, org):
     item = make(project, org)
     with pytest.raises(ValidationFailed, match="at most 40"):
         work_item_edit(item=item, actor=org.developer, labels=["x" * 41])
+    with pytest.raises(ValidationFailed, match="no commas"):
+        work_item_edit(item=item, actor=org.developer, labels=["a,b"])
+    with pytest.raises(ValidationFailed, match="empty"):
+        work_item_edit(item=item, actor=org.developer, labels=["  "])
 
 
 def test_components_by_name_unknown_is_named(project, org, payslips):
