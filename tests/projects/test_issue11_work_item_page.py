@@ -44,6 +44,7 @@ def test_page_offers_edit_links_and_subtasks_only_to_who_may(project, org):
     page = client_for(org.developer).get(item.get_absolute_url()).content.decode()
     assert 'id="edit-form"' in page and 'id="item-link-form"' in page
     assert 'id="subtask-form"' in page
+    assert 'hx-select="#work-main"' in page  # with HTMX the form swaps the page in place
     # 2nd line sees the item but does not work on the project: no form, and the POST is a 403
     page = client_for(org.support2).get(item.get_absolute_url()).content.decode()
     assert 'id="edit-form"' not in page and 'id="item-link-form"' not in page
