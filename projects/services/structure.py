@@ -24,6 +24,16 @@ from projects.models import (
     WorkItemLinkKind,
 )
 
+# The activity stream's words for the actions audited here (registered in projects.apps,
+# as core.templatetags.tandem keeps the shared phrases).
+ACTION_WORDS = {
+    "item_linked": "linked a work item",
+    "item_unlinked": "unlinked a work item",
+    "component_added": "added a component",
+    "component_changed": "changed a component",
+    "component_removed": "removed a component",
+}
+
 # --- labels -------------------------------------------------------------------------------
 
 
