@@ -194,13 +194,9 @@ def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
             "label": labels[n],
             "fields": field_specs(
                 WORK_TRANSITION_INPUTS[n](),
-                {
-                    "target_release": releases,
-                    "release": releases,
-                    "duplicate_of": item.project.work_items.filter(kind=item.kind).exclude(
-                        pk=item.pk
-                    ),
-                },
+                # the original of a duplicate is asked by key (WorkItemRefField), not
+                # chosen among every item of the project
+                {"target_release": releases, "release": releases},
             ),
         }
         for n in selectors.work_transitions_for(request.user, item)

@@ -183,6 +183,21 @@ class WorkItemKeyField(serializers.Field):
         return value.key
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class WorkItemRefField(WorkItemKeyField):
+    """A work item by key (``DEF-12``) or, as before, by id: a page asks for the key in a
+    text box instead of listing every item of a 10 000-item project in a select."""
+
+    def to_internal_value(self, data: Any) -> WorkItem:
+        whole = isinstance(data, int) and not isinstance(data, bool)
+        if whole or (isinstance(data, str) and data.strip().isdecimal()):
+            item = WorkItem.objects.select_related("project").filter(pk=int(data)).first()
+            if item is None:
+                self.fail("unknown", ref=data)
+            return item
+        return super().to_internal_value(data)
+
+
 class LabelNamesField(serializers.ListField):
     """Label names: free-form, normalised (trimmed, lowercase, hyphens for spaces) and
     created on first use."""
@@ -453,7 +468,7 @@ class FixInput(_Comment):
 
 
 class DuplicateInput(_Comment):
-    duplicate_of = serializers.PrimaryKeyRelatedField(queryset=WorkItem.objects.all())
+    duplicate_of = WorkItemRefField(help_text="The original: its key (DEF-12) or its id.")
 
 
 WORK_TRANSITION_INPUTS: dict[str, type[serializers.Serializer]] = {

@@ -265,3 +265,29 @@ def test_api_list_query_count_does_not_grow_with_structure(project, org):
     for n in range(10):
         make(project, org, f"c{n}", parent=epic, labels=[f"x{n}", "y"])
     assert count() == few
+
+
+def test_duplicate_asks_for_the_original_by_key_not_a_select_of_every_item(project, org):
+    """The page's Duplicate form was a select of every item of the kind in the project
+    (5 000 options at 10 000 items); the original is named by key (or id, as the API
+    always took)."""
+    original, dup = make(project, org, "original"), make(project, org, "dup")
+    c = client_for(org.developer)
+    page = c.get(dup.get_absolute_url()).content.decode()
+    assert 'name="duplicate_of" id="mark_duplicate-duplicate_of" value=""' in page
+    r = c.post(f"/work/{dup.key}/transitions/mark_duplicate/", {"duplicate_of": original.key})
+    assert r.status_code == 302
+    assert WorkItem.objects.get(pk=dup.pk).duplicate_of == original
+    third = make(project, org, "third")
+    r = c.post(f"/work/{third.key}/transitions/mark_duplicate/", {"duplicate_of": "ENH-77777"})
+    assert r.status_code == 400 and "No work item ENH-77777" in r.content.decode()
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(org.developer)
+    r = api.post(
+        f"/api/v1/enhancements/{third.key}/transitions/mark_duplicate/",
+        {"duplicate_of": original.pk},
+        format="json",
+    )
+    assert r.status_code == 200, r.content
