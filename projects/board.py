@@ -202,8 +202,7 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
     column, one per column shown for its cards (with the backlog's incident annotations)."""
     show_done = params.get("done") in ("1", "true", "on")
     states = BOARD_STATES if show_done else WORK_COLUMNS
-    # the card's epic (its top-most ancestor, three levels at most) in the same query
-    base = selectors.work_items(user).filter(project=project).select_related("parent__parent")
+    base = selectors.work_items(user).filter(project=project)
     filterset = BoardFilter(params, queryset=base, request=request)
     qs = filterset.qs if filterset.is_valid() else base.none()
     # Counted on the bare rows (the same filters, without the incident annotations).
@@ -251,8 +250,8 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
                 state in DONE_COLUMNS,
             )
         )
-    _decorate_cards([c for col in columns for c in col.cards])
     lane_by = params.get("lanes", "")
+    _decorate_cards([c for col in columns for c in col.cards], epics=lane_by == "epic")
     return {
         "columns": columns,
         "lanes": _lanes(columns, lane_by) if lane_by in LANES and lane_by else [],
@@ -262,23 +261,31 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
     }
 
 
-def _decorate_cards(cards: list[WorkItem]) -> None:
+def _decorate_cards(cards: list[WorkItem], *, epics: bool = False) -> None:
     """Each card's label names and the open items that block it: two queries for all the
-    cards of the board."""
+    cards of the board; with ``epics``, each card's epic (its top-most ancestor) in one
+    more (not joined into the column queries, whose GROUP BY it would widen)."""
     from projects.structure import labels_by_item, open_blocker_keys
 
     names, blockers = labels_by_item(cards), open_blocker_keys(cards)
+    parents: dict[int, WorkItem] = {}
+    if epics:
+        parent_ids = {c.parent_id for c in cards if c.parent_id}
+        if parent_ids:
+            parents = {
+                p.pk: p for p in WorkItem.objects.filter(pk__in=parent_ids).select_related("parent")
+            }
     for card in cards:
         card.label_names = names.get(card.pk, [])  # type: ignore[attr-defined]
         card.blocked_by = blockers.get(card.pk, [])  # type: ignore[attr-defined]
+        parent = parents.get(card.parent_id) if card.parent_id else None
+        # three levels at most: the parent's parent, if any, is the top
+        card.epic = parent.parent if parent and parent.parent_id else parent  # type: ignore[attr-defined]
 
 
 def epic_of(card: WorkItem) -> WorkItem | None:
-    """The card's top-most ancestor (its epic), None when it has no parent."""
-    parent = card.parent if card.parent_id else None
-    if parent is None:
-        return None
-    return parent.parent if parent.parent_id else parent
+    """The card's top-most ancestor (its epic), as ``_decorate_cards`` found it."""
+    return getattr(card, "epic", None)
 
 
 def _lane_key(card: WorkItem, by: str) -> str:

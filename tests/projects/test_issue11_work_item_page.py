@@ -180,7 +180,7 @@ def test_work_item_page_query_count_does_not_grow(project, org, release):
     # panel, attachments...) and the structure (children, links, parent chain, labels,
     # components) and the edit form's choices (assignable people, releases, iterations,
     # components, known labels)
-    assert few == 34
+    assert few == 33
 
 
 # --- the board ----------------------------------------------------------------------------
