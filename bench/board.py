@@ -4,10 +4,12 @@ render in under 100 ms with N work items in the project, whatever the filters?
 
 Seeds one project with N work items spread over every state (a third unassigned), links
 every 100th open item to an open incident, plans 200 into an active iteration, then
-renders the board (plain, with the closed and won't-fix columns, in swimlanes, filtered),
-the active iteration's page (board, capacity, burndown), a busy work item's page (linked
-incidents, 30 comments, 30 history rows) and /my-work/ through Django's test client,
-each the median of 7 runs after a warm-up, and prints the time and the number of queries.
+gives every 50th item 49 children, every 10th a label and every 20th a blocker, then
+renders the board (plain, with the closed and won't-fix columns, in swimlanes by assignee
+and by epic, filtered by label and others), the active iteration's page (board, capacity,
+burndown), a busy work item's page (linked incidents, 30 comments, 30 history rows), an
+epic's page (and its history tab) and /my-work/ through Django's test client, each the
+median of 7 runs after a warm-up, and prints the time and the number of queries.
 
     .venv/bin/python bench/board.py              # N = 10 000 (PostgreSQL)
     .venv/bin/python bench/board.py --n 50000
@@ -109,6 +111,26 @@ def run(args: argparse.Namespace) -> None:
             for w, inc in zip(open_items, incidents, strict=True)
         ]
     )
+    # Structure (issue 11): every 50th item an epic over the next 49, a label on every
+    # 10th, an open blocker on every 20th.
+    from projects.models import Label, WorkItemLink
+
+    ids = list(
+        WorkItem.objects.filter(project=project).order_by("number").values_list("pk", flat=True)
+    )
+    for start in range(0, len(ids), 50):
+        WorkItem.objects.filter(pk__in=ids[start + 1 : start + 50]).update(parent_id=ids[start])
+    ui = Label.objects.create(project=project, name="ui")
+    WorkItem.labels.through.objects.bulk_create(
+        [WorkItem.labels.through(workitem_id=w, label_id=ui.pk) for w in ids[::10]]
+    )
+    WorkItemLink.objects.bulk_create(
+        [
+            WorkItemLink(source_id=ids[n + 1], target_id=ids[n], kind="blocks")
+            for n in range(0, len(ids) - 1, 20)
+        ]
+    )
+    epic = WorkItem.objects.get(pk=ids[0])
     busy = WorkItem.objects.get(pk=open_items[0])
     from projects import services as ps
 
@@ -121,6 +143,10 @@ def run(args: argparse.Namespace) -> None:
     client = Client()
     client.force_login(dev)
     for url in (
+        epic.get_absolute_url(),
+        epic.get_absolute_url() + "?tab=history",
+        "/projects/BEN/?lanes=epic",
+        "/projects/BEN/?label=ui",
         "/projects/BEN/",
         "/projects/BEN/?done=1",
         "/projects/BEN/?lanes=assignee",

@@ -10,6 +10,10 @@ class ProjectsConfig(AppConfig):
         from projects import bridge, suspects
 
         events.subscribe(events.INCIDENT_CREATED, suspects.on_incident_created)
+        from core.templatetags.tandem import ACTION_WORDS
+        from projects.services.structure import ACTION_WORDS as STRUCTURE_WORDS
+
+        ACTION_WORDS.update(STRUCTURE_WORDS)  # links between work items, components
         extensions.register_panel(
             "incident_detail",
             extensions.Panel("projects/_time_log.html", bridge.time_panel, order=90),

@@ -27,7 +27,7 @@ BOARD_STATES = WORK_COLUMNS + DONE_COLUMNS
 # page's cost does not grow with a 10 000-item project.
 CARDS_PER_COLUMN = 50
 DONE_CARDS = 20  # the closed and won't-fix columns are history: their latest few
-LANES = {"": "None", "assignee": "Assignee", "kind": "Kind"}
+LANES = {"": "None", "assignee": "Assignee", "kind": "Kind", "epic": "Epic"}
 
 
 def _move_graph() -> dict[tuple[str, str], str]:
@@ -113,14 +113,16 @@ def board_set_wip_limits(
 
 # --- filters ------------------------------------------------------------------------------
 class BoardFilter(django_filters.FilterSet):
-    """The board's filters. Labels do not exist on work items yet, so there is no label
-    filter."""
+    """The board's filters: assignee, kind, release, iteration, open incidents, a label
+    (by name) and a component (by id)."""
 
     assignee = django_filters.CharFilter(method="by_assignee")
     kind = django_filters.ChoiceFilter(choices=Kind.choices)
     release = django_filters.NumberFilter(field_name="target_release_id")
     iteration = django_filters.CharFilter(method="by_iteration")
     has_incidents = django_filters.BooleanFilter(method="by_incidents")
+    label = django_filters.CharFilter(method="by_label")
+    component = django_filters.CharFilter(method="by_component")
 
     class Meta:
         model = WorkItem
@@ -139,6 +141,18 @@ class BoardFilter(django_filters.FilterSet):
         if value == "active":
             return qs.filter(iteration__status="active")
         return qs.filter(iteration_id=value) if value.isdecimal() else qs.none()
+
+    def by_label(self, qs: QuerySet[WorkItem], name: str, value: str) -> QuerySet[WorkItem]:
+        tagged = WorkItem.labels.through.objects.filter(label__name=value.strip().lower()).values(
+            "workitem_id"
+        )
+        return qs.filter(pk__in=tagged)
+
+    def by_component(self, qs: QuerySet[WorkItem], name: str, value: str) -> QuerySet[WorkItem]:
+        if not value.isdecimal():
+            return qs.none()
+        part = WorkItem.components.through.objects.filter(component_id=value).values("workitem_id")
+        return qs.filter(pk__in=part)
 
     def by_incidents(self, qs: QuerySet[WorkItem], name: str, value: bool) -> QuerySet[WorkItem]:
         linked = WorkItem.incidents.through.objects.filter(
@@ -237,6 +251,7 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
             )
         )
     lane_by = params.get("lanes", "")
+    _decorate_cards([c for col in columns for c in col.cards], epics=lane_by == "epic")
     return {
         "columns": columns,
         "lanes": _lanes(columns, lane_by) if lane_by in LANES and lane_by else [],
@@ -246,11 +261,51 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
     }
 
 
+def _decorate_cards(cards: list[WorkItem], *, epics: bool = False) -> None:
+    """Each card's label names and the open items that block it: two queries for all the
+    cards of the board; with ``epics``, each card's epic (its top-most ancestor) in one
+    more (not joined into the column queries, whose GROUP BY it would widen)."""
+    from projects.structure import labels_by_item, open_blocker_keys
+
+    names, blockers = labels_by_item(cards), open_blocker_keys(cards)
+    parents: dict[int, WorkItem] = {}
+    if epics:
+        parent_ids = {c.parent_id for c in cards if c.parent_id}
+        if parent_ids:
+            parents = {
+                p.pk: p for p in WorkItem.objects.filter(pk__in=parent_ids).select_related("parent")
+            }
+    for card in cards:
+        card.label_names = names.get(card.pk, [])  # type: ignore[attr-defined]
+        card.blocked_by = blockers.get(card.pk, [])  # type: ignore[attr-defined]
+        parent = parents.get(card.parent_id) if card.parent_id else None
+        # three levels at most: the parent's parent, if any, is the top
+        card.epic = parent.parent if parent and parent.parent_id else parent  # type: ignore[attr-defined]
+
+
+def epic_of(card: WorkItem) -> WorkItem | None:
+    """The card's top-most ancestor (its epic), as ``_decorate_cards`` found it."""
+    return getattr(card, "epic", None)
+
+
+def _lane_key(card: WorkItem, by: str) -> str:
+    if by == "assignee":
+        return str(card.assignee_id or "")
+    if by == "epic":
+        epic = epic_of(card)
+        return str(epic.pk) if epic else ""
+    return card.kind
+
+
 def _lanes(columns: list[Column], by: str) -> list[Lane]:
     lanes: dict[str, Lane] = {}
     for col in columns:
         for card in col.cards:
-            if by == "assignee":
+            if by == "epic":
+                epic = epic_of(card)
+                key = str(epic.pk) if epic else ""
+                label = f"{epic.key} {epic.title}" if epic else "No epic"
+            elif by == "assignee":
                 key = str(card.assignee_id or "")
                 label = (
                     (card.assignee.get_full_name() or card.assignee.username)
@@ -265,12 +320,8 @@ def _lanes(columns: list[Column], by: str) -> list[Lane]:
             lane.cells.append(
                 (
                     col,
-                    [
-                        c
-                        for c in col.cards
-                        if (str(c.assignee_id or "") if by == "assignee" else c.kind) == lane.key
-                    ],
+                    [c for c in col.cards if _lane_key(c, by) == lane.key],
                 )
             )
-    # Unassigned last, the others by name
+    # Unassigned (no epic) last, the others by name
     return sorted(lanes.values(), key=lambda lane: (lane.key == "", lane.label.lower()))

@@ -46,6 +46,8 @@ class BoardView(StaffPage):
                 ),
                 "assignees": list(project.team.members.filter(is_active=True).order_by("username")),
                 "kinds": Kind.choices,
+                "labels": list(project.labels.values_list("name", flat=True)),
+                "components": list(project.components.values_list("pk", "name")),
                 "lane_choices": [(k, v) for k, v in LANES.items()],
                 "params": request.GET,
                 "done_query": params.urlencode(),

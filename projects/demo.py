@@ -23,6 +23,58 @@ def seed(stdout: TextIO) -> None:
     _seed_projects(stdout)
     _seed_time(stdout)
     _seed_iterations(stdout)
+    _seed_structure(stdout)
+
+
+def _seed_structure(stdout: TextIO) -> None:
+    """PAY's components, an epic over the payslip stories, labels, and one blocker."""
+    from projects.iterations import work_item_edit
+    from projects.models import Component, WorkItem
+    from projects.services import structure
+
+    project = Project.objects.filter(code="PAY").first()
+    if project is None or Component.objects.filter(project=project).exists():
+        return
+    pm = User.objects.get(username="project_manager")
+    developer = User.objects.get(username="developer")
+    items = {w.title: w for w in WorkItem.objects.filter(project=project)}
+    with transaction.atomic(), outbox_suppressed():
+        for name, description in (
+            ("Payslips", "The payslip, on screen and as a PDF."),
+            ("Pension", "Contributions and the export to the provider."),
+            ("Self-service", "What employees change themselves."),
+        ):
+            structure.component_create(
+                project=project, actor=pm, name=name, description=description
+            )
+        epic = services.work_item_create(
+            actor=developer,
+            kind=Kind.ENHANCEMENT,
+            project=project,
+            title="Payslips employees can use on any device",
+            labels=["epic", "payslip"],
+            components=["Payslips"],
+        )
+        for title, labels, components in (
+            ("Payslip as a PDF download", ["payslip", "pdf"], ["Payslips"]),
+            ("Payslip layout for small screens", ["payslip", "mobile"], ["Payslips"]),
+            ("Export contributions to the pension provider", ["integration"], ["Pension"]),
+            ("Self-service address change", ["hr-portal"], ["Self-service"]),
+        ):
+            item = items.get(title)
+            if item is None:
+                continue
+            fields: dict[str, Any] = {"labels": labels, "components": components}
+            if components == ["Payslips"]:
+                fields["parent"] = epic
+            work_item_edit(item=item, actor=developer, **fields)
+        address = items.get("Self-service address change")
+        pension = items.get("Export contributions to the pension provider")
+        if address is not None and pension is not None:
+            structure.work_item_link_add(
+                item=address, other=pension, kind="relates", actor=developer
+            )
+    stdout.write("  components, an epic and labels on PAY")
 
 
 def _seed_iterations(stdout: TextIO) -> None:

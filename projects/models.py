@@ -329,7 +329,10 @@ class WorkItem(ConcurrentTransitionMixin, models.Model):
         "target_release",
         "fixed_in_release",
         "duplicate_of",
+        "parent",
     )
+    # An epic, a story, a sub-task: a child of a child of a top-level item at most.
+    MAX_DEPTH = 3
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
     number = models.PositiveBigIntegerField(editable=False)
@@ -363,6 +366,20 @@ class WorkItem(ConcurrentTransitionMixin, models.Model):
     )
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
+    )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        help_text="The epic or story it is part of (same project, three levels at most).",
+    )
+    labels = models.ManyToManyField(
+        "Label", blank=True, related_name="items", help_text="Free-form tags of the project."
+    )
+    components = models.ManyToManyField(
+        "Component", blank=True, related_name="items", help_text="Parts of the product it touches."
     )
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -405,6 +422,13 @@ class WorkItem(ConcurrentTransitionMixin, models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in WORK_OPEN_STATES
+
+    @staticmethod
+    def audit_display(name: str, value: object) -> str | None:
+        """Labels and components are kept in audit rows as lists of names."""
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value) or "—"
+        return None
 
     @transition(field=status, source=W.OPEN, target=W.TRIAGED, custom={"label": "Triage"})
     def triage(self) -> None: ...
@@ -671,3 +695,95 @@ class DevLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.title or self.url}"
+
+
+class Label(models.Model):
+    """A free-form tag of a project's work items, created on first use (normalised:
+    lowercase, hyphens for spaces; projects.services.structure.label_normalise)."""
+
+    MAX_LENGTH = 40
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=MAX_LENGTH)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="uniq_label_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Component(models.Model):
+    """A part of the product a project keeps a list of (Payslips, Login...): kept by the
+    Project Manager and the team lead, chosen on work items."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="components")
+    name = models.CharField(max_length=80)
+    description = models.TextField(blank=True)
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who looks after it (optional).",
+    )
+
+    AUDITED_FIELDS = ("name", "description", "lead")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="uniq_component_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkItemLinkKind(models.TextChoices):
+    BLOCKS = "blocks", "blocks"
+    RELATES = "relates", "relates to"
+    DUPLICATES = "duplicates", "duplicates"
+
+
+# How a link reads from its target's side: "A blocks B" shows on B as "is blocked by A".
+LINK_INVERSE = {
+    WorkItemLinkKind.BLOCKS: "is blocked by",
+    WorkItemLinkKind.RELATES: "relates to",
+    WorkItemLinkKind.DUPLICATES: "is duplicated by",
+}
+
+
+class WorkItemLink(models.Model):
+    """A link between two work items (of any projects). One row per pair and kind: the
+    other side reads it inverted (``LINK_INVERSE``)."""
+
+    source = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(max_length=12, choices=WorkItemLinkKind.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "target", "kind"], name="uniq_work_item_link"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(source=models.F("target")), name="work_item_link_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.kind} {self.target_id}"
+
+    def phrase_for(self, item: WorkItem) -> tuple[str, WorkItem]:
+        """How the link reads on ``item``'s page: (verb, the other item)."""
+        if item.pk == self.source_id:
+            return self.get_kind_display(), self.target
+        return LINK_INVERSE[WorkItemLinkKind(self.kind)], self.source

@@ -182,3 +182,15 @@ def can_edit_release(user: Any, release: Any) -> bool:
     """Edit a release's planning fields (version, name, date, description, deploying
     change, notes intro): who plans the project's releases."""
     return can_plan_releases(user, release.project)
+
+
+def can_manage_components(user: Any, project: Any) -> bool:
+    """Keep a project's list of components: who plans its iterations (its Project
+    Manager, the team lead, Project Managers, administrators)."""
+    return can_plan_iterations(user, project)
+
+
+def can_edit_work_item(user: Any, item: Any) -> bool:
+    """Edit a work item's fields (title, estimate, labels, parent...): its project's people
+    (``can_work_on``). The page's Edit button asks this; ``work_item_update`` checks it."""
+    return can_work_on(user, item.project)

@@ -22,6 +22,16 @@ from projects.models import (
     WorkItem,
 )
 
+# What the API shows of a work item's structure, in one query each whatever the page size
+# (a work item reads its state when it is built: ConcurrentTransitionMixin; not deferred).
+STRUCTURE_PREFETCH = (
+    "labels",
+    "components",
+    Prefetch(
+        "children", queryset=WorkItem.objects.only("id", "kind", "number", "parent_id", "status")
+    ),
+)
+
 OPEN_INCIDENTS = Q(incidents__status__in=[s.value for s in OPEN_STATES])
 
 

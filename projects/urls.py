@@ -1,6 +1,14 @@
 from django.urls import path
 
-from projects import board_views, iteration_views, my_work, project_views, views
+from projects import (
+    board_views,
+    component_views,
+    iteration_views,
+    my_work,
+    project_views,
+    views,
+    work_views,
+)
 
 app_name = "projects"
 urlpatterns = [
@@ -48,13 +56,30 @@ urlpatterns = [
         iteration_views.IterationActionView.as_view(),
         name="iteration_action",
     ),
-    path("work/new/", views.WorkItemCreateView.as_view(), name="work_new"),
-    path("work/<str:ref>/", views.WorkItemDetailView.as_view(), name="work_detail"),
+    path("work/new/", work_views.WorkItemCreateView.as_view(), name="work_new"),
+    path("work/<str:ref>/", work_views.WorkItemDetailView.as_view(), name="work_detail"),
+    path("work/<str:ref>/edit/", work_views.WorkItemEditView.as_view(), name="work_edit"),
+    path("work/<str:ref>/subtasks/", work_views.WorkItemSubtaskView.as_view(), name="work_subtask"),
+    path(
+        "work/<str:ref>/item-links/<str:op>/",
+        work_views.WorkItemItemLinkView.as_view(),
+        name="work_item_link",
+    ),
+    path(
+        "projects/<slug:code>/components/",
+        component_views.ComponentListView.as_view(),
+        name="components",
+    ),
+    path(
+        "projects/<slug:code>/components/<int:pk>/<str:op>/",
+        component_views.ComponentActionView.as_view(),
+        name="component_action",
+    ),
     path("work/<str:ref>/plan/", iteration_views.WorkItemPlanView.as_view(), name="work_plan"),
-    path("work/<str:ref>/links/", views.WorkItemLinkView.as_view(), name="work_link"),
+    path("work/<str:ref>/links/", work_views.WorkItemLinkView.as_view(), name="work_link"),
     path(
         "work/<str:ref>/transitions/<str:name>/",
-        views.WorkItemTransitionView.as_view(),
+        work_views.WorkItemTransitionView.as_view(),
         name="work_transition",
     ),
     path("releases/<int:pk>/", views.ReleaseDetailView.as_view(), name="release"),

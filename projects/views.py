@@ -9,16 +9,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from core.exceptions import NotFound, ValidationFailed
-from core.forms import field_specs, form_data
 from core.views import redirect_next
 from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
 from itsm.views.problems import ProblemBase as StaffPage
-from projects import bridge, permissions, selectors, services
-from projects.api.serializers import WORK_TRANSITION_INPUTS, WorkItemCreateSerializer
-from projects.models import Release, term
-from projects.permissions import ensure_can_fire_work
-from sla.selectors import ticket_clocks
+from projects import permissions, selectors, services
+from projects.models import Release
 
 
 def _project(request: HttpRequest, code: str) -> Any:
@@ -72,137 +68,6 @@ class BacklogView(StaffPage):
                 "may_plan": permissions.can_plan_items(request.user, project),
             },
         )
-
-
-class WorkItemCreateView(StaffPage):
-    def _form(
-        self, request: HttpRequest, initial: dict[str, Any], errors: Any = None, status: int = 200
-    ) -> HttpResponse:
-        fields = field_specs(WorkItemCreateSerializer(), initial=initial)
-        for f in fields:  # a slug field: offer the projects by code
-            if f.name == "project":
-                f.kind, f.choices = (
-                    "select",
-                    [(p.code, p.name) for p in selectors.active_projects(request.user)],
-                )
-        return render(
-            request,
-            "projects/work_form.html",
-            {"fields": fields, "errors": errors or {}, "kind": initial.get("kind", "defect")},
-            status=status,
-        )
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        return self._form(
-            request,
-            {"project": request.GET.get("project", ""), "kind": request.GET.get("kind", "defect")},
-        )
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        data = form_data(request.POST)
-        kind = data.pop("kind", "defect")
-        body = WorkItemCreateSerializer(data=data)
-        if not body.is_valid():
-            return self._form(request, {**data, "kind": kind}, body.errors, 400)
-        item = services.work_item_create(actor=request.user, kind=kind, **body.validated_data)
-        return redirect(item.get_absolute_url())
-
-
-def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
-    labels = {t.name: t.custom["label"] for t in item.get_available_status_transitions()}
-    releases = Release.objects.filter(project=item.project).exclude(
-        status__in=["cancelled", "rolled_back"]
-    )
-    transitions = [
-        {
-            "name": n,
-            "label": labels[n],
-            "fields": field_specs(
-                WORK_TRANSITION_INPUTS[n](),
-                {
-                    "target_release": releases,
-                    "release": releases,
-                    "duplicate_of": item.project.work_items.filter(kind=item.kind).exclude(
-                        pk=item.pk
-                    ),
-                },
-            ),
-        }
-        for n in selectors.work_transitions_for(request.user, item)
-    ]
-    incidents = [
-        (i, ticket_clocks(i))
-        for i in item.incidents.select_related("requester", "team").prefetch_related(
-            "sla_clocks__policy__calendar__periods", "sla_clocks__policy__calendar__holidays"
-        )
-    ]
-    context = {
-        "item": item,
-        "transitions": transitions,
-        "incidents": incidents,
-        "changes": item.changes.all(),
-        "timeline": parts_for(request.user, item).timeline(item),
-        "parts": parts_for(request.user, item),
-        "staff": True,
-        "errors": {},
-        "open_form": "",
-        "support_word": term(item.kind, "support"),
-        # the same panel as the incident and problem pages: it asks who may log time here
-        "time_panel": bridge.time_panel(request, item),
-    }
-    context.update(extra)
-    return context
-
-
-class WorkItemDetailView(StaffPage):
-    def get(self, request: HttpRequest, ref: str) -> HttpResponse:
-        item = selectors.work_item_get(request.user, ref)
-        return render(request, "projects/work_detail.html", _detail(request, item))
-
-
-class WorkItemTransitionView(StaffPage):
-    def post(self, request: HttpRequest, ref: str, name: str) -> HttpResponse:
-        item = selectors.work_item_get(request.user, ref)
-        if name not in WORK_TRANSITION_INPUTS:
-            raise NotFound(f"No transition '{name}'.")
-        ensure_can_fire_work(request.user, item, name)
-        body = WORK_TRANSITION_INPUTS[name](data=form_data(request.POST))
-        if not body.is_valid():
-            return render(
-                request,
-                "projects/work_detail.html",
-                _detail(request, item, errors=body.errors, open_form=name),
-                status=400,
-            )
-        try:
-            services.WORK_TRANSITION_SERVICES[name](
-                item=item, actor=request.user, **body.validated_data
-            )
-        except ValidationFailed as exc:  # e.g. "fixed" with no release named: keep the form
-            return render(
-                request,
-                "projects/work_detail.html",
-                _detail(request, item, errors=exc.errors, error=exc, open_form=name),
-                status=400,
-            )
-        return redirect(item.get_absolute_url())
-
-
-class WorkItemLinkView(StaffPage):
-    def post(self, request: HttpRequest, ref: str) -> HttpResponse:
-        item = selectors.work_item_get(request.user, ref)
-        key = request.POST.get("key", "").strip()
-        if key.upper().startswith("PRB-"):
-            problem = itsm_selectors.problem_get(request.user, key)
-            services.defect_link_problem(item=item, actor=request.user, problem=problem)
-            return redirect_next(request, item.get_absolute_url())
-        if key.upper().startswith("CHG-"):
-            change = itsm_selectors.change_get(request.user, key)
-            services.enhancement_link_change(item=item, actor=request.user, change=change)
-        else:
-            [incident] = itsm_selectors.incidents_by_keys(request.user, [key])
-            services.defect_link_incident(item=item, actor=request.user, incident=incident)
-        return redirect(item.get_absolute_url())
 
 
 def _release(request: HttpRequest, pk: int) -> Release:
@@ -358,7 +223,6 @@ def resolve_target(user: Any, key: str) -> Any:
         return itsm_selectors.problem_get(user, key)
     if key.startswith(("DEF-", "ENH-")):
         return selectors.work_item_get(user, key)
-    from core.exceptions import ValidationFailed
 
     raise ValidationFailed(
         "Log time on an incident, a problem or a work item (INC-, PRB-, DEF-, ENH-).",
@@ -405,7 +269,6 @@ class CapacityView(StaffPage):
 
 class EmergencyDecisionView(StaffPage):
     def post(self, request: HttpRequest, ref: str) -> HttpResponse:
-        from core.exceptions import ValidationFailed
         from projects.api.serializers import EmergencyDecisionCreateSerializer
 
         change = itsm_selectors.change_get(request.user, ref)

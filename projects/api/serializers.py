@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -207,6 +208,55 @@ class WorkItemSlaSerializer(serializers.Serializer):
     incidents = WorkItemSlaIncidentSerializer(many=True)
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class WorkItemKeyField(serializers.Field):
+    """A work item named by its key (``ENH-12``); null clears it. An unknown key is a 400
+    naming it. (Work items are readable by all staff, who alone reach this API.)"""
+
+    default_error_messages = {"unknown": "No work item {ref}.", "invalid": "A key like DEF-12."}
+
+    def to_internal_value(self, data: Any) -> WorkItem:
+        key = str(data).strip().upper()
+        prefix, _, digits = key.partition("-")
+        kinds = {v: k for k, v in WorkItem.PREFIXES.items()}
+        # 18 digits at most: a longer number overflows the database's bigint (a 500)
+        if prefix not in kinds or not digits.isdecimal() or len(digits) > 18:
+            self.fail("invalid")
+        item = (
+            WorkItem.objects.select_related("project")
+            .filter(kind=kinds[prefix], number=int(digits))
+            .first()
+        )
+        if item is None:
+            self.fail("unknown", ref=key)
+        return item
+
+    def to_representation(self, value: WorkItem) -> str:
+        return value.key
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class WorkItemRefField(WorkItemKeyField):
+    """A work item by key (``DEF-12``) or, as before, by id: a page asks for the key in a
+    text box instead of listing every item of a 10 000-item project in a select."""
+
+    def to_internal_value(self, data: Any) -> WorkItem:
+        whole = isinstance(data, int) and not isinstance(data, bool) and 0 < data < 2**63
+        if whole or (isinstance(data, str) and data.strip().isdecimal() and len(data) < 19):
+            item = WorkItem.objects.select_related("project").filter(pk=int(data)).first()
+            if item is None:
+                self.fail("unknown", ref=data)
+            return item
+        return super().to_internal_value(data)
+
+
+class LabelNamesField(serializers.ListField):
+    """Label names: free-form, normalised (trimmed, lowercase, hyphens for spaces) and
+    created on first use."""
+
+    child = serializers.CharField(max_length=120)
+
+
 class WorkItemSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
     project = serializers.CharField(source="project.code")
@@ -228,6 +278,10 @@ class WorkItemSerializer(serializers.ModelSerializer):
         "among its open incidents' ticking clocks, whether one has breached, and each "
         "incident's clocks, as /sla/ and the page show them."
     )
+    labels = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    components = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    parent = serializers.SerializerMethodField(help_text="The parent's key (epic or story).")
+    children = serializers.SerializerMethodField(help_text="The keys of its children.")
 
     class Meta:
         model = WorkItem
@@ -254,9 +308,21 @@ class WorkItemSerializer(serializers.ModelSerializer):
             "incidents",
             "changes",
             "sla",
+            "labels",
+            "components",
+            "parent",
+            "children",
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_parent(self, item: WorkItem) -> str | None:
+        return item.parent.key if item.parent_id else None
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_children(self, item: WorkItem) -> list[str]:
+        return [c.key for c in item.children.all()]
 
     @extend_schema_field(WorkItemSlaSerializer())
     def get_sla(self, item: WorkItem) -> dict:
@@ -291,6 +357,15 @@ class WorkItemCreateSerializer(serializers.Serializer):
     target_release = serializers.PrimaryKeyRelatedField(
         queryset=Release.objects.all(), required=False, allow_null=True
     )
+    labels = LabelNamesField(required=False)
+    components = serializers.ListField(
+        child=serializers.CharField(max_length=80),
+        required=False,
+        help_text="Names of the project's components.",
+    )
+    parent = WorkItemKeyField(
+        required=False, allow_null=True, help_text="The parent's key (same project)."
+    )
 
 
 class WorkItemUpdateSerializer(serializers.Serializer):
@@ -306,6 +381,17 @@ class WorkItemUpdateSerializer(serializers.Serializer):
     )
     target_release = serializers.PrimaryKeyRelatedField(
         queryset=Release.objects.all(), required=False, allow_null=True
+    )
+    labels = LabelNamesField(
+        required=False, help_text='Label names, e.g. ["login", "ui"]: replaces the list.'
+    )
+    components = serializers.ListField(
+        child=serializers.CharField(max_length=80),
+        required=False,
+        help_text="Names of the project's components: replaces the list.",
+    )
+    parent = WorkItemKeyField(
+        required=False, allow_null=True, help_text="The parent's key (same project); null: none."
     )
 
 
@@ -439,42 +525,8 @@ class FixInput(_Comment):
     )
 
 
-@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
-class WorkItemRefField(serializers.RelatedField):
-    """A work item named by its key (``DEF-1011``) or its id. Pages render it as a text
-    box for the key, not a list of every item of the project (10 000 options at scale)."""
-
-    default_error_messages = {
-        "unknown": "No work item {ref}.",
-        "invalid": "A work item key such as DEF-1011, or its id.",
-    }
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("queryset", WorkItem.objects.all())
-        kwargs.setdefault("help_text", "The work item's key, e.g. DEF-1011.")
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> WorkItem:
-        ref = str(data).strip().upper()
-        qs = self.get_queryset()
-        if ref.isdecimal():
-            found = qs.filter(pk=int(ref)).first()
-        else:
-            prefix, _, number = ref.partition("-")
-            kinds = {p: k for k, p in WorkItem.PREFIXES.items()}
-            if prefix not in kinds or not number.isdecimal() or len(number) > 18:
-                self.fail("invalid")
-            found = qs.filter(kind=kinds[prefix], number=int(number)).first()
-        if found is None:
-            self.fail("unknown", ref=ref)
-        return found
-
-    def to_representation(self, value: WorkItem) -> str:
-        return value.key
-
-
 class DuplicateInput(_Comment):
-    duplicate_of = WorkItemRefField()
+    duplicate_of = WorkItemRefField(help_text="The original: its key (DEF-12) or its id.")
 
 
 WORK_TRANSITION_INPUTS: dict[str, type[serializers.Serializer]] = {

@@ -3,6 +3,7 @@ from rest_framework.routers import DefaultRouter
 
 from projects.api import dev_links
 from projects.api.projects import ProjectViewSet
+from projects.api.structure import ComponentViewSet
 from projects.api.views import (
     ChangeEmergencyDecisionsView,
     DefectViewSet,
@@ -21,6 +22,7 @@ router.register("projects", ProjectViewSet, basename="project")
 router.register("releases", ReleaseViewSet, basename="release")
 router.register("defects", DefectViewSet, basename="defect")
 router.register("enhancements", EnhancementViewSet, basename="enhancement")
+router.register("components", ComponentViewSet, basename="component")
 router.register("iterations", IterationViewSet, basename="iteration")
 router.register("time-entries", TimeEntryViewSet, basename="time-entry")
 router.register("emergency-decisions", EmergencyDecisionViewSet, basename="emergency-decision")

@@ -45,6 +45,7 @@ from projects.api.serializers import (
     WorkItemSerializer,
     WorkItemSlaSerializer,
 )
+from projects.api.structure import WorkItemStructureActions
 from projects.models import (
     EmergencyDecision,
     EmergencyDecisionStatus,
@@ -334,7 +335,7 @@ class WorkItemFilter(django_filters.FilterSet):
         return qs.filter(incidents__number=int(digits)) if digits.isdecimal() else qs.none()
 
 
-class WorkItemViewSet(TicketViewSet):
+class WorkItemViewSet(WorkItemStructureActions, TicketViewSet):
     """Defects or enhancements. The list comes in backlog order (what hurts users most
     first) unless ``ordering`` says otherwise."""
 
@@ -346,9 +347,13 @@ class WorkItemViewSet(TicketViewSet):
     ticket_kwarg = "item"
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.backlog_order(
-            selectors.work_items(self.request.user, self.kind)
-        ).prefetch_related(selectors.sla_incidents_prefetch(), "changes")
+        return (
+            selectors.backlog_order(selectors.work_items(self.request.user, self.kind))
+            .select_related("parent")
+            .prefetch_related(
+                selectors.sla_incidents_prefetch(), "changes", *selectors.STRUCTURE_PREFETCH
+            )
+        )
 
     def find(self, ref: str) -> Any:
         return selectors.work_item_get(self.request.user, ref, self.kind)

@@ -45,6 +45,13 @@ from projects.services.releases import (  # noqa: F401
     release_transition,
     release_update,
 )
+from projects.services.structure import (  # noqa: F401
+    component_create,
+    component_delete,
+    component_update,
+    work_item_link_add,
+    work_item_link_remove,
+)
 from projects.services.work_items import (  # noqa: F401
     WORK_TRANSITION_SERVICES,
     work_close,

@@ -22,6 +22,9 @@ EDITABLE_FIELDS = (
     "assignee",
     "estimate_hours",
     "target_release",
+    "labels",
+    "components",
+    "parent",
 )
 
 

@@ -27,6 +27,7 @@ from itsm.services.common import (
 )
 from projects import permissions
 from projects.models import Kind, Project, Release, Severity, WorkItem, term
+from projects.services import structure
 from projects.services.common import EDITABLE_FIELDS, _check_release, _transitioning
 from projects.services.projects import ensure_project_active
 
@@ -43,8 +44,15 @@ def work_item_create(
     assignee: AbstractBaseUser | None = None,
     estimate_hours: Any = None,
     target_release: Release | None = None,
+    labels: list[str] | None = None,
+    components: list[str] | None = None,
+    parent: WorkItem | None = None,
 ) -> WorkItem:
-    """Add a defect or an enhancement to a project's backlog (staff). Audit: ``created``."""
+    """Add a defect or an enhancement to a project's backlog (staff); ``parent`` makes it
+    a child (a story of an epic, a sub-task), in the same project. Labels are created on
+    first use; components must be the project's (400 naming the unknown). The assignee is
+    one of ``structure.assignable_users``. Audit: ``created`` with its fields, labels and
+    components."""
     if not is_staff_member(actor):
         raise ActionForbidden("Work items are for support and development staff.")
     if kind not in Kind.values:
@@ -54,6 +62,10 @@ def work_item_create(
     if not 1 <= int(priority) <= 5:
         raise ValidationFailed("Priority is 1 to 5.", field="priority")
     _check_release(project, target_release, "target_release")
+    structure.assignee_check(project, assignee)
+    structure.parent_check(None, parent, project)
+    if parent is not None and not permissions.can_edit_work_item(actor, parent):
+        raise ActionForbidden(f"Only {project.team} may add items under {parent.key}.")
     with transaction.atomic():
         item = WorkItem(
             kind=kind,
@@ -66,25 +78,41 @@ def work_item_create(
             assignee=assignee,
             estimate_hours=estimate_hours,
             target_release=target_release,
+            parent=parent,
             reported_by=actor,
         )
         item.save()
-        record(item, actor, "created", to_state=item.status, changes=created_changes(item))
+        changes = created_changes(item)
+        changes.update(structure.apply_structure(item, labels=labels, components=components))
+        record(item, actor, "created", to_state=item.status, changes=changes)
     return item
 
 
 def work_item_update(*, item: WorkItem, actor: AbstractBaseUser, **fields: Any) -> WorkItem:
+    """Edit a work item's fields (``EDITABLE_FIELDS``; 400 naming any other). Preconditions:
+    the actor works on the project (``permissions.can_edit_work_item``); a target release
+    of the project; an assignee from ``structure.assignable_users`` (or the one it has);
+    a parent in the same project, no cycle, three levels at most; labels (names, created
+    on first use) and components (names the project keeps). Audit: one ``updated`` row
+    with every field that changed (labels and components by name); none if nothing did."""
     ensure_editable(fields, EDITABLE_FIELDS)
+    labels = fields.pop("labels", None)
+    components = fields.pop("components", None)
     with transaction.atomic():
         locked = lock(item)
-        if not permissions.can_work_on(actor, locked.project):
+        if not permissions.can_edit_work_item(actor, locked):
             raise ActionForbidden(f"Only {locked.project.team} may edit {locked.key}.")
         _check_release(locked.project, fields.get("target_release"), "target_release")
+        if "assignee" in fields:
+            structure.assignee_check(locked.project, fields["assignee"], locked.assignee_id)
+        if "parent" in fields:
+            structure.parent_check(locked, fields["parent"], locked.project)
         before = snapshot(locked)
         for name, value in fields.items():
             setattr(locked, name, value)
         save(locked)
         changes = diff(locked, before)
+        changes.update(structure.apply_structure(locked, labels=labels, components=components))
         if changes:
             record(locked, actor, "updated", changes=changes)
     return locked
