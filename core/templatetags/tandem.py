@@ -35,6 +35,8 @@ ACTION_WORDS = {
     "carried_over": "carried it over",
     "wip_limits_set": "set the board's WIP limits",
     "attachment_removed": "removed a file",
+    "watcher_added": "added a watcher",
+    "watcher_removed": "removed a watcher",
     "responded": "responded",
     "investigate": "started the investigation",
     "mark_known_error": "marked it a known error",
