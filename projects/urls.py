@@ -1,6 +1,6 @@
 from django.urls import path
 
-from projects import board_views, iteration_views, my_work, views
+from projects import board_views, comment_views, iteration_views, my_work, views
 
 app_name = "projects"
 urlpatterns = [
@@ -25,6 +25,11 @@ urlpatterns = [
     path("work/<str:ref>/", views.WorkItemDetailView.as_view(), name="work_detail"),
     path("work/<str:ref>/plan/", iteration_views.WorkItemPlanView.as_view(), name="work_plan"),
     path("work/<str:ref>/links/", views.WorkItemLinkView.as_view(), name="work_link"),
+    path(
+        "work/<str:ref>/comments/",
+        comment_views.WorkItemCommentView.as_view(),
+        name="workitem_comment",
+    ),
     path(
         "work/<str:ref>/transitions/<str:name>/",
         views.WorkItemTransitionView.as_view(),
