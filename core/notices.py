@@ -48,7 +48,15 @@ def _label(record: models.Model) -> str:
 
     key = record_key(record)
     title = getattr(record, "title", "")
-    return f"[{key}] {title}".strip() if title and title != key else f"[{key}]"
+    return f"{key} ({title})" if title and title != key else key
+
+
+def _subject(record: models.Model, what: str) -> str:
+    """``[DEF-1011] Dana mentioned you: Push notifications stopped``."""
+    from core.watchers import record_key
+
+    title = getattr(record, "title", "")
+    return f"[{record_key(record)}] {what}" + (f": {title}" if title else "")
 
 
 # --- told once per transaction -------------------------------------------------------------
@@ -156,7 +164,7 @@ def notify_mentions(*, comment: Comment, record: models.Model) -> list[Any]:
         outbox_email(
             event=f"{kind}.mentioned",
             recipients=[user.email],
-            subject=f"{_label(record)} {author} mentioned you",
+            subject=_subject(record, f"{author} mentioned you"),
             body=f"{author} mentioned you in {what} on {_label(record)}:\n\n"
             f"{comment.body}\n\n{record_link(record)}",
             target=record,
@@ -184,7 +192,7 @@ def notify_comment(*, comment: Comment, record: models.Model) -> None:
             record,
             user,
             f"{kind}.commented",
-            f"{_label(record)} {comment.author} {what}",
+            _subject(record, f"{comment.author} {what}"),
             f"{comment.author} {what} on {_label(record)}:\n\n{comment.body}\n\n"
             f"{record_link(record)}\n\nYou watch {_label(record)}; stop watching on its page.",
         )
@@ -221,7 +229,7 @@ def notify_state_change(*, event: AuditEvent, record: models.Model) -> None:
             record,
             user,
             f"{kind}.status_changed",
-            f"{_label(record)} {old} → {new}",
+            _subject(record, f"{old} → {new}"),
             f"{who} moved {_label(record)} from {old} to {new}.{note}\n\n"
             f"{record_link(record)}\n\nYou watch {_label(record)}; stop watching on its page.",
         )

@@ -80,7 +80,8 @@ def test_watchers_are_told_of_comments_not_the_author(org, item) -> None:  # typ
     work_comment(item=item, actor=org.developer, body="found it")
     assert sent("work_item.commented") == [[org.support2.email]]
     msg = OutboxMessage.objects.get(event="work_item.commented")
-    assert item.key in msg.subject and "found it" in msg.body
+    assert msg.subject == f"[{item.key}] {org.developer} added an internal note: Tax"
+    assert "found it" in msg.body
     work_comment(item=item, actor=org.developer, body="and fixed it")  # a new transaction
     assert len(sent("work_item.commented")) == 2
 
@@ -172,14 +173,24 @@ def test_panel_buttons_post_and_come_back(org, item) -> None:  # type: ignore[no
     assert client.post(url, {"username": "agent"}).status_code == 403
 
 
-def test_pages_show_the_panel(org, new_incident) -> None:  # type: ignore[no-untyped-def]
+def test_pages_show_the_panel(org, new_incident, item) -> None:  # type: ignore[no-untyped-def]
+    from itsm.models import CatalogItem
+    from itsm.services.changes import change_create
     from itsm.services.problems import problem_create
+    from itsm.services.requests import request_submit
 
     problem = problem_create(actor=org.problem_manager, service=org.service, title="Rounding")
+    change = change_create(actor=org.change_manager, title="Patch", services=[org.service])
+    catalog = CatalogItem.objects.create(
+        name="Mouse", service=org.service, fulfilment_team=org.support
+    )
+    req = request_submit(actor=org.requester, item=catalog, answers={})
     client = Client()
-    client.force_login(org.problem_manager)
-    for record in (new_incident, problem):
-        assert 'id="watchers"' in client.get(record.get_absolute_url()).content.decode()
+    client.force_login(org.admin)
+    for record in (new_incident, problem, change, req, item):
+        page = client.get(record.get_absolute_url())
+        assert page.status_code == 200, record
+        assert 'id="watchers"' in page.content.decode(), record
 
 
 # --- API -----------------------------------------------------------------------------------
