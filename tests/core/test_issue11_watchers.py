@@ -249,3 +249,11 @@ def test_schema_documents_watchers(db) -> None:  # type: ignore[no-untyped-def]
     ):
         assert f"/api/v1/{plural}/{{id}}/watchers/" in paths, plural
         assert f"/api/v1/{plural}/{{id}}/watchers/{{user_id}}/" in paths, plural
+
+
+def test_admin_lists_watches_read_only(org, item) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    res = client.get("/admin/core/watch/")
+    assert res.status_code == 200 and str(org.developer) in res.content.decode()
+    assert client.get("/admin/core/watch/add/").status_code == 403
