@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from core import attachment_views
+from core import attachment_views, people_views, watch_views
 from core import views as core_views
 from knowledge.api import ArticleViewSet
 
@@ -41,6 +41,14 @@ urlpatterns = [
         attachment_views.attachment_upload,
         name="attachment_upload",
     ),
+    path("watchers/<str:label>/<int:object_id>/", watch_views.watch_add, name="watch_add"),
+    path(
+        "watchers/<str:label>/<int:object_id>/remove/",
+        watch_views.watch_remove,
+        name="watch_remove",
+    ),
+    path("people/suggest", people_views.people_suggest, name="people_suggest"),
+    path("markdown/preview", people_views.markdown_preview, name="markdown_preview"),
     path("api/v1/", include(api_v1)),
     path("sla/", include("sla.urls")),
     path("kb/", include("knowledge.urls")),

@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from core.models import Attachment, AuditEvent, OutboxMessage, Service, ServiceRole, Team
+from core.models import (
+    Attachment,
+    AuditEvent,
+    OutboxMessage,
+    Service,
+    ServiceRole,
+    Team,
+    Watch,
+)
 
 
 @admin.register(Team)
@@ -58,6 +66,26 @@ class AttachmentAdmin(admin.ModelAdmin):
     list_filter = ["content_type", "public", "mime_type"]
     search_fields = ["name", "sha256"]
     list_select_related = ["uploaded_by"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Watch)
+class WatchAdmin(admin.ModelAdmin):
+    """Read-only: watches are added and removed through core.watchers (who may, audit),
+    on the record's page or its API."""
+
+    list_display = ["created_at", "user", "content_type", "object_id", "added_by"]
+    list_filter = ["content_type"]
+    search_fields = ["user__username"]
+    list_select_related = ["user", "added_by", "content_type"]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

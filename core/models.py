@@ -266,6 +266,37 @@ class Attachment(models.Model):
         return self.mime_type in PREVIEW_TYPES
 
 
+class Watch(models.Model):
+    """Someone who is told what happens on a record (comments, state changes), as Jira's
+    watchers are. Written by ``core.watchers`` only (``watch_add``, ``watch_remove``, and
+    the automatic watches of comment authors, reporters and assignees)."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watches"
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who added the watch; empty when Tandem did (author, reporter, assignee).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["content_type", "object_id", "user"], name="uniq_watch")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} watches {self.content_type_id}:{self.object_id}"
+
+
 __all__ = [
     "Attachment",
     "AuditEvent",
@@ -277,4 +308,5 @@ __all__ = [
     "ServiceRole",
     "Team",
     "Tier",
+    "Watch",
 ]

@@ -126,7 +126,11 @@ def audit_record(
     changes: dict[str, tuple[Any, Any]] | None = None,
     comment: str = "",
 ) -> AuditEvent:
-    """Write one audit row. ``changes`` maps a field to its (old, new) values."""
+    """Write one audit row. ``changes`` maps a field to its (old, new) values.
+
+    Side effects (``core.notices.on_audit``), so every record type gets them: whoever an
+    audited change assigns watches the record (and a work item's reporter, on creation);
+    a row that changes the state tells the record's watchers."""
     event = AuditEvent.objects.create(
         content_type=ContentType.objects.get_for_model(target),
         object_id=target.pk,
@@ -141,19 +145,32 @@ def audit_record(
     if moment is not None:  # created_at is auto_now_add: date the backfilled row after
         AuditEvent.objects.filter(pk=event.pk).update(created_at=moment)
         event.created_at = moment
+    from core import notices  # notices write through this module
+
+    notices.on_audit(event=event, record=target, changes=changes or {})
     return event
 
 
 def comment_create(
     *, target: models.Model, author: AbstractBaseUser, body: str, public: bool
 ) -> Comment:
-    return Comment.objects.create(
+    """Write a public reply or an internal note on ``target`` (the caller checked who may).
+
+    Side effects (``core.notices.on_comment``), the same for every record type: the
+    author watches the record; each person ``@mentioned`` who may read the comment gets
+    one e-mail (``<record>.mentioned``); then its watchers who may read it
+    (``<record>.commented``), never the author and nobody twice."""
+    comment = Comment.objects.create(
         content_type=ContentType.objects.get_for_model(target),
         object_id=target.pk,
         author=author,
         body=body,
         public=public,
     )
+    from core import notices  # notices write through this module
+
+    notices.on_comment(comment=comment, record=target)
+    return comment
 
 
 def team_recipients(team: Team | None) -> list[str]:
@@ -191,6 +208,10 @@ def outbox_email(
         object_id=target.pk if target is not None else None,
     )
     transaction.on_commit(lambda: _dispatch_outbox(message.pk))
+    if target is not None:
+        from core import notices  # notices write through this module
+
+        notices.note_told(target, to)
     return message
 
 

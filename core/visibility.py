@@ -44,6 +44,8 @@ class Parts:
     # internal ones (staff's working files).
     public_attachments: bool = False
     internal_attachments: bool = False
+    # Who else watches the record (staff): a requester sees only whether they watch.
+    watchers: bool = False
 
     def shows_action(self, action: str) -> bool:
         return self.history_actions is None or action in self.history_actions
@@ -91,6 +93,7 @@ EVERYTHING = Parts(
     routing=True,
     public_attachments=True,
     internal_attachments=True,
+    watchers=True,
 )
 NOTHING = Parts()
 

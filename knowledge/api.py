@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from core.api.serializers import AuditEventSerializer, ServiceRefSerializer, UserRefSerializer
 from core.exceptions import ActionForbidden
+from core.markdown import render_markdown
 from core.models import Service
 from core.roles import is_staff_member
 from itsm import selectors as itsm_selectors
@@ -17,7 +18,6 @@ from itsm.api.tickets import TicketViewSet
 from knowledge import selectors, services
 from knowledge.filters import ArticleFilter
 from knowledge.models import Article, ArticleVersion, Audience
-from knowledge.render import render_markdown
 from knowledge.search import snippet_of
 
 

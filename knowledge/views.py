@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from core.exceptions import ActionForbidden, NotFound, ValidationFailed
+from core.markdown import render_markdown
 from core.models import Service
 from core.roles import is_staff_member
 from core.views import DomainErrorMixin
@@ -25,7 +26,6 @@ from itsm import selectors as itsm_selectors
 from knowledge import permissions, selectors, services
 from knowledge.filters import ArticleFilter
 from knowledge.models import ARTICLE_TRANSITIONS, Article, ArticleStatus, Audience, Tag
-from knowledge.render import render_markdown
 from knowledge.search import search, snippet_of
 
 

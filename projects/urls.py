@@ -2,6 +2,7 @@ from django.urls import path
 
 from projects import (
     board_views,
+    comment_views,
     component_views,
     iteration_views,
     my_work,
@@ -77,6 +78,11 @@ urlpatterns = [
     ),
     path("work/<str:ref>/plan/", iteration_views.WorkItemPlanView.as_view(), name="work_plan"),
     path("work/<str:ref>/links/", work_views.WorkItemLinkView.as_view(), name="work_link"),
+    path(
+        "work/<str:ref>/comments/",
+        comment_views.WorkItemCommentView.as_view(),
+        name="workitem_comment",
+    ),
     path(
         "work/<str:ref>/transitions/<str:name>/",
         work_views.WorkItemTransitionView.as_view(),

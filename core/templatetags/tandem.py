@@ -12,6 +12,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.formats import date_format
+from django.utils.safestring import SafeString, mark_safe
 
 from core.models import AuditEvent
 
@@ -34,6 +35,8 @@ ACTION_WORDS = {
     "carried_over": "carried it over",
     "wip_limits_set": "set the board's WIP limits",
     "attachment_removed": "removed a file",
+    "watcher_added": "added a watcher",
+    "watcher_removed": "removed a watcher",
     "responded": "responded",
     "investigate": "started the investigation",
     "mark_known_error": "marked it a known error",
@@ -330,3 +333,13 @@ def business_duration(seconds: float | None, clock_view: Any) -> str:
 def transition_pairs(transitions: object) -> list[tuple[str, str]]:
     """django-fsm's available transitions as (name, label) pairs."""
     return [(t.name, t.custom.get("label", t.name)) for t in transitions]  # type: ignore[attr-defined]
+
+
+@register.filter(is_safe=True)
+def markdown(text: str | None) -> SafeString:
+    """Long text a user wrote, as Markdown rendered and sanitised by ``core.markdown``
+    (one renderer for every record), with ``@mentions`` highlighted. The ``md`` wrapper
+    resets ``white-space: pre-wrap`` so rendered line breaks are not doubled."""
+    from core.markdown import render_rich_text
+
+    return mark_safe(f'<div class="md">{render_rich_text(text or "")}</div>')  # noqa: S308

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from core import attachments
 from core.api.attachments import AttachmentSerializer, AttachmentUploadSerializer
 from core.api.serializers import AuditEventSerializer, CommentCreateSerializer, CommentSerializer
+from core.api.watchers import WatchersMixin
 from core.attachment_views import attachment_response
 from core.exceptions import NotFound
 from core.visibility import parts_for
@@ -49,7 +50,9 @@ def transition_description(
     }
 
 
-class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TicketViewSet(
+    WatchersMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """``{id}`` is the numeric id or the key (``INC-1042``, ``PRB-7``)."""
 
     filter_backends = [DjangoFilterBackend]

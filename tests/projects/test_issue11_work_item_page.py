@@ -179,8 +179,9 @@ def test_work_item_page_query_count_does_not_grow(project, org, release):
     # pinned: what the page showed before (item, transitions, incidents, timeline, time
     # panel, attachments...) and the structure (children, links, parent chain, labels,
     # components) and the edit form's choices (assignable people, releases, iterations,
-    # components, known labels), and the Development panel (its links, who may add one)
-    assert few == 35
+    # components, known labels), the Development panel (its links, who may add one), the
+    # watchers panel (watchers, the viewer's watch) and the comment box (who may write)
+    assert few == 38
 
 
 # --- the board ----------------------------------------------------------------------------

@@ -1,0 +1,263 @@
+"""Who is told about a comment or a state change, besides what each service e-mails itself:
+the people ``@mentioned`` in a comment and the record's watchers.
+
+Called from the shared write paths only — ``core.services.comment_create`` (every
+record's comment service) and ``core.services.audit_record`` (every state change) — so
+each record type gets them without a line of its own. Everyone is told only what the
+record's visibility policy (``core.visibility.parts_for``) lets them read: an internal
+note reaches only those who read internal notes, a history step only those whose
+timeline shows it. Nobody is told of their own action, and nobody twice in one
+transaction: a watcher's notice gives way to any other e-mail about the same record to
+the same address in that transaction, written before it or after it (the assignee's
+"assigned to you", the requester's "new reply").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.models import Q
+
+from core.markdown import mentioned_names
+from core.models import AuditEvent, Comment, OutboxMessage
+from core.visibility import parts_for
+
+MAX_MENTIONS = 20
+
+# How a record type is named in an event ("incident.mentioned", "work_item.commented").
+_KIND = {"servicerequest": "request", "workitem": "work_item"}
+
+
+def record_kind(record: models.Model) -> str:
+    name = record._meta.model_name or "record"
+    return _KIND.get(name, name)
+
+
+def record_link(record: models.Model) -> str:
+    url = getattr(record, "get_absolute_url", None)
+    return f"{settings.TANDEM_BASE_URL}{url()}" if callable(url) else ""
+
+
+def _label(record: models.Model) -> str:
+    from core.watchers import record_key
+
+    key = record_key(record)
+    title = getattr(record, "title", "")
+    return f"{key} ({title})" if title and title != key else key
+
+
+def _subject(record: models.Model, what: str) -> str:
+    """``[DEF-1011] Dana mentioned you: Push notifications stopped``."""
+    from core.watchers import record_key
+
+    title = getattr(record, "title", "")
+    return f"[{record_key(record)}] {what}" + (f": {title}" if title else "")
+
+
+# --- told once per transaction -------------------------------------------------------------
+@dataclass
+class _Scope:
+    """What was e-mailed in one transaction, per record: addresses told, and the watcher
+    notices that give way if someone else e-mails the same address later."""
+
+    block: Any
+    told: dict[tuple[int, int], set[str]] = field(default_factory=dict)
+    watch_messages: dict[tuple[int, int], dict[str, list[int]]] = field(default_factory=dict)
+
+
+def _scope() -> _Scope | None:
+    """The scope of the transaction under way (its outermost atomic block; a test case's
+    own wrapping blocks do not count), or None outside a transaction."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    blocks = [b for b in conn.atomic_blocks if not getattr(b, "_from_testcase", False)]
+    if not blocks:
+        return None
+    scope: _Scope | None = getattr(conn, "_tandem_notice_scope", None)
+    if scope is None or scope.block is not blocks[0]:
+        scope = _Scope(block=blocks[0])
+        conn._tandem_notice_scope = scope  # type: ignore[attr-defined]
+
+        def _forget(scope: _Scope = scope) -> None:
+            if getattr(conn, "_tandem_notice_scope", None) is scope:
+                conn._tandem_notice_scope = None  # type: ignore[attr-defined]
+
+        transaction.on_commit(_forget)
+    return scope
+
+
+def _key(record: models.Model) -> tuple[int, int]:
+    return (ContentType.objects.get_for_model(record).pk, int(record.pk))
+
+
+def already_told(record: models.Model) -> set[str]:
+    scope = _scope()
+    return set(scope.told.get(_key(record), set())) if scope else set()
+
+
+def note_told(record: models.Model, recipients: list[str]) -> None:
+    """``recipients`` were e-mailed about ``record`` (``core.services.outbox_email`` calls
+    this): a watcher's notice to any of them written earlier in the transaction goes."""
+    scope = _scope()
+    if scope is None:
+        return
+    key = _key(record)
+    pending = scope.watch_messages.get(key, {})
+    drop = [pk for r in recipients for pk in pending.pop(r, [])]
+    if drop:
+        OutboxMessage.objects.filter(pk__in=drop).delete()
+    scope.told.setdefault(key, set()).update(recipients)
+
+
+def _watch_notice(record: models.Model, user: Any, event: str, subject: str, body: str) -> None:
+    from core.services import outbox_email
+
+    message = outbox_email(
+        event=event, recipients=[user.email], subject=subject, body=body, target=record
+    )
+    scope = _scope()
+    if message is not None and scope is not None:
+        scope.watch_messages.setdefault(_key(record), {}).setdefault(user.email, []).append(
+            message.pk
+        )
+
+
+# --- mentions ------------------------------------------------------------------------------
+def _reads_comment(user: Any, record: models.Model, public: bool) -> bool:
+    from core.watchers import may_see
+
+    parts = parts_for(user, record)
+    readable = parts.internal_notes or (public and parts.public_replies)
+    return readable and may_see(user, record)
+
+
+def mentioned_users(body: str) -> list[Any]:
+    """Active users named ``@username`` in ``body`` (case-insensitive); unknown names are
+    ignored."""
+    names = mentioned_names(body)[:MAX_MENTIONS]
+    if not names:
+        return []
+    query = Q()
+    for name in names:
+        query |= Q(username__iexact=name)
+    return list(get_user_model().objects.filter(query, is_active=True).order_by("username"))
+
+
+def notify_mentions(*, comment: Comment, record: models.Model) -> list[Any]:
+    """One e-mail per person ``@mentioned`` in ``comment`` who may read it (not the
+    author). Returns those told."""
+    author = comment.author
+    told = []
+    kind = record_kind(record)
+    for user in mentioned_users(comment.body):
+        if user.pk == author.pk or not user.email:
+            continue
+        if not _reads_comment(user, record, comment.public):
+            continue
+        what = "a reply" if comment.public else "an internal note"
+        from core.services import outbox_email
+
+        outbox_email(
+            event=f"{kind}.mentioned",
+            recipients=[user.email],
+            subject=_subject(record, f"{author} mentioned you"),
+            body=f"{author} mentioned you in {what} on {_label(record)}:\n\n"
+            f"{comment.body}\n\n{record_link(record)}",
+            target=record,
+        )
+        told.append(user)
+    return told
+
+
+# --- watchers ------------------------------------------------------------------------------
+def notify_comment(*, comment: Comment, record: models.Model) -> None:
+    """Tell the record's watchers of a new comment: those who may read it (internal
+    notes: those who read internal notes), not its author, nobody already told."""
+    from core.watchers import watchers_of
+
+    told = already_told(record)
+    kind = record_kind(record)
+    what = "replied" if comment.public else "added an internal note"
+    for watch in watchers_of(record):
+        user = watch.user
+        if user.pk == comment.author_id or not user.email or user.email in told:
+            continue
+        if not _reads_comment(user, record, comment.public):
+            continue
+        _watch_notice(
+            record,
+            user,
+            f"{kind}.commented",
+            _subject(record, f"{comment.author} {what}"),
+            f"{comment.author} {what} on {_label(record)}:\n\n{comment.body}\n\n"
+            f"{record_link(record)}\n\nYou watch {_label(record)}; stop watching on its page.",
+        )
+
+
+def _state_label(record: models.Model, state: str) -> str:
+    try:
+        status = record._meta.get_field("status")
+    except Exception:  # a record whose state field has another name
+        return state
+    return str(dict(status.flatchoices).get(state, state))  # type: ignore[union-attr]
+
+
+def notify_state_change(*, event: AuditEvent, record: models.Model) -> None:
+    """Tell the record's watchers that its state changed: those whose timeline shows the
+    step (``Parts.shows_action``), not the actor, nobody already told."""
+    from core.watchers import may_see, watchers_of
+
+    watches = list(watchers_of(record))
+    if not watches:
+        return
+    told = already_told(record)
+    kind = record_kind(record)
+    who = str(event.actor) if event.actor is not None else "Tandem"
+    old, new = _state_label(record, event.from_state), _state_label(record, event.to_state)
+    for watch in watches:
+        user = watch.user
+        if user.pk == event.actor_id or not user.email or user.email in told:
+            continue
+        if not parts_for(user, record).shows_action(event.action) or not may_see(user, record):
+            continue
+        note = f"\n\n{event.comment}" if event.comment else ""
+        _watch_notice(
+            record,
+            user,
+            f"{kind}.status_changed",
+            _subject(record, f"{old} → {new}"),
+            f"{who} moved {_label(record)} from {old} to {new}.{note}\n\n"
+            f"{record_link(record)}\n\nYou watch {_label(record)}; stop watching on its page.",
+        )
+
+
+def on_audit(*, event: AuditEvent, record: models.Model, changes: dict[str, Any]) -> None:
+    """The shared audit path's hook: whoever is assigned (and a work item's reporter, on
+    creation) watches the record; a state change tells its watchers."""
+    from core.watchers import is_watchable, watch_auto
+
+    if not is_watchable(record):
+        return
+    users = []
+    assigned = changes.get("assignee")
+    if assigned and isinstance(assigned[1], models.Model):
+        users.append(assigned[1])
+    if event.action == "created" and getattr(record, "reported_by_id", None):
+        users.append(record.reported_by)  # type: ignore[attr-defined]
+    if users:
+        watch_auto(record=record, users=users)
+    if event.from_state and event.to_state and event.from_state != event.to_state:
+        notify_state_change(event=event, record=record)
+
+
+def on_comment(*, comment: Comment, record: models.Model) -> None:
+    """The shared comment path's hook: the author watches; mentions, then watchers."""
+    from core.watchers import watch_auto
+
+    watch_auto(record=record, users=[comment.author])
+    notify_mentions(comment=comment, record=record)
+    notify_comment(comment=comment, record=record)

@@ -1,0 +1,38 @@
+"""``{% watchers_panel record %}``: a record page's Watchers panel — Watch / Stop watching
+for the viewer, the list of watchers (staff: ``Parts.watchers``; a requester sees only
+whether they watch) and "Add watcher" for staff who may work the record, from the same
+rules ``core.watchers`` checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.urls import reverse
+
+from core import watchers
+from core.visibility import parts_for
+
+register = template.Library()
+
+
+@register.inclusion_tag("core/_watchers.html", takes_context=True)
+def watchers_panel(context: template.Context, record: Any) -> dict[str, Any]:
+    request = context["request"]
+    user = request.user
+    shown = watchers.is_watchable(record) and getattr(user, "is_authenticated", False)
+    rows = list(watchers.watchers_of(record)) if shown else []
+    url = reverse("watch_add", args=[record._meta.label_lower, record.pk]) if shown else ""
+    return {
+        "shown": shown,
+        "record": record,
+        "watching": any(w.user_id == user.pk for w in rows),
+        "rows": rows if shown and parts_for(user, record).watchers else [],
+        "count": len(rows),
+        "can_manage": shown and watchers.may_manage_watchers(user, record),
+        "add_url": url,
+        "remove_url": url + "remove/" if url else "",
+        "next": request.get_full_path(),
+        "csrf_token": context.get("csrf_token"),
+        "viewer": user,
+    }
