@@ -197,12 +197,41 @@ class Lane:
     cells: list[tuple[Column, list[WorkItem]]] = field(default_factory=list)
 
 
+# What a card shows (templates/projects/_card.html), and nothing more: a board renders
+# hundreds of cards, and the work item's description, its project, team, reporter and
+# releases are not on them.
+CARD_FIELDS = (
+    "kind",
+    "number",
+    "project_id",
+    "title",
+    "priority",
+    "status",
+    "parent_id",
+    "created_at",
+    "updated_at",
+    "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
+    "target_release__version",
+    # django-fsm's ConcurrentTransitionMixin reads the state of every instance it makes
+    "target_release__status",
+)
+
+
 def board(user: Any, project: Project, params: Any, request: Any = None) -> dict[str, Any]:
     """The board of ``project`` under the filters in ``params``: one query for the counts per
-    column, one per column shown for its cards (with the backlog's incident annotations)."""
+    column, one per column shown for its cards (with the backlog's incident annotations,
+    and only the fields a card shows)."""
     show_done = params.get("done") in ("1", "true", "on")
     states = BOARD_STATES if show_done else WORK_COLUMNS
-    base = selectors.work_items(user).filter(project=project)
+    base = (
+        selectors.work_items(user)
+        .filter(project=project)
+        .select_related(None)
+        .select_related("assignee", "target_release")
+        .only(*CARD_FIELDS)
+    )
     filterset = BoardFilter(params, queryset=base, request=request)
     qs = filterset.qs if filterset.is_valid() else base.none()
     # Counted on the bare rows (the same filters, without the incident annotations).
