@@ -11,6 +11,7 @@ import django_filters
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 
 from core.exceptions import IllegalTransition, ValidationFailed
 from itsm.services.common import record
@@ -297,6 +298,8 @@ def _decorate_cards(cards: list[WorkItem], *, epics: bool = False) -> None:
     from projects.structure import labels_by_item, open_blocker_keys
 
     names, blockers = labels_by_item(cards), open_blocker_keys(cards)
+    # One reverse() for the board, not one per card (hundreds of them).
+    move_url = reverse("projects:work_move", args=["KEY"])
     parents: dict[int, WorkItem] = {}
     if epics:
         parent_ids = {c.parent_id for c in cards if c.parent_id}
@@ -305,6 +308,7 @@ def _decorate_cards(cards: list[WorkItem], *, epics: bool = False) -> None:
                 p.pk: p for p in WorkItem.objects.filter(pk__in=parent_ids).select_related("parent")
             }
     for card in cards:
+        card.move_url = move_url.replace("KEY", card.key)  # type: ignore[attr-defined]
         card.label_names = names.get(card.pk, [])  # type: ignore[attr-defined]
         card.blocked_by = blockers.get(card.pk, [])  # type: ignore[attr-defined]
         parent = parents.get(card.parent_id) if card.parent_id else None
