@@ -171,7 +171,9 @@ def run(args: argparse.Namespace) -> None:
 
         profiler = cProfile.Profile()
         profiler.runcall(client.get, args.profile.replace("{busy}", busy.get_absolute_url()))
-        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(25)
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(
+            25
+        )
         with CaptureQueriesContext(connection) as ctx:
             client.get(args.profile.replace("{busy}", busy.get_absolute_url()))
         for q in sorted(ctx.captured_queries, key=lambda q: -float(q["time"]))[:3]:

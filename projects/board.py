@@ -281,7 +281,7 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
             )
         )
     lane_by = params.get("lanes", "")
-    _decorate_cards([c for col in columns for c in col.cards], epics=lane_by == "epic")
+    decorate_cards([c for col in columns for c in col.cards], epics=lane_by == "epic")
     return {
         "columns": columns,
         "lanes": _lanes(columns, lane_by) if lane_by in LANES and lane_by else [],
@@ -291,7 +291,7 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
     }
 
 
-def _decorate_cards(cards: list[WorkItem], *, epics: bool = False) -> None:
+def decorate_cards(cards: list[WorkItem], *, epics: bool = False) -> None:
     """Each card's label names and the open items that block it: two queries for all the
     cards of the board; with ``epics``, each card's epic (its top-most ancestor) in one
     more (not joined into the column queries, whose GROUP BY it would widen)."""
@@ -317,7 +317,7 @@ def _decorate_cards(cards: list[WorkItem], *, epics: bool = False) -> None:
 
 
 def epic_of(card: WorkItem) -> WorkItem | None:
-    """The card's top-most ancestor (its epic), as ``_decorate_cards`` found it."""
+    """The card's top-most ancestor (its epic), as ``decorate_cards`` found it."""
     return getattr(card, "epic", None)
 
 

@@ -16,6 +16,7 @@ from core.exceptions import NotFound, ValidationFailed
 from core.visibility import parts_for
 from itsm.views.problems import ProblemBase as StaffPage
 from projects import iterations, permissions, selectors
+from projects.board import decorate_cards
 from projects.models import IS, Iteration, WorkItemStatus
 from projects.views import _project
 
@@ -105,6 +106,8 @@ class IterationDetailView(StaffPage):
         items = list(
             selectors.backlog_order(selectors.work_items(request.user).filter(iteration=it))
         )
+        # the project board's cards: labels, open blockers, move URLs (two queries)
+        decorate_cards(items)
         labels = dict(WorkItemStatus.choices)
         shown = [s for s in ITERATION_COLUMNS if s != "closed" or any(i.status == s for i in items)]
         columns = [(s, labels[s], [i for i in items if i.status == s]) for s in shown]

@@ -106,3 +106,19 @@ def test_duplicate_of_is_named_by_key(org, project) -> None:  # type: ignore[no-
         f"/api/v1/defects/{again.key}/transitions/mark_duplicate/", {"duplicate_of": original.pk}
     )
     assert r.status_code == 200, r.content
+
+
+def test_iteration_cards_show_labels_and_blockers_like_the_board(org, project, pm) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from projects.iterations import work_item_edit
+    from projects.services import structure
+
+    it, w = _planned_and_started(project, org, pm)
+    work_item_edit(item=w, actor=org.developer, labels=["login"])
+    blocker = item(project, org, "blocker", "1")
+    structure.work_item_link_add(item=blocker, other=w, kind="blocks", actor=org.developer)
+    dev = Client()
+    dev.force_login(org.developer)
+    page = dev.get(it.get_absolute_url()).content.decode()
+    card = page[page.index(f'data-item="{w.key}"') :]
+    card = card[: card.index("</div>\n</div>") if "</div>\n</div>" in card else 2000]
+    assert 'class="badge label">login' in card and "data-blocked" in card
