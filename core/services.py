@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.duration import duration_iso_string
 from django.utils.functional import Promise
 
+from core.exceptions import ValidationFailed
 from core.models import AuditEvent, Comment, OutboxMessage, Sequence, Team
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,10 @@ def audit_record(
     return event
 
 
+# The API's limit on a comment (core.api.serializers), enforced here for every path.
+COMMENT_MAX_CHARS = 20_000
+
+
 def comment_create(
     *, target: models.Model, author: AbstractBaseUser, body: str, public: bool
 ) -> Comment:
@@ -159,7 +164,16 @@ def comment_create(
     Side effects (``core.notices.on_comment``), the same for every record type: the
     author watches the record; each person ``@mentioned`` who may read the comment gets
     one e-mail (``<record>.mentioned``); then its watchers who may read it
-    (``<record>.commented``), never the author and nobody twice."""
+    (``<record>.commented``), never the author and nobody twice.
+
+    A body over ``COMMENT_MAX_CHARS`` is a 400 whatever the caller (page, API, e-mail in):
+    every page that shows the record renders it."""
+    if len(body or "") > COMMENT_MAX_CHARS:
+        raise ValidationFailed(
+            f"A comment is at most {COMMENT_MAX_CHARS:,} characters; attach longer text "
+            "(a log, a trace) as a file.",
+            field="body",
+        )
     comment = Comment.objects.create(
         content_type=ContentType.objects.get_for_model(target),
         object_id=target.pk,
