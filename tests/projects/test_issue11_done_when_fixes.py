@@ -1,0 +1,38 @@
+"""Defects found while walking issue 11's "Done when", each pinned by its own test."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from core.roles import Role
+from projects import iterations as its
+from projects import services as ps
+from tests.conftest import api_as
+from tests.factories import UserFactory
+
+
+def test_velocity_api_counts_each_iterations_items(org, project, release) -> None:  # type: ignore[no-untyped-def]
+    """The velocity rows said ``item_count: 0`` for every closed iteration (the rows were
+    not annotated as the iteration list's are): it is the number of items it holds."""
+    pm = UserFactory(username="pm", roles=[Role.PROJECT_MANAGER])
+    project.project_manager = pm
+    project.save()
+    start = date(2026, 11, 23)
+    it = its.iteration_create(
+        actor=pm, project=project, name="S1", start=start, end=start + timedelta(days=11)
+    )
+    for n in range(2):
+        w = ps.work_item_create(
+            actor=org.developer,
+            kind="defect",
+            project=project,
+            title=f"{n}",
+            target_release=release,
+        )
+        its.work_item_plan(item=w, iteration=it, actor=pm)
+    it = its.iteration_start(iteration=it, actor=pm)
+    ps.work_fix(item=ps.work_start(item=w, actor=org.developer), actor=org.developer)
+    its.iteration_close(iteration=it, actor=pm)  # the unfinished one goes to the backlog
+    r = api_as(pm).get("/api/v1/iterations/velocity/", {"project": "PAY"})
+    assert r.status_code == 200
+    assert [(x["name"], x["item_count"]) for x in r.json()["iterations"]] == [("S1", 1)]
