@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
+
+import pytest
 
 from core.roles import Role
 from projects import iterations as its
 from projects import services as ps
+from projects.models import Project
+from tests.browser import CHROMIUM, sign_in, sync_playwright
 from tests.conftest import api_as
 from tests.factories import UserFactory
 
@@ -36,3 +41,20 @@ def test_velocity_api_counts_each_iterations_items(org, project, release) -> Non
     r = api_as(pm).get("/api/v1/iterations/velocity/", {"project": "PAY"})
     assert r.status_code == 200
     assert [(x["name"], x["item_count"]) for x in r.json()["iterations"]] == [("S1", 1)]
+
+
+@pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
+@pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed")
+def test_url_fields_look_like_the_other_fields(  # type: ignore[no-untyped-def]
+    org, live_server, browser_page, transactional_db
+) -> None:
+    """The Development panel's URL field had the browser's bare input style (the
+    stylesheet styled text, e-mail, number... inputs but not ``type=url``)."""
+    project = Project.objects.create(code="PAY", name="Payroll", team=org.dev)
+    project.services.add(org.service)
+    item = ps.work_item_create(actor=org.developer, kind="defect", project=project, title="a")
+    sign_in(browser_page, live_server.url, org.developer)
+    page = browser_page.new_page()
+    page.goto(f"{live_server.url}{item.get_absolute_url()}")
+    style = "e => [getComputedStyle(e).borderRadius, getComputedStyle(e).borderTopColor]"
+    assert page.locator("#dev-url").evaluate(style) == page.locator("#dev-title").evaluate(style)
