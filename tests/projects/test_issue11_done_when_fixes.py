@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date, timedelta
 
 import pytest
+from django.test import Client
 
+from core.models import Tier
 from core.roles import Role
 from projects import iterations as its
 from projects import services as ps
-from projects.models import Project
+from projects.models import Project, Release, WorkItem
 from tests.browser import CHROMIUM, sign_in, sync_playwright
 from tests.conftest import api_as
-from tests.factories import UserFactory
+from tests.factories import TeamFactory, UserFactory
 
 
 def test_velocity_api_counts_each_iterations_items(org, project, release) -> None:  # type: ignore[no-untyped-def]
@@ -58,3 +61,41 @@ def test_url_fields_look_like_the_other_fields(  # type: ignore[no-untyped-def]
     page.goto(f"{live_server.url}{item.get_absolute_url()}")
     style = "e => [getComputedStyle(e).borderRadius, getComputedStyle(e).borderTopColor]"
     assert page.locator("#dev-url").evaluate(style) == page.locator("#dev-title").evaluate(style)
+
+
+def test_new_work_item_form_offers_what_the_service_accepts(org, project) -> None:  # type: ignore[no-untyped-def]
+    """The new work item form offered every active user as assignee and every release of
+    every project, and a refused one answered with a bare error page that lost the form:
+    now it offers the named project's team and manager and its open releases (for no
+    project named: those of the projects it offers), and a refusal keeps the form."""
+    pm = UserFactory(username="pm", roles=[Role.PROJECT_MANAGER])
+    project.project_manager = pm
+    project.save()
+    mine = Release.objects.create(project=project, version="2.3")
+    Release.objects.create(project=project, version="2.2", status="cancelled")
+    other = Project.objects.create(code="HR", name="HR", team=TeamFactory(tier=Tier.DEVELOPMENT))
+    theirs = Release.objects.create(project=other, version="9.9")
+    browser = Client()
+    browser.force_login(org.developer)
+
+    def options(page: str, field: str) -> list[str]:
+        select = re.search(rf'<select name="{field}".*?</select>', page, re.S)
+        assert select, field
+        return re.findall(r'<option value="([^"]*)"', select.group(0))
+
+    page = browser.get("/work/new/?project=PAY&kind=defect").content.decode()
+    assert options(page, "target_release") == ["", str(mine.pk)]
+    assert sorted(options(page, "assignee")) == sorted(["", str(org.developer.pk), str(pm.pk)])
+    page = browser.get("/work/new/?kind=defect").content.decode()
+    assert sorted(options(page, "target_release")) == sorted(["", str(mine.pk), str(theirs.pk)])
+    assert str(org.requester.pk) not in options(page, "assignee")
+
+    r = browser.post(
+        "/work/new/",
+        {"kind": "defect", "project": "PAY", "title": "Rounding", "target_release": theirs.pk},
+    )
+    assert r.status_code == 400
+    page = r.content.decode()
+    assert "HR 9.9 is not a release of" in page and 'value="Rounding"' in page
+    assert 'id="w-title"' in page
+    assert not WorkItem.objects.exists()
