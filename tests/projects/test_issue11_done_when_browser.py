@@ -107,6 +107,7 @@ def test_issue11_done_when_in_chromium(  # type: ignore[no-untyped-def]
         page.click("#new-release")
         page.fill("#r-version", "3.0")
         page.fill("#r-planned_date", "2026-12-10")
+        assert page.inner_text("label[for=r-change]").startswith("Deploying change")
         page.select_option("#r-change", str(change.pk))
         shot(page, "02-release-new")
         page.click("button:has-text('Create release')")
