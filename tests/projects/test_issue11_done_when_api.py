@@ -81,7 +81,7 @@ def test_issue11_done_when_through_the_api(org) -> None:  # type: ignore[no-unty
         release = Release.objects.get(project=project, version="3.0")
         assert release.change_id == change.pk
 
-        # --- b. the developer files three items; the PM plans two iterations and the items
+        # --- b. the developer files three items; the PM plans two iterations
         keys = []
         for title, hours in (("Payslip rounding", "8"), ("Tax code export", "5"), ("PDF", "3")):
             r = dev.post(
@@ -110,8 +110,8 @@ def test_issue11_done_when_through_the_api(org) -> None:  # type: ignore[no-unty
             assert r.status_code == 201, r.content
             ids[name] = r.json()["id"]
         s1, s2 = ids["Sprint 1"], ids["Sprint 2"]
-        for key in keys:
-            r = pm_api.patch(f"/api/v1/defects/{key}/", {"iteration": s1}, format="json")
+        for key in keys:  # a developer of the team (not its lead) plans the items
+            r = api_as(colleague).patch(f"/api/v1/defects/{key}/", {"iteration": s1}, format="json")
             assert r.status_code == 200, r.content
             assert r.json()["iteration"]["id"] == s1
 

@@ -1,7 +1,8 @@
 """Issue 11, "Done when", in the browser alone (Debian's Chromium through Playwright): a
 project manager creates a project and its release with its deploying change; a developer
-files three items, which the project manager plans into an iteration against the team's
-capacity net of the 20 % support share; the developer drags them across the iteration
+files three items; the project manager plans iterations, a developer of the team plans the
+items into one against the team's capacity net of the 20 % support share, and the project
+manager starts it; the developer drags them across the iteration
 board (one move refused with its reason), comments with a mention that reaches the
 person, attaches a screenshot, links a pull request; the iteration closes with one item
 carried over to the next; the burndown and velocity show.
@@ -136,7 +137,7 @@ def test_issue11_done_when_in_chromium(  # type: ignore[no-untyped-def]
             Decimal("3"),
         ]
 
-        # ... and the project manager plans two iterations and the three items
+        # ... the project manager plans two iterations ...
         sign_in(browser_page, url, pm)
         for name, start, end in (
             ("Sprint 1", "2026-11-23", "2026-12-04"),
@@ -151,20 +152,21 @@ def test_issue11_done_when_in_chromium(  # type: ignore[no-untyped-def]
             page.click("button[data-action=create-iteration]")
             page.wait_for_url(re.compile(r".*/iterations/\d+/$"))
         s1, s2 = Iteration.objects.get(name="Sprint 1"), Iteration.objects.get(name="Sprint 2")
+
+        # ... and a developer of the team (not its lead) plans the items from the backlog
+        sign_in(browser_page, url, dana)
         page.goto(f"{url}/projects/PAYX/backlog/")
         for key in keys:
             cell = page.locator(f'td[data-iteration-of="{key}"]')
             cell.locator("select").select_option(str(s1.pk))
-            cell.locator("button[data-action=plan]").click()
-            page.wait_for_load_state()
+            with page.expect_navigation():
+                cell.locator("button[data-action=plan]").click()
         shot(page, "04-backlog-planned")
         assert set(WorkItem.objects.values_list("iteration_id", flat=True)) == {s1.pk}
 
-        clock.move_to(at(MONDAY, 9))
+        # the iteration shows the plan against the capacity net of the 20 % support share:
+        # each member's working hours in the iteration × (1 − 20 %)
         page.goto(f"{url}{s1.get_absolute_url()}")
-        page.click("button[data-action=start]")
-        page.wait_for_selector("#status:has-text('Active')")
-        # capacity: each member's working hours in the iteration × (1 − 20 %)
         hours = its.working_hours(Iteration.objects.get(pk=s1.pk))
         assert hours == 80  # Mon–Fri twice, 8 h a day
         net = 2 * Decimal(str(hours)) * Decimal("0.8")  # developer and Dana
@@ -173,6 +175,15 @@ def test_issue11_done_when_in_chromium(  # type: ignore[no-untyped-def]
         for username in ("developer", "dana"):
             row = page.inner_text(f'#capacity-members tr[data-member="{username}"]')
             assert "20 %" in row and "64.0" in row, row
+        assert page.locator("button[data-action=start]").count() == 0  # the PM starts it
+
+        clock.move_to(at(MONDAY, 9))
+        sign_in(browser_page, url, pm)
+        page.goto(f"{url}{s1.get_absolute_url()}")
+        page.click("button[data-action=start]")
+        page.wait_for_selector("#status:has-text('Active')")
+        assert page.inner_text("#net-hours") == f"{net:.1f} h"
+        assert Iteration.objects.get(pk=s1.pk).committed_hours == Decimal("16.0")
         shot(page, "05-iteration-started")
 
         # --- c. the developer drags the items across the iteration board
