@@ -116,6 +116,11 @@ def test_issue11_done_when_in_chromium(  # type: ignore[no-untyped-def]
         page.wait_for_url(f"{url}{release.get_absolute_url()}")
         assert release.change_id == change.pk
         assert change.key in page.inner_text("main")
+        # the Edit button beside the title is a button, not a heading-sized word
+        font = "e => parseFloat(getComputedStyle(e).fontSize)"
+        assert (
+            page.locator("#edit-release").evaluate(font) < page.locator("h1").evaluate(font) / 1.5
+        )
         shot(page, "03-release")
 
         # --- b. the developer files three items from the board ...
