@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.core import mail
 from django.utils import timezone
 
 from core.models import Attachment, Comment, OutboxMessage
@@ -222,9 +223,13 @@ def test_issue11_done_when_in_chromium(  # type: ignore[no-untyped-def]
         page.click("button[data-action=comment]")
         page.wait_for_selector(".timeline .mention")
         assert Comment.objects.get().body == "Rounding **fixed**; @dana can you review?"
-        assert OutboxMessage.objects.filter(
+        notice = OutboxMessage.objects.get(
             event="work_item.mentioned", recipients=["dana@example.test"]
-        ).exists()
+        )
+        # delivered after the commit (Celery runs eagerly in tests): the e-mail reached Dana
+        assert notice.status == OutboxMessage.Status.SENT
+        assert [m.subject for m in mail.outbox if m.to == ["dana@example.test"]] == [notice.subject]
+        assert a in notice.subject and "mentioned you" in notice.subject
 
         # --- e. a screenshot attached through the Attachments panel, previewed
         screenshot = tmp_path / "board.png"
