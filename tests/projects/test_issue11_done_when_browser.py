@@ -113,8 +113,9 @@ def test_issue11_done_when_in_chromium(  # type: ignore[no-untyped-def]
         page.select_option("#r-change", str(change.pk))
         shot(page, "02-release-new")
         page.click("button:has-text('Create release')")
+        page.wait_for_url(re.compile(r".*/releases/\d+/$"))
         release = Release.objects.get(project=project, version="3.0")
-        page.wait_for_url(f"{url}{release.get_absolute_url()}")
+        assert page.url == f"{url}{release.get_absolute_url()}"
         assert release.change_id == change.pk
         assert change.key in page.inner_text("main")
         # the Edit button beside the title is a button, not a heading-sized word
@@ -238,8 +239,12 @@ def test_issue11_done_when_in_chromium(  # type: ignore[no-untyped-def]
         page.click("#attachments button:has-text('Attach')")
         page.wait_for_selector("#attachments img[alt='board.png']")
         assert Attachment.objects.get().name == "board.png"
-        preview = page.locator("#attachments img[alt='board.png']")
-        assert preview.evaluate("img => img.complete && img.naturalWidth > 0")
+        # the preview (loaded lazily: brought into view) is the image, served after the
+        # record's permission check
+        page.locator("#attachments img[alt='board.png']").scroll_into_view_if_needed()
+        page.wait_for_function(
+            "document.querySelector(\"#attachments img[alt='board.png']\").naturalWidth > 0"
+        )
 
         # --- f. a pull request whose title names the key, in the Development panel
         pr = "https://github.com/acme/payroll/pull/42"
