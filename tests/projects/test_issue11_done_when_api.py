@@ -161,6 +161,9 @@ def test_issue11_done_when_through_the_api(org) -> None:  # type: ignore[no-unty
         r = dev.get(f"/api/v1/defects/{a}/attachments/")
         assert r.status_code == 200
         assert [(x["name"], x["is_image"]) for x in r.json()["results"]] == [("screen.png", True)]
+        got = dev.get(r.json()["results"][0]["download_url"])
+        assert got.status_code == 200 and b"".join(got.streaming_content) == PNG
+        assert api_as(org.requester).get(f"/api/v1/defects/{a}/attachments/").status_code == 404
 
         # --- f. a pull request whose title names the key is linked to the item
         url = "https://github.com/acme/payroll/pull/42"
