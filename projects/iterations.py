@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from core.exceptions import ActionForbidden, ConflictError, IllegalTransition, ValidationFailed
@@ -586,9 +586,12 @@ def burndown(iteration: Iteration) -> dict[str, Any]:
 
 def velocity(project: Project, limit: int = VELOCITY_ITERATIONS) -> list[Iteration]:
     """The last ``limit`` closed iterations, oldest first, with their committed and
-    completed estimates (fixed when each started and closed)."""
+    completed estimates (fixed when each started and closed), and how many items each
+    holds (``item_count``, as the iteration list gives it)."""
     rows = list(
-        Iteration.objects.filter(project=project, status=IS.CLOSED).order_by("-end", "-id")[:limit]
+        Iteration.objects.filter(project=project, status=IS.CLOSED)
+        .annotate(item_count=Count("items"))
+        .order_by("-end", "-id")[:limit]
     )
     return rows[::-1]
 

@@ -8,6 +8,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -32,13 +34,49 @@ from sla.selectors import ticket_clocks
 TABS = ("all", "comments", "history")
 
 
+def _open_releases(releases: Any) -> Any:
+    """Releases an item may still target (the edit form and transitions offer the same)."""
+    return releases.exclude(status__in=["cancelled", "rolled_back"])
+
+
+def _create_choices(request: HttpRequest, code: str) -> dict[str, Any]:
+    """The create form's assignees and releases: what ``work_item_create`` accepts for the
+    project named (the board's "New work item" names it), else for any project the form
+    offers (the service refuses another project's release or someone outside its team)."""
+    projects = selectors.active_projects(request.user)
+    chosen = projects.filter(code=code).first() if code else None
+    if chosen is not None:
+        return {
+            "assignee": structure_services.assignable_users(chosen),
+            "target_release": _open_releases(Release.objects.filter(project=chosen)),
+        }
+    users = (
+        get_user_model()
+        .objects.filter(
+            Q(tandem_teams__in=projects.values("team"))
+            | Q(pk__in=projects.values("project_manager")),
+            is_active=True,
+        )
+        .distinct()
+        .order_by("username")
+    )
+    releases = Release.objects.filter(project__in=projects).select_related("project")
+    return {"assignee": users, "target_release": _open_releases(releases).order_by("project__code")}
+
+
 class WorkItemCreateView(StaffPage):
     def _form(
-        self, request: HttpRequest, initial: dict[str, Any], errors: Any = None, status: int = 200
+        self,
+        request: HttpRequest,
+        initial: dict[str, Any],
+        errors: Any = None,
+        status: int = 200,
+        error: str = "",
     ) -> HttpResponse:
+        choices = _create_choices(request, str(initial.get("project") or ""))
         fields = [
             f
-            for f in field_specs(WorkItemCreateSerializer(), initial=initial)
+            for f in field_specs(WorkItemCreateSerializer(), choices, initial=initial)
             if f.name not in ("labels", "components", "parent")  # set on the item's page
         ]
         for f in fields:  # a slug field: offer the projects by code
@@ -50,7 +88,12 @@ class WorkItemCreateView(StaffPage):
         return render(
             request,
             "projects/work_form.html",
-            {"fields": fields, "errors": errors or {}, "kind": initial.get("kind", "defect")},
+            {
+                "fields": fields,
+                "errors": errors or {},
+                "error": error,
+                "kind": initial.get("kind", "defect"),
+            },
             status=status,
         )
 
@@ -66,7 +109,11 @@ class WorkItemCreateView(StaffPage):
         body = WorkItemCreateSerializer(data=data)
         if not body.is_valid():
             return self._form(request, {**data, "kind": kind}, body.errors, 400)
-        item = services.work_item_create(actor=request.user, kind=kind, **body.validated_data)
+        try:
+            item = services.work_item_create(actor=request.user, kind=kind, **body.validated_data)
+        except ValidationFailed as exc:  # the form keeps what was typed, with the reason
+            shown = "" if exc.errors else exc.message  # a field's error shows under it
+            return self._form(request, {**data, "kind": kind}, exc.errors, 400, error=shown)
         return redirect(item.get_absolute_url())
 
 
@@ -101,9 +148,7 @@ def edit_fields(item: WorkItem, initial: dict[str, Any]) -> list[FieldSpec]:
     from projects.iterations import open_iterations
 
     project = item.project
-    releases = Release.objects.filter(project=project).exclude(
-        status__in=["cancelled", "rolled_back"]
-    )
+    releases = _open_releases(Release.objects.filter(project=project))
     specs = field_specs(
         WorkItemPatchSerializer(),
         {
@@ -185,9 +230,7 @@ def _tab_entries(timeline: list[Any], tab: str) -> list[Any]:
 
 def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
     labels = {t.name: t.custom["label"] for t in item.get_available_status_transitions()}
-    releases = Release.objects.filter(project=item.project).exclude(
-        status__in=["cancelled", "rolled_back"]
-    )
+    releases = _open_releases(Release.objects.filter(project=item.project))
     transitions = [
         {
             "name": n,

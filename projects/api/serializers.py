@@ -120,7 +120,11 @@ class ReleaseCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     planned_date = serializers.DateField(required=False, allow_null=True)
     change = serializers.PrimaryKeyRelatedField(
-        queryset=Change.objects.all(), required=False, allow_null=True
+        queryset=Change.objects.all(),
+        required=False,
+        allow_null=True,
+        label="Deploying change",
+        help_text="The change that deploys it (an open change on the project's services).",
     )
     description = serializers.CharField(required=False, allow_blank=True, default="")
     notes = serializers.CharField(
