@@ -46,7 +46,7 @@ def test_closed_iteration_board_is_read_only(org, project, pm) -> None:  # type:
     dev = Client()
     dev.force_login(org.developer)
     page = dev.get(it.get_absolute_url()).content.decode()
-    assert "data-move=" not in page
+    assert "data-move=" not in page and "Cards move while the iteration runs" in page
 
 
 def test_velocity_api(org, project, pm, release) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
