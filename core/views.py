@@ -16,6 +16,7 @@ from django.views import View
 from core import service_roles
 from core.api.serializers import ServiceRoleInput
 from core.exceptions import DomainError, NotFound
+from core.ids import parse_id
 from core.models import Service, ServiceRole
 from core.roles import (
     PROCESS_ROLES,
@@ -63,8 +64,7 @@ def redirect_next(request: HttpRequest, default: Any) -> HttpResponse:
 
 def posted_id(request: HttpRequest, name: str) -> int | None:
     """A posted record id, or None when it is missing or not a number (never a 500)."""
-    value = request.POST.get(name, "")
-    return int(value) if value.isdecimal() else None
+    return parse_id(request.POST.get(name, ""))
 
 
 class ServiceListView(LoginRequiredMixin, View):

@@ -70,8 +70,10 @@ def iteration_list(user: Any) -> QuerySet[Iteration]:
 
 def iteration_get(user: Any, pk: int | str) -> Iteration:
     from core.exceptions import NotFound
+    from core.ids import parse_id
 
-    it = iteration_list(user).filter(pk=pk).first() if str(pk).isdecimal() else None
+    number = parse_id(pk if isinstance(pk, int) else str(pk))
+    it = iteration_list(user).filter(pk=number).first() if number else None
     if it is None:
         raise NotFound("No such iteration.")
     return it

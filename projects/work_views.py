@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 
 from core.exceptions import DomainError, NotFound, ValidationFailed
 from core.forms import FieldSpec, field_specs, form_data
+from core.ids import parse_id
 from core.views import redirect_next
 from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
@@ -367,8 +368,8 @@ class WorkItemItemLinkView(StaffPage):
                 item=item, other=other, kind=request.POST.get("kind", ""), actor=request.user
             )
         elif op == "remove":
-            raw = request.POST.get("link", "")
-            link = WorkItemLink.objects.filter(pk=int(raw)).first() if raw.isdecimal() else None
+            pk = parse_id(request.POST.get("link", ""))
+            link = WorkItemLink.objects.filter(pk=pk).first() if pk else None
             if link is None or item.pk not in (link.source_id, link.target_id):
                 raise NotFound(f"{item.key} has no such link.")
             structure_services.work_item_link_remove(link=link, actor=request.user)

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
 from core.exceptions import ValidationFailed
+from core.ids import parse_id
 from itsm.models import Change
 from projects.models import Iteration, IterationStatus, Kind, Project, Release, Severity, WorkItem
 from sla.api.serializers import ClockSerializer
@@ -220,11 +221,12 @@ class WorkItemKeyField(serializers.Field):
         prefix, _, digits = key.partition("-")
         kinds = {v: k for k, v in WorkItem.PREFIXES.items()}
         # 18 digits at most: a longer number overflows the database's bigint (a 500)
-        if prefix not in kinds or not digits.isdecimal() or len(digits) > 18:
+        number = parse_id(digits)
+        if prefix not in kinds or number is None:
             self.fail("invalid")
         item = (
             WorkItem.objects.select_related("project")
-            .filter(kind=kinds[prefix], number=int(digits))
+            .filter(kind=kinds[prefix], number=number)
             .first()
         )
         if item is None:
@@ -241,9 +243,9 @@ class WorkItemRefField(WorkItemKeyField):
     text box instead of listing every item of a 10 000-item project in a select."""
 
     def to_internal_value(self, data: Any) -> WorkItem:
-        whole = isinstance(data, int) and not isinstance(data, bool) and 0 < data < 2**63
-        if whole or (isinstance(data, str) and data.strip().isdecimal() and len(data) < 19):
-            item = WorkItem.objects.select_related("project").filter(pk=int(data)).first()
+        pk = parse_id(data)
+        if pk is not None:
+            item = WorkItem.objects.select_related("project").filter(pk=pk).first()
             if item is None:
                 self.fail("unknown", ref=data)
             return item
