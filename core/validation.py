@@ -35,8 +35,12 @@ def ensure_lengths(model: type[models.Model] | models.Model, values: dict[str, A
         if limit and len(value) > limit:
             errors[name] = [f"At most {limit} characters (this has {len(value)})."]
     if errors:
-        names = ", ".join(sorted(errors))
-        raise ValidationFailed(f"Too long: {names}.", errors=errors)
+        what = "; ".join(
+            f"the {name.replace('_', ' ')} is at most {model._meta.get_field(name).max_length} "  # type: ignore[attr-defined]
+            f"characters (this has {len(values[name])})"
+            for name in sorted(errors)
+        )
+        raise ValidationFailed(f"Too long: {what}.", errors=errors)
 
 
 def ensure_length(value: str | None, field: str, limit: int, noun: str = "") -> None:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from core.exceptions import ActionForbidden, ConflictError, IllegalTransition, ValidationFailed
 from core.models import Service, Team, Tier
 from core.roles import is_staff_member
+from core.validation import ensure_lengths
 from itsm.services.common import created_changes, ensure_editable, lock, record, snapshot
 from projects import permissions
 from projects.models import Project, ReviewScope, WorkItemStatus
@@ -120,6 +121,7 @@ def check_project_fields(fields: dict[str, Any], *, project: Project | None) -> 
         out["wip_limits"] = _clean_wip_limits(out["wip_limits"])
     if "description" in out:
         out["description"] = out["description"] or ""
+    ensure_lengths(Project, out)
     return out
 
 

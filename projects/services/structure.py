@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from core.exceptions import ActionForbidden, ConflictError, ValidationFailed
+from core.validation import ensure_lengths
 from itsm.services.common import lock, record, require
 from projects import permissions
 from projects.models import (
@@ -262,6 +263,7 @@ def component_create(
     per project (409). Audit: ``component_added`` on the project."""
     require(name and name.strip(), "name", "A component needs a name.")
     name = name.strip()
+    ensure_lengths(Component, {"name": name, "description": description})
     with transaction.atomic():
         _ensure_components(actor, project)
         if Component.objects.filter(project=project, name__iexact=name).exists():
@@ -285,6 +287,9 @@ def component_update(*, component: Component, actor: AbstractBaseUser, **fields:
     from itsm.services.common import diff, ensure_editable, snapshot
 
     ensure_editable(fields, ("name", "description", "lead"))
+    if isinstance(fields.get("name"), str):
+        fields["name"] = fields["name"].strip()
+    ensure_lengths(Component, fields)
     with transaction.atomic():
         row = Component.objects.select_for_update().select_related("project").get(pk=component.pk)
         _ensure_components(actor, row.project)
