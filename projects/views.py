@@ -32,7 +32,7 @@ class ProjectListView(StaffPage):
             selectors.filter_archived(selectors.project_list(request.user), archived or "false")
         )
         for p in projects:  # the same rule the release services check
-            p.may_plan_releases = p.archived_at is None and permissions.can_plan_releases(
+            p.may_plan_releases = permissions.takes_new_work(p) and permissions.can_plan_releases(
                 request.user, p
             )
         return render(

@@ -234,7 +234,8 @@ def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
         "may_edit": may_edit,
         "may_link": may_link,
         # a sub-task is a new item under this one: who may edit this one adds it
-        "may_add_child": may_edit and len(struct.ancestors) + 1 < WorkItem.MAX_DEPTH,
+        "may_add_child": permissions.can_add_child(request.user, item)
+        and len(struct.ancestors) + 1 < WorkItem.MAX_DEPTH,
         "link_kinds": structure_services.LINK_CHOICES,
         "edit_errors": {},
         "open_edit": False,

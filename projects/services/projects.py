@@ -42,7 +42,9 @@ FORBIDDEN = "Administrators and Project Managers manage projects."
 def ensure_project_active(project: Project, what: str = "new work") -> None:
     """400 when ``project`` is archived: it takes no new work items, releases or
     iterations (its pages stay readable)."""
-    if project.archived_at is not None:
+    from projects.permissions import takes_new_work
+
+    if not takes_new_work(project):
         raise ValidationFailed(
             f"{project.code} is archived: it takes no {what}. Restore it first.",
             field="project",
