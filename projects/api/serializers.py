@@ -11,7 +11,16 @@ from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRe
 from core.exceptions import ValidationFailed
 from core.ids import parse_id
 from itsm.models import Change
-from projects.models import Iteration, IterationStatus, Kind, Project, Release, Severity, WorkItem
+from projects.models import (
+    Iteration,
+    IterationStatus,
+    Kind,
+    Label,
+    Project,
+    Release,
+    Severity,
+    WorkItem,
+)
 from sla.api.serializers import ClockSerializer
 
 User = get_user_model()
@@ -254,9 +263,14 @@ class WorkItemRefField(WorkItemKeyField):
 
 class LabelNamesField(serializers.ListField):
     """Label names: free-form, normalised (trimmed, lowercase, hyphens for spaces) and
-    created on first use."""
+    created on first use; at most ``Label.MAX_PER_ITEM`` on an item."""
 
     child = serializers.CharField(max_length=120)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", Label.MAX_PER_ITEM)
+        super().__init__(**kwargs)
+        self.error_messages["max_length"] = f"A work item has at most {Label.MAX_PER_ITEM} labels."
 
 
 class WorkItemSerializer(serializers.ModelSerializer):

@@ -53,10 +53,20 @@ def label_normalise(name: str) -> str:
     return clean
 
 
+def _too_many_labels(count: int) -> str:
+    return f"A work item has at most {Label.MAX_PER_ITEM} labels (this has {count})."
+
+
 def labels_for(project: Project, names: Iterable[str]) -> list[Label]:
     """The project's labels of these names, created on first use (call inside the writing
-    transaction). Duplicates after normalising count once."""
+    transaction). Duplicates after normalising count once; at most ``Label.MAX_PER_ITEM``
+    (400 naming the field)."""
+    names = list(names)
+    if len(names) > Label.MAX_PER_ITEM * 5:  # never normalise thousands of names
+        raise ValidationFailed(_too_many_labels(len(names)), field="labels")
     wanted = sorted({label_normalise(n) for n in names})
+    if len(wanted) > Label.MAX_PER_ITEM:
+        raise ValidationFailed(_too_many_labels(len(wanted)), field="labels")
     if not wanted:
         return []
     found = {lb.name: lb for lb in Label.objects.filter(project=project, name__in=wanted)}
