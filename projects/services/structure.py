@@ -180,6 +180,17 @@ def assignee_check(project: Project, assignee: Any, current_id: int | None = Non
         )
 
 
+def lead_check(project: Project, lead: Any, current_id: int | None = None) -> None:
+    """400 unless a component's ``lead`` is someone ``assignable_users`` lists (the
+    assignee's rule: the team and the project manager), or already its lead."""
+    if lead is None or lead.pk == current_id:
+        return
+    if not assignable_users(project).filter(pk=lead.pk).exists():
+        raise ValidationFailed(
+            f"{lead} is not in {project.team} or the project's manager.", field="lead"
+        )
+
+
 # --- links between work items ---------------------------------------------------------------
 
 
@@ -270,7 +281,8 @@ def component_create(
     lead: Any = None,
 ) -> Component:
     """Add a component to the project's list (``can_manage_components``); names are unique
-    per project (409). Audit: ``component_added`` on the project."""
+    per project (409); names and descriptions fit their columns and the lead is one of
+    ``assignable_users`` (400). Audit: ``component_added`` on the project."""
     require(name and name.strip(), "name", "A component needs a name.")
     name = name.strip()
     ensure_lengths(Component, {"name": name, "description": description})
@@ -278,6 +290,7 @@ def component_create(
         _ensure_components(actor, project)
         if Component.objects.filter(project=project, name__iexact=name).exists():
             raise ConflictError(f"{project.code} already has a component '{name}'.")
+        lead_check(project, lead)
         component = Component.objects.create(
             project=project, name=name, description=description, lead=lead
         )
@@ -292,7 +305,8 @@ def component_create(
 
 
 def component_update(*, component: Component, actor: AbstractBaseUser, **fields: Any) -> Component:
-    """Rename or describe a component, or name its lead (``can_manage_components``).
+    """Rename or describe a component, or name its lead (``can_manage_components``); any
+    other field is a 400, as are an over-long name and a lead outside ``assignable_users``.
     Audit: ``component_changed`` on the project with the field changes."""
     from itsm.services.common import diff, ensure_editable, snapshot
 
@@ -303,6 +317,8 @@ def component_update(*, component: Component, actor: AbstractBaseUser, **fields:
     with transaction.atomic():
         row = Component.objects.select_for_update().select_related("project").get(pk=component.pk)
         _ensure_components(actor, row.project)
+        if "lead" in fields:
+            lead_check(row.project, fields["lead"], row.lead_id)
         if "name" in fields:
             require(fields["name"] and fields["name"].strip(), "name", "A component needs a name.")
             fields["name"] = fields["name"].strip()
