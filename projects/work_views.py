@@ -234,7 +234,9 @@ def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
         "may_edit": may_edit,
         "may_link": may_link,
         # a sub-task is a new item under this one: who may edit this one adds it
-        "may_add_child": permissions.can_add_child(request.user, item)
+        # permissions.can_add_child, its can_edit_work_item already asked (may_edit)
+        "may_add_child": may_edit
+        and permissions.takes_new_work(item.project)
         and len(struct.ancestors) + 1 < WorkItem.MAX_DEPTH,
         "link_kinds": structure_services.LINK_CHOICES,
         "edit_errors": {},
