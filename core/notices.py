@@ -117,14 +117,22 @@ def note_told(record: models.Model, recipients: list[str]) -> None:
 def _yielding_notice(record: models.Model, user: Any, event: str, subject: str, body: str) -> None:
     """E-mail ``user`` a notice that a later e-mail about ``record`` to the same address in
     this transaction replaces (``note_told``)."""
-    from core.services import outbox_email
+    _yielding_notices(record, event, [(user.email, subject, body)])
 
-    message = outbox_email(
-        event=event, recipients=[user.email], subject=subject, body=body, target=record
-    )
+
+def _yielding_notices(
+    record: models.Model, event: str, messages: list[tuple[str, str, str]]
+) -> None:
+    """``_yielding_notice`` for many people at once: one INSERT (``outbox_emails``)."""
+    from core.services import outbox_emails
+
+    created = outbox_emails(event=event, messages=messages, target=record)
     scope = _scope()
-    if message is not None and scope is not None:
-        scope.yielding.setdefault(_key(record), {}).setdefault(user.email, []).append(message.pk)
+    if scope is None:
+        return
+    pending = scope.yielding.setdefault(_key(record), {})
+    for message in created:
+        pending.setdefault(message.recipients[0], []).append(message.pk)
 
 
 # --- mentions ------------------------------------------------------------------------------
@@ -177,26 +185,30 @@ def notify_mentions(*, comment: Comment, record: models.Model) -> list[Any]:
 # --- watchers ------------------------------------------------------------------------------
 def notify_comment(*, comment: Comment, record: models.Model) -> None:
     """Tell the record's watchers of a new comment: those who may read it (internal
-    notes: those who read internal notes), not its author, nobody already told."""
+    notes: those who read internal notes), not its author, nobody already told. One
+    query for their roles and one INSERT, however many watch."""
+    from core.roles import preload_roles
     from core.watchers import watchers_of
 
     told = already_told(record)
     kind = record_kind(record)
     what = "replied" if comment.public else "added an internal note"
-    for watch in watchers_of(record):
-        user = watch.user
-        if user.pk == comment.author_id or not user.email or user.email in told:
-            continue
-        if not _reads_comment(user, record, comment.public):
-            continue
-        _yielding_notice(
-            record,
-            user,
-            f"{kind}.commented",
-            _subject(record, f"{comment.author} {what}"),
-            f"{comment.author} {what} on {_label(record)}:\n\n{comment.body}\n\n"
-            f"{record_link(record)}\n\nYou watch {_label(record)}; stop watching on its page.",
-        )
+    users = [w.user for w in watchers_of(record)]
+    preload_roles(users)
+    subject = _subject(record, f"{comment.author} {what}")
+    body = (
+        f"{comment.author} {what} on {_label(record)}:\n\n{comment.body}\n\n"
+        f"{record_link(record)}\n\nYou watch {_label(record)}; stop watching on its page."
+    )
+    messages = [
+        (user.email, subject, body)
+        for user in users
+        if user.pk != comment.author_id
+        and user.email
+        and user.email not in told
+        and _reads_comment(user, record, comment.public)
+    ]
+    _yielding_notices(record, f"{kind}.commented", messages)
 
 
 def _state_label(record: models.Model, state: str) -> str:
@@ -209,31 +221,35 @@ def _state_label(record: models.Model, state: str) -> str:
 
 def notify_state_change(*, event: AuditEvent, record: models.Model) -> None:
     """Tell the record's watchers that its state changed: those whose timeline shows the
-    step (``Parts.shows_action``), not the actor, nobody already told."""
+    step (``Parts.shows_action``), not the actor, nobody already told. One query for
+    their roles and one INSERT, however many watch."""
+    from core.roles import preload_roles
     from core.watchers import may_see, watchers_of
 
-    watches = list(watchers_of(record))
-    if not watches:
+    users = [w.user for w in watchers_of(record)]
+    if not users:
         return
+    preload_roles(users)
     told = already_told(record)
     kind = record_kind(record)
     who = str(event.actor) if event.actor is not None else "Tandem"
     old, new = _state_label(record, event.from_state), _state_label(record, event.to_state)
-    for watch in watches:
-        user = watch.user
-        if user.pk == event.actor_id or not user.email or user.email in told:
-            continue
-        if not parts_for(user, record).shows_action(event.action) or not may_see(user, record):
-            continue
-        note = f"\n\n{event.comment}" if event.comment else ""
-        _yielding_notice(
-            record,
-            user,
-            f"{kind}.status_changed",
-            _subject(record, f"{old} → {new}"),
-            f"{who} moved {_label(record)} from {old} to {new}.{note}\n\n"
-            f"{record_link(record)}\n\nYou watch {_label(record)}; stop watching on its page.",
-        )
+    note = f"\n\n{event.comment}" if event.comment else ""
+    subject = _subject(record, f"{old} → {new}")
+    body = (
+        f"{who} moved {_label(record)} from {old} to {new}.{note}\n\n"
+        f"{record_link(record)}\n\nYou watch {_label(record)}; stop watching on its page."
+    )
+    messages = [
+        (user.email, subject, body)
+        for user in users
+        if user.pk != event.actor_id
+        and user.email
+        and user.email not in told
+        and parts_for(user, record).shows_action(event.action)
+        and may_see(user, record)
+    ]
+    _yielding_notices(record, f"{kind}.status_changed", messages)
 
 
 def on_audit(*, event: AuditEvent, record: models.Model, changes: dict[str, Any]) -> None:

@@ -47,6 +47,8 @@ def may_see(user: Any, record: Any) -> bool:
     rules = _rules(record)
     if rules is None:
         return is_staff_member(user)
+    if rules.sees is not None:
+        return bool(rules.sees(user, record))
     try:
         rules.find(user, record.pk)
     except (DomainError, ObjectDoesNotExist, Http404):
