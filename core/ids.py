@@ -8,6 +8,12 @@ from the database driver (a 500).
 
 from __future__ import annotations
 
+from typing import Any
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+
 MAX_ID = 2**63 - 1
 
 
@@ -31,3 +37,24 @@ def parse_key_number(value: str, prefix: str) -> int | None:
     """The number of a key like ``INC-12`` (``prefix`` is ``INC``), or of a bare ``12``."""
     text = value.strip().upper()
     return parse_id(text.removeprefix(f"{prefix.upper()}-"))
+
+
+class IdsField(forms.ModelMultipleChoiceField):
+    """``ModelMultipleChoiceField`` that refuses a value ``parse_id`` does not read (a
+    400) before it reaches the database (a number past bigint was a driver error)."""
+
+    def _check_values(self, value: Any) -> Any:
+        for pk in value:
+            if parse_id(pk) is None:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super()._check_values(value)
+
+
+class IdsFilter(django_filters.ModelMultipleChoiceFilter):
+    """A filter on records by id (``?services=3&services=4``) through ``IdsField``."""
+
+    field_class = IdsField

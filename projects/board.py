@@ -120,7 +120,7 @@ class BoardFilter(django_filters.FilterSet):
 
     assignee = django_filters.CharFilter(method="by_assignee")
     kind = django_filters.ChoiceFilter(choices=Kind.choices)
-    release = django_filters.NumberFilter(field_name="target_release_id")
+    release = django_filters.CharFilter(method="by_release")
     iteration = django_filters.CharFilter(method="by_iteration")
     has_incidents = django_filters.BooleanFilter(method="by_incidents")
     label = django_filters.CharFilter(method="by_label")
@@ -137,6 +137,10 @@ class BoardFilter(django_filters.FilterSet):
             return qs.filter(assignee=self.request.user) if self.request else qs
         pk = parse_id(value)
         return qs.filter(assignee_id=pk) if pk else qs.none()
+
+    def by_release(self, qs: QuerySet[WorkItem], name: str, value: str) -> QuerySet[WorkItem]:
+        pk = parse_id(value)
+        return qs.filter(target_release_id=pk) if pk else qs.none()
 
     def by_iteration(self, qs: QuerySet[WorkItem], name: str, value: str) -> QuerySet[WorkItem]:
         if value == "none":

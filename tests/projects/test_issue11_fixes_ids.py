@@ -48,7 +48,7 @@ def test_board_filters_take_no_number_past_a_bigint(org, project) -> None:  # ty
     ps.work_item_create(actor=org.developer, kind="defect", project=project, title="x")
     c = Client(raise_request_exception=False)
     c.force_login(org.developer)
-    for query in ("component", "assignee", "iteration"):
+    for query in ("component", "assignee", "iteration", "release"):
         res = c.get(f"/projects/{project.code}/?{query}={HUGE}")
         assert res.status_code == 200, query
 
@@ -64,6 +64,8 @@ def test_api_filters_and_lookups_take_no_number_past_a_bigint(org, project) -> N
         f"/api/v1/problems/candidates/?minimum={HUGE}",
     ):
         assert api.get(url).status_code == 200, url
+    # a filter on records by id: a 400 naming the value, as for an unknown id
+    assert api.get(f"/api/v1/changes/?services={HUGE}").status_code == 400
     for url in (f"/api/v1/incidents/{HUGE}/", f"/api/v1/iterations/{HUGE}/"):
         assert api.get(url).status_code == 404, url
 
