@@ -176,7 +176,7 @@ def iteration_update(*, iteration: Iteration, actor: AbstractBaseUser, **fields:
     ensure_editable(fields, EDITABLE_FIELDS)
     ensure_lengths(Iteration, fields)
     for day in ("start", "end"):
-        if fields.get(day) is not None:
+        if fields.get(day) is not None and fields[day] != getattr(iteration, day):
             ensure_date_near(fields[day], day)
     with transaction.atomic():
         it = lock(iteration)

@@ -154,7 +154,8 @@ def release_update(*, release: Release, actor: AbstractBaseUser, **fields: Any) 
     ensure_lengths(
         Release, {k: (v or "").strip() if k == "version" else v for k, v in fields.items()}
     )
-    if "planned_date" in fields:
+    if "planned_date" in fields and fields["planned_date"] != release.planned_date:
+        # only a new date: an edit of the text keeps whatever date the release had
         ensure_date_near(fields["planned_date"], "planned_date")
     with transaction.atomic():
         r = lock(release)
