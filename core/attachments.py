@@ -145,6 +145,10 @@ class Attachable:
     may_attach: Callable[[Any, Any, bool], bool]
     public_side: bool = False
     default_public: bool | None = None
+    # Whether a user may open a record already in hand, when the record type can say so
+    # without a query (``find`` runs the type's selector, one query a person): the same
+    # answer as ``find``, asked for each watcher told of a change.
+    sees: Callable[[Any, Any], bool] | None = None
 
 
 _attachables: dict[type[models.Model], Attachable] = {}

@@ -7,9 +7,9 @@ each record type gets them without a line of its own. Everyone is told only what
 record's visibility policy (``core.visibility.parts_for``) lets them read: an internal
 note reaches only those who read internal notes, a history step only those whose
 timeline shows it. Nobody is told of their own action, and nobody twice in one
-transaction: a watcher's notice gives way to any other e-mail about the same record to
-the same address in that transaction, written before it or after it (the assignee's
-"assigned to you", the requester's "new reply").
+transaction: a watcher's notice or a mention gives way to any other e-mail about the same
+record to the same address in that transaction, written before it or after it (the
+assignee's "assigned to you", the requester's "new reply", which carry the comment too).
 """
 
 from __future__ import annotations
@@ -62,12 +62,12 @@ def _subject(record: models.Model, what: str) -> str:
 # --- told once per transaction -------------------------------------------------------------
 @dataclass
 class _Scope:
-    """What was e-mailed in one transaction, per record: addresses told, and the watcher
-    notices that give way if someone else e-mails the same address later."""
+    """What was e-mailed in one transaction, per record: addresses told, and the notices
+    (a watcher's, a mention) that give way if a service e-mails the same address later."""
 
     block: Any
     told: dict[tuple[int, int], set[str]] = field(default_factory=dict)
-    watch_messages: dict[tuple[int, int], dict[str, list[int]]] = field(default_factory=dict)
+    yielding: dict[tuple[int, int], dict[str, list[int]]] = field(default_factory=dict)
 
 
 def _scope() -> _Scope | None:
@@ -101,29 +101,38 @@ def already_told(record: models.Model) -> set[str]:
 
 def note_told(record: models.Model, recipients: list[str]) -> None:
     """``recipients`` were e-mailed about ``record`` (``core.services.outbox_email`` calls
-    this): a watcher's notice to any of them written earlier in the transaction goes."""
+    this): a watcher's notice or a mention to any of them written earlier in the
+    transaction goes."""
     scope = _scope()
     if scope is None:
         return
     key = _key(record)
-    pending = scope.watch_messages.get(key, {})
+    pending = scope.yielding.get(key, {})
     drop = [pk for r in recipients for pk in pending.pop(r, [])]
     if drop:
         OutboxMessage.objects.filter(pk__in=drop).delete()
     scope.told.setdefault(key, set()).update(recipients)
 
 
-def _watch_notice(record: models.Model, user: Any, event: str, subject: str, body: str) -> None:
-    from core.services import outbox_email
+def _yielding_notice(record: models.Model, user: Any, event: str, subject: str, body: str) -> None:
+    """E-mail ``user`` a notice that a later e-mail about ``record`` to the same address in
+    this transaction replaces (``note_told``)."""
+    _yielding_notices(record, event, [(user.email, subject, body)])
 
-    message = outbox_email(
-        event=event, recipients=[user.email], subject=subject, body=body, target=record
-    )
+
+def _yielding_notices(
+    record: models.Model, event: str, messages: list[tuple[str, str, str]]
+) -> None:
+    """``_yielding_notice`` for many people at once: one INSERT (``outbox_emails``)."""
+    from core.services import outbox_emails
+
+    created = outbox_emails(event=event, messages=messages, target=record)
     scope = _scope()
-    if message is not None and scope is not None:
-        scope.watch_messages.setdefault(_key(record), {}).setdefault(user.email, []).append(
-            message.pk
-        )
+    if scope is None:
+        return
+    pending = scope.yielding.setdefault(_key(record), {})
+    for message in created:
+        pending.setdefault(message.recipients[0], []).append(message.pk)
 
 
 # --- mentions ------------------------------------------------------------------------------
@@ -149,7 +158,9 @@ def mentioned_users(body: str) -> list[Any]:
 
 def notify_mentions(*, comment: Comment, record: models.Model) -> list[Any]:
     """One e-mail per person ``@mentioned`` in ``comment`` who may read it (not the
-    author). Returns those told."""
+    author). It gives way to an e-mail the calling service writes later in the same
+    transaction to the same address about the same record (an incident's "new reply"
+    to its requester carries the comment already). Returns those told."""
     author = comment.author
     told = []
     kind = record_kind(record)
@@ -159,15 +170,13 @@ def notify_mentions(*, comment: Comment, record: models.Model) -> list[Any]:
         if not _reads_comment(user, record, comment.public):
             continue
         what = "a reply" if comment.public else "an internal note"
-        from core.services import outbox_email
-
-        outbox_email(
-            event=f"{kind}.mentioned",
-            recipients=[user.email],
-            subject=_subject(record, f"{author} mentioned you"),
-            body=f"{author} mentioned you in {what} on {_label(record)}:\n\n"
+        _yielding_notice(
+            record,
+            user,
+            f"{kind}.mentioned",
+            _subject(record, f"{author} mentioned you"),
+            f"{author} mentioned you in {what} on {_label(record)}:\n\n"
             f"{comment.body}\n\n{record_link(record)}",
-            target=record,
         )
         told.append(user)
     return told
@@ -176,26 +185,30 @@ def notify_mentions(*, comment: Comment, record: models.Model) -> list[Any]:
 # --- watchers ------------------------------------------------------------------------------
 def notify_comment(*, comment: Comment, record: models.Model) -> None:
     """Tell the record's watchers of a new comment: those who may read it (internal
-    notes: those who read internal notes), not its author, nobody already told."""
+    notes: those who read internal notes), not its author, nobody already told. One
+    query for their roles and one INSERT, however many watch."""
+    from core.roles import preload_roles
     from core.watchers import watchers_of
 
     told = already_told(record)
     kind = record_kind(record)
     what = "replied" if comment.public else "added an internal note"
-    for watch in watchers_of(record):
-        user = watch.user
-        if user.pk == comment.author_id or not user.email or user.email in told:
-            continue
-        if not _reads_comment(user, record, comment.public):
-            continue
-        _watch_notice(
-            record,
-            user,
-            f"{kind}.commented",
-            _subject(record, f"{comment.author} {what}"),
-            f"{comment.author} {what} on {_label(record)}:\n\n{comment.body}\n\n"
-            f"{record_link(record)}\n\nYou watch {_label(record)}; stop watching on its page.",
-        )
+    users = [w.user for w in watchers_of(record)]
+    preload_roles(users)
+    subject = _subject(record, f"{comment.author} {what}")
+    body = (
+        f"{comment.author} {what} on {_label(record)}:\n\n{comment.body}\n\n"
+        f"{record_link(record)}\n\nYou watch {_label(record)}; stop watching on its page."
+    )
+    messages = [
+        (user.email, subject, body)
+        for user in users
+        if user.pk != comment.author_id
+        and user.email
+        and user.email not in told
+        and _reads_comment(user, record, comment.public)
+    ]
+    _yielding_notices(record, f"{kind}.commented", messages)
 
 
 def _state_label(record: models.Model, state: str) -> str:
@@ -208,31 +221,35 @@ def _state_label(record: models.Model, state: str) -> str:
 
 def notify_state_change(*, event: AuditEvent, record: models.Model) -> None:
     """Tell the record's watchers that its state changed: those whose timeline shows the
-    step (``Parts.shows_action``), not the actor, nobody already told."""
+    step (``Parts.shows_action``), not the actor, nobody already told. One query for
+    their roles and one INSERT, however many watch."""
+    from core.roles import preload_roles
     from core.watchers import may_see, watchers_of
 
-    watches = list(watchers_of(record))
-    if not watches:
+    users = [w.user for w in watchers_of(record)]
+    if not users:
         return
+    preload_roles(users)
     told = already_told(record)
     kind = record_kind(record)
     who = str(event.actor) if event.actor is not None else "Tandem"
     old, new = _state_label(record, event.from_state), _state_label(record, event.to_state)
-    for watch in watches:
-        user = watch.user
-        if user.pk == event.actor_id or not user.email or user.email in told:
-            continue
-        if not parts_for(user, record).shows_action(event.action) or not may_see(user, record):
-            continue
-        note = f"\n\n{event.comment}" if event.comment else ""
-        _watch_notice(
-            record,
-            user,
-            f"{kind}.status_changed",
-            _subject(record, f"{old} → {new}"),
-            f"{who} moved {_label(record)} from {old} to {new}.{note}\n\n"
-            f"{record_link(record)}\n\nYou watch {_label(record)}; stop watching on its page.",
-        )
+    note = f"\n\n{event.comment}" if event.comment else ""
+    subject = _subject(record, f"{old} → {new}")
+    body = (
+        f"{who} moved {_label(record)} from {old} to {new}.{note}\n\n"
+        f"{record_link(record)}\n\nYou watch {_label(record)}; stop watching on its page."
+    )
+    messages = [
+        (user.email, subject, body)
+        for user in users
+        if user.pk != event.actor_id
+        and user.email
+        and user.email not in told
+        and parts_for(user, record).shows_action(event.action)
+        and may_see(user, record)
+    ]
+    _yielding_notices(record, f"{kind}.status_changed", messages)
 
 
 def on_audit(*, event: AuditEvent, record: models.Model, changes: dict[str, Any]) -> None:

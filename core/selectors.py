@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import QuerySet
 
 from core.exceptions import NotFound
+from core.ids import parse_id
 from core.models import AuditEvent, Comment
 
 
@@ -49,13 +50,12 @@ def get_by_ref(qs: QuerySet[Any], prefix: str, ref: str | int, noun: str) -> Any
     """A ticket by id or by key (``PRB-12``) within ``qs`` (what the user may see); 404
     when it does not exist or is not visible."""
     ref = str(ref).strip()
-    try:
-        if ref.upper().startswith(f"{prefix}-"):
-            lookup: dict[str, Any] = {"number": int(ref[len(prefix) + 1 :])}
-        else:
-            lookup = {"pk": int(ref)}
-    except ValueError:
-        raise NotFound(f"No {noun} {ref}.") from None
+    if ref.upper().startswith(f"{prefix}-"):
+        lookup: dict[str, Any] = {"number": parse_id(ref[len(prefix) + 1 :])}
+    else:
+        lookup = {"pk": parse_id(ref)}
+    if None in lookup.values():
+        raise NotFound(f"No {noun} {ref}.")
     found = qs.filter(**lookup).first()
     if found is None:
         raise NotFound(f"No {noun} {ref}.")

@@ -16,6 +16,7 @@ from django.views import View
 from core import service_roles
 from core.api.serializers import ServiceRoleInput
 from core.exceptions import DomainError, NotFound
+from core.ids import parse_id
 from core.models import Service, ServiceRole
 from core.roles import (
     PROCESS_ROLES,
@@ -61,10 +62,19 @@ def redirect_next(request: HttpRequest, default: Any) -> HttpResponse:
     return redirect(default)
 
 
+def return_path(request: HttpRequest, record: Any) -> str:
+    """Where a panel's form (comment, watchers, attachments) comes back to: the page shown
+    when it was asked for with a GET; otherwise (a refused POST re-rendering the record's
+    page under the POST's own URL, which takes no GET) the record's page."""
+    if request.method in ("GET", "HEAD"):
+        return request.get_full_path()
+    url = getattr(record, "get_absolute_url", None)
+    return str(url()) if callable(url) else request.get_full_path()
+
+
 def posted_id(request: HttpRequest, name: str) -> int | None:
     """A posted record id, or None when it is missing or not a number (never a 500)."""
-    value = request.POST.get(name, "")
-    return int(value) if value.isdecimal() else None
+    return parse_id(request.POST.get(name, ""))
 
 
 class ServiceListView(LoginRequiredMixin, View):

@@ -21,11 +21,14 @@ def _record(request: HttpRequest, label: str, object_id: int) -> Any:
     return attachments.attachable_for(model).find(request.user, object_id)
 
 
-def _person(request: HttpRequest) -> Any:
-    """The user named in the form (``username``), or the one asking when none is."""
+def _person(request: HttpRequest, record: Any, verb: str) -> Any:
+    """The user named in the form (``username``), or the one asking when none is. Naming
+    someone else is first checked against ``may_manage_watchers`` (403), so a name that
+    exists and one that does not get the same answer from whoever may not."""
     name = request.POST.get("username", "").strip().lstrip("@")
-    if not name:
+    if not name or name.lower() == request.user.get_username().lower():
         return request.user
+    watchers.ensure_may_manage_watchers(request.user, record, verb)
     user = get_user_model().objects.filter(username__iexact=name, is_active=True).first()
     if user is None:
         raise ValidationFailed(f"Nobody is called {name}.", field="username")
@@ -37,7 +40,8 @@ def _person(request: HttpRequest) -> Any:
 def watch_add(request: HttpRequest, label: str, object_id: int) -> HttpResponse:
     try:
         record = _record(request, label, object_id)
-        watchers.watch_add(record=record, user=_person(request), actor=request.user)
+        user = _person(request, record, watchers.ADD_OTHERS)
+        watchers.watch_add(record=record, user=user, actor=request.user)
     except DomainError as exc:
         return render_domain_error(request, exc)
     return redirect_next(request, record.get_absolute_url())
@@ -48,7 +52,8 @@ def watch_add(request: HttpRequest, label: str, object_id: int) -> HttpResponse:
 def watch_remove(request: HttpRequest, label: str, object_id: int) -> HttpResponse:
     try:
         record = _record(request, label, object_id)
-        watchers.watch_remove(record=record, user=_person(request), actor=request.user)
+        user = _person(request, record, watchers.REMOVE_OTHERS)
+        watchers.watch_remove(record=record, user=user, actor=request.user)
     except DomainError as exc:
         return render_domain_error(request, exc)
     return redirect_next(request, record.get_absolute_url())

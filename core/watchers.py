@@ -47,6 +47,8 @@ def may_see(user: Any, record: Any) -> bool:
     rules = _rules(record)
     if rules is None:
         return is_staff_member(user)
+    if rules.sees is not None:
+        return bool(rules.sees(user, record))
     try:
         rules.find(user, record.pk)
     except (DomainError, ObjectDoesNotExist, Http404):
@@ -66,6 +68,18 @@ def may_work(user: Any, record: Any) -> bool:
 def may_manage_watchers(user: Any, record: Any) -> bool:
     """Who may add or remove someone else as a watcher."""
     return may_work(user, record)
+
+
+ADD_OTHERS = "add someone else as a watcher"
+REMOVE_OTHERS = "remove a watcher"
+
+
+def ensure_may_manage_watchers(actor: Any, record: Any, verb: str) -> None:
+    """403 unless ``actor`` may add or remove someone else (``may_manage_watchers``).
+    Asked before the person named is looked up, so that whoever may not gets the same
+    answer for a name that exists and one that does not (no probing for usernames)."""
+    if not may_manage_watchers(actor, record):
+        raise ActionForbidden(f"Only those working {record_key(record)} may {verb}.")
 
 
 def may_watch(user: Any, record: Any) -> bool:
@@ -101,10 +115,8 @@ def watch_add(*, record: models.Model, user: AbstractBaseUser, actor: AbstractBa
     Watch and one audit row (``watcher_added``) on the record; no e-mail."""
     if not is_watchable(record) or not may_see(actor, record):
         raise NotFound(f"No record {record_key(record)}.")
-    if user.pk != actor.pk and not may_manage_watchers(actor, record):
-        raise ActionForbidden(
-            f"Only those working {record_key(record)} may add someone else as a watcher."
-        )
+    if user.pk != actor.pk:
+        ensure_may_manage_watchers(actor, record, ADD_OTHERS)
     if not may_see(user, record):
         raise ValidationFailed(f"{user} may not see {record_key(record)}.", field="user")
     with transaction.atomic():
@@ -134,8 +146,8 @@ def watch_remove(*, record: models.Model, user: AbstractBaseUser, actor: Abstrac
     row (``watcher_removed``)."""
     if not is_watchable(record) or not may_see(actor, record):
         raise NotFound(f"No record {record_key(record)}.")
-    if user.pk != actor.pk and not may_manage_watchers(actor, record):
-        raise ActionForbidden(f"Only those working {record_key(record)} may remove a watcher.")
+    if user.pk != actor.pk:
+        ensure_may_manage_watchers(actor, record, REMOVE_OTHERS)
     with transaction.atomic():
         locked = _lock(record)
         deleted, _ = watchers_of(locked).filter(user=user).delete()

@@ -7,6 +7,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import F, Q, QuerySet
 
+from core.ids import parse_key_number
 from core.models import Service, Team, Tier
 from itsm.models import Incident, IncidentStatus
 from sla.selectors import with_next_due
@@ -75,9 +76,9 @@ class IncidentFilter(django_filters.FilterSet):
         if not value:
             return qs
         cond = Q(title__icontains=value) | Q(description__icontains=value)
-        digits = value.upper().removeprefix(f"{Incident.KEY_PREFIX}-")
-        if digits.isdecimal():
-            cond |= Q(number=int(digits))
+        number = parse_key_number(value, Incident.KEY_PREFIX)
+        if number:
+            cond |= Q(number=number)
         return qs.filter(cond)
 
     @property

@@ -9,6 +9,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 
 from core.exceptions import NotFound, ValidationFailed
 from core.extensions import prefetches_for, team_queue_q
+from core.ids import parse_id
 from core.models import AuditEvent, Comment
 from core.roles import is_staff_member
 from core.selectors import TimelineEntry, get_by_ref
@@ -88,10 +89,9 @@ def incident_queue(user: User, queue: str) -> QuerySet[Incident]:
     if queue == "mine":
         return qs.filter(open_q, assignee=user)
     if queue.startswith("team-"):
-        try:
-            team_id = int(queue.removeprefix("team-"))
-        except ValueError:
-            raise NotFound(f"No queue {queue}.") from None
+        team_id = parse_id(queue.removeprefix("team-"))
+        if team_id is None:
+            raise NotFound(f"No queue {queue}.")
         # ...and what other apps route to the team as well (core.extensions).
         return qs.filter(open_q, Q(team_id=team_id) | team_queue_q("incident", team_id))
     if queue == "unassigned":

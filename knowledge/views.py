@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from core.exceptions import ActionForbidden, NotFound, ValidationFailed
+from core.ids import parse_id
 from core.markdown import render_markdown
 from core.models import Service
 from core.roles import is_staff_member
@@ -137,7 +138,7 @@ def _form_values(request: HttpRequest) -> dict[str, Any]:
         "tags": [t for t in request.POST.get("tags", "").split(",") if t.strip()],
     }
     raw_ids = request.POST.getlist("services")
-    if not all(i.isdecimal() and len(i) < 19 for i in raw_ids):
+    if not all(parse_id(i) for i in raw_ids):
         raise _FormError(values, ValidationFailed("Pick services from the list.", field="services"))
     values["services"] = list(Service.objects.filter(pk__in=raw_ids))
     if len(values["services"]) != len(set(raw_ids)):
@@ -389,11 +390,8 @@ def _id_param(request: HttpRequest, name: str) -> int | None:
     raw = request.GET.get(name, "").strip()
     if not raw:
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 0 < value < 2**63:
+    value = parse_id(raw)
+    if value is None:
         raise ValidationFailed(f"'{name}' is an id (a whole number).", field=name)
     return value
 

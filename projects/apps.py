@@ -121,5 +121,7 @@ class ProjectsConfig(AppConfig):
             Attachable(
                 find=lambda u, pk: get_by_ref(selectors.work_items(u), "-", pk, "work item"),
                 may_attach=lambda u, r, public: permissions.can_work_item(u, r),
+                # selectors.work_items: every staff member sees every work item
+                sees=lambda u, r: permissions.can_view(u),
             ),
         )

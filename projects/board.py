@@ -14,6 +14,7 @@ from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 
 from core.exceptions import IllegalTransition, ValidationFailed
+from core.ids import parse_id
 from itsm.services.common import record
 from projects import permissions, selectors
 from projects.models import WORK_TRANSITIONS, Kind, Project, WorkItem, WorkItemStatus
@@ -119,7 +120,7 @@ class BoardFilter(django_filters.FilterSet):
 
     assignee = django_filters.CharFilter(method="by_assignee")
     kind = django_filters.ChoiceFilter(choices=Kind.choices)
-    release = django_filters.NumberFilter(field_name="target_release_id")
+    release = django_filters.CharFilter(method="by_release")
     iteration = django_filters.CharFilter(method="by_iteration")
     has_incidents = django_filters.BooleanFilter(method="by_incidents")
     label = django_filters.CharFilter(method="by_label")
@@ -134,14 +135,20 @@ class BoardFilter(django_filters.FilterSet):
             return qs.filter(assignee__isnull=True)
         if value == "me":
             return qs.filter(assignee=self.request.user) if self.request else qs
-        return qs.filter(assignee_id=value) if value.isdecimal() else qs.none()
+        pk = parse_id(value)
+        return qs.filter(assignee_id=pk) if pk else qs.none()
+
+    def by_release(self, qs: QuerySet[WorkItem], name: str, value: str) -> QuerySet[WorkItem]:
+        pk = parse_id(value)
+        return qs.filter(target_release_id=pk) if pk else qs.none()
 
     def by_iteration(self, qs: QuerySet[WorkItem], name: str, value: str) -> QuerySet[WorkItem]:
         if value == "none":
             return qs.filter(iteration__isnull=True)
         if value == "active":
             return qs.filter(iteration__status="active")
-        return qs.filter(iteration_id=value) if value.isdecimal() else qs.none()
+        pk = parse_id(value)
+        return qs.filter(iteration_id=pk) if pk else qs.none()
 
     def by_label(self, qs: QuerySet[WorkItem], name: str, value: str) -> QuerySet[WorkItem]:
         tagged = WorkItem.labels.through.objects.filter(label__name=value.strip().lower()).values(
@@ -150,9 +157,10 @@ class BoardFilter(django_filters.FilterSet):
         return qs.filter(pk__in=tagged)
 
     def by_component(self, qs: QuerySet[WorkItem], name: str, value: str) -> QuerySet[WorkItem]:
-        if not value.isdecimal():
+        pk = parse_id(value)
+        if pk is None:
             return qs.none()
-        part = WorkItem.components.through.objects.filter(component_id=value).values("workitem_id")
+        part = WorkItem.components.through.objects.filter(component_id=pk).values("workitem_id")
         return qs.filter(pk__in=part)
 
     def by_incidents(self, qs: QuerySet[WorkItem], name: str, value: bool) -> QuerySet[WorkItem]:

@@ -69,7 +69,7 @@ class IterationListView(StaffPage):
             "velocity": closed,
             "velocity_chart": iterations.velocity_chart(closed),
             # an archived project takes no new iterations (iteration_create refuses them)
-            "may_plan": project.archived_at is None
+            "may_plan": permissions.takes_new_work(project)
             and permissions.can_plan_iterations(request.user, project),
             "errors": {},
             "form": {},

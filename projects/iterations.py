@@ -26,6 +26,7 @@ from django.utils import timezone
 from core.exceptions import ActionForbidden, ConflictError, IllegalTransition, ValidationFailed
 from core.models import AuditEvent
 from core.services import moment_now
+from core.validation import ensure_date_near, ensure_lengths
 from itsm.services.common import (
     created_changes,
     diff,
@@ -70,8 +71,10 @@ def iteration_list(user: Any) -> QuerySet[Iteration]:
 
 def iteration_get(user: Any, pk: int | str) -> Iteration:
     from core.exceptions import NotFound
+    from core.ids import parse_id
 
-    it = iteration_list(user).filter(pk=pk).first() if str(pk).isdecimal() else None
+    number = parse_id(pk if isinstance(pk, int) else str(pk))
+    it = iteration_list(user).filter(pk=number).first() if number else None
     if it is None:
         raise NotFound("No such iteration.")
     return it
@@ -152,7 +155,9 @@ def iteration_create(
     _ensure_planner(actor, project)
     ensure_project_active(project, "new iterations")
     name = _check_name(project, name)
+    ensure_lengths(Iteration, {"name": name, "goal": goal or ""})
     _check_dates(start, end)
+    ensure_date_near(start, "start")
     with transaction.atomic():
         try:
             with transaction.atomic():  # a savepoint: the name check raced another create
@@ -169,6 +174,10 @@ def iteration_update(*, iteration: Iteration, actor: AbstractBaseUser, **fields:
     """Edit name, goal, start, end (only name and goal once closed). Audit: ``updated``
     with the changed fields."""
     ensure_editable(fields, EDITABLE_FIELDS)
+    ensure_lengths(Iteration, fields)
+    for day in ("start", "end"):
+        if fields.get(day) is not None and fields[day] != getattr(iteration, day):
+            ensure_date_near(fields[day], day)
     with transaction.atomic():
         it = lock(iteration)
         _ensure_planner(actor, it.project)

@@ -702,6 +702,9 @@ class Label(models.Model):
     lowercase, hyphens for spaces; projects.services.structure.label_normalise)."""
 
     MAX_LENGTH = 40
+    # Labels on one work item: a tag cloud past this is noise, and each label is a row
+    # written (and maybe created) in the item's transaction.
+    MAX_PER_ITEM = 20
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="labels")
     name = models.CharField(max_length=MAX_LENGTH)

@@ -194,3 +194,16 @@ def can_edit_work_item(user: Any, item: Any) -> bool:
     """Edit a work item's fields (title, estimate, labels, parent...): its project's people
     (``can_work_on``). The page's Edit button asks this; ``work_item_update`` checks it."""
     return can_work_on(user, item.project)
+
+
+def takes_new_work(project: Any) -> bool:
+    """An archived project takes no new work items, releases or iterations (its records
+    stay editable). ``services.projects.ensure_project_active`` refuses on this; every page
+    that offers a "new" form asks it too."""
+    return project.archived_at is None
+
+
+def can_add_child(user: Any, parent: Any) -> bool:
+    """Add a work item under ``parent`` (a story under an epic, a sub-task): who may edit
+    the parent (``work_item_create`` checks it), in a project that takes new work."""
+    return takes_new_work(parent.project) and can_edit_work_item(user, parent)

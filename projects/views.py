@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from core.exceptions import NotFound, ValidationFailed
+from core.ids import parse_id
 from core.views import redirect_next
 from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
@@ -31,7 +32,7 @@ class ProjectListView(StaffPage):
             selectors.filter_archived(selectors.project_list(request.user), archived or "false")
         )
         for p in projects:  # the same rule the release services check
-            p.may_plan_releases = p.archived_at is None and permissions.can_plan_releases(
+            p.may_plan_releases = permissions.takes_new_work(p) and permissions.can_plan_releases(
                 request.user, p
             )
         return render(
@@ -154,7 +155,7 @@ class ReleaseActionView(StaffPage):
                 actor=request.user,
                 items=[selectors.work_item_get(request.user, k) for k in keys],
                 reason=request.POST.get("reason", ""),
-                to_release=_release(request, int(to)) if to and to.isdecimal() else None,
+                to_release=_release(request, parse_id(to)) if parse_id(to) else None,
             )
         elif op == "change":
             change = itsm_selectors.change_get(request.user, request.POST.get("change", "").strip())

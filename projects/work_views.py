@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 
 from core.exceptions import DomainError, NotFound, ValidationFailed
 from core.forms import FieldSpec, field_specs, form_data
+from core.ids import parse_id
 from core.views import redirect_next
 from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
@@ -276,7 +277,10 @@ def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
         "may_edit": may_edit,
         "may_link": may_link,
         # a sub-task is a new item under this one: who may edit this one adds it
-        "may_add_child": may_edit and len(struct.ancestors) + 1 < WorkItem.MAX_DEPTH,
+        # permissions.can_add_child, its can_edit_work_item already asked (may_edit)
+        "may_add_child": may_edit
+        and permissions.takes_new_work(item.project)
+        and len(struct.ancestors) + 1 < WorkItem.MAX_DEPTH,
         "link_kinds": structure_services.LINK_CHOICES,
         "edit_errors": {},
         "open_edit": False,
@@ -410,8 +414,8 @@ class WorkItemItemLinkView(StaffPage):
                 item=item, other=other, kind=request.POST.get("kind", ""), actor=request.user
             )
         elif op == "remove":
-            raw = request.POST.get("link", "")
-            link = WorkItemLink.objects.filter(pk=int(raw)).first() if raw.isdecimal() else None
+            pk = parse_id(request.POST.get("link", ""))
+            link = WorkItemLink.objects.filter(pk=pk).first() if pk else None
             if link is None or item.pk not in (link.source_id, link.target_id):
                 raise NotFound(f"{item.key} has no such link.")
             structure_services.work_item_link_remove(link=link, actor=request.user)

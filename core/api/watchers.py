@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from core import watchers
 from core.api.serializers import UserRefSerializer
 from core.exceptions import NotFound
+from core.ids import parse_id
 from core.models import Watch
 from core.visibility import parts_for
 
@@ -57,6 +58,10 @@ class WatchersMixin:
         they watch it themselves."""
         record = self.get_object()  # type: ignore[attr-defined]
         if request.method == "POST":
+            named = request.data.get("user") if hasattr(request.data, "get") else None
+            if named not in (None, "") and str(named) != str(request.user.pk):
+                # before the id is looked up: no probing for which users exist
+                watchers.ensure_may_manage_watchers(request.user, record, watchers.ADD_OTHERS)
             body = WatchCreateSerializer(data=request.data)
             body.is_valid(raise_exception=True)
             user = body.validated_data.get("user") or request.user
@@ -76,7 +81,9 @@ class WatchersMixin:
     def watcher_remove(self, request: Request, pk: str | None = None, user_id: str = "") -> Any:
         """Stop a user watching: themselves, or anyone for staff who work the record."""
         record = self.get_object()  # type: ignore[attr-defined]
-        user = get_user_model().objects.filter(pk=user_id).first()
+        if str(user_id) != str(request.user.pk):
+            watchers.ensure_may_manage_watchers(request.user, record, watchers.REMOVE_OTHERS)
+        user = get_user_model().objects.filter(pk=parse_id(user_id)).first()
         if user is None:
             raise NotFound(f"No user {user_id}.")
         watchers.watch_remove(record=record, user=user, actor=request.user)

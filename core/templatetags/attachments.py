@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from core import attachments
 from core.roles import Role, has_role
+from core.views import return_path
 from core.visibility import parts_for
 
 register = template.Library()
@@ -33,7 +34,7 @@ def attachments_panel(context: template.Context, record: Any) -> dict[str, Any]:
         "public_side": attachments.attachable_for(record).public_side,
         "default_public": bool(attachments.attachable_for(record).default_public),
         "upload_url": reverse("attachment_upload", args=[record._meta.label_lower, record.pk]),
-        "next": request.get_full_path(),
+        "next": return_path(request, record),
         "csrf_token": context.get("csrf_token"),
         "max_bytes": attachments.max_bytes(),
     }

@@ -17,6 +17,7 @@ from django import template
 from django.urls import NoReverseMatch, reverse
 
 from core import attachments
+from core.views import return_path
 
 register = template.Library()
 
@@ -49,6 +50,6 @@ def comment_box(context: template.Context, record: Any) -> dict[str, Any]:
         "suggest_url": reverse("people_suggest"),
         "error": context.get("comment_error"),
         "body": context.get("comment_body", ""),
-        "next": request.get_full_path(),
+        "next": return_path(request, record),
         "csrf_token": context.get("csrf_token"),
     }

@@ -11,6 +11,7 @@ from django import template
 from django.urls import reverse
 
 from core import watchers
+from core.views import return_path
 from core.visibility import parts_for
 
 register = template.Library()
@@ -32,7 +33,7 @@ def watchers_panel(context: template.Context, record: Any) -> dict[str, Any]:
         "can_manage": shown and watchers.may_manage_watchers(user, record),
         "add_url": url,
         "remove_url": url + "remove/" if url else "",
-        "next": request.get_full_path(),
+        "next": return_path(request, record),
         "csrf_token": context.get("csrf_token"),
         "viewer": user,
     }

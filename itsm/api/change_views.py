@@ -10,6 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.permissions import IsAdministratorOrReadOnly
+from core.ids import IdsFilter
+from core.models import Service
 from itsm import selectors
 from itsm.api.change_serializers import (
     CHANGE_TRANSITION_INPUTS,
@@ -46,6 +48,7 @@ class ChangeFilter(django_filters.FilterSet):
         help_text="A risk level, or 'unassessed' for changes not assessed yet.",
     )
     ordering = django_filters.OrderingFilter(fields=("created_at", "planned_start", "number"))
+    services = IdsFilter(queryset=Service.objects.all())
 
     def filter_risk(self, queryset, name, value):  # type: ignore[no-untyped-def]
         return queryset.filter(risk=Risk.NOT_ASSESSED if value == "unassessed" else value)

@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.ids import parse_key_number
 from core.roles import is_staff_member
 from itsm import selectors
 from itsm.api.problem_serializers import (
@@ -42,9 +43,9 @@ class ProblemFilter(django_filters.FilterSet):
     def filter_text(self, qs, name, value):  # type: ignore[no-untyped-def]
         from django.db.models import Q
 
-        digits = value.upper().removeprefix("PRB-")
+        number = parse_key_number(value, "PRB")
         cond = Q(title__icontains=value) | Q(description__icontains=value)
-        return qs.filter(cond | Q(number=int(digits)) if digits.isdecimal() else cond)
+        return qs.filter(cond | Q(number=number) if number else cond)
 
 
 class ProblemViewSet(TicketViewSet):
@@ -166,5 +167,6 @@ class ProblemViewSet(TicketViewSet):
             raise ValidationFailed("days and minimum are whole numbers.", field="days") from None
         if not 1 <= days <= MAX_DAYS:
             raise ValidationFailed(f"days is 1 to {MAX_DAYS}.", field="days")
-        groups = selectors.recurring_incidents(days=days, minimum=max(minimum, 2))
+        # a count is never above 2**31: a larger minimum would overflow the driver (a 500)
+        groups = selectors.recurring_incidents(days=days, minimum=min(max(minimum, 2), 2**31))
         return Response(RecurringGroupSerializer(groups, many=True).data)

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
+from core.ids import parse_id
 from core.models import Comment, UserProfile
 from core.roles import is_staff_member
 from core.services import comment_create, outbox_email, sequence_next, team_recipients
@@ -80,8 +81,8 @@ def validate_answers(item: CatalogItem, answers: dict[str, Any]) -> dict[str, An
                 errors[f.name] = ["A number."]
         elif f.type == FieldType.USER:
             user = User.objects.filter(username=value, is_active=True).first()
-            if user is None and value.isdecimal():
-                user = User.objects.filter(pk=int(value), is_active=True).first()
+            if user is None and parse_id(value):
+                user = User.objects.filter(pk=parse_id(value), is_active=True).first()
             if user is None:
                 errors[f.name] = [f"No active user '{value}'."]
             else:

@@ -9,8 +9,18 @@ from rest_framework import serializers
 
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
 from core.exceptions import ValidationFailed
+from core.ids import parse_id
 from itsm.models import Change
-from projects.models import Iteration, IterationStatus, Kind, Project, Release, Severity, WorkItem
+from projects.models import (
+    Iteration,
+    IterationStatus,
+    Kind,
+    Label,
+    Project,
+    Release,
+    Severity,
+    WorkItem,
+)
 from sla.api.serializers import ClockSerializer
 
 User = get_user_model()
@@ -224,11 +234,12 @@ class WorkItemKeyField(serializers.Field):
         prefix, _, digits = key.partition("-")
         kinds = {v: k for k, v in WorkItem.PREFIXES.items()}
         # 18 digits at most: a longer number overflows the database's bigint (a 500)
-        if prefix not in kinds or not digits.isdecimal() or len(digits) > 18:
+        number = parse_id(digits)
+        if prefix not in kinds or number is None:
             self.fail("invalid")
         item = (
             WorkItem.objects.select_related("project")
-            .filter(kind=kinds[prefix], number=int(digits))
+            .filter(kind=kinds[prefix], number=number)
             .first()
         )
         if item is None:
@@ -245,9 +256,9 @@ class WorkItemRefField(WorkItemKeyField):
     text box instead of listing every item of a 10 000-item project in a select."""
 
     def to_internal_value(self, data: Any) -> WorkItem:
-        whole = isinstance(data, int) and not isinstance(data, bool) and 0 < data < 2**63
-        if whole or (isinstance(data, str) and data.strip().isdecimal() and len(data) < 19):
-            item = WorkItem.objects.select_related("project").filter(pk=int(data)).first()
+        pk = parse_id(data)
+        if pk is not None:
+            item = WorkItem.objects.select_related("project").filter(pk=pk).first()
             if item is None:
                 self.fail("unknown", ref=data)
             return item
@@ -256,9 +267,14 @@ class WorkItemRefField(WorkItemKeyField):
 
 class LabelNamesField(serializers.ListField):
     """Label names: free-form, normalised (trimmed, lowercase, hyphens for spaces) and
-    created on first use."""
+    created on first use; at most ``Label.MAX_PER_ITEM`` on an item."""
 
     child = serializers.CharField(max_length=120)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", Label.MAX_PER_ITEM)
+        super().__init__(**kwargs)
+        self.error_messages["max_length"] = f"A work item has at most {Label.MAX_PER_ITEM} labels."
 
 
 class WorkItemSerializer(serializers.ModelSerializer):

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from core.api.serializers import UserRefSerializer
 from core.exceptions import NotFound, ValidationFailed
 from projects import selectors
+from projects.api.projects import with_unknown
 from projects.api.serializers import WorkItemKeyField
 from projects.models import Component, WorkItem, WorkItemLink, WorkItemLinkKind
 from projects.services import structure
@@ -193,7 +194,7 @@ class ComponentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         body = ComponentPatchInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         component = structure.component_update(
-            component=self.get_object(), actor=request.user, **body.validated_data
+            component=self.get_object(), actor=request.user, **with_unknown(request, body)
         )
         return self._present(component)
 

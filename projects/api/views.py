@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.api.serializers import AuditEventSerializer
 from core.exceptions import NotFound, ValidationFailed
+from core.ids import parse_key_number
 from core.roles import is_staff_member
 from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
@@ -254,8 +255,8 @@ class EmergencyDecisionFilter(django_filters.FilterSet):
         fields = ["change", "release", "status", "project_manager"]
 
     def by_change(self, qs, name, value):  # type: ignore[no-untyped-def]
-        digits = value.upper().removeprefix("CHG-")
-        return qs.filter(change__number=int(digits)) if digits.isdecimal() else qs.none()
+        number = parse_key_number(value, "CHG")
+        return qs.filter(change__number=number) if number else qs.none()
 
 
 class EmergencyDecisionViewSet(
@@ -331,8 +332,8 @@ class WorkItemFilter(django_filters.FilterSet):
         fields = ["status", "project", "assignee", "target_release", "severity", "priority"]
 
     def by_incident(self, qs, name, value):  # type: ignore[no-untyped-def]
-        digits = value.upper().removeprefix("INC-")
-        return qs.filter(incidents__number=int(digits)) if digits.isdecimal() else qs.none()
+        number = parse_key_number(value, "INC")
+        return qs.filter(incidents__number=number) if number else qs.none()
 
 
 class WorkItemViewSet(WorkItemStructureActions, TicketViewSet):

@@ -79,11 +79,13 @@ def _clean_url(url: str) -> str:
     return url
 
 
-def _upsert(item: WorkItem, url: str, title: str, state: str, actor: Any) -> DevLink:
+def _upsert(
+    item: WorkItem, url: str, title: str, state: str, actor: Any, *, locked_already: bool = False
+) -> DevLink:
     """Add the link to ``item`` or update its title and state (the caller holds the
-    transaction and has checked permission)."""
+    transaction and has checked permission; ``locked_already``: it locked ``item``)."""
     kind, _branch = link_kind(url)
-    locked = lock(item)
+    locked = item if locked_already else lock(item)
     link = DevLink.objects.filter(item=locked, url=url).first()
     if link is None:
         link = DevLink.objects.create(
@@ -202,8 +204,14 @@ def dev_links_from_title(
         else:
             targets.append(w)
     with transaction.atomic():
+        # Lock in primary-key order, whatever order the title names them in: two pipeline
+        # calls naming the same items ("DEF-1 DEF-2", "DEF-2 DEF-1") would otherwise each
+        # hold one row and wait for the other's (a deadlock).
+        locked = {w.pk: lock(w) for w in sorted(targets, key=lambda w: w.pk)}
         for target in targets:
-            result.links.append(_upsert(target, url, title, state, actor))
+            result.links.append(
+                _upsert(locked[target.pk], url, title, state, actor, locked_already=True)
+            )
     return result
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from core.exceptions import ActionForbidden, ConflictError, IllegalTransition, ValidationFailed
 from core.models import Service, Team, Tier
 from core.roles import is_staff_member
+from core.validation import ensure_lengths
 from itsm.services.common import created_changes, ensure_editable, lock, record, snapshot
 from projects import permissions
 from projects.models import Project, ReviewScope, WorkItemStatus
@@ -41,7 +42,9 @@ FORBIDDEN = "Administrators and Project Managers manage projects."
 def ensure_project_active(project: Project, what: str = "new work") -> None:
     """400 when ``project`` is archived: it takes no new work items, releases or
     iterations (its pages stay readable)."""
-    if project.archived_at is not None:
+    from projects.permissions import takes_new_work
+
+    if not takes_new_work(project):
         raise ValidationFailed(
             f"{project.code} is archived: it takes no {what}. Restore it first.",
             field="project",
@@ -120,6 +123,7 @@ def check_project_fields(fields: dict[str, Any], *, project: Project | None) -> 
         out["wip_limits"] = _clean_wip_limits(out["wip_limits"])
     if "description" in out:
         out["description"] = out["description"] or ""
+    ensure_lengths(Project, out)
     return out
 
 

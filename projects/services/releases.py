@@ -13,6 +13,7 @@ from django.utils import timezone
 from core import events
 from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
 from core.services import outbox_email, team_recipients
+from core.validation import ensure_date_near, ensure_lengths
 from itsm.models import Change, Incident
 from itsm.services.common import (
     Actor,
@@ -60,6 +61,16 @@ def release_create(
         raise ActionForbidden(RELEASE_PLANNERS)
     ensure_project_active(project, "new releases")
     require(version and version.strip(), "version", "A version is required.")
+    ensure_lengths(
+        Release,
+        {
+            "version": version.strip(),
+            "name": name or "",
+            "notes": notes or "",
+            "description": description or "",
+        },
+    )
+    ensure_date_near(planned_date, "planned_date")
     if change is not None:
         _check_deploying_change(project, change)
     if Release.objects.filter(project=project, version=version.strip()).exists():
@@ -108,9 +119,12 @@ def _subtract_working_days(end: date, days: int, calendar: Any) -> date:
     from projects.working_days import working_days_between
 
     # The earliest day still ``days`` working days before ``end``: a working day (the
-    # Friday, not the weekend, before a Monday-to-Wednesday slip).
+    # Friday, not the weekend, before a Monday-to-Wednesday slip). Never before the
+    # calendar's first day: ``date.min - 1 day`` is an OverflowError (a 500).
     day = end
     for _ in range(days * 7 + 400):
+        if day <= date.min + timedelta(days=1):
+            break
         if working_days_between(day - timedelta(days=1), end, calendar) > days:
             break
         day -= timedelta(days=1)
@@ -137,6 +151,12 @@ def release_update(*, release: Release, actor: AbstractBaseUser, **fields: Any) 
             errors={f: ["Set by the release's lifecycle."] for f in lifecycle},
         )
     ensure_editable(fields, RELEASE_EDITABLE)
+    ensure_lengths(
+        Release, {k: (v or "").strip() if k == "version" else v for k, v in fields.items()}
+    )
+    if "planned_date" in fields and fields["planned_date"] != release.planned_date:
+        # only a new date: an edit of the text keeps whatever date the release had
+        ensure_date_near(fields["planned_date"], "planned_date")
     with transaction.atomic():
         r = lock(release)
         if not permissions.can_edit_release(actor, r):

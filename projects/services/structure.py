@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from core.exceptions import ActionForbidden, ConflictError, ValidationFailed
+from core.validation import ensure_lengths
 from itsm.services.common import lock, record, require
 from projects import permissions
 from projects.models import (
@@ -52,10 +53,20 @@ def label_normalise(name: str) -> str:
     return clean
 
 
+def _too_many_labels(count: int) -> str:
+    return f"A work item has at most {Label.MAX_PER_ITEM} labels (this has {count})."
+
+
 def labels_for(project: Project, names: Iterable[str]) -> list[Label]:
     """The project's labels of these names, created on first use (call inside the writing
-    transaction). Duplicates after normalising count once."""
+    transaction). Duplicates after normalising count once; at most ``Label.MAX_PER_ITEM``
+    (400 naming the field)."""
+    names = list(names)
+    if len(names) > Label.MAX_PER_ITEM * 5:  # never normalise thousands of names
+        raise ValidationFailed(_too_many_labels(len(names)), field="labels")
     wanted = sorted({label_normalise(n) for n in names})
+    if len(wanted) > Label.MAX_PER_ITEM:
+        raise ValidationFailed(_too_many_labels(len(wanted)), field="labels")
     if not wanted:
         return []
     found = {lb.name: lb for lb in Label.objects.filter(project=project, name__in=wanted)}
@@ -169,6 +180,17 @@ def assignee_check(project: Project, assignee: Any, current_id: int | None = Non
         )
 
 
+def lead_check(project: Project, lead: Any, current_id: int | None = None) -> None:
+    """400 unless a component's ``lead`` is someone ``assignable_users`` lists (the
+    assignee's rule: the team and the project manager), or already its lead."""
+    if lead is None or lead.pk == current_id:
+        return
+    if not assignable_users(project).filter(pk=lead.pk).exists():
+        raise ValidationFailed(
+            f"{lead} is not in {project.team} or the project's manager.", field="lead"
+        )
+
+
 # --- links between work items ---------------------------------------------------------------
 
 
@@ -259,13 +281,16 @@ def component_create(
     lead: Any = None,
 ) -> Component:
     """Add a component to the project's list (``can_manage_components``); names are unique
-    per project (409). Audit: ``component_added`` on the project."""
+    per project (409); names and descriptions fit their columns and the lead is one of
+    ``assignable_users`` (400). Audit: ``component_added`` on the project."""
     require(name and name.strip(), "name", "A component needs a name.")
     name = name.strip()
+    ensure_lengths(Component, {"name": name, "description": description})
     with transaction.atomic():
         _ensure_components(actor, project)
         if Component.objects.filter(project=project, name__iexact=name).exists():
             raise ConflictError(f"{project.code} already has a component '{name}'.")
+        lead_check(project, lead)
         component = Component.objects.create(
             project=project, name=name, description=description, lead=lead
         )
@@ -280,14 +305,20 @@ def component_create(
 
 
 def component_update(*, component: Component, actor: AbstractBaseUser, **fields: Any) -> Component:
-    """Rename or describe a component, or name its lead (``can_manage_components``).
+    """Rename or describe a component, or name its lead (``can_manage_components``); any
+    other field is a 400, as are an over-long name and a lead outside ``assignable_users``.
     Audit: ``component_changed`` on the project with the field changes."""
     from itsm.services.common import diff, ensure_editable, snapshot
 
     ensure_editable(fields, ("name", "description", "lead"))
+    if isinstance(fields.get("name"), str):
+        fields["name"] = fields["name"].strip()
+    ensure_lengths(Component, fields)
     with transaction.atomic():
         row = Component.objects.select_for_update().select_related("project").get(pk=component.pk)
         _ensure_components(actor, row.project)
+        if "lead" in fields:
+            lead_check(row.project, fields["lead"], row.lead_id)
         if "name" in fields:
             require(fields["name"] and fields["name"].strip(), "name", "A component needs a name.")
             fields["name"] = fields["name"].strip()

@@ -12,6 +12,7 @@ from core.exceptions import ActionForbidden, ValidationFailed
 from core.models import Comment
 from core.roles import is_staff_member
 from core.services import comment_create, outbox_email, sequence_next, team_recipients
+from core.validation import ensure_lengths
 from itsm.services import incidents as incident_services
 from itsm.services.common import (
     Actor,
@@ -58,6 +59,7 @@ def work_item_create(
     if kind not in Kind.values:
         raise ValidationFailed("Kind is defect or enhancement.", field="kind")
     require(title and title.strip(), "title", "A title is required.")
+    ensure_lengths(WorkItem, {"title": title.strip()})
     ensure_project_active(project, "new work items")
     if not 1 <= int(priority) <= 5:
         raise ValidationFailed("Priority is 1 to 5.", field="priority")
@@ -96,6 +98,7 @@ def work_item_update(*, item: WorkItem, actor: AbstractBaseUser, **fields: Any) 
     on first use) and components (names the project keeps). Audit: one ``updated`` row
     with every field that changed (labels and components by name); none if nothing did."""
     ensure_editable(fields, EDITABLE_FIELDS)
+    ensure_lengths(WorkItem, fields)
     labels = fields.pop("labels", None)
     components = fields.pop("components", None)
     with transaction.atomic():

@@ -20,4 +20,4 @@ def may_manage_projects(user: Any) -> bool:
 
 @register.filter
 def may_plan_releases(user: Any, project: Any) -> bool:
-    return project.archived_at is None and permissions.can_plan_releases(user, project)
+    return permissions.takes_new_work(project) and permissions.can_plan_releases(user, project)
