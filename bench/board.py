@@ -155,6 +155,7 @@ def run(args: argparse.Namespace) -> None:
         "/projects/BEN/?iteration=active",
         f"/iterations/{sprint.pk}/",
         busy.get_absolute_url(),
+        "/projects/BEN/backlog/",
         "/my-work/",
     ):
         assert client.get(url).status_code == 200

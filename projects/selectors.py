@@ -117,6 +117,43 @@ def backlog_order(qs: QuerySet[WorkItem]) -> QuerySet[WorkItem]:
     )
 
 
+BACKLOG_PAGE = 100
+
+
+def backlog_page(user: Any, project: Project, page: int = 1) -> tuple[list[WorkItem], bool]:
+    """One page of ``project``'s backlog (its open items) in backlog order, and whether
+    more follow. The order ranks items with an open incident first (earliest breach, then
+    requesters affected, then priority) and the others by priority, newest first, so it is
+    computed in two parts: the few items with open incidents, ranked with their
+    aggregates, then a page of the rest straight from their rows (no aggregate over the
+    whole backlog: 1.4 s at 10 000 items when the page listed every item). The same
+    order as ``backlog_order`` over every item."""
+    from projects.models import WORK_OPEN_STATES
+
+    page = max(1, page)
+    start, end = (page - 1) * BACKLOG_PAGE, page * BACKLOG_PAGE
+    scope = work_items(user).filter(project=project, status__in=WORK_OPEN_STATES)
+    linked = WorkItem.incidents.through.objects.filter(
+        workitem__project=project, incident__status__in=[s.value for s in OPEN_STATES]
+    ).values("workitem_id")
+    hot = list(backlog_order(scope.filter(pk__in=linked))[start : end + 1])
+    hot_before = start if hot else scope.filter(pk__in=linked).count()
+    rows = hot[:BACKLOG_PAGE]
+    if len(rows) < BACKLOG_PAGE:
+        skip = max(0, start - hot_before)
+        need = BACKLOG_PAGE - len(rows)
+        ids = list(
+            WorkItem.objects.filter(project=project, status__in=WORK_OPEN_STATES)
+            .exclude(pk__in=linked)
+            .order_by("priority", "-created_at", "-id")
+            .values_list("pk", flat=True)[skip : skip + need + 1]
+        )
+        by_id = scope.in_bulk(ids[:need])
+        rows += [by_id[pk] for pk in ids[:need] if pk in by_id]
+        return rows, len(ids) > need
+    return rows, len(hot) > BACKLOG_PAGE or scope.exclude(pk__in=linked).exists()
+
+
 def work_item_get(user: Any, ref: str | int, kind: str | None = None) -> WorkItem:
     """By key (the prefix says the kind) or by id within ``kind`` (default: defects)."""
     ref = str(ref).strip().upper()

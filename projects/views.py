@@ -50,21 +50,23 @@ class ProjectListView(StaffPage):
 
 
 class BacklogView(StaffPage):
+    """The project's open items in backlog order, a page at a time (``?page=``)."""
+
     def get(self, request: HttpRequest, code: str) -> HttpResponse:
-        project = _project(request, code)
-        items = selectors.backlog_order(
-            selectors.work_items(request.user).filter(
-                project=project, status__in=["open", "triaged", "in_progress", "in_review"]
-            )
-        )
+        from core.ids import parse_id
         from projects.iterations import open_iterations
 
+        project = _project(request, code)
+        page = parse_id(request.GET.get("page", "")) or 1
+        items, more = selectors.backlog_page(request.user, project, page)
         return render(
             request,
             "projects/backlog.html",
             {
                 "project": project,
                 "items": items,
+                "page": page,
+                "more": more,
                 "iterations": list(open_iterations(project)),
                 "may_plan": permissions.can_plan_items(request.user, project),
             },
