@@ -356,13 +356,14 @@ def _lanes(columns: list[Column], by: str) -> list[Lane]:
             else:
                 key, label = card.kind, card.get_kind_display()
             lanes.setdefault(key, Lane(key, label))
+    # Each card put in its lane once (not each lane scanning every card: 200 epics × 300
+    # cards was most of an epic board's time).
+    cells: dict[tuple[str, str], list[WorkItem]] = {}
+    for col in columns:
+        for card in col.cards:
+            cells.setdefault((_lane_key(card, by), col.state), []).append(card)
     for lane in lanes.values():
         for col in columns:
-            lane.cells.append(
-                (
-                    col,
-                    [c for c in col.cards if _lane_key(c, by) == lane.key],
-                )
-            )
+            lane.cells.append((col, cells.get((lane.key, col.state), [])))
     # Unassigned (no epic) last, the others by name
     return sorted(lanes.values(), key=lambda lane: (lane.key == "", lane.label.lower()))
