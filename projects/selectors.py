@@ -130,7 +130,8 @@ def backlog_page(user: Any, project: Project, page: int = 1) -> tuple[list[WorkI
     order as ``backlog_order`` over every item."""
     from projects.models import WORK_OPEN_STATES
 
-    page = max(1, page)
+    # a page past any real backlog is simply empty (and its OFFSET stays a bigint)
+    page = min(max(1, page), 1_000_000)
     start, end = (page - 1) * BACKLOG_PAGE, page * BACKLOG_PAGE
     scope = work_items(user).filter(project=project, status__in=WORK_OPEN_STATES)
     linked = WorkItem.incidents.through.objects.filter(
