@@ -79,6 +79,17 @@ def can_fire(user: User, incident: Incident, name: str) -> bool:
     )
 
 
+def can_take(user: User, incident: Incident) -> bool:
+    """*Assign to me*: a member of the queue's team takes a new or assigned incident that
+    someone else (or nobody) holds. No query per incident: the user's teams are read once
+    per request (a queue asks this for every row)."""
+    if not user.is_authenticated or incident.assignee_id == user.pk:
+        return False
+    if incident.status not in ("new", "assigned") or incident.team_id is None:
+        return False
+    return incident.team_id in user_team_ids(user) and can_fire(user, incident, "assign")
+
+
 def can_edit_incident(user: User, incident: Incident) -> bool:
     return can_work_incident(user, incident)
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("incidents/new/", views.IncidentCreateView.as_view(), name="incident_new"),
     path("incidents/<str:ref>/", views.IncidentDetailView.as_view(), name="incident_detail"),
     path("incidents/<str:ref>/edit/", views.IncidentEditView.as_view(), name="incident_edit"),
+    path("incidents/<str:ref>/take/", views.IncidentTakeView.as_view(), name="incident_take"),
     path(
         "incidents/<str:ref>/comments/",
         views.IncidentCommentView.as_view(),

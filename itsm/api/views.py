@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -56,4 +57,12 @@ class IncidentViewSet(TicketViewSet):
         incident = services.incident_update(
             incident=self.get_object(), actor=request.user, **body.validated_data
         )
+        return self.present(incident)
+
+    @extend_schema(request=None, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"], url_path="take")
+    def take(self, request: Request, pk: str | None = None) -> Response:
+        """*Assign to me*: the caller, a member of the incident's team, becomes its assignee
+        (new or assigned incidents; 403 for others, 409 when it is theirs already)."""
+        incident = services.incident_take(incident=self.get_object(), actor=request.user)
         return self.present(incident)

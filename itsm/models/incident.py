@@ -215,7 +215,13 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     )
     def escalate(self) -> None: ...
 
-    @transition(field=status, source=S.IN_PROGRESS, target=S.RESOLVED, custom={"label": "Resolve"})
+    # From assigned too: the service records the implied start first (incident_resolve).
+    @transition(
+        field=status,
+        source=[S.ASSIGNED, S.IN_PROGRESS],
+        target=S.RESOLVED,
+        custom={"label": "Resolve"},
+    )
     def resolve(self) -> None: ...
 
     @transition(field=status, source=S.RESOLVED, target=S.IN_PROGRESS, custom={"label": "Reopen"})

@@ -12,6 +12,7 @@ from itsm.services.incidents import (
     incident_resolve,
     incident_resume,
     incident_start,
+    incident_take,
     incident_update,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "incident_resolve",
     "incident_resume",
     "incident_start",
+    "incident_take",
     "incident_update",
 ]

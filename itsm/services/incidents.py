@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import events
-from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
+from core.exceptions import ActionForbidden, ConflictError, IllegalTransition, ValidationFailed
 from core.models import Comment, Service, Team, Tier
 from core.services import comment_create, outbox_email, sequence_next, team_recipients
 from itsm import permissions
@@ -255,6 +255,22 @@ def incident_assign(
     return inc
 
 
+def incident_take(*, incident: Incident, actor: AbstractBaseUser) -> Incident:
+    """*Assign to me* in one step: the actor, a member of the incident's team, becomes its
+    assignee (``permissions.can_take``). The same as ``incident_assign`` to oneself: audit
+    ``assign``, the response clock answered, the notice."""
+    with transaction.atomic():
+        fresh = Incident.objects.select_for_update().get(pk=incident.pk)
+        if not permissions.can_take(actor, fresh):
+            if fresh.assignee_id == actor.pk:
+                raise ConflictError(f"{fresh.key} is yours already.")
+            raise ActionForbidden(
+                f"Only a member of {fresh.team or 'its team'} may take {fresh.key} while it "
+                f"is {fresh.get_status_display().lower()}."
+            )
+        return incident_assign(incident=fresh, actor=actor, assignee=actor)
+
+
 def incident_start(
     *, incident: Incident, actor: Actor, comment: str = "", via_problem: Any = None
 ) -> Incident:
@@ -340,7 +356,9 @@ def incident_resolve(
     comment: str = "",
     via_problem: Any = None,
 ) -> Incident:
-    """Resolve (in_progress → resolved). Outbox: the requester is asked to confirm."""
+    """Resolve (in_progress or assigned → resolved). From assigned, the implied start is
+    fired first through ``incident_start`` (its own audit row, the response clock) in the
+    same transaction. Outbox: the requester is asked to confirm."""
     _require(resolution_code, "resolution_code", "A resolution code is required.")
     _choice(resolution_code, ResolutionCode, "resolution_code")
     _require(
@@ -348,6 +366,27 @@ def incident_resolve(
         "resolution_notes",
         "Resolution notes are required.",
     )
+    with transaction.atomic():
+        if Incident.objects.filter(pk=incident.pk, status=IncidentStatus.ASSIGNED).exists():
+            # Resolved straight from assigned: the start it implies is recorded first, by
+            # the start service itself (its audit row, the response clock, the assignee).
+            incident = incident_start(
+                incident=incident,
+                actor=actor,
+                comment="Started on resolving",
+                via_problem=via_problem,
+            )
+        return _resolve(incident, actor, resolution_code, resolution_notes, comment, via_problem)
+
+
+def _resolve(
+    incident: Incident,
+    actor: Actor,
+    resolution_code: str,
+    resolution_notes: str,
+    comment: str,
+    via_problem: Any,
+) -> Incident:
     with _transitioning(incident, actor, "resolve", comment, via_problem) as inc:
         inc.resolution_code, inc.resolution_notes = resolution_code, resolution_notes.strip()
         inc.resolved_at = timezone.now()

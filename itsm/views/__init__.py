@@ -14,6 +14,7 @@ from itsm.views.incidents import (
     IncidentCreateView,
     IncidentDetailView,
     IncidentEditView,
+    IncidentTakeView,
     IncidentTransitionView,
     PortalView,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "IncidentCreateView",
     "IncidentDetailView",
     "IncidentEditView",
+    "IncidentTakeView",
     "IncidentTransitionView",
     "PortalView",
     "ProblemCandidatesView",

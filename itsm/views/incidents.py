@@ -30,6 +30,7 @@ from itsm.permissions import (
     can_link_to_problem,
     can_note_incident,
     can_reply_incident,
+    can_take,
     ensure_can_fire,
     user_team_ids,
 )
@@ -161,6 +162,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "parts": parts_for(user, incident),
         "transitions": transitions,
         "can_edit": can_edit_incident(user, incident) and incident.is_open,
+        "can_take": can_take(user, incident),
         "can_reply": can_reply_incident(user, incident),
         "can_note": can_note_incident(user, incident),
         "can_link_problem": can_link_to_problem(user, incident),
@@ -208,6 +210,18 @@ class IncidentTransitionView(LoginRequiredMixin, DomainErrorMixin, View):
             incident=incident, actor=request.user, **body.validated_data
         )
         return _redirect_to(incident)
+
+
+class IncidentTakeView(LoginRequiredMixin, DomainErrorMixin, View):
+    """*Assign to me*, one click from the queue row or the ticket page: back where the
+    click came from (``next``, this site only), else the ticket."""
+
+    def post(self, request: HttpRequest, ref: str) -> HttpResponse:
+        from core.views import redirect_next
+
+        incident = selectors.incident_get(request.user, ref)
+        services.incident_take(incident=incident, actor=request.user)
+        return redirect_next(request, reverse("itsm:incident_detail", args=[incident.key]))
 
 
 class IncidentCommentView(LoginRequiredMixin, DomainErrorMixin, View):

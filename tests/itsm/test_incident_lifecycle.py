@@ -18,7 +18,7 @@ ALLOWED = {
     "hold": {"in_progress"},
     "resume": {"on_hold"},
     "escalate": {"new", "assigned", "in_progress", "on_hold"},
-    "resolve": {"in_progress"},
+    "resolve": {"assigned", "in_progress"},
     "reopen": {"resolved"},
     "close": {"resolved"},
     "cancel": {"new", "assigned"},

@@ -128,7 +128,8 @@ def test_transition_buttons_fire_the_service(org, new_incident) -> None:  # type
     assert new_incident.status == "assigned" and new_incident.assignee == org.agent
     res = c.post(url + "escalate/", {"reason": ""})
     assert res.status_code == 400 and b"This field is required" in res.content
-    res = c.post(url + "resolve/", {"resolution_code": "fixed", "resolution_notes": "x"})
+    # (resolve is possible from assigned since issue 12: reopen is not)
+    res = c.post(url + "reopen/", {"reason": "x"})
     assert res.status_code == 409 and b"Not possible now" in res.content
     res = client_for(org.requester).post(url + "assign/", {"assignee": org.agent.pk})
     assert res.status_code == 403
