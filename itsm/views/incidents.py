@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
-from core.exceptions import ActionForbidden
+from core.exceptions import ActionForbidden, ValidationFailed
 from core.extensions import fields_for, panels_for
 from core.models import Team, Tier
 from core.roles import is_staff_member
@@ -204,11 +204,26 @@ class IncidentTransitionView(LoginRequiredMixin, DomainErrorMixin, View):
         data = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken" and v != ""}
         body = TRANSITION_INPUTS[name](data=data)
         if not body.is_valid():
-            context = _detail_context(request, incident, form_errors=body.errors, open_form=name)
+            context = _detail_context(
+                request, incident, form_errors=body.errors, open_form=name, posted=data
+            )
             return render(request, "itsm/incident_detail.html", context, status=400)
-        services.TRANSITION_SERVICES[name](
-            incident=incident, actor=request.user, **body.validated_data
-        )
+        try:
+            services.TRANSITION_SERVICES[name](
+                incident=incident, actor=request.user, **body.validated_data
+            )
+        except ValidationFailed as exc:
+            # e.g. an assignee from another team: the form stays open, as posted, and says
+            # what to change (not a bare error page with the form lost)
+            context = _detail_context(
+                request,
+                incident,
+                form_errors=exc.errors,
+                form_message=exc.message,
+                open_form=name,
+                posted=data,
+            )
+            return render(request, "itsm/incident_detail.html", context, status=400)
         return _redirect_to(incident)
 
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from core.exceptions import ActionForbidden, NotFound
+from core.exceptions import ActionForbidden, NotFound, ValidationFailed
 from core.extensions import panels_for
 from core.forms import field_specs, form_data
 from core.roles import STAFF_ROLES, is_staff_member
@@ -201,9 +201,13 @@ class ProblemTransitionView(ProblemBase):
         if not body.is_valid():
             context = _detail(request, problem, errors=body.errors, open_form=name)
             return render(request, "itsm/problem_detail.html", context, status=400)
-        services.PROBLEM_TRANSITION_SERVICES[name](
-            problem=problem, actor=request.user, **body.validated_data
-        )
+        try:
+            services.PROBLEM_TRANSITION_SERVICES[name](
+                problem=problem, actor=request.user, **body.validated_data
+            )
+        except ValidationFailed as exc:  # what only the service knows: keep the form open
+            context = _detail(request, problem, errors=exc.errors, error=exc, open_form=name)
+            return render(request, "itsm/problem_detail.html", context, status=400)
         return redirect(problem.get_absolute_url())
 
 

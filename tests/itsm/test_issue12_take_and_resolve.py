@@ -116,3 +116,36 @@ def test_queue_take_buttons_cost_no_query_per_row(org) -> None:  # type: ignore[
             actor=org.requester, service=org.service, title=f"n{n}", impact="low", urgency="low"
         )
     assert queries() == few
+
+
+def test_a_refused_assignment_keeps_the_form_and_says_what_to_change(org, new_incident) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12: assigning a member of another team ended on a bare error page with the
+    form lost; now the form stays open, as posted, with the service's reason."""
+    agent = _client(org.agent)
+    r = agent.post(
+        f"/incidents/{new_incident.key}/transitions/assign/",
+        {"assignee": org.support2.pk, "comment": "over to you"},
+    )
+    assert r.status_code == 400
+    page = r.content.decode()
+    assert 'data-transition="assign"' in page and "data-form-error" in page
+    assert "is not a member of" in page
+    assert f'value="{org.support2.pk}"' in page and "over to you</textarea>" in page
+    chosen = page[page.index(f'<option value="{org.support2.pk}"') :].split(">", 1)[0]
+    assert "selected" in chosen
+    assert Incident.objects.get(pk=new_incident.pk).assignee is None
+    assert "assign" not in _actions(new_incident)
+
+
+def test_problem_transition_refused_by_the_service_keeps_the_page(org) -> None:  # type: ignore[no-untyped-def]
+    """The same mistake on problems: a known error without a root cause was refused on a
+    bare error page; the problem page now comes back with the form open and the reason."""
+    from tests.itsm.test_problems import make_problem, to_state
+
+    problem = to_state(make_problem(org), org, "investigating")
+    pm = _client(org.problem_manager)
+    r = pm.post(f"/problems/{problem.key}/transitions/mark_known_error/", {})
+    assert r.status_code == 400
+    page = r.content.decode()
+    assert 'id="action-error"' in page and "needs its root cause" in page
+    assert problem.title in page  # the problem's own page, not an error page
