@@ -83,7 +83,7 @@ def incident_counts(qs: QuerySet[Incident]) -> dict[str, dict[Any, int]]:
 def incident_queue(user: User, queue: str) -> QuerySet[Incident]:
     """The named queue: ``mine`` (assigned to me, open), ``team-<id>`` (a team's open work,
     with what is routed to it as well),
-    ``unassigned`` (new incidents at the service desk), ``all``."""
+    ``unassigned`` (open, held by nobody, in the user's teams' queues), ``all``."""
     qs = incident_list(user)
     open_q = Q(status__in=OPEN)
     if queue == "mine":
@@ -95,7 +95,16 @@ def incident_queue(user: User, queue: str) -> QuerySet[Incident]:
         # ...and what other apps route to the team as well (core.extensions).
         return qs.filter(open_q, Q(team_id=team_id) | team_queue_q("incident", team_id))
     if queue == "unassigned":
-        return qs.filter(open_q, assignee__isnull=True)
+        # Nobody holds it, in the queues the user works in (JSM's "Unassigned"); who works
+        # in no team (a process manager) sees every unassigned incident.
+        unheld = qs.filter(open_q, assignee__isnull=True)
+        teams = permissions.user_team_ids(user)
+        if not teams:
+            return unheld
+        routed = Q()
+        for team_id in teams:  # and what other apps route to those teams (hypercare)
+            routed |= team_queue_q("incident", team_id)
+        return unheld.filter(Q(team_id__in=teams) | routed)
     if queue == "all":
         return qs
     raise NotFound(f"No queue {queue}.")

@@ -149,3 +149,23 @@ def test_problem_transition_refused_by_the_service_keeps_the_page(org) -> None: 
     page = r.content.decode()
     assert 'id="action-error"' in page and "needs its root cause" in page
     assert problem.title in page  # the problem's own page, not an error page
+
+
+def test_unassigned_queue_is_the_users_teams(org) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12: "Unassigned" lists what nobody holds in the queues the user works in, not
+    every team's; someone in no team (a process manager) still sees them all."""
+    from itsm import selectors
+
+    mine = services.incident_create(
+        actor=org.requester, service=org.service, title="desk's", impact="low", urgency="low"
+    )
+    elsewhere = services.incident_create(
+        actor=org.requester, service=org.service, title="2nd line's", impact="low", urgency="low"
+    )
+    services.incident_assign(incident=elsewhere, actor=org.agent, team=org.support)
+    agent_view = set(selectors.incident_queue(org.agent, "unassigned"))
+    assert mine in agent_view and elsewhere not in agent_view
+    support_view = set(selectors.incident_queue(org.support2, "unassigned"))
+    assert elsewhere in support_view and mine not in support_view
+    manager_view = set(selectors.incident_queue(org.incident_manager, "unassigned"))
+    assert {mine, elsewhere} <= manager_view
