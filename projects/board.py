@@ -164,16 +164,8 @@ class BoardFilter(django_filters.FilterSet):
         return qs.filter(pk__in=part)
 
     def by_incidents(self, qs: QuerySet[WorkItem], name: str, value: bool) -> QuerySet[WorkItem]:
-        linked = WorkItem.incidents.through.objects.filter(
-            incident__status__in=_open_incident_states()
-        ).values("workitem_id")
+        linked = selectors.items_with_open_incidents()
         return qs.filter(pk__in=linked) if value else qs.exclude(pk__in=linked)
-
-
-def _open_incident_states() -> list[str]:
-    from itsm.models.incident import OPEN_STATES
-
-    return [s.value for s in OPEN_STATES]
 
 
 # --- the board ----------------------------------------------------------------------------
@@ -258,9 +250,7 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
     )
     labels = dict(W.choices)
     columns = []
-    open_linked = WorkItem.incidents.through.objects.filter(
-        incident__status__in=_open_incident_states()
-    ).values("workitem_id")
+    open_linked = selectors.items_with_open_incidents(project)
     for state in states:
         # The backlog's order puts every item with an open incident first, the others by
         # priority: so the first cards are among those items and the column's first by

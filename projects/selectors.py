@@ -117,6 +117,17 @@ def backlog_order(qs: QuerySet[WorkItem]) -> QuerySet[WorkItem]:
     )
 
 
+def items_with_open_incidents(project: Project | None = None) -> QuerySet[Any]:
+    """The ids (``workitem_id``) of the work items with an open incident linked, for a
+    ``pk__in`` subquery: what the backlog ranks first and the board's filter asks for."""
+    links = WorkItem.incidents.through.objects.filter(
+        incident__status__in=[s.value for s in OPEN_STATES]
+    )
+    if project is not None:
+        links = links.filter(workitem__project=project)
+    return links.values("workitem_id")
+
+
 BACKLOG_PAGE = 100
 
 
@@ -134,9 +145,7 @@ def backlog_page(user: Any, project: Project, page: int = 1) -> tuple[list[WorkI
     page = min(max(1, page), 1_000_000)
     start, end = (page - 1) * BACKLOG_PAGE, page * BACKLOG_PAGE
     scope = work_items(user).filter(project=project, status__in=WORK_OPEN_STATES)
-    linked = WorkItem.incidents.through.objects.filter(
-        workitem__project=project, incident__status__in=[s.value for s in OPEN_STATES]
-    ).values("workitem_id")
+    linked = items_with_open_incidents(project)
     hot = list(backlog_order(scope.filter(pk__in=linked))[start : end + 1])
     hot_before = start if hot else scope.filter(pk__in=linked).count()
     rows = hot[:BACKLOG_PAGE]
