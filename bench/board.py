@@ -8,8 +8,8 @@ gives every 50th item 49 children, every 10th a label and every 20th a blocker, 
 renders the board (plain, with the closed and won't-fix columns, in swimlanes by assignee
 and by epic, filtered by label and others), the active iteration's page (board, capacity,
 burndown), a busy work item's page (linked incidents, 30 comments, 30 history rows), an
-epic's page (and its history tab) and /my-work/ through Django's test client, each the
-median of 7 runs after a warm-up, and prints the time and the number of queries.
+epic's page (and its history tab) and /my-work/ through Django's test client, 7 runs each
+after a warm-up, and prints the median and slowest time and the number of queries.
 
     .venv/bin/python bench/board.py              # N = 10 000 (PostgreSQL)
     .venv/bin/python bench/board.py --n 50000
@@ -165,7 +165,10 @@ def run(args: argparse.Namespace) -> None:
                 t0 = time.perf_counter()
                 client.get(url)
                 times.append((time.perf_counter() - t0) * 1000)
-        print(f"{url:<50} {statistics.median(times):6.1f} ms  {len(ctx.captured_queries)} queries")
+        print(
+            f"{url:<50} {statistics.median(times):6.1f} ms (max {max(times):6.1f})"
+            f"  {len(ctx.captured_queries)} queries"
+        )
     if args.profile:
         import cProfile
         import pstats
@@ -177,6 +180,10 @@ def run(args: argparse.Namespace) -> None:
         )
         with CaptureQueriesContext(connection) as ctx:
             client.get(args.profile.replace("{busy}", busy.get_absolute_url()))
+        total = sum(float(q["time"]) for q in ctx.captured_queries) * 1000
+        print(f"{len(ctx.captured_queries)} queries, {total:.1f} ms in the database:")
+        for q in ctx.captured_queries:
+            print(f"  {float(q['time']) * 1000:5.1f} ms  {q['sql'][:150]}")
         for q in sorted(ctx.captured_queries, key=lambda q: -float(q["time"]))[:3]:
             print(f"{float(q['time']) * 1000:7.1f} ms  {q['sql']}")
             if connection.vendor == "postgresql":

@@ -9,7 +9,7 @@ from typing import Any
 
 import django_filters
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 
@@ -222,8 +222,8 @@ CARD_FIELDS = (
 
 def board(user: Any, project: Project, params: Any, request: Any = None) -> dict[str, Any]:
     """The board of ``project`` under the filters in ``params``: one query for the counts per
-    column, one per column shown for its cards (with the backlog's incident annotations,
-    and only the fields a card shows)."""
+    column and one for every column's cards (with the backlog's incident annotations, and
+    only the fields a card shows)."""
     show_done = params.get("done") in ("1", "true", "on")
     states = BOARD_STATES if show_done else WORK_COLUMNS
     base = (
@@ -235,49 +235,36 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
     )
     filterset = BoardFilter(params, queryset=base, request=request)
     qs = filterset.qs if filterset.is_valid() else base.none()
-    # Counted on the bare rows (the same filters, without the incident annotations).
-    plain = WorkItem.objects.filter(project=project) if permissions.can_view(user) else None
-    counted = BoardFilter(params, queryset=plain, request=request) if plain is not None else None
+    # Counted and ranked on the bare rows (the same filters, without the annotations).
+    column_qs = None
+    if permissions.can_view(user):
+        counted = BoardFilter(
+            params, queryset=WorkItem.objects.filter(project=project), request=request
+        )
+        column_qs = counted.qs if counted.is_valid() else None
     counts = (
         dict(
-            counted.qs.filter(status__in=states)
+            column_qs.filter(status__in=states)
             .order_by()
             .values_list("status")
             .annotate(n=Count("id"))
         )
-        if counted is not None and counted.is_valid()
+        if column_qs is not None
         else {}
     )
+    by_state = _column_cards(qs, column_qs, states)
     labels = dict(W.choices)
-    columns = []
-    open_linked = selectors.items_with_open_incidents(project)
-    for state in states:
-        # The backlog's order puts every item with an open incident first, the others by
-        # priority: so the first cards are among those items and the column's first by
-        # priority. The incident annotations are computed for those candidates only, not
-        # for every item of the column.
-        column = counted.qs.filter(status=state) if counted is not None else WorkItem.objects.none()
-        if state in DONE_COLUMNS:  # the latest first, no incident ranking needed
-            latest = column.order_by("-updated_at", "-id").values("pk")[:DONE_CARDS]
-            cards = list(qs.filter(pk__in=latest).order_by("-updated_at", "-id"))
-        else:
-            first = column.order_by("priority", "-created_at", "-id").values("pk")
-            candidates = Q(pk__in=first[:CARDS_PER_COLUMN]) | Q(
-                pk__in=column.filter(pk__in=open_linked).values("pk")
-            )
-            cards = list(
-                selectors.backlog_order(qs.filter(candidates, status=state))[:CARDS_PER_COLUMN]
-            )
-        columns.append(
-            Column(
-                state,
-                labels[state],
-                cards,
-                counts.get(state, 0),
-                project.wip_limits.get(state),
-                state in DONE_COLUMNS,
-            )
+    columns = [
+        Column(
+            state,
+            labels[state],
+            by_state.get(state, []),
+            counts.get(state, 0),
+            project.wip_limits.get(state),
+            state in DONE_COLUMNS,
         )
+        for state in states
+    ]
     lane_by = params.get("lanes", "")
     decorate_cards([c for col in columns for c in col.cards], epics=lane_by == "epic")
     return {
@@ -287,6 +274,53 @@ def board(user: Any, project: Project, params: Any, request: Any = None) -> dict
         "show_done": show_done,
         "filterset": filterset,
     }
+
+
+def _column_cards(
+    qs: QuerySet[WorkItem], column_qs: QuerySet[WorkItem] | None, states: tuple[str, ...]
+) -> dict[str, list[WorkItem]]:
+    """The cards each column shows, in one query for the whole board. A column of the
+    work shows its first cards in backlog order, which puts every item with an open
+    incident first and the others by priority: so those cards are among the column's
+    first by priority (read off ``workitem_column_idx``) and its items with an open
+    incident, and the incident aggregates are computed for those candidates only, not for
+    every item of the column. The closed and won't-fix columns show their latest cards."""
+    if column_qs is None:
+        return {}
+    work = [s for s in states if s not in DONE_COLUMNS]
+    done = [s for s in states if s in DONE_COLUMNS]
+    parts = [
+        column_qs.filter(status__in=work, pk__in=selectors.items_with_open_incidents())
+        .order_by()
+        .values("pk")
+    ]
+    for state in work:
+        first = column_qs.filter(status=state).order_by("priority", "-created_at", "-id")
+        parts.append(first.values("pk")[:CARDS_PER_COLUMN])
+    for state in done:
+        latest = column_qs.filter(status=state).order_by("-updated_at", "-id")
+        parts.append(latest.values("pk")[:DONE_CARDS])
+    by_state: dict[str, list[WorkItem]] = {state: [] for state in states}
+    for card in selectors.backlog_order(qs.filter(_any_of(parts))):
+        by_state[card.status].append(card)
+    for state in work:
+        del by_state[state][CARDS_PER_COLUMN:]
+    for state in done:
+        by_state[state].sort(key=lambda c: (c.updated_at, c.pk), reverse=True)
+    return by_state
+
+
+def _any_of(parts: list[QuerySet[Any]]) -> Q:
+    """Rows whose pk is in any of ``parts`` (each a ``values("pk")`` query, some sliced).
+    PostgreSQL takes them as one UNION ALL, which it joins to the rows; an OR of ``IN``
+    subqueries would be checked against every row of the project (12 ms at 10 000 items).
+    SQLite cannot slice the parts of a compound query, so there they stay an OR."""
+    if connection.features.supports_slicing_ordering_in_compound:
+        return Q(pk__in=parts[0].union(*parts[1:], all=True))
+    any_of = Q()
+    for part in parts:
+        any_of |= Q(pk__in=part)
+    return any_of
 
 
 def decorate_cards(cards: list[WorkItem], *, epics: bool = False) -> None:

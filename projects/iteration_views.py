@@ -16,7 +16,7 @@ from core.exceptions import NotFound, ValidationFailed
 from core.visibility import parts_for
 from itsm.views.problems import ProblemBase as StaffPage
 from projects import iterations, permissions, selectors
-from projects.board import decorate_cards
+from projects.board import CARD_FIELDS, decorate_cards
 from projects.models import IS, Iteration, WorkItemStatus
 from projects.views import _project
 
@@ -103,8 +103,15 @@ class IterationDetailView(StaffPage):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         it = iterations.iteration_get(request.user, pk)
+        # the board's card fields, and the estimate the capacity sums
         items = list(
-            selectors.backlog_order(selectors.work_items(request.user).filter(iteration=it))
+            selectors.backlog_order(
+                selectors.work_items(request.user)
+                .filter(iteration=it)
+                .select_related(None)
+                .select_related("assignee", "target_release")
+                .only(*CARD_FIELDS, "estimate_hours")
+            )
         )
         # the project board's cards: labels, open blockers, move URLs (two queries)
         decorate_cards(items)

@@ -127,12 +127,13 @@ def open_blocker_keys(items: list[Any]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     if not items:
         return out
-    for link in WorkItemLink.objects.filter(
+    rows = WorkItemLink.objects.filter(
         kind=WorkItemLinkKind.BLOCKS,
         target__in=[i.pk for i in items],
         source__status__in=WORK_OPEN_STATES,
-    ).select_related("source"):
-        out.setdefault(link.target_id, []).append(link.source.key)
+    ).values_list("target_id", "source__kind", "source__number")
+    for target_id, kind, number in rows.order_by("created_at", "id"):
+        out.setdefault(target_id, []).append(f"{WorkItem.PREFIXES[kind]}-{number}")
     return out
 
 
@@ -141,9 +142,9 @@ def labels_by_item(items: list[Any]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     if not items:
         return out
-    through = WorkItem.labels.through.objects.filter(
+    rows = WorkItem.labels.through.objects.filter(
         workitem_id__in=[i.pk for i in items]
-    ).select_related("label")
-    for row in through.order_by("label__name"):
-        out.setdefault(row.workitem_id, []).append(row.label.name)
+    ).values_list("workitem_id", "label__name")
+    for item_id, name in rows.order_by("label__name"):
+        out.setdefault(item_id, []).append(name)
     return out

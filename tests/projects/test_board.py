@@ -240,10 +240,11 @@ def test_board_query_count_does_not_grow_with_items(org, project, release) -> No
     )
     assert WorkItem.objects.filter(project=project).count() == 200
     assert _board_queries(c, project) == at_ten
-    # pinned: session, user, roles, project, may move, counts, 8 columns, choices, and
-    # (issue 11, work item structure) the label and component filters' choices, the
-    # cards' labels and their open blockers: one query each for the whole board
-    assert at_ten == 23
+    # pinned: session, user, roles, project, may move, counts, one for every column's
+    # cards, choices, and (issue 11, work item structure) the label and component
+    # filters' choices, the cards' labels and their open blockers: one query each for
+    # the whole board
+    assert at_ten == 16
 
 
 def test_board_column_keeps_backlog_order_beyond_its_first_cards(org, project) -> None:  # type: ignore[no-untyped-def]
@@ -278,3 +279,29 @@ def test_board_cards_draggable_only_for_who_may_move_them(org, project) -> None:
     viewer = client_for(org.agent).get(f"/projects/{project.code}/").content.decode()
     assert f'data-move="/work/{item.key}/move/"' in mover
     assert "data-move=" not in viewer and f'data-item="{item.key}"' in viewer
+
+
+def test_board_done_columns_show_their_latest_cards_first(org, project) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11 (board, one query for every column's cards): the won't-fix column shows its
+    20 latest cards, newest first, and counts the rest; the open column beside it keeps
+    the backlog's order."""
+    from django.utils import timezone
+
+    items = [make(project, org, f"dropped {n}") for n in range(25)]
+    for item in items:
+        ps.work_wont_fix(item=item, actor=org.developer, comment="no")
+    now = timezone.now()
+    for n, item in enumerate(items):  # the first dropped is the latest touched
+        WorkItem.objects.filter(pk=item.pk).update(updated_at=now - timedelta(minutes=n))
+    urgent = make(project, org, "urgent", priority=1)
+    later = make(project, org, "later", priority=4)
+    page = client_for(org.developer).get(f"/projects/{project.code}/?done=1").content.decode()
+    column = page[page.index('data-state="wont_fix"') :]
+    shown = [i.key for i in items if f'data-item="{i.key}"' in column]
+    assert shown == [i.key for i in items[:20]]
+    assert [column.index(f'data-item="{k}"') for k in shown] == sorted(
+        column.index(f'data-item="{k}"') for k in shown
+    )
+    assert "and 5 more" in column
+    open_column = page[page.index('data-state="open"') : page.index('data-state="triaged"')]
+    assert open_column.index(urgent.key) < open_column.index(later.key)
