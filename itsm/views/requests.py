@@ -11,7 +11,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from core.exceptions import NotFound, ValidationFailed
+from core.exceptions import (
+    ConflictError,
+    DomainError,
+    IllegalTransition,
+    NotFound,
+    ValidationFailed,
+)
 from core.forms import form_data
 from core.roles import is_staff_member
 from core.views import DomainErrorMixin, posted_id, redirect_next
@@ -124,13 +130,25 @@ class RequestTransitionView(Base):
         req = selectors.request_get(request.user, ref)
         if name not in REQUEST_TRANSITION_INPUTS:
             raise NotFound(f"No transition '{name}'.")
-        ensure_can_fire_request(request.user, req, name)
         body = REQUEST_TRANSITION_INPUTS[name](data=form_data(request.POST))
-        body.is_valid(raise_exception=False)
-        services.REQUEST_TRANSITION_SERVICES[name](
-            request=req, actor=request.user, **body.validated_data
-        )
+        try:
+            # e.g. a page left open while someone else closed it: say so on the page
+            ensure_can_fire_request(request.user, req, name)
+            if not body.is_valid():
+                raise ValidationFailed("Check the form.", errors=body.errors)
+            services.REQUEST_TRANSITION_SERVICES[name](
+                request=req, actor=request.user, **body.validated_data
+            )
+        except (ValidationFailed, IllegalTransition, ConflictError) as exc:
+            # refused: back on the request, saying why (not a bare error page)
+            return _refused(request, req, exc)
         return redirect(req.get_absolute_url())
+
+
+def _refused(request: HttpRequest, req: Any, exc: DomainError, **extra: Any) -> HttpResponse:
+    req = selectors.request_get(request.user, req.pk)  # as it is now, after the rollback
+    context = _detail(request, req, error=exc, **extra)
+    return render(request, "itsm/request_detail.html", context, status=exc.status_code)
 
 
 class TaskTransitionView(Base):
@@ -148,12 +166,12 @@ class TaskTransitionView(Base):
 class RequestCommentView(Base):
     def post(self, request: HttpRequest, ref: str) -> HttpResponse:
         req = selectors.request_get(request.user, ref)
-        services.request_comment(
-            request=req,
-            actor=request.user,
-            body=request.POST.get("body", ""),
-            public=request.POST.get("visibility", "public") == "public",
-        )
+        body = request.POST.get("body", "")
+        public = request.POST.get("visibility", "public") == "public"
+        try:
+            services.request_comment(request=req, actor=request.user, body=body, public=public)
+        except ValidationFailed as exc:  # e.g. too long: the text is kept, with the reason
+            return _refused(request, req, exc, reply=body, reply_public=public)
         return redirect(req.get_absolute_url())
 
 

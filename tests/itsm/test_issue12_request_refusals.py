@@ -1,0 +1,53 @@
+"""Issue 12, "Errors keep the form and say what to change", on the service request page: a
+transition the request can no longer take (a page left open while someone else acted) and
+a reply the service refuses come back on the request's page with the reason, the reply's
+text kept, not on a bare error page."""
+
+from __future__ import annotations
+
+from django.test import Client
+
+from itsm.models import CatalogItem, CatalogTaskTemplate
+from itsm.services import requests as rs
+
+
+def _request(org):  # type: ignore[no-untyped-def]
+    item = CatalogItem.objects.create(
+        name="Mouse", service=org.service, fulfilment_team=org.support
+    )
+    CatalogTaskTemplate.objects.create(item=item, title="Hand over a mouse")
+    return rs.request_submit(actor=org.requester, item=item, answers={})
+
+
+def _client(user) -> Client:  # type: ignore[no-untyped-def]
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def test_a_transition_no_longer_possible_is_refused_on_the_request_page(org) -> None:  # type: ignore[no-untyped-def]
+    req = _request(org)
+    agent = _client(org.support2)
+    page = agent.get(req.get_absolute_url()).content.decode()
+    assert 'data-transition="start_fulfilment"' in page  # offered when the page was loaded
+    rs.request_cancel(request=req, actor=org.requester, comment="not needed")
+    response = agent.post(f"/requests/{req.key}/transitions/start_fulfilment/", {"comment": "go"})
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert 'id="action-error"' in page and req.key in page
+    assert "Cancelled" in page  # the request as it is now
+
+
+def test_a_refused_reply_keeps_its_text_and_says_why(org) -> None:  # type: ignore[no-untyped-def]
+    req = _request(org)
+    text = "x" * 20_001
+    response = _client(org.support2).post(
+        f"/requests/{req.key}/comments/", {"body": text, "visibility": "internal"}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'id="action-error"' in page and text in page
+    assert 'value="internal" checked' in page
+    from core.models import Comment
+
+    assert not Comment.objects.filter(body=text).exists()
