@@ -316,3 +316,15 @@ def test_the_requester_answers_through_the_api_with_the_same_service(org, resolv
         "/api/v1/satisfaction/answer/", {"ticket": resolved.key}, format="json"
     )
     assert r.status_code == 400
+
+
+def test_the_answer_list_costs_the_same_queries_for_more_rows(org) -> None:  # type: ignore[no-untyped-def]
+    _answered(org, n=1, comment="Fine")
+    im = api_as(org.incident_manager)
+    im.get("/api/v1/satisfaction/")  # the user's roles are read once, then cached on them
+    with CaptureQueriesContext(connection) as one:
+        assert len(im.get("/api/v1/satisfaction/").json()["results"]) == 1
+    _answered(org, n=4, satisfied=False, comment="Slow")
+    with CaptureQueriesContext(connection) as five:
+        assert len(im.get("/api/v1/satisfaction/").json()["results"]) == 5
+    assert len(five) == len(one)
