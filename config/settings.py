@@ -330,6 +330,8 @@ SUSPECT_CHANGE_HOURS = env.int("SUSPECT_CHANGE_HOURS", default=48)
 WORK_WEEK_HOURS = env.float("WORK_WEEK_HOURS", default=40.0)
 # Resolved incidents the requester has not confirmed are closed after this many days.
 INCIDENT_AUTO_CLOSE_DAYS = env.int("INCIDENT_AUTO_CLOSE_DAYS", default=3)
+# The satisfaction links in a resolution e-mail answer for this many days.
+SATISFACTION_LINK_DAYS = env.int("SATISFACTION_LINK_DAYS", default=30)
 # An outbox message is retried with back-off this many times before it is marked failed.
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 TANDEM_BASE_URL = env.str("TANDEM_BASE_URL", default="http://127.0.0.1:8000")

@@ -13,6 +13,9 @@ class ItsmConfig(AppConfig):
         from itsm.sla_hooks import on_clock_breached
 
         events.subscribe(events.SLA_CLOCK_BREACHED, on_clock_breached)
+        from core.templatetags.tandem import ACTION_WORDS
+
+        ACTION_WORDS["satisfaction_answered"] = "answered the satisfaction question"
         # What each user may read of each record's parts (core.visibility).
         register_parts_policy(Incident, visibility.incident_parts)
         register_parts_policy(ServiceRequest, visibility.request_parts)

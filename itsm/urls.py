@@ -1,6 +1,7 @@
 from django.urls import path
 
 from itsm import views
+from itsm.views import satisfaction
 
 app_name = "itsm"
 urlpatterns = [
@@ -20,12 +21,34 @@ urlpatterns = [
         views.IncidentTransitionView.as_view(),
         name="incident_transition",
     ),
+    path(
+        "incidents/<str:ref>/satisfaction/",
+        satisfaction.SatisfactionAnswerView.as_view(),
+        {"kind": "incident"},
+        name="incident_satisfaction",
+    ),
+    path(
+        "satisfaction/<str:token>/",
+        satisfaction.SatisfactionLinkView.as_view(),
+        name="satisfaction_link",
+    ),
+    path(
+        "reports/satisfaction/",
+        satisfaction.SatisfactionReportPage.as_view(),
+        name="satisfaction_report",
+    ),
     path("catalogue/", views.CatalogueView.as_view(), name="catalogue"),
     path("catalogue/<int:pk>/", views.OrderView.as_view(), name="order"),
     path("requests/", views.RequestListView.as_view(), name="requests"),
     path("requests/<str:ref>/", views.RequestDetailView.as_view(), name="request_detail"),
     path(
         "requests/<str:ref>/comments/", views.RequestCommentView.as_view(), name="request_comment"
+    ),
+    path(
+        "requests/<str:ref>/satisfaction/",
+        satisfaction.SatisfactionAnswerView.as_view(),
+        {"kind": "request"},
+        name="request_satisfaction",
     ),
     path(
         "requests/<str:ref>/transitions/<str:name>/",

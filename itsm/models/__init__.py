@@ -41,6 +41,7 @@ from itsm.models.request import (
     ServiceRequest,
     TaskStatus,
 )
+from itsm.models.satisfaction import SatisfactionResponse
 
 __all__ = [
     "CHANGE_OPEN_STATES",
@@ -79,4 +80,5 @@ __all__ = [
     "Level",
     "ResolutionCode",
     "priority_for",
+    "SatisfactionResponse",
 ]

@@ -38,6 +38,7 @@ from itsm.services.common import (
     ticket_link,
     transitioning,
 )
+from itsm.services.satisfaction import satisfaction_ask, satisfaction_email_text
 
 User = get_user_model()
 
@@ -390,6 +391,7 @@ def _resolve(
     with _transitioning(incident, actor, "resolve", comment, via_problem) as inc:
         inc.resolution_code, inc.resolution_notes = resolution_code, resolution_notes.strip()
         inc.resolved_at = timezone.now()
+        question = satisfaction_ask(ticket=inc, actor=actor)  # asked once per resolution
         outbox_email(
             event="incident.resolved",
             recipients=[inc.requester.email],
@@ -397,7 +399,8 @@ def _resolve(
             body=(
                 f"{inc.get_resolution_code_display()}.\n\n{inc.resolution_notes}\n\n"
                 f"Please confirm, or reopen it if the problem is still there. It closes by "
-                f"itself after {settings.INCIDENT_AUTO_CLOSE_DAYS} days.\n\n{_link(inc)}"
+                f"itself after {settings.INCIDENT_AUTO_CLOSE_DAYS} days.\n\n{_link(inc)}\n\n"
+                f"{satisfaction_email_text(question)}"
             ),
             target=inc,
         )

@@ -41,6 +41,7 @@ from itsm.services.common import (
     ticket_link,
     transitioning,
 )
+from itsm.services.satisfaction import satisfaction_ask, satisfaction_email_text
 
 User = get_user_model()
 
@@ -310,11 +311,15 @@ def task_transition(
                 req, None, "fulfil", ensure=_system, comment="Every task is finished."
             ) as r:
                 r.fulfilled_at = timezone.now()
+                question = satisfaction_ask(ticket=r, actor=actor)
                 outbox_email(
                     event="request.fulfilled",
                     recipients=[r.requester.email],
                     subject=f"[{r.key}] Done: {r.item.name}",
-                    body=f"Your request {r.key} is fulfilled.\n\n{ticket_link(r)}",
+                    body=(
+                        f"Your request {r.key} is fulfilled.\n\n{ticket_link(r)}\n\n"
+                        f"{satisfaction_email_text(question)}"
+                    ),
                     target=r,
                 )
     return t
