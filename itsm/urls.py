@@ -1,6 +1,7 @@
 from django.urls import path
 
 from itsm import views
+from itsm.views.incident_links import IncidentLinksView
 
 app_name = "itsm"
 urlpatterns = [
@@ -19,6 +20,11 @@ urlpatterns = [
         "incidents/<str:ref>/transitions/<str:name>/",
         views.IncidentTransitionView.as_view(),
         name="incident_transition",
+    ),
+    path(
+        "incidents/<str:ref>/links/<str:op>/",
+        IncidentLinksView.as_view(),
+        name="incident_links",
     ),
     path("catalogue/", views.CatalogueView.as_view(), name="catalogue"),
     path("catalogue/<int:pk>/", views.OrderView.as_view(), name="order"),
