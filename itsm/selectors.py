@@ -37,7 +37,13 @@ def incident_list(user: User) -> QuerySet[Incident]:
     """Staff see every incident (so an agent can answer any caller); a requester their own
     and those their own were merged into (``permissions.follows_merged``)."""
     qs = Incident.objects.select_related(
-        "service", "team", "assignee", "requester", "problem", "caused_by_change"
+        "service",
+        "team",
+        "assignee",
+        "requester",
+        "problem",
+        "caused_by_change",
+        "duplicate_of",  # the requester's status line names the master
     ).prefetch_related(clock_prefetch(), *prefetches_for("incident"))
     if is_staff_member(user):
         return qs

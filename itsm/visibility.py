@@ -21,6 +21,7 @@ REQUESTER_INCIDENT_ACTIONS = frozenset(
         "reopen",
         "close",
         "cancel",
+        "merge",  # closed as a duplicate: followed under its master
         "workaround_published",
         # The requester is e-mailed when the fix goes live or is withdrawn.
         "fix_released",

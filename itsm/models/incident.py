@@ -263,7 +263,10 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     # Not in TRANSITION_NAMES: it takes a master, so it has its own service, page form and
     # endpoint (incident_merge) rather than the generic transition form.
     @transition(
-        field=status, source=list(OPEN_STATES), target=S.CLOSED, custom={"label": "Merge into"}
+        field=status,
+        source=list(OPEN_STATES),
+        target=S.CLOSED,
+        custom={"label": "Close as duplicate"},
     )
     def merge(self) -> None: ...
 

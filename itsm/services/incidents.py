@@ -380,11 +380,11 @@ def incident_resolve(
         resolved = _resolve(
             incident, actor, resolution_code, resolution_notes, comment, via_problem
         )
-        if resolved.major_incident:
-            # A major incident's open children follow its resolution (incident_links).
-            from itsm.services.incident_links import children_resolve
+        # A major incident's open children follow its resolution (incident_links); asked
+        # of every incident, so children un-declaring the parent left are not stranded.
+        from itsm.services.incident_links import children_resolve
 
-            children_resolve(parent=resolved, actor=actor)
+        children_resolve(parent=resolved, actor=actor)
         return resolved
 
 

@@ -111,6 +111,15 @@ def test_merge_closes_the_duplicate_and_carries_its_conversation_and_watchers(
     page = _client(org.requester2).get(master.get_absolute_url())
     assert page.status_code == 200
     assert "Since 9 am." in page.content.decode() and "VIP" not in page.content.decode()
+    # on their own incident they read where it went, and the step that closed it
+    own = _client(org.requester2).get(dup.get_absolute_url()).content.decode()
+    assert f"followed under {master.key}" in own and "closed it as a duplicate" in own
+    assert (
+        api_as(org.requester2)
+        .get(f"/api/v1/incidents/{dup.key}/")
+        .json()["status_line"]
+        .startswith(f"This incident is followed under {master.key}")
+    )
     # ...but they do not reply there, nor fire its requester's steps
     from itsm.permissions import can_fire, can_reply_incident
 
