@@ -46,7 +46,19 @@ def is_incident_manager(user: User, incident: Incident) -> bool:
 def can_view_incident(user: User, incident: Incident) -> bool:
     if is_staff_member(user):
         return True
-    return user.is_authenticated and incident.requester_id == user.pk
+    if not user.is_authenticated:
+        return False
+    return incident.requester_id == user.pk or follows_merged(user, incident)
+
+
+def follows_merged(user: User, incident: Incident) -> bool:
+    """A requester whose incident was merged into this one follows it here as its own
+    requester reads it (public replies, the steps that concern them), without replying:
+    they were told so (``incident_merge``), as JSM makes them a request participant."""
+    return (
+        user.is_authenticated
+        and Incident.objects.filter(duplicate_of=incident.pk, requester=user.pk).exists()
+    )
 
 
 def can_work_incident(user: User, incident: Incident) -> bool:

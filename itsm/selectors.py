@@ -34,15 +34,24 @@ OPEN = [s.value for s in OPEN_STATES]
 
 
 def incident_list(user: User) -> QuerySet[Incident]:
-    """Staff see every incident (so an agent can answer any caller); a requester only their own."""
+    """Staff see every incident (so an agent can answer any caller); a requester their own
+    and those their own were merged into (``permissions.follows_merged``)."""
     qs = Incident.objects.select_related(
-        "service", "team", "assignee", "requester", "problem", "caused_by_change"
+        "service",
+        "team",
+        "assignee",
+        "requester",
+        "problem",
+        "caused_by_change",
+        "duplicate_of",  # the requester's status line names the master
     ).prefetch_related(clock_prefetch(), *prefetches_for("incident"))
     if is_staff_member(user):
         return qs
     if not user.is_authenticated:
         return qs.none()
-    return qs.filter(requester=user)
+    # ...and the masters their incidents were merged into: they follow them there.
+    merged_into = Incident.objects.filter(requester=user, duplicate_of__isnull=False)
+    return qs.filter(Q(requester=user) | Q(pk__in=merged_into.values("duplicate_of")))
 
 
 def incident_get(user: User, ref: str | int) -> Incident:
@@ -155,6 +164,35 @@ def incidents_by_keys(user: User, keys: list[str]) -> list[Incident]:
     if missing:
         raise ValidationFailed(f"No such incident: {', '.join(missing)}.", field="incidents")
     return found
+
+
+# --- incidents among others (related, merged, major incident and children) ----------------
+def incident_related(incident: Incident) -> QuerySet[Incident]:
+    return incident.related.select_related("assignee").order_by("number")
+
+
+def incident_children(incident: Incident) -> QuerySet[Incident]:
+    """A major incident's children, oldest first (one query)."""
+    return incident.children.select_related("assignee", "team").order_by("number")
+
+
+def incident_duplicates(incident: Incident) -> QuerySet[Incident]:
+    return incident.duplicates.select_related("requester").order_by("number")
+
+
+def incident_links(user: User, incident: Incident) -> dict[str, Any]:
+    """How ``incident`` stands among others, as ``user`` may read it: staff everything
+    (``Parts.linked_records``); a requester only the master their incident was merged
+    into (the e-mail told them of it)."""
+    staff = parts_for(user, incident).linked_records
+    none = Incident.objects.none()
+    return {
+        "duplicate_of": incident.duplicate_of,
+        "duplicates": incident_duplicates(incident) if staff else none,
+        "parent": incident.parent if staff else None,
+        "children": incident_children(incident) if staff else none,
+        "related": incident_related(incident) if staff else none,
+    }
 
 
 # --- service requests ---------------------------------------------------------------------

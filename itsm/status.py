@@ -55,6 +55,11 @@ def requester_status_line(incident: Incident, defect: dict[str, Any] | None = No
     status = incident.status
     if status == IncidentStatus.CANCELLED:
         return "This incident was cancelled."
+    if status == IncidentStatus.CLOSED and incident.duplicate_of_id is not None:
+        return (
+            f"This incident is followed under {incident.duplicate_of.key}, which reports "
+            "the same issue."
+        )
     if status == IncidentStatus.CLOSED:
         return "This incident is closed."
     if status == IncidentStatus.RESOLVED:

@@ -2,6 +2,7 @@ from django.urls import path
 
 from itsm import views
 from itsm.views import satisfaction
+from itsm.views.incident_links import IncidentLinksView
 
 app_name = "itsm"
 urlpatterns = [
@@ -36,6 +37,11 @@ urlpatterns = [
         "reports/satisfaction/",
         satisfaction.SatisfactionReportPage.as_view(),
         name="satisfaction_report",
+    ),
+    path(
+        "incidents/<str:ref>/links/<str:op>/",
+        IncidentLinksView.as_view(),
+        name="incident_links",
     ),
     path("catalogue/", views.CatalogueView.as_view(), name="catalogue"),
     path("catalogue/<int:pk>/", views.OrderView.as_view(), name="order"),

@@ -21,6 +21,7 @@ REQUESTER_INCIDENT_ACTIONS = frozenset(
         "reopen",
         "close",
         "cancel",
+        "merge",  # closed as a duplicate: followed under its master
         "workaround_published",
         # The requester is e-mailed when the fix goes live or is withdrawn.
         "fix_released",
@@ -58,7 +59,17 @@ def _requester_parts(user: Any, record: Any, actions: frozenset[str]) -> Parts:
 
 
 def incident_parts(user: Any, incident: Any) -> Parts:
-    return _requester_parts(user, incident, REQUESTER_INCIDENT_ACTIONS)
+    parts = _requester_parts(user, incident, REQUESTER_INCIDENT_ACTIONS)
+    if parts is NOTHING and user.is_authenticated:
+        from itsm.permissions import follows_merged  # permissions import the models
+
+        if follows_merged(user, incident):  # merged in: read it as its requester does
+            return Parts(
+                public_replies=True,
+                history_actions=REQUESTER_INCIDENT_ACTIONS,
+                public_attachments=True,
+            )
+    return parts
 
 
 def request_parts(user: Any, req: Any) -> Parts:

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from itsm import selectors, services
+from itsm.api.incident_links import IncidentLinksMixin
 from itsm.api.serializers import (
     TRANSITION_INPUTS,
     IncidentCreateSerializer,
@@ -19,7 +20,7 @@ from itsm.filters import IncidentFilter
 from itsm.permissions import ensure_can_fire
 
 
-class IncidentViewSet(TicketViewSet):
+class IncidentViewSet(IncidentLinksMixin, TicketViewSet):
     """Incidents. ``{id}`` is the numeric id or the key (``INC-1042``)."""
 
     serializer_class = IncidentSerializer

@@ -85,6 +85,8 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         "responded_at",
         "problem",
         "caused_by_change",
+        "duplicate_of",
+        "parent",
     )
 
     number = models.PositiveBigIntegerField(unique=True, editable=False)
@@ -141,6 +143,27 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         related_name="caused_incidents",
         help_text="The change that caused this incident.",
     )
+
+    # Merged: this incident was closed as a duplicate of that one (itsm.services.incident_links).
+    duplicate_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="duplicates",
+        help_text="The master incident this one was merged into.",
+    )
+    # A child of a major incident: resolved with it (incident_resolve cascades).
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        help_text="The major incident this incident is part of.",
+    )
+    # Related incidents: a plain symmetric link, for reading across (no behaviour).
+    related = models.ManyToManyField("self", blank=True)
 
     sla_clocks = GenericRelation("sla.SlaClock")
 
@@ -236,6 +259,16 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         field=status, source=[S.NEW, S.ASSIGNED], target=S.CANCELLED, custom={"label": "Cancel"}
     )
     def cancel(self) -> None: ...
+
+    # Not in TRANSITION_NAMES: it takes a master, so it has its own service, page form and
+    # endpoint (incident_merge) rather than the generic transition form.
+    @transition(
+        field=status,
+        source=list(OPEN_STATES),
+        target=S.CLOSED,
+        custom={"label": "Close as duplicate"},
+    )
+    def merge(self) -> None: ...
 
 
 TRANSITION_NAMES = (

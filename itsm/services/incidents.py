@@ -359,7 +359,8 @@ def incident_resolve(
 ) -> Incident:
     """Resolve (in_progress or assigned → resolved). From assigned, the implied start is
     fired first through ``incident_start`` (its own audit row, the response clock) in the
-    same transaction. Outbox: the requester is asked to confirm."""
+    same transaction. Outbox: the requester is asked to confirm. A major incident's open
+    children are resolved with it, each through this service (``children_resolve``)."""
     _require(resolution_code, "resolution_code", "A resolution code is required.")
     _choice(resolution_code, ResolutionCode, "resolution_code")
     _require(
@@ -377,7 +378,15 @@ def incident_resolve(
                 comment="Started on resolving",
                 via_problem=via_problem,
             )
-        return _resolve(incident, actor, resolution_code, resolution_notes, comment, via_problem)
+        resolved = _resolve(
+            incident, actor, resolution_code, resolution_notes, comment, via_problem
+        )
+        # A major incident's open children follow its resolution (incident_links); asked
+        # of every incident, so children un-declaring the parent left are not stranded.
+        from itsm.services.incident_links import children_resolve
+
+        children_resolve(parent=resolved, actor=actor)
+        return resolved
 
 
 def _resolve(

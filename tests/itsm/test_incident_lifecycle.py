@@ -22,6 +22,7 @@ ALLOWED = {
     "reopen": {"resolved"},
     "close": {"resolved"},
     "cancel": {"new", "assigned"},
+    "merge": {"new", "assigned", "in_progress", "on_hold"},
 }
 TARGET = {
     "assign": "assigned",
@@ -33,6 +34,7 @@ TARGET = {
     "reopen": "in_progress",
     "close": "closed",
     "cancel": "cancelled",
+    "merge": "closed",
 }
 
 
@@ -45,6 +47,12 @@ def _fire(name: str, incident, org):  # type: ignore[no-untyped-def]
         "reopen": {"reason": "Still broken."},
     }.get(name, {})
     actor = org.incident_manager  # may fire everything: only the state decides
+    if name == "merge":  # closes as a duplicate: it takes a master (its own service)
+        from itsm.services.incident_links import incident_merge
+
+        master = services.incident_create(actor=org.agent, service=org.service, title="Master")
+        incident_merge(duplicate=incident, master=master, actor=actor)
+        return type(incident).objects.get(pk=incident.pk)
     return services.TRANSITION_SERVICES[name](incident=incident, actor=actor, **kwargs)
 
 
