@@ -179,6 +179,46 @@ def seed(stdout: TextIO) -> None:
     _seed_problems(stdout)
     _seed_catalogue(stdout)
     _seed_changes(stdout)
+    _seed_canned_replies(stdout)
+
+
+def _seed_canned_replies(stdout: TextIO) -> None:
+    """Two replies the Service Desk shares and one of the agent's own (issue 12)."""
+    from core.models import Team
+    from itsm.models import CannedReply
+    from itsm.services.canned import canned_reply_create
+
+    if CannedReply.objects.exists():
+        return
+    agent = User.objects.get(username="agent")
+    desk = Team.objects.get(name="Service Desk")
+    replies = [
+        (
+            desk,
+            "Acknowledge",
+            "Hello {{ requester.first_name }},\n\nThank you for reporting this. {{ ticket.key }} "
+            "({{ ticket.title }}) is with the service desk and we are looking into it now; "
+            "you will hear from us as soon as we know more.\n\nKind regards,\n{{ agent.name }}",
+        ),
+        (
+            desk,
+            "Password reset",
+            "Hello {{ requester.first_name }},\n\nWe have reset your {{ ticket.service }} "
+            "password. Please sign in with the temporary password sent to you separately and "
+            "choose a new one. If it still fails, reply here and quote {{ ticket.key }}."
+            "\n\n{{ agent.first_name }}",
+        ),
+        (
+            None,
+            "Need more detail",
+            "Hi {{ requester.first_name }}, could you send a screenshot of the error and the "
+            "time it happened? That will help us find it in the logs.\n\n{{ agent.first_name }}",
+        ),
+    ]
+    with outbox_suppressed():
+        for team, title, body in replies:
+            canned_reply_create(actor=agent, title=title, body=body, team=team)
+    stdout.write(f"  {len(replies)} canned replies")
 
 
 def _seed_changes(stdout: TextIO) -> None:

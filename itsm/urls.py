@@ -1,6 +1,7 @@
 from django.urls import path
 
 from itsm import views
+from itsm.views import canned as canned_views
 from itsm.views import satisfaction
 from itsm.views.incident_links import IncidentLinksView
 
@@ -8,6 +9,14 @@ app_name = "itsm"
 urlpatterns = [
     path("portal/", views.PortalView.as_view(), name="portal"),
     path("desk/", views.DeskView.as_view(), name="desk"),
+    path("desk/canned/", canned_views.CannedListView.as_view(), name="canned"),
+    path("desk/canned/new/", canned_views.CannedCreateView.as_view(), name="canned_new"),
+    path("desk/canned/<str:pk>/edit/", canned_views.CannedEditView.as_view(), name="canned_edit"),
+    path(
+        "desk/canned/<str:pk>/delete/",
+        canned_views.CannedDeleteView.as_view(),
+        name="canned_delete",
+    ),
     path("incidents/new/", views.IncidentCreateView.as_view(), name="incident_new"),
     path("incidents/<str:ref>/", views.IncidentDetailView.as_view(), name="incident_detail"),
     path("incidents/<str:ref>/edit/", views.IncidentEditView.as_view(), name="incident_edit"),

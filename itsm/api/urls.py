@@ -1,5 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
+from itsm.api.canned import CannedReplyViewSet
 from itsm.api.change_views import (
     ChangeViewSet,
     FreezeWindowViewSet,
@@ -20,4 +21,5 @@ router.register("changes", ChangeViewSet, basename="change")
 router.register("freeze-windows", FreezeWindowViewSet, basename="freeze-window")
 router.register("change-templates", StandardChangeTemplateViewSet, basename="change-template")
 router.register("satisfaction", SatisfactionViewSet, basename="satisfaction")
+router.register("canned-replies", CannedReplyViewSet, basename="canned-reply")
 urlpatterns = router.urls

@@ -1,4 +1,5 @@
 from itsm.models.approval import Approval, Decision
+from itsm.models.canned import PLACEHOLDERS, CannedReply
 from itsm.models.change import (
     CHANGE_OPEN_STATES,
     CHANGE_TRANSITIONS,
@@ -44,6 +45,8 @@ from itsm.models.request import (
 from itsm.models.satisfaction import SatisfactionResponse
 
 __all__ = [
+    "PLACEHOLDERS",
+    "CannedReply",
     "CHANGE_OPEN_STATES",
     "CHANGE_TRANSITIONS",
     "RISK_QUESTIONS",
