@@ -18,12 +18,14 @@ from itsm.models import PLACEHOLDERS, CannedReply
 from itsm.services import canned
 
 
-class CannedBase(LoginRequiredMixin, DomainErrorMixin, View):
+class _StaffOnly:
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated and not canned.can_use_canned_replies(request.user):
             raise NotFound("No such page.")  # requesters keep no canned replies
-        return super().dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
+
+class CannedBase(LoginRequiredMixin, DomainErrorMixin, _StaffOnly, View):
     def reply(self, request: HttpRequest, pk: str) -> CannedReply:
         found = canned.canned_replies_visible(request.user).filter(pk=parse_id(pk)).first()
         if found is None:

@@ -83,7 +83,8 @@
     render(picker);
     p.panel.hidden = false;
     p.button.setAttribute("aria-expanded", "true");
-    p.filter.focus();
+    p.filter.focus({ preventScroll: true });
+    if (p.panel.scrollIntoView) p.panel.scrollIntoView({ block: "nearest" });
   }
   function close(picker, refocus) {
     var p = parts(picker);
