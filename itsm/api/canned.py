@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from core.api.serializers import TeamRefSerializer, UserRefSerializer
 from core.exceptions import ValidationFailed
+from core.ids import parse_id
 from core.models import Team
 from itsm.models import CannedReply
 from itsm.services import canned
@@ -83,7 +84,8 @@ class CannedReplyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         team_id = data.pop("team", None)
         team = None
         if team_id is not None:
-            team = Team.objects.filter(pk=team_id).first()
+            pk = parse_id(team_id)  # past bigint: no such team, not a driver error
+            team = Team.objects.filter(pk=pk).first() if pk else None
             if team is None:
                 raise ValidationFailed(f"No team {team_id}.", field="team")
         reply = canned.canned_reply_create(actor=request.user, team=team, **data)

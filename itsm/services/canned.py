@@ -132,6 +132,9 @@ def _ensure_text(title: str, body: str) -> None:
         errors["title"] = ["Give the reply a title."]
     if not (body or "").strip():
         errors["body"] = ["Write the reply's text."]
+    for name, value in (("title", title), ("body", body)):
+        if "\x00" in value:  # PostgreSQL refuses NUL in text: a 400 here, not a 500 there
+            errors[name] = ["Remove the NUL character."]
     if errors:
         raise ValidationFailed(" ".join(m[0] for m in errors.values()), errors=errors)
     ensure_lengths(CannedReply, {"title": title})

@@ -119,6 +119,8 @@ def test_scope_is_fixed_and_text_is_checked_on_every_save(org, replies) -> None:
     assert set(err.value.errors) == {"title", "body"}
     with pytest.raises(ValidationFailed, match="at most 120"):
         canned.canned_reply_create(actor=org.agent, title="t" * 121, body="x")
+    with pytest.raises(ValidationFailed, match="NUL"):
+        canned.canned_reply_create(actor=org.agent, title="a\x00b", body="x")
     with pytest.raises(ValidationFailed, match="at most 20,000"):
         canned.canned_reply_create(actor=org.agent, title="long", body="x" * 20_001)
 
@@ -233,12 +235,11 @@ def test_api_refuses_what_the_services_refuse(org, replies) -> None:  # type: ig
         format="json",
     )
     assert other.status_code == 403
-    assert (
-        api.post(
-            "/api/v1/canned-replies/", {"title": "x", "body": "y", "team": 99999}, format="json"
-        ).status_code
-        == 400
-    )
+    for team in (99999, 2**70):
+        made = api.post(
+            "/api/v1/canned-replies/", {"title": "x", "body": "y", "team": team}, format="json"
+        )
+        assert made.status_code == 400
     # another person's reply and another team's are not there at all
     for key in ("theirs", "other_desk"):
         assert api.get(f"/api/v1/canned-replies/{replies[key].pk}/").status_code == 404
