@@ -155,7 +155,7 @@ def canned_reply_create(
 ) -> CannedReply:
     """A personal reply (no ``team``) or one shared with ``team``. 403 for a requester or
     for a team the actor is not in (Administrators excepted); 400 naming an unknown
-    placeholder, a missing or too long title or body. Audit: ``canned_reply_created``."""
+    placeholder, a missing or too long title or body. Audit: ``created``."""
     if not can_use_canned_replies(actor):
         raise ActionForbidden("Only staff keep canned replies.")
     if team is not None and not can_share_with(actor, team):
@@ -173,7 +173,7 @@ def canned_reply_create(
         audit_record(
             target=reply,
             actor=actor,
-            action="canned_reply_created",
+            action="created",
             changes={
                 "title": (None, title),
                 "body": (None, body),
@@ -188,7 +188,7 @@ def canned_reply_update(
 ) -> CannedReply:
     """Change the title and/or body (400 for any other field: a reply's team or owner is
     fixed). The same checks as creating; 403 for one who may not manage it. Audit:
-    ``canned_reply_updated`` with the fields that changed."""
+    ``updated`` with the fields that changed."""
     ensure_editable(fields, EDITABLE)
     with transaction.atomic():
         row = CannedReply.objects.select_for_update().select_related("team").get(pk=reply.pk)
@@ -204,12 +204,12 @@ def canned_reply_update(
         }
         row.title, row.body = title, body
         row.save()
-        audit_record(target=row, actor=actor, action="canned_reply_updated", changes=changes)
+        audit_record(target=row, actor=actor, action="updated", changes=changes)
     return row
 
 
 def canned_reply_delete(*, reply: CannedReply, actor: AbstractBaseUser) -> None:
-    """Remove a reply (403 for one who may not manage it). Audit: ``canned_reply_deleted``
+    """Remove a reply (403 for one who may not manage it). Audit: ``deleted``
     (on the reply's id, with its title and text, so what was removed can be read back)."""
     with transaction.atomic():
         row = CannedReply.objects.select_for_update().select_related("team").get(pk=reply.pk)
@@ -218,7 +218,7 @@ def canned_reply_delete(*, reply: CannedReply, actor: AbstractBaseUser) -> None:
         audit_record(
             target=row,
             actor=actor,
-            action="canned_reply_deleted",
+            action="deleted",
             changes={"title": (row.title, None), "body": (row.body, None)},
         )
         row.delete()

@@ -68,8 +68,8 @@ def test_create_update_delete_write_one_audit_row_each(org) -> None:  # type: ig
     pk = reply.pk
     canned.canned_reply_delete(reply=reply, actor=org.agent)
     assert not CannedReply.objects.filter(pk=pk).exists()
-    assert _audit(pk) == ["canned_reply_created", "canned_reply_updated", "canned_reply_deleted"]
-    updated = AuditEvent.objects.get(object_id=pk, action="canned_reply_updated")
+    assert _audit(pk) == ["created", "updated", "deleted"]
+    updated = AuditEvent.objects.get(object_id=pk, action="updated")
     assert set(updated.changes) == {"body"}
 
 
@@ -81,7 +81,7 @@ def test_a_personal_reply_is_its_owners_alone(org, replies) -> None:  # type: ig
             canned.canned_reply_update(reply=mine, actor=outsider, title="Taken")
         with pytest.raises(ActionForbidden):
             canned.canned_reply_delete(reply=mine, actor=outsider)
-    assert _audit(mine.pk) == ["canned_reply_created"]
+    assert _audit(mine.pk) == ["created"]
 
 
 def test_a_team_reply_is_managed_by_its_members_and_administrators(org, replies) -> None:  # type: ignore[no-untyped-def]
@@ -220,7 +220,7 @@ def test_api_lists_creates_updates_and_deletes(org, replies) -> None:  # type: i
         api.patch(f"/api/v1/canned-replies/{pk}/", {"team": None}, format="json").status_code == 400
     )
     assert api.delete(f"/api/v1/canned-replies/{pk}/").status_code == 204
-    assert _audit(pk) == ["canned_reply_created", "canned_reply_updated", "canned_reply_deleted"]
+    assert _audit(pk) == ["created", "updated", "deleted"]
 
 
 def test_api_refuses_what_the_services_refuse(org, replies) -> None:  # type: ignore[no-untyped-def]
