@@ -51,8 +51,8 @@ def test_typing_two_semicolons_picks_and_inserts_a_filled_reply(  # type: ignore
     page.wait_for_selector("[data-canned-panel]:not([hidden])")
     page.keyboard.press("Escape")
     assert page.locator("[data-canned-panel]").is_hidden()
-    page.click("form[hx-post] button[type=submit]")
-    page.wait_for_function("!document.querySelector('#comment-body').value")
+    page.click("form:has(#comment-body) button[type=submit]")
+    page.locator(".timeline").get_by_text(expected).first.wait_for()  # posted, shown
     assert Comment.objects.get().body == expected
     # the management page, and its form kept as posted with what to change
     page.goto(f"{live_server.url}/desk/canned/")
