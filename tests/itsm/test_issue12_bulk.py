@@ -370,3 +370,93 @@ def test_job_results_cost_no_query_per_ticket(  # type: ignore[no-untyped-def]
 
     few = queries(cancel_all(1))
     assert queries(cancel_all(6)) == few
+
+
+# --- the desk page ----------------------------------------------------------------------------
+def _page(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_queue_offers_checkboxes_and_the_bar_to_staff(org, new_incident) -> None:  # type: ignore[no-untyped-def]
+    html = _page(org.agent).get("/desk/?queue=all").content.decode()
+    assert 'id="bulk-form"' in html
+    assert f'class="bulk-pick" name="incidents" value="{new_incident.key}"' in html
+    assert 'class="bulk-all"' in html
+    assert f'<option value="{org.desk.pk}:{org.agent.pk}">' in html  # a member of my team
+    assert f'<option value="{org.support.pk}:">' in html  # another team's queue
+
+
+def test_the_bar_starts_a_job_and_shows_the_summary_with_refusals(  # type: ignore[no-untyped-def]
+    org, transactional_db
+) -> None:
+    """A small job runs when the request commits: the answer is already its summary."""
+    a, b = _incidents(org, 2)
+    services.incident_cancel(incident=b, actor=org.requester)
+    r = _page(org.agent).post(
+        "/desk/bulk/",
+        {"action": "assign", "incidents": [a.key, b.key], "assign_to": f":{org.agent.pk}"},
+        headers={"HX-Request": "true"},
+    )
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert "1 succeeded" in html and "1 refused" in html
+    assert f"Cannot assign {b.key} while it is cancelled." in html
+    assert "every 1s" not in html  # finished: no more polling
+    assert Incident.objects.get(pk=a.pk).assignee == org.agent
+
+
+def test_a_large_job_answers_with_a_polling_progress_bar(  # type: ignore[no-untyped-def]
+    org, monkeypatch, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    """Above the inline size the job goes to Celery; the page polls it every second."""
+    incidents = _incidents(org, bulk.INLINE_MAX + 1)
+    queued: list[int] = []
+    monkeypatch.setattr("itsm.tasks.bulk_job_run.delay", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = _page(org.agent).post(
+            "/desk/bulk/",
+            {
+                "action": "transition",
+                "transition": "cancel",
+                "incidents": [i.key for i in incidents],
+            },
+        )
+    job = BulkJob.objects.get()
+    assert queued == [job.pk]
+    html = r.content.decode()
+    assert f'hx-get="/desk/bulk/{job.pk}/" hx-trigger="every 1s"' in html
+    assert f"0 of {bulk.INLINE_MAX + 1}" in html
+    bulk.bulk_job_run(job.pk)
+    html = _page(org.agent).get(f"/desk/bulk/{job.pk}/").content.decode()
+    assert f"{bulk.INLINE_MAX + 1} succeeded" in html and "every 1s" not in html
+
+
+def test_the_bar_says_what_to_change_when_refused(org, new_incident) -> None:  # type: ignore[no-untyped-def]
+    r = _page(org.agent).post(
+        "/desk/bulk/",
+        {
+            "action": "transition",
+            "transition": "resolve",
+            "resolution_code": "fixed",
+            "incidents": [new_incident.key],
+        },
+        headers={"HX-Request": "true"},
+    )
+    assert r.status_code == 400
+    assert "Resolve needs resolution notes." in r.content.decode()
+    assert not BulkJob.objects.exists()
+
+
+def test_someone_elses_job_is_not_shown(
+    org, new_incident, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    job = _run(
+        django_capture_on_commit_callbacks,
+        actor=org.agent,
+        action="add_watcher",
+        incidents=[new_incident.key],
+        params={"user": "agent"},
+    )
+    assert _page(org.agent_other).get(f"/desk/bulk/{job.pk}/").status_code == 404
