@@ -17,3 +17,11 @@ def bulk_job_run(job_id: int) -> str:
 
     job = run(job_id)
     return job.status if job is not None else "not claimed"
+
+
+@shared_task(name="itsm.tasks.bulk_jobs_resume")
+def bulk_jobs_resume() -> int:
+    """Periodic: start bulk jobs whose message was lost or whose worker died."""
+    from itsm.services.bulk import bulk_jobs_resume as resume
+
+    return resume()

@@ -118,8 +118,9 @@ def _user_ref(value: Any, field: str) -> AbstractBaseUser:
     """An active user by id or username (400 otherwise)."""
     ref = str(value if value is not None else "").strip().lstrip("@")
     require(ref, field, "Name a person.")
-    pk = parse_id(ref)
-    user = User.objects.filter(Q(username=ref) | Q(pk=pk) if pk else Q(username=ref)).first()
+    user = User.objects.filter(username=ref).first()
+    if user is None and parse_id(ref) is not None:
+        user = User.objects.filter(pk=parse_id(ref)).first()
     if user is None or not user.is_active:
         raise ValidationFailed(f"No active user {ref}.", field=field)
     return user
@@ -279,7 +280,28 @@ def _start(job_id: int, size: int) -> None:
         return
     from itsm.tasks import bulk_job_run as task
 
-    task.delay(job_id)
+    try:
+        task.delay(job_id)
+    except Exception:  # broker down: the job has committed; the sweep starts it later
+        logger.warning("bulk job %s: broker unavailable, left for the sweep", job_id, exc_info=True)
+
+
+def bulk_jobs_resume(*, now: Any = None) -> int:
+    """Periodic safety net: queue again the jobs no worker has started for a minute (the
+    broker was down, the message was lost) and those a dead worker left running. Each run
+    claims its job, so a job queued twice still runs once."""
+    from itsm.tasks import bulk_job_run as task
+
+    now = now or timezone.now()
+    ids = list(
+        BulkJob.objects.filter(
+            Q(status=BulkJobStatus.QUEUED, created_at__lt=now - timedelta(minutes=1))
+            | Q(status=BulkJobStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+        ).values_list("pk", flat=True)[:100]
+    )
+    for pk in ids:
+        task.delay(pk)
+    return len(ids)
 
 
 def _claim(job_id: int) -> bool:

@@ -460,3 +460,34 @@ def test_someone_elses_job_is_not_shown(
         params={"user": "agent"},
     )
     assert _page(org.agent_other).get(f"/desk/bulk/{job.pk}/").status_code == 404
+
+
+def test_a_job_whose_message_was_lost_is_started_by_the_sweep(  # type: ignore[no-untyped-def]
+    org, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    """The broker was down when the job was queued: the request still answers, and the
+    periodic sweep starts the job once the broker is back."""
+    import time_machine
+
+    from itsm.tasks import bulk_jobs_resume
+
+    incidents = _incidents(org, bulk.INLINE_MAX + 1)
+
+    def broker_down(job_id: int) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr("itsm.tasks.bulk_job_run.delay", broker_down)
+    job = _run(
+        django_capture_on_commit_callbacks,
+        actor=org.agent,
+        action="add_watcher",
+        incidents=[i.key for i in incidents],
+        params={"user": "agent"},
+    )
+    assert job.status == "queued"
+    monkeypatch.undo()
+    assert bulk_jobs_resume() == 0  # not yet a minute old
+    with time_machine.travel(job.created_at + bulk.STALE_AFTER):
+        assert bulk_jobs_resume() == 1
+    job.refresh_from_db()
+    assert job.status == "done" and job.done_count == len(incidents)
