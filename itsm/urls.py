@@ -2,12 +2,15 @@ from django.urls import path
 
 from itsm import views
 from itsm.views import satisfaction
+from itsm.views.bulk import BulkCreateView, BulkJobView
 from itsm.views.incident_links import IncidentLinksView
 
 app_name = "itsm"
 urlpatterns = [
     path("portal/", views.PortalView.as_view(), name="portal"),
     path("desk/", views.DeskView.as_view(), name="desk"),
+    path("desk/bulk/", BulkCreateView.as_view(), name="bulk_create"),
+    path("desk/bulk/<int:pk>/", BulkJobView.as_view(), name="bulk_job"),
     path("incidents/new/", views.IncidentCreateView.as_view(), name="incident_new"),
     path("incidents/<str:ref>/", views.IncidentDetailView.as_view(), name="incident_detail"),
     path("incidents/<str:ref>/edit/", views.IncidentEditView.as_view(), name="incident_edit"),

@@ -1,4 +1,5 @@
 from itsm.models.approval import Approval, Decision
+from itsm.models.bulk import BulkAction, BulkJob, BulkJobResult, BulkJobStatus
 from itsm.models.change import (
     CHANGE_OPEN_STATES,
     CHANGE_TRANSITIONS,
@@ -44,6 +45,10 @@ from itsm.models.request import (
 from itsm.models.satisfaction import SatisfactionResponse
 
 __all__ = [
+    "BulkAction",
+    "BulkJob",
+    "BulkJobResult",
+    "BulkJobStatus",
     "CHANGE_OPEN_STATES",
     "CHANGE_TRANSITIONS",
     "RISK_QUESTIONS",

@@ -35,6 +35,7 @@ from itsm.permissions import (
     user_team_ids,
 )
 from itsm.status import requester_status_line
+from itsm.views.bulk import bulk_bar_context
 from sla.selectors import ticket_clocks
 
 PAGE_SIZE = 25
@@ -119,6 +120,7 @@ class DeskView(LoginRequiredMixin, DomainErrorMixin, View):
             "statuses": IncidentStatus.choices,
             "querystring": params.urlencode(),
             "ordering": params.get("ordering", ""),
+            "bulk": bulk_bar_context(request.user),  # the bulk action bar (None: not offered)
         }
         template = "itsm/_queue.html" if request.htmx else "itsm/desk.html"
         return render(request, template, context)
