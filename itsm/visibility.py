@@ -8,6 +8,7 @@ from typing import Any
 
 from core.roles import is_staff_member
 from core.visibility import EVERYTHING, NOTHING, Parts
+from core.watchers import is_watching
 
 # What a requester's timeline shows of an incident's audit trail: what happened to their
 # incident, not how support organised itself (assignments, escalations, links, SLA events).
@@ -58,7 +59,16 @@ def _requester_parts(user: Any, record: Any, actions: frozenset[str]) -> Parts:
 
 
 def incident_parts(user: Any, incident: Any) -> Parts:
-    return _requester_parts(user, incident, REQUESTER_INCIDENT_ACTIONS)
+    """A participant (a colleague the requester added as a watcher, see
+    ``core.watchers.may_add_participants``) reads what the requester reads."""
+    parts = _requester_parts(user, incident, REQUESTER_INCIDENT_ACTIONS)
+    if parts == NOTHING and user.is_authenticated and is_watching(user, incident):
+        return Parts(
+            public_replies=True,
+            history_actions=REQUESTER_INCIDENT_ACTIONS,
+            public_attachments=True,
+        )
+    return parts
 
 
 def request_parts(user: Any, req: Any) -> Parts:
