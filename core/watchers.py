@@ -124,14 +124,22 @@ def watch_add(*, record: models.Model, user: AbstractBaseUser, actor: AbstractBa
 
     Preconditions: the record type takes watchers and ``actor`` may see it (404); anyone
     watches what they may see; adding someone else is for staff who may work the record
-    (403), and only someone who may see it (400). Watching twice is no change. Writes the
-    Watch and one audit row (``watcher_added``) on the record; no e-mail."""
+    (403), and only someone who may see it (400); the requester of a ticket that takes
+    participants adds colleagues who are not staff (400), who then see it. Watching twice
+    is no change. Writes the Watch and one audit row (``watcher_added``) on the record; no
+    e-mail."""
     if not is_watchable(record) or not may_see(actor, record):
         raise NotFound(f"No record {record_key(record)}.")
     if user.pk != actor.pk:
         ensure_may_manage_watchers(actor, record, ADD_OTHERS)
     # A participant the requester adds opens the ticket by being one (its selector lets
     # watchers in); anyone else added must already be able to.
+    if user.pk != actor.pk and not may_work(actor, record) and is_staff_member(user):
+        # the requester adds colleagues, not support staff (who follow what they work)
+        raise ValidationFailed(
+            f"{user} works on tickets: only colleagues are added as participants.",
+            field="username",
+        )
     if not may_see(user, record) and not may_add_participants(actor, record):
         raise ValidationFailed(f"{user} may not see {record_key(record)}.", field="user")
     with transaction.atomic():

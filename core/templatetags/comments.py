@@ -13,7 +13,8 @@ replies) the box is shown to whoever may reply or note, and someone who may do b
 chooses with two tabs, *Public reply* and *Internal work note* (posted as ``visibility``;
 an internal note is drawn in yellow); ``comment_visibility`` in the context keeps the
 choice of a refused post. ``bare=True`` leaves out the box's own panel and heading, for
-a page that puts it inside its Activity panel.
+a page that puts it inside its Activity panel; ``post_url`` names the comment page of a
+record type whose URL name does not follow the pattern (requests).
 """
 
 from __future__ import annotations
@@ -52,10 +53,12 @@ def _public_side(record: Any) -> bool:
 
 
 @register.inclusion_tag("core/_comment_box.html", takes_context=True)
-def comment_box(context: template.Context, record: Any, bare: bool = False) -> dict[str, Any]:
+def comment_box(
+    context: template.Context, record: Any, bare: bool = False, post_url: str = ""
+) -> dict[str, Any]:
     request = context["request"]
     user = request.user
-    url = comment_url(record)
+    url = post_url or comment_url(record)
     public_side = _public_side(record)
     may_reply = public_side and may_comment(user, record, True)
     may_note = may_comment(user, record, False)

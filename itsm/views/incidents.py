@@ -35,6 +35,7 @@ from itsm.permissions import (
     user_team_ids,
 )
 from itsm.status import requester_status_line
+from itsm.views.in_place import in_place, refusal_title
 from sla.selectors import ticket_clocks
 
 PAGE_SIZE = 25
@@ -147,18 +148,6 @@ class IncidentDetailView(LoginRequiredMixin, DomainErrorMixin, View):
 # attachments, reply box and timeline) from ``render_ticket``, the one function the GET
 # shares, so the region can never drift from the page. Without JavaScript the same views
 # answer a plain POST with a redirect to the page.
-TICKET_REGION = "ticket"  # the region's element id, sent by htmx as HX-Target
-# the error page's words (core/error.html), for a refusal shown at the top of the region
-REFUSAL_TITLES = {403: "Not allowed", 404: "Not found", 409: "Not possible now"}
-
-
-def in_place(request: HttpRequest) -> bool:
-    """Whether to answer with the ticket region: an HTMX request aimed at it (or at no
-    named element, as an HTMX post from the old reply box was)."""
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and htmx.target in (None, TICKET_REGION)
-
-
 def render_ticket(
     request: HttpRequest, incident: Incident, *, status: int = 200, **extra: Any
 ) -> HttpResponse:
@@ -184,7 +173,7 @@ def _refused(
     error's own status (400, 403, 409): on the page, and in the region with HTMX."""
     incident = selectors.incident_get(request.user, incident.pk)  # as it is, not as tried
     extra.setdefault("form_errors", exc.errors)
-    title = REFUSAL_TITLES.get(exc.status_code, "Please check your input")
+    title = refusal_title(exc)
     return render_ticket(
         request,
         incident,

@@ -12,6 +12,7 @@ from core.models import AuditEvent, Comment, Watch
 from itsm import services
 from itsm.models import Incident
 from tests.conftest import drive
+from tests.itsm.test_requests import mouse  # noqa: F401  (fixture)
 
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "ticket"}
 
@@ -308,6 +309,9 @@ def test_a_requester_manages_participants_only_on_their_own_incident(org, new_in
     r = requester.post(_watch_url(new_incident, "remove/"), {"username": "agent"})
     assert r.status_code == 403
     assert Watch.objects.filter(user=org.agent, object_id=new_incident.pk).exists()
+    # colleagues, not support staff
+    r = requester.post(_watch_url(new_incident), {"username": "support2"})
+    assert r.status_code == 400 and b"only colleagues" in r.content
     # a participant is added with one audit row
     requester.post(_watch_url(new_incident), {"username": "requester2"})
     assert AuditEvent.objects.filter(object_id=new_incident.pk, action="watcher_added").count() == 1
@@ -317,3 +321,36 @@ def test_watchers_post_in_place_from_the_region(org, new_incident) -> None:  # t
     html = _client(org.agent).get(_url(new_incident)).content.decode()
     watchers = html[html.index('<div data-in-place><section class="panel" id="watchers"') :]
     assert "/watchers/itsm.incident/" in watchers.split("</section>", 1)[0]
+
+
+# --- the service request page, the same way ----------------------------------------------
+def test_request_actions_with_htmx_return_the_region(org, mouse) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from itsm.services import requests as rs
+
+    req = rs.request_submit(actor=org.requester, item=mouse, answers={})
+    support = _client(org.support2)
+    base = f"/requests/{req.key}/"
+    html = support.get(base).content.decode()
+    activity = html[html.index('id="activity"') :]
+    assert activity.index('id="comment-body"') < activity.index('id="timeline"')
+    assert 'data-visibility="internal"' in activity
+    r = support.post(base + "transitions/start_fulfilment/", {}, **HTMX)
+    assert r.status_code == 200
+    html = _region(r)
+    assert 'class="badge rst-fulfilling"' in html
+    assert 'data-transition="start_fulfilment"' not in html
+    task = req.tasks.get()
+    r = support.post(base + f"tasks/{task.pk}/complete/", {}, **HTMX)
+    assert r.status_code == 200 and 'class="badge rst-fulfilled"' in _region(r)
+    r = support.post(base + "comments/", {"body": "Delivered to desk 4"}, **HTMX)
+    assert r.status_code == 200 and "Delivered to desk 4" in _region(r)
+    # refusals: the region with the reason and the 4xx
+    r = support.post(base + "transitions/start_fulfilment/", {}, **HTMX)
+    assert r.status_code in (403, 409) and "data-form-error" in _region(r)
+    r = support.post(base + "comments/", {"body": " ", "visibility": "internal"}, **HTMX)
+    assert r.status_code == 400
+    html = _region(r)
+    assert 'id="comment-error"' in html and 'value="internal" checked' in html
+    # without JavaScript: the redirect, as before
+    r = _client(org.requester).post(base + "comments/", {"body": "thanks"})
+    assert r.status_code == 302 and r["Location"] == base
