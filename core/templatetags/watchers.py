@@ -26,8 +26,10 @@ def watchers_panel(context: template.Context, record: Any) -> dict[str, Any]:
     shown = watchers.is_watchable(record) and getattr(user, "is_authenticated", False)
     rows = list(watchers.watchers_of(record)) if shown else []
     url = reverse("watch_add", args=[record._meta.label_lower, record.pk]) if shown else ""
-    can_manage = shown and watchers.may_manage_watchers(user, record)
-    participants = can_manage and not watchers.may_work(user, record)
+    # may_manage_watchers, asked in two parts so the work rule (a query) is asked once
+    works = shown and watchers.may_work(user, record)
+    participants = shown and not works and watchers.may_add_participants(user, record)
+    can_manage = works or participants
     if shown and parts_for(user, record).watchers:
         listed = rows
     elif participants:  # a requester sees the colleagues they may add and remove
