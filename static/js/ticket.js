@@ -62,6 +62,15 @@
     );
   });
 
+  // One action at a time: while one is on its way the region's buttons take no clicks
+  // (a double click would post twice); the answer replaces the region, or clears it here.
+  function busy(e, on) {
+    var target = e.detail.target;
+    if (target && target.id === REGION) target.toggleAttribute("aria-busy", on);
+  }
+  document.addEventListener("htmx:beforeRequest", function (e) { busy(e, true); });
+  document.addEventListener("htmx:afterRequest", function (e) { busy(e, false); });
+
   document.addEventListener("htmx:sendError", function () {
     showError("The server could not be reached. Check the connection and try again.");
   });
