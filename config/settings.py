@@ -310,6 +310,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "itsm.tasks.incidents_close_resolved",
         "schedule": crontab(minute="*/15"),
     },
+    "bulk-jobs-resume": {  # bulk jobs whose message was lost or whose worker died
+        "task": "itsm.tasks.bulk_jobs_resume",
+        "schedule": 60.0,
+    },
 }
 
 # --- Tandem ---------------------------------------------------------------------------

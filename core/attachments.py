@@ -149,6 +149,10 @@ class Attachable:
     # without a query (``find`` runs the type's selector, one query a person): the same
     # answer as ``find``, asked for each watcher told of a change.
     sees: Callable[[Any, Any], bool] | None = None
+    # Whether the record's requester may add colleagues as participants (watchers who
+    # then open it as its requester does: the record type's selector and parts policy
+    # let its watchers in), as JSM's request participants.
+    participants: bool = False
 
 
 _attachables: dict[type[models.Model], Attachable] = {}

@@ -65,9 +65,22 @@ def may_work(user: Any, record: Any) -> bool:
     return bool(rules.may_attach(user, record, False))
 
 
+def may_add_participants(user: Any, record: Any) -> bool:
+    """The requester of a record whose type takes participants (incidents) adds colleagues
+    to their own ticket, as JSM's request participants, and removes them again."""
+    rules = _rules(record)
+    return (
+        rules is not None
+        and rules.participants
+        and getattr(user, "is_authenticated", False)
+        and getattr(record, "requester_id", None) == user.pk
+    )
+
+
 def may_manage_watchers(user: Any, record: Any) -> bool:
-    """Who may add or remove someone else as a watcher."""
-    return may_work(user, record)
+    """Who may add or remove someone else as a watcher: staff who may work the record,
+    and the requester on their own ticket (its participants only, see ``watch_remove``)."""
+    return may_work(user, record) or may_add_participants(user, record)
 
 
 ADD_OTHERS = "add someone else as a watcher"
@@ -111,13 +124,23 @@ def watch_add(*, record: models.Model, user: AbstractBaseUser, actor: AbstractBa
 
     Preconditions: the record type takes watchers and ``actor`` may see it (404); anyone
     watches what they may see; adding someone else is for staff who may work the record
-    (403), and only someone who may see it (400). Watching twice is no change. Writes the
-    Watch and one audit row (``watcher_added``) on the record; no e-mail."""
+    (403), and only someone who may see it (400); the requester of a ticket that takes
+    participants adds colleagues who are not staff (400), who then see it. Watching twice
+    is no change. Writes the Watch and one audit row (``watcher_added``) on the record; no
+    e-mail."""
     if not is_watchable(record) or not may_see(actor, record):
         raise NotFound(f"No record {record_key(record)}.")
     if user.pk != actor.pk:
         ensure_may_manage_watchers(actor, record, ADD_OTHERS)
-    if not may_see(user, record):
+    # A participant the requester adds opens the ticket by being one (its selector lets
+    # watchers in); anyone else added must already be able to.
+    if user.pk != actor.pk and not may_work(actor, record) and is_staff_member(user):
+        # the requester adds colleagues, not support staff (who follow what they work)
+        raise ValidationFailed(
+            f"{user} works on tickets: only colleagues are added as participants.",
+            field="username",
+        )
+    if not may_see(user, record) and not may_add_participants(actor, record):
         raise ValidationFailed(f"{user} may not see {record_key(record)}.", field="user")
     with transaction.atomic():
         locked = _lock(record)
@@ -148,6 +171,11 @@ def watch_remove(*, record: models.Model, user: AbstractBaseUser, actor: Abstrac
         raise NotFound(f"No record {record_key(record)}.")
     if user.pk != actor.pk:
         ensure_may_manage_watchers(actor, record, REMOVE_OTHERS)
+        if not may_work(actor, record) and is_staff_member(user):
+            # the requester manages the colleagues they added, not who works the ticket
+            raise ActionForbidden(
+                f"Only those working {record_key(record)} may remove {user} as a watcher."
+            )
     with transaction.atomic():
         locked = _lock(record)
         deleted, _ = watchers_of(locked).filter(user=user).delete()

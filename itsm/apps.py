@@ -36,6 +36,7 @@ class ItsmConfig(AppConfig):
                     else permissions.can_note_incident(u, r)
                 ),
                 public_side=True,
+                participants=True,  # itsm.selectors.incident_list lets watchers in
             ),
         )
         register_attachable(

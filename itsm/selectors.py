@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from core.exceptions import NotFound, ValidationFailed
 from core.extensions import prefetches_for, team_queue_q
 from core.ids import parse_id
-from core.models import AuditEvent, Comment
+from core.models import AuditEvent, Comment, Watch
 from core.roles import is_staff_member
 from core.selectors import TimelineEntry, get_by_ref
 from core.visibility import parts_for
@@ -49,9 +50,15 @@ def incident_list(user: User) -> QuerySet[Incident]:
         return qs
     if not user.is_authenticated:
         return qs.none()
-    # ...and the masters their incidents were merged into: they follow them there.
+    # their own, those they were added to as a participant (core.watchers), and the
+    # masters their incidents were merged into: they follow them there
+    participant_of = Watch.objects.filter(
+        content_type=ContentType.objects.get_for_model(Incident), user=user
+    ).values("object_id")
     merged_into = Incident.objects.filter(requester=user, duplicate_of__isnull=False)
-    return qs.filter(Q(requester=user) | Q(pk__in=merged_into.values("duplicate_of")))
+    return qs.filter(
+        Q(requester=user) | Q(pk__in=participant_of) | Q(pk__in=merged_into.values("duplicate_of"))
+    )
 
 
 def incident_get(user: User, ref: str | int) -> Incident:

@@ -3,12 +3,15 @@ from django.urls import path
 from itsm import views
 from itsm.views import canned as canned_views
 from itsm.views import satisfaction
+from itsm.views.bulk import BulkCreateView, BulkJobView
 from itsm.views.incident_links import IncidentLinksView
 
 app_name = "itsm"
 urlpatterns = [
     path("portal/", views.PortalView.as_view(), name="portal"),
     path("desk/", views.DeskView.as_view(), name="desk"),
+    path("desk/bulk/", BulkCreateView.as_view(), name="bulk_create"),
+    path("desk/bulk/<int:pk>/", BulkJobView.as_view(), name="bulk_job"),
     path("desk/canned/", canned_views.CannedListView.as_view(), name="canned"),
     path("desk/canned/new/", canned_views.CannedCreateView.as_view(), name="canned_new"),
     path("desk/canned/<str:pk>/edit/", canned_views.CannedEditView.as_view(), name="canned_edit"),

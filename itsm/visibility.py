@@ -8,6 +8,7 @@ from typing import Any
 
 from core.roles import is_staff_member
 from core.visibility import EVERYTHING, NOTHING, Parts
+from core.watchers import is_watching
 
 # What a requester's timeline shows of an incident's audit trail: what happened to their
 # incident, not how support organised itself (assignments, escalations, links, SLA events).
@@ -59,11 +60,14 @@ def _requester_parts(user: Any, record: Any, actions: frozenset[str]) -> Parts:
 
 
 def incident_parts(user: Any, incident: Any) -> Parts:
+    """A participant (a colleague the requester added as a watcher, see
+    ``core.watchers.may_add_participants``) and the requester of an incident merged into
+    this one read what the requester reads."""
     parts = _requester_parts(user, incident, REQUESTER_INCIDENT_ACTIONS)
-    if parts is NOTHING and user.is_authenticated:
+    if parts == NOTHING and user.is_authenticated:
         from itsm.permissions import follows_merged  # permissions import the models
 
-        if follows_merged(user, incident):  # merged in: read it as its requester does
+        if is_watching(user, incident) or follows_merged(user, incident):
             return Parts(
                 public_replies=True,
                 history_actions=REQUESTER_INCIDENT_ACTIONS,

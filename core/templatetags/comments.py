@@ -7,6 +7,14 @@ service checks for an internal note (``core.attachments``' registry: for a work 
 posts to the record type's ``<app>:<model>_comment`` page (e.g. ``projects:workitem_comment``);
 a type without one shows no box. A refused post (an empty comment) re-renders the page with
 ``comment_error`` and ``comment_body`` in its context, which the box shows.
+
+On a record type with a public side (incidents, requests: the requester reads public
+replies) the box is shown to whoever may reply or note, and someone who may do both
+chooses with two tabs, *Public reply* and *Internal work note* (posted as ``visibility``;
+an internal note is drawn in yellow); ``comment_visibility`` in the context keeps the
+choice of a refused post. ``bare=True`` leaves out the box's own panel and heading, for
+a page that puts it inside its Activity panel; ``post_url`` names the comment page of a
+record type whose URL name does not follow the pattern (requests).
 """
 
 from __future__ import annotations
@@ -30,21 +38,43 @@ def comment_url(record: Any) -> str | None:
         return None
 
 
-def may_comment(user: Any, record: Any) -> bool:
+def may_comment(user: Any, record: Any, public: bool | None = False) -> bool:
     try:
-        return attachments.may_attach(user, record, False)
+        return attachments.may_attach(user, record, public)
     except Exception:  # a record type without rules takes no comments here
         return False
 
 
+def _public_side(record: Any) -> bool:
+    try:
+        return attachments.attachable_for(record).public_side
+    except Exception:  # noqa: BLE001 - a record type without rules has none
+        return False
+
+
 @register.inclusion_tag("core/_comment_box.html", takes_context=True)
-def comment_box(context: template.Context, record: Any) -> dict[str, Any]:
+def comment_box(
+    context: template.Context, record: Any, bare: bool = False, post_url: str = ""
+) -> dict[str, Any]:
     request = context["request"]
-    url = comment_url(record)
-    shown = url is not None and may_comment(request.user, record)
+    user = request.user
+    url = post_url or comment_url(record)
+    public_side = _public_side(record)
+    may_reply = public_side and may_comment(user, record, True)
+    may_note = may_comment(user, record, False)
+    shown = url is not None and (may_reply or may_note)
+    # what the box posts: the side chosen before a refused post, else a public reply for
+    # who may give one (the requester reads it), else a note
+    visibility = context.get("comment_visibility") or ("public" if may_reply else "internal")
+    if visibility == "public" and not may_reply or visibility == "internal" and not may_note:
+        visibility = "public" if may_reply else "internal"
     return {
         "shown": shown,
         "record": record,
+        "bare": bare,
+        "public_side": public_side,
+        "switch": may_reply and may_note,
+        "visibility": visibility,
         "post_url": url,
         "preview_url": reverse("markdown_preview"),
         "suggest_url": reverse("people_suggest"),

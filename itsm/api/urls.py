@@ -1,5 +1,7 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from itsm.api.bulk import BulkJobView, IncidentBulkView
 from itsm.api.canned import CannedReplyViewSet
 from itsm.api.change_views import (
     ChangeViewSet,
@@ -22,4 +24,9 @@ router.register("freeze-windows", FreezeWindowViewSet, basename="freeze-window")
 router.register("change-templates", StandardChangeTemplateViewSet, basename="change-template")
 router.register("satisfaction", SatisfactionViewSet, basename="satisfaction")
 router.register("canned-replies", CannedReplyViewSet, basename="canned-reply")
-urlpatterns = router.urls
+# Before the router: its incident detail route would take "bulk" for an incident's id.
+urlpatterns = [
+    path("incidents/bulk/", IncidentBulkView.as_view(), name="incident-bulk"),
+    path("bulk-jobs/<int:pk>/", BulkJobView.as_view(), name="bulk-job-detail"),
+    *router.urls,
+]

@@ -1,4 +1,5 @@
 from itsm.models.approval import Approval, Decision
+from itsm.models.bulk import BulkAction, BulkJob, BulkJobResult, BulkJobStatus
 from itsm.models.canned import PLACEHOLDERS, CannedReply
 from itsm.models.change import (
     CHANGE_OPEN_STATES,
@@ -47,6 +48,10 @@ from itsm.models.satisfaction import SatisfactionResponse
 __all__ = [
     "PLACEHOLDERS",
     "CannedReply",
+    "BulkAction",
+    "BulkJob",
+    "BulkJobResult",
+    "BulkJobStatus",
     "CHANGE_OPEN_STATES",
     "CHANGE_TRANSITIONS",
     "RISK_QUESTIONS",

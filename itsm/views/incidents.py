@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
-from core.exceptions import ActionForbidden, ValidationFailed
+from core.exceptions import ActionForbidden, DomainError
 from core.extensions import fields_for, panels_for
 from core.models import Team, Tier
 from core.roles import is_staff_member
@@ -35,6 +35,8 @@ from itsm.permissions import (
     user_team_ids,
 )
 from itsm.status import requester_status_line
+from itsm.views.bulk import bulk_bar_context
+from itsm.views.in_place import in_place, refusal_title
 from sla.selectors import ticket_clocks
 
 PAGE_SIZE = 25
@@ -119,6 +121,7 @@ class DeskView(LoginRequiredMixin, DomainErrorMixin, View):
             "statuses": IncidentStatus.choices,
             "querystring": params.urlencode(),
             "ordering": params.get("ordering", ""),
+            "bulk": bulk_bar_context(request.user),  # the bulk action bar (None: not offered)
         }
         template = "itsm/_queue.html" if request.htmx else "itsm/desk.html"
         return render(request, template, context)
@@ -138,7 +141,49 @@ def _default_queue(request: HttpRequest, teams: list[Team]) -> str:
 class IncidentDetailView(LoginRequiredMixin, DomainErrorMixin, View):
     def get(self, request: HttpRequest, ref: str) -> HttpResponse:
         incident = selectors.incident_get(request.user, ref)
-        return render(request, "itsm/incident_detail.html", _detail_context(request, incident))
+        return render_ticket(request, incident)
+
+
+# --- the ticket region ----------------------------------------------------------------------
+# Every action on the incident page posts with HTMX and is answered with the page's ticket
+# region (itsm/_incident_ticket.html: chips, actions, SLA panel, fields, watchers,
+# attachments, reply box and timeline) from ``render_ticket``, the one function the GET
+# shares, so the region can never drift from the page. Without JavaScript the same views
+# answer a plain POST with a redirect to the page.
+def render_ticket(
+    request: HttpRequest, incident: Incident, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    """The incident page, or only its ticket region for an HTMX request aimed at it; a
+    refused action passes the open form, what was posted and the message in ``extra``
+    with its 4xx ``status``."""
+    template = "itsm/_incident_ticket.html" if in_place(request) else "itsm/incident_detail.html"
+    return render(request, template, _detail_context(request, incident, **extra), status=status)
+
+
+def _after_action(request: HttpRequest, incident: Incident) -> HttpResponse:
+    """A successful action: the region re-read from the database (the new state, the
+    actions it allows, the new timeline rows), or the page again without JavaScript."""
+    if in_place(request):
+        return render_ticket(request, selectors.incident_get(request.user, incident.pk))
+    return _redirect_to(incident)
+
+
+def _refused(
+    request: HttpRequest, incident: Incident, exc: DomainError, **extra: Any
+) -> HttpResponse:
+    """A refused action keeps its form open, as posted, and says what to change, with the
+    error's own status (400, 403, 409): on the page, and in the region with HTMX."""
+    incident = selectors.incident_get(request.user, incident.pk)  # as it is, not as tried
+    extra.setdefault("form_errors", exc.errors)
+    title = refusal_title(exc)
+    return render_ticket(
+        request,
+        incident,
+        status=exc.status_code,
+        form_message=exc.message,
+        refusal_title=title,
+        **extra,
+    )
 
 
 def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> dict[str, Any]:
@@ -158,7 +203,8 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
     context: dict[str, Any] = {
         "incident": incident,
         "staff": staff,
-        "timeline": selectors.incident_timeline(user, incident),
+        # newest first, under the reply box at the top of the activity (as JSM shows it)
+        "timeline": selectors.incident_timeline(user, incident)[::-1],
         "parts": parts_for(user, incident),
         "transitions": transitions,
         "can_edit": can_edit_incident(user, incident) and incident.is_open,
@@ -190,6 +236,13 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
             }
         )
     context.update(extra)
+    # A refusal whose form is not on the page (a transition the state no longer offers,
+    # a take) says why at the top of the region instead.
+    shown_forms = {t["name"] for t in transitions} | ({"edit"} if context["can_edit"] else set())
+    shown_forms.add("comment")
+    context["region_message"] = (
+        context.get("form_message", "") if context["open_form"] not in shown_forms else ""
+    )
     return context
 
 
@@ -198,61 +251,67 @@ class IncidentTransitionView(LoginRequiredMixin, DomainErrorMixin, View):
 
     def post(self, request: HttpRequest, ref: str, name: str) -> HttpResponse:
         incident = selectors.incident_get(request.user, ref)
-        if name not in TRANSITION_INPUTS:
-            raise ActionForbidden(f"No transition '{name}'.")
-        ensure_can_fire(request.user, incident, name)
         data = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken" and v != ""}
-        body = TRANSITION_INPUTS[name](data=data)
-        if not body.is_valid():
-            context = _detail_context(
-                request, incident, form_errors=body.errors, open_form=name, posted=data
-            )
-            return render(request, "itsm/incident_detail.html", context, status=400)
+        kept = {"open_form": name, "posted": data}
         try:
+            if name not in TRANSITION_INPUTS:
+                raise ActionForbidden(f"No transition '{name}'.")
+            ensure_can_fire(request.user, incident, name)
+            body = TRANSITION_INPUTS[name](data=data)
+            if not body.is_valid():
+                return render_ticket(request, incident, status=400, form_errors=body.errors, **kept)
             services.TRANSITION_SERVICES[name](
                 incident=incident, actor=request.user, **body.validated_data
             )
-        except ValidationFailed as exc:
+        except DomainError as exc:
             # e.g. an assignee from another team: the form stays open, as posted, and says
             # what to change (not a bare error page with the form lost)
-            context = _detail_context(
-                request,
-                incident,
-                form_errors=exc.errors,
-                form_message=exc.message,
-                open_form=name,
-                posted=data,
-            )
-            return render(request, "itsm/incident_detail.html", context, status=400)
-        return _redirect_to(incident)
+            return _refused(request, incident, exc, **kept)
+        return _after_action(request, incident)
 
 
 class IncidentTakeView(LoginRequiredMixin, DomainErrorMixin, View):
     """*Assign to me*, one click from the queue row or the ticket page: back where the
-    click came from (``next``, this site only), else the ticket."""
+    click came from (``next``, this site only), else the ticket; on the ticket page with
+    HTMX, the region."""
 
     def post(self, request: HttpRequest, ref: str) -> HttpResponse:
         from core.views import redirect_next
 
         incident = selectors.incident_get(request.user, ref)
-        services.incident_take(incident=incident, actor=request.user)
-        return redirect_next(request, reverse("itsm:incident_detail", args=[incident.key]))
+        if not in_place(request):
+            services.incident_take(incident=incident, actor=request.user)
+            return redirect_next(request, reverse("itsm:incident_detail", args=[incident.key]))
+        try:
+            services.incident_take(incident=incident, actor=request.user)
+        except DomainError as exc:
+            return _refused(request, incident, exc, open_form="take")
+        return _after_action(request, incident)
 
 
 class IncidentCommentView(LoginRequiredMixin, DomainErrorMixin, View):
+    """A public reply or an internal note from the reply box at the top of the activity."""
+
     def post(self, request: HttpRequest, ref: str) -> HttpResponse:
         incident = selectors.incident_get(request.user, ref)
-        public = request.POST.get("visibility", "public") == "public"
-        services.incident_comment(
-            incident=incident,
-            actor=request.user,
-            body=request.POST.get("body", ""),
-            public=public,
-        )
-        if request.htmx:
-            incident = selectors.incident_get(request.user, incident.pk)
-            return render(request, "itsm/_timeline.html", _detail_context(request, incident))
-        return _redirect_to(incident)
+        visibility = "internal" if request.POST.get("visibility") == "internal" else "public"
+        body = request.POST.get("body", "")
+        try:
+            services.incident_comment(
+                incident=incident, actor=request.user, body=body, public=visibility == "public"
+            )
+        except DomainError as exc:
+            # the box keeps what was written and which side it was for
+            return _refused(
+                request,
+                incident,
+                exc,
+                open_form="comment",
+                comment_error=exc.message,
+                comment_body=body,
+                comment_visibility=visibility,
+            )
+        return _after_action(request, incident)
 
 
 class IncidentEditView(LoginRequiredMixin, DomainErrorMixin, View):
@@ -260,7 +319,9 @@ class IncidentEditView(LoginRequiredMixin, DomainErrorMixin, View):
         incident = selectors.incident_get(request.user, ref)
         form = IncidentEditForm(request.POST)
         if not form.is_valid():
-            context = _detail_context(request, incident, edit_form=form, open_form="edit")
-            return render(request, "itsm/incident_detail.html", context, status=400)
-        services.incident_update(incident=incident, actor=request.user, **form.cleaned_data)
-        return HttpResponseRedirect(reverse("itsm:incident_detail", args=[incident.key]))
+            return render_ticket(request, incident, status=400, edit_form=form, open_form="edit")
+        try:
+            services.incident_update(incident=incident, actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            return _refused(request, incident, exc, edit_form=form, open_form="edit")
+        return _after_action(request, incident)

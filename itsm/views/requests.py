@@ -11,13 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from core.exceptions import (
-    ConflictError,
-    DomainError,
-    IllegalTransition,
-    NotFound,
-    ValidationFailed,
-)
+from core.exceptions import DomainError, NotFound, ValidationFailed
 from core.forms import form_data
 from core.roles import is_staff_member
 from core.views import DomainErrorMixin, posted_id, redirect_next
@@ -29,6 +23,7 @@ from itsm.models import TASK_TRANSITIONS, Approval, RequestStatus
 from itsm.permissions import can_work_request, ensure_can_fire_request
 from itsm.services import approvals
 from itsm.services import requests as services
+from itsm.views.in_place import in_place, refusal_title
 
 
 class Base(LoginRequiredMixin, DomainErrorMixin, View):
@@ -112,67 +107,103 @@ def _detail(request: HttpRequest, req: Any, **extra: Any) -> dict[str, Any]:
         "can_reply": permissions.can_reply_request(user, req),
         "can_note": permissions.can_note_request(user, req),
         "task_transitions": TASK_TRANSITIONS,
-        "timeline": selectors.request_timeline(user, req),
+        # newest first, under the reply box at the top of the activity (as on incidents)
+        "timeline": selectors.request_timeline(user, req)[::-1],
         "parts": parts_for(user, req),
     }
     context.update(extra)
     return context
 
 
+# The request page works in place as the incident page does (itsm.views.in_place): the GET
+# and every action render one region, itsm/_request_ticket.html.
+def render_request(
+    request: HttpRequest, req: Any, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    """The request page, or only its region for an HTMX request aimed at it."""
+    template = "itsm/_request_ticket.html" if in_place(request) else "itsm/request_detail.html"
+    return render(request, template, _detail(request, req, **extra), status=status)
+
+
+def _after_action(request: HttpRequest, req: Any) -> HttpResponse:
+    if in_place(request):
+        return render_request(request, selectors.request_get(request.user, req.pk))
+    return redirect(req.get_absolute_url())
+
+
+def _refused(request: HttpRequest, req: Any, exc: DomainError, **extra: Any) -> HttpResponse:
+    """Said at the top of the region (or the page), with the error's own status."""
+    req = selectors.request_get(request.user, req.pk)
+    return render_request(
+        request,
+        req,
+        status=exc.status_code,
+        region_message=extra.pop("region_message", exc.message),
+        refusal_title=refusal_title(exc),
+        **extra,
+    )
+
+
 class RequestDetailView(Base):
     def get(self, request: HttpRequest, ref: str) -> HttpResponse:
         req = selectors.request_get(request.user, ref)
-        return render(request, "itsm/request_detail.html", _detail(request, req))
+        return render_request(request, req)
 
 
 class RequestTransitionView(Base):
     def post(self, request: HttpRequest, ref: str, name: str) -> HttpResponse:
         req = selectors.request_get(request.user, ref)
-        if name not in REQUEST_TRANSITION_INPUTS:
-            raise NotFound(f"No transition '{name}'.")
-        body = REQUEST_TRANSITION_INPUTS[name](data=form_data(request.POST))
         try:
-            # e.g. a page left open while someone else closed it: say so on the page
+            if name not in REQUEST_TRANSITION_INPUTS:
+                raise NotFound(f"No transition '{name}'.")
             ensure_can_fire_request(request.user, req, name)
+            body = REQUEST_TRANSITION_INPUTS[name](data=form_data(request.POST))
             if not body.is_valid():
                 raise ValidationFailed("Check the form.", errors=body.errors)
             services.REQUEST_TRANSITION_SERVICES[name](
                 request=req, actor=request.user, **body.validated_data
             )
-        except (ValidationFailed, IllegalTransition, ConflictError) as exc:
-            # refused: back on the request, saying why (not a bare error page)
+        except DomainError as exc:
             return _refused(request, req, exc)
-        return redirect(req.get_absolute_url())
-
-
-def _refused(request: HttpRequest, req: Any, exc: DomainError, **extra: Any) -> HttpResponse:
-    req = selectors.request_get(request.user, req.pk)  # as it is now, after the rollback
-    context = _detail(request, req, error=exc, **extra)
-    return render(request, "itsm/request_detail.html", context, status=exc.status_code)
+        return _after_action(request, req)
 
 
 class TaskTransitionView(Base):
     def post(self, request: HttpRequest, ref: str, task_id: int, name: str) -> HttpResponse:
         req = selectors.request_get(request.user, ref)
-        task = req.tasks.filter(pk=task_id).first()
-        if task is None or name not in TASK_TRANSITIONS:
-            raise NotFound("No such task or action.")
-        services.task_transition(
-            task=task, actor=request.user, name=name, notes=request.POST.get("notes", "")
-        )
-        return redirect(req.get_absolute_url())
+        try:
+            task = req.tasks.filter(pk=task_id).first()
+            if task is None or name not in TASK_TRANSITIONS:
+                raise NotFound("No such task or action.")
+            services.task_transition(
+                task=task, actor=request.user, name=name, notes=request.POST.get("notes", "")
+            )
+        except DomainError as exc:
+            return _refused(request, req, exc)
+        return _after_action(request, req)
 
 
 class RequestCommentView(Base):
     def post(self, request: HttpRequest, ref: str) -> HttpResponse:
         req = selectors.request_get(request.user, ref)
+        visibility = "internal" if request.POST.get("visibility") == "internal" else "public"
         body = request.POST.get("body", "")
-        public = request.POST.get("visibility", "public") == "public"
         try:
-            services.request_comment(request=req, actor=request.user, body=body, public=public)
-        except ValidationFailed as exc:  # e.g. too long: the text is kept, with the reason
-            return _refused(request, req, exc, reply=body, reply_public=public)
-        return redirect(req.get_absolute_url())
+            services.request_comment(
+                request=req, actor=request.user, body=body, public=visibility == "public"
+            )
+        except DomainError as exc:
+            # the box keeps what was written, which side it was for, and says why
+            return _refused(
+                request,
+                req,
+                exc,
+                region_message="",
+                comment_error=exc.message,
+                comment_body=body,
+                comment_visibility=visibility,
+            )
+        return _after_action(request, req)
 
 
 class ApprovalsView(Base):

@@ -51,6 +51,12 @@ def test_typing_two_semicolons_picks_and_inserts_a_filled_reply(  # type: ignore
     page.wait_for_selector("[data-canned-panel]:not([hidden])")
     page.keyboard.press("Escape")
     assert page.locator("[data-canned-panel]").is_hidden()
+    # @mentions still suggest people beside the picker
+    box.press_sequentially(" @supp")
+    page.wait_for_selector(".mention-suggestions:not([hidden]) li")
+    box.press("Enter")
+    expected += " @support2"
+    assert box.input_value() == expected + " "
     page.click("form:has(#comment-body) button[type=submit]")
     page.locator(".timeline").get_by_text(expected).first.wait_for()  # posted, shown
     assert Comment.objects.get().body == expected

@@ -34,7 +34,7 @@ def test_a_transition_no_longer_possible_is_refused_on_the_request_page(org) -> 
     response = agent.post(f"/requests/{req.key}/transitions/start_fulfilment/", {"comment": "go"})
     assert response.status_code == 409
     page = response.content.decode()
-    assert 'id="action-error"' in page and req.key in page
+    assert "data-form-error" in page and req.key in page
     assert "Cancelled" in page  # the request as it is now
 
 
@@ -46,7 +46,7 @@ def test_a_refused_reply_keeps_its_text_and_says_why(org) -> None:  # type: igno
     )
     assert response.status_code == 400
     page = response.content.decode()
-    assert 'id="action-error"' in page and text in page
+    assert 'id="comment-error"' in page and text in page
     assert 'value="internal" checked' in page
     from core.models import Comment
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0006_watch'),
-        ('itsm', '0007_merge_links_children'),
+        ('itsm', '0008_bulk_jobs'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

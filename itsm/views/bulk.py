@@ -1,0 +1,116 @@
+"""Bulk actions on the desk: the action bar over a queue's checked rows, the job it starts
+and the progress/summary fragment the page polls. Writes go through
+``itsm.services.bulk``, as the API's do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views import View
+
+from core.exceptions import DomainError
+from core.models import Team
+from itsm.models import BulkAction, BulkJob, HoldReason, ResolutionCode
+from itsm.permissions import user_team_ids
+from itsm.services import bulk
+
+TRANSITION_LABELS = {
+    "start": "Start work",
+    "hold": "Put on hold",
+    "resume": "Resume",
+    "escalate": "Escalate",
+    "resolve": "Resolve",
+    "reopen": "Reopen",
+    "close": "Close",
+    "cancel": "Cancel",
+}
+
+
+def bulk_bar_context(user: Any) -> dict[str, Any] | None:
+    """What the queue's action bar offers, or None when the user may not act in bulk (the
+    page then shows no checkboxes). Assign offers every team's queue and the members of
+    the user's own teams (two queries)."""
+    if not bulk.can_bulk_act(user):
+        return None
+    mine = user_team_ids(user)
+    from django.contrib.auth import get_user_model
+
+    members = get_user_model().objects.filter(is_active=True).order_by("first_name", "username")
+    teams = list(
+        Team.objects.order_by("tier", "name").prefetch_related(
+            Prefetch("members", queryset=members, to_attr="active_members")
+        )
+    )
+    return {
+        "teams": [(t, t.active_members if t.pk in mine else []) for t in teams],
+        "transitions": list(TRANSITION_LABELS.items()),
+        "hold_reasons": HoldReason.choices,
+        "resolution_codes": ResolutionCode.choices,
+        "max": BulkJob.MAX_TICKETS,
+    }
+
+
+def _params(action: str, post: Any) -> dict[str, Any]:
+    """The action bar's fields as the service's parameters."""
+    if action == BulkAction.ASSIGN:
+        team, _, assignee = post.get("assign_to", "").partition(":")
+        return {"team": team or None, "assignee": assignee or None}
+    if action == BulkAction.TRANSITION:
+        name = post.get("transition", "")
+        reason = post.get("hold_reason") if name == "hold" else post.get("reason")
+        fields = {
+            "name": name,
+            "reason": reason,
+            "resolution_code": post.get("resolution_code"),
+            "resolution_notes": post.get("resolution_notes"),
+            "comment": post.get("comment"),
+        }
+        return {k: v for k, v in fields.items() if v}
+    if action == BulkAction.LINK_PROBLEM:
+        return {"problem": post.get("problem", "")}
+    return {"user": post.get("watcher", "")}
+
+
+class BulkCreateView(LoginRequiredMixin, View):
+    """POST from the action bar: start the job and answer with its progress fragment (a
+    small job is already done: its summary). A refusal (400/403) answers with the reason
+    in the same place, and the selection stays as it was."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        action = request.POST.get("action", "")
+        try:
+            job = bulk.bulk_job_create(
+                actor=request.user,
+                action=action,
+                incidents=request.POST.getlist("incidents"),
+                params=_params(action, request.POST),
+            )
+        except DomainError as exc:
+            return render(
+                request, "itsm/_bulk_progress.html", {"error": exc}, status=exc.status_code
+            )
+        job.refresh_from_db()
+        return _progress(request, job)
+
+
+class BulkJobView(LoginRequiredMixin, View):
+    """The progress fragment the page polls every second until the job is finished."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        try:
+            job = bulk.bulk_job_get(request.user, pk)
+        except DomainError as exc:
+            return render(
+                request, "itsm/_bulk_progress.html", {"error": exc}, status=exc.status_code
+            )
+        return _progress(request, job)
+
+
+def _progress(request: HttpRequest, job: BulkJob) -> HttpResponse:
+    return render(
+        request, "itsm/_bulk_progress.html", {"job": job, "summary": bulk.bulk_summary(job)}
+    )

@@ -1,0 +1,27 @@
+"""Ticket pages that work in place (issue 12): the incident and request pages render their
+ticket region from one partial for the GET and for every action posted with HTMX (the
+page's forms aim at ``#ticket``); ``static/js/ticket.js`` swaps the answer in, refusals
+(4xx) included."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from core.exceptions import DomainError
+
+TICKET_REGION = "ticket"  # the region's element id, sent by htmx as HX-Target
+
+# the error page's words (core/error.html), for a refusal shown at the top of the region
+REFUSAL_TITLES = {403: "Not allowed", 404: "Not found", 409: "Not possible now"}
+
+
+def in_place(request: HttpRequest) -> bool:
+    """Whether to answer with the ticket region: an HTMX request aimed at it (or at no
+    named element, as an HTMX post from the old reply box was). One aimed elsewhere (a
+    queue row's *Assign to me*) keeps its own answer."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and htmx.target in (None, TICKET_REGION)
+
+
+def refusal_title(exc: DomainError) -> str:
+    return REFUSAL_TITLES.get(exc.status_code, "Please check your input")
