@@ -41,8 +41,12 @@ from itsm.models.request import (
     ServiceRequest,
     TaskStatus,
 )
+from itsm.models.saved_view import DEFAULT_COLUMNS, DESK_COLUMNS, SavedView
 
 __all__ = [
+    "DEFAULT_COLUMNS",
+    "DESK_COLUMNS",
+    "SavedView",
     "CHANGE_OPEN_STATES",
     "CHANGE_TRANSITIONS",
     "RISK_QUESTIONS",
