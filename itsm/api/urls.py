@@ -7,6 +7,7 @@ from itsm.api.change_views import (
 )
 from itsm.api.problem_views import ProblemViewSet
 from itsm.api.request_views import ApprovalViewSet, CatalogItemViewSet, ServiceRequestViewSet
+from itsm.api.saved_views import SavedViewViewSet
 from itsm.api.views import IncidentViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -18,4 +19,5 @@ router.register("approvals", ApprovalViewSet, basename="approval")
 router.register("changes", ChangeViewSet, basename="change")
 router.register("freeze-windows", FreezeWindowViewSet, basename="freeze-window")
 router.register("change-templates", StandardChangeTemplateViewSet, basename="change-template")
+router.register("saved-views", SavedViewViewSet, basename="saved-view")
 urlpatterns = router.urls

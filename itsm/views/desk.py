@@ -102,7 +102,7 @@ def _view_entry(request: HttpRequest, view: SavedView) -> dict[str, Any]:
     data.pop("ordering", None)  # a count needs no order
     try:
         base = selectors.incident_queue(request.user, data.get("queue") or "all")
-        count: int | None = IncidentFilter(data, queryset=base).filter_queryset(base).count()
+        count: int | None = IncidentFilter(data, queryset=base).qs.count()
     except DomainError:  # its team queue is gone: list it, without a number
         count = None
     return {
