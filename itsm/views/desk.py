@@ -180,7 +180,10 @@ def render_desk(
             incident.clock_views = ticket_clocks(incident, now)
         incident.extra = fields_for("incident", incident)  # e.g. its defect
         incident.age_label = compact_age(now - incident.created_at)
-        incident.idle_label = compact_age(now - incident.updated_at)
+        idle = now - incident.updated_at
+        incident.idle_label = (
+            "just now" if idle < timedelta(minutes=1) else f"{compact_age(idle)} ago"
+        )
     for name in ("page", "poll"):
         params.pop(name, None)
     saved_query = params.copy()
@@ -268,7 +271,11 @@ class SavedViewCreateView(LoginRequiredMixin, DomainErrorMixin, View):
         except (ValidationFailed, ActionForbidden) as exc:
             if not is_staff_member(request.user):
                 raise
-            return render_desk(request, query, save_error=exc, save_name=name)
+            shown = query.copy()  # the desk as it was: its columns and view too
+            shown.setlist("cols", request.POST.getlist("cols"))
+            if request.POST.get("view"):
+                shown["view"] = request.POST["view"]
+            return render_desk(request, shown, save_error=exc, save_name=name)
         return redirect(_view_url(view))
 
 

@@ -105,10 +105,11 @@
   function poll() {
     var el = rows();
     if (!el || inFlight) return schedule();
-    var params = new URLSearchParams(window.location.search);
-    params.set("poll", el.dataset.token || "");
+    // The queue as rendered (its filter, sort and page), whatever the address bar says.
+    var url = new URL(el.dataset.poll || window.location.href, window.location.href);
+    url.searchParams.set("poll", el.dataset.token || "");
     inFlight = true;
-    fetch(window.location.pathname + "?" + params.toString(), {
+    fetch(url.toString(), {
       headers: { "HX-Request": "true" },
       credentials: "same-origin",
     })

@@ -335,12 +335,15 @@ def test_save_update_and_delete_from_the_desk(org, trio) -> None:  # type: ignor
 def test_a_refused_save_keeps_the_desk_and_the_name_and_says_why(org, new_incident) -> None:  # type: ignore[no-untyped-def]
     sv.saved_view_create(actor=org.agent, name="Majors", query={})
     res = client_for(org.agent).post(
-        "/desk/views/", {"name": "Majors", "query": "queue=all&priority=2"}
+        "/desk/views/", {"name": "Majors", "query": "queue=all&priority=2", "cols": ["title"]}
     )
     assert res.status_code == 400
     body = res.content.decode()
     assert "already have a view named" in body and 'value="Majors"' in body
     assert f'data-key="{new_incident.key}"' in body  # the desk, filtered as it was
+    assert _headers(res) == ["Key", "Title"]  # with the columns it had
+    # Its live poll asks the desk, not the address of the refused POST.
+    assert 'data-poll="/desk/?queue=all&amp;priority=2' in body
     assert SavedView.objects.count() == 1
 
 
