@@ -418,3 +418,21 @@ def test_sidebar_lists_at_most_twenty_views_of_each_kind(org) -> None:  # type: 
         sv.saved_view_create(actor=org.agent, name=f"V{n:02}", query={})
     res = client_for(org.agent).get("/desk/?queue=all")
     assert len(res.context["views"]["mine"]) == 20
+
+
+def _api_queries(client, url: str) -> int:  # type: ignore[no-untyped-def]
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx)
+
+
+def test_saved_views_api_list_query_count_does_not_grow(org, desk_mate) -> None:  # type: ignore[no-untyped-def]
+    api = api_as(org.agent)
+    sv.saved_view_create(actor=org.agent, name="a", query={})
+    sv.saved_view_create(actor=desk_mate, name="b", query={}, team=org.desk)
+    _api_queries(api, "/api/v1/saved-views/")  # warm: the forced user keeps its roles
+    few = _api_queries(api, "/api/v1/saved-views/")
+    for n in range(4):
+        sv.saved_view_create(actor=org.agent, name=f"m{n}", query={})
+        sv.saved_view_create(actor=desk_mate, name=f"t{n}", query={}, team=org.desk)
+    assert _api_queries(api, "/api/v1/saved-views/") == few
