@@ -83,6 +83,8 @@ def test_filter_by_team(org, trio) -> None:  # type: ignore[no-untyped-def]
     a, b, c = trio
     Incident.objects.filter(pk=c.pk).update(team=org.support)
     assert _both(org, f"team={org.support.pk}") == ({c.key}, {c.key})
+    page = client_for(org.agent).get("/desk/?queue=all").content.decode()
+    assert 'name="team"' in page and '<option value="">Anyone</option>' in page
 
 
 def test_filter_by_requester_id_and_search_by_name_and_email(org, trio) -> None:  # type: ignore[no-untyped-def]
