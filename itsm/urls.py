@@ -6,7 +6,6 @@ app_name = "itsm"
 urlpatterns = [
     path("portal/", views.PortalView.as_view(), name="portal"),
     path("desk/", views.DeskView.as_view(), name="desk"),
-    path("desk/views/", views.SavedViewCreateView.as_view(), name="saved_view_new"),
     path("desk/views/<int:pk>/", views.SavedViewChangeView.as_view(), name="saved_view"),
     path("incidents/new/", views.IncidentCreateView.as_view(), name="incident_new"),
     path("incidents/<str:ref>/", views.IncidentDetailView.as_view(), name="incident_detail"),

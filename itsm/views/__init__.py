@@ -8,7 +8,7 @@ from itsm.views.changes import (
     ChangeListView,
     ChangeTransitionView,
 )
-from itsm.views.desk import DeskView, SavedViewChangeView, SavedViewCreateView
+from itsm.views.desk import DeskView, SavedViewChangeView
 from itsm.views.incidents import (
     IncidentCommentView,
     IncidentCreateView,
@@ -58,7 +58,6 @@ __all__ = [
     "TaskTransitionView",
     "DeskView",
     "SavedViewChangeView",
-    "SavedViewCreateView",
     "IncidentCommentView",
     "IncidentCreateView",
     "IncidentDetailView",

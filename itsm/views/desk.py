@@ -186,6 +186,9 @@ def render_desk(
         )
     for name in ("page", "poll"):
         params.pop(name, None)
+    shown = params.copy()
+    if page.number > 1:
+        shown["page"] = str(page.number)
     saved_query = params.copy()
     for name in views_service.TRANSIENT_PARAMS:
         saved_query.pop(name, None)
@@ -198,6 +201,8 @@ def render_desk(
         "statuses": IncidentStatus.choices,
         "querystring": params.urlencode(),
         "saved_query": saved_query.urlencode(),
+        # Where a row's form (Assign to me) comes back to: this queue, never a poll's URL.
+        "return_to": f"{reverse('itsm:desk')}?{shown.urlencode()}",
         "ordering": params.get("ordering", ""),
         "columns": columns,
         "column_choices": DESK_COLUMNS,
@@ -242,22 +247,10 @@ class DeskView(LoginRequiredMixin, DomainErrorMixin, View):
             return redirect("itsm:portal")
         return render_desk(request, request.GET)
 
-
-def _team_from(request: HttpRequest) -> Team | None:
-    raw = request.POST.get("team", "")
-    if not raw:
-        return None
-    team = Team.objects.filter(pk=raw).first() if raw.isdigit() else None
-    if team is None:
-        raise ValidationFailed(f"No team {raw}.", field="team")
-    return team
-
-
-class SavedViewCreateView(LoginRequiredMixin, DomainErrorMixin, View):
-    """Save the desk's current filter, sort, queue and columns under a name. A refused save
-    shows the same desk again with the name kept and the reason beside the form."""
-
     def post(self, request: HttpRequest) -> HttpResponse:
+        """*Save view*: the desk's current filter, sort, queue and columns under a name. It
+        posts to the desk itself, so a refused save shows the same desk (the name kept, the
+        reason beside the form) at the desk's address, where its links and poll work."""
         query = QueryDict(request.POST.get("query", ""))
         name = request.POST.get("name", "")
         try:
@@ -277,6 +270,16 @@ class SavedViewCreateView(LoginRequiredMixin, DomainErrorMixin, View):
                 shown["view"] = request.POST["view"]
             return render_desk(request, shown, save_error=exc, save_name=name)
         return redirect(_view_url(view))
+
+
+def _team_from(request: HttpRequest) -> Team | None:
+    raw = request.POST.get("team", "")
+    if not raw:
+        return None
+    team = Team.objects.filter(pk=raw).first() if raw.isdigit() else None
+    if team is None:
+        raise ValidationFailed(f"No team {raw}.", field="team")
+    return team
 
 
 class SavedViewChangeView(LoginRequiredMixin, DomainErrorMixin, View):

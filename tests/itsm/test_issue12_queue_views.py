@@ -314,7 +314,7 @@ def test_save_update_and_delete_from_the_desk(org, trio) -> None:  # type: ignor
     a, b, c = trio
     c_ = client_for(org.agent)
     res = c_.post(
-        "/desk/views/",
+        "/desk/",
         {"name": "Majors", "query": "queue=all&major_incident=true&page=3", "cols": ["title"]},
     )
     view = SavedView.objects.get()
@@ -337,7 +337,7 @@ def test_save_update_and_delete_from_the_desk(org, trio) -> None:  # type: ignor
 def test_a_refused_save_keeps_the_desk_and_the_name_and_says_why(org, new_incident) -> None:  # type: ignore[no-untyped-def]
     sv.saved_view_create(actor=org.agent, name="Majors", query={})
     res = client_for(org.agent).post(
-        "/desk/views/", {"name": "Majors", "query": "queue=all&priority=2", "cols": ["title"]}
+        "/desk/", {"name": "Majors", "query": "queue=all&priority=2", "cols": ["title"]}
     )
     assert res.status_code == 400
     body = res.content.decode()
@@ -438,3 +438,11 @@ def test_saved_views_api_list_query_count_does_not_grow(org, desk_mate) -> None:
         sv.saved_view_create(actor=org.agent, name=f"m{n}", query={})
         sv.saved_view_create(actor=desk_mate, name=f"t{n}", query={}, team=org.desk)
     assert _api_queries(api, "/api/v1/saved-views/") == few
+
+
+def test_rows_polled_in_come_back_to_the_desk_not_the_poll(org, new_incident) -> None:  # type: ignore[no-untyped-def]
+    c = client_for(org.agent)
+    url = f"/desk/?queue=team-{org.desk.pk}"
+    res = c.get(f"{url}&poll=stale", HTTP_HX_REQUEST="true")
+    back = re.search(r'name="next" value="([^"]+)"', res.content.decode())[1]
+    assert "poll" not in back and back.startswith("/desk/?")
