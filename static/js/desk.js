@@ -66,9 +66,10 @@
     if (fresh && current) current.replaceWith(fresh);
   }
 
-  function apply(html, force) {
+  function apply(html, force, asked) {
     var el = rows();
-    if (!el) return;
+    // A filter change swapped the queue while this poll was out: its answer is stale.
+    if (!el || (asked && asked !== el)) return;
     var doc = new DOMParser().parseFromString(html, "text/html");
     var fresh = doc.getElementById("queue-rows");
     if (!fresh) return;
@@ -114,7 +115,7 @@
       credentials: "same-origin",
     })
       .then(function (res) { return res.status === 200 ? res.text() : null; })
-      .then(function (html) { if (html) apply(html, false); })
+      .then(function (html) { if (html) apply(html, false, el); })
       .catch(function () { /* offline for a moment: the next poll tries again */ })
       .then(function () { inFlight = false; schedule(); });
   }
@@ -140,7 +141,17 @@
   window.addEventListener("focus", looked);
   document.addEventListener("pointerdown", looked);
   document.addEventListener("keydown", looked);
-  // A filter change swaps the whole queue: what it shows is the new baseline.
-  document.body.addEventListener("htmx:afterSwap", function () { stashed = null; });
+  // A filter change swaps the whole queue: what it shows is the new baseline. The column
+  // picker stays open across it (the agent is choosing several).
+  var pickerOpen = false;
+  document.body.addEventListener("htmx:beforeSwap", function () {
+    var picker = document.querySelector(".columns-picker");
+    pickerOpen = !!(picker && picker.open);
+  });
+  document.body.addEventListener("htmx:afterSwap", function () {
+    stashed = null;
+    var picker = document.querySelector(".columns-picker");
+    if (picker && pickerOpen) picker.open = true;
+  });
   schedule();
 })();

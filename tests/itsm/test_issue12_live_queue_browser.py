@@ -65,3 +65,35 @@ def test_a_p1_raised_through_the_api_appears_in_the_open_queue_within_5s(  # typ
     page.wait_for_selector(f'#queue-rows tr[data-key="{key2}"]', timeout=2000)
     assert page.is_hidden("#queue-notice")
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_filters_and_columns_change_in_place_and_save_as_a_view(  # type: ignore[no-untyped-def]
+    org, live_server, browser_page, transactional_db
+) -> None:
+    from itsm.models import SavedView
+
+    p1 = _raise_via_api(org, "Payroll is down", "high")
+    _raise_via_api(org, "Printer on fire", "low")
+    sign_in(browser_page, live_server.url, org.agent)
+    page = browser_page.new_page()
+    page.goto(f"{live_server.url}/desk/?queue=team-{org.desk.pk}")
+    page.evaluate("window.__sameDocument = true")
+    page.click(".columns-picker summary")
+    page.click(".columns-picker label:has-text('Requester')")
+    page.wait_for_selector("th:has-text('Requester')")
+    assert page.evaluate("document.querySelector('.columns-picker').open") is True
+    page.click(".toggles label:has-text('P1')")
+    page.wait_for_function("document.querySelectorAll('#queue-rows tr[data-key]').length === 1")
+    assert page.get_attribute("#queue-rows tr[data-key]", "data-key") == p1
+    assert "cols=requester" in page.url and "priority=1" in page.url
+    assert page.evaluate("window.__sameDocument") is True  # all of it in place
+    page.click(".save-view summary")
+    page.fill("#id_view_name", "Desk P1s")
+    page.select_option("#id_view_team", str(org.desk.pk))
+    page.click("text=Save as new view")
+    page.wait_for_selector("#desk-sidebar [data-views=team] a.active:has-text('Desk P1s')")
+    assert page.inner_text("#desk-sidebar a.active .count") == "1"
+    view = SavedView.objects.get()
+    assert view.team == org.desk and view.query["priority"] == ["1"]
+    assert "requester" in view.columns
+    page.screenshot(path=str(SHOTS / "desk-saved-view.png"))
