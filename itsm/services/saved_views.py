@@ -173,7 +173,7 @@ def saved_view_create(
 def saved_view_update(*, view: SavedView, actor: AbstractBaseUser, **fields: Any) -> SavedView:
     """Rename, re-share, re-filter or re-column a view (``can_edit_saved_view``: the owner;
     a team-shared view also an Administrator). Any other field is a 400. Audit:
-    ``changed`` on the view with the field changes (nothing when nothing changed)."""
+    ``updated`` on the view with the field changes (nothing when nothing changed)."""
     ensure_editable(fields, ("name", "team", "query", "columns"))
     if "name" in fields:
         fields["name"] = _clean_name(fields["name"])
@@ -195,7 +195,7 @@ def saved_view_update(*, view: SavedView, actor: AbstractBaseUser, **fields: Any
         row.save()
         changes = diff(row, before)
         if changes:
-            audit_record(target=row, actor=actor, action="changed", changes=changes)
+            audit_record(target=row, actor=actor, action="updated", changes=changes)
     return row
 
 

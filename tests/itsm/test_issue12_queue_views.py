@@ -219,7 +219,7 @@ def test_team_view_is_seen_by_the_team_and_changed_by_owner_or_administrator(  #
         .order_by("id")
         .values_list("action", flat=True)
     )
-    assert actions == ["created", "changed", "deleted"]
+    assert actions == ["created", "updated", "deleted"]
     assert not SavedView.objects.exists()
 
 
