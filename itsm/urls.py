@@ -11,6 +11,7 @@ urlpatterns = [
     path("desk/", views.DeskView.as_view(), name="desk"),
     path("desk/bulk/", BulkCreateView.as_view(), name="bulk_create"),
     path("desk/bulk/<int:pk>/", BulkJobView.as_view(), name="bulk_job"),
+    path("desk/views/<int:pk>/", views.SavedViewChangeView.as_view(), name="saved_view"),
     path("incidents/new/", views.IncidentCreateView.as_view(), name="incident_new"),
     path("incidents/<str:ref>/", views.IncidentDetailView.as_view(), name="incident_detail"),
     path("incidents/<str:ref>/edit/", views.IncidentEditView.as_view(), name="incident_edit"),

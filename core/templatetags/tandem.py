@@ -21,6 +21,7 @@ register = template.Library()
 ACTION_WORDS = {
     "created": "raised it",
     "updated": "edited it",
+    "deleted": "deleted it",
     "assign": "assigned it",
     "start": "started work",
     "hold": "put it on hold",

@@ -43,12 +43,16 @@ from itsm.models.request import (
     TaskStatus,
 )
 from itsm.models.satisfaction import SatisfactionResponse
+from itsm.models.saved_view import DEFAULT_COLUMNS, DESK_COLUMNS, SavedView
 
 __all__ = [
     "BulkAction",
     "BulkJob",
     "BulkJobResult",
     "BulkJobStatus",
+    "DEFAULT_COLUMNS",
+    "DESK_COLUMNS",
+    "SavedView",
     "CHANGE_OPEN_STATES",
     "CHANGE_TRANSITIONS",
     "RISK_QUESTIONS",
