@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from core import attachment_views, people_views, watch_views
+from core import attachment_views, notification_views, people_views, watch_views
 from core import views as core_views
 from knowledge.api import ArticleViewSet
 
@@ -46,6 +46,22 @@ urlpatterns = [
         "watchers/<str:label>/<int:object_id>/remove/",
         watch_views.watch_remove,
         name="watch_remove",
+    ),
+    path("notifications/", notification_views.notification_list, name="notifications"),
+    path(
+        "notifications/<int:pk>/read/",
+        notification_views.notification_read,
+        name="notification_read",
+    ),
+    path(
+        "notifications/read-all/",
+        notification_views.notification_read_all,
+        name="notification_read_all",
+    ),
+    path(
+        "notifications/preferences/",
+        notification_views.notification_preferences,
+        name="notification_preferences",
     ),
     path("people/suggest", people_views.people_suggest, name="people_suggest"),
     path("markdown/preview", people_views.markdown_preview, name="markdown_preview"),
