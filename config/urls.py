@@ -7,7 +7,9 @@ from rest_framework.routers import DefaultRouter
 
 from core import attachment_views, notification_views, people_views, watch_views
 from core import views as core_views
+from itsm import homes as itsm_homes
 from knowledge.api import ArticleViewSet
+from projects import homes as project_homes
 
 knowledge_router = DefaultRouter(trailing_slash=True)
 knowledge_router.register("articles", ArticleViewSet, basename="article")
@@ -25,6 +27,13 @@ api_v1 = [
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    # Each role's home (core.homes); the dashboards live with the records they show.
+    path("home/incidents/", itsm_homes.IncidentManagerHome.as_view(), name="home_incident_manager"),
+    path("home/problems/", itsm_homes.ProblemManagerHome.as_view(), name="home_problem_manager"),
+    path("home/support/", project_homes.SecondLineHome.as_view(), name="home_second_line"),
+    path("home/changes/", project_homes.ChangeManagerHome.as_view(), name="home_change_manager"),
+    path("home/releases/", project_homes.ReleaseManagerHome.as_view(), name="home_release_manager"),
+    path("home/projects/", project_homes.ProjectManagerHome.as_view(), name="home_project_manager"),
     path("services/", core_views.ServiceListView.as_view(), name="services"),
     path("services/<int:pk>/", core_views.ServiceDetailView.as_view(), name="service_detail"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -14,6 +14,11 @@ def navigation(request: HttpRequest) -> dict[str, object]:
 
         return unread_count(user)
 
+    def homes() -> list[object]:
+        from core.homes import homes_for
+
+        return list(homes_for(user, per_service=False))
+
     return {
         "is_staff_member": is_staff_member(user),
         "is_administrator": is_administrator(user),
@@ -21,4 +26,5 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         # The bell's count, called by the template: one COUNT, and only on a page that shows
         # the bell (fragments and pages without the top bar never ask).
         "unread_notifications": unread,
+        "user_homes": homes,
     }
