@@ -109,19 +109,19 @@ def write(
             if user_id in seen:
                 continue
             seen.add(user_id)
-            rows.append(
-                Notification(
-                    user_id=user_id,
-                    event=event,
-                    family=plan.family,
-                    subject=subject[:255],
-                    body=body,
-                    url=link[:300],
-                    content_type=ct,
-                    object_id=target.pk if target is not None else None,
-                    outbox_message=message,
-                )
+            note = Notification(
+                user_id=user_id,
+                event=event,
+                family=plan.family,
+                subject=subject[:255],
+                body=body,
+                url=link[:300],
+                content_type=ct,
+                object_id=target.pk if target is not None else None,
+                outbox_message=message,
             )
+            note.address = address  # type: ignore[attr-defined]  # for core.notices
+            rows.append(note)
     return Notification.objects.bulk_create(rows) if rows else []
 
 

@@ -243,12 +243,16 @@ def outbox_email(
 
 
 def outbox_emails(
-    *, event: str, messages: Iterable[tuple[str, str, str]], target: models.Model
+    *,
+    event: str,
+    messages: Iterable[tuple[str, str, str]],
+    target: models.Model,
+    written: list[Any] | None = None,
 ) -> list[OutboxMessage]:
     """Queue many e-mails about ``target``, one recipient each (``(address, subject,
     body)``), in one INSERT: what ``outbox_email`` does for one, for a record's watchers,
-    with the same in-app notifications and preferences.
-    Nothing inside ``outbox_suppressed()``; addresses left blank are skipped."""
+    with the same in-app notifications and preferences (appended to ``written`` when
+    given). Nothing inside ``outbox_suppressed()``; addresses left blank are skipped."""
     from core import notifications
 
     if _outbox_suppressed.get():
@@ -279,12 +283,14 @@ def outbox_emails(
     for message in created:
         transaction.on_commit(lambda pk=message.pk: _dispatch_outbox(pk))
     by_address = {m.recipients[0]: m for m in created}
-    notifications.write(
+    notes = notifications.write(
         plan,
         event=event,
         items=[(to, subject, body, by_address.get(to)) for to, subject, body in wanted],
         target=target,
     )
+    if written is not None:
+        written.extend(notes)
     from core import notices  # notices write through this module
 
     notices.note_told(target, [to for to, _, _ in wanted])

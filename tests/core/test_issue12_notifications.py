@@ -94,10 +94,15 @@ def test_a_team_list_address_notifies_its_members_and_is_always_emailed(org) -> 
     assert list(Notification.objects.values_list("user__username", flat=True)) == ["support2"]
 
 
-def test_a_notice_that_gives_way_takes_its_notification_with_it(org, new_incident, agent2) -> None:  # type: ignore[no-untyped-def]
-    """A mention in the reply that assigns: the assignee is told once, in mail and app."""
+@pytest.mark.parametrize("mention_email", [True, False])
+def test_a_notice_that_gives_way_takes_its_notification_with_it(  # type: ignore[no-untyped-def]
+    org, new_incident, agent2, mention_email: bool
+) -> None:
+    """A mention in the reply that assigns: the assignee is told once, in mail and app,
+    whether the mention would have been e-mailed or not."""
     from django.db import transaction
 
+    preferences_set(user=agent2, email={"mentioned": mention_email})
     with transaction.atomic():
         services.incident_comment(
             incident=new_incident, actor=org.agent, body="@agent2 over to you", public=False
