@@ -5,9 +5,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from core import attachment_views, people_views, watch_views
+from core import attachment_views, notification_views, people_views, watch_views
 from core import views as core_views
+from itsm import homes as itsm_homes
 from knowledge.api import ArticleViewSet
+from projects import homes as project_homes
 
 knowledge_router = DefaultRouter(trailing_slash=True)
 knowledge_router.register("articles", ArticleViewSet, basename="article")
@@ -25,6 +27,13 @@ api_v1 = [
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    # Each role's home (core.homes); the dashboards live with the records they show.
+    path("home/incidents/", itsm_homes.IncidentManagerHome.as_view(), name="home_incident_manager"),
+    path("home/problems/", itsm_homes.ProblemManagerHome.as_view(), name="home_problem_manager"),
+    path("home/support/", project_homes.SecondLineHome.as_view(), name="home_second_line"),
+    path("home/changes/", project_homes.ChangeManagerHome.as_view(), name="home_change_manager"),
+    path("home/releases/", project_homes.ReleaseManagerHome.as_view(), name="home_release_manager"),
+    path("home/projects/", project_homes.ProjectManagerHome.as_view(), name="home_project_manager"),
     path("services/", core_views.ServiceListView.as_view(), name="services"),
     path("services/<int:pk>/", core_views.ServiceDetailView.as_view(), name="service_detail"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -46,6 +55,22 @@ urlpatterns = [
         "watchers/<str:label>/<int:object_id>/remove/",
         watch_views.watch_remove,
         name="watch_remove",
+    ),
+    path("notifications/", notification_views.notification_list, name="notifications"),
+    path(
+        "notifications/<int:pk>/read/",
+        notification_views.notification_read,
+        name="notification_read",
+    ),
+    path(
+        "notifications/read-all/",
+        notification_views.notification_read_all,
+        name="notification_read_all",
+    ),
+    path(
+        "notifications/preferences/",
+        notification_views.notification_preferences,
+        name="notification_preferences",
     ),
     path("people/suggest", people_views.people_suggest, name="people_suggest"),
     path("markdown/preview", people_views.markdown_preview, name="markdown_preview"),

@@ -1,3 +1,5 @@
+import functools
+
 from django.http import HttpRequest
 
 from core.roles import is_administrator, is_staff_member, role_names
@@ -5,8 +7,24 @@ from core.roles import is_administrator, is_staff_member, role_names
 
 def navigation(request: HttpRequest) -> dict[str, object]:
     user = request.user
+
+    @functools.cache
+    def unread() -> int:
+        from core.notifications import unread_count
+
+        return unread_count(user)
+
+    def homes() -> list[object]:
+        from core.homes import homes_for
+
+        return list(homes_for(user, per_service=False))
+
     return {
         "is_staff_member": is_staff_member(user),
         "is_administrator": is_administrator(user),
         "user_roles": sorted(role_names(user)),
+        # The bell's count, called by the template: one COUNT, and only on a page that shows
+        # the bell (fragments and pages without the top bar never ask).
+        "unread_notifications": unread,
+        "user_homes": homes,
     }

@@ -297,10 +297,81 @@ class Watch(models.Model):
         return f"{self.user} watches {self.content_type_id}:{self.object_id}"
 
 
+class NotificationFamily(models.TextChoices):
+    """The kinds of news a person may want by e-mail or only in the app (the preferences
+    page lists these; ``core.notifications.family_of`` sorts each outbox event into one)."""
+
+    ASSIGNED = "assigned", "Assigned to me or my team"
+    MENTIONED = "mentioned", "Mentioned"
+    WATCHED = "watched", "A record I watch changed"
+    TICKETS = "tickets", "Replies and progress on my tickets"
+    SLA = "sla", "SLA warnings and breaches"
+    APPROVALS = "approvals", "Approvals"
+    DELIVERY = "delivery", "Changes, releases, problems and articles"
+
+
+class Notification(models.Model):
+    """An in-app copy of an e-mail Tandem sent (or would have sent: the person turned that
+    family's e-mail off) to this user. Written by ``core.notifications`` from the shared
+    outbox path only; the bell counts the unread ones."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    event = models.CharField(max_length=60)
+    family = models.CharField(max_length=20, choices=NotificationFamily.choices)
+    subject = models.CharField(max_length=255)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=300, blank=True, help_text="The record's page.")
+    content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
+    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # A notice that gives way to a later e-mail in the same transaction (core.notices)
+    # is deleted with its outbox row, so the app does not say it twice either.
+    outbox_message = models.ForeignKey(
+        OutboxMessage, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="notification_user_idx"),
+            models.Index(
+                fields=["user"], name="notification_unread_idx", condition=Q(read_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.subject}"
+
+
+class NotificationPreference(models.Model):
+    """Whether one family of news also goes by e-mail to this user. No row: it does (the
+    in-app notification is written whatever this says)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    family = models.CharField(max_length=20, choices=NotificationFamily.choices)
+    email = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "family"], name="uniq_notification_pref")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.family}: {'e-mail' if self.email else 'app only'}"
+
+
 __all__ = [
     "Attachment",
     "AuditEvent",
     "Comment",
+    "Notification",
+    "NotificationFamily",
+    "NotificationPreference",
     "OutboxMessage",
     "Role",
     "Sequence",

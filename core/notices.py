@@ -24,7 +24,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import Q
 
 from core.markdown import mentioned_names
-from core.models import AuditEvent, Comment, OutboxMessage
+from core.models import AuditEvent, Comment, Notification, OutboxMessage
 from core.visibility import parts_for
 
 MAX_MENTIONS = 20
@@ -68,6 +68,9 @@ class _Scope:
     block: Any
     told: dict[tuple[int, int], set[str]] = field(default_factory=dict)
     yielding: dict[tuple[int, int], dict[str, list[int]]] = field(default_factory=dict)
+    # the in-app copies of those notices whose e-mail the person turned off (no outbox
+    # row to cascade from): they give way too
+    yielding_notes: dict[tuple[int, int], dict[str, list[int]]] = field(default_factory=dict)
 
 
 def _scope() -> _Scope | None:
@@ -110,7 +113,11 @@ def note_told(record: models.Model, recipients: list[str]) -> None:
     pending = scope.yielding.get(key, {})
     drop = [pk for r in recipients for pk in pending.pop(r, [])]
     if drop:
-        OutboxMessage.objects.filter(pk__in=drop).delete()
+        OutboxMessage.objects.filter(pk__in=drop).delete()  # their notifications cascade
+    notes = scope.yielding_notes.get(key, {})
+    drop_notes = [pk for r in recipients for pk in notes.pop(r, [])]
+    if drop_notes:
+        Notification.objects.filter(pk__in=drop_notes).delete()
     scope.told.setdefault(key, set()).update(recipients)
 
 
@@ -126,13 +133,18 @@ def _yielding_notices(
     """``_yielding_notice`` for many people at once: one INSERT (``outbox_emails``)."""
     from core.services import outbox_emails
 
-    created = outbox_emails(event=event, messages=messages, target=record)
+    written: list[Notification] = []
+    created = outbox_emails(event=event, messages=messages, target=record, written=written)
     scope = _scope()
     if scope is None:
         return
     pending = scope.yielding.setdefault(_key(record), {})
     for message in created:
         pending.setdefault(message.recipients[0], []).append(message.pk)
+    quiet = scope.yielding_notes.setdefault(_key(record), {})
+    for note in written:
+        if note.outbox_message_id is None:
+            quiet.setdefault(note.address, []).append(note.pk)  # type: ignore[attr-defined]
 
 
 # --- mentions ------------------------------------------------------------------------------

@@ -204,39 +204,63 @@ def outbox_email(
     body: str,
     target: models.Model | None = None,
 ) -> OutboxMessage | None:
-    """Queue an email to be sent after the surrounding transaction commits.
+    """Queue an email to be sent after the surrounding transaction commits, and the in-app
+    notification of each user it reaches (``core.notifications``): an address whose people
+    all turned this family's e-mail off is left out of the e-mail, never out of the app.
 
     Nothing is queued when no recipient has an address, or inside ``outbox_suppressed()``.
+    Returns the outbox row, or None when nobody is e-mailed.
     """
+    from core import notifications  # it reads the outbox model this module writes
+
     to = sorted({r for r in recipients if r})
     if not to or _outbox_suppressed.get():
         return None
-    message = OutboxMessage.objects.create(
-        channel=OutboxMessage.Channel.EMAIL,
-        event=event,
-        recipients=to,
-        subject=subject[:255],
-        body=body,
-        available_at=timezone.now(),
-        content_type=ContentType.objects.get_for_model(target) if target is not None else None,
-        object_id=target.pk if target is not None else None,
+    plan = notifications.plan_for(event, to)
+    mailed = [r for r in to if plan.emails(r)]
+    message = None
+    if mailed:
+        message = OutboxMessage.objects.create(
+            channel=OutboxMessage.Channel.EMAIL,
+            event=event,
+            recipients=mailed,
+            subject=subject[:255],
+            body=body,
+            available_at=timezone.now(),
+            content_type=ContentType.objects.get_for_model(target) if target is not None else None,
+            object_id=target.pk if target is not None else None,
+        )
+        transaction.on_commit(lambda: _dispatch_outbox(message.pk))
+    notifications.write(
+        plan, event=event, items=[(r, subject, body, message) for r in to], target=target
     )
-    transaction.on_commit(lambda: _dispatch_outbox(message.pk))
     if target is not None:
         from core import notices  # notices write through this module
 
+        # the people turned quiet were told too (in the app): a notice still gives way
         notices.note_told(target, to)
     return message
 
 
 def outbox_emails(
-    *, event: str, messages: Iterable[tuple[str, str, str]], target: models.Model
+    *,
+    event: str,
+    messages: Iterable[tuple[str, str, str]],
+    target: models.Model,
+    written: list[Any] | None = None,
 ) -> list[OutboxMessage]:
     """Queue many e-mails about ``target``, one recipient each (``(address, subject,
-    body)``), in one INSERT: what ``outbox_email`` does for one, for a record's watchers.
-    Nothing inside ``outbox_suppressed()``; addresses left blank are skipped."""
+    body)``), in one INSERT: what ``outbox_email`` does for one, for a record's watchers,
+    with the same in-app notifications and preferences (appended to ``written`` when
+    given). Nothing inside ``outbox_suppressed()``; addresses left blank are skipped."""
+    from core import notifications
+
     if _outbox_suppressed.get():
         return []
+    wanted = [(to, subject, body) for to, subject, body in messages if to]
+    if not wanted:
+        return []
+    plan = notifications.plan_for(event, sorted({to for to, _, _ in wanted}))
     now = timezone.now()
     ct = ContentType.objects.get_for_model(target)
     rows = [
@@ -250,19 +274,26 @@ def outbox_emails(
             content_type=ct,
             object_id=target.pk,
         )
-        for to, subject, body in messages
-        if to
+        for to, subject, body in wanted
+        if plan.emails(to)
     ]
-    if not rows:
-        return []
-    created = OutboxMessage.objects.bulk_create(rows)
+    created = OutboxMessage.objects.bulk_create(rows) if rows else []
     if any(m.pk is None for m in created):  # PostgreSQL and SQLite 3.35+ return them
         raise RuntimeError("This database returns no ids from a bulk insert.")
     for message in created:
         transaction.on_commit(lambda pk=message.pk: _dispatch_outbox(pk))
+    by_address = {m.recipients[0]: m for m in created}
+    notes = notifications.write(
+        plan,
+        event=event,
+        items=[(to, subject, body, by_address.get(to)) for to, subject, body in wanted],
+        target=target,
+    )
+    if written is not None:
+        written.extend(notes)
     from core import notices  # notices write through this module
 
-    notices.note_told(target, [m.recipients[0] for m in created])
+    notices.note_told(target, [to for to, _, _ in wanted])
     return created
 
 

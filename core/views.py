@@ -16,13 +16,13 @@ from django.views import View
 from core import service_roles
 from core.api.serializers import ServiceRoleInput
 from core.exceptions import DomainError, NotFound
+from core.homes import home_of, homes_for
 from core.ids import parse_id
 from core.models import Service, ServiceRole
 from core.roles import (
     PROCESS_ROLES,
     can_edit_service_roles,
     can_view_service_roles,
-    is_staff_member,
 )
 from core.visibility import parts_for
 
@@ -46,9 +46,26 @@ def render_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    if is_staff_member(request.user):
-        return redirect("itsm:desk")
-    return redirect("itsm:portal")
+    """Each role lands on the page of its work (``core.homes`` decides)."""
+    return redirect(home_of(request.user))
+
+
+class HomePage(LoginRequiredMixin, DomainErrorMixin, View):
+    """A role's home (``core.homes``): open to who may use it, with the strip of the other
+    homes they may use. Subclasses name ``home_key`` and build ``home_context``."""
+
+    home_key = ""
+    template_name = ""
+
+    def home_context(self, request: HttpRequest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        homes = homes_for(request.user)
+        if not any(h.key == self.home_key for h in homes):
+            raise NotFound("This home belongs to another role.")
+        context = {"homes": homes, "home_key": self.home_key, **self.home_context(request)}
+        return render(request, self.template_name, context)
 
 
 def redirect_next(request: HttpRequest, default: Any) -> HttpResponse:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from core.ids import parse_key_number
 from core.models import Service, Team, Tier
 from itsm.models import Incident, IncidentStatus
+from sla.models import ClockState, SlaClock
 from sla.selectors import with_next_due
 
 User = get_user_model()
@@ -38,6 +42,38 @@ class SlaAwareOrderingFilter(django_filters.OrderingFilter):
         return super().filter(qs, value)
 
 
+class WholeNumberFilter(django_filters.NumberFilter):
+    """A whole number within bounds (the API documents it as an integer; a negative or
+    absurd value is a 400, not an empty list)."""
+
+    field_class = forms.IntegerField
+
+
+SLA_STATES = [("breached", "Breached"), ("at_risk", "At risk")]
+
+
+def _incident_clocks() -> QuerySet[SlaClock]:
+    # The incident's clocks, joined on the content type's natural key so that no separate
+    # ContentType lookup is needed.
+    return SlaClock.objects.filter(
+        content_type__app_label="itsm", content_type__model="incident", object_id=OuterRef("pk")
+    ).exclude(state=ClockState.CANCELLED)
+
+
+def requester_matches(value: str) -> Q:
+    """Each word of ``value`` in the requester's first or last name, username or e-mail
+    ("ann smi" finds Ann Smith)."""
+    cond = Q()
+    for word in value.split()[:5]:
+        cond &= (
+            Q(requester__first_name__icontains=word)
+            | Q(requester__last_name__icontains=word)
+            | Q(requester__username__icontains=word)
+            | Q(requester__email__icontains=word)
+        )
+    return cond
+
+
 class IncidentFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(
         choices=IncidentStatus.choices, widget=forms.CheckboxSelectMultiple
@@ -52,7 +88,32 @@ class IncidentFilter(django_filters.FilterSet):
     )
     assignee = django_filters.ModelChoiceFilter(queryset=User.objects.all())
     requester = django_filters.ModelChoiceFilter(queryset=User.objects.all())
+    unassigned = django_filters.BooleanFilter(
+        field_name="assignee", lookup_expr="isnull", label="Held by nobody (true) or somebody"
+    )
+    requester_search = django_filters.CharFilter(
+        method="filter_requester", label="Requester name, username or e-mail (words, any order)"
+    )
     major_incident = django_filters.BooleanFilter()
+    sla = django_filters.ChoiceFilter(
+        choices=SLA_STATES,
+        method="filter_sla",
+        empty_label="Any SLA",
+        label="breached: an SLA target was missed (or is overdue now); at_risk: a ticking "
+        "clock passed a warning threshold and is not yet due",
+    )
+    older_than_days = WholeNumberFilter(
+        method="filter_older_than",
+        min_value=0,
+        max_value=3650,
+        label="Opened more than this many days ago",
+    )
+    idle_hours = WholeNumberFilter(
+        method="filter_idle",
+        min_value=0,
+        max_value=87600,
+        label="Not updated for at least this many hours",
+    )
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="filter_text", label="Search")
@@ -76,10 +137,41 @@ class IncidentFilter(django_filters.FilterSet):
         if not value:
             return qs
         cond = Q(title__icontains=value) | Q(description__icontains=value)
+        cond |= requester_matches(value)
         number = parse_key_number(value, Incident.KEY_PREFIX)
         if number:
             cond |= Q(number=number)
         return qs.filter(cond)
+
+    def filter_requester(self, qs: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
+        return qs.filter(requester_matches(value)) if value.strip() else qs
+
+    def filter_sla(self, qs: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
+        now = timezone.now()
+        ticking = Q(stopped_at__isnull=True, running_since__isnull=False)
+        breached = Q(breached=True) | (ticking & Q(due_at__lte=now))
+        if value == "breached":
+            return qs.filter(Exists(_incident_clocks().filter(breached)))
+        if value == "at_risk":
+            # ``fired`` is the highest threshold the SLA sweep has passed: a warning (< 100)
+            # fired and the clock still ticking towards a due moment still ahead.
+            warned = ticking & Q(breached=False, fired__gt=0, fired__lt=100, due_at__gt=now)
+            return qs.filter(Exists(_incident_clocks().filter(warned)))
+        return qs
+
+    def filter_older_than(
+        self, qs: QuerySet[Incident], name: str, value: int | None
+    ) -> QuerySet[Incident]:
+        if value is None:
+            return qs
+        return qs.filter(created_at__lte=timezone.now() - timedelta(days=value))
+
+    def filter_idle(
+        self, qs: QuerySet[Incident], name: str, value: int | None
+    ) -> QuerySet[Incident]:
+        if value is None:
+            return qs
+        return qs.filter(updated_at__lte=timezone.now() - timedelta(hours=value))
 
     @property
     def qs(self) -> QuerySet[Incident]:

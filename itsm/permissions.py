@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
@@ -353,3 +354,31 @@ def may_fire_change_now(user: User, change: object, name: str) -> bool:
     except (ActionForbidden, IllegalTransition):
         return False
     return True
+
+
+# --- saved desk views ---------------------------------------------------------------------
+def can_see_saved_view(user: User, view: Any) -> bool:
+    """The owner; a team-shared view, the team's members (and Administrators, who look
+    after shared views)."""
+    if not user.is_authenticated:
+        return False
+    if view.owner_id == user.pk:
+        return True
+    if view.team_id is None:
+        return False
+    return view.team_id in user_team_ids(user) or is_administrator(user)
+
+
+def can_edit_saved_view(user: User, view: Any) -> bool:
+    """A personal view, its owner; a team-shared one, its owner or an Administrator (team
+    members use it, they do not rewrite it under each other)."""
+    if not user.is_authenticated:
+        return False
+    if view.owner_id == user.pk:
+        return True
+    return view.team_id is not None and is_administrator(user)
+
+
+def can_share_with_team(user: User, team_id: int) -> bool:
+    """Share a view with a team one works in; an Administrator with any team."""
+    return team_id in user_team_ids(user) or is_administrator(user)

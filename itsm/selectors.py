@@ -12,7 +12,7 @@ from core.exceptions import NotFound, ValidationFailed
 from core.extensions import prefetches_for, team_queue_q
 from core.ids import parse_id
 from core.models import AuditEvent, Comment, Watch
-from core.roles import is_staff_member
+from core.roles import is_administrator, is_staff_member
 from core.selectors import TimelineEntry, get_by_ref
 from core.visibility import parts_for
 from itsm import permissions
@@ -24,6 +24,7 @@ from itsm.models import (
     Change,
     Incident,
     Problem,
+    SavedView,
     ServiceRequest,
 )
 from itsm.models.incident import OPEN_STATES, TRANSITION_NAMES
@@ -323,3 +324,15 @@ def change_windows(changes: list[Change]) -> None:
             and f.end > c.planned_start
             and (not f.services.all() or mine & {s.pk for s in f.services.all()})
         ]
+
+
+# --- saved desk views ---------------------------------------------------------------------
+def saved_views_for(user: User) -> QuerySet[SavedView]:
+    """The views a user may open: their own, their teams' shared ones, and (for an
+    Administrator, who looks after shared views) every team's."""
+    if not user.is_authenticated:
+        return SavedView.objects.none()
+    visible = Q(owner=user) | Q(team_id__in=permissions.user_team_ids(user))
+    if is_administrator(user):
+        visible |= Q(team__isnull=False)
+    return SavedView.objects.filter(visible).select_related("owner", "team").order_by("name", "id")

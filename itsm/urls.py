@@ -12,6 +12,7 @@ urlpatterns = [
     path("desk/", views.DeskView.as_view(), name="desk"),
     path("desk/bulk/", BulkCreateView.as_view(), name="bulk_create"),
     path("desk/bulk/<int:pk>/", BulkJobView.as_view(), name="bulk_job"),
+    path("desk/views/<int:pk>/", views.SavedViewChangeView.as_view(), name="saved_view"),
     path("desk/canned/", canned_views.CannedListView.as_view(), name="canned"),
     path("desk/canned/new/", canned_views.CannedCreateView.as_view(), name="canned_new"),
     path("desk/canned/<str:pk>/edit/", canned_views.CannedEditView.as_view(), name="canned_edit"),

@@ -11,6 +11,7 @@ from itsm.api.change_views import (
 from itsm.api.problem_views import ProblemViewSet
 from itsm.api.request_views import ApprovalViewSet, CatalogItemViewSet, ServiceRequestViewSet
 from itsm.api.satisfaction import SatisfactionViewSet
+from itsm.api.saved_views import SavedViewViewSet
 from itsm.api.views import IncidentViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -23,6 +24,7 @@ router.register("changes", ChangeViewSet, basename="change")
 router.register("freeze-windows", FreezeWindowViewSet, basename="freeze-window")
 router.register("change-templates", StandardChangeTemplateViewSet, basename="change-template")
 router.register("satisfaction", SatisfactionViewSet, basename="satisfaction")
+router.register("saved-views", SavedViewViewSet, basename="saved-view")
 router.register("canned-replies", CannedReplyViewSet, basename="canned-reply")
 # Before the router: its incident detail route would take "bulk" for an incident's id.
 urlpatterns = [

@@ -44,6 +44,7 @@ from itsm.models.request import (
     TaskStatus,
 )
 from itsm.models.satisfaction import SatisfactionResponse
+from itsm.models.saved_view import DEFAULT_COLUMNS, DESK_COLUMNS, SavedView
 
 __all__ = [
     "PLACEHOLDERS",
@@ -52,6 +53,9 @@ __all__ = [
     "BulkJob",
     "BulkJobResult",
     "BulkJobStatus",
+    "DEFAULT_COLUMNS",
+    "DESK_COLUMNS",
+    "SavedView",
     "CHANGE_OPEN_STATES",
     "CHANGE_TRANSITIONS",
     "RISK_QUESTIONS",

@@ -8,8 +8,8 @@ from itsm.views.changes import (
     ChangeListView,
     ChangeTransitionView,
 )
+from itsm.views.desk import DeskView, SavedViewChangeView
 from itsm.views.incidents import (
-    DeskView,
     IncidentCommentView,
     IncidentCreateView,
     IncidentDetailView,
@@ -57,6 +57,7 @@ __all__ = [
     "RequestTransitionView",
     "TaskTransitionView",
     "DeskView",
+    "SavedViewChangeView",
     "IncidentCommentView",
     "IncidentCreateView",
     "IncidentDetailView",

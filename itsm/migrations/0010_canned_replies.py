@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0006_watch'),
-        ('itsm', '0008_bulk_jobs'),
+        ('itsm', '0009_views_saved_view'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

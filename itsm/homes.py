@@ -1,0 +1,103 @@
+"""The Incident Manager's and the Problem Manager's homes (``core.homes`` decides who
+lands where): what needs them across every team, a bounded number of rows each, read
+through the same selectors as the desk and the problem pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from core.views import HomePage
+from itsm import selectors
+from itsm.models import Incident
+from itsm.models.problem import PROBLEM_OPEN_STATES
+from sla.models import SlaClock
+from sla.selectors import ticket_clocks, with_next_due
+
+ROWS = 25
+CANDIDATES = 10
+
+
+def _clocks(**match: Any) -> QuerySet[SlaClock]:
+    ct = ContentType.objects.get_for_model(Incident)
+    return SlaClock.objects.filter(content_type=ct, object_id=OuterRef("pk"), **match)
+
+
+def incidents_breached(user: Any) -> QuerySet[Incident]:
+    """Open incidents with a breached SLA clock (response or resolution), most urgent first."""
+    qs = selectors.incident_queue(user, "all").filter(status__in=selectors.OPEN)
+    return with_next_due(qs.filter(Exists(_clocks(breached=True)))).order_by(
+        "priority", "sla_next_due", "id"
+    )
+
+
+def incidents_at_risk(user: Any) -> QuerySet[Incident]:
+    """Open incidents not yet breached whose ticking clock passed a warning threshold
+    (the SLA engine's own warning: what e-mailed "SLA at 75 %"), next due first."""
+    ticking = _clocks(stopped_at__isnull=True, running_since__isnull=False, fired__gt=0)
+    qs = selectors.incident_queue(user, "all").filter(status__in=selectors.OPEN)
+    qs = qs.filter(Exists(ticking)).exclude(Exists(_clocks(breached=True)))
+    return with_next_due(qs).order_by("sla_next_due", "priority", "id")
+
+
+def major_incidents_open(user: Any) -> QuerySet[Incident]:
+    qs = selectors.incident_queue(user, "all").filter(status__in=selectors.OPEN)
+    return qs.filter(major_incident=True).order_by("priority", "created_at", "id")
+
+
+def first_rows(qs: QuerySet[Incident], limit: int = ROWS) -> tuple[list[Incident], bool]:
+    """The first ``limit`` rows with their clocks for the SLA column, and whether there
+    are more (one row more is read instead of a COUNT)."""
+    rows = list(qs[: limit + 1])
+    now = timezone.now()
+    for incident in rows[:limit]:
+        incident.clock_views = ticket_clocks(incident, now)  # type: ignore[attr-defined]
+    return rows[:limit], len(rows) > limit
+
+
+class IncidentManagerHome(HomePage):
+    """Breaches, at-risk tickets and open major incidents across teams."""
+
+    home_key = "incidents"
+    template_name = "home/incident_manager.html"
+
+    def home_context(self, request: HttpRequest) -> dict[str, Any]:
+        user = request.user
+        breached, more_breached = first_rows(incidents_breached(user))
+        at_risk, more_at_risk = first_rows(incidents_at_risk(user))
+        major, more_major = first_rows(major_incidents_open(user))
+        desk = f"{reverse('itsm:desk')}?queue=all&ordering=sla"
+        return {
+            "breached": breached,
+            "more_breached": desk if more_breached else "",
+            "at_risk": at_risk,
+            "more_at_risk": desk if more_at_risk else "",
+            "major": major,
+            "more_major": desk if more_major else "",
+        }
+
+
+class ProblemManagerHome(HomePage):
+    """Open problems (most open incidents first) and recurring-incident candidates."""
+
+    home_key = "problems"
+    template_name = "home/problem_manager.html"
+
+    def home_context(self, request: HttpRequest) -> dict[str, Any]:
+        problems = list(
+            selectors.problem_list(request.user)
+            .filter(status__in=[s.value for s in PROBLEM_OPEN_STATES])
+            .order_by("-open_incidents", "priority", "-id")[: ROWS + 1]
+        )
+        known_errors = sum(1 for p in problems if p.status == "known_error")
+        return {
+            "problems": problems[:ROWS],
+            "more_problems": len(problems) > ROWS,
+            "known_errors": known_errors,
+            "candidates": selectors.recurring_incidents()[:CANDIDATES],
+        }

@@ -1,0 +1,308 @@
+"""The agent desk: queues, filters, columns, saved views, and the live poll that keeps an
+open queue current without a reload."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+
+from core.exceptions import ActionForbidden, DomainError, NotFound, ValidationFailed
+from core.extensions import fields_for
+from core.models import Team, Tier
+from core.roles import is_staff_member
+from core.views import DomainErrorMixin
+from itsm import selectors
+from itsm.filters import SLA_STATES, IncidentFilter
+from itsm.models import DEFAULT_COLUMNS, DESK_COLUMNS, Incident, IncidentStatus, SavedView
+from itsm.permissions import can_edit_saved_view, can_share_with_team, user_team_ids
+from itsm.services import saved_views as views_service
+from itsm.views.bulk import bulk_bar_context
+from sla.selectors import ticket_clocks
+
+PAGE_SIZE = 25
+# The sidebar shows at most this many views of each kind, one count query each.
+SIDEBAR_VIEWS = 20
+AGE_CHOICES = [(1, "over 1 day"), (3, "over 3 days"), (7, "over a week"), (30, "over 30 days")]
+IDLE_CHOICES = [(4, "4 hours"), (24, "1 day"), (72, "3 days"), (168, "a week")]
+
+
+def _is_third_line_queue(queue: str, teams: list[Team]) -> bool:
+    return any(queue == f"team-{t.pk}" and t.tier == Tier.DEVELOPMENT for t in teams)
+
+
+def _default_queue(request: HttpRequest, teams: list[Team]) -> str:
+    """My own work when I have some, else my first team's queue, else everything."""
+    if selectors.incident_queue(request.user, "mine").exists():
+        return "mine"
+    return f"team-{teams[0].pk}" if teams else "all"
+
+
+def compact_age(delta: timedelta) -> str:
+    """``3d``, ``5h``, ``12m``: short enough for a queue column."""
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds >= 86400:
+        return f"{seconds // 86400}d"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 60}m"
+
+
+def page_token(rows: Iterable[tuple[int, Any]]) -> str:
+    """What the user sees of a queue, as a short hash of its rows' ids and versions: the
+    poll answers 204 while it stays the same."""
+    text = "|".join(f"{pk}:{updated.isoformat()}" for pk, updated in rows)
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def _page_number(value: str | None) -> int:
+    return int(value) if value and value.isdigit() and int(value) > 0 else 1
+
+
+def _columns(params: QueryDict, view: SavedView | None) -> list[str]:
+    chosen = [c for value in params.getlist("cols") for c in value.split(",") if c]
+    if chosen:
+        return views_service.clean_columns(chosen)
+    return view.shown_columns if view else list(DEFAULT_COLUMNS)
+
+
+def _active_view(request: HttpRequest, params: QueryDict) -> SavedView | None:
+    raw = params.get("view")
+    if not raw:
+        return None
+    view = selectors.saved_views_for(request.user).filter(pk=raw).first() if raw.isdigit() else None
+    if view is None:
+        raise NotFound(f"No saved view {raw}.")
+    return view
+
+
+def sidebar_views(request: HttpRequest) -> dict[str, list[dict[str, Any]]]:
+    """My views and my teams' views, each with the count of its filter (one query per
+    view, at most ``SIDEBAR_VIEWS`` of each kind)."""
+    mine = selectors.saved_views_for(request.user).filter(owner=request.user, team__isnull=True)
+    team_ids = user_team_ids(request.user)
+    shared = selectors.saved_views_for(request.user).filter(team_id__in=team_ids)
+    return {
+        "mine": [_view_entry(request, v) for v in mine[:SIDEBAR_VIEWS]],
+        "team": [_view_entry(request, v) for v in shared[:SIDEBAR_VIEWS]],
+    }
+
+
+def _view_entry(request: HttpRequest, view: SavedView) -> dict[str, Any]:
+    data = QueryDict(views_service.view_querystring(view), mutable=True)
+    data.pop("ordering", None)  # a count needs no order
+    try:
+        base = selectors.incident_queue(request.user, data.get("queue") or "all")
+        count: int | None = IncidentFilter(data, queryset=base).qs.count()
+    except DomainError:  # its team queue is gone: list it, without a number
+        count = None
+    return {
+        "view": view,
+        "count": count,
+        "href": f"?{views_service.view_querystring(view)}&view={view.pk}",
+    }
+
+
+def _queues(request: HttpRequest, teams: list[Team]) -> list[tuple[str, str, int | None]]:
+    queues: list[tuple[str, str, int | None]] = [
+        ("mine", "My work", selectors.incident_queue(request.user, "mine").count())
+    ]
+    queues += [
+        (
+            f"team-{t.pk}",
+            f"{t.name} · T{t.tier}",
+            selectors.incident_queue(request.user, f"team-{t.pk}").count(),
+        )
+        for t in teams
+    ]
+    queues += [
+        ("unassigned", "Unassigned", selectors.incident_queue(request.user, "unassigned").count()),
+        ("all", "All incidents", None),
+    ]
+    return queues
+
+
+def _assignee_choices(request: HttpRequest, team_ids: Iterable[int]) -> list[tuple[int, str]]:
+    """Me first, then the people of my teams (a bounded list, not every user)."""
+    from django.contrib.auth import get_user_model
+
+    users = (
+        get_user_model()
+        .objects.filter(tandem_teams__in=list(team_ids), is_active=True)
+        .exclude(pk=request.user.pk)
+        .distinct()
+        .order_by("first_name", "last_name", "username")[:200]
+    )
+    me = request.user
+    return [(me.pk, "Me")] + [(u.pk, u.get_full_name() or u.username) for u in users]
+
+
+def render_desk(
+    request: HttpRequest,
+    params: QueryDict,
+    *,
+    save_error: DomainError | None = None,
+    save_name: str = "",
+) -> HttpResponse:
+    """The desk for ``params`` (the page's GET, or a refused save's posted query); a poll
+    (``poll=<token>``) answers 204 while the visible rows are unchanged."""
+    my_team_ids = user_team_ids(request.user)
+    teams = list(Team.objects.filter(pk__in=my_team_ids))
+    params = params.copy()
+    queue = params.get("queue") or _default_queue(request, teams)
+    polling = "poll" in params
+    view = _active_view(request, params)
+    columns = _columns(params, view)
+    base = selectors.incident_queue(request.user, queue)
+    if not params.get("ordering") and _is_third_line_queue(queue, teams):
+        params["ordering"] = "sla"  # developers work what breaches first
+    filterset = IncidentFilter(params, queryset=base, request=request)
+    qs: QuerySet[Incident] = filterset.qs
+    number = _page_number(params.get("page"))
+    if polling:
+        start = (number - 1) * PAGE_SIZE
+        rows = list(qs.values_list("id", "updated_at")[start : start + PAGE_SIZE])
+        if page_token(rows) == params.get("poll"):
+            return HttpResponse(status=204)
+    page = Paginator(qs, PAGE_SIZE).get_page(number)
+    now = timezone.now()
+    for incident in page:
+        if "sla" in columns:
+            incident.clock_views = ticket_clocks(incident, now)
+        incident.extra = fields_for("incident", incident)  # e.g. its defect
+        incident.age_label = compact_age(now - incident.created_at)
+        idle = now - incident.updated_at
+        incident.idle_label = (
+            "just now" if idle < timedelta(minutes=1) else f"{compact_age(idle)} ago"
+        )
+    for name in ("page", "poll"):
+        params.pop(name, None)
+    shown = params.copy()
+    if page.number > 1:
+        shown["page"] = str(page.number)
+    saved_query = params.copy()
+    for name in views_service.TRANSIENT_PARAMS:
+        saved_query.pop(name, None)
+    context: dict[str, Any] = {
+        "page": page,
+        "token": page_token((i.pk, i.updated_at) for i in page.object_list),
+        "filter": filterset,
+        "queue": queue,
+        "counts": selectors.incident_counts(qs),
+        "statuses": IncidentStatus.choices,
+        "querystring": params.urlencode(),
+        "saved_query": saved_query.urlencode(),
+        # Where a row's form (Assign to me) comes back to: this queue, never a poll's URL.
+        "return_to": f"{reverse('itsm:desk')}?{shown.urlencode()}",
+        "ordering": params.get("ordering", ""),
+        "columns": columns,
+        "column_choices": DESK_COLUMNS,
+        "active_view": view,
+        "may_edit_view": view is not None and can_edit_saved_view(request.user, view),
+        "sla_choices": SLA_STATES,
+        "age_choices": _with_current(AGE_CHOICES, params.get("older_than_days"), "over {} days"),
+        "idle_choices": _with_current(IDLE_CHOICES, params.get("idle_hours"), "{} hours"),
+        "assignee_choices": _assignee_choices(request, my_team_ids),
+        "share_teams": [t for t in Team.objects.all() if can_share_with_team(request.user, t.pk)],
+        "save_error": save_error,
+        "save_name": save_name,
+        "bulk": bulk_bar_context(request.user),  # the bulk action bar (None: not offered)
+    }
+    if polling or not request.htmx:
+        context["queues"] = _queues(request, teams)
+        context["views"] = sidebar_views(request)
+    if polling:
+        template = "itsm/_desk_poll.html"
+    elif request.htmx:
+        template = "itsm/_queue.html"
+    else:
+        template = "itsm/desk.html"
+    status = save_error.status_code if save_error else 200
+    return render(request, template, context, status=status)
+
+
+def _with_current(
+    choices: list[tuple[int, str]], current: str | None, label: str
+) -> list[tuple[int, str]]:
+    """The preset choices, plus the value in the URL when it is not one of them."""
+    if current and current.isdigit() and int(current) not in {v for v, _ in choices}:
+        return sorted([*choices, (int(current), label.format(current))])
+    return choices
+
+
+class DeskView(LoginRequiredMixin, DomainErrorMixin, View):
+    """The agent console: my work, my teams' queues, filters, columns, saved views, counts,
+    sorting; ``poll=<token>`` is the live queue's cheap question "anything new?"."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not is_staff_member(request.user):
+            return redirect("itsm:portal")
+        return render_desk(request, request.GET)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        """*Save view*: the desk's current filter, sort, queue and columns under a name. It
+        posts to the desk itself, so a refused save shows the same desk (the name kept, the
+        reason beside the form) at the desk's address, where its links and poll work."""
+        query = QueryDict(request.POST.get("query", ""))
+        name = request.POST.get("name", "")
+        try:
+            view = views_service.saved_view_create(
+                actor=request.user,
+                name=name,
+                query=query,
+                columns=request.POST.getlist("cols") or None,
+                team=_team_from(request),
+            )
+        except (ValidationFailed, ActionForbidden) as exc:
+            if not is_staff_member(request.user):
+                raise
+            shown = query.copy()  # the desk as it was: its columns and view too
+            shown.setlist("cols", request.POST.getlist("cols"))
+            if request.POST.get("view"):
+                shown["view"] = request.POST["view"]
+            return render_desk(request, shown, save_error=exc, save_name=name)
+        return redirect(_view_url(view))
+
+
+def _team_from(request: HttpRequest) -> Team | None:
+    raw = request.POST.get("team", "")
+    if not raw:
+        return None
+    team = Team.objects.filter(pk=raw).first() if raw.isdigit() else None
+    if team is None:
+        raise ValidationFailed(f"No team {raw}.", field="team")
+    return team
+
+
+class SavedViewChangeView(LoginRequiredMixin, DomainErrorMixin, View):
+    """``op=update``: the view takes the desk's current query and columns; ``op=delete``."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        view = selectors.saved_views_for(request.user).filter(pk=pk).first()
+        if view is None:
+            raise NotFound(f"No saved view {pk}.")
+        op = request.POST.get("op")
+        if op == "delete":
+            views_service.saved_view_delete(view=view, actor=request.user)
+            return redirect("itsm:desk")
+        if op != "update":
+            raise ValidationFailed("Say update or delete.", field="op")
+        fields: dict[str, Any] = {"query": QueryDict(request.POST.get("query", ""))}
+        if request.POST.getlist("cols"):
+            fields["columns"] = request.POST.getlist("cols")
+        view = views_service.saved_view_update(view=view, actor=request.user, **fields)
+        return redirect(_view_url(view))
+
+
+def _view_url(view: SavedView) -> str:
+    return f"{reverse('itsm:desk')}?{views_service.view_querystring(view)}&view={view.pk}"
