@@ -1,0 +1,29 @@
+"""``{% export_csv_link %}``: the list page's own URL with its current filters and
+``export=csv`` (core.export), so the file holds what the page shows, every page of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def export_csv_url(context: dict[str, Any]) -> str:
+    request = context["request"]
+    params = request.GET.copy()
+    params.pop("page", None)  # the export is every page
+    params["export"] = "csv"
+    return f"{request.path}?{params.urlencode()}"
+
+
+@register.simple_tag(takes_context=True)
+def export_csv_link(context: dict[str, Any]) -> str:
+    return format_html(
+        '<a class="btn btn-small export-csv" href="{}" data-export="csv" '
+        'title="Download every row of this list, as filtered, as CSV">Export CSV</a>',
+        export_csv_url(context),
+    )
