@@ -15,7 +15,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -73,16 +73,19 @@ def person_col(header: str, relation: str) -> Column:
     )
 
 
-def safe_cell(value: Any) -> Any:
-    """A value as a CSV cell: dates in the site's time zone, booleans as yes/no, nothing
-    as empty, and text that a spreadsheet would run as a formula prefixed with ``'``."""
+def safe_cell(value: Any, tz: tzinfo | None = None) -> Any:
+    """A value as a CSV cell: date-times in ``tz`` (the current time zone by default),
+    booleans as yes/no, nothing as empty, and text that a spreadsheet would run as a
+    formula prefixed with ``'``."""
     if value is None:
         return ""
+    if isinstance(value, str):  # the common case first: this runs once per cell
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        if timezone.is_aware(value):
-            value = timezone.localtime(value)
+        if value.tzinfo is not None:
+            value = value.astimezone(tz or timezone.get_current_timezone())
         return value.replace(microsecond=0).isoformat()
     if isinstance(value, date):
         return value.isoformat()
@@ -107,8 +110,9 @@ def csv_lines(rows: QuerySet[Any], columns: Sequence[Column]) -> Iterator[str]:
     # values() reads only the columns' lookups (its joins replace select_related); what a
     # page prefetches per object has no place in a values() row.
     values = rows.prefetch_related(None).values(*fields)
+    tz = timezone.get_current_timezone()  # once: looking it up costs more than the cell
     for row in values.iterator(chunk_size=CHUNK_ROWS):
-        writer.writerow([safe_cell(c.render(row)) for c in columns])
+        writer.writerow([safe_cell(c.render(row), tz) for c in columns])
         if buffer.tell() >= FLUSH_BYTES:
             yield buffer.getvalue()
             buffer.seek(0)
