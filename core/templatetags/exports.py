@@ -15,7 +15,8 @@ register = template.Library()
 def export_csv_url(context: dict[str, Any]) -> str:
     request = context["request"]
     params = request.GET.copy()
-    params.pop("page", None)  # the export is every page
+    for name in ("page", "poll"):  # every page; a live queue's poll is no filter
+        params.pop(name, None)
     params["export"] = "csv"
     return f"{request.path}?{params.urlencode()}"
 
