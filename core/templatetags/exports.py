@@ -22,9 +22,10 @@ def export_csv_url(context: dict[str, Any]) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def export_csv_link(context: dict[str, Any]) -> str:
+def export_csv_link(context: dict[str, Any], small: bool = False) -> str:
     return format_html(
-        '<a class="btn btn-small export-csv" href="{}" data-export="csv" '
+        '<a class="btn{} export-csv" href="{}" data-export="csv" '
         'title="Download every row of this list, as filtered, as CSV">Export CSV</a>',
+        " btn-small" if small else "",
         export_csv_url(context),
     )
