@@ -9,7 +9,10 @@
   window.tandemKeys = true;
 
   var SELECTED = "kbd-selected";
-  var selectedKey = null; // kept by key, so a queue refreshed in place keeps its selection
+  // Kept by key, so a queue refreshed in place (or reloaded after "a") keeps its selection.
+  var STORE = "tandem.keys.selected:" + location.pathname;
+  var selectedKey = null;
+  try { selectedKey = sessionStorage.getItem(STORE) || null; } catch (e) { /* private mode */ }
 
   function typing(el) {
     if (!el || el === document.body) return false;
@@ -41,6 +44,7 @@
       r.removeAttribute("aria-selected");
     });
     selectedKey = row ? row.dataset.key : null;
+    try { sessionStorage.setItem(STORE, selectedKey || ""); } catch (e) { /* private mode */ }
     if (!row) return;
     row.classList.add(SELECTED);
     row.setAttribute("aria-selected", "true");
@@ -129,9 +133,13 @@
     if (e.target.closest("[data-shortcuts-close]") || e.target === overlay()) toggleOverlay(false);
   });
 
-  // A queue swapped in place (filters, paging, live updates) keeps the selected row.
-  document.addEventListener("htmx:afterSettle", function () {
+  // A queue swapped in place (filters, paging, live updates) or reloaded keeps the
+  // selected row when it is still there.
+  function restore() {
     var row = selectedRow();
     if (row) mark(row);
-  });
+  }
+  document.addEventListener("htmx:afterSettle", restore);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", restore);
+  else restore();
 })();

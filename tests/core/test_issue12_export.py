@@ -251,3 +251,41 @@ def test_sla_breaches_export_every_breach_of_the_period(org) -> None:  # type: i
         read_csv(api_as(org.incident_manager).get(f"/api/v1/reports/sla/breaches/export/?{old}"))
         == []
     )
+
+
+def test_api_exports_run_the_same_queries_whatever_the_rows(org) -> None:  # type: ignore[no-untyped-def]
+    project = Project.objects.create(code="PAY", name="Payroll", team=org.dev)
+    project.services.add(org.service)
+    urls = [
+        "/api/v1/incidents/export/",
+        "/api/v1/problems/export/",
+        "/api/v1/changes/export/",
+        "/api/v1/defects/export/",
+        "/api/v1/reports/sla/breaches/export/",
+    ]
+    api = api_as(org.incident_manager)
+
+    def add(n: int) -> None:
+        for i in range(n):
+            incident = raise_incident(org, f"Down {i}")
+            problem_create(actor=org.problem_manager, title=f"P{i}", service=org.service)
+            change_create(actor=org.change_manager, title=f"C{i}", services=[org.service])
+            work_item_create(actor=org.developer, kind="defect", project=project, title=f"D{i}")
+            SlaClock.objects.filter(object_id=incident.pk).update(
+                breached=True, breached_at=timezone.now()
+            )
+
+    def queries() -> list[int]:
+        counts = []
+        for url in urls:
+            with CaptureQueriesContext(connection) as ctx:
+                assert read_csv(api.get(url))
+            counts.append(len(ctx.captured_queries))
+        return counts
+
+    add(1)
+    queries()  # warm: content types and roles are cached after the first request
+    few = queries()
+    add(6)
+    assert queries() == few
+    assert max(few) <= 2  # the rows in one query (and the caller's roles)

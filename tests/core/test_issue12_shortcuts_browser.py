@@ -1,6 +1,7 @@
 """Issue 12, keyboard shortcuts in a real browser (static/js/keys.js): ``?`` lists them and
 Esc closes the list; in the queue j/k move the selection and Enter opens the ticket; ``/``
-goes to the search and keys typed there stay there; on the ticket ``i`` and ``r`` put the
+goes to the search and keys typed there stay there; ``a`` assigns the selected row to me
+and the selection survives the reload; on the ticket ``i`` and ``r`` put the
 cursor in the reply box set to internal or public, ``e`` opens the edit form and ``a``
 assigns the ticket to me."""
 
@@ -63,7 +64,16 @@ def test_queue_and_ticket_shortcuts_in_chromium(  # type: ignore[no-untyped-def]
     page.wait_for_load_state("networkidle")
 
     page.goto(f"{live_server.url}/desk/?queue=all&ordering=number")
+    selected = page.locator("tr.kbd-selected")
+    assert selected.get_attribute("data-key") == second.key  # kept across the reload
     page.keyboard.press("j")
+    with page.expect_navigation():
+        page.keyboard.press("a")  # the selected row's Assign to me, back to the queue
+    third.refresh_from_db()
+    assert third.assignee_id == org.agent.pk
+    assert page.locator("tr.kbd-selected").get_attribute("data-key") == third.key
+    page.keyboard.press("k")
+    page.keyboard.press("k")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(rf"/incidents/{first.key}/$"))
 
@@ -86,4 +96,5 @@ def test_queue_and_ticket_shortcuts_in_chromium(  # type: ignore[no-untyped-def]
     page.wait_for_selector('[data-action="take"]', state="detached")
     first.refresh_from_db()
     assert first.assignee_id == org.agent.pk
-    assert third.key  # untouched
+    second.refresh_from_db()
+    assert second.assignee_id is None
