@@ -1,5 +1,6 @@
 // Keyboard shortcuts for agents (issue 12). "?" lists them. In a queue, j/k move a visible
-// selection between rows (tr[data-key]) and Enter opens the selected ticket; "a" assigns
+// selection between rows (tr[data-key]), x ticks its checkbox for a bulk action and Enter
+// opens the selected ticket; "a" assigns
 // to me (the selected row's button in a queue, the ticket's own on its page); "r" and "i"
 // put the cursor in the reply box set to public or internal; "e" opens the edit form; "/"
 // goes to the search. Keys typed into a field are the field's, never a shortcut.
@@ -17,7 +18,8 @@
   function typing(el) {
     if (!el || el === document.body) return false;
     var tag = el.tagName;
-    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable;
+    if (tag === "INPUT") return !/^(checkbox|radio|button|submit|reset)$/.test(el.type);
+    return tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable;
   }
   function visible(el) {
     return !!(el && el.getClientRects().length);
@@ -56,6 +58,12 @@
     var at = all.indexOf(selectedRow());
     var next = at < 0 ? (step > 0 ? 0 : all.length - 1) : Math.min(all.length - 1, Math.max(0, at + step));
     mark(all[next]);
+    return true;
+  }
+  function pick() {
+    var box = selectedRow() && selectedRow().querySelector('input[type="checkbox"]');
+    if (!box) return false;
+    box.click(); // a click, so the bulk bar hears it as it hears the mouse
     return true;
   }
   function open() {
@@ -112,6 +120,7 @@
     j: function () { return move(1); },
     k: function () { return move(-1); },
     Enter: open,
+    x: pick,
     a: assignToMe,
     r: function () { return reply("public"); },
     i: function () { return reply("internal"); },

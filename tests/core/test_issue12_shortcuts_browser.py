@@ -49,6 +49,11 @@ def test_queue_and_ticket_shortcuts_in_chromium(  # type: ignore[no-untyped-def]
     assert selected.count() == 1
     assert selected.get_attribute("data-key") == second.key
     page.screenshot(path=str(SHOTS / "queue-selection.png"))
+    page.keyboard.press("x")  # ticks the selected row for a bulk action
+    assert page.locator(f'tr[data-key="{second.key}"] input[type="checkbox"]').is_checked()
+    page.keyboard.press("j")  # the checkbox does not swallow the keys
+    assert page.locator("tr.kbd-selected").get_attribute("data-key") == third.key
+    page.keyboard.press("k")
 
     page.keyboard.press("/")
     search = page.locator('input[name="q"]')
