@@ -110,6 +110,12 @@ def test_desk_shows_an_export_link_carrying_its_filters(org) -> None:  # type: i
     assert 'href="/desk/?queue=all&amp;priority=3&amp;export=csv"' in html
 
 
+def test_a_live_queue_refresh_keeps_its_export_link_free_of_the_poll(org) -> None:  # type: ignore[no-untyped-def]
+    raise_incident(org)
+    html = page_as(org.agent).get("/desk/?queue=all&poll=stale").content.decode()
+    assert 'href="/desk/?queue=all&amp;export=csv"' in html
+
+
 def test_desk_export_queries_do_not_grow_with_rows(org) -> None:  # type: ignore[no-untyped-def]
     client = page_as(org.agent)
 
