@@ -9,13 +9,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from core.exceptions import NotFound, ValidationFailed
+from core.export import csv_response, wants_csv
 from core.ids import parse_id
 from core.views import redirect_next
 from core.visibility import parts_for
 from itsm import selectors as itsm_selectors
 from itsm.views.problems import ProblemBase as StaffPage
 from projects import permissions, selectors, services
-from projects.models import Release
+from projects.exports import WORK_ITEM_COLUMNS
+from projects.models import WORK_OPEN_STATES, Release
 
 
 def _project(request: HttpRequest, code: str) -> Any:
@@ -57,6 +59,13 @@ class BacklogView(StaffPage):
         from projects.iterations import open_iterations
 
         project = _project(request, code)
+        if wants_csv(request):  # every open item, in the same order as the pages
+            scope = selectors.work_items(request.user).filter(
+                project=project, status__in=WORK_OPEN_STATES
+            )
+            return csv_response(
+                selectors.backlog_order(scope), WORK_ITEM_COLUMNS, f"backlog-{project.code}"
+            )
         page = parse_id(request.GET.get("page", "")) or 1
         items, more = selectors.backlog_page(request.user, project, page)
         return render(

@@ -5,9 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    Count,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
-from sla.models import SlaClock
+from core.export import Column, choice_col, col
+from sla.models import SlaClock, Target
 
 GROUPS = {"priority": "priority", "team": "team__name", "service": "service__name"}
 
@@ -58,3 +72,54 @@ def sla_breaches(*, start: datetime, end: datetime, limit: int = 200) -> list[Sl
         .prefetch_related("ticket")
         .order_by("-breached_at")[:limit]
     )
+
+
+def breach_rows(*, start: datetime, end: datetime) -> QuerySet[SlaClock]:
+    """Every clock breached among those started in [start, end), latest breach first, with
+    its ticket's key prefix and number as ``ticket_prefix`` / ``ticket_number`` (read in the
+    same query: a ``CASE`` over the ticket types, each a subquery on the ticket's id), for
+    the export. The ticket types are the models with a key prefix and an SLA snapshot: the
+    engine knows tickets only through that interface."""
+    tickets = [
+        m for m in apps.get_models() if hasattr(m, "KEY_PREFIX") and hasattr(m, "sla_snapshot")
+    ]
+    types = ContentType.objects.get_for_models(*tickets)  # cached: no query once warm
+    number = Case(
+        *[
+            When(
+                content_type=ct,
+                then=Subquery(model.objects.filter(pk=OuterRef("object_id")).values("number")[:1]),
+            )
+            for model, ct in types.items()
+        ],
+        output_field=BigIntegerField(),
+    )
+    prefix = Case(
+        *[When(content_type=ct, then=Value(model.KEY_PREFIX)) for model, ct in types.items()],
+        default=Value(""),
+        output_field=CharField(),
+    )
+    return (
+        SlaClock.objects.filter(breached=True, started_at__gte=start, started_at__lt=end)
+        .annotate(ticket_prefix=prefix, ticket_number=number)
+        .order_by("-breached_at", "-id")
+    )
+
+
+def _ticket_key(prefix: str, number: int | None) -> str:
+    return f"{prefix}-{number}" if prefix and number else ""
+
+
+BREACH_COLUMNS: list[Column] = [
+    Column("Ticket", ("ticket_prefix", "ticket_number"), _ticket_key),
+    col("Ticket type", "content_type__model"),
+    choice_col("Target", "target", Target.choices),
+    col("Policy", "policy__name"),
+    col("Priority", "priority", lambda p: f"P{p}" if p else ""),
+    col("Team", "team__name"),
+    col("Service", "service__name"),
+    col("Started", "started_at"),
+    col("Due", "due_at"),
+    col("Breached at", "breached_at"),
+    col("Stopped", "stopped_at"),
+]

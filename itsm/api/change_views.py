@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.export import CsvExportMixin
 from core.api.permissions import IsAdministratorOrReadOnly
 from core.ids import IdsFilter
 from core.models import Service
@@ -24,6 +25,7 @@ from itsm.api.change_serializers import (
 )
 from itsm.api.request_serializers import ApprovalSerializer
 from itsm.api.tickets import TicketViewSet
+from itsm.exports import CHANGE_COLUMNS
 from itsm.models import (
     Change,
     ChangeStatus,
@@ -58,7 +60,7 @@ class ChangeFilter(django_filters.FilterSet):
         fields = ["status", "type", "services", "requested_by", "implementer", "risk"]
 
 
-class ChangeViewSet(TicketViewSet):
+class ChangeViewSet(CsvExportMixin, TicketViewSet):
     """Changes (staff). ``{id}`` is the id or the key (``CHG-1001``)."""
 
     serializer_class = ChangeSerializer
@@ -66,6 +68,8 @@ class ChangeViewSet(TicketViewSet):
     transition_inputs = CHANGE_TRANSITION_INPUTS
     transition_services = services.CHANGE_TRANSITION_SERVICES
     ticket_kwarg = "change"
+    export_columns = CHANGE_COLUMNS
+    export_filename = "changes"
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.change_list(self.request.user).order_by("-created_at", "-id")

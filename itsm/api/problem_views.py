@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.export import CsvExportMixin
 from core.ids import parse_key_number
 from core.roles import is_staff_member
 from itsm import selectors
@@ -25,6 +26,7 @@ from itsm.api.problem_serializers import (
     UnlinkIncidentInput,
 )
 from itsm.api.tickets import TicketViewSet
+from itsm.exports import PROBLEM_COLUMNS
 from itsm.models import Problem, ProblemStatus
 from itsm.permissions import ensure_can_fire_problem
 from itsm.recurring import MAX_DAYS
@@ -48,7 +50,7 @@ class ProblemFilter(django_filters.FilterSet):
         return qs.filter(cond | Q(number=number) if number else cond)
 
 
-class ProblemViewSet(TicketViewSet):
+class ProblemViewSet(CsvExportMixin, TicketViewSet):
     """Problems: the cause behind incidents. Staff only; ``{id}`` is the id or the key."""
 
     serializer_class = ProblemSerializer
@@ -56,6 +58,8 @@ class ProblemViewSet(TicketViewSet):
     transition_inputs = PROBLEM_TRANSITION_INPUTS
     transition_services = services.PROBLEM_TRANSITION_SERVICES
     ticket_kwarg = "problem"
+    export_columns = PROBLEM_COLUMNS
+    export_filename = "problems"
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.problem_list(self.request.user).order_by("-created_at", "-id")

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.export import CsvExportMixin
 from core.exceptions import NotFound
 from itsm import selectors
 from itsm.api.request_serializers import (
@@ -22,6 +23,7 @@ from itsm.api.request_serializers import (
     TaskTransitionInput,
 )
 from itsm.api.tickets import TicketViewSet
+from itsm.exports import REQUEST_COLUMNS
 from itsm.models import TASK_TRANSITIONS, Approval, RequestStatus, ServiceRequest
 from itsm.permissions import ensure_can_fire_request
 from itsm.services import approvals
@@ -48,7 +50,7 @@ class RequestFilter(django_filters.FilterSet):
         fields = ["status", "item", "team", "requester", "assignee"]
 
 
-class ServiceRequestViewSet(TicketViewSet):
+class ServiceRequestViewSet(CsvExportMixin, TicketViewSet):
     """Service requests. POST orders a catalogue item with its answers."""
 
     serializer_class = ServiceRequestSerializer
@@ -56,6 +58,8 @@ class ServiceRequestViewSet(TicketViewSet):
     transition_inputs = REQUEST_TRANSITION_INPUTS
     transition_services = services.REQUEST_TRANSITION_SERVICES
     ticket_kwarg = "request"
+    export_columns = REQUEST_COLUMNS
+    export_filename = "requests"
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.request_list(self.request.user).order_by("-created_at", "-id")

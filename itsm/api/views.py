@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.export import CsvExportMixin
 from itsm import selectors, services
 from itsm.api.incident_links import IncidentLinksMixin
 from itsm.api.serializers import (
@@ -16,11 +17,12 @@ from itsm.api.serializers import (
     IncidentUpdateSerializer,
 )
 from itsm.api.tickets import TicketViewSet
+from itsm.exports import INCIDENT_COLUMNS
 from itsm.filters import IncidentFilter
 from itsm.permissions import ensure_can_fire
 
 
-class IncidentViewSet(IncidentLinksMixin, TicketViewSet):
+class IncidentViewSet(CsvExportMixin, IncidentLinksMixin, TicketViewSet):
     """Incidents. ``{id}`` is the numeric id or the key (``INC-1042``)."""
 
     serializer_class = IncidentSerializer
@@ -28,6 +30,8 @@ class IncidentViewSet(IncidentLinksMixin, TicketViewSet):
     transition_inputs = TRANSITION_INPUTS
     transition_services = services.TRANSITION_SERVICES
     ticket_kwarg = "incident"
+    export_columns = INCIDENT_COLUMNS
+    export_filename = "incidents"
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.incident_list(self.request.user)

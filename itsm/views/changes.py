@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from core.exceptions import NotFound, ValidationFailed
+from core.export import csv_response, wants_csv
 from core.extensions import panels_for
 from core.forms import field_specs, form_data
 from core.models import Service
@@ -27,6 +28,7 @@ from itsm.api.change_serializers import (
     RiskAnswersSerializer,
 )
 from itsm.api.change_views import ChangeFilter
+from itsm.exports import CHANGE_COLUMNS
 from itsm.models import RISK_QUESTIONS, Approval, Change, ChangeStatus, FreezeWindow
 from itsm.permissions import ensure_can_fire_change
 from itsm.services import approvals
@@ -47,6 +49,10 @@ class ChangeListView(ProblemBase):
         filterset = ChangeFilter(
             params, queryset=selectors.change_list(request.user), request=request
         )
+        if wants_csv(request):
+            return csv_response(
+                filterset.qs.order_by("-created_at", "-id"), CHANGE_COLUMNS, "changes"
+            )
         page = Paginator(filterset.qs.order_by("-created_at", "-id"), 25)
         return render(
             request,

@@ -18,11 +18,13 @@ from django.utils import timezone
 from django.views import View
 
 from core.exceptions import ActionForbidden, DomainError, NotFound, ValidationFailed
+from core.export import csv_response, wants_csv
 from core.extensions import fields_for
 from core.models import Team, Tier
 from core.roles import is_staff_member
 from core.views import DomainErrorMixin
 from itsm import selectors
+from itsm.exports import INCIDENT_COLUMNS
 from itsm.filters import SLA_STATES, IncidentFilter
 from itsm.models import DEFAULT_COLUMNS, DESK_COLUMNS, Incident, IncidentStatus, SavedView
 from itsm.permissions import can_edit_saved_view, can_share_with_team, user_team_ids
@@ -168,6 +170,8 @@ def render_desk(
         params["ordering"] = "sla"  # developers work what breaches first
     filterset = IncidentFilter(params, queryset=base, request=request)
     qs: QuerySet[Incident] = filterset.qs
+    if wants_csv(request):  # every row of this queue as filtered and sorted, not the page
+        return csv_response(qs, INCIDENT_COLUMNS, f"incidents-{queue}")
     number = _page_number(params.get("page"))
     if polling:
         start = (number - 1) * PAGE_SIZE

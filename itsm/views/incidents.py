@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views import View
 
 from core.exceptions import ActionForbidden, DomainError
+from core.export import csv_response, wants_csv
 from core.extensions import panels_for
 from core.models import Team, Tier
 from core.roles import is_staff_member
@@ -20,6 +21,7 @@ from core.views import DomainErrorMixin
 from core.visibility import parts_for
 from itsm import selectors, services
 from itsm.api.serializers import TRANSITION_INPUTS
+from itsm.exports import INCIDENT_COLUMNS
 from itsm.forms import IncidentEditForm, IncidentForm
 from itsm.models import HoldReason, Incident, IncidentStatus, ResolutionCode
 from itsm.permissions import (
@@ -51,6 +53,8 @@ class PortalView(LoginRequiredMixin, View):
         show = request.GET.get("show", "open")
         if show == "open":
             qs = qs.exclude(status__in=[IncidentStatus.CLOSED, IncidentStatus.CANCELLED])
+        if wants_csv(request):
+            return csv_response(qs.order_by("-created_at", "-id"), INCIDENT_COLUMNS, "my-incidents")
         page = Paginator(qs.order_by("-created_at", "-id"), PAGE_SIZE).get_page(
             request.GET.get("page")
         )

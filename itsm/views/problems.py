@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from core.exceptions import ActionForbidden, NotFound, ValidationFailed
+from core.export import csv_response, wants_csv
 from core.extensions import panels_for
 from core.forms import field_specs, form_data
 from core.roles import STAFF_ROLES, is_staff_member
@@ -24,6 +25,7 @@ from itsm.api.problem_serializers import (
     ProblemUpdateSerializer,
 )
 from itsm.api.problem_views import ProblemFilter
+from itsm.exports import PROBLEM_COLUMNS
 from itsm.models import Problem, ProblemStatus
 from itsm.permissions import (
     can_manage_problem,
@@ -68,12 +70,14 @@ class ProblemListView(ProblemBase):
         filterset = ProblemFilter(
             params, queryset=selectors.problem_list(request.user), request=request
         )
-        page = Paginator(
+        qs = (
             filterset.qs.order_by("-priority", "-created_at", "-id")
             if not params.get("ordering")
-            else filterset.qs,
-            25,
+            else filterset.qs
         )
+        if wants_csv(request):
+            return csv_response(qs, PROBLEM_COLUMNS, "problems")
+        page = Paginator(qs, 25)
         return render(
             request,
             "itsm/problems.html",

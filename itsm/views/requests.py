@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from core.exceptions import DomainError, NotFound, ValidationFailed
+from core.export import csv_response, wants_csv
 from core.forms import form_data
 from core.roles import is_staff_member
 from core.views import DomainErrorMixin, posted_id, redirect_next
@@ -19,6 +20,7 @@ from core.visibility import parts_for
 from itsm import permissions, selectors
 from itsm.api.request_serializers import REQUEST_TRANSITION_INPUTS
 from itsm.api.request_views import decide_any, why_not_decide
+from itsm.exports import REQUEST_COLUMNS
 from itsm.models import TASK_TRANSITIONS, Approval, RequestStatus
 from itsm.permissions import can_work_request, ensure_can_fire_request
 from itsm.services import approvals
@@ -87,6 +89,8 @@ class RequestListView(Base):
             qs = qs.exclude(
                 status__in=[RequestStatus.CLOSED, RequestStatus.CANCELLED, RequestStatus.REJECTED]
             )
+        if wants_csv(request):
+            return csv_response(qs.order_by("-created_at", "-id"), REQUEST_COLUMNS, "requests")
         page = Paginator(qs.order_by("-created_at", "-id"), 25).get_page(request.GET.get("page"))
         return render(request, "itsm/requests.html", {"page": page, "show": show})
 

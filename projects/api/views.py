@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.export import CsvExportMixin
 from core.api.serializers import AuditEventSerializer
 from core.exceptions import NotFound, ValidationFailed
 from core.ids import parse_key_number
@@ -47,6 +48,7 @@ from projects.api.serializers import (
     WorkItemSlaSerializer,
 )
 from projects.api.structure import WorkItemStructureActions
+from projects.exports import WORK_ITEM_COLUMNS
 from projects.models import (
     EmergencyDecision,
     EmergencyDecisionStatus,
@@ -336,7 +338,7 @@ class WorkItemFilter(django_filters.FilterSet):
         return qs.filter(incidents__number=number) if number else qs.none()
 
 
-class WorkItemViewSet(WorkItemStructureActions, TicketViewSet):
+class WorkItemViewSet(CsvExportMixin, WorkItemStructureActions, TicketViewSet):
     """Defects or enhancements. The list comes in backlog order (what hurts users most
     first) unless ``ordering`` says otherwise."""
 
@@ -346,6 +348,8 @@ class WorkItemViewSet(WorkItemStructureActions, TicketViewSet):
     transition_inputs = WORK_TRANSITION_INPUTS
     transition_services = services.WORK_TRANSITION_SERVICES
     ticket_kwarg = "item"
+    export_columns = WORK_ITEM_COLUMNS
+    export_filename = "work-items"
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return (

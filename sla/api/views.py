@@ -2,9 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,10 +19,11 @@ from rest_framework.views import APIView
 
 from core.api.permissions import IsStaffReadAdministratorWrite
 from core.exceptions import ActionForbidden, ValidationFailed
+from core.export import csv_response
 from core.roles import is_staff_member
 from sla.api.serializers import CalendarSerializer, SlaPolicySerializer
 from sla.models import BusinessCalendar, SlaPolicy
-from sla.reports import GROUPS, sla_breaches, sla_report
+from sla.reports import BREACH_COLUMNS, GROUPS, breach_rows, sla_breaches, sla_report
 
 
 class SlaPolicyViewSet(viewsets.ModelViewSet):
@@ -118,3 +126,24 @@ class SlaReportView(APIView):
                 ],
             }
         )
+
+
+class SlaBreachExportView(APIView):
+    """The period's SLA breaches as CSV, streamed: every one, not the report's first 200."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", str, description="YYYY-MM-DD or ISO date-time"),
+            OpenApiParameter("to", str, description="YYYY-MM-DD (inclusive) or ISO date-time"),
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="One row per breached clock, latest first."
+            )
+        },
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        if not is_staff_member(request.user):
+            raise ActionForbidden("SLA reports are for support staff.")
+        start, end = parse_period(request.query_params)
+        return csv_response(breach_rows(start=start, end=end), BREACH_COLUMNS, "sla-breaches")
