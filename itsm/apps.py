@@ -13,6 +13,13 @@ class ItsmConfig(AppConfig):
         from itsm.sla_hooks import on_clock_breached
 
         events.subscribe(events.SLA_CLOCK_BREACHED, on_clock_breached)
+        from core import extensions
+        from itsm.canned_picker import picker_panel
+
+        # the canned-reply picker under the shared reply box (core/_comment_box.html)
+        extensions.register_panel(
+            "comment_box", extensions.Panel("itsm/canned_picker.html", picker_panel)
+        )
         from core.templatetags.tandem import ACTION_WORDS
 
         ACTION_WORDS["satisfaction_answered"] = "answered the satisfaction question"

@@ -25,6 +25,7 @@ from django import template
 from django.urls import NoReverseMatch, reverse
 
 from core import attachments
+from core.extensions import panels_for
 from core.views import return_path
 
 register = template.Library()
@@ -82,4 +83,6 @@ def comment_box(
         "body": context.get("comment_body", ""),
         "next": return_path(request, record),
         "csrf_token": context.get("csrf_token"),
+        # what higher apps add under the box (itsm: the canned-reply picker)
+        "addons": panels_for("comment_box", request, record) if shown else [],
     }
