@@ -191,7 +191,11 @@ def canned_reply_update(
     ``updated`` with the fields that changed."""
     ensure_editable(fields, EDITABLE)
     with transaction.atomic():
-        row = CannedReply.objects.select_for_update().select_related("team").get(pk=reply.pk)
+        row = (
+            CannedReply.objects.select_for_update(of=("self",))
+            .select_related("team")
+            .get(pk=reply.pk)
+        )
         if not can_manage_canned_reply(actor, row):
             raise ActionForbidden("You may not change this canned reply.")
         title = (fields.get("title", row.title) or "").strip()
@@ -212,7 +216,11 @@ def canned_reply_delete(*, reply: CannedReply, actor: AbstractBaseUser) -> None:
     """Remove a reply (403 for one who may not manage it). Audit: ``deleted``
     (on the reply's id, with its title and text, so what was removed can be read back)."""
     with transaction.atomic():
-        row = CannedReply.objects.select_for_update().select_related("team").get(pk=reply.pk)
+        row = (
+            CannedReply.objects.select_for_update(of=("self",))
+            .select_related("team")
+            .get(pk=reply.pk)
+        )
         if not can_manage_canned_reply(actor, row):
             raise ActionForbidden("You may not delete this canned reply.")
         audit_record(
