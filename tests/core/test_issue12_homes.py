@@ -157,6 +157,7 @@ def test_incident_manager_sees_breaches_risks_and_majors_across_teams(client, or
     assert at_risk.key in section["at-risk"] and breached.key not in section["at-risk"]
     assert major.key in section["major"] and closed_major.key not in section["major"]
     assert calm.key not in html
+    assert 'href="/reports/satisfaction/"' in html  # one click to how requesters feel
 
 
 def test_problem_manager_sees_open_problems_not_closed_ones(client, org) -> None:  # type: ignore[no-untyped-def]

@@ -379,6 +379,21 @@ def test_poll_is_204_until_the_visible_rows_change(org, new_incident) -> None:  
     assert c.get(f"{url}&poll={token}", HTTP_HX_REQUEST="true").status_code == 200
 
 
+def test_a_reply_is_news_in_the_live_queue_and_its_last_update(org, new_incident) -> None:  # type: ignore[no-untyped-def]
+    """A requester's reply moves the ticket's last update (as in JSM): the open queue's
+    poll sees the row changed, and the "not updated for" filter no longer holds it."""
+    c = client_for(org.agent)
+    url = f"/desk/?queue=team-{org.desk.pk}"
+    with time_machine.travel(timezone.now() + timedelta(hours=5)):
+        token = _token(c.get(url, HTTP_HX_REQUEST="true"))
+        assert new_incident.key in c.get(f"{url}&idle_hours=4").content.decode()
+        services.incident_comment(
+            incident=new_incident, actor=org.requester, body="It happens again."
+        )
+        assert c.get(f"{url}&poll={token}", HTTP_HX_REQUEST="true").status_code == 200
+        assert new_incident.key not in c.get(f"{url}&idle_hours=4").content.decode()
+
+
 def test_poll_of_a_quiet_queue_is_cheap(org, new_incident) -> None:  # type: ignore[no-untyped-def]
     c = client_for(org.agent)
     url = f"/desk/?queue=team-{org.desk.pk}"
