@@ -8,11 +8,11 @@ from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views import View
 
-from core.exceptions import DomainError
+from core.exceptions import DomainError, ValidationFailed
 from core.models import Team
 from itsm.models import BulkAction, BulkJob, HoldReason, ResolutionCode
 from itsm.permissions import user_team_ids
@@ -86,7 +86,7 @@ class BulkCreateView(LoginRequiredMixin, View):
             job = bulk.bulk_job_create(
                 actor=request.user,
                 action=action,
-                incidents=request.POST.getlist("incidents"),
+                incidents=_chosen(request),
                 params=_params(action, request.POST),
             )
         except DomainError as exc:
@@ -95,6 +95,22 @@ class BulkCreateView(LoginRequiredMixin, View):
             )
         job.refresh_from_db()
         return _progress(request, job)
+
+
+def _chosen(request: HttpRequest) -> list[Any]:
+    """The rows checked, or (``matching``: the queue's query string, when the agent chose
+    "select every incident matching") every incident the desk lists for that query, read
+    with the desk's own filter: one more than the limit at most, so that more than the
+    limit is refused with the reason rather than cut short."""
+    matching = request.POST.get("matching")
+    if matching is None:
+        return request.POST.getlist("incidents")
+    from itsm.views.desk import desk_filter
+
+    _queue, _teams, filterset = desk_filter(request, QueryDict(matching, mutable=True))
+    if not filterset.is_valid():
+        raise ValidationFailed("The queue's filter is not valid: filter it again.")
+    return list(filterset.qs.values_list("pk", flat=True)[: BulkJob.MAX_TICKETS + 1])
 
 
 class BulkJobView(LoginRequiredMixin, View):

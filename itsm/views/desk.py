@@ -149,6 +149,18 @@ def _assignee_choices(request: HttpRequest, team_ids: Iterable[int]) -> list[tup
     return [(me.pk, "Me")] + [(u.pk, u.get_full_name() or u.username) for u in users]
 
 
+def desk_filter(request: HttpRequest, params: QueryDict) -> tuple[str, list[Team], IncidentFilter]:
+    """The queue ``params`` name (or the user's default), the user's teams and the filter
+    over that queue: what the desk lists, and what a bulk action on "every incident
+    matching" acts on. ``params`` gets the default ordering of a 3rd-line queue."""
+    teams = list(Team.objects.filter(pk__in=user_team_ids(request.user)))
+    queue = params.get("queue") or _default_queue(request, teams)
+    base = selectors.incident_queue(request.user, queue)
+    if not params.get("ordering") and _is_third_line_queue(queue, teams):
+        params["ordering"] = "sla"  # developers work what breaches first
+    return queue, teams, IncidentFilter(params, queryset=base, request=request)
+
+
 def render_desk(
     request: HttpRequest,
     params: QueryDict,
@@ -159,16 +171,11 @@ def render_desk(
     """The desk for ``params`` (the page's GET, or a refused save's posted query); a poll
     (``poll=<token>``) answers 204 while the visible rows are unchanged."""
     my_team_ids = user_team_ids(request.user)
-    teams = list(Team.objects.filter(pk__in=my_team_ids))
     params = params.copy()
-    queue = params.get("queue") or _default_queue(request, teams)
     polling = "poll" in params
     view = _active_view(request, params)
     columns = _columns(params, view)
-    base = selectors.incident_queue(request.user, queue)
-    if not params.get("ordering") and _is_third_line_queue(queue, teams):
-        params["ordering"] = "sla"  # developers work what breaches first
-    filterset = IncidentFilter(params, queryset=base, request=request)
+    queue, teams, filterset = desk_filter(request, params)
     qs: QuerySet[Incident] = filterset.qs
     if wants_csv(request):  # every row of this queue as filtered and sorted, not the page
         return csv_response(qs, INCIDENT_COLUMNS, f"incidents-{queue}")

@@ -21,7 +21,14 @@
     const boxes = picks();
     const n = boxes.filter(function (b) { return b.checked; }).length;
     form.hidden = n === 0;
-    form.querySelector("[data-bulk-count]").textContent = n;
+    // "Select all N matching": offered once the whole page is checked; taken back as
+    // soon as a row is unchecked (the job then acts on the rows checked)
+    const matching = form.querySelector("[data-bulk-matching]");
+    const query = form.querySelector("[data-bulk-matching-query]");
+    if (query && n < boxes.length) query.disabled = true;
+    if (matching) matching.hidden = n === 0 || n < boxes.length || (query && !query.disabled);
+    form.querySelector("[data-bulk-count]").textContent =
+      query && !query.disabled ? matching.dataset.bulkMatching : n;
     const all = document.querySelector("input.bulk-all");
     if (all) {
       all.checked = n > 0 && n === boxes.length;
@@ -37,6 +44,10 @@
     if (e.target.closest("input.bulk-pick, input.bulk-all, #bulk-form")) refresh();
   });
   document.addEventListener("click", function (e) {
+    if (e.target.matches("[data-bulk-matching]")) {
+      document.querySelector("[data-bulk-matching-query]").disabled = false;
+      refresh();
+    }
     if (e.target.matches("[data-bulk-clear]")) {
       picks().forEach(function (b) { b.checked = false; });
       refresh();

@@ -491,3 +491,39 @@ def test_a_job_whose_message_was_lost_is_started_by_the_sweep(  # type: ignore[n
         assert bulk_jobs_resume() == 1
     job.refresh_from_db()
     assert job.status == "done" and job.done_count == len(incidents)
+
+
+def test_select_every_incident_matching_the_queue_beyond_its_page(  # type: ignore[no-untyped-def]
+    org, django_capture_on_commit_callbacks
+) -> None:
+    """A queue of 30 shows 25 rows: once the page is checked the bar offers the 30 the
+    queue lists, and the job acts on those (as filtered), not only on the page's rows."""
+    ours = _incidents(org, 30)
+    other = services.incident_create(
+        actor=org.requester,
+        service=org.service,
+        title="Urgent one",
+        impact="high",
+        urgency="high",
+    )
+    query = "queue=all&priority=4&priority=5"  # low impact: the 30, not the urgent one
+    html = _page(org.agent).get(f"/desk/?{query}").content.decode()
+    assert 'data-bulk-matching="30"' in html and "Select all 30 matching" in html
+    with django_capture_on_commit_callbacks(execute=True):
+        r = _page(org.agent).post(
+            "/desk/bulk/",
+            {
+                "action": "assign",
+                "assign_to": f":{org.agent.pk}",
+                "incidents": [i.key for i in ours[:25]],  # the page's checked rows…
+                "matching": query,  # …and the choice of every incident matching
+            },
+        )
+    assert r.status_code == 200
+    assert BulkJob.objects.get().results.count() == 30
+    assert Incident.objects.filter(assignee=org.agent).count() == 30
+    assert Incident.objects.get(pk=other.pk).assignee is None
+    bad = _page(org.agent).post(
+        "/desk/bulk/", {"action": "assign", "assign_to": ":", "matching": "older_than_days=x"}
+    )
+    assert bad.status_code == 400
