@@ -84,3 +84,40 @@ def test_the_bar_shows_the_fields_of_the_chosen_action(  # type: ignore[no-untyp
     page.wait_for_selector(".bulk-error")
     assert "Resolve needs resolution notes." in page.inner_text(".bulk-error")
     assert page.locator("input.bulk-pick").is_checked()
+
+
+def test_select_every_incident_matching_beyond_the_page(  # type: ignore[no-untyped-def]
+    org, live_server, browser_page, transactional_db, monkeypatch
+) -> None:
+    """Once a page of 25 is checked, the bar offers the 30 the queue lists; choosing it
+    counts 30 and the job acts on all 30. Unchecking a row takes the choice back."""
+    for n in range(30):
+        services.incident_create(
+            actor=org.requester, service=org.service, title=f"Payslip {n}", impact="low"
+        )
+    queued: list[int] = []
+    monkeypatch.setattr("itsm.tasks.bulk_job_run.delay", queued.append)
+    sign_in(browser_page, live_server.url, org.agent)
+    page = browser_page.new_page()
+    page.goto(f"{live_server.url}/desk/?queue=all")
+    matching = page.locator("button[data-bulk-matching]")
+    assert matching.is_hidden()
+    page.check("input.bulk-all")
+    assert page.inner_text("[data-bulk-count]") == "25"
+    assert matching.is_visible() and "Select all 30 matching" in matching.inner_text()
+    page.locator("input.bulk-pick").first.uncheck()  # not the whole page: not offered
+    assert matching.is_hidden()
+    page.check("input.bulk-all")
+    matching.click()
+    assert page.inner_text("[data-bulk-count]") == "30" and matching.is_hidden()
+    page.select_option("select[name=assign_to]", f":{org.agent.pk}")
+    page.click("button[data-action=bulk-apply]")
+    page.locator(".bulk-progress .progress").wait_for()
+    assert "0 of 30" in page.inner_text(".bulk-progress")
+    job = BulkJob.objects.get()
+    assert queued == [job.pk]
+    page.route("**/desk/bulk/*/", lambda route: route.continue_())
+    bulk.bulk_job_run(job.pk)
+    page.wait_for_selector(".bulk-summary", timeout=5000)
+    assert "30 succeeded" in page.inner_text(".bulk-progress")
+    assert Incident.objects.filter(assignee=org.agent).count() == 30
