@@ -183,6 +183,17 @@ def canned_reply_create(
     return reply
 
 
+def _locked_for(actor: AbstractBaseUser, reply: CannedReply, verb: str) -> CannedReply:
+    """The reply's row, locked (only its own: PostgreSQL locks no nullable side of a join),
+    or 403 for one who may not manage it."""
+    row = (
+        CannedReply.objects.select_for_update(of=("self",)).select_related("team").get(pk=reply.pk)
+    )
+    if not can_manage_canned_reply(actor, row):
+        raise ActionForbidden(f"You may not {verb} this canned reply.")
+    return row
+
+
 def canned_reply_update(
     *, reply: CannedReply, actor: AbstractBaseUser, **fields: Any
 ) -> CannedReply:
@@ -191,13 +202,7 @@ def canned_reply_update(
     ``updated`` with the fields that changed."""
     ensure_editable(fields, EDITABLE)
     with transaction.atomic():
-        row = (
-            CannedReply.objects.select_for_update(of=("self",))
-            .select_related("team")
-            .get(pk=reply.pk)
-        )
-        if not can_manage_canned_reply(actor, row):
-            raise ActionForbidden("You may not change this canned reply.")
+        row = _locked_for(actor, reply, "change")
         title = (fields.get("title", row.title) or "").strip()
         body = fields.get("body", row.body) or ""
         _ensure_text(title, body)
@@ -216,13 +221,7 @@ def canned_reply_delete(*, reply: CannedReply, actor: AbstractBaseUser) -> None:
     """Remove a reply (403 for one who may not manage it). Audit: ``deleted``
     (on the reply's id, with its title and text, so what was removed can be read back)."""
     with transaction.atomic():
-        row = (
-            CannedReply.objects.select_for_update(of=("self",))
-            .select_related("team")
-            .get(pk=reply.pk)
-        )
-        if not can_manage_canned_reply(actor, row):
-            raise ActionForbidden("You may not delete this canned reply.")
+        row = _locked_for(actor, reply, "delete")
         audit_record(
             target=row,
             actor=actor,

@@ -5,6 +5,8 @@ page's forms aim at ``#ticket``); ``static/js/ticket.js`` swaps the answer in, r
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 
 from core.exceptions import DomainError
@@ -25,3 +27,15 @@ def in_place(request: HttpRequest) -> bool:
 
 def refusal_title(exc: DomainError) -> str:
     return REFUSAL_TITLES.get(exc.status_code, "Please check your input")
+
+
+def posted_reply(request: HttpRequest) -> tuple[str, str]:
+    """The reply box's text and side (``public`` unless ``internal`` was chosen)."""
+    visibility = "internal" if request.POST.get("visibility") == "internal" else "public"
+    return request.POST.get("body", ""), visibility
+
+
+def reply_kept(exc: DomainError, body: str, visibility: str) -> dict[str, Any]:
+    """What the reply box shows after a refused reply: the reason, and what was written
+    on which side, kept."""
+    return {"comment_error": exc.message, "comment_body": body, "comment_visibility": visibility}

@@ -35,7 +35,7 @@ from itsm.permissions import (
 )
 from itsm.status import requester_status_line
 from itsm.views.desk import DeskView  # noqa: F401  (its old home; the desk lives in desk.py)
-from itsm.views.in_place import in_place, refusal_title
+from itsm.views.in_place import in_place, posted_reply, refusal_title, reply_kept
 from sla.selectors import ticket_clocks
 
 PAGE_SIZE = 25
@@ -231,23 +231,14 @@ class IncidentCommentView(LoginRequiredMixin, DomainErrorMixin, View):
 
     def post(self, request: HttpRequest, ref: str) -> HttpResponse:
         incident = selectors.incident_get(request.user, ref)
-        visibility = "internal" if request.POST.get("visibility") == "internal" else "public"
-        body = request.POST.get("body", "")
+        body, visibility = posted_reply(request)
         try:
             services.incident_comment(
                 incident=incident, actor=request.user, body=body, public=visibility == "public"
             )
         except DomainError as exc:
-            # the box keeps what was written and which side it was for
-            return _refused(
-                request,
-                incident,
-                exc,
-                open_form="comment",
-                comment_error=exc.message,
-                comment_body=body,
-                comment_visibility=visibility,
-            )
+            kept = reply_kept(exc, body, visibility)
+            return _refused(request, incident, exc, open_form="comment", **kept)
         return _after_action(request, incident)
 
 

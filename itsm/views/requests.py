@@ -25,7 +25,7 @@ from itsm.models import TASK_TRANSITIONS, Approval, RequestStatus
 from itsm.permissions import can_work_request, ensure_can_fire_request
 from itsm.services import approvals
 from itsm.services import requests as services
-from itsm.views.in_place import in_place, refusal_title
+from itsm.views.in_place import in_place, posted_reply, refusal_title, reply_kept
 
 
 class Base(LoginRequiredMixin, DomainErrorMixin, View):
@@ -190,23 +190,14 @@ class TaskTransitionView(Base):
 class RequestCommentView(Base):
     def post(self, request: HttpRequest, ref: str) -> HttpResponse:
         req = selectors.request_get(request.user, ref)
-        visibility = "internal" if request.POST.get("visibility") == "internal" else "public"
-        body = request.POST.get("body", "")
+        body, visibility = posted_reply(request)
         try:
             services.request_comment(
                 request=req, actor=request.user, body=body, public=visibility == "public"
             )
         except DomainError as exc:
-            # the box keeps what was written, which side it was for, and says why
-            return _refused(
-                request,
-                req,
-                exc,
-                region_message="",
-                comment_error=exc.message,
-                comment_body=body,
-                comment_visibility=visibility,
-            )
+            kept = reply_kept(exc, body, visibility)
+            return _refused(request, req, exc, region_message="", **kept)
         return _after_action(request, req)
 
 
