@@ -11,9 +11,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import QuerySet
 
-from core.exceptions import NotFound
+from core.exceptions import NotFound, ValidationFailed
 from core.ids import parse_id
-from core.models import AuditEvent, Comment
+from core.models import AuditEvent, Comment, Team
 
 
 def history_of(target: models.Model) -> QuerySet[AuditEvent]:
@@ -60,3 +60,15 @@ def get_by_ref(qs: QuerySet[Any], prefix: str, ref: str | int, noun: str) -> Any
     if found is None:
         raise NotFound(f"No {noun} {ref}.")
     return found
+
+
+def team_ref(value: Any, field: str = "team") -> Team | None:
+    """The team a form or an API body names by id; None when it names none; 400 naming
+    the value when no team has that id (or it is no id at all)."""
+    if value is None or value == "":
+        return None
+    pk = parse_id(str(value))
+    team = Team.objects.filter(pk=pk).first() if pk is not None else None
+    if team is None:
+        raise ValidationFailed(f"No team {value}.", field=field)
+    return team

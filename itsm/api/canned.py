@@ -12,9 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.serializers import TeamRefSerializer, UserRefSerializer
-from core.exceptions import ValidationFailed
-from core.ids import parse_id
-from core.models import Team
+from core.selectors import team_ref
 from itsm.models import CannedReply
 from itsm.services import canned
 
@@ -81,13 +79,7 @@ class CannedReplyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         body = CannedReplyCreateInput(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
-        team_id = data.pop("team", None)
-        team = None
-        if team_id is not None:
-            pk = parse_id(team_id)  # past bigint: no such team, not a driver error
-            team = Team.objects.filter(pk=pk).first() if pk else None
-            if team is None:
-                raise ValidationFailed(f"No team {team_id}.", field="team")
+        team = team_ref(data.pop("team", None))
         reply = canned.canned_reply_create(actor=request.user, team=team, **data)
         return self._present(reply, 201)
 

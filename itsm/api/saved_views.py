@@ -3,16 +3,13 @@ desk's Save / Update / Delete buttons."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.serializers import TeamRefSerializer, UserRefSerializer
-from core.exceptions import ValidationFailed
-from core.models import Team
+from core.selectors import team_ref
 from itsm import selectors
 from itsm.models import DESK_COLUMNS, SavedView
 from itsm.permissions import can_edit_saved_view
@@ -78,15 +75,6 @@ class SavedViewPatchInput(SavedViewInput):
     name = serializers.CharField(max_length=200, required=False)
 
 
-def _team(value: Any) -> Team | None:
-    if value is None:
-        return None
-    team = Team.objects.filter(pk=value).first()
-    if team is None:
-        raise ValidationFailed(f"No team {value}.", field="team")
-    return team
-
-
 class SavedViewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The views you may open: your own, your teams' shared ones (an Administrator: every
     team's). Personal views are changed by their owner; team views by their owner or an
@@ -114,7 +102,7 @@ class SavedViewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             name=data["name"],
             query=data.get("query") or {},
             columns=data.get("columns") or [],
-            team=_team(data.get("team")),
+            team=team_ref(data.get("team")),
         )
         return self._present(view, 201)
 
@@ -126,7 +114,7 @@ class SavedViewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         for name in set(request.data) - set(body.fields):  # refused by the service (400)
             fields[name] = request.data[name]
         if "team" in fields:
-            fields["team"] = _team(fields["team"])
+            fields["team"] = team_ref(fields["team"])
         view = service.saved_view_update(view=self.get_object(), actor=request.user, **fields)
         return self._present(view)
 

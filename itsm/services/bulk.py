@@ -26,6 +26,7 @@ from core.exceptions import ActionForbidden, DomainError, NotFound, ValidationFa
 from core.ids import parse_id
 from core.models import Team
 from core.roles import is_administrator, is_staff_member
+from core.selectors import team_ref
 from core.watchers import watch_add
 from itsm import selectors
 from itsm.models import (
@@ -126,19 +127,11 @@ def _user_ref(value: Any, field: str) -> AbstractBaseUser:
     return user
 
 
-def _team_ref(value: Any) -> Team:
-    pk = parse_id(str(value))
-    team = Team.objects.filter(pk=pk).first() if pk is not None else None
-    if team is None:
-        raise ValidationFailed(f"No team {value}.", field="team")
-    return team
-
-
 def _clean_params(actor: AbstractBaseUser, action: str, params: dict[str, Any]) -> dict[str, Any]:
     """The action's parameters checked and reduced to ids and plain values (what the job
     stores); 400 naming the field otherwise."""
     if action == BulkAction.ASSIGN:
-        team = _team_ref(params["team"]) if params.get("team") not in (None, "") else None
+        team = team_ref(params.get("team"))
         assignee = (
             _user_ref(params["assignee"], "assignee")
             if params.get("assignee") not in (None, "")

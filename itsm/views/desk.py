@@ -22,6 +22,7 @@ from core.export import csv_response, wants_csv
 from core.extensions import fields_for
 from core.models import Team, Tier
 from core.roles import is_staff_member
+from core.selectors import team_ref
 from core.views import DomainErrorMixin
 from itsm import selectors
 from itsm.exports import INCIDENT_COLUMNS
@@ -272,7 +273,7 @@ class DeskView(LoginRequiredMixin, DomainErrorMixin, View):
                 name=name,
                 query=query,
                 columns=request.POST.getlist("cols") or None,
-                team=_team_from(request),
+                team=team_ref(request.POST.get("team")),
             )
         except (ValidationFailed, ActionForbidden) as exc:
             if not is_staff_member(request.user):
@@ -283,16 +284,6 @@ class DeskView(LoginRequiredMixin, DomainErrorMixin, View):
                 shown["view"] = request.POST["view"]
             return render_desk(request, shown, save_error=exc, save_name=name)
         return redirect(_view_url(view))
-
-
-def _team_from(request: HttpRequest) -> Team | None:
-    raw = request.POST.get("team", "")
-    if not raw:
-        return None
-    team = Team.objects.filter(pk=raw).first() if raw.isdigit() else None
-    if team is None:
-        raise ValidationFailed(f"No team {raw}.", field="team")
-    return team
 
 
 class SavedViewChangeView(LoginRequiredMixin, DomainErrorMixin, View):

@@ -461,3 +461,15 @@ def test_rows_polled_in_come_back_to_the_desk_not_the_poll(org, new_incident) ->
     res = c.get(f"{url}&poll=stale", HTTP_HX_REQUEST="true")
     back = re.search(r'name="next" value="([^"]+)"', res.content.decode())[1]
     assert "poll" not in back and back.startswith("/desk/?")
+
+
+@pytest.mark.parametrize("team", [999_999, 2**70])
+def test_saved_view_shared_with_no_such_team_is_a_400(org, team) -> None:  # type: ignore[no-untyped-def]
+    """An id no team has (one past bigint too) is named in a 400, never a driver error."""
+    res = api_as(org.agent).post(
+        "/api/v1/saved-views/",
+        {"name": "Mine", "query": {"queue": ["all"]}, "team": team},
+        format="json",
+    )
+    assert res.status_code == 400 and f"No team {team}" in str(res.json())
+    assert not SavedView.objects.exists()
