@@ -181,6 +181,11 @@ def comment_create(
         body=body,
         public=public,
     )
+    # a reply or a note is news on the record: its last update moves (lists' column and
+    # sort, the desk's live poll and "not updated for"), as in JSM and Jira
+    if any(f.name == "updated_at" for f in target._meta.concrete_fields):
+        target.updated_at = comment.created_at  # type: ignore[attr-defined]
+        type(target)._default_manager.filter(pk=target.pk).update(updated_at=comment.created_at)
     from core import notices  # notices write through this module
 
     notices.on_comment(comment=comment, record=target)

@@ -482,10 +482,6 @@ def incident_comment(
                 "Manager) may write internal notes on it."
             )
         comment = comment_create(target=locked, author=actor, body=body.strip(), public=public)
-        # a reply or a note is news on the ticket: its last update moves (the queue's
-        # column and sort, the live queue's poll, the "not updated for" filter), as in JSM
-        locked.updated_at = timezone.now()
-        Incident.objects.filter(pk=locked.pk).update(updated_at=locked.updated_at)
         by_requester = actor.pk == locked.requester_id
         if public and not by_requester:
             if (

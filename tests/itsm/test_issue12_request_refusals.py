@@ -51,3 +51,27 @@ def test_a_refused_reply_keeps_its_text_and_says_why(org) -> None:  # type: igno
     from core.models import Comment
 
     assert not Comment.objects.filter(body=text).exists()
+
+
+def test_a_reply_or_note_moves_the_last_update_of_every_ticket_type(org, new_incident) -> None:  # type: ignore[no-untyped-def]
+    """A comment is news on its record whatever the type (lists' "last update", the
+    desk's "not updated for", the live poll): the shared comment path moves it."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from itsm import services
+    from itsm.models import Incident, Problem, ServiceRequest
+    from itsm.services import problems
+
+    req = _request(org)
+    problem = problems.problem_create(actor=org.problem_manager, title="Tax", service=org.service)
+    later = timezone.now() + timedelta(hours=3)
+    with time_machine.travel(later, tick=False):
+        services.incident_comment(incident=new_incident, actor=org.requester, body="Again.")
+        rs.request_comment(request=req, actor=org.requester, body="Any news?")
+        problems.problem_comment(problem=problem, actor=org.problem_manager, body="Cause?")
+    assert Incident.objects.get(pk=new_incident.pk).updated_at == later
+    assert ServiceRequest.objects.get(pk=req.pk).updated_at == later
+    assert Problem.objects.get(pk=problem.pk).updated_at == later
