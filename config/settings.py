@@ -310,6 +310,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "itsm.tasks.incidents_close_resolved",
         "schedule": crontab(minute="*/15"),
     },
+    "incident-counts-compact": {  # fold the queue counts' +1/-1 rows (itsm.models.counts)
+        "task": "itsm.tasks.incident_counts_compact",
+        "schedule": env.float("COUNTS_COMPACT_SECONDS", default=60.0),
+    },
     "bulk-jobs-resume": {  # bulk jobs whose message was lost or whose worker died
         "task": "itsm.tasks.bulk_jobs_resume",
         "schedule": 60.0,

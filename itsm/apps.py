@@ -6,6 +6,10 @@ class ItsmConfig(AppConfig):
     verbose_name = "ITIL processes"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        # the trigger that keeps the queue counts (itsm.services.counts explains why here)
+        post_migrate.connect(_install_count_trigger, sender=self)
         from core import events
         from core.visibility import register_parts_policy, staff_only
         from itsm import visibility
@@ -72,3 +76,12 @@ class ItsmConfig(AppConfig):
                 may_attach=lambda u, r, public: permissions.can_work_change(u, r),
             ),
         )
+
+
+def _install_count_trigger(using: str = "default", **kwargs) -> None:  # type: ignore[no-untyped-def]
+    from django.db import DEFAULT_DB_ALIAS
+
+    from itsm.services.counts import incident_count_trigger_install
+
+    if using == DEFAULT_DB_ALIAS:
+        incident_count_trigger_install()

@@ -326,7 +326,10 @@ def hypercare_queue_q(team_id: int) -> Any:
 
     from projects.models import HypercareRoute
 
-    return Q(pk__in=HypercareRoute.objects.filter(team_id=team_id).values("incident_id"))
+    # The ids, not a subquery: a queue without routes (most, most of the time) then has no
+    # ``OR`` at all and its order is read off an index (Incident.Meta.indexes).
+    routed = HypercareRoute.objects.filter(team_id=team_id).values_list("incident_id", flat=True)
+    return Q(pk__in=list(routed))
 
 
 def hypercare_grant(user: Any, incident: Any) -> bool:

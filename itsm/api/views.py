@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.export import CsvExportMixin
+from core.api.pagination import CountedPagination, KeptFilterBackend
 from itsm import selectors, services
 from itsm.api.incident_links import IncidentLinksMixin
 from itsm.api.serializers import (
@@ -17,6 +18,7 @@ from itsm.api.serializers import (
     IncidentUpdateSerializer,
 )
 from itsm.api.tickets import TicketViewSet
+from itsm.counts import incident_counts
 from itsm.exports import INCIDENT_COLUMNS
 from itsm.filters import IncidentFilter
 from itsm.permissions import ensure_can_fire
@@ -27,6 +29,8 @@ class IncidentViewSet(CsvExportMixin, IncidentLinksMixin, TicketViewSet):
 
     serializer_class = IncidentSerializer
     filterset_class = IncidentFilter
+    filter_backends = [KeptFilterBackend]
+    pagination_class = CountedPagination
     transition_inputs = TRANSITION_INPUTS
     transition_services = services.TRANSITION_SERVICES
     ticket_kwarg = "incident"
@@ -38,6 +42,14 @@ class IncidentViewSet(CsvExportMixin, IncidentLinksMixin, TicketViewSet):
 
     def find(self, ref: str) -> Any:
         return selectors.incident_get(self.request.user, ref)
+
+    def list_count(self, queryset: Any) -> tuple[int, bool]:
+        """The list's total from the counts table, or capped (``itsm.counts``); a
+        sub-list (comments, history) is counted as it is."""
+        if self.action != "list":
+            return queryset.count(), True
+        counts = incident_counts(self.request.user, "all", queryset, self.active_filterset)
+        return counts.total, counts.exact
 
     def ensure_can_fire(self, user: Any, ticket: Any, name: str) -> None:
         ensure_can_fire(user, ticket, name)

@@ -14,6 +14,7 @@ from itsm.models.change import (
     StandardChangeTemplate,
     risk_from,
 )
+from itsm.models.counts import IncidentCount
 from itsm.models.incident import (
     Category,
     HoldReason,
@@ -47,6 +48,7 @@ from itsm.models.satisfaction import SatisfactionResponse
 from itsm.models.saved_view import DEFAULT_COLUMNS, DESK_COLUMNS, SavedView
 
 __all__ = [
+    "IncidentCount",
     "PLACEHOLDERS",
     "CannedReply",
     "BulkAction",

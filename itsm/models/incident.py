@@ -63,6 +63,25 @@ S = IncidentStatus
 OPEN_STATES = (S.NEW, S.ASSIGNED, S.IN_PROGRESS, S.ON_HOLD)
 
 
+# The orderings a queue offers (itsm.filters.IncidentFilter): name, column.
+ORDER_COLUMNS = [
+    ("created", "created_at"),
+    ("updated", "updated_at"),
+    ("priority", "priority"),
+    ("status", "status"),
+    ("title", "title"),
+    ("sla", "sla_due_at"),
+    ("number", "number"),
+]
+# Over every incident: each ordering alone (the number's own index is its unique
+# constraint), and within one state (the API's ``?status=…&ordering=…``).
+ORDER_INDEXES = [(name, [], col) for name, col in ORDER_COLUMNS if name != "number"] + [
+    (f"st_{name}", ["status"], col)
+    for name, col in ORDER_COLUMNS
+    if name in ("created", "updated", "priority", "sla")
+]
+
+
 class Incident(ConcurrentTransitionMixin, models.Model):
     KEY_PREFIX = "INC"
     # Fields whose changes the audit trail records.
@@ -93,19 +112,28 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     requester = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incidents_requested"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="incidents_requested",
+        db_index=False,
     )
     service = models.ForeignKey("core.Service", on_delete=models.PROTECT, related_name="incidents")
     category = models.CharField(max_length=20, choices=Category.choices, default=Category.SOFTWARE)
     impact = models.CharField(max_length=10, choices=Level.choices, default=Level.MEDIUM)
     urgency = models.CharField(max_length=10, choices=Level.choices, default=Level.MEDIUM)
     # Derived from impact × urgency on every save; stored so queues can filter and sort on it.
-    priority = models.PositiveSmallIntegerField(editable=False, db_index=True)
+    priority = models.PositiveSmallIntegerField(editable=False)
     major_incident = models.BooleanField(default=False)
 
-    status = FSMField(default=S.NEW, choices=S.choices, protected=True, db_index=True)
+    status = FSMField(default=S.NEW, choices=S.choices, protected=True)
+    # team, assignee, requester: indexed by the composite indexes below that lead with them
     team = models.ForeignKey(
-        "core.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
+        "core.Team",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="incidents",
+        db_index=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -113,6 +141,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="incidents_assigned",
+        db_index=False,
     )
     tier = models.PositiveSmallIntegerField(choices=Tier.choices, default=Tier.SERVICE_DESK)
     hold_reason = models.CharField(max_length=30, choices=HoldReason.choices, blank=True)
@@ -120,11 +149,14 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     resolution_notes = models.TextField(blank=True)
     reopen_count = models.PositiveIntegerField(default=0)
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     responded_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The earliest due moment of a ticking SLA clock (sla.services.clocks_sync keeps it):
+    # the queue's "SLA urgency" order reads it off an index instead of the clocks.
+    sla_due_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     problem = models.ForeignKey(
         "itsm.Problem",
@@ -169,11 +201,27 @@ class Incident(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Every filter and ordering a queue offers reads off an index, whatever the table's
+        # size (docs/decisions.md, issue 13): the ordering's column then the id, which
+        # breaks ties in the same direction (itsm.filters.IncidentFilter.qs); the team
+        # queues' orders over open incidents only (partial), the rest over all.
         indexes = [
             models.Index(fields=["team", "status"]),
             models.Index(fields=["assignee", "status"]),
             models.Index(fields=["requester", "status"]),
             models.Index(fields=["status", "resolved_at"]),
+            *[
+                models.Index(fields=[*lead, col, "id"], name=f"incident_{name}_idx")
+                for name, lead, col in ORDER_INDEXES
+            ],
+            *[
+                models.Index(
+                    fields=["team", col, "id"],
+                    name=f"incident_q_{name}_idx",
+                    condition=models.Q(status__in=[s.value for s in OPEN_STATES]),
+                )
+                for name, col in ORDER_COLUMNS
+            ],
         ]
 
     def __str__(self) -> str:

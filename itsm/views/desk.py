@@ -25,6 +25,7 @@ from core.roles import is_staff_member
 from core.selectors import team_ref
 from core.views import DomainErrorMixin
 from itsm import selectors
+from itsm.counts import Counts, incident_counts
 from itsm.exports import INCIDENT_COLUMNS
 from itsm.filters import SLA_STATES, IncidentFilter
 from itsm.models import DEFAULT_COLUMNS, DESK_COLUMNS, Incident, IncidentStatus, SavedView
@@ -34,6 +35,12 @@ from itsm.views.bulk import bulk_bar_context
 from sla.selectors import ticket_clocks
 
 PAGE_SIZE = 25
+# Pages reach this far into a queue (an index walk of that many rows at most); beyond it
+# the page asks for a narrower filter or the other sort order.
+MAX_ROWS = 10_000
+# What a queue row shows of an incident's neighbours, and the long texts it never shows.
+QUEUE_RELATED = ("service", "team", "assignee", "requester")
+QUEUE_DEFERRED = ("description", "resolution_notes")
 # The sidebar shows at most this many views of each kind, one count query each.
 SIDEBAR_VIEWS = 20
 AGE_CHOICES = [(1, "over 1 day"), (3, "over 3 days"), (7, "over a week"), (30, "over 30 days")]
@@ -104,9 +111,11 @@ def sidebar_views(request: HttpRequest) -> dict[str, list[dict[str, Any]]]:
 def _view_entry(request: HttpRequest, view: SavedView) -> dict[str, Any]:
     data = QueryDict(views_service.view_querystring(view), mutable=True)
     data.pop("ordering", None)  # a count needs no order
+    queue = data.get("queue") or "all"
     try:
-        base = selectors.incident_queue(request.user, data.get("queue") or "all")
-        count: int | None = IncidentFilter(data, queryset=base).qs.count()
+        base = selectors.incident_queue(request.user, queue)
+        filterset = IncidentFilter(data, queryset=base)
+        count: str | None = incident_counts(request.user, queue, filterset.qs, filterset).label
     except DomainError:  # its team queue is gone: list it, without a number
         count = None
     return {
@@ -116,23 +125,40 @@ def _view_entry(request: HttpRequest, view: SavedView) -> dict[str, Any]:
     }
 
 
-def _queues(request: HttpRequest, teams: list[Team]) -> list[tuple[str, str, int | None]]:
-    queues: list[tuple[str, str, int | None]] = [
-        ("mine", "My work", selectors.incident_queue(request.user, "mine").count())
-    ]
+def _queue_size(request: HttpRequest, queue: str) -> str:
+    return incident_counts(request.user, queue, selectors.incident_queue(request.user, queue)).label
+
+
+def _queues(request: HttpRequest, teams: list[Team]) -> list[tuple[str, str, str | None]]:
+    """The sidebar's queues with their sizes (from the counts table, see itsm.counts)."""
+    queues: list[tuple[str, str, str | None]] = [("mine", "My work", _queue_size(request, "mine"))]
     queues += [
-        (
-            f"team-{t.pk}",
-            f"{t.name} · T{t.tier}",
-            selectors.incident_queue(request.user, f"team-{t.pk}").count(),
-        )
+        (f"team-{t.pk}", f"{t.name} · T{t.tier}", _queue_size(request, f"team-{t.pk}"))
         for t in teams
     ]
     queues += [
-        ("unassigned", "Unassigned", selectors.incident_queue(request.user, "unassigned").count()),
+        ("unassigned", "Unassigned", _queue_size(request, "unassigned")),
         ("all", "All incidents", None),
     ]
     return queues
+
+
+class CountedPaginator(Paginator):
+    """Pages over a queue whose size is known already (``itsm.counts``): no ``COUNT(*)``
+    of the queue. A capped count (``1 000+``) pages up to the cap."""
+
+    def __init__(self, object_list: Any, per_page: int, counts: Counts) -> None:
+        super().__init__(object_list, per_page)
+        self.counts = counts
+
+    @property
+    def count(self) -> int:  # type: ignore[override]
+        return min(self.counts.total, MAX_ROWS)
+
+    @property
+    def beyond(self) -> bool:
+        """More match than pages reach: the page says so, with what to do."""
+        return not self.counts.exact or self.counts.total > MAX_ROWS
 
 
 def _assignee_choices(request: HttpRequest, team_ids: Iterable[int]) -> list[tuple[int, str]]:
@@ -186,7 +212,10 @@ def render_desk(
         rows = list(qs.values_list("id", "updated_at")[start : start + PAGE_SIZE])
         if page_token(rows) == params.get("poll"):
             return HttpResponse(status=204)
-    page = Paginator(qs, PAGE_SIZE).get_page(number)
+    counts = incident_counts(request.user, queue, qs, filterset)
+    # the rows as the queue shows them: only the records and columns it reads
+    rows = qs.select_related(None).select_related(*QUEUE_RELATED).defer(*QUEUE_DEFERRED)
+    page = CountedPaginator(rows, PAGE_SIZE, counts).get_page(number)
     now = timezone.now()
     for incident in page:
         if "sla" in columns:
@@ -210,7 +239,7 @@ def render_desk(
         "token": page_token((i.pk, i.updated_at) for i in page.object_list),
         "filter": filterset,
         "queue": queue,
-        "counts": selectors.incident_counts(qs),
+        "counts": counts,
         "statuses": IncidentStatus.choices,
         "querystring": params.urlencode(),
         "saved_query": saved_query.urlencode(),

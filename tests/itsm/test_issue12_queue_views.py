@@ -290,8 +290,8 @@ def test_sidebar_lists_views_with_the_count_of_their_filter(org, desk_mate, trio
     )
     res = client_for(org.agent).get("/desk/?queue=all")
     views = res.context["views"]
-    assert [(e["view"].name, e["count"]) for e in views["mine"]] == [("Major", 1)]
-    assert [(e["view"].name, e["count"]) for e in views["team"]] == [("Unheld", 2)]
+    assert [(e["view"].name, e["count"]) for e in views["mine"]] == [("Major", "1")]
+    assert [(e["view"].name, e["count"]) for e in views["team"]] == [("Unheld", "2")]
     assert 'data-views="team"' in res.content.decode()
 
 
