@@ -17,12 +17,12 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from core.extensions import team_queue_q
 from core.ids import parse_id
 from core.roles import is_staff_member
 from itsm.models import Incident, IncidentCount
 from itsm.models.incident import OPEN_STATES
 from itsm.permissions import user_team_ids
+from itsm.selectors import routed_to
 
 OPEN = [s.value for s in OPEN_STATES]
 # Beyond this many matches a filter's count reads "1 000+" (and pages stop there).
@@ -87,7 +87,7 @@ def _queue_keys(user: Any, queue: str) -> tuple[Q, Q] | None:
         team_id = parse_id(queue.removeprefix("team-"))
         if team_id is None:
             return None
-        routed = team_queue_q("incident", team_id) & ~Q(team_id=team_id)
+        routed = routed_to(user, team_id) & ~Q(team_id=team_id)
         return open_rows & Q(team_id=team_id), routed
     if queue == "unassigned":
         teams = user_team_ids(user)
@@ -96,7 +96,7 @@ def _queue_keys(user: Any, queue: str) -> tuple[Q, Q] | None:
             return rows, Q(pk__in=[])
         routed = Q(pk__in=[])
         for team_id in teams:
-            routed |= team_queue_q("incident", team_id)
+            routed |= routed_to(user, team_id)
         return rows & Q(team_id__in=teams), routed & ~Q(team_id__in=teams)
     return None
 

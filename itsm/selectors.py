@@ -97,6 +97,15 @@ def incident_counts(qs: QuerySet[Incident]) -> dict[str, dict[Any, int]]:
     return {"status": by_status, "priority": by_priority}
 
 
+def routed_to(user: User, team_id: int) -> Q:
+    """What other apps route into ``team_id``'s queue (``core.extensions.team_queue_q``),
+    asked once per request: kept on the user object like its teams."""
+    memo = user.__dict__.setdefault("_tandem_routed", {})
+    if team_id not in memo:
+        memo[team_id] = team_queue_q("incident", team_id)
+    return memo[team_id]
+
+
 def incident_queue(user: User, queue: str) -> QuerySet[Incident]:
     """The named queue: ``mine`` (assigned to me, open), ``team-<id>`` (a team's open work,
     with what is routed to it as well),
@@ -110,7 +119,7 @@ def incident_queue(user: User, queue: str) -> QuerySet[Incident]:
         if team_id is None:
             raise NotFound(f"No queue {queue}.")
         # ...and what other apps route to the team as well (core.extensions).
-        return qs.filter(open_q, Q(team_id=team_id) | team_queue_q("incident", team_id))
+        return qs.filter(open_q, Q(team_id=team_id) | routed_to(user, team_id))
     if queue == "unassigned":
         # Nobody holds it, in the queues the user works in (JSM's "Unassigned"); who works
         # in no team (a process manager) sees every unassigned incident.
@@ -120,7 +129,7 @@ def incident_queue(user: User, queue: str) -> QuerySet[Incident]:
             return unheld
         routed = Q()
         for team_id in teams:  # and what other apps route to those teams (hypercare)
-            routed |= team_queue_q("incident", team_id)
+            routed |= routed_to(user, team_id)
         return unheld.filter(Q(team_id__in=teams) | routed)
     if queue == "all":
         return qs
