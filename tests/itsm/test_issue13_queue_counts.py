@@ -185,3 +185,36 @@ def test_every_queue_ordering_reads_off_an_index(org) -> None:  # type: ignore[n
                 if "Sort" in plan or "Index" not in plan:
                     failures.append(f"{label} by {order}:\n{plan}")
     assert not failures, "\n\n".join(failures)
+
+
+@pytest.mark.parametrize(
+    "ordering", ["", "priority", "-priority", "sla", "-sla", "number", "-updated_at", "title"]
+)
+def test_the_api_list_goes_on_by_keyset_where_its_pages_stop(org, monkeypatch, ordering) -> None:  # type: ignore[no-untyped-def]
+    from core.api.pagination import CountedPagination
+
+    levels = ["high", "medium", "low"]
+    made = [
+        _raise(org, title=f"T{i % 4}", impact=levels[i % 3], urgency=levels[(i // 3) % 3])
+        for i in range(11)
+    ]
+    drive(made[0], org, "on_hold")  # its clocks stand: no SLA due moment (sorts last)
+    api = api_as(org.agent)
+    query = f"?ordering={ordering}" if ordering else "?"
+    whole = [
+        x["key"] for x in api.get(f"/api/v1/incidents/{query}&page_size=100").json()["results"]
+    ]
+    assert len(whole) == 11
+    monkeypatch.setattr(CountedPagination, "max_rows", 4)
+    url: str | None = f"/api/v1/incidents/{query}&page_size=2"
+    walked, cursors = [], 0
+    while url:
+        body = api.get(url).json()
+        assert body["count"] == 11
+        walked += [x["key"] for x in body["results"]]
+        url = body["next"]
+        cursors += bool(url and "cursor=" in url)
+    assert walked == whole
+    assert cursors >= 3  # past the 4th row, every next page is a keyset page
+    bad = api.get("/api/v1/incidents/?cursor=bm90LWEtY3Vyc29y")
+    assert bad.status_code == 400 and "cursor" in bad.json().__repr__()
