@@ -38,15 +38,17 @@ OPEN = [s.value for s in OPEN_STATES]
 def incident_list(user: User) -> QuerySet[Incident]:
     """Staff see every incident (so an agent can answer any caller); a requester their own
     and those their own were merged into (``permissions.follows_merged``)."""
+    # Joined: what every row has. Fetched apart: what few rows have (a query only when
+    # one does). Eight tables in one join cost PostgreSQL ~100 ms to plan (issue 13).
     qs = Incident.objects.select_related(
-        "service",
-        "team",
-        "assignee",
-        "requester",
+        "service", "team", "assignee", "requester"
+    ).prefetch_related(
         "problem",
         "caused_by_change",
         "duplicate_of",  # the requester's status line names the master
-    ).prefetch_related(clock_prefetch(), *prefetches_for("incident"))
+        clock_prefetch(),
+        *prefetches_for("incident"),
+    )
     if is_staff_member(user):
         return qs
     if not user.is_authenticated:
