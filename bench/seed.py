@@ -1333,15 +1333,17 @@ def _drop_secondary_indexes(connection: Any, tables: list[str]) -> list[tuple[st
 
 
 def after_load(connection: Any) -> None:
-    """Rebuild what is derived from the loaded rows, then refresh the planner's statistics.
+    """Rebuild what is derived from the loaded rows, then bring the planner's statistics and
+    the visibility map up to date.
 
     Derived data (counter tables and the like) is rebuilt here, after every bulk load, so
-    it matches the rows exactly."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-    else:
-        with connection.cursor() as cursor:
+    it matches the rows exactly. VACUUM sets the visibility map that index-only scans need
+    (a fresh COPY has none, and autovacuum would set it in the middle of a load run); it
+    cannot run inside a transaction, so a caller in one (a test) gets ANALYZE alone."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            cursor.execute("VACUUM (ANALYZE)")
+        else:
             cursor.execute("ANALYZE")
 
 
