@@ -682,6 +682,23 @@ def _pool(values: Sequence[Any], weights: Sequence[int]) -> list[Any]:
     return [v for v, w in zip(values, weights, strict=True) for _ in range(w)]
 
 
+def _model(label: str) -> Callable[[], Any]:
+    def get() -> Any:
+        from django.apps import apps
+
+        return apps.get_model(label)
+
+    return get
+
+
+INCIDENT_TABLES = [
+    ("incidents", _model("itsm.Incident"), INCIDENT_FIELDS),
+    ("audit rows", _model("core.AuditEvent"), AUDIT_FIELDS),
+    ("comments", _model("core.Comment"), COMMENT_FIELDS),
+    ("sla clocks", _model("sla.SlaClock"), CLOCK_FIELDS),
+]
+
+
 def _creation_moments(n: int, now: float, rnd: random.Random) -> list[tuple[float, bool]]:
     """(created_at, open?) in creation order: closed ones spread evenly over the years, open
     ones weighted to the recent past (a backlog has a long tail)."""
@@ -701,13 +718,70 @@ def _load_incidents(
     now: float,
     tables: dict,
     problems_by_service: dict[int, list[int]],
+    workers: int,
+    bulk: bool,
+) -> None:
+    """Incidents with their trail and clocks, in ``workers`` processes (each its own slice of
+    numbers and its own connection) when more than one: building the rows is the load's
+    Python cost, and PostgreSQL takes COPYs from several sessions at once."""
+    moments = _creation_moments(plan.incidents, now, rnd)
+    if workers <= 1:
+        _incident_part(conn, org, now, problems_by_service, moments, 0, rnd, tables)
+        return
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # a forked child must not share the parent's socket
+    size = -(-len(moments) // workers)
+    parts = [
+        (org, now, problems_by_service, moments[k * size : (k + 1) * size], k * size)
+        + (rnd.randrange(2**32), bulk)
+        for k in range(workers)
+    ]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        results = pool.starmap(_incident_part_in_child, parts)
+    _session_settings(conn, bulk)
+    for name, model, names in INCIDENT_TABLES:
+        table = tables[name] = Table(model(), names, conn)
+        table.count = sum(r[name][0] for r in results)
+        table.seconds = sum(r[name][1] for r in results)
+
+
+def _incident_part_in_child(
+    org: Org,
+    now: float,
+    problems_by_service: dict[int, list[int]],
+    moments: list[tuple[float, bool]],
+    offset: int,
+    random_seed: int,
+    bulk: bool,
+) -> dict[str, tuple[int, float]]:
+    from django.db import connection
+
+    _session_settings(connection, bulk)
+    tables: dict[str, Table] = {}
+    rnd = random.Random(random_seed)
+    _incident_part(connection, org, now, problems_by_service, moments, offset, rnd, tables)
+    connection.close()
+    return {name: (t.count, t.seconds) for name, t in tables.items()}
+
+
+def _incident_part(
+    conn: Any,
+    org: Org,
+    now: float,
+    problems_by_service: dict[int, list[int]],
+    moments: list[tuple[float, bool]],
+    offset: int,
+    rnd: random.Random,
+    tables: dict,
 ) -> None:
     from django.conf import settings
     from django.contrib.contenttypes.models import ContentType
 
-    from core.models import AuditEvent, Comment
     from itsm.models import Incident
-    from sla.models import SlaClock, SlaPolicy
+    from sla.models import SlaPolicy
 
     ct = ContentType.objects.get_for_model(Incident).id
     matrix = {k: int(v) for k, v in settings.INCIDENT_PRIORITY_MATRIX.items()}
@@ -730,16 +804,16 @@ def _load_incidents(
         )
     clocks = Clocks(policies)
     writer = CopyWriter(conn) if conn.vendor == "postgresql" else None
-    incidents = tables["incidents"] = Table(Incident, INCIDENT_FIELDS, conn, writer)
-    audits = tables["audit rows"] = Table(AuditEvent, AUDIT_FIELDS, conn, writer)
-    comments = tables["comments"] = Table(Comment, COMMENT_FIELDS, conn, writer)
-    clock_table = tables["sla clocks"] = Table(SlaClock, CLOCK_FIELDS, conn, writer)
+    for name, model, names in INCIDENT_TABLES:
+        tables[name] = Table(model(), names, conn, writer)
+    incidents, audits = tables["incidents"], tables["audit rows"]
+    comments, clock_table = tables["comments"], tables["sla clocks"]
 
     desk = org.teams[0][0]
     desk_agents = org.members[desk]
     labels, team_labels = org.labels, org.team_labels
     service_weights = [1.0 / (i + 1) ** 0.6 for i in range(len(org.services))]
-    services = rnd.choices(org.services, service_weights, k=plan.incidents)
+    services = rnd.choices(org.services, service_weights, k=len(moments))
     choice, rand, expo = rnd.choice, rnd.random, rnd.expovariate
     # weighted picks as draws from a pool: random.choices per value cost a third of the time
     impacts, urgencies = _pool(LEVELS, IMPACT_WEIGHTS), _pool(LEVELS, URGENCY_WEIGHTS)
@@ -754,8 +828,8 @@ def _load_incidents(
     def team_ref(tid: int) -> dict[str, Any]:
         return {"id": tid, "label": team_labels[tid]}
 
-    for index, (created, is_open) in enumerate(_creation_moments(plan.incidents, now, rnd)):
-        iid = index + 1
+    for index, (created, is_open) in enumerate(moments):
+        iid = offset + index + 1
         sid, sname, support, development = services[index]
         impact, urgency = choice(impacts), choice(urgencies)
         priority = matrix[f"{impact}/{urgency}"]
@@ -1233,6 +1307,7 @@ def seed(
     random_seed: int = 13,
     out: Callable[[str], None] = print,
     bulk: bool = False,
+    workers: int = 1,
 ) -> dict[str, Table]:
     """Load the data set into Django's default database (migrated, empty of tickets).
     Returns the tables written, with their row counts and COPY/insert seconds.
@@ -1247,15 +1322,10 @@ def seed(
     plan = Plan.for_incidents(incidents)
     tables: dict[str, Table] = {}
     bulk = bulk and connection.vendor == "postgresql"
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # a lost bench database is re-seeded, never repaired: skip waiting for the disk
-            cursor.execute("SET synchronous_commit = off")
-            cursor.execute("SET maintenance_work_mem = '256MB'")
-            if bulk:
-                cursor.execute("SET session_replication_role = replica")
+    workers = workers if bulk and not connection.in_atomic_block else 1
+    _session_settings(connection, bulk)
     try:
-        return _seed(plan, now_ts, rnd, tables, out, bulk)
+        return _seed(plan, now_ts, rnd, tables, out, bulk, workers)
     finally:
         if bulk:
             with connection.cursor() as cursor:
@@ -1269,6 +1339,7 @@ def _seed(
     tables: dict[str, Table],
     out: Callable[[str], None],
     bulk: bool,
+    workers: int,
 ) -> dict[str, Table]:
     from django.core.management.color import no_style
     from django.db import connection
@@ -1284,7 +1355,7 @@ def _seed(
     big = ["itsm_incident", "core_auditevent", "core_comment", "sla_slaclock"]
     postponed = _drop_secondary_indexes(connection, big) if bulk else []
     try:
-        _load_incidents(connection, plan, org, rnd, now_ts, tables, problems)
+        _load_incidents(connection, plan, org, rnd, now_ts, tables, problems, workers, bulk)
     finally:
         if postponed:
             started = time.perf_counter()
@@ -1310,6 +1381,17 @@ def _seed(
     for name, value in last.items():
         Sequence.objects.update_or_create(name=name, defaults={"last_value": value})
     return tables
+
+
+def _session_settings(connection: Any, bulk: bool) -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        # a lost bench database is re-seeded, never repaired: skip waiting for the disk
+        cursor.execute("SET synchronous_commit = off")
+        cursor.execute("SET maintenance_work_mem = '256MB'")
+        if bulk:
+            cursor.execute("SET session_replication_role = replica")
 
 
 def _drop_secondary_indexes(connection: Any, tables: list[str]) -> list[tuple[str, str]]:
@@ -1376,6 +1458,9 @@ def main() -> None:
         action="store_true",
         help="PostgreSQL: keep foreign-key checks and indexes live during the load (slower)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="processes building incidents (PostgreSQL)"
+    )
     parser.add_argument("--seed", type=int, default=13, help="random seed")
     args = parser.parse_args()
     if args.drop:
@@ -1405,7 +1490,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     migrated = time.perf_counter()
     print(f"  migrate: {migrated - started:.1f} s")
-    tables = seed(incidents=n, random_seed=args.seed, bulk=not args.checked)
+    tables = seed(incidents=n, random_seed=args.seed, bulk=not args.checked, workers=args.workers)
     loaded = time.perf_counter()
     after_load(connection)
     done = time.perf_counter()
