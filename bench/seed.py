@@ -44,6 +44,7 @@ import threading
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -66,6 +67,22 @@ def _copy_text(value: str) -> str:
     return (
         value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     )
+
+
+class RawJson(str):
+    """JSON text written by the generator itself: the million-row JSON columns (audit
+    changes, clock thresholds) cost a json.dumps per row otherwise."""
+
+
+_JSON_STRINGS: dict[str, str] = {}
+
+
+def json_string(value: str) -> str:
+    """``value`` as a JSON string literal, remembered (labels and titles repeat)."""
+    done = _JSON_STRINGS.get(value)
+    if done is None:
+        done = _JSON_STRINGS[value] = json.dumps(value)
+    return done
 
 
 _ESCAPED: dict[str, str] = {}
@@ -97,7 +114,7 @@ def _pg_line(fields: Sequence[Any]) -> Callable[[tuple[Any, ...]], str]:
         if kind == "DateTimeField":
             expr = f"iso({v})"
         elif kind == "JSONField":
-            expr = f"esc_json(dumps({v}))"
+            expr = f"esc_json({v} if {v}.__class__ is RawJson else dumps({v}))"
         elif kind == "BooleanField":
             expr = f"('t' if {v} else 'f')"
         elif kind in TEXT_FIELDS:
@@ -113,6 +130,7 @@ def _pg_line(fields: Sequence[Any]) -> Callable[[tuple[Any, ...]], str]:
         "esc": _copy_text_cached,
         "esc_json": _copy_text,
         "dumps": json.dumps,
+        "RawJson": RawJson,
         "NULL": "\\N",
     }
     exec(source, scope)  # noqa: S102 - source built above from field types only
@@ -120,6 +138,10 @@ def _pg_line(fields: Sequence[Any]) -> Callable[[tuple[Any, ...]], str]:
 
 
 def _sqlite_converter(f: Any, connection: Any) -> Callable[[Any], Any]:
+    if f.get_internal_type() == "JSONField":
+        return lambda v: f.get_db_prep_save(
+            json.loads(v) if isinstance(v, RawJson) else v, connection
+        )
     if f.get_internal_type() == "DateTimeField":
         return lambda v: (
             None if v is None else f.get_db_prep_save(datetime.fromtimestamp(v, UTC), connection)
@@ -517,7 +539,8 @@ def _load_org(conn: Any, plan: Plan, rnd: random.Random, now: float, tables: dic
 class Clocks:
     """The SLA policies of incidents and their calendars' timelines."""
 
-    policies: dict[int, tuple[int, int, int, list[int], Timeline]]  # priority -> id, resp, res
+    # priority -> policy id, response and resolution seconds, thresholds (and as JSON), calendar
+    policies: dict[int, tuple[int, int, int, list[int], RawJson, Timeline]]
 
     def rows(
         self,
@@ -540,7 +563,7 @@ class Clocks:
         cancelled with the incident; a threshold whose moment has come has fired (the sweep
         kept up), so ``next_check_at`` is the next threshold still ahead and a missed target
         is a breach already handled."""
-        pid, response, resolution, thresholds, line = self.policies[priority]
+        pid, response, resolution, thresholds, thresholds_json, line = self.policies[priority]
         out = []
         for target, seconds, stop in (
             ("response", response, responded),
@@ -593,7 +616,7 @@ class Clocks:
                     target,
                     pid,
                     seconds,
-                    thresholds,
+                    thresholds_json,
                     state,
                     breached,
                     elapsed,
@@ -806,6 +829,7 @@ def _incident_part(
             p.target_seconds("response"),
             p.target_seconds("resolution"),
             p.thresholds(),
+            RawJson(json.dumps(p.thresholds())),
             lines[p.calendar_id],
         )
     clocks = Clocks(policies)
@@ -828,11 +852,14 @@ def _incident_part(
     escalated_open = _pool(["assigned", "in_progress", "on_hold"], [30, 50, 20])
     depths = _pool([1, 2, 3], [60, 30, 10])
 
-    def ref(uid: int | None) -> dict[str, Any] | None:
-        return None if uid is None else {"id": uid, "label": labels[uid]}
+    # the audit trail's {"id", "label"} of a user, team or service, as JSON text
+    def refs(names: dict[int, str]) -> dict[int, str]:
+        return {k: f'{{"id": {k}, "label": {json_string(v)}}}' for k, v in names.items()}
 
-    def team_ref(tid: int) -> dict[str, Any]:
-        return {"id": tid, "label": team_labels[tid]}
+    user_ref, team_ref = refs(labels), refs(team_labels)
+    service_ref = refs({sid: name for sid, name, _, _ in org.services})
+    notes = "Corrected the configuration and verified with the requester."
+    empty = RawJson("{}")
 
     for index, (created, is_open) in enumerate(moments):
         iid = offset + index + 1
@@ -874,13 +901,13 @@ def _incident_part(
         room = (now - created) * 0.9
         factor = min(1.0, room / total) if total else 1.0
         t = created
-        moments = []
+        step_moments = []
         for _, hours in steps:
             t += hours * HOUR * factor
-            moments.append(t)
+            step_moments.append(t)
         closed_at = None
         if status == "closed":
-            close = moments[-1] + rnd.uniform(HOUR, 3 * DAY)
+            close = step_moments[-1] + rnd.uniform(HOUR, 3 * DAY)
             if close <= now:
                 closed_at = close
             else:
@@ -899,53 +926,54 @@ def _incident_part(
                 "created",
                 "",
                 "new",
-                {
-                    "title": [None, title],
-                    "requester": [None, ref(requester)],
-                    "service": [None, {"id": sid, "label": sname}],
-                    "category": [None, category],
-                    "impact": [None, impact],
-                    "urgency": [None, urgency],
-                    "priority": [None, priority],
-                    "team": [None, team_ref(desk)],
-                    "tier": [None, 1],
-                },
+                RawJson(
+                    f'{{"title": [null, {json_string(title)}], '
+                    f'"requester": [null, {user_ref[requester]}], '
+                    f'"service": [null, {service_ref[sid]}], "category": [null, "{category}"], '
+                    f'"impact": [null, "{impact}"], "urgency": [null, "{urgency}"], '
+                    f'"priority": [null, {priority}], "team": [null, {team_ref[desk]}], '
+                    '"tier": [null, 1]}'
+                ),
                 "",
                 created,
             )
         ]
-        for (step, _), at in zip(steps, moments, strict=True):
-            changes: dict[str, Any] = {}
+        for (step, _), at in zip(steps, step_moments, strict=True):
+            changes = empty
             comment, actor, before = "", worker, state
             if step == "assign":
                 assignee, responded, state = worker, at, "assigned"
-                changes = {"assignee": [None, ref(worker)], "responded_at": [None, iso(at)]}
+                changes = RawJson(
+                    f'{{"assignee": [null, {user_ref[worker]}], '
+                    f'"responded_at": [null, "{iso(at)}"]}}'
+                )
             elif step == "escalate":
                 tier += 1
                 old_team, team = team, support if tier == 2 else development
                 worker = choice(org.members[team])
-                changes = {"team": [team_ref(old_team), team_ref(team)], "tier": [tier - 1, tier]}
-                if assignee is not None:
-                    changes["assignee"] = [ref(assignee), None]
+                let_go = f', "assignee": [{user_ref[assignee]}, null]' if assignee else ""
+                changes = RawJson(
+                    f'{{"team": [{team_ref[old_team]}, {team_ref[team]}], '
+                    f'"tier": [{tier - 1}, {tier}]{let_go}}}'
+                )
                 assignee, comment, state = None, "Needs knowledge beyond this line.", "assigned"
             elif step == "start":
                 state = "in_progress"
                 if assignee is None:
-                    changes["assignee"] = [None, ref(worker)]
+                    changes = RawJson(f'{{"assignee": [null, {user_ref[worker]}]}}')
                     assignee = worker
             elif step == "hold":
                 hold_at, state = at, "on_hold"
                 hold_reason = choice(HOLD_REASONS)
-                changes = {"hold_reason": ["", hold_reason]}
+                changes = RawJson(f'{{"hold_reason": ["", "{hold_reason}"]}}')
                 comment = "Waiting before we can continue."
             elif step == "resolve":
                 resolved, state = at, "resolved"
-                resolution_code = choice(RESOLUTIONS)
-                resolution_notes = "Corrected the configuration and verified with the requester."
-                changes = {
-                    "resolution_code": ["", resolution_code],
-                    "resolution_notes": ["", resolution_notes],
-                }
+                resolution_code, resolution_notes = choice(RESOLUTIONS), notes
+                changes = RawJson(
+                    f'{{"resolution_code": ["", "{resolution_code}"], '
+                    f'"resolution_notes": ["", {json_string(notes)}]}}'
+                )
             elif step == "cancel":
                 cancel_at, state, actor = at, "cancelled", requester
                 comment = "Sorted itself out, sorry."
@@ -953,7 +981,7 @@ def _incident_part(
         if closed_at is not None:
             state = "closed"
             audit_rows.append(
-                (ct, iid, requester, "close", "resolved", "closed", {}, "Works now.", closed_at)
+                (ct, iid, requester, "close", "resolved", "closed", empty, "Works now.", closed_at)
             )
         assert state == status, (state, status)
         last = audit_rows[-1][-1]
@@ -1489,14 +1517,18 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, transaction
 
     print(f"seeding {n:,} incidents into {where}")
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
     migrated = time.perf_counter()
     print(f"  migrate: {migrated - started:.1f} s")
-    tables = seed(incidents=n, random_seed=args.seed, bulk=not args.checked, workers=args.workers)
+    # SQLite: one transaction, or each batch waits for its own commit
+    with transaction.atomic() if args.sqlite else nullcontext():
+        tables = seed(
+            incidents=n, random_seed=args.seed, bulk=not args.checked, workers=args.workers
+        )
     loaded = time.perf_counter()
     after_load(connection)
     done = time.perf_counter()
