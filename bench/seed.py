@@ -1348,7 +1348,9 @@ def seed(
 
     ``bulk`` (PostgreSQL, the command's default): foreign-key triggers off for the load and
     the secondary indexes of the four big tables built once after it rather than row by
-    row. The rows are consistent by construction, and the test loads with both on."""
+    row. The rows are consistent by construction, and the test loads with both on.
+    ``workers``: processes building the incidents, for a bulk load outside a transaction
+    (each child needs its own committed session)."""
     from django.db import connection
 
     now_ts = (now or datetime.now(UTC)).timestamp()
