@@ -92,7 +92,9 @@ def run(args: argparse.Namespace) -> None:
 
     settings.ALLOWED_HOSTS = ["*"]
     users = get_user_model().objects
-    agents = users.filter(groups__name=Role.SERVICE_DESK_AGENT, tandem_teams__isnull=False).order_by("pk")
+    agents = users.filter(
+        groups__name=Role.SERVICE_DESK_AGENT, tandem_teams__isnull=False
+    ).order_by("pk")
     agent = users.get(username=args.user) if args.user else agents.first()
     teams = list(Team.objects.filter(members=agent).values_list("pk", flat=True))
     teams += list(Team.objects.exclude(pk__in=teams).values_list("pk", flat=True)[:2])

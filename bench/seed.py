@@ -1458,6 +1458,10 @@ def after_load(connection: Any) -> None:
     it matches the rows exactly. VACUUM sets the visibility map that index-only scans need
     (a fresh COPY has none, and autovacuum would set it in the middle of a load run); it
     cannot run inside a transaction, so a caller in one (a test) gets ANALYZE alone."""
+    from itsm.services.counts import incident_counts_rebuild, incident_sla_due_rebuild
+
+    incident_sla_due_rebuild()  # the queues' SLA order (the engine keeps it from then on)
+    incident_counts_rebuild()  # the queues' counts (the load ran without triggers)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and not connection.in_atomic_block:
             cursor.execute("VACUUM (ANALYZE)")
