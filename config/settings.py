@@ -79,6 +79,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# bench/load.py sets it to route /bench/bare/, the no-database ceiling; never in production.
+TANDEM_BENCH_BARE = env.bool("TANDEM_BENCH_BARE", default=False)
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
