@@ -20,7 +20,8 @@ closed-loop users:
 - ``endpoints``: each endpoint of issue 13's table alone, ``--duration`` seconds each;
 - ``mixed``:     70 % reads, 20 % writes (create, comment), 10 % transitions (hold/resume);
 - ``create``:    create-incident API only;
-- ``pgbench``:   ``pgbench -S`` on the same PostgreSQL (database ``tandem_pgbench``, -s 10).
+- ``pgbench``:   ``pgbench -S`` on the same PostgreSQL (database ``tandem_pgbench``, -s 10);
+- ``sweep``:     (only when named) bench/sla_sweep.py, in its own database (BENCH_DB).
 
 Per endpoint it prints req/s, p50/p95/p99 (ms), errors, SQL per request (the endpoint fetched
 once in this process through Django's test client under CaptureQueriesContext, same
@@ -643,8 +644,14 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=8, help="concurrent closed-loop users")
     parser.add_argument("--duration", type=int, default=15, help="seconds measured per phase")
     parser.add_argument("--warmup", type=int, default=3, help="seconds before measuring")
+    parser.add_argument(
+        "--endpoints", default="", help="endpoints phase: only names containing one of these"
+    )
     parser.add_argument("--team", type=int, help="the queue's team id (default: most open)")
     parser.add_argument("--sample", type=int, default=200, help="incidents to read from")
+    parser.add_argument(
+        "--sweep-args", default="--n 100000 --k 500", help="for the opt-in 'sweep' phase"
+    )
     parser.add_argument("--pgbench-db", default="tandem_pgbench")
     parser.add_argument("--pgbench-clients", type=int, help="default: the web's sync workers")
     parser.add_argument("--keep-pgbench", action="store_true", help="keep its database")
@@ -660,8 +667,13 @@ def main() -> None:
     from django.db import connections
 
     connections.close_all()
+    import psutil
+
+    # What the machine does without us: figures taken on a busy machine read low.
+    idle_busy = psutil.cpu_percent(interval=3) / 100 * (os.cpu_count() or 1)
     print(
-        f"Tandem load · {os.cpu_count()} CPUs · queue team-{ctx['team']} ({ctx['team_name']}) · "
+        f"Tandem load · {os.cpu_count()} CPUs (busy before the run: {idle_busy:.2f} cores) · "
+        f"queue team-{ctx['team']} ({ctx['team_name']}) · "
         f"{args.users} users · {args.duration}s per phase after {args.warmup}s warm-up · "
         f"{args.web_processes} gunicorn × {args.web_workers} sync workers · "
         f"{args.celery_workers} Celery worker(s) · CONN_MAX_AGE={args.conn_max_age}"
@@ -683,7 +695,8 @@ def main() -> None:
             figures["ceiling"] = res
         if "endpoints" in phases:
             results = []
-            for name in ISOLATED:
+            chosen = [n for n in ISOLATED if any(f in n for f in args.endpoints.split(","))]
+            for name in chosen:
                 res = run_generator(args, stack, ctx, [eps[name]])
                 results += [(r, res) for r in res["rows"]]
                 figures.setdefault("endpoints", []).append(res)
@@ -709,6 +722,15 @@ def main() -> None:
                 eps,
             )
             figures["mixed"] = res
+        if "sweep" in phases:
+            # bench/sla_sweep.py seeds and drops its own database: BENCH_DB names it.
+            print("\n== SLA sweep: bench/sla_sweep.py " + args.sweep_args)
+            subprocess.run(
+                [sys.executable, str(ROOT / "bench" / "sla_sweep.py"), *args.sweep_args.split()],
+                cwd=ROOT,
+                env={**os.environ, "BENCH_DB": os.environ.get("BENCH_DB", "tandem_bench_sweep")},
+                check=False,
+            )
         if "create" in phases:
             res = run_generator(args, stack, ctx, [eps["create incident API"]])
             print_table("create only", [(r, res) for r in res["rows"]], eps)
