@@ -35,8 +35,30 @@ echo "## 1. N web processes × M workers on one PostgreSQL and one Redis"
 run --phases mixed --web-processes 1 --web-workers 2 --celery-workers 1
 run --phases mixed --web-processes 2 --web-workers 1 --celery-workers 2
 
+connection_cost() {  # what CONN_MAX_AGE=0 adds to every request, without the app's noise
+    "$PY" - "$1" <<'PY'
+import sys, time
+import psycopg2
+url, n = sys.argv[1], 200
+t = time.perf_counter()
+for _ in range(n):
+    conn = psycopg2.connect(url)
+    conn.cursor().execute("SELECT 1")
+    conn.close()
+fresh = (time.perf_counter() - t) / n * 1000
+conn = psycopg2.connect(url)
+cur = conn.cursor()
+t = time.perf_counter()
+for _ in range(n):
+    cur.execute("SELECT 1")
+kept = (time.perf_counter() - t) / n * 1000
+print(f"{url}: connect + SELECT 1 {fresh:.2f} ms, SELECT 1 on a kept connection {kept:.2f} ms")
+PY
+}
+
 echo
 echo "## 2. CONN_MAX_AGE: a connection per request, or kept"
+connection_cost "$DATABASE_URL"
 run --phases endpoints --endpoints "$DETAIL" --conn-max-age 0
 run --phases endpoints --endpoints "$DETAIL" --conn-max-age 60
 
@@ -60,15 +82,18 @@ pool_mode = transaction
 default_pool_size = 4
 max_client_conn = 200
 logfile = $dir/pgbouncer.log
+log_connections = 0
+log_disconnections = 0
 EOF
     echo '"postgres" ""' >"$dir/userlist.txt"
     chown -R postgres "$dir" 2>/dev/null || true
     # pgbouncer refuses to run as root: -u drops to the postgres user.
-    if [ "$(id -u)" = 0 ]; then pgbouncer -u postgres "$dir/pgbouncer.ini" & else pgbouncer "$dir/pgbouncer.ini" & fi
+    if [ "$(id -u)" = 0 ]; then pgbouncer -q -u postgres "$dir/pgbouncer.ini" & else pgbouncer -q "$dir/pgbouncer.ini" & fi
     bouncer=$!
     trap 'kill "$bouncer" 2>/dev/null || true' EXIT
     sleep 1
     pooled="postgres://postgres@127.0.0.1:$port/$DB"
+    connection_cost "$pooled"
     DISABLE_SERVER_SIDE_CURSORS=true run --database-url "$pooled" --phases endpoints \
         --endpoints "$DETAIL" --conn-max-age 0
     DISABLE_SERVER_SIDE_CURSORS=true run --database-url "$pooled" --phases endpoints \
