@@ -286,6 +286,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def control_socket(path: Path) -> list[str]:
+    """A recent gunicorn opens a control socket, by default one path per user: each master
+    started here gets its own, so none takes another's (ours or anyone's on the host)."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    known = any(setting.name == "control_socket" for setting in KNOWN_SETTINGS)
+    return [f"--control-socket={path}"] if known else []
+
+
 def child_env(args: argparse.Namespace) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -324,6 +333,7 @@ def start_stack(args: argparse.Namespace) -> Stack:
                     "--worker-class=sync",
                     f"--bind=127.0.0.1:{port}",
                     "--log-level=warning",
+                    *control_socket(stack.logdir / f"web{i}.ctl"),
                 ],
                 cwd=ROOT,
                 env=env,
