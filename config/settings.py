@@ -79,6 +79,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# bench/load.py sets it to route /bench/bare/, the no-database ceiling; never in production.
+TANDEM_BENCH_BARE = env.bool("TANDEM_BENCH_BARE", default=False)
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -114,6 +116,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Behind pgbouncer in transaction pooling a server-side cursor (the CSV export's
+    # .iterator()) would outlive the transaction that holds its server connection
+    # (docs/scale-out.md).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------
