@@ -126,6 +126,11 @@ class Problem(ConcurrentTransitionMixin, models.Model):
             cancelled=self.status == P.CANCELLED,
         )
 
+    @classmethod
+    def sla_queryset(cls) -> models.QuerySet:  # type: ignore[type-arg]
+        """What ``sla_watchers``, ``key`` and ``title`` read (the SLA sweep's batches)."""
+        return cls.objects.select_related("assignee")
+
     def sla_watchers(self) -> list[str]:
         return [self.assignee.email] if self.assignee and self.assignee.email else []
 
