@@ -16,6 +16,8 @@ It drops it afterwards unless --keep.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import sys
 import time
 from datetime import timedelta
@@ -31,6 +33,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="open clocks at the large size")
     parser.add_argument("--k", type=int, default=500, help="due clocks in each sweep")
+    parser.add_argument(
+        "--profile", action="store_true", help="print where the large sweep spends its time"
+    )
     add_database_options(parser)
     run_in_throwaway_database(parser.parse_args(), run, CELERY_TASK_ALWAYS_EAGER="true")
 
@@ -121,10 +126,17 @@ def run(args: argparse.Namespace) -> None:
 
     def sweep(label: str) -> float:
         rearm()
+        profile = cProfile.Profile() if args.profile and label == "large" else None
         t0 = time.perf_counter()
         with outbox_suppressed():
+            if profile:
+                profile.enable()
             handled = clocks_sweep(now=sweep_at)
+            if profile:
+                profile.disable()
         took = time.perf_counter() - t0
+        if profile:
+            pstats.Stats(profile).sort_stats("cumtime").print_stats(40)
         total = SlaClock.objects.count()
         print(
             f"  {label}: {total:,} open clocks, {handled:,} due handled in {took:.3f} s "

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -243,12 +244,48 @@ def thresholds_fire(
         engine.refresh_state(clock)
         engine.schedule(clock, spec)
     _firings_write(firings, now)
-    SlaClock.objects.bulk_update(
-        clocks, ["fired", "breached", "breached_at", "state", "due_at", "next_check_at"]
-    )
+    _clocks_update(clocks, ["fired", "breached", "breached_at", "state", "due_at", "next_check_at"])
     if queue_breach:
         for clock_id in [f.clock.pk for f in firings if f.percent >= 100]:
             transaction.on_commit(lambda clock_id=clock_id: _queue_breach(clock_id))
+
+
+def _clocks_update(clocks: list[SlaClock], names: list[str]) -> None:
+    """Write ``names`` of every clock in one ``UPDATE … FROM (VALUES …)`` (PostgreSQL,
+    SQLite 3.33+): ``bulk_update`` builds a ``CASE`` per row and field, which costs more
+    Python than the rest of a batch together."""
+    fields = [SlaClock._meta.get_field(n) for n in names]
+    pk = SlaClock._meta.pk
+    on_pg = connection.vendor == "postgresql"
+    quote = connection.ops.quote_name
+    # PostgreSQL types VALUES by their first row (a column of NULLs is text): cast
+    cast = (
+        (lambda f, col: f"CAST({col} AS {f.db_type(connection)})")
+        if on_pg
+        else (lambda f, col: col)
+    )
+    columns = ", ".join(["id", *(f"v{i}" for i in range(len(fields)))])
+    sets = ", ".join(f"{quote(f.column)} = {cast(f, f'v.v{i}')}" for i, f in enumerate(fields))
+    for start in range(0, len(clocks), 1000):  # SQLite's 32 766 parameters, with room
+        chunk = clocks[start : start + 1000]
+        row = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
+        params: list[Any] = []
+        for clock in chunk:
+            params.append(clock.pk)
+            if on_pg:  # psycopg2 adapts these types itself, at a tenth of the cost
+                params.extend(getattr(clock, f.attname) for f in fields)
+            else:
+                params.extend(
+                    f.get_db_prep_save(getattr(clock, f.attname), connection) for f in fields
+                )
+        sql = (
+            f"WITH v({columns}) AS (VALUES {', '.join([row] * len(chunk))}) "
+            f"UPDATE {quote(SlaClock._meta.db_table)} SET {sets} "
+            f"FROM v WHERE {quote(SlaClock._meta.db_table)}.{quote(pk.column)} = "
+            f"{cast(pk, 'v.id')}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
 
 
 def _tickets_of(clocks: list[SlaClock]) -> dict[tuple[int, int], SlaTicket]:
@@ -310,12 +347,12 @@ def _firings_write(firings: list[_Firing], now: datetime) -> None:
     )
     SlaClockEvent.objects.bulk_create(
         SlaClockEvent(
-            clock=f.clock,
+            clock_id=f.clock.pk,
             kind=f.kind,
             at=now,
             elapsed_seconds=f.elapsed,
             percent=f.percent,
-            audit_event=audit,
+            audit_event_id=audit.pk,
         )
         for f, audit in zip(firings, audits, strict=True)
     )

@@ -128,8 +128,9 @@ class Problem(ConcurrentTransitionMixin, models.Model):
 
     @classmethod
     def sla_queryset(cls) -> models.QuerySet:  # type: ignore[type-arg]
-        """What ``sla_watchers``, ``key`` and ``title`` read (the SLA sweep's batches)."""
-        return cls.objects.select_related("assignee")
+        """What ``sla_watchers``, ``key`` and ``title`` read (the SLA sweep's batches);
+        prefetched, not joined, so a batch shares one row object per team or person."""
+        return cls.objects.prefetch_related("assignee")
 
     def sla_watchers(self) -> list[str]:
         return [self.assignee.email] if self.assignee and self.assignee.email else []

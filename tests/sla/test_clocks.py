@@ -224,28 +224,33 @@ def test_on_hold_clock_stands_still_past_its_due_time(org, clock_at) -> None:  #
 
 
 def test_a_sweep_killed_half_way_fires_exactly_once(org, clock_at, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Killed in its second batch after the audit rows and clock events were written and
+    before the clocks were: the first batch stays, the second rolls back whole, and the
+    next sweep fires only what the second had."""
     first = raise_incident(org, "high", "high")
     second = raise_incident(org, "high", "high")
     clock_at(16)
     import sla.services as engine_services
 
-    real_fire, calls = engine_services._fire, []
+    real_update, calls = engine_services._clocks_update, []
 
-    def dying_fire(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def dying_update(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(1)
         if len(calls) == 2:
+            assert AuditEvent.objects.filter(action="sla_warning").count() == 2  # written
             raise SystemExit("worker killed")
-        return real_fire(*args, **kwargs)
+        return real_update(*args, **kwargs)
 
-    monkeypatch.setattr(engine_services, "_fire", dying_fire)
+    monkeypatch.setattr(engine_services, "_clocks_update", dying_update)
     with pytest.raises(SystemExit):
-        clocks_sweep()
-    monkeypatch.setattr(engine_services, "_fire", real_fire)
-    assert AuditEvent.objects.filter(action="sla_warning").count() == 0  # rolled back whole
-    assert clocks_sweep() == 2
+        clocks_sweep(batch_size=1)
+    monkeypatch.setattr(engine_services, "_clocks_update", real_update)
+    assert AuditEvent.objects.filter(action="sla_warning").count() == 1  # the second: gone
+    assert clocks_sweep() == 1
     assert clocks_sweep() == 0
     for inc in (first, second):
         assert actions(inc).count("sla_warning") == 1
+        assert [e.kind for e in clocks(inc)["response"].events.all()] == ["started", "warning"]
 
 
 def test_lost_breach_handoff_is_redispatched_once(org, clock_at, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -165,3 +165,37 @@ def test_a_batch_over_tickets_types_and_calendars_writes_what_the_per_clock_swee
     actions = [a[2] for a in written["audit"]]
     assert actions.count("sla_breached") >= 4 and actions.count("sla_warning") >= 6
     assert {"sla.warning", "sla.breached"} <= {m[0] for m in written["outbox"]}
+
+
+# One batch, whatever its size: the savepoint around it (2); the claim; the policies with
+# their calendars' hours and holidays (3); the tickets with their teams and the teams'
+# members (3; nobody is assigned); the audit rows; the clock events; whom each of the two
+# kinds of e-mail reaches (2 × 2: people, then lists); the outbox rows; the
+# notifications; the clocks.
+SWEEP_QUERIES = 18
+
+
+@pytest.mark.parametrize("k", [2, 24])
+def test_a_sweep_costs_the_same_queries_for_2_or_24_due_clocks(
+    org, k, django_assert_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    """Each due P1 fires three thresholds at once (50 %, 75 % and the breach), each P2
+    one (50 %), on two calendars; the e-mails go to the desk's list and its members are
+    told in the app."""
+    org.desk.email = "desk@example.test"
+    org.desk.save()
+    with time_machine.travel(MONDAY_10, tick=False) as t:
+        for i in range(k):
+            services.incident_create(
+                actor=org.requester,
+                service=org.service,
+                title=f"n{i}",
+                impact="high",
+                urgency="high" if i % 2 else "medium",
+            )
+        t.move_to(MONDAY_10 + timedelta(minutes=31))
+        with django_assert_num_queries(SWEEP_QUERIES):
+            assert clocks_sweep() == k
+    assert AuditEvent.objects.filter(action="sla_warning").count() == k // 2 * 3
+    assert AuditEvent.objects.filter(action="sla_breached").count() == k // 2
+    assert OutboxMessage.objects.filter(event__startswith="sla.").count() == 2 * k
