@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> None:
                 profile.disable()
         took = time.perf_counter() - t0
         if profile:
-            pstats.Stats(profile).sort_stats("cumtime").print_stats(40)
+            pstats.Stats(profile).sort_stats("tottime").print_stats(45)
         total = SlaClock.objects.count()
         print(
             f"  {label}: {total:,} open clocks, {handled:,} due handled in {took:.3f} s "

@@ -297,6 +297,8 @@ def _tickets_of(clocks: list[SlaClock]) -> dict[tuple[int, int], SlaTicket]:
     found: dict[tuple[int, int], SlaTicket] = {}
     for ct_id, pks in wanted.items():
         model = ContentType.objects.get_for_id(ct_id).model_class()
+        if model is None:  # a ticket type since removed: its clocks have no ticket
+            continue
         for ticket in tickets_for_sla(model, pks):
             found[(ct_id, ticket.pk)] = ticket
     return found

@@ -355,3 +355,35 @@ def test_rebuild_from_history_matches_replay_and_never_notifies(org, clock_at) -
     assert [e.kind for e in rebuilt["resolution"].events.all()] == ["started", "paused"]
     assert rebuilt["resolution"].events.last().audit_event.action == "hold"
     assert OutboxMessage.objects.count() == before
+
+
+def test_catch_up_fires_each_threshold_at_its_moment_through_the_sweeps_code(org, clock_at) -> None:  # type: ignore[no-untyped-def]
+    """Backfilled history (the demo, imports): what came due is written as of when it
+    came due, the breach escalates, and nobody is e-mailed about the past."""
+    from django.db import transaction
+
+    from core.services import outbox_suppressed
+    from sla.services import clocks_catch_up
+
+    inc = raise_incident(org, "high", "high")
+    now = clock_at(60)
+    before = OutboxMessage.objects.count()
+    with outbox_suppressed(), transaction.atomic():
+        assert clocks_catch_up(ticket=inc, now=now) == 3
+    ct = ContentType.objects.get_for_model(Incident)
+    fired = AuditEvent.objects.filter(
+        content_type=ct, object_id=inc.pk, action__startswith="sla_"
+    ).order_by("created_at")
+    assert [(a.action, a.created_at, a.changes) for a in fired] == [
+        ("sla_warning", MONDAY_10 + timedelta(minutes=15), {"sla": ["response", 50]}),
+        ("sla_warning", MONDAY_10 + timedelta(minutes=22.5), {"sla": ["response", 75]}),
+        ("sla_breached", MONDAY_10 + timedelta(minutes=30), {"sla": ["response", 100]}),
+    ]
+    response = clocks(inc)["response"]
+    assert [(e.kind, e.at, e.audit_event_id) for e in response.events.all()][1:] == [
+        (a.action.removeprefix("sla_"), a.created_at, a.pk) for a in fired
+    ]
+    assert response.breach_handled_at == MONDAY_10 + timedelta(minutes=30)
+    inc.refresh_from_db()
+    assert inc.tier == 3 and actions(inc).count("escalate") == 1
+    assert OutboxMessage.objects.count() == before
