@@ -99,6 +99,19 @@ def write(
     """One notification per user reached by ``items`` (``(address, subject, body,
     outbox row or None)``), in one INSERT; a user reached twice (own address and a list)
     gets one."""
+    rows = notification_rows(plan, event=event, items=items, target=target)
+    return Notification.objects.bulk_create(rows) if rows else []
+
+
+def notification_rows(
+    plan: Plan,
+    *,
+    event: str,
+    items: Iterable[tuple[str, str, str, OutboxMessage | None]],
+    target: models.Model | None,
+) -> list[Notification]:
+    """The unsaved rows ``write`` inserts, so a caller writing many notices (the SLA
+    sweep, through ``core.services.outbox_email_many``) inserts them all at once."""
     ct = ContentType.objects.get_for_model(target) if target is not None else None
     url = getattr(target, "get_absolute_url", None)
     link = str(url()) if callable(url) else ""
@@ -122,7 +135,7 @@ def write(
             )
             note.address = address  # type: ignore[attr-defined]  # for core.notices
             rows.append(note)
-    return Notification.objects.bulk_create(rows) if rows else []
+    return rows
 
 
 # --- reads -------------------------------------------------------------------------------

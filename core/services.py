@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
@@ -311,3 +311,134 @@ def _dispatch_outbox(message_id: int) -> None:
         outbox_deliver.delay(message_id)
     except Exception:  # broker down: never fail the request that already committed
         log.warning("outbox %s: broker unavailable, left for the sweep", message_id, exc_info=True)
+
+
+# --- many at once (set work: the SLA sweep) --------------------------------------------------
+class AuditEntry(NamedTuple):
+    """One row for ``audit_record_many``: ``audit_record``'s arguments."""
+
+    target: models.Model
+    actor: AbstractBaseUser | None
+    action: str
+    from_state: str = ""
+    to_state: str = ""
+    changes: dict[str, tuple[Any, Any]] | None = None
+    comment: str = ""
+
+
+def _ids_returned(rows: list[Any]) -> None:
+    if any(r.pk is None for r in rows):  # PostgreSQL and SQLite 3.35+ return them
+        raise RuntimeError("This database returns no ids from a bulk insert.")
+
+
+def audit_record_many(*, entries: list[AuditEntry]) -> list[AuditEvent]:
+    """``audit_record`` for many rows in one INSERT: the same rows (dated as
+    ``history_at`` says), with the same side effects (``core.notices.on_audit``), in the
+    order given. Inside the caller's transaction."""
+    # ids rather than objects where there are none to keep: a related object's setter
+    # costs more than the rest of the row
+    rows = [
+        AuditEvent(
+            content_type_id=ContentType.objects.get_for_model(e.target).pk,
+            object_id=e.target.pk,
+            **({"actor": e.actor} if e.actor is not None else {"actor_id": None}),
+            action=e.action,
+            from_state=e.from_state,
+            to_state=e.to_state,
+            changes={
+                k: [jsonable(old), jsonable(new)] for k, (old, new) in (e.changes or {}).items()
+            },
+            comment=e.comment,
+        )
+        for e in entries
+    ]
+    if not rows:
+        return []
+    created = AuditEvent.objects.bulk_create(rows)
+    _ids_returned(created)
+    moment = _history_moment.get()
+    if moment is not None:  # created_at is auto_now_add: date the backfilled rows after
+        AuditEvent.objects.filter(pk__in=[e.pk for e in created]).update(created_at=moment)
+        for event in created:
+            event.created_at = moment
+    from core import notices  # notices write through this module
+
+    for entry, event in zip(entries, created, strict=True):
+        notices.on_audit(event=event, record=entry.target, changes=entry.changes or {})
+    return created
+
+
+class OutboxEmail(NamedTuple):
+    """One e-mail for ``outbox_email_many``: ``outbox_email``'s arguments."""
+
+    event: str
+    recipients: Iterable[str | None]
+    subject: str
+    body: str
+    target: models.Model | None = None
+
+
+def outbox_email_many(*, emails: list[OutboxEmail]) -> list[OutboxMessage | None]:
+    """``outbox_email`` for many e-mails: the same outbox rows, in-app notifications and
+    preferences, with one query per event to resolve the addresses, one INSERT of outbox
+    rows and one of notifications. Returns each e-mail's outbox row (None when nobody is
+    e-mailed), in the order given."""
+    from core import notifications  # it reads the outbox model this module writes
+    from core.models import Notification
+
+    if _outbox_suppressed.get():
+        return [None] * len(emails)
+    tos = [sorted({r for r in e.recipients if r}) for e in emails]
+    # An address's users and preference do not depend on the other addresses asked about
+    # with it (``plan_for``), so one plan per event serves every e-mail of that event.
+    addresses: dict[str, set[str]] = {}
+    for email, to in zip(emails, tos, strict=True):
+        if to:
+            addresses.setdefault(email.event, set()).update(to)
+    plans = {event: notifications.plan_for(event, sorted(a)) for event, a in addresses.items()}
+    now = timezone.now()
+    pending: list[tuple[OutboxEmail, list[str], OutboxMessage | None]] = []
+    for email, to in zip(emails, tos, strict=True):
+        message = None
+        mailed = [r for r in to if plans[email.event].emails(r)] if to else []
+        if mailed:
+            target = email.target
+            message = OutboxMessage(
+                channel=OutboxMessage.Channel.EMAIL,
+                event=email.event,
+                recipients=mailed,
+                subject=email.subject[:255],
+                body=email.body,
+                available_at=now,
+                content_type=ContentType.objects.get_for_model(target)
+                if target is not None
+                else None,
+                object_id=target.pk if target is not None else None,
+            )
+        pending.append((email, to, message))
+    messages = [m for _, _, m in pending if m is not None]
+    if messages:
+        OutboxMessage.objects.bulk_create(messages)
+        _ids_returned(messages)
+        pks = [m.pk for m in messages]
+        transaction.on_commit(lambda: [_dispatch_outbox(pk) for pk in pks])
+    notes = [
+        row
+        for email, to, message in pending
+        if to
+        for row in notifications.notification_rows(
+            plans[email.event],
+            event=email.event,
+            items=[(r, email.subject, email.body, message) for r in to],
+            target=email.target,
+        )
+    ]
+    if notes:
+        Notification.objects.bulk_create(notes)
+    from core import notices  # notices write through this module
+
+    for email, to, _ in pending:
+        if to and email.target is not None:
+            # the people turned quiet were told too (in the app): a notice still gives way
+            notices.note_told(email.target, to)
+    return [m for _, _, m in pending]

@@ -3,8 +3,11 @@ requests, problems and changes will."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+
+from django.db import models
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,10 @@ class TicketSnapshot:
 
 @runtime_checkable
 class SlaTicket(Protocol):
+    """A ticket type may also offer ``sla_queryset()`` (a classmethod): its rows with what
+    ``key``, ``title`` and ``sla_watchers`` read, so the sweep loads a batch of them in a
+    few queries (``tickets_for_sla``) rather than a few per ticket."""
+
     pk: int
 
     @property
@@ -31,3 +38,10 @@ class SlaTicket(Protocol):
     def sla_watchers(self) -> list[str]:
         """Where warnings go: the assignee, else the team's queue."""
         ...
+
+
+def tickets_for_sla(model: type[models.Model], pks: Iterable[int]) -> list[Any]:
+    """The tickets ``pks`` of ``model``, through its ``sla_queryset()`` when it has one."""
+    hook = getattr(model, "sla_queryset", None)
+    queryset = hook() if hook is not None else model._default_manager.all()
+    return list(queryset.filter(pk__in=list(pks)))

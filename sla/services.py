@@ -8,19 +8,28 @@ thresholds. ``clock_breach_dispatch`` hands a breach to the apps that escalate.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from core import events
 from core.models import AuditEvent
-from core.services import audit_record, history_at, outbox_email
+from core.services import (
+    AuditEntry,
+    OutboxEmail,
+    audit_record,
+    audit_record_many,
+    history_at,
+    outbox_email_many,
+)
 from sla import engine
 from sla.calendar import CalendarSpec
-from sla.interface import SlaTicket
+from sla.interface import SlaTicket, tickets_for_sla
 from sla.models import BusinessCalendar, ClockEvent, SlaClock, SlaClockEvent, SlaPolicy
 
 log = logging.getLogger(__name__)
@@ -128,42 +137,171 @@ def clocks_sweep(*, now: datetime | None = None, batch_size: int = 500) -> int:
 
     Claims due clocks in batches with ``SELECT … FOR UPDATE SKIP LOCKED`` through the
     partial index on ``next_check_at``, so several sweepers share the work and a threshold
-    fires exactly once: the firing and the new ``next_check_at`` commit together.
+    fires exactly once: the firing and the new ``next_check_at`` commit together. Each
+    batch is set work (``thresholds_fire``): a constant number of queries, however many
+    clocks it holds.
     Never locks a ticket row (the request path locks ticket then clock), so it cannot
     deadlock with a transition.
     """
     now = now or timezone.now()
     handled = 0
-    specs = SpecCache()
+    specs = PolicySpecs()
     while True:
         with transaction.atomic():
             claimed = list(
-                SlaClock.objects.select_for_update(skip_locked=True, of=("self",))
+                SlaClock.objects.select_for_update(skip_locked=True)
                 .filter(next_check_at__lte=now)
-                .order_by("next_check_at")
-                .select_related("policy__calendar", "content_type")[:batch_size]
+                .order_by("next_check_at")[:batch_size]
             )
-            for clock in claimed:
-                _check_thresholds(clock, specs.get_spec(clock.policy.calendar), now)
+            thresholds_fire(claimed, now=now, specs=specs)
         handled += len(claimed)
         if len(claimed) < batch_size:
             return handled
 
 
-def _check_thresholds(
-    clock: SlaClock, spec: CalendarSpec, now: datetime, *, queue_breach: bool = True
+class PolicySpecs:
+    """Calendar specs by policy id, for the length of one operation: the policies a batch
+    of clocks names in one query (their calendars' hours and holidays with it), each
+    calendar's spec built once."""
+
+    def __init__(self) -> None:
+        self.calendars = SpecCache()
+        self.by_policy: dict[int, CalendarSpec] = {}
+
+    def load(self, clocks: list[SlaClock]) -> None:
+        missing = {c.policy_id for c in clocks} - self.by_policy.keys()
+        if not missing:
+            return
+        policies = (
+            SlaPolicy.objects.filter(pk__in=missing)
+            .select_related("calendar")
+            .prefetch_related("calendar__periods", "calendar__holidays")
+        )
+        for policy in policies:
+            self.by_policy[policy.pk] = self.calendars.get_spec(policy.calendar)
+
+    def __getitem__(self, policy_id: int) -> CalendarSpec:
+        return self.by_policy[policy_id]
+
+
+@dataclass
+class _Firing:
+    """One threshold that fired, and what it writes."""
+
+    clock: SlaClock
+    ticket: SlaTicket
+    percent: int
+    elapsed: float
+    action: str  # of the audit row
+    kind: str  # of the clock event
+    text: str
+    subject: str
+
+
+def thresholds_fire(
+    clocks: list[SlaClock],
+    *,
+    now: datetime,
+    specs: PolicySpecs | None = None,
+    queue_breach: bool = True,
 ) -> None:
-    elapsed = engine.elapsed_at(clock, spec, now)
-    ticket = None
-    for percent in clock.thresholds:
-        # a millisecond of slack: next_check_at was computed to that precision
-        if percent <= clock.fired or elapsed + 0.001 < percent / 100 * clock.target_seconds:
+    """Fire what came due on ``clocks`` at ``now`` and schedule their next check: the one
+    threshold logic of the sweep and of ``clocks_catch_up``.
+
+    Precondition: the caller holds the clocks' row locks, in its transaction.
+    Writes, in bulk whatever the number of clocks: per threshold fired one audit row on
+    the ticket (``sla_warning`` / ``sla_breached``, no actor), one clock event linked to
+    it and one e-mail to the ticket's ``sla_watchers`` (``sla.warning`` /
+    ``sla.breached``); then the clocks. A breach queues its escalation after commit
+    (``_queue_breach``) unless ``queue_breach`` is False.
+    """
+    if not clocks:
+        return
+    specs = specs or PolicySpecs()
+    specs.load(clocks)
+    due: list[tuple[SlaClock, float, list[int]]] = []
+    for clock in clocks:
+        elapsed = engine.elapsed_at(clock, specs[clock.policy_id], now)
+        percents = [
+            p
+            for p in clock.thresholds
+            # a millisecond of slack: next_check_at was computed to that precision
+            if p > clock.fired and elapsed + 0.001 >= p / 100 * clock.target_seconds
+        ]
+        due.append((clock, elapsed, percents))
+    tickets = _tickets_of([clock for clock, _, percents in due if percents])
+    firings: list[_Firing] = []
+    for clock, elapsed, percents in due:
+        spec = specs[clock.policy_id]
+        ticket = tickets.get((clock.content_type_id, clock.object_id))
+        if percents and ticket is None:
+            # its ticket is gone: nobody to warn, and never due again
+            log.warning("clock %s: ticket %s is gone, not checked again", clock.pk, clock.object_id)
+            clock.next_check_at = None
             continue
-        ticket = ticket or clock.content_type.get_object_for_this_type(pk=clock.object_id)
-        _fire(clock, ticket, percent, elapsed, spec, now, queue_breach=queue_breach)
-    engine.refresh_state(clock)
-    engine.schedule(clock, spec)
-    clock.save()
+        for percent in percents:
+            firings.append(_fire(clock, ticket, percent, elapsed, spec, now))  # type: ignore[arg-type]
+        engine.refresh_state(clock)
+        engine.schedule(clock, spec)
+    _firings_write(firings, now)
+    _clocks_update(clocks, ["fired", "breached", "breached_at", "state", "due_at", "next_check_at"])
+    if queue_breach:
+        for clock_id in [f.clock.pk for f in firings if f.percent >= 100]:
+            transaction.on_commit(lambda clock_id=clock_id: _queue_breach(clock_id))
+
+
+def _clocks_update(clocks: list[SlaClock], names: list[str]) -> None:
+    """Write ``names`` of every clock in one ``UPDATE … FROM (VALUES …)`` (PostgreSQL,
+    SQLite 3.33+): ``bulk_update`` builds a ``CASE`` per row and field, which costs more
+    Python than the rest of a batch together."""
+    fields = [SlaClock._meta.get_field(n) for n in names]
+    pk = SlaClock._meta.pk
+    on_pg = connection.vendor == "postgresql"
+    quote = connection.ops.quote_name
+    # PostgreSQL types VALUES by their first row (a column of NULLs is text): cast
+    cast = (
+        (lambda f, col: f"CAST({col} AS {f.db_type(connection)})")
+        if on_pg
+        else (lambda f, col: col)
+    )
+    columns = ", ".join(["id", *(f"v{i}" for i in range(len(fields)))])
+    sets = ", ".join(f"{quote(f.column)} = {cast(f, f'v.v{i}')}" for i, f in enumerate(fields))
+    for start in range(0, len(clocks), 1000):  # SQLite's 32 766 parameters, with room
+        chunk = clocks[start : start + 1000]
+        row = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
+        params: list[Any] = []
+        for clock in chunk:
+            params.append(clock.pk)
+            if on_pg:  # psycopg2 adapts these types itself, at a tenth of the cost
+                params.extend(getattr(clock, f.attname) for f in fields)
+            else:
+                params.extend(
+                    f.get_db_prep_save(getattr(clock, f.attname), connection) for f in fields
+                )
+        sql = (
+            f"WITH v({columns}) AS (VALUES {', '.join([row] * len(chunk))}) "
+            f"UPDATE {quote(SlaClock._meta.db_table)} SET {sets} "
+            f"FROM v WHERE {quote(SlaClock._meta.db_table)}.{quote(pk.column)} = "
+            f"{cast(pk, 'v.id')}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def _tickets_of(clocks: list[SlaClock]) -> dict[tuple[int, int], SlaTicket]:
+    """The clocks' tickets by (content type id, id): one query per ticket type, with what
+    their ``sla_watchers`` reads (``sla.interface.tickets_for_sla``)."""
+    wanted: dict[int, set[int]] = {}
+    for clock in clocks:
+        wanted.setdefault(clock.content_type_id, set()).add(clock.object_id)
+    found: dict[tuple[int, int], SlaTicket] = {}
+    for ct_id, pks in wanted.items():
+        model = ContentType.objects.get_for_id(ct_id).model_class()
+        if model is None:  # a ticket type since removed: its clocks have no ticket
+            continue
+        for ticket in tickets_for_sla(model, pks):
+            found[(ct_id, ticket.pk)] = ticket
+    return found
 
 
 def _fire(
@@ -173,9 +311,8 @@ def _fire(
     elapsed: float,
     spec: CalendarSpec,
     now: datetime,
-    *,
-    queue_breach: bool = True,
-) -> None:
+) -> _Firing:
+    """Mark ``percent`` fired on ``clock``; what it writes, worded for people."""
     clock.fired = percent
     label = clock.get_target_display()
     spent = f"{engine.fmt_clock(elapsed, spec)} of {engine.fmt_clock(clock.target_seconds, spec)}"
@@ -189,24 +326,50 @@ def _fire(
         due = timezone.localtime(clock.due_at)
         text = f"{label} SLA at {percent}% ({spent}); due {due:%d %b %H:%M}."
         subject = f"[{ticket.key}] {label} SLA at {percent}%"
-    audit = audit_record(
-        target=ticket,
-        actor=None,
-        action=action,
-        comment=text,
-        changes={"sla": (clock.target, percent)},
+    return _Firing(clock, ticket, percent, elapsed, action, kind, text, subject)
+
+
+def _firings_write(firings: list[_Firing], now: datetime) -> None:
+    """The audit rows, clock events (each linked to its audit row) and e-mails of
+    ``firings``: one INSERT each (``core.services``' bulk paths write what the one-row
+    paths write)."""
+    if not firings:
+        return
+    audits = audit_record_many(
+        entries=[
+            AuditEntry(
+                target=f.ticket,  # type: ignore[arg-type]
+                actor=None,
+                action=f.action,
+                comment=f.text,
+                changes={"sla": (f.clock.target, f.percent)},
+            )
+            for f in firings
+        ]
     )
-    _event(clock, kind, now, spec, audit, percent=percent)
-    outbox_email(
-        event=f"sla.{action.removeprefix('sla_')}",
-        recipients=ticket.sla_watchers(),
-        subject=subject,
-        body=f"{text}\n\n{getattr(ticket, 'title', '')}",
-        target=ticket,
+    SlaClockEvent.objects.bulk_create(
+        SlaClockEvent(
+            clock_id=f.clock.pk,
+            kind=f.kind,
+            at=now,
+            elapsed_seconds=f.elapsed,
+            percent=f.percent,
+            audit_event_id=audit.pk,
+        )
+        for f, audit in zip(firings, audits, strict=True)
     )
-    if percent >= 100 and queue_breach:
-        clock_id = clock.pk
-        transaction.on_commit(lambda: _queue_breach(clock_id))
+    outbox_email_many(
+        emails=[
+            OutboxEmail(
+                event=f"sla.{f.action.removeprefix('sla_')}",
+                recipients=f.ticket.sla_watchers(),
+                subject=f.subject,
+                body=f"{f.text}\n\n{getattr(f.ticket, 'title', '')}",
+                target=f.ticket,  # type: ignore[arg-type]
+            )
+            for f in firings
+        ]
+    )
 
 
 def _queue_breach(clock_id: int) -> None:
@@ -253,13 +416,12 @@ def clocks_catch_up(*, ticket: SlaTicket, now: datetime) -> int:
     ct = ContentType.objects.get_for_model(ticket)
     # the request path's lock order (ticket, then its clocks): never a deadlock with it
     type(ticket).objects.select_for_update().filter(pk=ticket.pk).first()  # type: ignore[attr-defined]
-    specs = SpecCache()
+    specs = PolicySpecs()
     fired = 0
     while True:
         clock = (
             SlaClock.objects.select_for_update()
             .filter(content_type=ct, object_id=ticket.pk, next_check_at__lte=now)
-            .select_related("policy__calendar", "content_type")
             .order_by("next_check_at", "id")
             .first()
         )
@@ -268,9 +430,7 @@ def clocks_catch_up(*, ticket: SlaTicket, now: datetime) -> int:
         moment = clock.next_check_at
         before = clock.fired
         with history_at(moment):
-            _check_thresholds(
-                clock, specs.get_spec(clock.policy.calendar), moment, queue_breach=False
-            )
+            thresholds_fire([clock], now=moment, specs=specs, queue_breach=False)
             if clock.breached and clock.breach_handled_at is None:
                 clock_breach_dispatch(clock.pk)
                 SlaClock.objects.filter(pk=clock.pk).update(breach_handled_at=moment)

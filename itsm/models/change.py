@@ -263,6 +263,12 @@ class Change(ConcurrentTransitionMixin, models.Model):
             cancelled=self.status == C.CANCELLED,
         )
 
+    @classmethod
+    def sla_queryset(cls) -> models.QuerySet:  # type: ignore[type-arg]
+        """What ``sla_watchers``, ``key`` and ``title`` read (the SLA sweep's batches);
+        prefetched, not joined, so a batch shares one row object per team or person."""
+        return cls.objects.prefetch_related("implementer", "requested_by")
+
     def sla_watchers(self) -> list[str]:
         return [u.email for u in (self.implementer, self.requested_by) if u and u.email]
 

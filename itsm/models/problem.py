@@ -126,6 +126,12 @@ class Problem(ConcurrentTransitionMixin, models.Model):
             cancelled=self.status == P.CANCELLED,
         )
 
+    @classmethod
+    def sla_queryset(cls) -> models.QuerySet:  # type: ignore[type-arg]
+        """What ``sla_watchers``, ``key`` and ``title`` read (the SLA sweep's batches);
+        prefetched, not joined, so a batch shares one row object per team or person."""
+        return cls.objects.prefetch_related("assignee")
+
     def sla_watchers(self) -> list[str]:
         return [self.assignee.email] if self.assignee and self.assignee.email else []
 

@@ -168,6 +168,12 @@ class ServiceRequest(ConcurrentTransitionMixin, models.Model):
             cancelled=self.status == R.CANCELLED,
         )
 
+    @classmethod
+    def sla_queryset(cls) -> models.QuerySet:  # type: ignore[type-arg]
+        """What ``sla_watchers``, ``key`` and ``title`` read (the SLA sweep's batches);
+        prefetched, not joined, so a batch shares one row object per team or person."""
+        return cls.objects.prefetch_related("item", "assignee", "team__members")
+
     def sla_watchers(self) -> list[str]:
         from core.services import team_recipients
 

@@ -224,28 +224,33 @@ def test_on_hold_clock_stands_still_past_its_due_time(org, clock_at) -> None:  #
 
 
 def test_a_sweep_killed_half_way_fires_exactly_once(org, clock_at, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Killed in its second batch after the audit rows and clock events were written and
+    before the clocks were: the first batch stays, the second rolls back whole, and the
+    next sweep fires only what the second had."""
     first = raise_incident(org, "high", "high")
     second = raise_incident(org, "high", "high")
     clock_at(16)
     import sla.services as engine_services
 
-    real_fire, calls = engine_services._fire, []
+    real_update, calls = engine_services._clocks_update, []
 
-    def dying_fire(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def dying_update(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(1)
         if len(calls) == 2:
+            assert AuditEvent.objects.filter(action="sla_warning").count() == 2  # written
             raise SystemExit("worker killed")
-        return real_fire(*args, **kwargs)
+        return real_update(*args, **kwargs)
 
-    monkeypatch.setattr(engine_services, "_fire", dying_fire)
+    monkeypatch.setattr(engine_services, "_clocks_update", dying_update)
     with pytest.raises(SystemExit):
-        clocks_sweep()
-    monkeypatch.setattr(engine_services, "_fire", real_fire)
-    assert AuditEvent.objects.filter(action="sla_warning").count() == 0  # rolled back whole
-    assert clocks_sweep() == 2
+        clocks_sweep(batch_size=1)
+    monkeypatch.setattr(engine_services, "_clocks_update", real_update)
+    assert AuditEvent.objects.filter(action="sla_warning").count() == 1  # the second: gone
+    assert clocks_sweep() == 1
     assert clocks_sweep() == 0
     for inc in (first, second):
         assert actions(inc).count("sla_warning") == 1
+        assert [e.kind for e in clocks(inc)["response"].events.all()] == ["started", "warning"]
 
 
 def test_lost_breach_handoff_is_redispatched_once(org, clock_at, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -349,4 +354,36 @@ def test_rebuild_from_history_matches_replay_and_never_notifies(org, clock_at) -
     assert rebuilt["response"].state == "met"
     assert [e.kind for e in rebuilt["resolution"].events.all()] == ["started", "paused"]
     assert rebuilt["resolution"].events.last().audit_event.action == "hold"
+    assert OutboxMessage.objects.count() == before
+
+
+def test_catch_up_fires_each_threshold_at_its_moment_through_the_sweeps_code(org, clock_at) -> None:  # type: ignore[no-untyped-def]
+    """Backfilled history (the demo, imports): what came due is written as of when it
+    came due, the breach escalates, and nobody is e-mailed about the past."""
+    from django.db import transaction
+
+    from core.services import outbox_suppressed
+    from sla.services import clocks_catch_up
+
+    inc = raise_incident(org, "high", "high")
+    now = clock_at(60)
+    before = OutboxMessage.objects.count()
+    with outbox_suppressed(), transaction.atomic():
+        assert clocks_catch_up(ticket=inc, now=now) == 3
+    ct = ContentType.objects.get_for_model(Incident)
+    fired = AuditEvent.objects.filter(
+        content_type=ct, object_id=inc.pk, action__startswith="sla_"
+    ).order_by("created_at")
+    assert [(a.action, a.created_at, a.changes) for a in fired] == [
+        ("sla_warning", MONDAY_10 + timedelta(minutes=15), {"sla": ["response", 50]}),
+        ("sla_warning", MONDAY_10 + timedelta(minutes=22.5), {"sla": ["response", 75]}),
+        ("sla_breached", MONDAY_10 + timedelta(minutes=30), {"sla": ["response", 100]}),
+    ]
+    response = clocks(inc)["response"]
+    assert [(e.kind, e.at, e.audit_event_id) for e in response.events.all()][1:] == [
+        (a.action.removeprefix("sla_"), a.created_at, a.pk) for a in fired
+    ]
+    assert response.breach_handled_at == MONDAY_10 + timedelta(minutes=30)
+    inc.refresh_from_db()
+    assert inc.tier == 3 and actions(inc).count("escalate") == 1
     assert OutboxMessage.objects.count() == before
