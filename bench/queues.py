@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest SQL")
     parser.add_argument("--only", default="", help="only URLs containing this text")
     parser.add_argument("--sql", action="store_true", help="list every statement with its time")
+    parser.add_argument("--profile", action="store_true", help="cProfile each URL")
+    parser.add_argument("--sort", default="cumulative", help="the profile's order (tottime …)")
     args = parser.parse_args()
     server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
     os.environ["DATABASE_URL"] = f"{server.rsplit('/', 1)[0]}/{args.db}"
@@ -121,6 +123,13 @@ def run(args: argparse.Namespace) -> None:
             f"{url[:64]:<64} {statistics.median(times):>6.1f}ms {max(times):>6.1f}ms "
             f"{len(ctx.captured_queries):>4}  {note}{status}"
         )
+        if args.profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.runcall(client.get, url)
+            pstats.Stats(prof).sort_stats(args.sort).print_stats(45)
         if args.sql:
             for q in ctx.captured_queries:
                 print(f"    {float(q['time']) * 1000:7.1f} ms  {q['sql'][:150]}")
