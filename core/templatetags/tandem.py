@@ -211,20 +211,12 @@ def audit_changes(event: AuditEvent) -> list[tuple[str, str, str]]:
     """An audit row's changes as (field label, old, new) in people's words: the field's
     verbose name, choices by their label, dates in local time."""
     model = _model_of(event)
-    pairs = []
-    people: set[int] = set()
-    for name, pair in (event.changes or {}).items():
-        old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
-        field = _field(model, name)
-        if _is_person(field):
-            people |= {v["id"] for v in (old, new) if isinstance(v, dict) and v.get("id")}
-        pairs.append((name, field, old, new))
-    # people by the name they go by, not their username (one query per row that names any)
-    names = (
-        {u.pk: actor_label(u) for u in get_user_model().objects.filter(pk__in=people)}
-        if people
-        else {}
-    )
+    pairs, people = _change_pairs(event, model)
+    # people by the name they go by, not their username: read for the whole timeline at
+    # once when it was (``preload_audit_people``), else one query for this row
+    names = getattr(event, "_people_labels", None)
+    if names is None:
+        names = _people_labels(people)
 
     # a model may say its own values (a questionnaire's answers) where the shared rules
     # would print raw keys
@@ -246,6 +238,36 @@ def audit_changes(event: AuditEvent) -> list[tuple[str, str, str]]:
             (label[:1].upper() + label[1:], shown(name, field, old), shown(name, field, new))
         )
     return rows
+
+
+def _change_pairs(
+    event: AuditEvent, model: type[models.Model] | None
+) -> tuple[list[tuple[str, models.Field | None, Any, Any]], set[int]]:
+    """The row's (field name, field, old, new) and the ids of the people it names."""
+    pairs = []
+    people: set[int] = set()
+    for name, pair in (event.changes or {}).items():
+        old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+        field = _field(model, name)
+        if _is_person(field):
+            people |= {v["id"] for v in (old, new) if isinstance(v, dict) and v.get("id")}
+        pairs.append((name, field, old, new))
+    return pairs, people
+
+
+def _people_labels(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {u.pk: actor_label(u) for u in get_user_model().objects.filter(pk__in=ids)}
+
+
+def preload_audit_people(events: list[AuditEvent]) -> None:
+    """Name the people every row's changes mention in one query, for ``audit_changes``
+    (a timeline of assignments would otherwise ask once per row)."""
+    rows = [(e, _change_pairs(e, _model_of(e))[1]) for e in events if e.changes]
+    names = _people_labels(set().union(*(ids for _, ids in rows)) if rows else set())
+    for event, _ in rows:
+        event._people_labels = names  # type: ignore[attr-defined]
 
 
 def _is_person(field: models.Field | None) -> bool:
