@@ -264,7 +264,10 @@ def _people_labels(ids: set[int]) -> dict[int, str]:
 def preload_audit_people(events: list[AuditEvent]) -> None:
     """Name the people every row's changes mention in one query, for ``audit_changes``
     (a timeline of assignments would otherwise ask once per row)."""
-    rows = [(e, _change_pairs(e, _model_of(e))[1]) for e in events if e.changes]
+    # not the rows whose changes the timeline leaves out (itsm/_timeline.html): creation
+    # and the SLA engine's own rows
+    shown = [e for e in events if e.changes and e.action != "created" and e.action[:4] != "sla_"]
+    rows = [(e, _change_pairs(e, _model_of(e))[1]) for e in shown]
     names = _people_labels(set().union(*(ids for _, ids in rows)) if rows else set())
     for event, _ in rows:
         event._people_labels = names  # type: ignore[attr-defined]

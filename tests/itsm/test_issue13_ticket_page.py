@@ -22,8 +22,8 @@ from tests.itsm.test_requests import mouse  # noqa: F401  (fixture)
 # The statements of the busy pages below, pinned: a new one per page is a decision, not
 # an accident (session and user, roles, the ticket with its clocks and linked records,
 # the timeline in one query per part, the panels, the bell).
-INCIDENT_PAGE_SQL = 33
-REQUEST_PAGE_SQL = 19
+INCIDENT_PAGE_SQL = 32
+REQUEST_PAGE_SQL = 14
 
 
 def client_for(user) -> Client:  # type: ignore[no-untyped-def]
