@@ -122,3 +122,17 @@ def test_request_page_sql_is_the_same_for_two_or_thirty_comments(
             assert client.get(f"/requests/{req.key}/").status_code == 200
         counts[req.key] = len(captured.captured_queries)
     assert counts[small.key] == counts[large.key] == REQUEST_PAGE_SQL, counts
+
+
+def test_comments_markdown_is_rendered_as_one_at_a_time_and_cached(db) -> None:  # type: ignore[no-untyped-def]
+    from django.core.cache import cache
+
+    from core.markdown import _key, render_markdown, render_markdown_many
+
+    texts = ["**bold** and https://example.com", "", "- a\n- b", "**bold** and https://example.com"]
+    cache.clear()
+    many = render_markdown_many(texts)
+    assert many == [render_markdown(t) for t in texts]
+    assert many[1] == "" and "<strong>bold</strong>" in many[0] and "<li>a</li>" in many[2]
+    # what one page rendered, the next page reads from the cache
+    assert cache.get(_key(texts[2])) == many[2]
