@@ -94,16 +94,42 @@ def sanitise(html: str) -> str:
     )
 
 
+def _key(text: str) -> str:
+    return "md1:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def render_markdown(text: str) -> str:
     """``text`` (Markdown) as sanitised HTML, without mention highlighting."""
     if not text:
         return ""
-    key = "md1:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    key = _key(text)
     html = cache.get(key)
     if html is None:
         html = sanitise(_html(text))
         cache.set(key, html, RENDER_CACHE_SECONDS)
     return html
+
+
+def render_markdown_many(texts: list[str]) -> list[str]:
+    """``render_markdown`` of each text, read from the cache in one round trip (a page of
+    comments would otherwise ask the cache once per comment)."""
+    keys = [_key(t) if t else "" for t in texts]
+    found = cache.get_many([k for k in keys if k])
+    missing: dict[str, str] = {}
+    out = []
+    for text, key in zip(texts, keys, strict=True):
+        if not key:
+            out.append("")
+            continue
+        html = found.get(key)
+        if html is None:
+            html = missing.get(key)
+        if html is None:
+            html = missing[key] = sanitise(_html(text))
+        out.append(html)
+    if missing:
+        cache.set_many(missing, RENDER_CACHE_SECONDS)
+    return out
 
 
 _TAG = re.compile(r"(<[^>]*>)")

@@ -22,6 +22,7 @@ from django.db.models import QuerySet
 from core.models import Attachment, AuditEvent, Comment
 from core.roles import is_staff_member
 from core.selectors import TimelineEntry, comments_of, history_of
+from core.templatetags.tandem import preload_audit_people
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,10 @@ class Parts:
 
     def timeline(self, record: models.Model) -> list[TimelineEntry]:
         """History rows and comments in one list, oldest first."""
-        entries = [TimelineEntry(e.created_at, "audit", e) for e in self.history(record)]
+        history = list(self.history(record))
+        if self.history_details:
+            preload_audit_people(history)
+        entries = [TimelineEntry(e.created_at, "audit", e) for e in history]
         entries += [TimelineEntry(c.created_at, "comment", c) for c in self.comments(record)]
         return sorted(entries, key=lambda e: (e.at, 0 if e.kind == "audit" else 1))
 

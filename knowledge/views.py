@@ -58,11 +58,15 @@ def _snippets(rows: list[Any], text: str) -> None:
         a.snippet_html = snippet_of(a, text) if text else escape(a.body[:200])
 
 
-def suggestions(user: Any, text: str, limit: int = 3) -> list[Any]:
-    """Published articles matching what someone types about their trouble (any word)."""
+def suggestions(user: Any, text: str, limit: int = 3, *, with_labels: bool = True) -> list[Any]:
+    """Published articles matching what someone types about their trouble (any word);
+    ``with_labels=False`` leaves out their services and tags (two queries) for a list
+    that shows only keys and titles."""
     if len(text.strip()) < 3:
         return []
     qs = selectors.article_list(user).filter(status="published")
+    if not with_labels:
+        qs = qs.prefetch_related(None)
     rows = list(search(qs, text, match="any")[:limit])
     _snippets(rows, text)
     return rows
@@ -375,7 +379,8 @@ def incident_panel(request: HttpRequest, incident: Any) -> dict[str, Any] | None
     )
     linked = list(incident.articles_used.select_related("article"))
     shown = {u.article_id for u in linked} | ({known_error.pk} if known_error else set())
-    rows = [a for a in suggestions(request.user, incident.title, limit=4) if a.pk not in shown]
+    found = suggestions(request.user, incident.title, limit=4, with_labels=False)
+    rows = [a for a in found if a.pk not in shown]
     return {
         "articles": rows[:3],
         "linked": linked,

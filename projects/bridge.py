@@ -21,8 +21,9 @@ def defects_prefetch() -> Prefetch:
     return Prefetch(
         "work_items",
         to_attr="linked_defects",
+        # the project too: a work item's key is its project's code and number
         queryset=WorkItem.objects.filter(kind=Kind.DEFECT).select_related(
-            "target_release", "fixed_in_release"
+            "target_release", "fixed_in_release", "project"
         ),
     )
 
@@ -60,7 +61,7 @@ def incident_panel(request: Any, incident: Any) -> dict[str, Any] | None:
     staff = is_staff_member(request.user)
     if not staff:
         return None  # the requester reads one sentence instead (itsm.status)
-    defect = defect_of(incident)
+    defect = _defect(incident)  # prefetched with the incident: no query of its own
     # The form is offered only to those the service lets send it to development.
     if defect is None and not can_send_to_development(request.user, incident):
         return None

@@ -12,7 +12,7 @@ from django import template
 from django.urls import reverse
 
 from core import watchers
-from core.roles import is_staff_member
+from core.roles import is_staff_member, preload_roles
 from core.views import return_path
 from core.visibility import parts_for
 
@@ -33,6 +33,7 @@ def watchers_panel(context: template.Context, record: Any) -> dict[str, Any]:
     if shown and parts_for(user, record).watchers:
         listed = rows
     elif participants:  # a requester sees the colleagues they may add and remove
+        preload_roles(w.user for w in rows)  # one query for all, not one per watcher
         listed = [w for w in rows if w.user_id != user.pk and not is_staff_member(w.user)]
     else:
         listed = []

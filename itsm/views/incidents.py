@@ -137,12 +137,14 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         }
         for t in selectors.incident_transitions_for(user, incident)
     ]
+    parts = parts_for(user, incident)
     context: dict[str, Any] = {
         "incident": incident,
         "staff": staff,
-        # newest first, under the reply box at the top of the activity (as JSM shows it)
-        "timeline": selectors.incident_timeline(user, incident)[::-1],
-        "parts": parts_for(user, incident),
+        # newest first, under the reply box at the top of the activity (as JSM shows it);
+        # what selectors.incident_timeline reads, with the parts decided once
+        "timeline": parts.timeline(incident)[::-1],
+        "parts": parts,
         "transitions": transitions,
         "can_edit": can_edit_incident(user, incident) and incident.is_open,
         "can_take": can_take(user, incident),
@@ -155,13 +157,14 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "form_errors": {},
         "open_form": "",
         "tiers": dict(Tier.choices),
-        "clocks": ticket_clocks(incident),
+        "clocks": ticket_clocks(incident, events=parts.sla_events),
         "panels": panels_for("incident_detail", request, incident),
         "status_line": requester_status_line(incident),
     }
     if staff:
-        context["teams"] = Team.objects.prefetch_related("members").order_by("tier", "name")
-        context["next_team"] = incident.service.team_for_tier(incident.tier + 1)
+        teams = list(Team.objects.prefetch_related("members").order_by("tier", "name"))
+        context["teams"] = teams
+        context["next_team"] = _team_for_tier(incident, incident.tier + 1, teams)
         context["edit_form"] = IncidentEditForm(
             initial={
                 "title": incident.title,
@@ -181,6 +184,17 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         context.get("form_message", "") if context["open_form"] not in shown_forms else ""
     )
     return context
+
+
+def _team_for_tier(incident: Incident, tier: int, teams: list[Team]) -> Team | None:
+    """``incident.service.team_for_tier(tier)``, found in the teams the page reads anyway
+    rather than by one more query."""
+    service = incident.service
+    team_id = {
+        Tier.APPLICATION_SUPPORT: service.support_team_id,
+        Tier.DEVELOPMENT: service.development_team_id,
+    }.get(tier)
+    return next((t for t in teams if t.pk == team_id), None) if team_id else None
 
 
 class IncidentTransitionView(LoginRequiredMixin, DomainErrorMixin, View):

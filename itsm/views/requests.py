@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
@@ -15,13 +16,20 @@ from core.exceptions import DomainError, NotFound, ValidationFailed
 from core.export import csv_response, wants_csv
 from core.forms import form_data
 from core.roles import is_staff_member
+from core.selectors import get_by_ref
 from core.views import DomainErrorMixin, posted_id, redirect_next
 from core.visibility import parts_for
 from itsm import permissions, selectors
 from itsm.api.request_serializers import REQUEST_TRANSITION_INPUTS
 from itsm.api.request_views import decide_any, why_not_decide
 from itsm.exports import REQUEST_COLUMNS
-from itsm.models import TASK_TRANSITIONS, Approval, RequestStatus
+from itsm.models import (
+    TASK_TRANSITIONS,
+    Approval,
+    FulfilmentTask,
+    RequestStatus,
+    ServiceRequest,
+)
 from itsm.permissions import can_work_request, ensure_can_fire_request
 from itsm.services import approvals
 from itsm.services import requests as services
@@ -95,6 +103,20 @@ class RequestListView(Base):
         return render(request, "itsm/requests.html", {"page": page, "show": show})
 
 
+def _request_for_page(user: Any, ref: str | int) -> Any:
+    """``selectors.request_get`` shaped for the page: its tasks with their assignees (the
+    task table names them) and without the SLA clocks and their calendars, which the
+    request page does not show (the API does): four queries fewer."""
+    qs = (
+        selectors.request_list(user)
+        .prefetch_related(None)
+        .prefetch_related(
+            Prefetch("tasks", queryset=FulfilmentTask.objects.select_related("assignee"))
+        )
+    )
+    return get_by_ref(qs, ServiceRequest.KEY_PREFIX, ref, "request")
+
+
 def _detail(request: HttpRequest, req: Any, **extra: Any) -> dict[str, Any]:
     user = request.user
     labels = {t.name: t.custom["label"] for t in req.get_available_status_transitions()}
@@ -106,7 +128,7 @@ def _detail(request: HttpRequest, req: Any, **extra: Any) -> dict[str, Any]:
         "answers": [(fields[k].label if k in fields else k, v) for k, v in req.answers.items()],
         "transitions": [{"name": n, "label": labels[n]} for n in names],
         "approvals": approvals.approvals_of(req),
-        "tasks": req.tasks.select_related("assignee"),
+        "tasks": req.tasks.all(),  # prefetched with their assignees (_request_for_page)
         "can_work": can_work_request(user, req) and req.status == RequestStatus.FULFILLING,
         "can_reply": permissions.can_reply_request(user, req),
         "can_note": permissions.can_note_request(user, req),
@@ -131,13 +153,13 @@ def render_request(
 
 def _after_action(request: HttpRequest, req: Any) -> HttpResponse:
     if in_place(request):
-        return render_request(request, selectors.request_get(request.user, req.pk))
+        return render_request(request, _request_for_page(request.user, req.pk))
     return redirect(req.get_absolute_url())
 
 
 def _refused(request: HttpRequest, req: Any, exc: DomainError, **extra: Any) -> HttpResponse:
     """Said at the top of the region (or the page), with the error's own status."""
-    req = selectors.request_get(request.user, req.pk)
+    req = _request_for_page(request.user, req.pk)
     return render_request(
         request,
         req,
@@ -150,7 +172,7 @@ def _refused(request: HttpRequest, req: Any, exc: DomainError, **extra: Any) -> 
 
 class RequestDetailView(Base):
     def get(self, request: HttpRequest, ref: str) -> HttpResponse:
-        req = selectors.request_get(request.user, ref)
+        req = _request_for_page(request.user, ref)
         return render_request(request, req)
 
 
