@@ -21,7 +21,13 @@ from django.utils import timezone
 from core import events
 from core.exceptions import ActionForbidden, ConflictError, IllegalTransition, ValidationFailed
 from core.models import Comment, Service, Team, Tier
-from core.services import comment_create, outbox_email, sequence_next, team_recipients
+from core.services import (
+    audit_record,
+    comment_create,
+    outbox_email,
+    sequence_next,
+    team_recipients,
+)
 from itsm import permissions
 from itsm.models import HoldReason, Incident, IncidentStatus, Level, ResolutionCode
 from itsm.services.common import (
@@ -39,6 +45,7 @@ from itsm.services.common import (
     transitioning,
 )
 from itsm.services.satisfaction import satisfaction_ask, satisfaction_email_text
+from sla.services import clocks_sync
 
 User = get_user_model()
 
@@ -152,7 +159,9 @@ def incident_create(
     """Raise an incident. It lands, status ``new`` and tier 1, in the service desk queue.
 
     A requester raises for themselves; an agent may raise on behalf of a caller.
-    Audit: ``created``. Outbox: an acknowledgement to the requester.
+    Audit: ``created``. Outbox: an acknowledgement to the requester. SLA: the clocks of
+    its policy start (``sla_clocks_started`` on the returned incident lists them, so a
+    caller that presents the new incident need not read them back).
     """
     _require(title and title.strip(), "title", "A title is required.")
     _choice(impact, Level, "impact")
@@ -179,8 +188,16 @@ def incident_create(
             tier=Tier.SERVICE_DESK,
         )
         incident.save()
-        record(
-            incident, actor, "created", to_state=incident.status, changes=created_changes(incident)
+        audit = audit_record(
+            target=incident,
+            actor=actor,
+            action="created",
+            to_state=incident.status,
+            changes=created_changes(incident),
+        )
+        # what ``record`` does, told that the incident is new: it has no clocks to lock
+        incident.sla_clocks_started = clocks_sync(  # type: ignore[attr-defined]
+            ticket=incident, audit=audit, new_ticket=True
         )
         outbox_email(
             event="incident.created",
