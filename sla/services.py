@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core import events
+from core import events, refcache
 from core.models import AuditEvent
 from core.services import audit_record, history_at, outbox_email
 from sla import engine
@@ -37,7 +37,15 @@ class SpecCache(dict[int, CalendarSpec]):
 
 def policy_for(ticket_type: str, priority: int | None, service_id: int | None) -> SlaPolicy | None:
     """The most specific active policy: a service's own beats the general one, a
-    priority's own beats 'any priority'."""
+    priority's own beats 'any priority'. Kept per process until a policy or calendar
+    changes (``core.refcache``): every create and re-prioritisation asks. Read-only."""
+    return refcache.cached(
+        ("sla_policy", ticket_type, priority, service_id),
+        lambda: _policy_for(ticket_type, priority, service_id),
+    )
+
+
+def _policy_for(ticket_type: str, priority: int | None, service_id: int | None) -> SlaPolicy | None:
     return (
         SlaPolicy.objects.filter(is_active=True, ticket_type=ticket_type)
         .filter(Q(priority=priority) | Q(priority__isnull=True))

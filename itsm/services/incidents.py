@@ -7,6 +7,7 @@ its notices in the outbox. ``actor=None`` means Tandem itself (a periodic task).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import timedelta
@@ -18,7 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from core import events
+from core import events, refcache
 from core.exceptions import ActionForbidden, ConflictError, IllegalTransition, ValidationFailed
 from core.models import Comment, Service, Team, Tier
 from core.services import (
@@ -76,8 +77,12 @@ def _mark_responded(incident: Incident) -> None:
 
 
 def _default_intake_team() -> Team | None:
-    """The service desk: the single point of contact where new incidents land."""
-    return Team.objects.filter(tier=Tier.SERVICE_DESK).order_by("id").first()
+    """The service desk: the single point of contact where new incidents land. Kept per
+    process until a team changes (``core.refcache``); each caller gets its own copy."""
+    team = refcache.cached(
+        "intake_team", lambda: Team.objects.filter(tier=Tier.SERVICE_DESK).order_by("id").first()
+    )
+    return copy.copy(team)
 
 
 def _transitioning(

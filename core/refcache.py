@@ -1,0 +1,80 @@
+"""Reference data that every write reads and almost nothing changes (the SLA policies with
+their calendars, the service desk that takes new incidents): kept in each process, and
+dropped in every process when a row of it changes.
+
+Each entry is stamped with a shared version, a key in the Django cache (Redis in
+production). Saving or deleting a row of a watched model writes a new version at once
+and again when its transaction commits, so no process keeps data another has changed,
+even one it read between the save and the commit. A transaction that changed reference
+data neither reads nor stores entries until it ends: what it sees is not committed and
+may roll back. A ``flush`` (tests) or ``migrate`` writes a new version too. Without a
+shared cache (LocMem, a single development process) an entry lives ``MAX_AGE`` seconds
+at most, so another process's change is seen within that time.
+
+Cache invalidation, not domain logic: the signals below only drop copies of rows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+from django.db import connection, models, transaction
+from django.db.models.signals import post_delete, post_migrate, post_save
+
+T = TypeVar("T")
+
+VERSION_KEY = "tandem:refcache:version"
+MAX_AGE = 60.0  # seconds: the bound on staleness when the cache is not shared
+
+_entries: dict[Hashable, tuple[str | None, float, Any]] = {}
+_state = threading.local()  # dirty_in: the outermost atomic block that changed reference data
+
+
+def _changed_here() -> bool:
+    """Whether the current transaction changed reference data (then bypass the cache)."""
+    marker = getattr(_state, "dirty_in", None)
+    if marker is None:
+        return False
+    if connection.atomic_blocks and connection.atomic_blocks[0] is marker:
+        return True
+    _state.dirty_in = None  # that transaction ended (committed: the version moved)
+    return False
+
+
+def cached(key: Hashable, load: Callable[[], T]) -> T:
+    """The value of ``load()`` under ``key``, kept while the reference data is unchanged.
+    Callers must not mutate what they get (hand out copies where they might)."""
+    if _changed_here():
+        return load()
+    version = cache.get(VERSION_KEY)  # read before loading: a change during the load wins
+    now = time.monotonic()
+    hit = _entries.get(key)
+    if hit is not None and hit[0] == version and now - hit[1] < MAX_AGE:
+        return hit[2]  # type: ignore[no-any-return]
+    value = load()
+    _entries[key] = (version, now, value)
+    return value
+
+
+def invalidate(**_: Any) -> None:
+    """Drop every process's entries: now, and again once the current transaction commits
+    (another process may have re-read the uncommitted rows meanwhile)."""
+    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+    _entries.clear()
+    if connection.in_atomic_block:
+        _state.dirty_in = connection.atomic_blocks[0]
+        transaction.on_commit(lambda: cache.set(VERSION_KEY, uuid.uuid4().hex, None))
+
+
+def watch(*senders: type[models.Model]) -> None:
+    """Invalidate on every save and delete of these models (called from ``AppConfig.ready``;
+    a bulk write of them must call ``invalidate`` itself)."""
+    for sender in senders:
+        post_save.connect(invalidate, sender=sender, dispatch_uid=f"refcache-save-{sender}")
+        post_delete.connect(invalidate, sender=sender, dispatch_uid=f"refcache-del-{sender}")
+    post_migrate.connect(invalidate, dispatch_uid="refcache-migrate")
