@@ -6,10 +6,10 @@ Each entry is stamped with a shared version, a key in the Django cache (Redis in
 production). Saving or deleting a row of a watched model writes a new version at once
 and again when its transaction commits, so no process keeps data another has changed,
 even one it read between the save and the commit. A transaction that changed reference
-data neither reads nor stores entries until it ends: what it sees is not committed and
-may roll back. A ``flush`` (tests) or ``migrate`` writes a new version too. Without a
-shared cache (LocMem, a single development process) an entry lives ``MAX_AGE`` seconds
-at most, so another process's change is seen within that time.
+data keeps what it reads from then on for itself only, until it ends: what it sees is
+not committed and may roll back. A ``flush`` (tests) or ``migrate`` writes a new
+version too. Without a shared cache (LocMem, a single development process) an entry
+lives ``MAX_AGE`` seconds at most, so another process's change is seen within that time.
 
 Cache invalidation, not domain logic: the signals below only drop copies of rows.
 """
@@ -32,25 +32,30 @@ VERSION_KEY = "tandem:refcache:version"
 MAX_AGE = 60.0  # seconds: the bound on staleness when the cache is not shared
 
 _entries: dict[Hashable, tuple[str | None, float, Any]] = {}
-_state = threading.local()  # dirty_in: the outermost atomic block that changed reference data
+# dirty_in: the outermost atomic block of a transaction that changed reference data;
+# txn_entries: what that transaction read since its last change (its own view)
+_state = threading.local()
 
 
-def _changed_here() -> bool:
-    """Whether the current transaction changed reference data (then bypass the cache)."""
+def _transaction_entries() -> dict[Hashable, Any] | None:
+    """The entries of the current transaction when it changed reference data, else None."""
     marker = getattr(_state, "dirty_in", None)
     if marker is None:
-        return False
+        return None
     if connection.atomic_blocks and connection.atomic_blocks[0] is marker:
-        return True
-    _state.dirty_in = None  # that transaction ended (committed: the version moved)
-    return False
+        return _state.txn_entries  # type: ignore[no-any-return]
+    _state.dirty_in = _state.txn_entries = None  # it ended (committed: the version moved)
+    return None
 
 
 def cached(key: Hashable, load: Callable[[], T]) -> T:
     """The value of ``load()`` under ``key``, kept while the reference data is unchanged.
     Callers must not mutate what they get (hand out copies where they might)."""
-    if _changed_here():
-        return load()
+    own = _transaction_entries()
+    if own is not None:  # its uncommitted view: kept for itself, never for the process
+        if key not in own:
+            own[key] = load()
+        return own[key]  # type: ignore[no-any-return]
     version = cache.get(VERSION_KEY)  # read before loading: a change during the load wins
     now = time.monotonic()
     hit = _entries.get(key)
@@ -67,7 +72,7 @@ def invalidate(**_: Any) -> None:
     cache.set(VERSION_KEY, uuid.uuid4().hex, None)
     _entries.clear()
     if connection.in_atomic_block:
-        _state.dirty_in = connection.atomic_blocks[0]
+        _state.dirty_in, _state.txn_entries = connection.atomic_blocks[0], {}
         transaction.on_commit(lambda: cache.set(VERSION_KEY, uuid.uuid4().hex, None))
 
 

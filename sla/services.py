@@ -22,6 +22,7 @@ from sla import engine
 from sla.calendar import CalendarSpec
 from sla.interface import SlaTicket
 from sla.models import BusinessCalendar, ClockEvent, SlaClock, SlaClockEvent, SlaPolicy
+from sla.selectors import calendar_spec
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def policy_for(ticket_type: str, priority: int | None, service_id: int | None) -
 
 
 def _policy_for(ticket_type: str, priority: int | None, service_id: int | None) -> SlaPolicy | None:
-    return (
+    policy = (
         SlaPolicy.objects.filter(is_active=True, ticket_type=ticket_type)
         .filter(Q(priority=priority) | Q(priority__isnull=True))
         .filter(Q(service_id=service_id) | Q(service__isnull=True))
@@ -57,6 +58,9 @@ def _policy_for(ticket_type: str, priority: int | None, service_id: int | None) 
         .order_by(F("service_id").asc(nulls_last=True), F("priority").asc(nulls_last=True), "id")
         .first()
     )
+    if policy is not None:  # the clocks' readers (calendar_spec) find its calendar kept too
+        calendar_spec(policy.calendar)
+    return policy
 
 
 def _event(
