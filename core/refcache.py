@@ -8,8 +8,9 @@ and again when its transaction commits, so no process keeps data another has cha
 even one it read between the save and the commit. A transaction that changed reference
 data keeps what it reads from then on for itself only, until it ends: what it sees is
 not committed and may roll back. A ``flush`` (tests) or ``migrate`` writes a new
-version too. Without a shared cache (LocMem, a single development process) an entry
-lives ``MAX_AGE`` seconds at most, so another process's change is seen within that time.
+version too. A process reads the shared version at most once a ``VERSION_RECHECK``
+(a second): another process's change shows within it. Without a shared cache (LocMem,
+a single development process) an entry lives ``MAX_AGE`` seconds at most.
 
 Cache invalidation, not domain logic: the signals below only drop copies of rows.
 """
@@ -30,11 +31,27 @@ T = TypeVar("T")
 
 VERSION_KEY = "tandem:refcache:version"
 MAX_AGE = 60.0  # seconds: the bound on staleness when the cache is not shared
+# seconds between two reads of the shared version: a list asks once per row, and a cache
+# round trip each would cost more than the rows; another process's change shows after it
+VERSION_RECHECK = 1.0
 
 _entries: dict[Hashable, tuple[str | None, float, Any]] = {}
 # dirty_in: the outermost atomic block of a transaction that changed reference data;
 # txn_entries: what that transaction read since its last change (its own view)
 _state = threading.local()
+_seen: dict[str, Any] = {"version": None, "at": float("-inf")}
+
+
+def _shared_version(now: float) -> str | None:
+    if now - _seen["at"] >= VERSION_RECHECK:
+        _seen["version"], _seen["at"] = cache.get(VERSION_KEY), now
+    return _seen["version"]  # type: ignore[no-any-return]
+
+
+def _new_version() -> None:
+    version = uuid.uuid4().hex
+    cache.set(VERSION_KEY, version, None)
+    _seen["version"], _seen["at"] = version, time.monotonic()
 
 
 def _transaction_entries() -> dict[Hashable, Any] | None:
@@ -56,8 +73,8 @@ def cached(key: Hashable, load: Callable[[], T]) -> T:
         if key not in own:
             own[key] = load()
         return own[key]  # type: ignore[no-any-return]
-    version = cache.get(VERSION_KEY)  # read before loading: a change during the load wins
     now = time.monotonic()
+    version = _shared_version(now)  # read before loading: a change during the load wins
     hit = _entries.get(key)
     if hit is not None and hit[0] == version and now - hit[1] < MAX_AGE:
         return hit[2]  # type: ignore[no-any-return]
@@ -69,11 +86,11 @@ def cached(key: Hashable, load: Callable[[], T]) -> T:
 def invalidate(**_: Any) -> None:
     """Drop every process's entries: now, and again once the current transaction commits
     (another process may have re-read the uncommitted rows meanwhile)."""
-    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+    _new_version()
     _entries.clear()
     if connection.in_atomic_block:
         _state.dirty_in, _state.txn_entries = connection.atomic_blocks[0], {}
-        transaction.on_commit(lambda: cache.set(VERSION_KEY, uuid.uuid4().hex, None))
+        transaction.on_commit(_new_version)
 
 
 def watch(*senders: type[models.Model]) -> None:

@@ -75,3 +75,16 @@ def test_the_version_moves_again_when_the_change_commits(
         at_save = cache.get(refcache.VERSION_KEY)
         assert at_save is not None
     assert cache.get(refcache.VERSION_KEY) not in (None, at_save)
+
+
+def test_another_process_change_is_seen_at_the_next_version_check(
+    org, monkeypatch, django_assert_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    _settle()
+    monkeypatch.setattr(refcache, "VERSION_RECHECK", 0.0)  # read the version every time
+    first = policy_for("incident", 3, None)
+    with django_assert_num_queries(0):
+        assert policy_for("incident", 3, None) is first
+    cache.set(refcache.VERSION_KEY, "written by another process")  # its change committed
+    with django_assert_num_queries(3):
+        assert policy_for("incident", 3, None) is not first
