@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="a temporary SQLite file")
     parser.add_argument("--keep", action="store_true", help=f"keep the {DB} database")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed requests")
+    parser.add_argument("--sql", action="store_true", help="print the statements counted")
     args = parser.parse_args()
     server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
     base = server.rsplit("/", 1)[0]
@@ -137,6 +138,8 @@ def _report(label, call, args, connection, capture) -> None:  # type: ignore[no-
     with capture(connection) as ctx:
         call()
     statements = len(ctx.captured_queries)
+    if args.sql:
+        print("\n".join(f"    {q['sql'][:110]}" for q in ctx.captured_queries))
     times = []
     for _ in range(n):
         t0 = time.perf_counter_ns()

@@ -21,16 +21,15 @@ from sla.models import SlaClock, SlaClockEvent
 
 URL = "/api/v1/incidents/"
 
-# Per request, counted with token authentication as in production (the test's own
-# SAVEPOINT/RELEASE of the service's atomic() is not a statement production runs: there
-# it is BEGIN/COMMIT, which Django does not log). The create: token and user, the
-# service named (the body's validation), [the requester named, by an agent], the number
-# (one UPDATE … RETURNING), the incident, its audit row, the clocks (one INSERT), their
-# start events (one INSERT), the recipient's notification preferences, the outbox row,
-# the in-app notification, the hypercare releases of the service (projects), then for
-# the response what other apps add (defects, hypercare routes) and the reader's roles.
-# The intake team and the SLA policy with its calendar are kept per process
-# (core.refcache).
+# Per request, counted with token authentication as in production; the "+ 2" is the
+# service's atomic(): SAVEPOINT/RELEASE here, BEGIN/COMMIT in production. The create:
+# token and user, the service named (the body's validation), [the requester named, by
+# an agent], the number (one UPDATE … RETURNING), the incident, its audit row, the
+# clocks (one INSERT), their start events (one INSERT), the recipient's notification
+# preferences, the outbox row, the in-app notification, the hypercare releases of the
+# service (projects), then for the response what other apps add (defects, hypercare
+# routes) and the reader's roles. The intake team and the SLA policy with its calendar
+# are kept per process (core.refcache).
 CREATE_AS_REQUESTER = 14 + 2
 CREATE_AS_AGENT = CREATE_AS_REQUESTER + 1
 # The detail: token and user, roles, the incident (with service, team, people, problem,
