@@ -15,3 +15,8 @@ class CoreConfig(AppConfig):
             return user.get_full_name() or user.get_username()  # type: ignore[attr-defined]
 
         get_user_model().__str__ = name_they_go_by  # type: ignore[assignment,method-assign]
+
+        from core import refcache
+        from core.models import Team
+
+        refcache.watch(Team)  # the intake team of new incidents is kept per process

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.duration import duration_iso_string
 from django.utils.functional import Promise
@@ -67,12 +67,21 @@ def moment_now() -> datetime.datetime:
 
 
 def sequence_next(name: str) -> int:
-    """Take the next number of a human-key sequence (locks its row until commit)."""
-    Sequence.objects.get_or_create(name=name)
-    row = Sequence.objects.select_for_update().get(name=name)
-    row.last_value += 1
-    row.save(update_fields=["last_value"])
-    return row.last_value
+    """Take the next number of a human-key sequence (locks its row until commit).
+
+    One statement: the increment and the read are a single ``UPDATE … RETURNING``
+    (PostgreSQL, SQLite 3.35+), so two creates never take the same number and neither
+    reads the row first. The row is made on the first use of a name."""
+    table = connection.ops.quote_name(Sequence._meta.db_table)
+    sql = f"UPDATE {table} SET last_value = last_value + 1 WHERE name = %s RETURNING last_value"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [name])
+        row = cursor.fetchone()
+        if row is None:
+            Sequence.objects.get_or_create(name=name)
+            cursor.execute(sql, [name])
+            row = cursor.fetchone()
+    return int(row[0])
 
 
 def jsonable(value: Any) -> Any:

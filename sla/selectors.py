@@ -8,19 +8,22 @@ from datetime import datetime
 from django.db.models import Min, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
+from core import refcache
 from sla import engine
-from sla.models import SlaClock, SlaClockEvent
+from sla.calendar import CalendarSpec
+from sla.models import BusinessCalendar, SlaClock, SlaClockEvent
 
 
 def clock_prefetch() -> Prefetch:
-    """Prefetch a ticket queryset's clocks with their calendars: three queries in all,
-    whatever the page size."""
-    return Prefetch(
-        "sla_clocks",
-        queryset=SlaClock.objects.select_related("policy__calendar").prefetch_related(
-            "policy__calendar__periods", "policy__calendar__holidays"
-        ),
-    )
+    """Prefetch a ticket queryset's clocks with their policies and calendars: one query,
+    whatever the page size (the calendars' hours and holidays: ``calendar_spec``)."""
+    return Prefetch("sla_clocks", queryset=SlaClock.objects.select_related("policy__calendar"))
+
+
+def calendar_spec(calendar: BusinessCalendar) -> CalendarSpec:
+    """The calendar's hours and holidays as data, kept per process until a calendar
+    changes (``core.refcache``): read once (no query when they came with ``calendar``)."""
+    return refcache.cached(("calendar_spec", calendar.pk), calendar.spec)
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class ClockView:
 
 def clock_view(clock: SlaClock, now: datetime | None = None) -> ClockView:
     now = now or timezone.now()
-    spec = clock.policy.calendar.spec()
+    spec = calendar_spec(clock.policy.calendar)
     elapsed = engine.elapsed_at(clock, spec, now)
     remaining = clock.target_seconds - elapsed
     due_at = clock.due_at

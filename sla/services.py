@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core import events
+from core import events, refcache
 from core.models import AuditEvent
 from core.services import (
     AuditEntry,
@@ -31,6 +31,7 @@ from sla import engine
 from sla.calendar import CalendarSpec
 from sla.interface import SlaTicket, tickets_for_sla
 from sla.models import BusinessCalendar, ClockEvent, SlaClock, SlaClockEvent, SlaPolicy
+from sla.selectors import calendar_spec
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +47,29 @@ class SpecCache(dict[int, CalendarSpec]):
 
 def policy_for(ticket_type: str, priority: int | None, service_id: int | None) -> SlaPolicy | None:
     """The most specific active policy: a service's own beats the general one, a
-    priority's own beats 'any priority'."""
-    return (
+    priority's own beats 'any priority'. Kept per process until a policy or calendar
+    changes (``core.refcache``): every create and re-prioritisation asks. Read-only."""
+    return refcache.cached(
+        ("sla_policy", ticket_type, priority, service_id),
+        lambda: _policy_for(ticket_type, priority, service_id),
+    )
+
+
+def _policy_for(ticket_type: str, priority: int | None, service_id: int | None) -> SlaPolicy | None:
+    policy = (
         SlaPolicy.objects.filter(is_active=True, ticket_type=ticket_type)
         .filter(Q(priority=priority) | Q(priority__isnull=True))
         .filter(Q(service_id=service_id) | Q(service__isnull=True))
         .select_related("calendar")
+        # the calendar's hours and holidays come along: the clocks' arithmetic and the
+        # ticket's response read them from this object, never again
+        .prefetch_related("calendar__periods", "calendar__holidays")
         .order_by(F("service_id").asc(nulls_last=True), F("priority").asc(nulls_last=True), "id")
         .first()
     )
+    if policy is not None:  # the clocks' readers (calendar_spec) find its calendar kept too
+        calendar_spec(policy.calendar)
+    return policy
 
 
 def _event(
@@ -66,7 +81,20 @@ def _event(
     percent: int | None = None,
     note: str = "",
 ) -> None:
-    SlaClockEvent.objects.create(
+    _event_row(clock, kind, at, spec, audit, percent, note).save()
+
+
+def _event_row(
+    clock: SlaClock,
+    kind: str,
+    at: datetime,
+    spec: CalendarSpec,
+    audit: AuditEvent | None = None,
+    percent: int | None = None,
+    note: str = "",
+) -> SlaClockEvent:
+    """The clock event, unsaved: ``clocks_sync`` writes a change's events in one INSERT."""
+    return SlaClockEvent(
         clock=clock,
         kind=kind,
         at=at,
@@ -78,23 +106,34 @@ def _event(
 
 
 def clocks_sync(
-    *, ticket: SlaTicket, audit: AuditEvent | None = None, now: datetime | None = None
+    *,
+    ticket: SlaTicket,
+    audit: AuditEvent | None = None,
+    now: datetime | None = None,
+    new_ticket: bool = False,
 ) -> list[SlaClock]:
     """Bring the ticket's clocks in line with its state, priority and service.
 
-    Precondition: the caller holds the ticket's row lock, in its transaction.
+    Precondition: the caller holds the ticket's row lock, in its transaction; with
+    ``new_ticket`` the ticket was inserted in this transaction, so it has no clocks yet
+    and none are read (nor locked).
     Writes: clock rows, clock events (linked to ``audit``), and an ``sla_retargeted`` audit
-    row when a priority or service change moved the ticket to another policy.
+    row when a priority or service change moved the ticket to another policy. New clocks
+    go in one INSERT, the events in another.
     """
     now = now or (audit.created_at if audit is not None else timezone.now())
     snap = ticket.sla_snapshot()
     ct = ContentType.objects.get_for_model(ticket)
-    clocks = {
-        c.target: c
-        for c in SlaClock.objects.select_for_update()
-        .filter(content_type=ct, object_id=ticket.pk)
-        .select_related("policy__calendar")
-    }
+    clocks: dict[str, SlaClock] = (
+        {}
+        if new_ticket
+        else {
+            c.target: c
+            for c in SlaClock.objects.select_for_update()
+            .filter(content_type=ct, object_id=ticket.pk)
+            .select_related("policy__calendar")
+        }
+    )
     policy = policy_for(snap.ticket_type, snap.priority, snap.service_id)
     specs = SpecCache()
     changes = engine.reconcile(
@@ -105,12 +144,30 @@ def clocks_sync(
         spec_of=lambda p: specs.get_spec(p.calendar),
         new_clock=lambda target: SlaClock(content_type=ct, object_id=ticket.pk, target=target),
     )
+    fresh = []
     for clock in clocks.values():
         _denormalise(clock, snap)
-        clock.save()
-    for change in changes:
-        spec = specs.get_spec(change.clock.policy.calendar)
-        _event(change.clock, change.kind, now, spec, audit, note=change.note)
+        if clock.pk is None:
+            fresh.append(clock)
+        else:
+            clock.save()
+    if fresh:
+        SlaClock.objects.bulk_create(fresh)
+        if any(c.pk is None for c in fresh):  # PostgreSQL and SQLite 3.35+ return them
+            raise RuntimeError("This database returns no ids from a bulk insert.")
+    rows = [
+        _event_row(
+            change.clock,
+            change.kind,
+            now,
+            specs.get_spec(change.clock.policy.calendar),
+            audit,
+            note=change.note,
+        )
+        for change in changes
+    ]
+    if rows:
+        SlaClockEvent.objects.bulk_create(rows)
     retargeted = [f"{c.clock.target}: {c.note}" for c in changes if c.kind == ClockEvent.RETARGETED]
     if retargeted:
         audit_record(

@@ -7,6 +7,7 @@ its notices in the outbox. ``actor=None`` means Tandem itself (a periodic task).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import timedelta
@@ -18,10 +19,16 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from core import events
+from core import events, refcache
 from core.exceptions import ActionForbidden, ConflictError, IllegalTransition, ValidationFailed
 from core.models import Comment, Service, Team, Tier
-from core.services import comment_create, outbox_email, sequence_next, team_recipients
+from core.services import (
+    audit_record,
+    comment_create,
+    outbox_email,
+    sequence_next,
+    team_recipients,
+)
 from itsm import permissions
 from itsm.models import HoldReason, Incident, IncidentStatus, Level, ResolutionCode
 from itsm.services.common import (
@@ -39,6 +46,7 @@ from itsm.services.common import (
     transitioning,
 )
 from itsm.services.satisfaction import satisfaction_ask, satisfaction_email_text
+from sla.services import clocks_sync
 
 User = get_user_model()
 
@@ -69,8 +77,12 @@ def _mark_responded(incident: Incident) -> None:
 
 
 def _default_intake_team() -> Team | None:
-    """The service desk: the single point of contact where new incidents land."""
-    return Team.objects.filter(tier=Tier.SERVICE_DESK).order_by("id").first()
+    """The service desk: the single point of contact where new incidents land. Kept per
+    process until a team changes (``core.refcache``); each caller gets its own copy."""
+    team = refcache.cached(
+        "intake_team", lambda: Team.objects.filter(tier=Tier.SERVICE_DESK).order_by("id").first()
+    )
+    return copy.copy(team)
 
 
 def _transitioning(
@@ -152,7 +164,9 @@ def incident_create(
     """Raise an incident. It lands, status ``new`` and tier 1, in the service desk queue.
 
     A requester raises for themselves; an agent may raise on behalf of a caller.
-    Audit: ``created``. Outbox: an acknowledgement to the requester.
+    Audit: ``created``. Outbox: an acknowledgement to the requester. SLA: the clocks of
+    its policy start (``sla_clocks_started`` on the returned incident lists them, so a
+    caller that presents the new incident need not read them back).
     """
     _require(title and title.strip(), "title", "A title is required.")
     _choice(impact, Level, "impact")
@@ -179,8 +193,16 @@ def incident_create(
             tier=Tier.SERVICE_DESK,
         )
         incident.save()
-        record(
-            incident, actor, "created", to_state=incident.status, changes=created_changes(incident)
+        audit = audit_record(
+            target=incident,
+            actor=actor,
+            action="created",
+            to_state=incident.status,
+            changes=created_changes(incident),
+        )
+        # what ``record`` does, told that the incident is new: it has no clocks to lock
+        incident.sla_clocks_started = clocks_sync(  # type: ignore[attr-defined]
+            ticket=incident, audit=audit, new_ticket=True
         )
         outbox_email(
             event="incident.created",

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from core import refcache
 from sla.models import BusinessCalendar, Holiday
 
 
@@ -44,4 +45,5 @@ class Command(BaseCommand):
                 if d not in existing
             ]
             Holiday.objects.bulk_create(new)
+            refcache.invalidate()  # a bulk insert sends no signal: policies keep calendars
         self.stdout.write(f"{len(new)} holidays added to {calendar} ({country}, {years}).")
