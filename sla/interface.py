@@ -39,6 +39,10 @@ class SlaTicket(Protocol):
         """Where warnings go: the assignee, else the team's queue."""
         ...
 
+    # Optional: ``sla_due_moved(due)``, told the earliest due moment of its ticking clocks
+    # (None when none ticks) whenever the engine moves its clocks, for a ticket that keeps
+    # it to order its queues by (``Incident.sla_due_at``).
+
 
 def tickets_for_sla(model: type[models.Model], pks: Iterable[int]) -> list[Any]:
     """The tickets ``pks`` of ``model``, through its ``sla_queryset()`` when it has one."""

@@ -8,6 +8,7 @@ thresholds. ``clock_breach_dispatch`` hands a breach to the apps that escalate.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -168,6 +169,7 @@ def clocks_sync(
     ]
     if rows:
         SlaClockEvent.objects.bulk_create(rows)
+    ticket_due_sync(ticket, clocks.values())
     retargeted = [f"{c.clock.target}: {c.note}" for c in changes if c.kind == ClockEvent.RETARGETED]
     if retargeted:
         audit_record(
@@ -179,6 +181,21 @@ def clocks_sync(
             + " (elapsed and paused time kept).",
         )
     return list(clocks.values())
+
+
+def ticket_due_sync(ticket: SlaTicket, clocks: Iterable[SlaClock]) -> None:
+    """Hand the ticket its clocks' earliest due moment (a ticking clock's; None when none
+    ticks) when it keeps one (``SlaTicket.sla_due_moved``): its queues order by it off an
+    index instead of aggregating the clocks."""
+    moved = getattr(ticket, "sla_due_moved", None)
+    if moved is None:
+        return
+    ticking = [
+        c.due_at
+        for c in clocks
+        if c.running_since is not None and c.stopped_at is None and c.due_at is not None
+    ]
+    moved(min(ticking, default=None))
 
 
 def _denormalise(clock: SlaClock, snap) -> None:  # type: ignore[no-untyped-def]

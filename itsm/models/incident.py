@@ -3,6 +3,8 @@ transition does (who may, which fields, audit, notices) lives in ``itsm.services
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
@@ -245,6 +247,13 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         return self.status in OPEN_STATES
 
     # --- the SLA engine's view of an incident (sla.interface.SlaTicket) --------------------
+    def sla_due_moved(self, due: datetime | None) -> None:
+        """The SLA engine's earliest due moment of a ticking clock, kept for the queues'
+        "SLA urgency" order (one UPDATE, only when it moved)."""
+        if self.sla_due_at != due:
+            self.sla_due_at = due
+            type(self).objects.filter(pk=self.pk).update(sla_due_at=due)
+
     def sla_snapshot(self) -> TicketSnapshot:
         return TicketSnapshot(
             ticket_type="incident",

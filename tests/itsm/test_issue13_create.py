@@ -25,15 +25,16 @@ URL = "/api/v1/incidents/"
 # service's atomic(): SAVEPOINT/RELEASE here, BEGIN/COMMIT in production. The create:
 # token and user, the service named (the body's validation), [the requester named, by
 # an agent], the number (one UPDATE … RETURNING), the incident, its audit row, the
-# clocks (one INSERT), their start events (one INSERT), the recipient's notification
+# clocks (one INSERT), their start events (one INSERT), the incident's SLA due moment
+# for the queues' order (one UPDATE: Incident.sla_due_at), the recipient's notification
 # preferences, the outbox row, the in-app notification, the hypercare releases of the
 # service (projects), then for the response what other apps add (defects, hypercare
 # routes) and the reader's roles. The intake team and the SLA policy with its calendar
 # are kept per process (core.refcache).
-CREATE_AS_REQUESTER = 14 + 2
+CREATE_AS_REQUESTER = 15 + 2
 CREATE_AS_AGENT = CREATE_AS_REQUESTER + 1
-# The detail: token and user, roles, the incident (with service, team, people, problem,
-# cause), its clocks (with policy and calendar; the calendar's hours and holidays are
+# The detail: token and user, roles, the incident (with service, team, people; its
+# problem, cause and master fetched apart only when it has one), its clocks (with policy and calendar; the calendar's hours and holidays are
 # kept per process: sla.selectors.calendar_spec), defects, hypercare routes.
 DETAIL = 6
 
