@@ -34,8 +34,9 @@ URL = "/api/v1/incidents/"
 CREATE_AS_REQUESTER = 15 + 2
 CREATE_AS_AGENT = CREATE_AS_REQUESTER + 1
 # The detail: token and user, roles, the incident (with service, team, people; its
-# problem, cause and master fetched apart only when it has one), its clocks (with policy and calendar; the calendar's hours and holidays are
-# kept per process: sla.selectors.calendar_spec), defects, hypercare routes.
+# problem, cause and master fetched apart only when it has one), its clocks (with policy
+# and calendar; the calendar's hours and holidays are kept per process:
+# sla.selectors.calendar_spec), defects, hypercare routes.
 DETAIL = 6
 
 
