@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +17,7 @@ from itsm import selectors
 from itsm.models import Incident
 from itsm.models.problem import PROBLEM_OPEN_STATES
 from sla.models import SlaClock
-from sla.selectors import ticket_clocks, with_next_due
+from sla.selectors import ticket_clocks
 
 ROWS = 25
 CANDIDATES = 10
@@ -31,8 +31,8 @@ def _clocks(**match: Any) -> QuerySet[SlaClock]:
 def incidents_breached(user: Any) -> QuerySet[Incident]:
     """Open incidents with a breached SLA clock (response or resolution), most urgent first."""
     qs = selectors.incident_queue(user, "all").filter(status__in=selectors.OPEN)
-    return with_next_due(qs.filter(Exists(_clocks(breached=True)))).order_by(
-        "priority", "sla_next_due", "id"
+    return qs.filter(Exists(_clocks(breached=True))).order_by(
+        "priority", F("sla_due_at").asc(nulls_last=True), "id"
     )
 
 
@@ -42,7 +42,7 @@ def incidents_at_risk(user: Any) -> QuerySet[Incident]:
     ticking = _clocks(stopped_at__isnull=True, running_since__isnull=False, fired__gt=0)
     qs = selectors.incident_queue(user, "all").filter(status__in=selectors.OPEN)
     qs = qs.filter(Exists(ticking)).exclude(Exists(_clocks(breached=True)))
-    return with_next_due(qs).order_by("sla_next_due", "priority", "id")
+    return qs.order_by(F("sla_due_at").asc(nulls_last=True), "priority", "id")
 
 
 def major_incidents_open(user: Any) -> QuerySet[Incident]:

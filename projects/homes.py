@@ -20,7 +20,6 @@ from itsm.models import ChangeStatus
 from itsm.permissions import user_team_ids
 from projects import selectors
 from projects.models import GateEvaluation, ReleaseStatus
-from sla.selectors import with_next_due
 
 RS = ReleaseStatus
 ACTIVE_RELEASES = [RS.PLANNING, RS.DEVELOPMENT, RS.TESTING, RS.AWAITING_GO_LIVE]
@@ -60,8 +59,9 @@ class SecondLineHome(HomePage):
         teams = list(Team.objects.filter(pk__in=user_team_ids(user)).order_by("tier", "name"))
         queues = []
         for team in teams[:MAX_TEAMS]:
-            qs = with_next_due(itsm_selectors.incident_queue(user, f"team-{team.pk}"))
-            rows, more = first_rows(qs.order_by("sla_next_due", "priority", "id"), TEAM_ROWS)
+            qs = itsm_selectors.incident_queue(user, f"team-{team.pk}")
+            # the queue's own "SLA urgency" order, off its index (Incident.sla_due_at)
+            rows, more = first_rows(qs.order_by("sla_due_at", "id"), TEAM_ROWS)
             more_url = f"{reverse('itsm:desk')}?queue=team-{team.pk}" if more else ""
             queues.append({"team": team, "rows": rows, "more": more_url})
         uat = list(uat_sign_offs_due(user)[: ROWS + 1])

@@ -22,7 +22,7 @@ from itsm.views.problems import ProblemBase as StaffPage
 from projects import selectors
 from projects.capacity import support_shares
 from projects.models import WORK_OPEN_STATES, TimeEntry, W
-from sla.selectors import ticket_clocks, with_next_due
+from sla.selectors import ticket_clocks
 
 SHOWN = 50  # per list; the page's cost does not grow with a team's queue
 
@@ -41,8 +41,10 @@ def my_incidents(user: Any) -> list[tuple[Any, list[Any]]]:
     mine = Q(assignee=user) | Q(team__in=dev_teams)
     for team_id in dev_teams:
         mine |= team_queue_q("incident", team_id)
-    qs = with_next_due(itsm_selectors.incident_list(user).filter(mine, status__in=OPEN)).order_by(
-        F("sla_next_due").asc(nulls_last=True), "priority", "created_at", "id"
+    qs = (
+        itsm_selectors.incident_list(user)
+        .filter(mine, status__in=OPEN)
+        .order_by(F("sla_due_at").asc(nulls_last=True), "priority", "created_at", "id")
     )
     now = timezone.now()
     return [(i, ticket_clocks(i, now)) for i in qs[:SHOWN]]

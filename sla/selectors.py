@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Min, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from core import refcache
@@ -118,14 +118,3 @@ def ticket_clocks(
             Prefetch("events", queryset=SlaClockEvent.objects.select_related("audit_event")),
         )
     return [clock_view(c, now) for c in clocks]
-
-
-def with_next_due(qs: QuerySet) -> QuerySet:
-    """Annotate ``sla_next_due``: the earliest due moment of a ticking clock (overdue
-    ones first), so queues can be ordered by SLA urgency."""
-    return qs.annotate(
-        sla_next_due=Min(
-            "sla_clocks__due_at",
-            filter=Q(sla_clocks__stopped_at__isnull=True, sla_clocks__running_since__isnull=False),
-        )
-    )

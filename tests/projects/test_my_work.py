@@ -29,9 +29,9 @@ def client_for(user) -> Client:  # type: ignore[no-untyped-def]
 def _in_queue(org, team, title, due_in_hours):  # type: ignore[no-untyped-def]
     inc = incident(actor=org.requester, service=org.service, title=title)
     Incident.objects.filter(pk=inc.pk).update(team=team, tier=team.tier)
-    SlaClock.objects.filter(object_id=inc.pk, content_type__model="incident").update(
-        due_at=timezone.now() + timedelta(hours=due_in_hours)
-    )
+    due = timezone.now() + timedelta(hours=due_in_hours)
+    SlaClock.objects.filter(object_id=inc.pk, content_type__model="incident").update(due_at=due)
+    Incident.objects.filter(pk=inc.pk).update(sla_due_at=due)  # as the SLA engine keeps it
     return inc
 
 
