@@ -218,3 +218,13 @@ def test_the_api_list_goes_on_by_keyset_where_its_pages_stop(org, monkeypatch, o
     assert cursors >= 3  # past the 4th row, every next page is a keyset page
     bad = api.get("/api/v1/incidents/?cursor=bm90LWEtY3Vyc29y")
     assert bad.status_code == 400 and "cursor" in bad.json().__repr__()
+
+
+@pytest.mark.postgres
+def test_a_text_search_reads_the_trigram_indexes(org) -> None:  # type: ignore[no-untyped-def]
+    _raise(org, title="Printer on fire")
+    fs = IncidentFilter(QueryDict("q=printer"), queryset=selectors.incident_queue(org.agent, "all"))
+    # the count of a search (itsm.counts: the matches up to the cap, in no order)
+    plan = _plan(fs.qs.order_by().values_list("status", "priority")[:1001])
+    assert "incident_title_trgm_idx" in plan and "incident_description_trgm_idx" in plan, plan
+    assert [i.title for i in fs.qs] == ["Printer on fire"]
