@@ -105,3 +105,31 @@ def test_import_holidays_command(db) -> None:  # type: ignore[no-untyped-def]
         call_command("sla_import_holidays", "Nope")
     with pytest.raises(CommandError):
         call_command("sla_import_holidays", "UK office", "--country", "XX")
+
+
+def test_long_spans_sum_whole_days_exactly_as_walking_every_window() -> None:
+    """Issue 13: a clock that has run for months reads its whole days from each day's
+    total; the result is the walk's, window for window (DST, holidays, a shift to
+    midnight, a weekend day, spans starting and ending mid-window and off-hours)."""
+    import random
+
+    shifts = CalendarSpec(
+        tz=ZoneInfo("Europe/London"),
+        hours={
+            0: ((time(8), time(12)), (time(13), time(17))),
+            1: ((time(9), time(17)),),
+            2: ((time(9), time(17)),),
+            3: ((time(9), time(17)),),
+            4: ((time(16), time(0)),),  # a late shift to midnight
+            6: ((time(10), time(14)),),
+        },
+        holidays=frozenset({date(2026, 12, 25), date(2026, 12, 28), date(2027, 4, 2)}),
+    )
+    rng = random.Random(13)
+    for spec in (office((date(2026, 12, 25), date(2027, 1, 1))), shifts):
+        for _ in range(300):
+            start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(700_000))
+            end = start + timedelta(minutes=rng.randrange(1, 400_000))
+            assert spec.business_seconds(start, end) == spec._walked_seconds(start, end)
+            # and again, from the days it kept
+            assert spec.business_seconds(start, end) == spec._walked_seconds(start, end)
