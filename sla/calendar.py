@@ -67,7 +67,7 @@ class CalendarSpec:
     def business_seconds(self, start: datetime, end: datetime) -> float:
         """Working seconds in [start, end).
 
-        Whole days in between are summed from each day's total, kept per calendar (a queue
+        Whole days in between come from running sums of each day's total kept per calendar (a queue
         row's clock that has run for months would otherwise build every day's windows on
         every read); the first and last days are walked window by window. The same sums,
         window for window, as walking the whole span (a test compares them)."""
@@ -82,24 +82,26 @@ class CalendarSpec:
         # Every window of a day lies within that day (it ends at midnight at the latest).
         head_end = datetime.combine(first, time(0), tzinfo=self.tz).astimezone(UTC)
         tail_start = datetime.combine(last, time(0), tzinfo=self.tz).astimezone(UTC)
-        totals = self._day_totals()
-        middle = 0.0
-        day = first
-        while day < last:
-            if day not in totals:
-                totals[day] = sum((we - ws).total_seconds() for ws, we in self._day_windows(day))
-            middle += totals[day]
-            day += timedelta(days=1)
+        middle = self._whole_days(first, last)
         return (
             self._walked_seconds(start, head_end) + middle + self._walked_seconds(tail_start, end)
         )
 
-    def _day_totals(self) -> dict[date, float]:
-        totals = self.__dict__.get("_totals")
-        if totals is None:
-            totals = {}
-            object.__setattr__(self, "_totals", totals)  # a cache, not part of the value
-        return totals
+    def _whole_days(self, first: date, last: date) -> float:
+        """The working seconds of the days first … last - 1, from running sums of each
+        day's total kept on the calendar (built once per process, extended as needed)."""
+        anchor, sums = self.__dict__.get("_sums", (None, []))
+        if anchor is None or first < anchor:
+            anchor, sums = first - timedelta(days=366), [0.0]
+        need = (last - anchor).days
+        day = anchor + timedelta(days=len(sums) - 1)
+        while len(sums) <= need:
+            sums.append(
+                sums[-1] + sum((we - ws).total_seconds() for ws, we in self._day_windows(day))
+            )
+            day += timedelta(days=1)
+        object.__setattr__(self, "_sums", (anchor, sums))  # a cache, not part of the value
+        return sums[need] - sums[(first - anchor).days]
 
     def _walked_seconds(self, start: datetime, end: datetime) -> float:
         if end <= start:
