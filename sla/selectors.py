@@ -9,7 +9,11 @@ from django.db.models import Min, Prefetch, Q, QuerySet, prefetch_related_object
 from django.utils import timezone
 
 from sla import engine
+from sla.calendar import CalendarSpec
 from sla.models import SlaClock, SlaClockEvent
+
+# A page's calendars by id: their spec and usual working day (see ``clock_view``).
+Specs = dict[int, tuple[CalendarSpec, float | None]]
 
 
 def clock_prefetch() -> Prefetch:
@@ -62,9 +66,19 @@ class ClockView:
         return f"{text} over" if self.remaining_seconds < 0 else f"{text} left"
 
 
-def clock_view(clock: SlaClock, now: datetime | None = None) -> ClockView:
+def clock_view(
+    clock: SlaClock, now: datetime | None = None, specs: Specs | None = None
+) -> ClockView:
+    """``specs``: the calendars' specs (and working days) by id, shared by the clocks of a
+    page: each clock holds its own copy of its calendar, and building a spec costs more
+    than the arithmetic."""
     now = now or timezone.now()
-    spec = clock.policy.calendar.spec()
+    specs = {} if specs is None else specs
+    known = specs.get(clock.policy.calendar_id)
+    if known is None:
+        spec = clock.policy.calendar.spec()
+        known = specs[clock.policy.calendar_id] = (spec, spec.working_day_seconds())
+    spec, working_day = known
     elapsed = engine.elapsed_at(clock, spec, now)
     remaining = clock.target_seconds - elapsed
     due_at = clock.due_at
@@ -97,24 +111,29 @@ def clock_view(clock: SlaClock, now: datetime | None = None) -> ClockView:
         percent,
         level,
         engine.paused_at(clock, now),
-        spec.working_day_seconds(),
+        working_day,
     )
 
 
 def ticket_clocks(
-    ticket: object, now: datetime | None = None, *, events: bool = False
+    ticket: object,
+    now: datetime | None = None,
+    *,
+    events: bool = False,
+    specs: Specs | None = None,
 ) -> list[ClockView]:
     """The clocks of a ticket with ``sla_clocks`` (prefetched or not), response first;
     with ``events``, each clock's event log too (``clock.events.all()``) with the audit
     row that caused each event: one query for all of them, however long the log (a ticket
-    page that shows "Why" would otherwise ask once per clock and once per event)."""
+    page that shows "Why" would otherwise ask once per clock and once per event). A list
+    passes one ``now`` and one ``specs`` dict for all its rows (see ``clock_view``)."""
     clocks = sorted(ticket.sla_clocks.all(), key=lambda c: c.target != "response")  # type: ignore[attr-defined]
     if events and clocks:
         prefetch_related_objects(
             clocks,
             Prefetch("events", queryset=SlaClockEvent.objects.select_related("audit_event")),
         )
-    return [clock_view(c, now) for c in clocks]
+    return [clock_view(c, now, specs) for c in clocks]
 
 
 def with_next_due(qs: QuerySet) -> QuerySet:

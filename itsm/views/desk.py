@@ -216,10 +216,10 @@ def render_desk(
     # the rows as the queue shows them: only the records and columns it reads
     rows = qs.select_related(None).select_related(*QUEUE_RELATED).defer(*QUEUE_DEFERRED)
     page = CountedPaginator(rows, PAGE_SIZE, counts).get_page(number)
-    now = timezone.now()
+    now, specs = timezone.now(), {}
     for incident in page:
         if "sla" in columns:
-            incident.clock_views = ticket_clocks(incident, now)
+            incident.clock_views = ticket_clocks(incident, now, specs=specs)
         incident.extra = fields_for("incident", incident)  # e.g. its defect
         incident.age_label = compact_age(now - incident.created_at)
         idle = now - incident.updated_at

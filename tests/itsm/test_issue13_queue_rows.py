@@ -22,7 +22,7 @@ from itsm.models import DEFAULT_COLUMNS, DESK_COLUMNS, Incident
 from itsm.templatetags.desk import queue_rows
 from sla.models import SlaClock, SlaPolicy
 from sla.selectors import ClockView
-from tests.conftest import drive
+from tests.conftest import api_as, drive
 
 # The loop of templates/itsm/_queue.html before issue 13, kept as the reference.
 BEFORE = Template(
@@ -192,3 +192,35 @@ def test_the_desk_page_rows_are_the_old_loops_rows(org) -> None:  # type: ignore
             assert late.key in page and "Assign to me" in page
             if "sla" in columns:
                 assert 'class="clock breached"' in page
+
+
+def _old_get_sla(self, incident):  # type: ignore[no-untyped-def]
+    """``IncidentSerializer.get_sla`` before issue 13: a clock serializer per row."""
+    from sla.api.serializers import clocks_data
+    from sla.selectors import ticket_clocks
+
+    return clocks_data(ticket_clocks(incident))
+
+
+@pytest.mark.parametrize("reader", ["agent", "requester"])
+def test_the_incident_list_writes_the_same_json_as_before(org, monkeypatch, reader) -> None:  # type: ignore[no-untyped-def]
+    from itsm.api.serializers import IncidentSerializer
+
+    with time_machine.travel(NOW - timedelta(days=3), tick=False):
+        services.incident_create(
+            actor=org.requester, service=org.service, title="Late", impact="high", urgency="high"
+        )
+    with time_machine.travel(NOW - timedelta(hours=5), tick=False):
+        for state in ("new", "assigned", "in_progress", "on_hold", "resolved", "cancelled"):
+            inc = services.incident_create(
+                actor=org.requester, service=org.service, title=f"<{state}> & co"
+            )
+            drive(inc, org, state)
+    client = api_as(getattr(org, reader))
+    with time_machine.travel(NOW, tick=False):
+        urls = ["/api/v1/incidents/", "/api/v1/incidents/?ordering=priority&page_size=3"]
+        after = [client.get(url).content for url in urls]
+        monkeypatch.setattr(IncidentSerializer, "get_sla", _old_get_sla)
+        before = [client.get(url).content for url in urls]
+    assert after == before
+    assert b'"level":"breached"' in after[0] and b'"level":"paused"' in after[0]
