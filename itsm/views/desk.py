@@ -32,6 +32,7 @@ from itsm.models import DEFAULT_COLUMNS, DESK_COLUMNS, Incident, IncidentStatus,
 from itsm.permissions import can_edit_saved_view, can_share_with_team, user_team_ids
 from itsm.services import saved_views as views_service
 from itsm.views.bulk import bulk_bar_context
+from itsm.views.desk_widgets import DESK_WIDGETS
 from sla.selectors import ticket_clocks
 
 PAGE_SIZE = 25
@@ -204,6 +205,7 @@ def render_desk(
     columns = _columns(params, view)
     queue, teams, filterset = desk_filter(request, params)
     qs: QuerySet[Incident] = filterset.qs
+    filterset.form.renderer = DESK_WIDGETS  # its selects and checkboxes, without templates
     if wants_csv(request):  # every row of this queue as filtered and sorted, not the page
         return csv_response(qs, INCIDENT_COLUMNS, f"incidents-{queue}")
     number = _page_number(params.get("page"))

@@ -4,22 +4,26 @@ choice and every kind of row."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import time_machine
+from django import forms
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.template import Context, Template
 from django.test import Client
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from core.models import Service
 from itsm import services
 from itsm.models import DEFAULT_COLUMNS, DESK_COLUMNS, Incident
 from itsm.templatetags.desk import queue_rows
+from itsm.views.desk_widgets import DESK_WIDGETS
 from sla.models import SlaClock, SlaPolicy
 from sla.selectors import ClockView
 from tests.conftest import api_as, drive
@@ -154,6 +158,10 @@ def test_queue_rows_write_the_old_loops_html_for_every_column_and_row_kind(org, 
         assert mark in html, mark
 
 
+def _unmasked(html: bytes) -> bytes:
+    return re.sub(rb"[A-Za-z0-9]{64}", b"(token)", html)
+
+
 def _tbody(html: str) -> str:
     return html[html.index("<tbody>") + len("<tbody>\n    ") : html.index("\n    </tbody>")]
 
@@ -224,3 +232,71 @@ def test_the_incident_list_writes_the_same_json_as_before(org, monkeypatch, read
         before = [client.get(url).content for url in urls]
     assert after == before
     assert b'"level":"breached"' in after[0] and b'"level":"paused"' in after[0]
+
+
+class _Widgets(forms.Form):
+    """Every widget kind ``DESK_WIDGETS`` writes, with groups, ids, classes, booleans and
+    text that needs escaping."""
+
+    plain = forms.ChoiceField(choices=[("", "Any"), ("a&b", "A <&> B"), (3, "Three")])
+    grouped = forms.ChoiceField(
+        choices=[("Fruit", [("1", "Apple"), ("2", 'Pear "x"')]), ("3", "Other")],
+        widget=forms.Select(attrs={"class": "wide", "data-x": "<q>", "autofocus": True}),
+    )
+    many = forms.MultipleChoiceField(choices=[("1", "One"), ("2", "Two")], required=False)
+    boxes = forms.MultipleChoiceField(
+        choices=[("new", "New"), ("x<y", mark_safe("<b>Safe</b>")), ("G", [("g1", "G 1")])],
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "toggles"}),
+        required=False,
+    )
+    radio = forms.ChoiceField(choices=[("1", "One"), ("2", "Two")], widget=forms.RadioSelect)
+    text = forms.CharField(required=False)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"plain": "a&b", "grouped": "2", "many": ["1", "2"], "boxes": ["x<y", "g1"], "radio": "2"},
+        {"plain": "nope", "boxes": ["zzz"], "text": '"hi"'},  # invalid: errors, aria-invalid
+    ],
+)
+def test_the_desk_widgets_write_djangos_html(data) -> None:  # type: ignore[no-untyped-def]
+    for auto_id in ("id_%s", False):
+        django_form = _Widgets(data or None, auto_id=auto_id)
+        ours = _Widgets(data or None, auto_id=auto_id, renderer=DESK_WIDGETS)
+        django_form.is_valid(), ours.is_valid()
+        for name in django_form.fields:
+            assert str(ours[name]) == str(django_form[name]), (name, auto_id)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "status=new&status=in_progress&priority=1&tier=2&major_incident=true&sla=breached",
+        "team={team}&service={service}&assignee={agent}&older_than_days=30",
+        "team=999999&status=bogus&priority=9",  # invalid: the form shows its errors
+    ],
+)
+def test_the_desk_filter_form_is_djangos_html(org, query) -> None:  # type: ignore[no-untyped-def]
+    """The whole desk page with the Python widgets equals the page with Django's."""
+    from django.forms.renderers import get_default_renderer
+
+    from itsm.views import desk
+
+    url = "/desk/?queue=all&" + query.format(
+        team=org.desk.pk, service=org.service.pk, agent=org.agent.pk
+    )
+    services.incident_create(actor=org.requester, service=org.service, title="One")
+    client = Client()
+    client.force_login(org.agent)
+    with time_machine.travel(NOW, tick=False):
+        ours = client.get(url)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(desk, "DESK_WIDGETS", get_default_renderer())
+            theirs = client.get(url)
+    assert ours.status_code == theirs.status_code == 200
+    # the CSRF token is masked afresh for each response
+    assert _unmasked(ours.content) == _unmasked(theirs.content)
+    assert b'<select name="team"' in ours.content
