@@ -236,6 +236,13 @@ def render_desk(
     saved_query = params.copy()
     for name in views_service.TRANSIENT_PARAMS:
         saved_query.pop(name, None)
+    bulk = bulk_bar_context(request.user)  # the bulk action bar (None: not offered)
+    # every team, read once: the bar's teams are all of them, in the same order
+    all_teams = [t for t, _ in bulk["teams"]] if bulk else list(Team.objects.all())
+    # the team filter's options from them (only what its <select> shows: the field still
+    # checks a value against its own queryset)
+    team_field = filterset.form.fields["team"]
+    team_field.widget.choices = [("", team_field.empty_label), *((t.pk, str(t)) for t in all_teams)]
     context: dict[str, Any] = {
         "page": page,
         "token": page_token((i.pk, i.updated_at) for i in page.object_list),
@@ -256,10 +263,10 @@ def render_desk(
         "age_choices": _with_current(AGE_CHOICES, params.get("older_than_days"), "over {} days"),
         "idle_choices": _with_current(IDLE_CHOICES, params.get("idle_hours"), "{} hours"),
         "assignee_choices": _assignee_choices(request, my_team_ids),
-        "share_teams": [t for t in Team.objects.all() if can_share_with_team(request.user, t.pk)],
+        "share_teams": [t for t in all_teams if can_share_with_team(request.user, t.pk)],
         "save_error": save_error,
         "save_name": save_name,
-        "bulk": bulk_bar_context(request.user),  # the bulk action bar (None: not offered)
+        "bulk": bulk,
     }
     if polling or not request.htmx:
         context["queues"] = _queues(request, teams)

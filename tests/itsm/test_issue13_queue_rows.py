@@ -300,3 +300,24 @@ def test_the_desk_filter_form_is_djangos_html(org, query) -> None:  # type: igno
     # the CSRF token is masked afresh for each response
     assert _unmasked(ours.content) == _unmasked(theirs.content)
     assert b'<select name="team"' in ours.content
+
+
+@pytest.mark.parametrize("chosen", ["", "{team}", "999999"])
+def test_the_team_select_from_the_teams_read_once_is_djangos(org, chosen) -> None:  # type: ignore[no-untyped-def]
+    """The desk reads every team once (the bulk bar's, the share menu's and the filter's);
+    the team filter's options stay those of its own query."""
+    from django.http import QueryDict
+
+    from itsm.filters import IncidentFilter
+
+    query = f"queue=all&team={chosen.format(team=org.desk.pk)}"
+    client = Client()
+    client.force_login(org.agent)
+    page = client.get(f"/desk/?{query}").content.decode()
+    shown = page[page.index('<select name="team"') :]
+    shown = shown[: shown.index("</select>")]
+    fresh = IncidentFilter(QueryDict(query), queryset=Incident.objects.all())
+    fresh.is_valid()
+    expected = str(fresh.form["team"])
+    assert shown == expected[: expected.index("</select>")]
+    assert org.dev.name in shown and "Any team" in shown
