@@ -6,25 +6,45 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Min, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models.query import ModelIterable
 from django.utils import timezone
 
 from sla import engine
 from sla.calendar import CalendarSpec
-from sla.models import SlaClock, SlaClockEvent
+from sla.models import BusinessCalendar, SlaClock, SlaClockEvent, SlaPolicy
 
 # A page's calendars by id: their spec and usual working day (see ``clock_view``).
 Specs = dict[int, tuple[CalendarSpec, float | None]]
 
 
+class _SharedPolicies(ModelIterable):
+    """Clocks that share one instance of each policy and of each calendar: a page's fifty
+    clocks hold a handful of policies over two calendars, whose hours and holidays are
+    then loaded onto two calendar objects, not fifty (the joined rows carry a copy each)."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        policies: dict[int, SlaPolicy] = {}
+        calendars: dict[int, BusinessCalendar] = {}
+        for clock in super().__iter__():
+            policy = policies.get(clock.policy_id)
+            if policy is None:
+                policy = policies[clock.policy_id] = clock.policy
+                calendar = calendars.setdefault(policy.calendar_id, policy.calendar)
+                if calendar is not policy.calendar:
+                    policy.calendar = calendar
+            else:
+                clock.policy = policy
+            yield clock
+
+
 def clock_prefetch() -> Prefetch:
     """Prefetch a ticket queryset's clocks with their calendars: three queries in all,
     whatever the page size."""
-    return Prefetch(
-        "sla_clocks",
-        queryset=SlaClock.objects.select_related("policy__calendar").prefetch_related(
-            "policy__calendar__periods", "policy__calendar__holidays"
-        ),
+    clocks = SlaClock.objects.select_related("policy__calendar").prefetch_related(
+        "policy__calendar__periods", "policy__calendar__holidays"
     )
+    clocks._iterable_class = _SharedPolicies
+    return Prefetch("sla_clocks", queryset=clocks)
 
 
 @dataclass(frozen=True)

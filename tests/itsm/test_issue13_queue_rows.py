@@ -321,3 +321,22 @@ def test_the_team_select_from_the_teams_read_once_is_djangos(org, chosen) -> Non
     expected = str(fresh.form["team"])
     assert shown == expected[: expected.index("</select>")]
     assert org.dev.name in shown and "Any team" in shown
+
+
+def test_a_pages_clocks_share_their_policies_and_calendars(org, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    """A page's clocks hold one object per policy and per calendar, so their hours and
+    holidays are loaded (and their specs built) once per calendar, not once per clock."""
+    from itsm import selectors
+
+    for i in range(4):
+        services.incident_create(
+            actor=org.requester, service=org.service, title=f"t{i}", impact="high"
+        )
+    rows = list(selectors.incident_list(org.agent).order_by("-id"))
+    clocks = [c for inc in rows for c in inc.sla_clocks.all()]
+    assert len(clocks) == 8
+    assert len({id(c.policy) for c in clocks}) == len({c.policy_id for c in clocks}) < 8
+    calendars = {id(c.policy.calendar) for c in clocks}
+    assert len(calendars) == len({c.policy.calendar_id for c in clocks})
+    with django_assert_num_queries(0):
+        [(c.policy.name, list(c.policy.calendar.periods.all())) for c in clocks]
