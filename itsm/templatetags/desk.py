@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_formatted
 from django.utils.functional import SimpleLazyObject, empty
+from django.utils.html import conditional_escape as esc
 from django.utils.safestring import SafeString, mark_safe
 
 from itsm import permissions
@@ -29,6 +30,26 @@ def may_take(incident: Any, user: Any) -> bool:
     """Show *Assign to me* on a queue row: ``permissions.can_take``, which
     ``incident_take`` checks (no query per row)."""
     return permissions.can_take(user, incident)
+
+
+@register.simple_tag
+def choice_options(choices: Iterable[tuple[Any, Any]], current: Any) -> SafeString:
+    """``<option>`` for each ``(value, label)``, ``selected`` where the value reads as
+    ``current`` does (``stringformat:'s'`` on both sides): the desk's assignee list has up
+    to two hundred people, a template loop comparing each one."""
+    chosen = _s(current)
+    return mark_safe(  # noqa: S308  (values and labels escaped)
+        "".join(
+            f'<option value="{esc(value)}" {"selected" if _s(value) == chosen else ""}>'
+            f"{esc(label)}</option>"
+            for value, label in choices
+        )
+    )
+
+
+def _s(value: Any) -> str:
+    """``value|stringformat:'s'``"""
+    return "%s" % (str(value) if isinstance(value, tuple) else value)  # noqa: UP031
 
 
 def _url_maker(name: str) -> Callable[[str], str]:

@@ -340,3 +340,36 @@ def test_a_pages_clocks_share_their_policies_and_calendars(org, django_assert_nu
     assert len(calendars) == len({c.policy.calendar_id for c in clocks})
     with django_assert_num_queries(0):
         [(c.policy.name, list(c.policy.calendar.periods.all())) for c in clocks]
+
+
+# The desk's option loops before issue 13, kept as the reference.
+OPTIONS_BEFORE = Template(
+    '<select id="id_assignee" name="assignee"><option value="">Anyone</option>'
+    '{% for pk, label in assignee_choices %}<option value="{{ pk }}" '
+    "{% if filter.form.assignee.value|stringformat:'s' == pk|stringformat:'s' %}selected"
+    "{% endif %}>{{ label }}</option>{% endfor %}</select>"
+    '{% for n, label in age_choices %}<option value="{{ n }}" '
+    "{% if filter.form.older_than_days.value|stringformat:'s' == n|stringformat:'s' %}"
+    "selected{% endif %}>{{ label }}</option>{% endfor %}@@"
+    '{% for n, label in idle_choices %}<option value="{{ n }}" '
+    "{% if filter.form.idle_hours.value|stringformat:'s' == n|stringformat:'s' %}"
+    "selected{% endif %}>{{ label }}</option>{% endfor %}"
+)
+
+
+@pytest.mark.parametrize(
+    "query", ["", "assignee={me}&older_than_days=7&idle_hours=5", "assignee={other}&idle_hours=x"]
+)
+def test_the_desk_option_lists_are_the_old_loops(org, query) -> None:  # type: ignore[no-untyped-def]
+    from core.models import Team
+
+    Team.objects.get(pk=org.desk.pk).members.add(org.agent_other)  # someone besides me
+    client = Client()
+    client.force_login(org.agent)
+    url = "/desk/?queue=all&" + query.format(me=org.agent.pk, other=org.agent_other.pk)
+    res = client.get(url)
+    page = res.content.decode()
+    before = OPTIONS_BEFORE.render(Context(res.context[0].flatten()))
+    assignee, age, idle = before.replace("</select>", "</select>@@").split("@@")
+    assert assignee in page and age in page and idle in page
+    assert "selected>" in before or not query
