@@ -373,3 +373,21 @@ def test_the_desk_option_lists_are_the_old_loops(org, query) -> None:  # type: i
     assignee, age, idle = before.replace("</select>", "</select>@@").split("@@")
     assert assignee in page and age in page and idle in page
     assert "selected>" in before or not query
+
+
+def test_the_bulk_bars_assign_groups_are_the_old_loops(org) -> None:  # type: ignore[no-untyped-def]
+    from core.models import Team
+    from itsm.templatetags.desk import bulk_assign_groups
+    from itsm.views.bulk import bulk_bar_context
+
+    Team.objects.filter(pk=org.desk.pk).update(name='Desk <&> "A"')
+    Team.objects.get(pk=org.desk.pk).members.add(org.requester2)
+    org.requester2.first_name = org.requester2.last_name = ""  # a username only
+    org.requester2.save()
+    bulk = bulk_bar_context(org.agent)
+    before = Template(
+        (Path(__file__).parent / "reference" / "issue13_bulk_assign_before.html").read_text()
+    ).render(Context({"bulk": bulk}))
+    assert bulk_assign_groups(bulk["teams"]) == before
+    assert "requester2 (Desk &lt;&amp;&gt; &quot;A&quot;)" in before
+    assert before.count("<optgroup") == Team.objects.count()
