@@ -5,7 +5,8 @@
 Runs against a database that is already loaded (``bench/seed.py``), in-process through
 Django's test client signed in as an agent, so it measures the request's own cost (SQL and
 Python) without HTTP or a load generator (``bench/load.py`` does that). For each URL: the
-median and slowest of ``--runs`` runs after a warm-up, the SQL statements, and the slowest
+median and slowest of ``--runs`` runs after a warm-up, the median CPU time of this process
+(Python and the driver, not the database), the SQL statements, and the slowest
 statement; ``--explain`` adds the EXPLAIN ANALYZE of each URL's slowest statement, and
 flags a plan that sorts or scans the whole table.
 
@@ -105,23 +106,26 @@ def run(args: argparse.Namespace) -> None:
     print(f"database {args.db}: {total:,} incidents · agent {agent.username} · teams {teams[:3]}")
     client = Client()
     client.force_login(agent)
-    print(f"{'URL':<64} {'median':>8} {'slowest':>8} {'SQL':>4}  slowest statement")
+    print(f"{'URL':<64} {'median':>8} {'slowest':>8} {'CPU':>8} {'SQL':>4}  slowest statement")
     for url in urls(teams, busy.key if busy else "INC-1"):
         if args.only and args.only not in url:
             continue
         client.get(url)  # warm-up
-        times = []
+        times, cpu = [], []
         for _ in range(args.runs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             with CaptureQueriesContext(connection) as ctx:
                 res = client.get(url)
             times.append((time.perf_counter() - t0) * 1000)
+            # this process's CPU only (Python, the driver): the database's work is not in
+            # it, nor the time the busy machine makes the process wait
+            cpu.append((time.process_time() - c0) * 1000)
         slow = max(ctx.captured_queries, key=lambda q: float(q["time"]), default=None)
         note = f"{float(slow['time']) * 1000:.1f} ms {slow['sql'][:60]}" if slow else ""
         status = "" if res.status_code == 200 else f" [{res.status_code}]"
         print(
             f"{url[:64]:<64} {statistics.median(times):>6.1f}ms {max(times):>6.1f}ms "
-            f"{len(ctx.captured_queries):>4}  {note}{status}"
+            f"{statistics.median(cpu):>6.1f}ms {len(ctx.captured_queries):>4}  {note}{status}"
         )
         if args.profile:
             import cProfile

@@ -6,18 +6,44 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models.query import ModelIterable
 from django.utils import timezone
 
 from core import refcache
 from sla import engine
 from sla.calendar import CalendarSpec
-from sla.models import BusinessCalendar, SlaClock, SlaClockEvent
+from sla.models import BusinessCalendar, SlaClock, SlaClockEvent, SlaPolicy
+
+# A page's calendars by id: their spec and usual working day (see ``clock_view``).
+Specs = dict[int, tuple[CalendarSpec, float | None]]
+
+
+class _SharedPolicies(ModelIterable):
+    """Clocks that share one instance of each policy and of each calendar: a page's fifty
+    clocks hold a handful of policies over two calendars (the joined rows carry a copy
+    each)."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        policies: dict[int, SlaPolicy] = {}
+        calendars: dict[int, BusinessCalendar] = {}
+        for clock in super().__iter__():
+            policy = policies.get(clock.policy_id)
+            if policy is None:
+                policy = policies[clock.policy_id] = clock.policy
+                calendar = calendars.setdefault(policy.calendar_id, policy.calendar)
+                if calendar is not policy.calendar:
+                    policy.calendar = calendar
+            else:
+                clock.policy = policy
+            yield clock
 
 
 def clock_prefetch() -> Prefetch:
     """Prefetch a ticket queryset's clocks with their policies and calendars: one query,
     whatever the page size (the calendars' hours and holidays: ``calendar_spec``)."""
-    return Prefetch("sla_clocks", queryset=SlaClock.objects.select_related("policy__calendar"))
+    clocks = SlaClock.objects.select_related("policy__calendar")
+    clocks._iterable_class = _SharedPolicies
+    return Prefetch("sla_clocks", queryset=clocks)
 
 
 def calendar_spec(calendar: BusinessCalendar) -> CalendarSpec:
@@ -65,9 +91,19 @@ class ClockView:
         return f"{text} over" if self.remaining_seconds < 0 else f"{text} left"
 
 
-def clock_view(clock: SlaClock, now: datetime | None = None) -> ClockView:
+def clock_view(
+    clock: SlaClock, now: datetime | None = None, specs: Specs | None = None
+) -> ClockView:
+    """``specs``: the calendars' specs (and working days) by id, shared by the clocks of a
+    page: each clock holds its own copy of its calendar, and building a spec costs more
+    than the arithmetic."""
     now = now or timezone.now()
-    spec = calendar_spec(clock.policy.calendar)
+    specs = {} if specs is None else specs
+    known = specs.get(clock.policy.calendar_id)
+    if known is None:
+        spec = calendar_spec(clock.policy.calendar)
+        known = specs[clock.policy.calendar_id] = (spec, spec.working_day_seconds())
+    spec, working_day = known
     elapsed = engine.elapsed_at(clock, spec, now)
     remaining = clock.target_seconds - elapsed
     due_at = clock.due_at
@@ -100,21 +136,26 @@ def clock_view(clock: SlaClock, now: datetime | None = None) -> ClockView:
         percent,
         level,
         engine.paused_at(clock, now),
-        spec.working_day_seconds(),
+        working_day,
     )
 
 
 def ticket_clocks(
-    ticket: object, now: datetime | None = None, *, events: bool = False
+    ticket: object,
+    now: datetime | None = None,
+    *,
+    events: bool = False,
+    specs: Specs | None = None,
 ) -> list[ClockView]:
     """The clocks of a ticket with ``sla_clocks`` (prefetched or not), response first;
     with ``events``, each clock's event log too (``clock.events.all()``) with the audit
     row that caused each event: one query for all of them, however long the log (a ticket
-    page that shows "Why" would otherwise ask once per clock and once per event)."""
+    page that shows "Why" would otherwise ask once per clock and once per event). A list
+    passes one ``now`` and one ``specs`` dict for all its rows (see ``clock_view``)."""
     clocks = sorted(ticket.sla_clocks.all(), key=lambda c: c.target != "response")  # type: ignore[attr-defined]
     if events and clocks:
         prefetch_related_objects(
             clocks,
             Prefetch("events", queryset=SlaClockEvent.objects.select_related("audit_event")),
         )
-    return [clock_view(c, now) for c in clocks]
+    return [clock_view(c, now, specs) for c in clocks]

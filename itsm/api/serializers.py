@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -10,7 +11,7 @@ from core.models import Service, Team
 from core.visibility import EVERYTHING, parts_for
 from itsm.models import Category, HoldReason, Incident, Level, ResolutionCode
 from itsm.status import requester_status_line
-from sla.api.serializers import ClockSerializer, clocks_data
+from sla.api.serializers import ClockSerializer
 from sla.selectors import ticket_clocks
 
 User = get_user_model()
@@ -118,7 +119,13 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ClockSerializer(many=True))
     def get_sla(self, incident: Incident) -> list[dict]:
-        return clocks_data(ticket_clocks(incident))
+        # A list's rows share this serializer: one clock serializer, one "now" and the
+        # calendars' specs for the whole page, not a new serializer per row.
+        page = getattr(self, "_clock_page", None)
+        if page is None:
+            page = self._clock_page = (ClockSerializer(), timezone.now(), {})
+        clocks, now, specs = page
+        return [clocks.to_representation(v) for v in ticket_clocks(incident, now, specs=specs)]
 
 
 class IncidentCreateSerializer(serializers.Serializer):

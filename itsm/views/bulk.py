@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views import View
@@ -40,10 +40,11 @@ def bulk_bar_context(user: Any) -> dict[str, Any] | None:
     from django.contrib.auth import get_user_model
 
     members = get_user_model().objects.filter(is_active=True).order_by("first_name", "username")
-    teams = list(
-        Team.objects.order_by("tier", "name").prefetch_related(
-            Prefetch("members", queryset=members, to_attr="active_members")
-        )
+    teams = list(Team.objects.order_by("tier", "name"))
+    # members of my own teams only: the bar never lists another team's people
+    prefetch_related_objects(
+        [t for t in teams if t.pk in mine],
+        Prefetch("members", queryset=members, to_attr="active_members"),
     )
     return {
         "teams": [(t, t.active_members if t.pk in mine else []) for t in teams],

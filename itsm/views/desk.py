@@ -32,6 +32,7 @@ from itsm.models import DEFAULT_COLUMNS, DESK_COLUMNS, Incident, IncidentStatus,
 from itsm.permissions import can_edit_saved_view, can_share_with_team, user_team_ids
 from itsm.services import saved_views as views_service
 from itsm.views.bulk import bulk_bar_context
+from itsm.views.desk_widgets import DESK_WIDGETS
 from sla.selectors import ticket_clocks
 
 PAGE_SIZE = 25
@@ -204,6 +205,7 @@ def render_desk(
     columns = _columns(params, view)
     queue, teams, filterset = desk_filter(request, params)
     qs: QuerySet[Incident] = filterset.qs
+    filterset.form.renderer = DESK_WIDGETS  # its selects and checkboxes, without templates
     if wants_csv(request):  # every row of this queue as filtered and sorted, not the page
         return csv_response(qs, INCIDENT_COLUMNS, f"incidents-{queue}")
     number = _page_number(params.get("page"))
@@ -216,10 +218,10 @@ def render_desk(
     # the rows as the queue shows them: only the records and columns it reads
     rows = qs.select_related(None).select_related(*QUEUE_RELATED).defer(*QUEUE_DEFERRED)
     page = CountedPaginator(rows, PAGE_SIZE, counts).get_page(number)
-    now = timezone.now()
+    now, specs = timezone.now(), {}
     for incident in page:
         if "sla" in columns:
-            incident.clock_views = ticket_clocks(incident, now)
+            incident.clock_views = ticket_clocks(incident, now, specs=specs)
         incident.extra = fields_for("incident", incident)  # e.g. its defect
         incident.age_label = compact_age(now - incident.created_at)
         idle = now - incident.updated_at
@@ -234,6 +236,13 @@ def render_desk(
     saved_query = params.copy()
     for name in views_service.TRANSIENT_PARAMS:
         saved_query.pop(name, None)
+    bulk = bulk_bar_context(request.user)  # the bulk action bar (None: not offered)
+    # every team, read once: the bar's teams are all of them, in the same order
+    all_teams = [t for t, _ in bulk["teams"]] if bulk else list(Team.objects.all())
+    # the team filter's options from them (only what its <select> shows: the field still
+    # checks a value against its own queryset)
+    team_field = filterset.form.fields["team"]
+    team_field.widget.choices = [("", team_field.empty_label), *((t.pk, str(t)) for t in all_teams)]
     context: dict[str, Any] = {
         "page": page,
         "token": page_token((i.pk, i.updated_at) for i in page.object_list),
@@ -254,10 +263,10 @@ def render_desk(
         "age_choices": _with_current(AGE_CHOICES, params.get("older_than_days"), "over {} days"),
         "idle_choices": _with_current(IDLE_CHOICES, params.get("idle_hours"), "{} hours"),
         "assignee_choices": _assignee_choices(request, my_team_ids),
-        "share_teams": [t for t in Team.objects.all() if can_share_with_team(request.user, t.pk)],
+        "share_teams": [t for t in all_teams if can_share_with_team(request.user, t.pk)],
         "save_error": save_error,
         "save_name": save_name,
-        "bulk": bulk_bar_context(request.user),  # the bulk action bar (None: not offered)
+        "bulk": bulk,
     }
     if polling or not request.htmx:
         context["queues"] = _queues(request, teams)
