@@ -8,8 +8,9 @@ thresholds. ``clock_breach_dispatch`` hands a breach to the apps that escalate.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -20,17 +21,20 @@ from django.utils import timezone
 from core import events
 from core.models import AuditEvent
 from core.services import (
-    AuditEntry,
+    AuditRow,
     OutboxEmail,
     audit_record,
-    audit_record_many,
+    audit_rows_insert,
+    db_datetime,
     history_at,
     outbox_email_many,
+    outbox_is_suppressed,
+    rows_insert,
 )
 from sla import engine
 from sla.calendar import CalendarSpec
 from sla.interface import SlaTicket, tickets_for_sla
-from sla.models import BusinessCalendar, ClockEvent, SlaClock, SlaClockEvent, SlaPolicy
+from sla.models import BusinessCalendar, ClockEvent, SlaClock, SlaClockEvent, SlaPolicy, Target
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +136,7 @@ def _denormalise(clock: SlaClock, snap) -> None:  # type: ignore[no-untyped-def]
 
 
 # --- the sweep ----------------------------------------------------------------------------
-def clocks_sweep(*, now: datetime | None = None, batch_size: int = 500) -> int:
+def clocks_sweep(*, now: datetime | None = None, batch_size: int = 1000) -> int:
     """Fire every threshold that has come due. Returns the number of clocks handled.
 
     Claims due clocks in batches with ``SELECT … FOR UPDATE SKIP LOCKED`` through the
@@ -148,15 +152,55 @@ def clocks_sweep(*, now: datetime | None = None, batch_size: int = 500) -> int:
     specs = PolicySpecs()
     while True:
         with transaction.atomic():
-            claimed = list(
-                SlaClock.objects.select_for_update(skip_locked=True)
+            claimed = [
+                DueClock(*row)
+                for row in SlaClock.objects.select_for_update(skip_locked=True)
                 .filter(next_check_at__lte=now)
-                .order_by("next_check_at")[:batch_size]
-            )
+                .order_by("next_check_at")
+                .values_list(*DueClock.__slots__)[:batch_size]
+            ]
             thresholds_fire(claimed, now=now, specs=specs)
         handled += len(claimed)
         if len(claimed) < batch_size:
             return handled
+
+
+class DueClock:
+    """A claimed clock as the sweep reads and writes it: the columns ``thresholds_fire``
+    and the engine's ``elapsed_at``, ``refresh_state`` and ``schedule`` use, as plain
+    attributes. A model instance costs more to build than the sweep spends on its clock."""
+
+    __slots__ = (
+        "id",
+        "content_type_id",
+        "object_id",
+        "target",
+        "policy_id",
+        "target_seconds",
+        "thresholds",
+        "state",
+        "breached",
+        "breached_at",
+        "elapsed_seconds",
+        "running_since",
+        "paused_since",
+        "stopped_at",
+        "due_at",
+        "next_check_at",
+        "fired",
+    )
+
+    def __init__(self, *values: Any) -> None:
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
+
+    @property
+    def pk(self) -> int:
+        return self.id  # type: ignore[no-any-return]
+
+
+# What a clock's target is called in its warnings (SlaClock.get_target_display).
+_TARGET_LABELS = {value: str(label) for value, label in Target.choices}
 
 
 class PolicySpecs:
@@ -167,8 +211,9 @@ class PolicySpecs:
     def __init__(self) -> None:
         self.calendars = SpecCache()
         self.by_policy: dict[int, CalendarSpec] = {}
+        self._texts: dict[tuple[int, float], str] = {}
 
-    def load(self, clocks: list[SlaClock]) -> None:
+    def load(self, clocks: Sequence[SlaClock | DueClock]) -> None:
         missing = {c.policy_id for c in clocks} - self.by_policy.keys()
         if not missing:
             return
@@ -183,23 +228,32 @@ class PolicySpecs:
     def __getitem__(self, policy_id: int) -> CalendarSpec:
         return self.by_policy[policy_id]
 
+    def fmt(self, policy_id: int, seconds: float) -> str:
+        """``engine.fmt_clock`` of the policy's calendar, remembered: a batch's targets
+        (and, a moment after they came due, its elapsed times) repeat."""
+        key = (policy_id, seconds)
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) > 10_000:  # elapsed times vary: never grow without end
+                self._texts.clear()
+            text = self._texts[key] = engine.fmt_clock(seconds, self.by_policy[policy_id])
+        return text
+
 
 @dataclass
 class _Firing:
     """One threshold that fired, and what it writes."""
 
-    clock: SlaClock
-    ticket: SlaTicket
+    clock: SlaClock | DueClock
     percent: int
     elapsed: float
     action: str  # of the audit row
     kind: str  # of the clock event
     text: str
-    subject: str
 
 
 def thresholds_fire(
-    clocks: list[SlaClock],
+    clocks: Sequence[SlaClock | DueClock],
     *,
     now: datetime,
     specs: PolicySpecs | None = None,
@@ -219,9 +273,9 @@ def thresholds_fire(
         return
     specs = specs or PolicySpecs()
     specs.load(clocks)
-    due: list[tuple[SlaClock, float, list[int]]] = []
+    due: list[tuple[SlaClock | DueClock, float, list[int]]] = []
     for clock in clocks:
-        elapsed = engine.elapsed_at(clock, specs[clock.policy_id], now)
+        elapsed = engine.elapsed_at(clock, specs[clock.policy_id], now)  # type: ignore[arg-type]
         percents = [
             p
             for p in clock.thresholds
@@ -229,28 +283,29 @@ def thresholds_fire(
             if p > clock.fired and elapsed + 0.001 >= p / 100 * clock.target_seconds
         ]
         due.append((clock, elapsed, percents))
-    tickets = _tickets_of([clock for clock, _, percents in due if percents])
+    mailing = not outbox_is_suppressed()
+    tickets = _tickets_of([clock for clock, _, percents in due if percents], whole=mailing)
+    local = timezone.get_current_timezone()
     firings: list[_Firing] = []
     for clock, elapsed, percents in due:
         spec = specs[clock.policy_id]
-        ticket = tickets.get((clock.content_type_id, clock.object_id))
-        if percents and ticket is None:
+        if percents and (clock.content_type_id, clock.object_id) not in tickets:
             # its ticket is gone: nobody to warn, and never due again
             log.warning("clock %s: ticket %s is gone, not checked again", clock.pk, clock.object_id)
             clock.next_check_at = None
             continue
         for percent in percents:
-            firings.append(_fire(clock, ticket, percent, elapsed, spec, now))  # type: ignore[arg-type]
-        engine.refresh_state(clock)
-        engine.schedule(clock, spec)
-    _firings_write(firings, now)
+            firings.append(_fire(clock, percent, elapsed, specs, now, local))
+        engine.refresh_state(clock)  # type: ignore[arg-type]
+        engine.schedule(clock, spec)  # type: ignore[arg-type]
+    _firings_write(firings, now, tickets)
     _clocks_update(clocks, ["fired", "breached", "breached_at", "state", "due_at", "next_check_at"])
-    if queue_breach:
-        for clock_id in [f.clock.pk for f in firings if f.percent >= 100]:
-            transaction.on_commit(lambda clock_id=clock_id: _queue_breach(clock_id))
+    breached = [f.clock.pk for f in firings if f.percent >= 100]
+    if queue_breach and breached:
+        transaction.on_commit(lambda: [_queue_breach(clock_id) for clock_id in breached])
 
 
-def _clocks_update(clocks: list[SlaClock], names: list[str]) -> None:
+def _clocks_update(clocks: Sequence[SlaClock | DueClock], names: list[str]) -> None:
     """Write ``names`` of every clock in one ``UPDATE … FROM (VALUES …)`` (PostgreSQL,
     SQLite 3.33+): ``bulk_update`` builds a ``CASE`` per row and field, which costs more
     Python than the rest of a batch together."""
@@ -266,6 +321,7 @@ def _clocks_update(clocks: list[SlaClock], names: list[str]) -> None:
     )
     columns = ", ".join(["id", *(f"v{i}" for i in range(len(fields)))])
     sets = ", ".join(f"{quote(f.column)} = {cast(f, f'v.v{i}')}" for i, f in enumerate(fields))
+    attnames = [f.attname for f in fields]
     for start in range(0, len(clocks), 1000):  # SQLite's 32 766 parameters, with room
         chunk = clocks[start : start + 1000]
         row = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
@@ -273,7 +329,7 @@ def _clocks_update(clocks: list[SlaClock], names: list[str]) -> None:
         for clock in chunk:
             params.append(clock.pk)
             if on_pg:  # psycopg2 adapts these types itself, at a tenth of the cost
-                params.extend(getattr(clock, f.attname) for f in fields)
+                params.extend(getattr(clock, name) for name in attnames)
             else:
                 params.extend(
                     f.get_db_prep_save(getattr(clock, f.attname), connection) for f in fields
@@ -288,88 +344,104 @@ def _clocks_update(clocks: list[SlaClock], names: list[str]) -> None:
             cursor.execute(sql, params)
 
 
-def _tickets_of(clocks: list[SlaClock]) -> dict[tuple[int, int], SlaTicket]:
-    """The clocks' tickets by (content type id, id): one query per ticket type, with what
-    their ``sla_watchers`` reads (``sla.interface.tickets_for_sla``)."""
+def _tickets_of(
+    clocks: Sequence[SlaClock | DueClock], *, whole: bool
+) -> dict[tuple[int, int], SlaTicket | None]:
+    """The clocks' tickets that still exist, by (content type id, id): one query per
+    ticket type. ``whole``: as objects with what their ``sla_watchers`` reads
+    (``sla.interface.tickets_for_sla``), for the e-mails; otherwise only their ids (None),
+    for the audit rows."""
     wanted: dict[int, set[int]] = {}
     for clock in clocks:
         wanted.setdefault(clock.content_type_id, set()).add(clock.object_id)
-    found: dict[tuple[int, int], SlaTicket] = {}
+    found: dict[tuple[int, int], SlaTicket | None] = {}
     for ct_id, pks in wanted.items():
         model = ContentType.objects.get_for_id(ct_id).model_class()
         if model is None:  # a ticket type since removed: its clocks have no ticket
             continue
-        for ticket in tickets_for_sla(model, pks):
-            found[(ct_id, ticket.pk)] = ticket
+        if whole:
+            for ticket in tickets_for_sla(model, pks):
+                found[(ct_id, ticket.pk)] = ticket
+        else:
+            for pk in model._default_manager.filter(pk__in=pks).values_list("pk", flat=True):
+                found[(ct_id, pk)] = None
     return found
 
 
 def _fire(
-    clock: SlaClock,
-    ticket: SlaTicket,
+    clock: SlaClock | DueClock,
     percent: int,
     elapsed: float,
-    spec: CalendarSpec,
+    specs: PolicySpecs,
     now: datetime,
+    local: tzinfo,
 ) -> _Firing:
     """Mark ``percent`` fired on ``clock``; what it writes, worded for people."""
     clock.fired = percent
-    label = clock.get_target_display()
-    spent = f"{engine.fmt_clock(elapsed, spec)} of {engine.fmt_clock(clock.target_seconds, spec)}"
+    label = _TARGET_LABELS[clock.target]
+    policy_id = clock.policy_id
+    spent = f"{specs.fmt(policy_id, elapsed)} of {specs.fmt(policy_id, clock.target_seconds)}"
     if percent >= 100:
         clock.breached, clock.breached_at = True, now
         action, kind = "sla_breached", ClockEvent.BREACHED
         text = f"{label} SLA breached ({spent})."
-        subject = f"[{ticket.key}] {label} SLA breached"
     else:
         action, kind = "sla_warning", ClockEvent.WARNING
-        due = timezone.localtime(clock.due_at)
+        due = clock.due_at.astimezone(local)  # type: ignore[union-attr]
         text = f"{label} SLA at {percent}% ({spent}); due {due:%d %b %H:%M}."
-        subject = f"[{ticket.key}] {label} SLA at {percent}%"
-    return _Firing(clock, ticket, percent, elapsed, action, kind, text, subject)
+    return _Firing(clock, percent, elapsed, action, kind, text)
 
 
-def _firings_write(firings: list[_Firing], now: datetime) -> None:
-    """The audit rows, clock events (each linked to its audit row) and e-mails of
-    ``firings``: one INSERT each (``core.services``' bulk paths write what the one-row
-    paths write)."""
+def _firings_write(
+    firings: list[_Firing], now: datetime, tickets: dict[tuple[int, int], SlaTicket | None]
+) -> None:
+    """The audit rows, clock events (each linked to its audit row) and, unless notices
+    are suppressed, the e-mails of ``firings``: one INSERT each, the rows built as tuples
+    (``core.services.audit_rows_insert`` writes what ``audit_record`` writes)."""
     if not firings:
         return
-    audits = audit_record_many(
-        entries=[
-            AuditEntry(
-                target=f.ticket,  # type: ignore[arg-type]
-                actor=None,
+    audit_ids = audit_rows_insert(
+        rows=[
+            AuditRow(
+                content_type_id=f.clock.content_type_id,
+                object_id=f.clock.object_id,
                 action=f.action,
-                comment=f.text,
                 changes={"sla": (f.clock.target, f.percent)},
+                comment=f.text,
             )
             for f in firings
         ]
     )
-    SlaClockEvent.objects.bulk_create(
-        SlaClockEvent(
-            clock_id=f.clock.pk,
-            kind=f.kind,
-            at=now,
-            elapsed_seconds=f.elapsed,
-            percent=f.percent,
-            audit_event_id=audit.pk,
-        )
-        for f, audit in zip(firings, audits, strict=True)
+    at = db_datetime(now)
+    rows_insert(
+        SlaClockEvent,
+        ["clock_id", "kind", "at", "elapsed_seconds", "percent", "audit_event_id", "note"],
+        [
+            (f.clock.pk, f.kind, at, f.elapsed, f.percent, audit_id, "")
+            for f, audit_id in zip(firings, audit_ids, strict=True)
+        ],
     )
-    outbox_email_many(
-        emails=[
+    if outbox_is_suppressed():
+        return
+    emails = []
+    for f in firings:
+        ticket = tickets[(f.clock.content_type_id, f.clock.object_id)]
+        label = _TARGET_LABELS[f.clock.target]
+        subject = (
+            f"[{ticket.key}] {label} SLA breached"  # type: ignore[union-attr]
+            if f.percent >= 100
+            else f"[{ticket.key}] {label} SLA at {f.percent}%"  # type: ignore[union-attr]
+        )
+        emails.append(
             OutboxEmail(
                 event=f"sla.{f.action.removeprefix('sla_')}",
-                recipients=f.ticket.sla_watchers(),
-                subject=f.subject,
-                body=f"{f.text}\n\n{getattr(f.ticket, 'title', '')}",
-                target=f.ticket,  # type: ignore[arg-type]
+                recipients=ticket.sla_watchers(),  # type: ignore[union-attr]
+                subject=subject,
+                body=f"{f.text}\n\n{getattr(ticket, 'title', '')}",
+                target=ticket,  # type: ignore[arg-type]
             )
-            for f in firings
-        ]
-    )
+        )
+    outbox_email_many(emails=emails)
 
 
 def _queue_breach(clock_id: int) -> None:
