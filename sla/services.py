@@ -7,6 +7,7 @@ thresholds. ``clock_breach_dispatch`` hands a breach to the apps that escalate.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from core import events
@@ -27,6 +29,8 @@ from core.services import (
     audit_rows_insert,
     db_datetime,
     history_at,
+    json_rows,
+    json_rows_select,
     outbox_email_many,
     outbox_is_suppressed,
     rows_insert,
@@ -150,19 +154,30 @@ def clocks_sweep(*, now: datetime | None = None, batch_size: int = 1000) -> int:
     now = now or timezone.now()
     handled = 0
     specs = PolicySpecs()
+    thresholds = _Thresholds()
     while True:
         with transaction.atomic():
             claimed = [
-                DueClock(*row)
+                DueClock(*row[:-1], thresholds[row[-1]])
                 for row in SlaClock.objects.select_for_update(skip_locked=True)
                 .filter(next_check_at__lte=now)
                 .order_by("next_check_at")
-                .values_list(*DueClock.__slots__)[:batch_size]
+                .values_list(*DUE_COLUMNS, Cast("thresholds", TextField()))[:batch_size]
             ]
             thresholds_fire(claimed, now=now, specs=specs)
         handled += len(claimed)
         if len(claimed) < batch_size:
             return handled
+
+
+class _Thresholds(dict[str, list[int]]):
+    """Threshold lists by their JSON text: a sweep meets a few distinct ones, so each is
+    parsed once (the JSON field's own converter parses every row's)."""
+
+    def __missing__(self, text: str) -> list[int]:
+        value: list[int] = json.loads(text)
+        self[text] = value
+        return value
 
 
 class DueClock:
@@ -177,7 +192,6 @@ class DueClock:
         "target",
         "policy_id",
         "target_seconds",
-        "thresholds",
         "state",
         "breached",
         "breached_at",
@@ -188,15 +202,53 @@ class DueClock:
         "due_at",
         "next_check_at",
         "fired",
+        "thresholds",  # last: the claim reads it as text (_Thresholds)
     )
 
-    def __init__(self, *values: Any) -> None:
-        for name, value in zip(self.__slots__, values, strict=True):
-            setattr(self, name, value)
+    def __init__(  # noqa: PLR0913
+        self,
+        id: Any,
+        content_type_id: Any,
+        object_id: Any,
+        target: Any,
+        policy_id: Any,
+        target_seconds: Any,
+        state: Any,
+        breached: Any,
+        breached_at: Any,
+        elapsed_seconds: Any,
+        running_since: Any,
+        paused_since: Any,
+        stopped_at: Any,
+        due_at: Any,
+        next_check_at: Any,
+        fired: Any,
+        thresholds: Any,
+    ) -> None:
+        self.id = id
+        self.content_type_id = content_type_id
+        self.object_id = object_id
+        self.target = target
+        self.policy_id = policy_id
+        self.target_seconds = target_seconds
+        self.state = state
+        self.breached = breached
+        self.breached_at = breached_at
+        self.elapsed_seconds = elapsed_seconds
+        self.running_since = running_since
+        self.paused_since = paused_since
+        self.stopped_at = stopped_at
+        self.due_at = due_at
+        self.next_check_at = next_check_at
+        self.fired = fired
+        self.thresholds = thresholds
 
     @property
     def pk(self) -> int:
         return self.id  # type: ignore[no-any-return]
+
+
+DUE_COLUMNS = DueClock.__slots__[:-1]
 
 
 # What a clock's target is called in its warnings (SlaClock.get_target_display).
@@ -306,42 +358,43 @@ def thresholds_fire(
 
 
 def _clocks_update(clocks: Sequence[SlaClock | DueClock], names: list[str]) -> None:
-    """Write ``names`` of every clock in one ``UPDATE … FROM (VALUES …)`` (PostgreSQL,
-    SQLite 3.33+): ``bulk_update`` builds a ``CASE`` per row and field, which costs more
-    Python than the rest of a batch together."""
+    """Write ``names`` of every clock in one UPDATE: joined to the rows passed as one JSON
+    parameter on PostgreSQL (``core.services.json_rows``), to a ``VALUES`` list on SQLite
+    (3.33+). ``bulk_update`` builds a ``CASE`` per row and field, which costs more Python
+    than the rest of a batch together."""
+    if not clocks:
+        return
     fields = [SlaClock._meta.get_field(n) for n in names]
-    pk = SlaClock._meta.pk
-    on_pg = connection.vendor == "postgresql"
+    attnames = [f.attname for f in fields]  # type: ignore[union-attr]
     quote = connection.ops.quote_name
-    # PostgreSQL types VALUES by their first row (a column of NULLs is text): cast
-    cast = (
-        (lambda f, col: f"CAST({col} AS {f.db_type(connection)})")
-        if on_pg
-        else (lambda f, col: col)
-    )
+    table = quote(SlaClock._meta.db_table)
+    pk = quote(SlaClock._meta.pk.column)  # type: ignore[union-attr]
+    sets = ", ".join(f"{quote(f.column)} = v.v{i}" for i, f in enumerate(fields))  # type: ignore[union-attr]
+    if connection.vendor == "postgresql":
+        values = ", ".join(f"v{i}" for i in range(len(fields)))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {sets} "
+                f"FROM (SELECT {json_rows_select([SlaClock._meta.pk, *fields])} "
+                f"FROM json_array_elements(%s::json) AS j(r)) AS v(id, {values}) "
+                f"WHERE {table}.{pk} = v.id",
+                [json_rows([[c.pk, *(getattr(c, n) for n in attnames)] for c in clocks])],
+            )
+        return
     columns = ", ".join(["id", *(f"v{i}" for i in range(len(fields)))])
-    sets = ", ".join(f"{quote(f.column)} = {cast(f, f'v.v{i}')}" for i, f in enumerate(fields))
-    attnames = [f.attname for f in fields]
     for start in range(0, len(clocks), 1000):  # SQLite's 32 766 parameters, with room
         chunk = clocks[start : start + 1000]
         row = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
         params: list[Any] = []
         for clock in chunk:
             params.append(clock.pk)
-            if on_pg:  # psycopg2 adapts these types itself, at a tenth of the cost
-                params.extend(getattr(clock, name) for name in attnames)
-            else:
-                params.extend(
-                    f.get_db_prep_save(getattr(clock, f.attname), connection) for f in fields
-                )
-        sql = (
-            f"WITH v({columns}) AS (VALUES {', '.join([row] * len(chunk))}) "
-            f"UPDATE {quote(SlaClock._meta.db_table)} SET {sets} "
-            f"FROM v WHERE {quote(SlaClock._meta.db_table)}.{quote(pk.column)} = "
-            f"{cast(pk, 'v.id')}"
-        )
+            params.extend(f.get_db_prep_save(getattr(clock, f.attname), connection) for f in fields)  # type: ignore[union-attr]
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(
+                f"WITH v({columns}) AS (VALUES {', '.join([row] * len(chunk))}) "
+                f"UPDATE {table} SET {sets} FROM v WHERE {table}.{pk} = v.id",
+                params,
+            )
 
 
 def _tickets_of(
