@@ -7,31 +7,38 @@ thresholds. ``clock_breach_dispatch`` hands a breach to the apps that escalate.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from core import events, refcache
 from core.models import AuditEvent
 from core.services import (
-    AuditEntry,
+    AuditRow,
     OutboxEmail,
     audit_record,
-    audit_record_many,
+    audit_rows_insert,
+    db_datetime,
     history_at,
+    json_rows,
+    json_rows_select,
     outbox_email_many,
+    outbox_is_suppressed,
+    rows_insert,
 )
 from sla import engine
 from sla.calendar import CalendarSpec
 from sla.interface import SlaTicket, tickets_for_sla
-from sla.models import BusinessCalendar, ClockEvent, SlaClock, SlaClockEvent, SlaPolicy
+from sla.models import BusinessCalendar, ClockEvent, SlaClock, SlaClockEvent, SlaPolicy, Target
 from sla.selectors import calendar_spec
 
 log = logging.getLogger(__name__)
@@ -206,7 +213,7 @@ def _denormalise(clock: SlaClock, snap) -> None:  # type: ignore[no-untyped-def]
 
 
 # --- the sweep ----------------------------------------------------------------------------
-def clocks_sweep(*, now: datetime | None = None, batch_size: int = 500) -> int:
+def clocks_sweep(*, now: datetime | None = None, batch_size: int = 2000) -> int:
     """Fire every threshold that has come due. Returns the number of clocks handled.
 
     Claims due clocks in batches with ``SELECT … FOR UPDATE SKIP LOCKED`` through the
@@ -215,22 +222,112 @@ def clocks_sweep(*, now: datetime | None = None, batch_size: int = 500) -> int:
     batch is set work (``thresholds_fire``): a constant number of queries, however many
     clocks it holds.
     Never locks a ticket row (the request path locks ticket then clock), so it cannot
-    deadlock with a transition.
+    deadlock with a transition. A batch of 2 000 holds its clocks for a few tenths of a
+    second; each batch's commit (a WAL flush) and queries cost as much as some hundred
+    clocks, so smaller batches are slower (bench/README.md).
     """
     now = now or timezone.now()
     handled = 0
     specs = PolicySpecs()
+    thresholds = _Thresholds()
     while True:
         with transaction.atomic():
-            claimed = list(
-                SlaClock.objects.select_for_update(skip_locked=True)
+            claimed = [
+                DueClock(*row[:-1], thresholds[row[-1]])
+                for row in SlaClock.objects.select_for_update(skip_locked=True)
                 .filter(next_check_at__lte=now)
-                .order_by("next_check_at")[:batch_size]
-            )
+                .order_by("next_check_at")
+                .values_list(*DUE_COLUMNS, Cast("thresholds", TextField()))[:batch_size]
+            ]
             thresholds_fire(claimed, now=now, specs=specs)
         handled += len(claimed)
         if len(claimed) < batch_size:
             return handled
+
+
+class _Thresholds(dict[str, list[int]]):
+    """Threshold lists by their JSON text: a sweep meets a few distinct ones, so each is
+    parsed once (the JSON field's own converter parses every row's)."""
+
+    def __missing__(self, text: str) -> list[int]:
+        value: list[int] = json.loads(text)
+        self[text] = value
+        return value
+
+
+class DueClock:
+    """A claimed clock as the sweep reads and writes it: the columns ``thresholds_fire``
+    and the engine's ``elapsed_at``, ``refresh_state`` and ``schedule`` use, as plain
+    attributes. A model instance costs more to build than the sweep spends on its clock."""
+
+    __slots__ = (
+        "id",
+        "content_type_id",
+        "object_id",
+        "target",
+        "policy_id",
+        "target_seconds",
+        "state",
+        "breached",
+        "breached_at",
+        "elapsed_seconds",
+        "running_since",
+        "paused_since",
+        "stopped_at",
+        "due_at",
+        "next_check_at",
+        "fired",
+        "thresholds",  # last: the claim reads it as text (_Thresholds)
+    )
+
+    def __init__(  # noqa: PLR0913
+        self,
+        id: Any,
+        content_type_id: Any,
+        object_id: Any,
+        target: Any,
+        policy_id: Any,
+        target_seconds: Any,
+        state: Any,
+        breached: Any,
+        breached_at: Any,
+        elapsed_seconds: Any,
+        running_since: Any,
+        paused_since: Any,
+        stopped_at: Any,
+        due_at: Any,
+        next_check_at: Any,
+        fired: Any,
+        thresholds: Any,
+    ) -> None:
+        self.id = id
+        self.content_type_id = content_type_id
+        self.object_id = object_id
+        self.target = target
+        self.policy_id = policy_id
+        self.target_seconds = target_seconds
+        self.state = state
+        self.breached = breached
+        self.breached_at = breached_at
+        self.elapsed_seconds = elapsed_seconds
+        self.running_since = running_since
+        self.paused_since = paused_since
+        self.stopped_at = stopped_at
+        self.due_at = due_at
+        self.next_check_at = next_check_at
+        self.fired = fired
+        self.thresholds = thresholds
+
+    @property
+    def pk(self) -> int:
+        return self.id  # type: ignore[no-any-return]
+
+
+DUE_COLUMNS = DueClock.__slots__[:-1]
+
+
+# What a clock's target is called in its warnings (SlaClock.get_target_display).
+_TARGET_LABELS = {value: str(label) for value, label in Target.choices}
 
 
 class PolicySpecs:
@@ -241,8 +338,9 @@ class PolicySpecs:
     def __init__(self) -> None:
         self.calendars = SpecCache()
         self.by_policy: dict[int, CalendarSpec] = {}
+        self._texts: dict[tuple[int, float], str] = {}
 
-    def load(self, clocks: list[SlaClock]) -> None:
+    def load(self, clocks: Sequence[SlaClock | DueClock]) -> None:
         missing = {c.policy_id for c in clocks} - self.by_policy.keys()
         if not missing:
             return
@@ -257,23 +355,32 @@ class PolicySpecs:
     def __getitem__(self, policy_id: int) -> CalendarSpec:
         return self.by_policy[policy_id]
 
+    def fmt(self, policy_id: int, seconds: float) -> str:
+        """``engine.fmt_clock`` of the policy's calendar, remembered: a batch's targets
+        (and, a moment after they came due, its elapsed times) repeat."""
+        key = (policy_id, seconds)
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) > 10_000:  # elapsed times vary: never grow without end
+                self._texts.clear()
+            text = self._texts[key] = engine.fmt_clock(seconds, self.by_policy[policy_id])
+        return text
+
 
 @dataclass
 class _Firing:
     """One threshold that fired, and what it writes."""
 
-    clock: SlaClock
-    ticket: SlaTicket
+    clock: SlaClock | DueClock
     percent: int
     elapsed: float
     action: str  # of the audit row
     kind: str  # of the clock event
     text: str
-    subject: str
 
 
 def thresholds_fire(
-    clocks: list[SlaClock],
+    clocks: Sequence[SlaClock | DueClock],
     *,
     now: datetime,
     specs: PolicySpecs | None = None,
@@ -293,9 +400,9 @@ def thresholds_fire(
         return
     specs = specs or PolicySpecs()
     specs.load(clocks)
-    due: list[tuple[SlaClock, float, list[int]]] = []
+    due: list[tuple[SlaClock | DueClock, float, list[int]]] = []
     for clock in clocks:
-        elapsed = engine.elapsed_at(clock, specs[clock.policy_id], now)
+        elapsed = engine.elapsed_at(clock, specs[clock.policy_id], now)  # type: ignore[arg-type]
         percents = [
             p
             for p in clock.thresholds
@@ -303,147 +410,166 @@ def thresholds_fire(
             if p > clock.fired and elapsed + 0.001 >= p / 100 * clock.target_seconds
         ]
         due.append((clock, elapsed, percents))
-    tickets = _tickets_of([clock for clock, _, percents in due if percents])
+    mailing = not outbox_is_suppressed()
+    tickets = _tickets_of([clock for clock, _, percents in due if percents], whole=mailing)
+    local = timezone.get_current_timezone()
     firings: list[_Firing] = []
     for clock, elapsed, percents in due:
         spec = specs[clock.policy_id]
-        ticket = tickets.get((clock.content_type_id, clock.object_id))
-        if percents and ticket is None:
+        if percents and (clock.content_type_id, clock.object_id) not in tickets:
             # its ticket is gone: nobody to warn, and never due again
             log.warning("clock %s: ticket %s is gone, not checked again", clock.pk, clock.object_id)
             clock.next_check_at = None
             continue
         for percent in percents:
-            firings.append(_fire(clock, ticket, percent, elapsed, spec, now))  # type: ignore[arg-type]
-        engine.refresh_state(clock)
-        engine.schedule(clock, spec)
-    _firings_write(firings, now)
+            firings.append(_fire(clock, percent, elapsed, specs, now, local))
+        engine.refresh_state(clock)  # type: ignore[arg-type]
+        engine.schedule(clock, spec)  # type: ignore[arg-type]
+    _firings_write(firings, now, tickets)
     _clocks_update(clocks, ["fired", "breached", "breached_at", "state", "due_at", "next_check_at"])
-    if queue_breach:
-        for clock_id in [f.clock.pk for f in firings if f.percent >= 100]:
-            transaction.on_commit(lambda clock_id=clock_id: _queue_breach(clock_id))
+    breached = [f.clock.pk for f in firings if f.percent >= 100]
+    if queue_breach and breached:
+        transaction.on_commit(lambda: [_queue_breach(clock_id) for clock_id in breached])
 
 
-def _clocks_update(clocks: list[SlaClock], names: list[str]) -> None:
-    """Write ``names`` of every clock in one ``UPDATE … FROM (VALUES …)`` (PostgreSQL,
-    SQLite 3.33+): ``bulk_update`` builds a ``CASE`` per row and field, which costs more
-    Python than the rest of a batch together."""
+def _clocks_update(clocks: Sequence[SlaClock | DueClock], names: list[str]) -> None:
+    """Write ``names`` of every clock in one UPDATE: joined to the rows passed as one JSON
+    parameter on PostgreSQL (``core.services.json_rows``), to a ``VALUES`` list on SQLite
+    (3.33+). ``bulk_update`` builds a ``CASE`` per row and field, which costs more Python
+    than the rest of a batch together."""
+    if not clocks:
+        return
     fields = [SlaClock._meta.get_field(n) for n in names]
-    pk = SlaClock._meta.pk
-    on_pg = connection.vendor == "postgresql"
+    attnames = [f.attname for f in fields]  # type: ignore[union-attr]
     quote = connection.ops.quote_name
-    # PostgreSQL types VALUES by their first row (a column of NULLs is text): cast
-    cast = (
-        (lambda f, col: f"CAST({col} AS {f.db_type(connection)})")
-        if on_pg
-        else (lambda f, col: col)
-    )
+    table = quote(SlaClock._meta.db_table)
+    pk = quote(SlaClock._meta.pk.column)  # type: ignore[union-attr]
+    sets = ", ".join(f"{quote(f.column)} = v.v{i}" for i, f in enumerate(fields))  # type: ignore[union-attr]
+    if connection.vendor == "postgresql":
+        values = ", ".join(f"v{i}" for i in range(len(fields)))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {sets} "
+                f"FROM (SELECT {json_rows_select([SlaClock._meta.pk, *fields])} "
+                f"FROM json_array_elements(%s::json) AS j(r)) AS v(id, {values}) "
+                f"WHERE {table}.{pk} = v.id",
+                [json_rows([[c.pk, *(getattr(c, n) for n in attnames)] for c in clocks])],
+            )
+        return
     columns = ", ".join(["id", *(f"v{i}" for i in range(len(fields)))])
-    sets = ", ".join(f"{quote(f.column)} = {cast(f, f'v.v{i}')}" for i, f in enumerate(fields))
     for start in range(0, len(clocks), 1000):  # SQLite's 32 766 parameters, with room
         chunk = clocks[start : start + 1000]
         row = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
         params: list[Any] = []
         for clock in chunk:
             params.append(clock.pk)
-            if on_pg:  # psycopg2 adapts these types itself, at a tenth of the cost
-                params.extend(getattr(clock, f.attname) for f in fields)
-            else:
-                params.extend(
-                    f.get_db_prep_save(getattr(clock, f.attname), connection) for f in fields
-                )
-        sql = (
-            f"WITH v({columns}) AS (VALUES {', '.join([row] * len(chunk))}) "
-            f"UPDATE {quote(SlaClock._meta.db_table)} SET {sets} "
-            f"FROM v WHERE {quote(SlaClock._meta.db_table)}.{quote(pk.column)} = "
-            f"{cast(pk, 'v.id')}"
-        )
+            params.extend(f.get_db_prep_save(getattr(clock, f.attname), connection) for f in fields)  # type: ignore[union-attr]
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(
+                f"WITH v({columns}) AS (VALUES {', '.join([row] * len(chunk))}) "
+                f"UPDATE {table} SET {sets} FROM v WHERE {table}.{pk} = v.id",
+                params,
+            )
 
 
-def _tickets_of(clocks: list[SlaClock]) -> dict[tuple[int, int], SlaTicket]:
-    """The clocks' tickets by (content type id, id): one query per ticket type, with what
-    their ``sla_watchers`` reads (``sla.interface.tickets_for_sla``)."""
+def _tickets_of(
+    clocks: Sequence[SlaClock | DueClock], *, whole: bool
+) -> dict[tuple[int, int], SlaTicket | None]:
+    """The clocks' tickets that still exist, by (content type id, id): one query per
+    ticket type. ``whole``: as objects with what their ``sla_watchers`` reads
+    (``sla.interface.tickets_for_sla``), for the e-mails; otherwise only their ids (None),
+    for the audit rows."""
     wanted: dict[int, set[int]] = {}
     for clock in clocks:
         wanted.setdefault(clock.content_type_id, set()).add(clock.object_id)
-    found: dict[tuple[int, int], SlaTicket] = {}
+    found: dict[tuple[int, int], SlaTicket | None] = {}
     for ct_id, pks in wanted.items():
         model = ContentType.objects.get_for_id(ct_id).model_class()
         if model is None:  # a ticket type since removed: its clocks have no ticket
             continue
-        for ticket in tickets_for_sla(model, pks):
-            found[(ct_id, ticket.pk)] = ticket
+        if whole:
+            for ticket in tickets_for_sla(model, pks):
+                found[(ct_id, ticket.pk)] = ticket
+        else:
+            for pk in model._default_manager.filter(pk__in=pks).values_list("pk", flat=True):
+                found[(ct_id, pk)] = None
     return found
 
 
 def _fire(
-    clock: SlaClock,
-    ticket: SlaTicket,
+    clock: SlaClock | DueClock,
     percent: int,
     elapsed: float,
-    spec: CalendarSpec,
+    specs: PolicySpecs,
     now: datetime,
+    local: tzinfo,
 ) -> _Firing:
     """Mark ``percent`` fired on ``clock``; what it writes, worded for people."""
     clock.fired = percent
-    label = clock.get_target_display()
-    spent = f"{engine.fmt_clock(elapsed, spec)} of {engine.fmt_clock(clock.target_seconds, spec)}"
+    label = _TARGET_LABELS[clock.target]
+    policy_id = clock.policy_id
+    spent = f"{specs.fmt(policy_id, elapsed)} of {specs.fmt(policy_id, clock.target_seconds)}"
     if percent >= 100:
         clock.breached, clock.breached_at = True, now
         action, kind = "sla_breached", ClockEvent.BREACHED
         text = f"{label} SLA breached ({spent})."
-        subject = f"[{ticket.key}] {label} SLA breached"
     else:
         action, kind = "sla_warning", ClockEvent.WARNING
-        due = timezone.localtime(clock.due_at)
+        due = clock.due_at.astimezone(local)  # type: ignore[union-attr]
         text = f"{label} SLA at {percent}% ({spent}); due {due:%d %b %H:%M}."
-        subject = f"[{ticket.key}] {label} SLA at {percent}%"
-    return _Firing(clock, ticket, percent, elapsed, action, kind, text, subject)
+    return _Firing(clock, percent, elapsed, action, kind, text)
 
 
-def _firings_write(firings: list[_Firing], now: datetime) -> None:
-    """The audit rows, clock events (each linked to its audit row) and e-mails of
-    ``firings``: one INSERT each (``core.services``' bulk paths write what the one-row
-    paths write)."""
+def _firings_write(
+    firings: list[_Firing], now: datetime, tickets: dict[tuple[int, int], SlaTicket | None]
+) -> None:
+    """The audit rows, clock events (each linked to its audit row) and, unless notices
+    are suppressed, the e-mails of ``firings``: one INSERT each, the rows built as tuples
+    (``core.services.audit_rows_insert`` writes what ``audit_record`` writes)."""
     if not firings:
         return
-    audits = audit_record_many(
-        entries=[
-            AuditEntry(
-                target=f.ticket,  # type: ignore[arg-type]
-                actor=None,
+    audit_ids = audit_rows_insert(
+        rows=[
+            AuditRow(
+                content_type_id=f.clock.content_type_id,
+                object_id=f.clock.object_id,
                 action=f.action,
-                comment=f.text,
                 changes={"sla": (f.clock.target, f.percent)},
+                comment=f.text,
             )
             for f in firings
         ]
     )
-    SlaClockEvent.objects.bulk_create(
-        SlaClockEvent(
-            clock_id=f.clock.pk,
-            kind=f.kind,
-            at=now,
-            elapsed_seconds=f.elapsed,
-            percent=f.percent,
-            audit_event_id=audit.pk,
-        )
-        for f, audit in zip(firings, audits, strict=True)
+    at = db_datetime(now)
+    rows_insert(
+        SlaClockEvent,
+        ["clock_id", "kind", "at", "elapsed_seconds", "percent", "audit_event_id", "note"],
+        [
+            (f.clock.pk, f.kind, at, f.elapsed, f.percent, audit_id, "")
+            for f, audit_id in zip(firings, audit_ids, strict=True)
+        ],
     )
-    outbox_email_many(
-        emails=[
+    if outbox_is_suppressed():
+        return
+    emails = []
+    for f in firings:
+        ticket = tickets[(f.clock.content_type_id, f.clock.object_id)]
+        label = _TARGET_LABELS[f.clock.target]
+        subject = (
+            f"[{ticket.key}] {label} SLA breached"  # type: ignore[union-attr]
+            if f.percent >= 100
+            else f"[{ticket.key}] {label} SLA at {f.percent}%"  # type: ignore[union-attr]
+        )
+        emails.append(
             OutboxEmail(
                 event=f"sla.{f.action.removeprefix('sla_')}",
-                recipients=f.ticket.sla_watchers(),
-                subject=f.subject,
-                body=f"{f.text}\n\n{getattr(f.ticket, 'title', '')}",
-                target=f.ticket,  # type: ignore[arg-type]
+                recipients=ticket.sla_watchers(),  # type: ignore[union-attr]
+                subject=subject,
+                body=f"{f.text}\n\n{getattr(ticket, 'title', '')}",
+                target=ticket,  # type: ignore[arg-type]
             )
-            for f in firings
-        ]
-    )
+        )
+    outbox_email_many(emails=emails)
 
 
 def _queue_breach(clock_id: int) -> None:

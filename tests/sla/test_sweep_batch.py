@@ -16,6 +16,7 @@ import time_machine
 from django.contrib.contenttypes.models import ContentType
 
 from core.models import AuditEvent, Notification, NotificationPreference, OutboxMessage
+from core.services import AuditRow, audit_rows_insert, outbox_suppressed
 from itsm import services
 from itsm.models import CatalogItem, Incident
 from itsm.services import requests as request_services
@@ -199,3 +200,63 @@ def test_a_sweep_costs_the_same_queries_for_2_or_24_due_clocks(
     assert AuditEvent.objects.filter(action="sla_warning").count() == k // 2 * 3
     assert AuditEvent.objects.filter(action="sla_breached").count() == k // 2
     assert OutboxMessage.objects.filter(event__startswith="sla.").count() == 2 * k
+
+
+# With notices off (demo data, imports, the benchmark) a batch loads only its tickets' ids
+# (whether they still exist), not their assignees, teams and members for e-mails it will
+# not write: the savepoint (2), the claim, the policies (3), the ticket ids, the audit
+# rows, the clock events, the clocks.
+SWEEP_QUERIES_QUIET = 10
+
+
+def test_a_sweep_with_notices_off_loads_no_watchers(org, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    org.desk.email = "desk@example.test"
+    org.desk.save()
+    with time_machine.travel(MONDAY_10, tick=False) as t:
+        for i in range(6):
+            services.incident_create(
+                actor=org.requester,
+                service=org.service,
+                title=f"n{i}",
+                impact="high",
+                urgency="high" if i % 2 else "medium",
+            )
+        t.move_to(MONDAY_10 + timedelta(minutes=31))
+        with outbox_suppressed(), django_assert_num_queries(SWEEP_QUERIES_QUIET):
+            assert clocks_sweep() == 6
+    assert AuditEvent.objects.filter(action="sla_warning").count() == 3 * 3
+    assert (
+        SlaClockEvent.objects.filter(kind="breached", audit_event__action="sla_breached").count()
+        == 3
+    )
+    assert not OutboxMessage.objects.filter(event__startswith="sla.").exists()
+
+
+def test_the_bulk_audit_path_refuses_rows_that_would_have_side_effects(org) -> None:  # type: ignore[no-untyped-def]
+    """``audit_rows_insert`` skips ``core.notices.on_audit``: a creation or an
+    assignment (which make people watchers) must go through ``audit_record``."""
+    ct = ContentType.objects.get_for_model(Incident).pk
+    for row in (
+        AuditRow(content_type_id=ct, object_id=1, action="created"),
+        AuditRow(
+            content_type_id=ct, object_id=1, action="updated", changes={"assignee": (None, 1)}
+        ),
+    ):
+        with pytest.raises(ValueError, match="side effects"):
+            audit_rows_insert(rows=[row])
+    assert not AuditEvent.objects.exists()
+
+
+def test_the_bulk_audit_path_returns_each_rows_id_in_order(org) -> None:  # type: ignore[no-untyped-def]
+    ct = ContentType.objects.get_for_model(Incident).pk
+    rows = [
+        AuditRow(content_type_id=ct, object_id=n, action="sla_warning", comment=f"row {n}")
+        for n in (5, 3, 9, 1)
+    ]
+    ids = audit_rows_insert(rows=rows)
+    assert [AuditEvent.objects.get(pk=pk).comment for pk in ids] == [
+        "row 5",
+        "row 3",
+        "row 9",
+        "row 1",
+    ]
