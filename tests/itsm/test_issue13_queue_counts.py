@@ -228,3 +228,15 @@ def test_a_text_search_reads_the_trigram_indexes(org) -> None:  # type: ignore[n
     plan = _plan(fs.qs.order_by().values_list("status", "priority")[:1001])
     assert "incident_title_trgm_idx" in plan and "incident_description_trgm_idx" in plan, plan
     assert [i.title for i in fs.qs] == ["Printer on fire"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_leaves_no_counts_behind(org) -> None:  # type: ignore[no-untyped-def]
+    """A transactional test's flush (or ``manage.py flush``) empties the counts table,
+    then deletes incidents, whose trigger writes -1 rows: the post_migrate that follows a
+    flush counts again."""
+    from django.core.management import call_command
+
+    _raise(org)
+    call_command("flush", interactive=False, verbosity=0)
+    assert list(IncidentCount.objects.values_list("n", flat=True)) == []
