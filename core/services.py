@@ -324,18 +324,6 @@ def _dispatch_outbox(message_id: int) -> None:
 
 
 # --- many at once (set work: the SLA sweep) --------------------------------------------------
-class AuditEntry(NamedTuple):
-    """One row for ``audit_record_many``: ``audit_record``'s arguments."""
-
-    target: models.Model
-    actor: AbstractBaseUser | None
-    action: str
-    from_state: str = ""
-    to_state: str = ""
-    changes: dict[str, tuple[Any, Any]] | None = None
-    comment: str = ""
-
-
 def _ids_returned(rows: list[Any]) -> None:
     if any(r.pk is None for r in rows):  # PostgreSQL and SQLite 3.35+ return them
         raise RuntimeError("This database returns no ids from a bulk insert.")
@@ -476,43 +464,6 @@ def audit_rows_insert(*, rows: list[AuditRow]) -> list[int]:
         ],
         ids=True,
     )
-
-
-def audit_record_many(*, entries: list[AuditEntry]) -> list[AuditEvent]:
-    """``audit_record`` for many rows in one INSERT: the same rows (dated as
-    ``history_at`` says), with the same side effects (``core.notices.on_audit``), in the
-    order given. Inside the caller's transaction."""
-    # ids rather than objects where there are none to keep: a related object's setter
-    # costs more than the rest of the row
-    rows = [
-        AuditEvent(
-            content_type_id=ContentType.objects.get_for_model(e.target).pk,
-            object_id=e.target.pk,
-            **({"actor": e.actor} if e.actor is not None else {"actor_id": None}),
-            action=e.action,
-            from_state=e.from_state,
-            to_state=e.to_state,
-            changes={
-                k: [jsonable(old), jsonable(new)] for k, (old, new) in (e.changes or {}).items()
-            },
-            comment=e.comment,
-        )
-        for e in entries
-    ]
-    if not rows:
-        return []
-    created = AuditEvent.objects.bulk_create(rows)
-    _ids_returned(created)
-    moment = _history_moment.get()
-    if moment is not None:  # created_at is auto_now_add: date the backfilled rows after
-        AuditEvent.objects.filter(pk__in=[e.pk for e in created]).update(created_at=moment)
-        for event in created:
-            event.created_at = moment
-    from core import notices  # notices write through this module
-
-    for entry, event in zip(entries, created, strict=True):
-        notices.on_audit(event=event, record=entry.target, changes=entry.changes or {})
-    return created
 
 
 def outbox_is_suppressed() -> bool:
