@@ -94,6 +94,10 @@ class CalendarSpec:
         if anchor is None or first < anchor:
             anchor, sums = first - timedelta(days=366), [0.0]
         need = (last - anchor).days
+        if len(sums) <= need:
+            # extended on a copy and swapped in whole: a thread reading meanwhile never
+            # sees a half-built list, two extending at once each build a whole one
+            sums = list(sums)
         day = anchor + timedelta(days=len(sums) - 1)
         while len(sums) <= need:
             sums.append(

@@ -45,11 +45,13 @@ log = logging.getLogger(__name__)
 
 
 class SpecCache(dict[int, CalendarSpec]):
-    """Calendar specs by calendar id, for the length of one operation."""
+    """Calendar specs by calendar id, for the length of one operation: each the process's
+    own (``sla.selectors.calendar_spec``), so what a spec keeps (its running sums of
+    working days) serves the next operation too."""
 
     def get_spec(self, calendar: BusinessCalendar) -> CalendarSpec:
         if calendar.pk not in self:
-            self[calendar.pk] = calendar.spec()
+            self[calendar.pk] = calendar_spec(calendar)
         return self[calendar.pk]
 
 
