@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import F, OrderBy
-from django_filters import utils
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -181,11 +180,7 @@ class KeptFilterBackend(DjangoFilterBackend):
     """django-filter's backend, keeping the filter set it ran on the view
     (``view.active_filterset``) so the list's count can read which filters are in use."""
 
-    def filter_queryset(self, request: Any, queryset: Any, view: Any) -> Any:
-        filterset = self.get_filterset(request, queryset, view)
+    def get_filterset(self, request: Any, queryset: Any, view: Any) -> Any:
+        filterset = super().get_filterset(request, queryset, view)
         view.active_filterset = filterset
-        if filterset is None:
-            return queryset
-        if not filterset.is_valid() and self.raise_exception:
-            raise utils.translate_validation(filterset.errors)
-        return filterset.qs
+        return filterset
