@@ -1380,7 +1380,7 @@ def _seed(
     from django.core.management.color import no_style
     from django.db import connection
 
-    from core.models import Sequence
+    from core.services import sequence_set
 
     org = _load_org(connection, plan, rnd, now_ts, tables)
     out(
@@ -1415,7 +1415,7 @@ def _seed(
         **numbers,
     }
     for name, value in last.items():
-        Sequence.objects.update_or_create(name=name, defaults={"last_value": value})
+        sequence_set(name, value)
     return tables
 
 

@@ -20,3 +20,15 @@ class CoreConfig(AppConfig):
         from core.models import Team
 
         refcache.watch(Team)  # the intake team of new incidents is kept per process
+
+        from django.db.models.signals import post_migrate
+
+        post_migrate.connect(_key_sequences_after_migrate, sender=self)
+
+
+def _key_sequences_after_migrate(using: str = "default", **kwargs: object) -> None:
+    """A flush (which sends post_migrate) empties ``core.Sequence`` but leaves the key
+    sequences of PostgreSQL: drop those, so numbering starts again from the rows."""
+    from core.services import key_sequences_forget_orphans
+
+    key_sequences_forget_orphans(using)

@@ -129,7 +129,11 @@ class UserProfile(models.Model):
 
 
 class Sequence(models.Model):
-    """Counters for human keys (INC-1042); the row is locked while a number is taken."""
+    """Human-key counters (INC-1042), one row per name (``core.services.sequence_next``).
+
+    SQLite: the row is the counter, locked while a number is taken. PostgreSQL: the
+    numbers come from the database sequence ``core_key_<name>``, which waits for nobody;
+    the row holds where that sequence began (its ``last_value`` is not kept current)."""
 
     name = models.CharField(max_length=40, primary_key=True)
     last_value = models.PositiveBigIntegerField(default=1000)

@@ -11,6 +11,7 @@ import datetime
 import json
 import logging
 import math
+import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -68,11 +69,18 @@ def moment_now() -> datetime.datetime:
 
 
 def sequence_next(name: str) -> int:
-    """Take the next number of a human-key sequence (locks its row until commit).
+    """Take the next number of a human-key sequence (``INC-1042``).
 
-    One statement: the increment and the read are a single ``UPDATE … RETURNING``
-    (PostgreSQL, SQLite 3.35+), so two creates never take the same number and neither
-    reads the row first. The row is made on the first use of a name."""
+    PostgreSQL: ``nextval`` of the database sequence ``core_key_<name>``, which never waits
+    for another transaction: a counter row locked until commit made every create wait for
+    the one before it to commit (issue 13). A rolled-back create leaves a gap, as in Jira
+    and ServiceNow. The sequence is made on the first use of a name, starting after the
+    name's ``core.Sequence`` row (made too, at 1000, when missing).
+
+    SQLite (one writer at a time anyway): the row itself, incremented and read in one
+    ``UPDATE … RETURNING`` (SQLite 3.35+), locked until commit."""
+    if connection.vendor == "postgresql":
+        return _pg_sequence_next(name)
     table = connection.ops.quote_name(Sequence._meta.db_table)
     sql = f"UPDATE {table} SET last_value = last_value + 1 WHERE name = %s RETURNING last_value"
     with connection.cursor() as cursor:
@@ -83,6 +91,64 @@ def sequence_next(name: str) -> int:
             cursor.execute(sql, [name])
             row = cursor.fetchone()
     return int(row[0])
+
+
+KEY_SEQUENCE_PREFIX = "core_key_"
+
+
+def key_sequence_name(name: str) -> str:
+    """The PostgreSQL sequence behind a human-key name (a short lower-case word)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
+        raise ValueError(f"Not a key sequence name: {name!r}")
+    return f"{KEY_SEQUENCE_PREFIX}{name}"
+
+
+def _pg_sequence_next(name: str) -> int:
+    seq = key_sequence_name(name)
+    with connection.cursor() as cursor:
+        # nextval(NULL) is NULL (the function is strict): a missing sequence is no error,
+        # so the caller's transaction goes on, and the usual case stays one statement
+        cursor.execute("SELECT nextval(to_regclass(%s))", [seq])
+        value = cursor.fetchone()[0]
+        if value is None:
+            row, _ = Sequence.objects.get_or_create(name=name)
+            cursor.execute(
+                f"CREATE SEQUENCE IF NOT EXISTS {connection.ops.quote_name(seq)} "
+                f"AS bigint MINVALUE 0 START WITH {int(row.last_value) + 1}"
+            )
+            cursor.execute("SELECT nextval(%s)", [seq])
+            value = cursor.fetchone()[0]
+    return int(value)
+
+
+def sequence_set(name: str, last_value: int) -> None:
+    """The next number ``sequence_next(name)`` takes is ``last_value + 1`` (imports and
+    the benchmark's loader, which write numbers themselves)."""
+    Sequence.objects.update_or_create(name=name, defaults={"last_value": last_value})
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # setval(NULL, …) is NULL: no sequence yet
+            cursor.execute(
+                "SELECT setval(to_regclass(%s), %s)", [key_sequence_name(name), last_value]
+            )
+
+
+def key_sequences_forget_orphans(using: str = "default") -> None:
+    """Drop the key sequences whose ``core.Sequence`` row is gone (after a flush, which
+    empties the table but leaves sequences): the next use starts again from the row."""
+    from django.db import connections
+
+    conn = connections[using]
+    if conn.vendor != "postgresql":
+        return
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'S' AND n.nspname = current_schema() AND c.relname LIKE %s "
+            "AND NOT EXISTS (SELECT 1 FROM core_sequence s WHERE %s || s.name = c.relname)",
+            [f"{KEY_SEQUENCE_PREFIX}%", KEY_SEQUENCE_PREFIX],
+        )
+        for (relname,) in cursor.fetchall():
+            cursor.execute(f"DROP SEQUENCE IF EXISTS {conn.ops.quote_name(relname)}")
 
 
 def jsonable(value: Any) -> Any:
