@@ -18,30 +18,35 @@ from sla.models import BusinessCalendar, SlaClock, SlaClockEvent, SlaPolicy
 Specs = dict[int, tuple[CalendarSpec, float | None]]
 
 
+def _policies() -> dict[int, SlaPolicy]:
+    """Every SLA policy with its calendar, by id: a handful of rows, kept per process until
+    one changes (``core.refcache``). Shared read-only by every clock a process shows."""
+
+    def load() -> dict[int, SlaPolicy]:
+        return {p.pk: p for p in SlaPolicy.objects.select_related("calendar")}
+
+    return refcache.cached("sla_policies", load)
+
+
 class _SharedPolicies(ModelIterable):
-    """Clocks that share one instance of each policy and of each calendar: a page's fifty
-    clocks hold a handful of policies over two calendars (the joined rows carry a copy
-    each)."""
+    """Clocks whose policy (and its calendar) is the process's shared copy (``_policies``)
+    instead of columns joined into every clock row and an instance built per clock: a
+    page's fifty clocks hold a handful of policies over two calendars."""
 
     def __iter__(self):  # type: ignore[no-untyped-def]
-        policies: dict[int, SlaPolicy] = {}
-        calendars: dict[int, BusinessCalendar] = {}
+        policies = _policies()
         for clock in super().__iter__():
             policy = policies.get(clock.policy_id)
-            if policy is None:
-                policy = policies[clock.policy_id] = clock.policy
-                calendar = calendars.setdefault(policy.calendar_id, policy.calendar)
-                if calendar is not policy.calendar:
-                    policy.calendar = calendar
-            else:
+            if policy is not None:  # else made since the copy was read: read on access
                 clock.policy = policy
             yield clock
 
 
 def clock_prefetch() -> Prefetch:
-    """Prefetch a ticket queryset's clocks with their policies and calendars: one query,
-    whatever the page size (the calendars' hours and holidays: ``calendar_spec``)."""
-    clocks = SlaClock.objects.select_related("policy__calendar")
+    """Prefetch a ticket queryset's clocks, with their policies and calendars from the
+    process's copy: one query, whatever the page size (the calendars' hours and holidays:
+    ``calendar_spec``)."""
+    clocks = SlaClock.objects.all()
     clocks._iterable_class = _SharedPolicies
     return Prefetch("sla_clocks", queryset=clocks)
 
