@@ -21,10 +21,12 @@ def defects_prefetch() -> Prefetch:
     return Prefetch(
         "work_items",
         to_attr="linked_defects",
-        # the project too: a work item's key is its project's code and number
-        queryset=WorkItem.objects.filter(kind=Kind.DEFECT).select_related(
-            "target_release", "fixed_in_release", "project"
-        ),
+        # the project too: a work item's key is its project's code and number. Unordered:
+        # the default order costs more to compile than the query, and an incident has one
+        # defect at most (``_link_incident``)
+        queryset=WorkItem.objects.filter(kind=Kind.DEFECT)
+        .select_related("target_release", "fixed_in_release", "project")
+        .order_by(),
     )
 
 
@@ -352,14 +354,15 @@ def hypercare_prefetch() -> Prefetch:
 
     return Prefetch(
         "hypercare_routes",
-        queryset=HypercareRoute.objects.select_related("release__project", "team"),
+        # unordered (``_routes`` orders them): the default order costs more to compile
+        queryset=HypercareRoute.objects.select_related("release__project", "team").order_by(),
         to_attr="hypercare",
     )
 
 
 def _routes(incident: Any) -> list[Any]:
     if hasattr(incident, "hypercare"):
-        return incident.hypercare
+        return sorted(incident.hypercare, key=lambda r: (r.created_at, r.pk))
     return list(incident.hypercare_routes.select_related("release__project", "team"))
 
 
