@@ -117,6 +117,19 @@ def _row_filter(active: dict[str, Any]) -> Q:
     return cond
 
 
+def _matches_none(q: Any) -> bool:
+    """``q`` can match no row: it is ``pk__in=[]`` (what ``team_queue_q`` answers when
+    nothing is routed), an OR of such, or an AND with one of them."""
+    if not isinstance(q, Q):  # a (lookup, value) leaf; a subquery is never read here
+        lookup, value = q
+        return lookup == "pk__in" and isinstance(value, list | tuple | set) and not value
+    if q.negated or not q.children:
+        return False
+    if q.connector == Q.AND:
+        return any(_matches_none(child) for child in q.children)
+    return all(_matches_none(child) for child in q.children)
+
+
 def _grouped(qs: QuerySet[Incident]) -> list[tuple[str, int, int]]:
     return list(qs.order_by().values_list("status", "priority").annotate(n=Count("id")))
 
@@ -135,7 +148,8 @@ def incident_counts(user: Any, queue: str, qs: QuerySet[Incident], filterset: An
             .annotate(n=Sum("n"))
         )
         # the few routed in from elsewhere, counted as rows (a handful, on an index)
-        counts.add(_grouped(qs.filter(routed)))
+        if not _matches_none(routed):  # most queues, most of the time: nothing to ask
+            counts.add(_grouped(qs.filter(routed)))
         return counts
     counts.cap = cap = COUNT_CAP
     sample = list(qs.order_by().values_list("status", "priority")[: cap + 1])

@@ -68,3 +68,35 @@ def test_sparse_fetch_of_nothing_asks_nothing(db) -> None:  # type: ignore[no-un
     with CaptureQueriesContext(connection) as ctx:
         sparse_fetch([], ["problem"])
     assert ctx.captured_queries == []
+
+
+def test_a_queue_with_nothing_routed_to_it_asks_nothing_about_routes() -> None:
+    from django.db.models import Q
+
+    from itsm.counts import _matches_none
+
+    nothing = Q(pk__in=[])
+    assert _matches_none(nothing) and _matches_none(nothing | Q(pk__in=()))
+    assert _matches_none(nothing & ~Q(team_id=1))  # AND with nothing: nothing
+    assert not _matches_none(Q(pk__in=[3]) & ~Q(team_id=1))
+    assert not _matches_none(nothing | Q(team_id=1))
+    assert not _matches_none(~nothing) and not _matches_none(Q())
+    assert not _matches_none(Q(pk__in=Incident.objects.none()))  # a subquery: not read
+
+
+def test_queue_sizes_count_what_hypercare_routes_in(org, project, release) -> None:  # type: ignore[no-untyped-def]
+    from django.test import Client
+    from django.utils import timezone
+
+    from itsm.counts import incident_counts
+    from projects.models import Release
+
+    Release.objects.filter(pk=release.pk).update(status="live", went_live_at=timezone.now())
+    routed = _raise(org, "Tax wrong")  # raised in hypercare: the desk's, routed to dev
+    queue = f"team-{org.dev.pk}"
+    sizes = incident_counts(org.developer, queue, selectors.incident_queue(org.developer, queue))
+    assert (sizes.total, sizes.exact) == (1, True)
+    client = Client()
+    client.force_login(org.developer)
+    html = client.get("/desk/", {"queue": queue}).content.decode()
+    assert routed.key in html
