@@ -72,3 +72,19 @@ def team_ref(value: Any, field: str = "team") -> Team | None:
     if team is None:
         raise ValidationFailed(f"No team {value}.", field=field)
     return team
+
+
+def team_members() -> dict[int, list[tuple[int, str]]]:
+    """Every team's active members as (id, the name they go by), by team id, in name
+    order: one query of plain values, for forms that list everyone (an incident's *Assign*
+    lists some three hundred people; building a User for each cost a tenth of the page)."""
+    rows = (
+        Team.members.through.objects.filter(user__is_active=True)
+        .order_by("user__first_name", "user__last_name", "user__username", "user_id")
+        .values_list("team_id", "user_id", "user__first_name", "user__last_name", "user__username")
+    )
+    members: dict[int, list[tuple[int, str]]] = {}
+    for team_id, user_id, first, last, username in rows:
+        # as User.get_full_name, falling back to the login name (core.apps)
+        members.setdefault(team_id, []).append((user_id, f"{first} {last}".strip() or username))
+    return members

@@ -68,6 +68,28 @@ def bulk_assign_groups(teams: Iterable[tuple[Any, list[Any]]]) -> SafeString:
     return mark_safe("".join(out))  # noqa: S308  (names escaped)
 
 
+@register.simple_tag(takes_context=True)
+def assignee_groups(context: template.Context) -> SafeString:
+    """The incident page's *Assign* form: an ``<optgroup>`` per team (``teams``) with its
+    active members (``team_members``: ``{team id: [(user id, name)]}``, read as plain
+    values by the view), me marked ``data-me``, the refused post's choice ``selected``.
+    A template loop over three hundred people cost a third of the page."""
+    me = getattr(context.get("user"), "pk", None)
+    posted = context.get("posted") or {}
+    chosen = _s(posted.get("assignee")) if context.get("open_form") == "assign" else None
+    members = context.get("team_members") or {}
+    out, mine = [], 'data-me="1"'
+    for team in context.get("teams") or ():
+        options = "".join(
+            f'<option value="{pk}" {mine if pk == me else ""}'
+            f"{' selected' if chosen is not None and _s(pk) == chosen else ''}>"
+            f"{escape(label)}</option>"
+            for pk, label in members.get(team.pk, ())
+        )
+        out.append(f'<optgroup label="{escape(team.name)}">{options}</optgroup>')
+    return mark_safe("".join(out))  # noqa: S308  (names escaped)
+
+
 def _s(value: Any) -> str:
     """``value|stringformat:'s'``"""
     return "%s" % (str(value) if isinstance(value, tuple) else value)  # noqa: UP031

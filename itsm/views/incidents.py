@@ -17,6 +17,7 @@ from core.export import csv_response, wants_csv
 from core.extensions import panels_for
 from core.models import Team, Tier
 from core.roles import is_staff_member
+from core.selectors import team_members
 from core.views import DomainErrorMixin
 from core.visibility import parts_for
 from itsm import selectors, services
@@ -162,8 +163,9 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "status_line": requester_status_line(incident),
     }
     if staff:
-        teams = list(Team.objects.prefetch_related("members").order_by("tier", "name"))
+        teams = list(Team.objects.order_by("tier", "name"))
         context["teams"] = teams
+        context["team_members"] = team_members()  # the Assign form's people, as values
         context["next_team"] = _team_for_tier(incident, incident.tier + 1, teams)
         context["edit_form"] = IncidentEditForm(
             initial={

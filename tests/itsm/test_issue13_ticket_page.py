@@ -136,3 +136,49 @@ def test_comments_markdown_is_rendered_as_one_at_a_time_and_cached(db) -> None: 
     assert many[1] == "" and "<strong>bold</strong>" in many[0] and "<li>a</li>" in many[2]
     # what one page rendered, the next page reads from the cache
     assert cache.get(_key(texts[2])) == many[2]
+
+
+def test_the_assign_form_lists_each_teams_active_people_as_the_template_loop_did(org) -> None:  # type: ignore[no-untyped-def]
+    """The Assign form's people come as plain values rendered in Python (a template loop
+    over every member of every team cost a third of a busy page): each team's active
+    members by name, me marked, the refused post's choice kept."""
+    from django.template import Context, Template
+
+    from core.models import Team
+    from core.selectors import team_members
+
+    org.agent_other.is_active = False  # no longer works here: not offered
+    org.agent_other.save()
+    org.desk.members.add(org.agent_other)
+    incident = services.incident_create(actor=org.requester, service=org.service, title="Lost")
+    html = client_for(org.agent).get(incident.get_absolute_url()).content.decode()
+    teams = list(Team.objects.order_by("tier", "name"))
+    posted = {"assignee": str(org.agent.pk)}
+    # what the template loop wrote, over the same people in the same order
+    old = Template(
+        '{% load tandem %}{% for team in teams %}<optgroup label="{{ team.name }}">'
+        '{% for m in team.people %}<option value="{{ m.pk }}" '
+        '{% if m.pk == user.pk %}data-me="1"{% endif %}'
+        '{% if open_form == "assign" and posted.assignee == m.pk|stringformat:"s" %}'
+        " selected{% endif %}>{{ m|actor_label }}</option>{% endfor %}</optgroup>{% endfor %}"
+    )
+    for team in teams:
+        team.people = sorted(
+            team.members.filter(is_active=True),
+            key=lambda u: (u.first_name, u.last_name, u.username, u.pk),
+        )
+    new = Template("{% load desk %}{% assignee_groups %}")
+    for open_form in ("", "assign"):
+        context = {
+            "teams": teams,
+            "team_members": team_members(),
+            "user": org.agent,
+            "open_form": open_form,
+            "posted": posted,
+        }
+        assert new.render(Context(context)) == old.render(Context(context))
+    shown = new.render(Context({**context, "open_form": ""}))
+    assert shown in html  # the page shows exactly this
+    assert f'value="{org.agent.pk}" data-me="1">' in shown
+    assert f'value="{org.agent_other.pk}"' not in shown
+    assert f'value="{org.agent.pk}" data-me="1" selected>' in new.render(Context(context))
