@@ -49,16 +49,15 @@ def choice_options(choices: Iterable[tuple[Any, Any]], current: Any) -> SafeStri
 
 @register.simple_tag
 def bulk_assign_groups(teams: Iterable[tuple[Any, list[Any]]]) -> SafeString:
-    """The bulk bar's *Assign to* groups: each team's queue, then its members (of my own
-    teams), as the template loop wrote them; thirty teams of a template loop each cost
-    more than the rest of the bar."""
+    """The bulk bar's *Assign to* groups: each team's queue, then its people (``(id,
+    name)``, of my own teams), as the template loop wrote them; thirty teams of a
+    template loop each cost more than the rest of the bar."""
     out = []
     for team, members in teams:
         name = esc(team.name)
         people = "".join(
-            f'<option value="{team.pk}:{m.pk}">{esc(m.get_full_name() or m.username)} '
-            f"({name})</option>"
-            for m in members
+            f'<option value="{team.pk}:{pk}">{esc(person)} ({name})</option>'
+            for pk, person in members
         )
         out.append(
             f'\n      <optgroup label="{name} · T{team.tier}">'

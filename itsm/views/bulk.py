@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views import View
 
 from core.exceptions import DomainError, ValidationFailed
 from core.models import Team
+from core.selectors import team_members
 from itsm.models import BulkAction, BulkJob, HoldReason, ResolutionCode
 from itsm.permissions import user_team_ids
 from itsm.services import bulk
@@ -32,22 +32,16 @@ TRANSITION_LABELS = {
 
 def bulk_bar_context(user: Any) -> dict[str, Any] | None:
     """What the queue's action bar offers, or None when the user may not act in bulk (the
-    page then shows no checkboxes). Assign offers every team's queue and the members of
-    the user's own teams (two queries)."""
+    page then shows no checkboxes). Assign offers every team's queue and the people of
+    the user's own teams (two queries; the people as ``(id, name)``)."""
     if not bulk.can_bulk_act(user):
         return None
     mine = user_team_ids(user)
-    from django.contrib.auth import get_user_model
-
-    members = get_user_model().objects.filter(is_active=True).order_by("first_name", "username")
     teams = list(Team.objects.order_by("tier", "name"))
-    # members of my own teams only: the bar never lists another team's people
-    prefetch_related_objects(
-        [t for t in teams if t.pk in mine],
-        Prefetch("members", queryset=members, to_attr="active_members"),
-    )
+    # people of my own teams only: the bar never lists another team's people
+    people = team_members(mine)
     return {
-        "teams": [(t, t.active_members if t.pk in mine else []) for t in teams],
+        "teams": [(t, people.get(t.pk, []) if t.pk in mine else []) for t in teams],
         "transitions": list(TRANSITION_LABELS.items()),
         "hold_reasons": HoldReason.choices,
         "resolution_codes": ResolutionCode.choices,

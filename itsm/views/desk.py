@@ -22,7 +22,7 @@ from core.export import csv_response, wants_csv
 from core.extensions import fields_for
 from core.models import Team, Tier
 from core.roles import is_staff_member
-from core.selectors import team_ref
+from core.selectors import team_people, team_ref
 from core.views import DomainErrorMixin
 from itsm import selectors
 from itsm.counts import Counts, incident_counts
@@ -42,6 +42,8 @@ MAX_ROWS = 10_000
 # What a queue row shows of an incident's neighbours, and the long texts it never shows.
 QUEUE_RELATED = ("service", "team", "assignee", "requester")
 QUEUE_DEFERRED = ("description", "resolution_notes")
+# The assignee filter offers at most this many people of my teams (and me).
+ASSIGNEE_CHOICES = 200
 # The sidebar shows at most this many views of each kind, one count query each.
 SIDEBAR_VIEWS = 20
 AGE_CHOICES = [(1, "over 1 day"), (3, "over 3 days"), (7, "over a week"), (30, "over 30 days")]
@@ -164,17 +166,13 @@ class CountedPaginator(Paginator):
 
 def _assignee_choices(request: HttpRequest, team_ids: Iterable[int]) -> list[tuple[int, str]]:
     """Me first, then the people of my teams (a bounded list, not every user)."""
-    from django.contrib.auth import get_user_model
-
-    users = (
-        get_user_model()
-        .objects.filter(tandem_teams__in=list(team_ids), is_active=True)
-        .exclude(pk=request.user.pk)
-        .distinct()
-        .order_by("first_name", "last_name", "username")[:200]
-    )
     me = request.user
-    return [(me.pk, "Me")] + [(u.pk, u.get_full_name() or u.username) for u in users]
+    seen, people = {me.pk}, []
+    for _, pk, name in team_people(team_ids):
+        if pk not in seen and len(people) < ASSIGNEE_CHOICES:
+            seen.add(pk)
+            people.append((pk, name))
+    return [(me.pk, "Me"), *people]
 
 
 def desk_filter(request: HttpRequest, params: QueryDict) -> tuple[str, list[Team], IncidentFilter]:
