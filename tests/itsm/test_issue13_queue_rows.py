@@ -333,7 +333,7 @@ def test_a_pages_clocks_share_their_policies_and_calendars(org) -> None:  # type
             actor=org.requester, service=org.service, title=f"t{i}", impact="high"
         )
     rows = list(selectors.incident_list(org.agent).order_by("-id"))
-    clocks = [c for inc in rows for c in inc.sla_clocks.all()]
+    clocks = [c for inc in rows for c in inc.prefetched_clocks]  # sla.selectors.clock_prefetch
     assert len(clocks) == 8
     assert len({id(c.policy) for c in clocks}) == len({c.policy_id for c in clocks}) < 8
     calendars = {id(c.policy.calendar) for c in clocks}
