@@ -88,7 +88,7 @@ def hypercare_releases(service_id: int, at: datetime) -> QuerySet[Release]:
         status=ReleaseStatus.LIVE,
         went_live_at__gte=since,
         went_live_at__lte=at,
-    )
+    ).order_by("went_live_at", "pk")  # not Release's default (a join to the projects)
 
 
 def release_suspect_incidents(release: Release) -> QuerySet[Incident]:

@@ -25,7 +25,7 @@ from itsm.exports import INCIDENT_COLUMNS
 from itsm.filters import IncidentFilter
 from itsm.models import Incident
 from itsm.permissions import ensure_can_fire
-from sla.models import SlaClock
+from sla.selectors import PREFETCHED_CLOCKS
 
 
 class IncidentViewSet(CsvExportMixin, IncidentLinksMixin, TicketViewSet):
@@ -97,9 +97,6 @@ def _as_created(incident: Incident) -> Incident:
     other apps add (core.extensions) is read, as the list reads it: a subscriber may have
     written some (a hypercare route)."""
     started = incident.sla_clocks_started  # type: ignore[attr-defined]
-    clocks = SlaClock.objects.none()
-    clocks._result_cache = sorted(started, key=lambda c: c.target)  # type: ignore[attr-defined]
-    clocks._prefetch_done = True  # type: ignore[attr-defined]
-    incident._prefetched_objects_cache = {"sla_clocks": clocks}  # type: ignore[attr-defined]
+    setattr(incident, PREFETCHED_CLOCKS, list(started))  # as sla.selectors.clock_prefetch
     prefetch_related_objects([incident], *prefetches_for("incident"))
     return incident
