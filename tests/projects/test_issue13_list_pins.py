@@ -32,8 +32,9 @@ class World:
     project: Any
     release: Any
     iteration: Any
-    item: Any  # the work item whose page gathers comments, links and children
+    item: Any  # the work item whose page gathers comments, links, children and changes
     pm: Any
+    defect: Any  # the defect whose page gathers incidents
 
 
 @pytest.fixture
@@ -51,7 +52,10 @@ def world(org, project) -> World:  # type: ignore[no-untyped-def]
     item = ps.work_item_create(
         actor=org.developer, kind="enhancement", project=project, title="Hub item"
     )
-    return World(org, project, release, iteration, item, pm)
+    defect = ps.work_item_create(
+        actor=org.developer, kind="defect", project=project, title="Hub defect"
+    )
+    return World(org, project, release, iteration, item, pm, defect)
 
 
 def _add(w: World, i: int) -> None:
@@ -71,6 +75,8 @@ def _add(w: World, i: int) -> None:
     ps.release_create(
         actor=dev, project=w.project, version=f"1.{i}", planned_date=date.today() + timedelta(60)
     )
+    incident = _in_queue(org, org.dev, f"Incident {i}", i + 1)  # my work's 3rd-line ones
+    ps.defect_link_incident(item=w.defect, actor=dev, incident=incident)
     for kind in ("defect", "enhancement"):
         row = ps.work_item_create(
             actor=dev,
@@ -86,6 +92,9 @@ def _add(w: World, i: int) -> None:
         )
         work_item_plan(item=row, iteration=w.iteration, actor=dev)
         time_log(actor=dev, target=row, hours="1", note=f"Worked {i}")
+        if kind == "defect":  # a defect's incidents (counts, SLA) come with the list
+            hurt = _in_queue(org, org.support, f"Hurt by {i}", i + 2)
+            ps.defect_link_incident(item=row, actor=dev, incident=hurt)
     # open defects no release fixes: the release notes' known issues (the worst first)
     other = ps.work_item_create(
         actor=dev, kind="defect", project=w.project, title=f"Linked {i}", priority=2
@@ -94,7 +103,6 @@ def _add(w: World, i: int) -> None:
         item=w.item, other=other, kind="relates" if i % 2 else "blocks", actor=dev
     )
     ps.work_comment(item=w.item, actor=dev, body=f"Comment {i}")
-    _in_queue(org, org.dev, f"Incident {i}", i + 1)  # my work's 3rd-line incidents
     change = cs.change_create(
         actor=dev, type="emergency", title=f"Hotfix {i}", services=[org.service], **PLANS
     )
@@ -106,13 +114,16 @@ def _add(w: World, i: int) -> None:
         slip_days=1,
         developer=dev,
     )
+    ps.enhancement_link_change(item=w.item, actor=dev, change=change)
 
 
 def _queries(client, url: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     with CaptureQueriesContext(connection) as ctx:
         res = client.get(url)
         assert res.status_code == 200, (url, res.content[:500])
-    return len(ctx.captured_queries), res.content.decode()
+        # an export streams: its rows are read while the body is
+        body = b"".join(res.streaming_content) if res.streaming else res.content
+    return len(ctx.captured_queries), body.decode()
 
 
 def _pin(w: World, viewer: Any, url: str, shown: Any) -> tuple[int, int]:
@@ -146,6 +157,8 @@ API = [
     ("/api/v1/iterations/", "developer", _count("Sprint ")),
     ("/api/v1/time-entries/", "developer", _count("Worked ")),
     ("capacity", "developer", _count('"username":"member')),
+    ("/api/v1/defects/export/", "developer", _count("Row defect")),
+    ("/api/v1/enhancements/export/", "developer", _count("Row enhancement")),
     ("/api/v1/emergency-decisions/", "change_manager", _count('"change":"CHG-')),
 ]
 
@@ -162,14 +175,24 @@ PAGES = [
     ("/projects/PAY/", "developer", _count("Row ")),
     ("/projects/PAY/?lanes=epic", "developer", _count("Row ")),
     ("/projects/PAY/backlog/", "developer", _count("Row ")),
+    ("/projects/PAY/backlog/?export=csv", "developer", _count("Row ")),
     ("/my-work/", "developer", lambda b: min(b.count("Row "), b.count("Incident "))),
     ("/projects/PAY/iterations/", "developer", _count("Sprint ")),
     ("iteration", "developer", _count("Row ")),
     ("release", "developer", _count("Row ")),
-    ("item", "developer", lambda b: min(b.count("Comment "), b.count("Linked "))),
+    (
+        "item",
+        "developer",
+        lambda b: min(b.count("Comment "), b.count("Linked "), b.count("Hotfix ")),
+    ),
+    ("defect", "developer", _count("Incident ")),
     ("item?tab=comments", "developer", _count("Comment ")),
     ("item?tab=history", "developer", _count("Linked ")),
     ("/projects/PAY/components/", "developer", _count("Component ")),
+    ("/projects/new/", "admin", _count("Member ")),  # the project managers offered
+    ("/projects/PAY/settings/", "admin", _count("Member ")),
+    ("/projects/PAY/releases/new/", "developer", _count("CHG-")),  # the open changes
+    ("release_edit", "developer", _count("CHG-")),
     ("/work/new/", "developer", _count("PAY 1.")),  # every project's open releases offered
     ("/work/new/?project=PAY", "developer", lambda b: min(b.count("1."), b.count("Member "))),
     ("capacity", "developer", _count("member")),
@@ -183,6 +206,10 @@ def test_pages_cost_the_same_for_one_or_twelve_rows(world, url, role, shown) -> 
         url = f"/iterations/{world.iteration.pk}/"
     elif url == "release":
         url = f"/releases/{world.release.pk}/"
+    elif url == "defect":
+        url = world.defect.get_absolute_url()
+    elif url == "release_edit":
+        url = f"/releases/{world.release.pk}/edit/"
     elif url == "capacity":
         url = f"/teams/{world.org.dev.pk}/capacity/"
     elif url.startswith("item"):
