@@ -156,8 +156,11 @@ def gate_checks(
 
 def unfinished_items(release: Release) -> Any:
     """The defects and enhancements targeted at the release that are not done yet."""
-    return release.targeted_items.filter(status__in=[s.value for s in WORK_OPEN_STATES]).order_by(
-        "priority", "kind", "number"
+    # the release page names each one's assignee: joined, not one query a row
+    return (
+        release.targeted_items.filter(status__in=[s.value for s in WORK_OPEN_STATES])
+        .select_related("assignee")
+        .order_by("priority", "kind", "number")
     )
 
 

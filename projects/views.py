@@ -122,6 +122,7 @@ class ReleaseDetailView(StaffPage):
                 "may_set_change": open_release
                 and can_manage_releases(request.user, release.project),
                 "other_releases": Release.objects.filter(project=release.project)
+                .select_related("project")  # each option names it (Release.__str__)
                 .exclude(pk=release.pk)
                 .exclude(status__in=["live", "rolled_back", "cancelled"]),
                 "may_go_outside_window": change is not None

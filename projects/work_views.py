@@ -36,8 +36,9 @@ TABS = ("all", "comments", "history")
 
 
 def _open_releases(releases: Any) -> Any:
-    """Releases an item may still target (the edit form and transitions offer the same)."""
-    return releases.exclude(status__in=["cancelled", "rolled_back"])
+    """Releases an item may still target (the edit form and transitions offer the same).
+    Each option names its project (``Release.__str__``): joined, not one query a release."""
+    return releases.exclude(status__in=["cancelled", "rolled_back"]).select_related("project")
 
 
 def _create_choices(request: HttpRequest, code: str) -> dict[str, Any]:
