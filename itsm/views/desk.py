@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -100,11 +100,19 @@ def _active_view(request: HttpRequest, params: QueryDict) -> SavedView | None:
 
 
 def sidebar_views(request: HttpRequest) -> dict[str, list[dict[str, Any]]]:
-    """My views and my teams' views, each with the count of its filter (one query per
-    view, at most ``SIDEBAR_VIEWS`` of each kind)."""
-    mine = selectors.saved_views_for(request.user).filter(owner=request.user, team__isnull=True)
+    """My views and my teams' views, each with the count of its filter (one query for the
+    views, one per view for its count, at most ``SIDEBAR_VIEWS`` of each kind)."""
     team_ids = user_team_ids(request.user)
-    shared = selectors.saved_views_for(request.user).filter(team_id__in=team_ids)
+    views = selectors.saved_views_for(request.user).filter(
+        Q(owner=request.user, team__isnull=True) | Q(team_id__in=team_ids)
+    )
+    mine: list[SavedView] = []
+    shared: list[SavedView] = []
+    for view in views:  # in name order, as each list was read before
+        if view.team_id is None:
+            mine.append(view)
+        else:
+            shared.append(view)
     return {
         "mine": [_view_entry(request, v) for v in mine[:SIDEBAR_VIEWS]],
         "team": [_view_entry(request, v) for v in shared[:SIDEBAR_VIEWS]],
