@@ -46,6 +46,7 @@ def urls(team_ids: list[int], key: str) -> list[str]:
         f"/desk/?queue=team-{t}&unassigned=true",
         f"/desk/?queue=team-{t}&sla=breached",
         f"/desk/?queue=team-{t}&sla=at_risk",
+        f"/desk/?queue=team-{t}&sla=at_risk&ordering=sla",
         "/desk/?queue=all&sla=breached",
         f"/desk/?queue=team-{t}&q=printer",
         f"/desk/?queue=team-{t}&older_than_days=30",

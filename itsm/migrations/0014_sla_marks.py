@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='incident',
-            index=models.Index(condition=models.Q(('sla_risk_due_at__isnull', False)), fields=['sla_risk_due_at'], name='incident_sla_risk_idx'),
+            index=models.Index(condition=models.Q(('sla_risk_due_at__isnull', False)), fields=['sla_due_at', 'id'], name='incident_sla_risk_idx'),
         ),
         migrations.RunPython(fill, migrations.RunPython.noop),
     ]

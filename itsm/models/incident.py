@@ -161,7 +161,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     # ... whether a clock missed its target (breached: this or sla_due_at <= now) ...
     sla_breached = models.BooleanField(default=False, editable=False)
     # ... and the latest due moment of a ticking, unbreached clock that fired a warning
-    # (at risk: this > now; indexed where set, as few incidents are at risk at a time).
+    # (at risk: this > now; incident_sla_risk_idx below).
     sla_risk_due_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     problem = models.ForeignKey(
@@ -228,8 +228,12 @@ class Incident(ConcurrentTransitionMixin, models.Model):
                 )
                 for name, col in ORDER_COLUMNS
             ],
+            # The incidents at risk (few at a time), in the "SLA urgency" order: ``?sla=
+            # at_risk`` walks them alone in that order (sla_risk_due_at > now implies the
+            # condition), or reads them all for another order. In the queue's own order
+            # index they sit behind every overdue incident, which the planner cannot know.
             models.Index(
-                fields=["sla_risk_due_at"],
+                fields=["sla_due_at", "id"],
                 name="incident_sla_risk_idx",
                 condition=models.Q(sla_risk_due_at__isnull=False),
             ),
