@@ -45,6 +45,9 @@ def urls(team_ids: list[int], key: str) -> list[str]:
         f"/desk/?queue=team-{t}&priority=1&priority=2",
         f"/desk/?queue=team-{t}&unassigned=true",
         f"/desk/?queue=team-{t}&sla=breached",
+        f"/desk/?queue=team-{t}&sla=at_risk",
+        f"/desk/?queue=team-{t}&sla=at_risk&ordering=sla",
+        "/desk/?queue=all&sla=breached",
         f"/desk/?queue=team-{t}&q=printer",
         f"/desk/?queue=team-{t}&older_than_days=30",
         f"/desk/?queue=team-{t}&page=40",
@@ -54,6 +57,8 @@ def urls(team_ids: list[int], key: str) -> list[str]:
     api += [
         f"/api/v1/incidents/?team={t}&status=new",
         "/api/v1/incidents/?priority=1",
+        "/api/v1/incidents/?sla=breached",
+        f"/api/v1/incidents/?team={t}&sla=at_risk&ordering=sla",
         "/api/v1/incidents/?page=400",
         f"/api/v1/incidents/{key}/",
     ]

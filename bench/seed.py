@@ -691,6 +691,7 @@ INCIDENT_FIELDS = [
     "caused_by_change",
     "duplicate_of",
     "parent",
+    "sla_breached",  # from the clocks, with sla_due_at and sla_risk_due_at, in after_load
 ]
 AUDIT_FIELDS = [
     "content_type",
@@ -1029,6 +1030,7 @@ def _incident_part(
                 None,
                 None,
                 None,
+                False,
             )
         )
         audits.extend(audit_rows)
@@ -1462,9 +1464,10 @@ def after_load(connection: Any) -> None:
     it matches the rows exactly. VACUUM sets the visibility map that index-only scans need
     (a fresh COPY has none, and autovacuum would set it in the middle of a load run); it
     cannot run inside a transaction, so a caller in one (a test) gets ANALYZE alone."""
-    from itsm.services.counts import incident_counts_rebuild, incident_sla_due_rebuild
+    from itsm.services.counts import incident_counts_rebuild, incident_sla_marks_rebuild
 
-    incident_sla_due_rebuild()  # the queues' SLA order (the engine keeps it from then on)
+    # the queues' SLA order and filters (the engine keeps them from then on)
+    incident_sla_marks_rebuild()
     incident_counts_rebuild()  # the queues' counts (the load ran without triggers)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and not connection.in_atomic_block:

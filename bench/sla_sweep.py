@@ -135,10 +135,13 @@ def run(args: argparse.Namespace) -> None:
         print(f"  seeded open clocks up to {upto:,} in {time.perf_counter() - t0:.1f} s")
 
     def rearm() -> None:
-        """Put the k due clocks back before their 50 % warning."""
+        """Put the k due clocks back before their 50 % warning, and their incidents back
+        to not at risk (so that every sweep also writes what the incidents keep)."""
         SlaClock.objects.filter(
             content_type=ct, object_id__in=[i.pk for i in due], target="response"
         ).update(fired=0, next_check_at=start + timedelta(minutes=15))
+        if hasattr(Incident, "SLA_KEPT"):
+            Incident.objects.filter(pk__in=[i.pk for i in due]).update(sla_risk_due_at=None)
 
     profiled = False
 

@@ -8,13 +8,12 @@ from typing import Any
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from core.ids import parse_key_number
 from core.models import Service, Team, Tier
 from itsm.models import Incident, IncidentStatus
-from sla.models import ClockState, SlaClock
 
 User = get_user_model()
 
@@ -43,14 +42,6 @@ class WholeNumberFilter(django_filters.NumberFilter):
 
 
 SLA_STATES = [("breached", "Breached"), ("at_risk", "At risk")]
-
-
-def _incident_clocks() -> QuerySet[SlaClock]:
-    # The incident's clocks, joined on the content type's natural key so that no separate
-    # ContentType lookup is needed.
-    return SlaClock.objects.filter(
-        content_type__app_label="itsm", content_type__model="incident", object_id=OuterRef("pk")
-    ).exclude(state=ClockState.CANCELLED)
 
 
 # A text search names at most this many requesters by id; beyond, it matches them by join.
@@ -152,16 +143,16 @@ class IncidentFilter(django_filters.FilterSet):
         return qs.filter(requester_matches(value)) if value.strip() else qs
 
     def filter_sla(self, qs: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
+        # Per clock (cancelled ones aside): breached is a clock that missed its target or a
+        # ticking one already overdue (not swept yet); at risk a ticking, unbreached clock
+        # whose warning fired (``fired``: the highest threshold the sweep passed) and whose
+        # due moment is still ahead. Read off the incident row, where the SLA engine keeps
+        # them (``Incident.SLA_KEPT``), so the queue's own index walk answers it.
         now = timezone.now()
-        ticking = Q(stopped_at__isnull=True, running_since__isnull=False)
-        breached = Q(breached=True) | (ticking & Q(due_at__lte=now))
         if value == "breached":
-            return qs.filter(Exists(_incident_clocks().filter(breached)))
+            return qs.filter(Q(sla_breached=True) | Q(sla_due_at__lte=now))
         if value == "at_risk":
-            # ``fired`` is the highest threshold the SLA sweep has passed: a warning (< 100)
-            # fired and the clock still ticking towards a due moment still ahead.
-            warned = ticking & Q(breached=False, fired__gt=0, fired__lt=100, due_at__gt=now)
-            return qs.filter(Exists(_incident_clocks().filter(warned)))
+            return qs.filter(sla_risk_due_at__gt=now)
         return qs
 
     def filter_older_than(

@@ -39,9 +39,41 @@ class SlaTicket(Protocol):
         """Where warnings go: the assignee, else the team's queue."""
         ...
 
-    # Optional: ``sla_due_moved(due)``, told the earliest due moment of its ticking clocks
-    # (None when none ticks) whenever the engine moves its clocks, for a ticket that keeps
-    # it to order its queues by (``Incident.sla_due_at``).
+    # Optional: ``SLA_KEPT`` (a class attribute, ``SlaKept``): the ticket's columns the
+    # engine keeps from its clocks, so that its queues order and filter by them off the
+    # ticket row (``Incident.sla_due_at``, ``sla_breached``, ``sla_risk_due_at``).
+
+
+@dataclass(frozen=True)
+class SlaKept:
+    """Which columns of a ticket's table hold what the SLA engine keeps from its clocks
+    (cancelled clocks left out); a column a ticket type lacks is None. The engine writes
+    them whenever it changes a clock (``sla.services.ticket_marks_sync``, and in bulk for
+    the sweep), only when a value moves.
+
+    - ``due``: the earliest ``due_at`` of a ticking clock (running, not stopped), or None;
+    - ``breached``: some clock missed its target (``breached``, which stays true);
+    - ``risk_due``: the latest ``due_at`` of a ticking, unbreached clock that fired a
+      warning (0 < fired < 100), or None. "Some warned clock is due after t" is the same
+      as "the latest is after t", so ``risk_due > now`` is the desk's "at risk".
+    """
+
+    due: str | None = None
+    breached: str | None = None
+    risk_due: str | None = None
+
+    def columns(self) -> dict[str, str]:
+        """Mark name → field name, for the marks the ticket keeps."""
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class SlaMarks:
+    """The values of ``SlaKept``'s columns for one ticket."""
+
+    due: Any = None
+    breached: bool = False
+    risk_due: Any = None
 
 
 def tickets_for_sla(model: type[models.Model], pks: Iterable[int]) -> list[Any]:

@@ -194,7 +194,12 @@ class SlaClock(models.Model):
     object_id = models.PositiveBigIntegerField()
     ticket = GenericForeignKey("content_type", "object_id")
     target = models.CharField(max_length=12, choices=Target.choices)
-    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="clocks")
+    # No index on policy, service or team: nothing reads clocks by them but the reports,
+    # which group a period's clocks (a scan), and the rare delete of a policy, service or
+    # team; every clock the sweep moves would write each of them (docs/decisions.md).
+    policy = models.ForeignKey(
+        SlaPolicy, on_delete=models.PROTECT, related_name="clocks", db_index=False
+    )
     target_seconds = models.PositiveIntegerField()
     thresholds = models.JSONField(default=list)
     state = models.CharField(max_length=10, choices=ClockState.choices, default=ClockState.RUNNING)
@@ -215,10 +220,20 @@ class SlaClock(models.Model):
     # Copied from the ticket at each change, for reports grouped by these.
     priority = models.PositiveSmallIntegerField(null=True, blank=True)
     service = models.ForeignKey(
-        "core.Service", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "core.Service",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     team = models.ForeignKey(
-        "core.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "core.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:

@@ -149,9 +149,9 @@ def clocks_rebuild(ticket: SlaTicket, ticket_type: str, now: datetime) -> list[S
         )
         for audit, change, elapsed in happened
     )
-    from sla.services import ticket_due_sync  # services import this module
+    from sla.services import ticket_marks_sync  # services import this module
 
-    ticket_due_sync(ticket, clocks.values())
+    ticket_marks_sync(ticket, clocks.values())
     return list(clocks.values())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -37,8 +38,16 @@ from core.services import (
 )
 from sla import engine
 from sla.calendar import CalendarSpec
-from sla.interface import SlaTicket, tickets_for_sla
-from sla.models import BusinessCalendar, ClockEvent, SlaClock, SlaClockEvent, SlaPolicy, Target
+from sla.interface import SlaKept, SlaMarks, SlaTicket
+from sla.models import (
+    BusinessCalendar,
+    ClockEvent,
+    ClockState,
+    SlaClock,
+    SlaClockEvent,
+    SlaPolicy,
+    Target,
+)
 from sla.selectors import calendar_spec
 
 log = logging.getLogger(__name__)
@@ -178,7 +187,7 @@ def clocks_sync(
     ]
     if rows:
         SlaClockEvent.objects.bulk_create(rows)
-    ticket_due_sync(ticket, clocks.values())
+    ticket_marks_sync(ticket, clocks.values())
     retargeted = [f"{c.clock.target}: {c.note}" for c in changes if c.kind == ClockEvent.RETARGETED]
     if retargeted:
         audit_record(
@@ -192,19 +201,131 @@ def clocks_sync(
     return list(clocks.values())
 
 
-def ticket_due_sync(ticket: SlaTicket, clocks: Iterable[SlaClock]) -> None:
-    """Hand the ticket its clocks' earliest due moment (a ticking clock's; None when none
-    ticks) when it keeps one (``SlaTicket.sla_due_moved``): its queues order by it off an
-    index instead of aggregating the clocks."""
-    moved = getattr(ticket, "sla_due_moved", None)
-    if moved is None:
+def clock_marks(clocks: Iterable[SlaClock | Any]) -> SlaMarks:
+    """What a ticket keeps from its clocks (``sla.interface.SlaKept``); the same as
+    ``marks_select`` computes in SQL."""
+    due, breached, risk = [], False, []
+    for c in clocks:
+        if c.state == ClockState.CANCELLED:
+            continue
+        breached = breached or c.breached
+        if c.running_since is None or c.stopped_at is not None or c.due_at is None:
+            continue
+        due.append(c.due_at)
+        if not c.breached and 0 < c.fired < 100:
+            risk.append(c.due_at)
+    return SlaMarks(due=min(due, default=None), breached=breached, risk_due=max(risk, default=None))
+
+
+def ticket_marks_sync(ticket: SlaTicket, clocks: Iterable[SlaClock]) -> None:
+    """Write what the ticket keeps from its clocks (``SlaTicket.SLA_KEPT``: the earliest
+    due moment, breached, the latest warned due moment) when it keeps any: its queues
+    order and filter by them off its own row instead of reading the clocks. One UPDATE of
+    the columns that moved, none when nothing did.
+
+    Precondition: the caller holds the ticket's row lock (as ``clocks_sync``'s callers
+    do), so the ticket object holds the row's current values."""
+    kept: SlaKept | None = getattr(type(ticket), "SLA_KEPT", None)
+    if kept is None:
         return
-    ticking = [
-        c.due_at
-        for c in clocks
-        if c.running_since is not None and c.stopped_at is None and c.due_at is not None
-    ]
-    moved(min(ticking, default=None))
+    marks = clock_marks(clocks)
+    deferred = ticket.get_deferred_fields()  # type: ignore[attr-defined]
+    moved = {
+        field: getattr(marks, name)
+        for name, field in kept.columns().items()
+        if field in deferred or getattr(ticket, field) != getattr(marks, name)
+    }
+    if moved:
+        for field, value in moved.items():
+            setattr(ticket, field, value)
+        type(ticket)._default_manager.filter(pk=ticket.pk).update(**moved)  # type: ignore[attr-defined]
+
+
+def marks_select(content_type_id: int, *, some: bool) -> tuple[str, list[Any]]:
+    """SQL of ``clock_marks`` for every ticket of a type that has clocks: rows of
+    (ticket id, due, breached, risk_due); with ``some`` for the ids of one more parameter
+    (a list), appended by the caller."""
+    ticking = "running_since IS NOT NULL AND stopped_at IS NULL"
+    warned = f"{ticking} AND NOT breached AND fired > 0 AND fired < 100"
+    live = f"state <> '{ClockState.CANCELLED}'"
+    if connection.vendor == "postgresql":
+        breached = f"COALESCE(BOOL_OR(breached AND {live}), false)"
+        ids = " AND object_id = ANY(%s::bigint[])"
+    else:
+        breached = f"COALESCE(MAX(breached AND {live}), 0)"
+        ids = " AND object_id IN (SELECT value FROM json_each(%s))"
+    sql = (
+        f"SELECT object_id, MIN(CASE WHEN {ticking} THEN due_at END) AS due, "
+        f"{breached} AS breached, MAX(CASE WHEN {warned} THEN due_at END) AS risk_due "
+        f"FROM {SlaClock._meta.db_table} WHERE content_type_id = %s"
+        f"{ids if some else ''} AND ({ticking} OR breached) GROUP BY object_id"
+    )
+    return sql, [content_type_id]
+
+
+def _kept_update(model: type[Any], marks_sql: str, params: list[Any]) -> int:
+    """Set ``model``'s kept columns from ``marks_sql``'s rows where they moved; returns
+    the tickets changed."""
+    kept: SlaKept = model.SLA_KEPT
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = {name: quote(model._meta.get_field(f).column) for name, f in kept.columns().items()}
+    differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    sets = ", ".join(f"{col} = m.{name}" for name, col in columns.items())
+    moved = " OR ".join(f"{table}.{col} {differs} m.{name}" for name, col in columns.items())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {sets} FROM ({marks_sql}) AS m "
+            f"WHERE {table}.{quote(model._meta.pk.column)} = m.object_id AND ({moved})",
+            params,
+        )
+        return cursor.rowcount
+
+
+def tickets_marks_sync(model: type[Any], pks: Iterable[int]) -> int:
+    """``ticket_marks_sync`` for many tickets of ``model`` in one UPDATE, from their clocks
+    as they are in the database (the sweep, after writing its clocks). Returns the
+    tickets changed; only their rows are written.
+
+    Precondition: the caller holds the tickets' row locks."""
+    pks = list(pks)
+    if not pks or getattr(model, "SLA_KEPT", None) is None:
+        return 0
+    ct = ContentType.objects.get_for_model(model).pk
+    sql, params = marks_select(ct, some=True)
+    ids: Any = pks if connection.vendor == "postgresql" else json.dumps(pks)
+    return _kept_update(model, sql, [*params, ids])
+
+
+def tickets_marks_rebuild(model: type[Any]) -> int:
+    """Every ticket's kept columns from its clocks (after a bulk load that wrote clocks
+    without the engine); returns the tickets changed. One transaction."""
+    kept: SlaKept | None = getattr(model, "SLA_KEPT", None)
+    if kept is None:
+        return 0
+    ct = ContentType.objects.get_for_model(model).pk
+    sql, params = marks_select(ct, some=False)
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    defaults = {
+        "due": "NULL",
+        "breached": "false" if connection.vendor == "postgresql" else "0",
+        "risk_due": "NULL",
+    }
+    columns = {name: quote(model._meta.get_field(f).column) for name, f in kept.columns().items()}
+    differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    with transaction.atomic(), connection.cursor() as cursor:
+        # tickets with no clock that counts: the defaults
+        cursor.execute(
+            f"UPDATE {table} SET "
+            + ", ".join(f"{col} = {defaults[name]}" for name, col in columns.items())
+            + " WHERE ("
+            + " OR ".join(f"{col} {differs} {defaults[name]}" for name, col in columns.items())
+            + f") AND {quote(model._meta.pk.column)} NOT IN (SELECT object_id FROM ({sql}) AS m)",
+            params,
+        )
+        changed = cursor.rowcount
+        return changed + _kept_update(model, sql, params)
 
 
 def _denormalise(clock: SlaClock, snap) -> None:  # type: ignore[no-untyped-def]
@@ -232,6 +353,7 @@ def clocks_sweep(*, now: datetime | None = None, batch_size: int = 2000) -> int:
     handled = 0
     specs = PolicySpecs()
     thresholds = _Thresholds()
+    waits = 0
     while True:
         with transaction.atomic():
             claimed = [
@@ -241,10 +363,21 @@ def clocks_sweep(*, now: datetime | None = None, batch_size: int = 2000) -> int:
                 .order_by("next_check_at")
                 .values_list(*DUE_COLUMNS, Cast("thresholds", TextField()))[:batch_size]
             ]
-            thresholds_fire(claimed, now=now, specs=specs)
-        handled += len(claimed)
+            done = thresholds_fire(claimed, now=now, specs=specs)
+        handled += done
         if len(claimed) < batch_size:
-            return handled
+            if done == len(claimed) or waits >= BUSY_RETRIES:
+                return handled
+            # some tickets were held by changes under way (a transition, another
+            # sweeper's batch): a moment for them to commit, then their clocks again
+            waits += 1
+            time.sleep(BUSY_PAUSE)
+
+
+# A batch that left clocks because their tickets were locked tries them again this many
+# times, this many seconds apart, before leaving them to the next sweep.
+BUSY_RETRIES = 20
+BUSY_PAUSE = 0.05
 
 
 class _Thresholds(dict[str, list[int]]):
@@ -387,7 +520,7 @@ def thresholds_fire(
     now: datetime,
     specs: PolicySpecs | None = None,
     queue_breach: bool = True,
-) -> None:
+) -> int:
     """Fire what came due on ``clocks`` at ``now`` and schedule their next check: the one
     threshold logic of the sweep and of ``clocks_catch_up``.
 
@@ -396,10 +529,13 @@ def thresholds_fire(
     the ticket (``sla_warning`` / ``sla_breached``, no actor), one clock event linked to
     it and one e-mail to the ticket's ``sla_watchers`` (``sla.warning`` /
     ``sla.breached``); then the clocks. A breach queues its escalation after commit
-    (``_queue_breach``) unless ``queue_breach`` is False.
+    (``_queue_breach``) unless ``queue_breach`` is False. Then what the tickets keep from
+    their clocks (``tickets_marks_sync``), for those whose threshold fired.
+    Returns the clocks handled: a clock whose ticket another transaction holds is left
+    untouched, due, for the next sweep (``_tickets_of``).
     """
     if not clocks:
-        return
+        return 0
     specs = specs or PolicySpecs()
     specs.load(clocks)
     due: list[tuple[SlaClock | DueClock, float, list[int]]] = []
@@ -413,12 +549,17 @@ def thresholds_fire(
         ]
         due.append((clock, elapsed, percents))
     mailing = not outbox_is_suppressed()
-    tickets = _tickets_of([clock for clock, _, percents in due if percents], whole=mailing)
+    tickets, busy = _tickets_of([clock for clock, _, percents in due if percents], whole=mailing)
     local = timezone.get_current_timezone()
     firings: list[_Firing] = []
+    done: list[SlaClock | DueClock] = []
     for clock, elapsed, percents in due:
         spec = specs[clock.policy_id]
-        if percents and (clock.content_type_id, clock.object_id) not in tickets:
+        key = (clock.content_type_id, clock.object_id)
+        if percents and key in busy:
+            continue  # its ticket is locked by a change under way: the next sweep fires it
+        done.append(clock)
+        if percents and key not in tickets:
             # its ticket is gone: nobody to warn, and never due again
             log.warning("clock %s: ticket %s is gone, not checked again", clock.pk, clock.object_id)
             clock.next_check_at = None
@@ -428,10 +569,17 @@ def thresholds_fire(
         engine.refresh_state(clock)  # type: ignore[arg-type]
         engine.schedule(clock, spec)  # type: ignore[arg-type]
     _firings_write(firings, now, tickets)
-    _clocks_update(clocks, ["fired", "breached", "breached_at", "state", "due_at", "next_check_at"])
+    _clocks_update(done, ["fired", "breached", "breached_at", "state", "due_at", "next_check_at"])
+    fired: dict[int, set[int]] = {}
+    for f in firings:
+        fired.setdefault(f.clock.content_type_id, set()).add(f.clock.object_id)
+    for ct_id, pks in fired.items():
+        # what the tickets keep (at risk, breached) moves with the clocks, in one UPDATE
+        tickets_marks_sync(ContentType.objects.get_for_id(ct_id).model_class(), pks)  # type: ignore[arg-type]
     breached = [f.clock.pk for f in firings if f.percent >= 100]
     if queue_breach and breached:
         transaction.on_commit(lambda: [_queue_breach(clock_id) for clock_id in breached])
+    return len(done)
 
 
 def _clocks_update(clocks: Sequence[SlaClock | DueClock], names: list[str]) -> None:
@@ -476,26 +624,45 @@ def _clocks_update(clocks: Sequence[SlaClock | DueClock], names: list[str]) -> N
 
 def _tickets_of(
     clocks: Sequence[SlaClock | DueClock], *, whole: bool
-) -> dict[tuple[int, int], SlaTicket | None]:
+) -> tuple[dict[tuple[int, int], SlaTicket | None], set[tuple[int, int]]]:
     """The clocks' tickets that still exist, by (content type id, id): one query per
     ticket type. ``whole``: as objects with what their ``sla_watchers`` reads
     (``sla.interface.tickets_for_sla``), for the e-mails; otherwise only their ids (None),
-    for the audit rows."""
+    for the audit rows.
+
+    A ticket type that keeps marks of its clocks (``SLA_KEPT``) has its rows locked,
+    skipping those another transaction holds: the sweep writes them after the clocks,
+    and a change under way holds its ticket and waits for the clocks (the request path's
+    order), so waiting for the ticket here could deadlock. Also returns those skipped
+    (``busy``): their clocks are left for the next sweep, untouched."""
     wanted: dict[int, set[int]] = {}
     for clock in clocks:
         wanted.setdefault(clock.content_type_id, set()).add(clock.object_id)
     found: dict[tuple[int, int], SlaTicket | None] = {}
+    busy: set[tuple[int, int]] = set()
     for ct_id, pks in wanted.items():
         model = ContentType.objects.get_for_id(ct_id).model_class()
         if model is None:  # a ticket type since removed: its clocks have no ticket
             continue
+        locking = getattr(model, "SLA_KEPT", None) is not None
         if whole:
-            for ticket in tickets_for_sla(model, pks):
+            hook = getattr(model, "sla_queryset", None)
+            queryset = hook() if hook is not None else model._default_manager.all()
+            if locking:
+                queryset = queryset.select_for_update(skip_locked=True, of=("self",))
+            for ticket in queryset.filter(pk__in=pks):
                 found[(ct_id, ticket.pk)] = ticket
         else:
-            for pk in model._default_manager.filter(pk__in=pks).values_list("pk", flat=True):
+            queryset = model._default_manager.filter(pk__in=pks)
+            if locking:
+                queryset = queryset.select_for_update(skip_locked=True)
+            for pk in queryset.values_list("pk", flat=True):
                 found[(ct_id, pk)] = None
-    return found
+        missing = {pk for pk in pks if (ct_id, pk) not in found}
+        if locking and missing:  # gone, or locked by another transaction?
+            there = model._default_manager.filter(pk__in=missing).values_list("pk", flat=True)
+            busy |= {(ct_id, pk) for pk in there}
+    return found, busy
 
 
 def _fire(

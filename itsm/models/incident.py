@@ -3,8 +3,6 @@ transition does (who may, which fields, audit, notices) lives in ``itsm.services
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
@@ -12,7 +10,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from core.models import Tier
 from core.services import team_recipients
-from sla.interface import TicketSnapshot
+from sla.interface import SlaKept, TicketSnapshot
 
 
 class Level(models.TextChoices):
@@ -156,9 +154,15 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     responded_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    # The earliest due moment of a ticking SLA clock (sla.services.clocks_sync keeps it):
-    # the queue's "SLA urgency" order reads it off an index instead of the clocks.
+    # Kept by the SLA engine from the incident's clocks (SLA_KEPT, sla.interface.SlaKept),
+    # so the queues order and filter by SLA off the incident row, never reading the clocks:
+    # the earliest due moment of a ticking clock (the "SLA urgency" order, indexed) ...
     sla_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # ... whether a clock missed its target (breached: this or sla_due_at <= now) ...
+    sla_breached = models.BooleanField(default=False, editable=False)
+    # ... and the latest due moment of a ticking, unbreached clock that fired a warning
+    # (at risk: this > now; incident_sla_risk_idx below).
+    sla_risk_due_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     problem = models.ForeignKey(
         "itsm.Problem",
@@ -224,6 +228,15 @@ class Incident(ConcurrentTransitionMixin, models.Model):
                 )
                 for name, col in ORDER_COLUMNS
             ],
+            # The incidents at risk (few at a time), in the "SLA urgency" order: ``?sla=
+            # at_risk`` walks them alone in that order (sla_risk_due_at > now implies the
+            # condition), or reads them all for another order. In the queue's own order
+            # index they sit behind every overdue incident, which the planner cannot know.
+            models.Index(
+                fields=["sla_due_at", "id"],
+                name="incident_sla_risk_idx",
+                condition=models.Q(sla_risk_due_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -247,12 +260,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         return self.status in OPEN_STATES
 
     # --- the SLA engine's view of an incident (sla.interface.SlaTicket) --------------------
-    def sla_due_moved(self, due: datetime | None) -> None:
-        """The SLA engine's earliest due moment of a ticking clock, kept for the queues'
-        "SLA urgency" order (one UPDATE, only when it moved)."""
-        if self.sla_due_at != due:
-            self.sla_due_at = due
-            type(self).objects.filter(pk=self.pk).update(sla_due_at=due)
+    SLA_KEPT = SlaKept(due="sla_due_at", breached="sla_breached", risk_due="sla_risk_due_at")
 
     def sla_snapshot(self) -> TicketSnapshot:
         return TicketSnapshot(

@@ -149,27 +149,11 @@ def incident_counts_rebuild() -> int:
         return IncidentCount.objects.count()
 
 
-def incident_sla_due_rebuild() -> int:
-    """Set every incident's ``sla_due_at`` from its clocks (after a bulk load that wrote
-    clocks without the SLA engine); returns the incidents changed. One transaction."""
-    from django.contrib.contenttypes.models import ContentType
-
+def incident_sla_marks_rebuild() -> int:
+    """Set every incident's SLA columns (``sla_due_at``, ``sla_breached``,
+    ``sla_risk_due_at``) from its clocks, after a bulk load that wrote clocks without the
+    SLA engine; returns the incidents changed. One transaction."""
     from itsm.models import Incident
+    from sla.services import tickets_marks_rebuild
 
-    ct = ContentType.objects.get_for_model(Incident).pk
-    ticking = (
-        f"SELECT object_id, MIN(due_at) AS due FROM sla_slaclock WHERE content_type_id = {ct} "
-        "AND running_since IS NOT NULL AND stopped_at IS NULL GROUP BY object_id"
-    )
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(
-            "UPDATE itsm_incident SET sla_due_at = NULL WHERE sla_due_at IS NOT NULL "
-            f"AND id NOT IN (SELECT object_id FROM ({ticking}) t)"
-        )
-        changed = cur.rowcount
-        cur.execute(
-            f"UPDATE itsm_incident SET sla_due_at = t.due FROM ({ticking}) t "
-            "WHERE t.object_id = itsm_incident.id "
-            "AND (itsm_incident.sla_due_at IS NULL OR itsm_incident.sla_due_at <> t.due)"
-        )
-        return changed + cur.rowcount
+    return tickets_marks_rebuild(Incident)

@@ -172,8 +172,8 @@ def test_a_batch_over_tickets_types_and_calendars_writes_what_the_per_clock_swee
 # their calendars' hours and holidays (3); the tickets with their teams and the teams'
 # members (3; nobody is assigned); the audit rows; the clock events; whom each of the two
 # kinds of e-mail reaches (2 × 2: people, then lists); the outbox rows; the
-# notifications; the clocks.
-SWEEP_QUERIES = 18
+# notifications; the clocks; what the incidents keep of them (breached, at risk).
+SWEEP_QUERIES = 19
 
 
 @pytest.mark.parametrize("k", [2, 24])
@@ -205,8 +205,8 @@ def test_a_sweep_costs_the_same_queries_for_2_or_24_due_clocks(
 # With notices off (demo data, imports, the benchmark) a batch loads only its tickets' ids
 # (whether they still exist), not their assignees, teams and members for e-mails it will
 # not write: the savepoint (2), the claim, the policies (3), the ticket ids, the audit
-# rows, the clock events, the clocks.
-SWEEP_QUERIES_QUIET = 10
+# rows, the clock events, the clocks, what the incidents keep of them.
+SWEEP_QUERIES_QUIET = 11
 
 
 def test_a_sweep_with_notices_off_loads_no_watchers(org, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
