@@ -4,18 +4,13 @@ each kind, then with twelve, the count is the same and the twelve are on the pag
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from core.models import Notification, Service, Tier
 from core.roles import Role
 from core.service_roles import service_role_assign
-from tests.conftest import api_as
 from tests.factories import TeamFactory, UserFactory
+from tests.pins import assert_pinned, client_for, count
 
 
 def _add(org, i: int) -> None:  # type: ignore[no-untyped-def]
@@ -42,28 +37,17 @@ def _add(org, i: int) -> None:  # type: ignore[no-untyped-def]
         )
 
 
-def _queries(client, url: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    with CaptureQueriesContext(connection) as ctx:
-        res = client.get(url)
-        assert res.status_code == 200, (url, res.content[:500])
-    return len(ctx.captured_queries), res.content.decode()
-
-
-def _count(word: str):  # type: ignore[no-untyped-def]
-    return lambda body: body.count(word)
-
-
 CASES = [
-    ("/api/v1/services/", "agent", _count('"name":"Service ')),
-    ("/api/v1/services/", "requester", _count('"name":"Service ')),
-    ("/api/v1/services/payroll/roles/", "agent", _count('"username":"holder')),
-    ("/api/v1/teams/", "agent", _count('"name":"Team ')),
-    ("/api/v1/users/", "agent", _count('"username":"')),
-    ("/api/v1/users/?search=member", "agent", _count('"username":"member')),
-    ("/api/v1/notifications/", "agent", _count('"subject":"Notice ')),
+    ("/api/v1/services/", "agent", count('"name":"Service ')),
+    ("/api/v1/services/", "requester", count('"name":"Service ')),
+    ("/api/v1/services/payroll/roles/", "agent", count('"username":"holder')),
+    ("/api/v1/teams/", "agent", count('"name":"Team ')),
+    ("/api/v1/users/", "agent", count('"username":"')),
+    ("/api/v1/users/?search=member", "agent", count('"username":"member')),
+    ("/api/v1/notifications/", "agent", count('"subject":"Notice ')),
     ("/services/", "admin", lambda b: min(b.count("Service "), b.count("Holder"))),
-    ("/services/payroll/", "admin", _count("Holder")),
-    ("/notifications/", "agent", _count("Notice ")),
+    ("/services/payroll/", "admin", count("Holder")),
+    ("/notifications/", "agent", count("Notice ")),
 ]
 
 
@@ -71,17 +55,4 @@ CASES = [
 def test_shared_lists_cost_the_same_for_one_or_twelve_rows(org, url, role, shown) -> None:  # type: ignore[no-untyped-def]
     url = url.replace("payroll", str(org.service.pk))
     viewer = getattr(org, role)
-    client: Any
-    if url.startswith("/api/"):
-        client = api_as(viewer)
-    else:
-        client = Client()
-        client.force_login(viewer)
-    _add(org, 0)
-    _queries(client, url)  # warm the process's caches (content types, refcache)
-    one, _ = _queries(client, url)
-    for i in range(1, 12):
-        _add(org, i)
-    twelve, body = _queries(client, url)
-    assert shown(body) >= 12, (url, shown(body))  # the twelve are really on the page
-    assert twelve == one, (url, one, twelve)
+    assert_pinned(client_for(viewer, url), url, lambda i: _add(org, i), shown)

@@ -6,21 +6,16 @@ change and request lists.)"""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib.auth.models import Group
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from itsm.models import CatalogItem, CatalogTaskTemplate
 from itsm.services import changes as cs
 from itsm.services.canned import canned_reply_create
 from itsm.services.requests import request_submit
 from itsm.services.saved_views import saved_view_create
-from tests.conftest import api_as
 from tests.itsm.test_changes import PLANS
+from tests.pins import assert_pinned, client_for, count
 
 
 @pytest.fixture
@@ -62,24 +57,13 @@ def _add(org, approvers, i: int) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def _queries(client, url: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    with CaptureQueriesContext(connection) as ctx:
-        res = client.get(url)
-        assert res.status_code == 200, (url, res.content[:500])
-    return len(ctx.captured_queries), res.content.decode()
-
-
-def _count(word: str):  # type: ignore[no-untyped-def]
-    return lambda body: body.count(word)
-
-
 CASES = [
-    ("/api/v1/catalog-items/", "requester", _count('"name":"Item ')),
-    ("/api/v1/approvals/", "change_manager", _count('"REQ-')),
-    ("/api/v1/approvals/", "change_manager", _count('"CHG-')),
-    ("/api/v1/saved-views/", "agent", _count('"name":"')),
-    ("/api/v1/canned-replies/", "agent", _count('"title":"')),
-    ("/catalogue/", "requester", _count("Item ")),
+    ("/api/v1/catalog-items/", "requester", count('"name":"Item ')),
+    ("/api/v1/approvals/", "change_manager", count('"REQ-')),
+    ("/api/v1/approvals/", "change_manager", count('"CHG-')),
+    ("/api/v1/saved-views/", "agent", count('"name":"')),
+    ("/api/v1/canned-replies/", "agent", count('"title":"')),
+    ("/catalogue/", "requester", count("Item ")),
     ("/approvals/", "change_manager", lambda b: min(b.count("REQ-"), b.count("CHG-"))),
     ("/desk/canned/", "agent", lambda b: min(b.count("Mine "), b.count("Shared "))),
 ]
@@ -88,17 +72,4 @@ CASES = [
 @pytest.mark.parametrize(("url", "role", "shown"), CASES)
 def test_desk_lists_cost_the_same_for_one_or_twelve_rows(org, approvers, url, role, shown) -> None:  # type: ignore[no-untyped-def]
     viewer = getattr(org, role)
-    client: Any
-    if url.startswith("/api/"):
-        client = api_as(viewer)
-    else:
-        client = Client()
-        client.force_login(viewer)
-    _add(org, approvers, 0)
-    _queries(client, url)  # warm the process's caches (content types, refcache)
-    one, _ = _queries(client, url)
-    for i in range(1, 12):
-        _add(org, approvers, i)
-    twelve, body = _queries(client, url)
-    assert shown(body) >= 12, (url, shown(body))  # the twelve are really on the page
-    assert twelve == one, (url, one, twelve)
+    assert_pinned(client_for(viewer, url), url, lambda i: _add(org, approvers, i), shown)

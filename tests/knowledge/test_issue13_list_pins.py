@@ -8,14 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from core.models import Service
 from knowledge import services as ks
 from projects.models import Project, Release, ReleaseStatus
-from tests.conftest import api_as
+from tests.pins import assert_pinned, client_for, count
 
 
 @dataclass
@@ -59,52 +56,27 @@ def _add(w: World, i: int) -> None:
     ks.article_update(article=w.hub, actor=org.agent, body=f"v{i + 2}", note=f"Edit {i}")
 
 
-def _queries(client, url: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    with CaptureQueriesContext(connection) as ctx:
-        res = client.get(url)
-        assert res.status_code == 200, (url, res.content[:500])
-    return len(ctx.captured_queries), res.content.decode()
-
-
 def _pin(w: World, viewer: Any, url: str, shown: Any, rows: int = 12) -> tuple[int, int]:
-    client: Any
-    if url.startswith("/api/"):
-        client = api_as(viewer)
-    else:
-        client = Client()
-        client.force_login(viewer)
-    _add(w, 0)
-    _queries(client, url)  # warm the process's caches (content types, refcache)
-    one, _ = _queries(client, url)
-    for i in range(1, 12):
-        _add(w, i)
-    twelve, body = _queries(client, url)
-    assert shown(body) >= rows, (url, shown(body))  # the rows are really on the page
-    assert twelve == one, (url, one, twelve)
-    return one, twelve
-
-
-def _count(word: str):  # type: ignore[no-untyped-def]
-    return lambda body: body.count(word)
+    return assert_pinned(client_for(viewer, url), url, lambda i: _add(w, i), shown, rows)
 
 
 CASES = [
-    ("/api/v1/articles/?status=published", "agent", _count('"title":"Published'), 12),
-    ("/api/v1/articles/", "requester", _count('"title":"Published printer'), 12),
-    ("/api/v1/articles/?q=printer", "requester", _count('"title":"Published printer'), 12),
-    ("/api/v1/articles/?needs_review=true", "agent", _count('"title":"Flagged'), 12),
-    ("/api/v1/articles/hub/versions/", "agent", _count('"note":"Edit'), 12),
-    ("/api/v1/articles/hub/history/", "agent", _count('"action":"'), 12),
-    ("/kb/", "agent", _count("Published printer"), 12),
-    ("/kb/", "requester", _count("Published printer"), 12),
-    ("/kb/?q=printer", "agent", _count("Published printer"), 12),
-    ("/kb/?status=any", "agent", _count("Flagged "), 12),
-    ("/kb/suggest/?title=printer help", "requester", _count("Published printer"), 3),
+    ("/api/v1/articles/?status=published", "agent", count('"title":"Published'), 12),
+    ("/api/v1/articles/", "requester", count('"title":"Published printer'), 12),
+    ("/api/v1/articles/?q=printer", "requester", count('"title":"Published printer'), 12),
+    ("/api/v1/articles/?needs_review=true", "agent", count('"title":"Flagged'), 12),
+    ("/api/v1/articles/hub/versions/", "agent", count('"note":"Edit'), 12),
+    ("/api/v1/articles/hub/history/", "agent", count('"action":"'), 12),
+    ("/kb/", "agent", count("Published printer"), 12),
+    ("/kb/", "requester", count("Published printer"), 12),
+    ("/kb/?q=printer", "agent", count("Published printer"), 12),
+    ("/kb/?status=any", "agent", count("Flagged "), 12),
+    ("/kb/suggest/?title=printer help", "requester", count("Published printer"), 3),
     ("/kb/review/", "agent", lambda b: min(b.count("Flagged "), b.count("Waiting ")), 12),
-    ("/kb/review/?by=service", "agent", _count("Flagged "), 12),
-    ("/kb/releases/", "agent", _count(" 4."), 10),  # ten releases a page
-    ("/kb/hub/", "agent", _count("Edit "), 12),
-    ("/kb/hub/history/", "agent", _count("data-version="), 12),
+    ("/kb/review/?by=service", "agent", count("Flagged "), 12),
+    ("/kb/releases/", "agent", count(" 4."), 10),  # ten releases a page
+    ("/kb/hub/", "agent", count("Edit "), 12),
+    ("/kb/hub/history/", "agent", count("data-version="), 12),
 ]
 
 

@@ -9,9 +9,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from core.roles import Role
 from itsm.services import changes as cs
@@ -20,9 +17,9 @@ from projects.capacity import time_log
 from projects.iterations import iteration_create, iteration_start, work_item_plan
 from projects.models import Release, ReleaseStatus
 from projects.services import structure
-from tests.conftest import api_as
 from tests.factories import UserFactory
 from tests.itsm.test_changes import PLANS
+from tests.pins import assert_pinned, client_for, count
 from tests.projects.test_my_work import _in_queue
 
 
@@ -117,49 +114,22 @@ def _add(w: World, i: int) -> None:
     ps.enhancement_link_change(item=w.item, actor=dev, change=change)
 
 
-def _queries(client, url: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    with CaptureQueriesContext(connection) as ctx:
-        res = client.get(url)
-        assert res.status_code == 200, (url, res.content[:500])
-        # an export streams: its rows are read while the body is
-        body = b"".join(res.streaming_content) if res.streaming else res.content
-    return len(ctx.captured_queries), body.decode()
-
-
 def _pin(w: World, viewer: Any, url: str, shown: Any) -> tuple[int, int]:
-    client: Any
-    if url.startswith("/api/"):
-        client = api_as(viewer)
-    else:
-        client = Client()
-        client.force_login(viewer)
-    _add(w, 0)
-    _queries(client, url)  # warm the process's caches (content types, refcache)
-    one, _ = _queries(client, url)
-    for i in range(1, 12):
-        _add(w, i)
-    twelve, body = _queries(client, url)
-    assert shown(body) >= 12, (url, shown(body))  # the twelve are really on the page
-    assert twelve == one, (url, one, twelve)
-    return one, twelve
-
-
-def _count(word: str):  # type: ignore[no-untyped-def]
-    return lambda body: body.count(word)
+    return assert_pinned(client_for(viewer, url), url, lambda i: _add(w, i), shown)
 
 
 API = [
-    ("/api/v1/projects/", "developer", _count('"code":"P')),
-    ("/api/v1/releases/", "developer", _count('"version":"1.')),
-    ("/api/v1/defects/", "developer", _count("Row defect")),
-    ("/api/v1/enhancements/", "developer", _count("Row enhancement")),
-    ("/api/v1/components/", "developer", _count("Component ")),
-    ("/api/v1/iterations/", "developer", _count("Sprint ")),
-    ("/api/v1/time-entries/", "developer", _count("Worked ")),
-    ("capacity", "developer", _count('"username":"member')),
-    ("/api/v1/defects/export/", "developer", _count("Row defect")),
-    ("/api/v1/enhancements/export/", "developer", _count("Row enhancement")),
-    ("/api/v1/emergency-decisions/", "change_manager", _count('"change":"CHG-')),
+    ("/api/v1/projects/", "developer", count('"code":"P')),
+    ("/api/v1/releases/", "developer", count('"version":"1.')),
+    ("/api/v1/defects/", "developer", count("Row defect")),
+    ("/api/v1/enhancements/", "developer", count("Row enhancement")),
+    ("/api/v1/components/", "developer", count("Component ")),
+    ("/api/v1/iterations/", "developer", count("Sprint ")),
+    ("/api/v1/time-entries/", "developer", count("Worked ")),
+    ("capacity", "developer", count('"username":"member')),
+    ("/api/v1/defects/export/", "developer", count("Row defect")),
+    ("/api/v1/enhancements/export/", "developer", count("Row enhancement")),
+    ("/api/v1/emergency-decisions/", "change_manager", count('"change":"CHG-')),
 ]
 
 
@@ -171,32 +141,32 @@ def test_api_lists_cost_the_same_for_one_or_twelve_rows(world, url, role, shown)
 
 
 PAGES = [
-    ("/projects/", "developer", _count("Project ")),
-    ("/projects/PAY/", "developer", _count("Row ")),
-    ("/projects/PAY/?lanes=epic", "developer", _count("Row ")),
-    ("/projects/PAY/backlog/", "developer", _count("Row ")),
-    ("/projects/PAY/backlog/?export=csv", "developer", _count("Row ")),
+    ("/projects/", "developer", count("Project ")),
+    ("/projects/PAY/", "developer", count("Row ")),
+    ("/projects/PAY/?lanes=epic", "developer", count("Row ")),
+    ("/projects/PAY/backlog/", "developer", count("Row ")),
+    ("/projects/PAY/backlog/?export=csv", "developer", count("Row ")),
     ("/my-work/", "developer", lambda b: min(b.count("Row "), b.count("Incident "))),
-    ("/projects/PAY/iterations/", "developer", _count("Sprint ")),
-    ("iteration", "developer", _count("Row ")),
-    ("release", "developer", _count("Row ")),
+    ("/projects/PAY/iterations/", "developer", count("Sprint ")),
+    ("iteration", "developer", count("Row ")),
+    ("release", "developer", count("Row ")),
     (
         "item",
         "developer",
         lambda b: min(b.count("Comment "), b.count("Linked "), b.count("Hotfix ")),
     ),
-    ("defect", "developer", _count("Incident ")),
-    ("item?tab=comments", "developer", _count("Comment ")),
-    ("item?tab=history", "developer", _count("Linked ")),
-    ("/projects/PAY/components/", "developer", _count("Component ")),
-    ("/projects/new/", "admin", _count("Member ")),  # the project managers offered
-    ("/projects/PAY/settings/", "admin", _count("Member ")),
-    ("/projects/PAY/releases/new/", "developer", _count("CHG-")),  # the open changes
-    ("release_edit", "developer", _count("CHG-")),
-    ("/work/new/", "developer", _count("PAY 1.")),  # every project's open releases offered
+    ("defect", "developer", count("Incident ")),
+    ("item?tab=comments", "developer", count("Comment ")),
+    ("item?tab=history", "developer", count("Linked ")),
+    ("/projects/PAY/components/", "developer", count("Component ")),
+    ("/projects/new/", "admin", count("Member ")),  # the project managers offered
+    ("/projects/PAY/settings/", "admin", count("Member ")),
+    ("/projects/PAY/releases/new/", "developer", count("CHG-")),  # the open changes
+    ("release_edit", "developer", count("CHG-")),
+    ("/work/new/", "developer", count("PAY 1.")),  # every project's open releases offered
     ("/work/new/?project=PAY", "developer", lambda b: min(b.count("1."), b.count("Member "))),
-    ("capacity", "developer", _count("member")),
-    ("/release-notes/", "developer", _count("Linked ")),  # known issues
+    ("capacity", "developer", count("member")),
+    ("/release-notes/", "developer", count("Linked ")),  # known issues
 ]
 
 
