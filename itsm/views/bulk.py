@@ -4,6 +4,7 @@ and the progress/summary fragment the page polls. Writes go through
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -13,7 +14,7 @@ from django.views import View
 
 from core.exceptions import DomainError, ValidationFailed
 from core.models import Team
-from core.selectors import team_members
+from core.selectors import team_people
 from itsm.models import BulkAction, BulkJob, HoldReason, ResolutionCode
 from itsm.permissions import user_team_ids
 from itsm.services import bulk
@@ -30,16 +31,22 @@ TRANSITION_LABELS = {
 }
 
 
-def bulk_bar_context(user: Any) -> dict[str, Any] | None:
+def bulk_bar_context(
+    user: Any, my_people: Iterable[tuple[int, int, str]] | None = None
+) -> dict[str, Any] | None:
     """What the queue's action bar offers, or None when the user may not act in bulk (the
     page then shows no checkboxes). Assign offers every team's queue and the people of
-    the user's own teams (two queries; the people as ``(id, name)``)."""
+    the user's own teams (``core.selectors.team_people`` of them, read here when the
+    caller has not)."""
     if not bulk.can_bulk_act(user):
         return None
     mine = user_team_ids(user)
     teams = list(Team.objects.order_by("tier", "name"))
     # people of my own teams only: the bar never lists another team's people
-    people = team_members(mine)
+    people: dict[int, list[tuple[int, str]]] = {}
+    for team_id, pk, name in team_people(mine) if my_people is None else my_people:
+        if team_id in mine:
+            people.setdefault(team_id, []).append((pk, name))
     return {
         "teams": [(t, people.get(t.pk, []) if t.pk in mine else []) for t in teams],
         "transitions": list(TRANSITION_LABELS.items()),

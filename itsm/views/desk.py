@@ -172,11 +172,13 @@ class CountedPaginator(Paginator):
         return not self.counts.exact or self.counts.total > MAX_ROWS
 
 
-def _assignee_choices(request: HttpRequest, team_ids: Iterable[int]) -> list[tuple[int, str]]:
-    """Me first, then the people of my teams (a bounded list, not every user)."""
+def _assignee_choices(
+    request: HttpRequest, my_people: Iterable[tuple[int, int, str]]
+) -> list[tuple[int, str]]:
+    """Me first, then the people of my teams (``team_people``; a bounded list)."""
     me = request.user
     seen, people = {me.pk}, []
-    for _, pk, name in team_people(team_ids):
+    for _, pk, name in my_people:
         if pk not in seen and len(people) < ASSIGNEE_CHOICES:
             seen.add(pk)
             people.append((pk, name))
@@ -242,7 +244,8 @@ def render_desk(
     saved_query = params.copy()
     for name in views_service.TRANSIENT_PARAMS:
         saved_query.pop(name, None)
-    bulk = bulk_bar_context(request.user)  # the bulk action bar (None: not offered)
+    my_people = team_people(my_team_ids)  # the assignee filter's and the bulk bar's
+    bulk = bulk_bar_context(request.user, my_people)  # the action bar (None: not offered)
     # every team, read once: the bar's teams are all of them, in the same order
     all_teams = [t for t, _ in bulk["teams"]] if bulk else list(Team.objects.all())
     # the team filter's options from them (only what its <select> shows: the field still
@@ -268,7 +271,7 @@ def render_desk(
         "sla_choices": SLA_STATES,
         "age_choices": _with_current(AGE_CHOICES, params.get("older_than_days"), "over {} days"),
         "idle_choices": _with_current(IDLE_CHOICES, params.get("idle_hours"), "{} hours"),
-        "assignee_choices": _assignee_choices(request, my_team_ids),
+        "assignee_choices": _assignee_choices(request, my_people),
         "share_teams": [t for t in all_teams if can_share_with_team(request.user, t.pk)],
         "save_error": save_error,
         "save_name": save_name,
