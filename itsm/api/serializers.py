@@ -11,7 +11,7 @@ from core.models import Service, Team
 from core.visibility import EVERYTHING, parts_for
 from itsm.models import Category, HoldReason, Incident, Level, ResolutionCode
 from itsm.status import requester_status_line
-from sla.api.serializers import ClockSerializer
+from sla.api.serializers import ClockSerializer, clocks_data
 from sla.selectors import ticket_clocks
 
 User = get_user_model()
@@ -119,13 +119,12 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ClockSerializer(many=True))
     def get_sla(self, incident: Incident) -> list[dict]:
-        # A list's rows share this serializer: one clock serializer, one "now" and the
-        # calendars' specs for the whole page, not a new serializer per row.
+        # A list's rows share one "now" and the calendars' specs for the whole page.
         page = getattr(self, "_clock_page", None)
         if page is None:
-            page = self._clock_page = (ClockSerializer(), timezone.now(), {})
-        clocks, now, specs = page
-        return [clocks.to_representation(v) for v in ticket_clocks(incident, now, specs=specs)]
+            page = self._clock_page = (timezone.now(), {})
+        now, specs = page
+        return clocks_data(ticket_clocks(incident, now, specs=specs))
 
 
 class IncidentCreateSerializer(serializers.Serializer):

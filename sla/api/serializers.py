@@ -97,8 +97,34 @@ class ClockTimelineSerializer(serializers.ModelSerializer):
         return data
 
 
+# The one field whose text DRF decides (the time zone, "Z" for UTC): its own field does it.
+_MOMENT = serializers.DateTimeField()
+
+
+def clock_data(view: ClockView) -> dict:
+    """``ClockSerializer().to_representation(view)``, written out: a list of fifty clocks
+    through thirteen DRF fields each cost a fifth of the incident list API. The schema
+    stays ``ClockSerializer``'s; a test holds the two equal for clocks in every state."""
+    clock = view.clock
+    return {
+        "target": str(view.target),
+        "state": str(view.state),
+        "breached": bool(view.breached),
+        "policy": str(clock.policy.name),
+        "target_seconds": int(clock.target_seconds),
+        "due_at": None if view.due_at is None else _MOMENT.to_representation(view.due_at),
+        "elapsed_seconds": float(view.elapsed_seconds),
+        "remaining_seconds": float(view.remaining_seconds),
+        "paused_seconds": float(view.paused_seconds),
+        "target_label": str(view.target_label),
+        "remaining_label": str(view.remaining_label),
+        "percent": int(view.percent),
+        "level": str(view.level),
+    }
+
+
 def clocks_data(views: list[ClockView]) -> list[dict]:
-    return ClockSerializer(views, many=True).data  # type: ignore[return-value]
+    return [clock_data(v) for v in views]
 
 
 class WorkingPeriodSerializer(serializers.ModelSerializer):
