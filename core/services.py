@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 from django.utils.duration import duration_iso_string
 from django.utils.functional import Promise
@@ -112,10 +112,14 @@ def _pg_sequence_next(name: str) -> int:
         value = cursor.fetchone()[0]
         if value is None:
             row, _ = Sequence.objects.get_or_create(name=name)
-            cursor.execute(
-                f"CREATE SEQUENCE IF NOT EXISTS {connection.ops.quote_name(seq)} "
-                f"AS bigint MINVALUE 0 START WITH {int(row.last_value) + 1}"
-            )
+            try:
+                with transaction.atomic():  # a savepoint: another first use may win the race
+                    cursor.execute(
+                        f"CREATE SEQUENCE IF NOT EXISTS {connection.ops.quote_name(seq)} "
+                        f"AS bigint MINVALUE 0 START WITH {int(row.last_value) + 1}"
+                    )
+            except DatabaseError:
+                log.info("key sequence %s was made by another transaction", seq)
             cursor.execute("SELECT nextval(%s)", [seq])
             value = cursor.fetchone()[0]
     return int(value)
@@ -143,9 +147,10 @@ def key_sequences_forget_orphans(using: str = "default") -> None:
     with conn.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relkind = 'S' AND n.nspname = current_schema() AND c.relname LIKE %s "
+            "WHERE c.relkind = 'S' AND n.nspname = current_schema() "
+            "AND starts_with(c.relname, %s) "  # not LIKE, where "_" matches any letter
             "AND NOT EXISTS (SELECT 1 FROM core_sequence s WHERE %s || s.name = c.relname)",
-            [f"{KEY_SEQUENCE_PREFIX}%", KEY_SEQUENCE_PREFIX],
+            [KEY_SEQUENCE_PREFIX, KEY_SEQUENCE_PREFIX],
         )
         for (relname,) in cursor.fetchall():
             cursor.execute(f"DROP SEQUENCE IF EXISTS {conn.ops.quote_name(relname)}")
