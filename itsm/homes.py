@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -16,32 +15,34 @@ from core.views import HomePage
 from itsm import selectors
 from itsm.models import Incident
 from itsm.models.problem import PROBLEM_OPEN_STATES
-from sla.models import SlaClock
 from sla.selectors import ticket_clocks
 
 ROWS = 25
 CANDIDATES = 10
 
 
-def _clocks(**match: Any) -> QuerySet[SlaClock]:
-    ct = ContentType.objects.get_for_model(Incident)
-    return SlaClock.objects.filter(content_type=ct, object_id=OuterRef("pk"), **match)
+def _breached(now: Any) -> Q:
+    """The desk's ``?sla=breached`` (``IncidentFilter.filter_sla``): a clock missed its
+    target, or a ticking one is overdue and not swept yet; read off the incident row."""
+    return Q(sla_breached=True) | Q(sla_due_at__lte=now)
 
 
 def incidents_breached(user: Any) -> QuerySet[Incident]:
-    """Open incidents with a breached SLA clock (response or resolution), most urgent first."""
+    """Open incidents with a breached SLA clock (response or resolution), most urgent first:
+    what the desk's ``?sla=breached`` lists."""
     qs = selectors.incident_queue(user, "all").filter(status__in=selectors.OPEN)
-    return qs.filter(Exists(_clocks(breached=True))).order_by(
+    return qs.filter(_breached(timezone.now())).order_by(
         "priority", F("sla_due_at").asc(nulls_last=True), "id"
     )
 
 
 def incidents_at_risk(user: Any) -> QuerySet[Incident]:
     """Open incidents not yet breached whose ticking clock passed a warning threshold
-    (the SLA engine's own warning: what e-mailed "SLA at 75 %"), next due first."""
-    ticking = _clocks(stopped_at__isnull=True, running_since__isnull=False, fired__gt=0)
+    (the SLA engine's own warning: what e-mailed "SLA at 75 %"), next due first: the
+    desk's ``?sla=at_risk`` without those already breached."""
+    now = timezone.now()
     qs = selectors.incident_queue(user, "all").filter(status__in=selectors.OPEN)
-    qs = qs.filter(Exists(ticking)).exclude(Exists(_clocks(breached=True)))
+    qs = qs.filter(sla_risk_due_at__gt=now).exclude(_breached(now))
     return qs.order_by(F("sla_due_at").asc(nulls_last=True), "priority", "id")
 
 
@@ -74,9 +75,9 @@ class IncidentManagerHome(HomePage):
         desk = f"{reverse('itsm:desk')}?queue=all&ordering=sla"
         return {
             "breached": breached,
-            "more_breached": desk if more_breached else "",
+            "more_breached": f"{desk}&sla=breached" if more_breached else "",
             "at_risk": at_risk,
-            "more_at_risk": desk if more_at_risk else "",
+            "more_at_risk": f"{desk}&sla=at_risk" if more_at_risk else "",
             "major": major,
             "more_major": desk if more_major else "",
         }

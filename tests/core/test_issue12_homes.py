@@ -16,6 +16,7 @@ from core.roles import Role
 from itsm import services
 from itsm.models import Incident
 from itsm.services import changes as cs
+from itsm.services.counts import incident_sla_marks_rebuild
 from projects.models import GateEvaluation, Project, Release
 from sla.models import SlaClock
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
@@ -147,6 +148,7 @@ def test_incident_manager_sees_breaches_risks_and_majors_across_teams(client, or
     closed_major = incident(org, "Old major", major_incident=True, status="closed")
     SlaClock.objects.filter(object_id=breached.pk, target="response").update(breached=True)
     SlaClock.objects.filter(object_id=at_risk.pk, target="resolution").update(fired=75)
+    incident_sla_marks_rebuild()  # the clocks were changed behind the engine's back
     client.force_login(org.incident_manager)
     html = client.get("/home/incidents/").content.decode()
     section = {
@@ -271,6 +273,7 @@ def test_the_incident_manager_home_costs_the_same_with_1_or_6_of_each(client, or
             r = incident(org, f"r{n}{i}")
             SlaClock.objects.filter(object_id=b.pk).update(breached=True)
             SlaClock.objects.filter(object_id=r.pk, target="resolution").update(fired=75)
+        incident_sla_marks_rebuild()  # the clocks were changed behind the engine's back
         _queries(client, "/home/incidents/")  # warm the content-type cache
         counts.append(_queries(client, "/home/incidents/"))
     assert counts[0] == counts[1], counts
@@ -320,3 +323,25 @@ def test_the_problem_home_costs_the_same_with_1_or_6_problems(client, org) -> No
         _queries(client, "/home/problems/")  # warm-up: the SLA policies, read once a process
         counts.append(_queries(client, "/home/problems/"))
     assert counts[0] == counts[1], counts
+
+
+def test_the_incident_managers_more_links_open_the_desk_filtered_the_same_way(
+    client, org, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: the home's breached and at-risk lists are the desk's ``?sla=`` filters
+    (the same columns of the incident row), so "more" opens exactly the rest of them."""
+    from itsm import homes
+
+    monkeypatch.setattr(homes.first_rows, "__defaults__", (1,))  # one row a list
+    for i in range(2):
+        b = incident(org, f"b{i}")
+        r = incident(org, f"r{i}")
+        SlaClock.objects.filter(object_id=b.pk).update(breached=True)
+        SlaClock.objects.filter(object_id=r.pk, target="resolution").update(fired=75)
+    incident_sla_marks_rebuild()
+    client.force_login(org.incident_manager)
+    html = client.get("/home/incidents/").content.decode()
+    assert "/desk/?queue=all&amp;ordering=sla&amp;sla=breached" in html
+    assert "/desk/?queue=all&amp;ordering=sla&amp;sla=at_risk" in html
+    desk = client.get("/desk/?queue=all&ordering=sla&sla=at_risk").content.decode()
+    assert "r0" in desk and "r1" in desk and ">b0<" not in desk
