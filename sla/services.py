@@ -344,7 +344,10 @@ def clocks_sweep(*, now: datetime | None = None, batch_size: int = 2000) -> int:
     fires exactly once: the firing and the new ``next_check_at`` commit together. Each
     batch is set work (``thresholds_fire``): a constant number of queries, however many
     clocks it holds.
-    Never locks a ticket row (the request path locks ticket then clock), so it cannot
+    Never waits for a ticket row (the request path locks ticket then clock): the tickets
+    whose SLA marks it writes are locked with ``SKIP LOCKED``, and a clock whose ticket
+    a transition holds is left due, retried after ``BUSY_PAUSE`` (at most
+    ``BUSY_RETRIES`` times, outside any transaction), else by the next sweep; so it cannot
     deadlock with a transition. A batch of 2 000 holds its clocks for a few tenths of a
     second; each batch's commit (a WAL flush) and queries cost as much as some hundred
     clocks, so smaller batches are slower (bench/README.md).
