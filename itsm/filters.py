@@ -148,11 +148,11 @@ class IncidentFilter(django_filters.FilterSet):
         # whose warning fired (``fired``: the highest threshold the sweep passed) and whose
         # due moment is still ahead. Read off the incident row, where the SLA engine keeps
         # them (``Incident.SLA_KEPT``), so the queue's own index walk answers it.
-        now = timezone.now()
+        now, kept = timezone.now(), Incident.SLA_KEPT
         if value == "breached":
-            return qs.filter(Q(sla_breached=True) | Q(sla_due_at__lte=now))
+            return qs.filter(kept.breached_q(now))
         if value == "at_risk":
-            return qs.filter(sla_risk_due_at__gt=now)
+            return qs.filter(kept.at_risk_q(now))
         return qs
 
     def filter_older_than(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -21,17 +21,11 @@ ROWS = 25
 CANDIDATES = 10
 
 
-def _breached(now: Any) -> Q:
-    """The desk's ``?sla=breached`` (``IncidentFilter.filter_sla``): a clock missed its
-    target, or a ticking one is overdue and not swept yet; read off the incident row."""
-    return Q(sla_breached=True) | Q(sla_due_at__lte=now)
-
-
 def incidents_breached(user: Any) -> QuerySet[Incident]:
     """Open incidents with a breached SLA clock (response or resolution), most urgent first:
     what the desk's ``?sla=breached`` lists."""
     qs = selectors.incident_queue(user, "all").filter(status__in=selectors.OPEN)
-    return qs.filter(_breached(timezone.now())).order_by(
+    return qs.filter(Incident.SLA_KEPT.breached_q(timezone.now())).order_by(
         "priority", F("sla_due_at").asc(nulls_last=True), "id"
     )
 
@@ -42,7 +36,8 @@ def incidents_at_risk(user: Any) -> QuerySet[Incident]:
     desk's ``?sla=at_risk`` without those already breached."""
     now = timezone.now()
     qs = selectors.incident_queue(user, "all").filter(status__in=selectors.OPEN)
-    qs = qs.filter(sla_risk_due_at__gt=now).exclude(_breached(now))
+    kept = Incident.SLA_KEPT
+    qs = qs.filter(kept.at_risk_q(now)).exclude(kept.breached_q(now))
     return qs.order_by(F("sla_due_at").asc(nulls_last=True), "priority", "id")
 
 

@@ -66,6 +66,17 @@ class SlaKept:
         """Mark name → field name, for the marks the ticket keeps."""
         return {k: v for k, v in vars(self).items() if v is not None}
 
+    def breached_q(self, now: Any) -> models.Q:
+        """Tickets with a breached clock: one missed its target, or a ticking one is
+        overdue and not swept yet (the desk's ``?sla=breached``). Needs ``breached`` and
+        ``due``."""
+        return models.Q(**{self.breached: True}) | models.Q(**{f"{self.due}__lte": now})
+
+    def at_risk_q(self, now: Any) -> models.Q:
+        """Tickets with a ticking, unbreached clock whose warning fired and whose due
+        moment is still ahead (the desk's ``?sla=at_risk``). Needs ``risk_due``."""
+        return models.Q(**{f"{self.risk_due}__gt": now})
+
 
 @dataclass(frozen=True)
 class SlaMarks:
