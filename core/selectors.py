@@ -93,9 +93,13 @@ def team_people(team_ids: Iterable[int] | None = None) -> list[tuple[int, int, s
     ]
 
 
-def team_members(team_ids: Iterable[int] | None = None) -> dict[int, list[tuple[int, str]]]:
-    """``team_people`` by team: ``{team id: [(user id, name)]}``, each in name order."""
+def team_members(
+    team_ids: Iterable[int] | None = None,
+    people: Iterable[tuple[int, int, str]] | None = None,
+) -> dict[int, list[tuple[int, str]]]:
+    """``team_people`` by team: ``{team id: [(user id, name)]}``, each in name order (from
+    ``people`` when the caller read them already)."""
     members: dict[int, list[tuple[int, str]]] = {}
-    for team_id, user_id, name in team_people(team_ids):
+    for team_id, user_id, name in team_people(team_ids) if people is None else people:
         members.setdefault(team_id, []).append((user_id, name))
     return members

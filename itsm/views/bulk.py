@@ -14,7 +14,7 @@ from django.views import View
 
 from core.exceptions import DomainError, ValidationFailed
 from core.models import Team
-from core.selectors import team_people
+from core.selectors import team_members
 from itsm.models import BulkAction, BulkJob, HoldReason, ResolutionCode
 from itsm.permissions import user_team_ids
 from itsm.services import bulk
@@ -43,10 +43,7 @@ def bulk_bar_context(
     mine = user_team_ids(user)
     teams = list(Team.objects.order_by("tier", "name"))
     # people of my own teams only: the bar never lists another team's people
-    people: dict[int, list[tuple[int, str]]] = {}
-    for team_id, pk, name in team_people(mine) if my_people is None else my_people:
-        if team_id in mine:
-            people.setdefault(team_id, []).append((pk, name))
+    people = team_members(mine, my_people)
     return {
         "teams": [(t, people.get(t.pk, []) if t.pk in mine else []) for t in teams],
         "transitions": list(TRANSITION_LABELS.items()),
