@@ -16,7 +16,9 @@ workers each, on free ports, ``TANDEM_BENCH_BARE=1`` so /bench/bare/ exists) and
 then runs the phases, each a separate locust (headless, as a library) process of ``--users``
 closed-loop users:
 
-- ``ceiling``:   the bare Django view (/bench/bare/: middleware, no database);
+- ``ceiling``:   the bare Django view (/bench/bare/: middleware, no database), then the
+                 floors (core/bench_views.py): the least a page, an API read and a create
+                 cost in this stack here, each endpoint then printed as a share of its own;
 - ``endpoints``: each endpoint of issue 13's table alone, ``--duration`` seconds each;
 - ``mixed``:     70 % reads, 20 % writes (create, comment), 10 % transitions (hold/resume);
 - ``create``:    create-incident API only;
@@ -84,6 +86,16 @@ def endpoints(team: int, service: int) -> dict[str, Endpoint]:
     create = {"title": "bench-load create", "service": service, "impact": "medium"}
     eps = [
         Endpoint("bare view (ceiling)", "GET", "/bench/bare/", "bare"),
+        Endpoint("page floor: session + 1 row", "GET", "/bench/page-floor/{key}/", "page"),
+        Endpoint("API floor: token + 1 row", "GET", "/bench/api-floor/{key}/", "api"),
+        Endpoint(
+            "create floor: token + 1 INSERT",
+            "POST",
+            "/bench/create-floor/{own}/",
+            "api",
+            body={"body": "bench-load floor"},
+            expect=201,
+        ),
         Endpoint("queue page /desk/?queue=team-N", "GET", "/desk/?queue=team-{team}", "page"),
         Endpoint("list API default", "GET", "/api/v1/incidents/", "api"),
         Endpoint(
@@ -122,6 +134,11 @@ def endpoints(team: int, service: int) -> dict[str, Endpoint]:
     return {e.name: e for e in eps}
 
 
+FLOORS = [
+    "page floor: session + 1 row",
+    "API floor: token + 1 row",
+    "create floor: token + 1 INSERT",
+]
 ISOLATED = [
     "queue page /desk/?queue=team-N",
     "list API default",
@@ -506,6 +523,8 @@ def count_sql(eps: dict[str, Endpoint], ctx: dict[str, Any]) -> None:
             if ep.kind == "bare":
                 ep.sql = 0  # not routed in this process; the view has no query
                 continue
+            if ep.name in FLOORS:
+                continue  # not routed in this process (config/urls.py reads the flag once)
             steps = [(path + "hold/", {"reason": "awaiting_vendor"}), (path + "resume/", {})]
             if ep.name != "transition hold/resume":
                 steps = [(path, ep.body)]
@@ -607,6 +626,13 @@ def pgbench(args: argparse.Namespace) -> float | None:
     return tps
 
 
+def floor_of(ep: Endpoint) -> str:
+    """The floor an endpoint is compared with: the least a request of its kind costs."""
+    if ep.kind == "page":
+        return FLOORS[0]
+    return FLOORS[2] if ep.method == "POST" else FLOORS[1]
+
+
 def print_table(
     title: str,
     results: list[tuple[dict[str, Any], dict[str, Any]]],
@@ -618,18 +644,20 @@ def print_table(
     pg = eps.get("_pgbench")
     print(f"\n== {title}")
     head = f"{'request':36} {'req/s':>8} {'p50':>6} {'p95':>6} {'p99':>6} {'errors':>8}"
-    print(head + f" {'SQL/req':>7} {'÷bare':>6} {'SQL/s÷pgb':>9}")
+    print(head + f" {'SQL/req':>7} {'÷bare':>6} {'÷floor':>6} {'SQL/s÷pgb':>9}")
     for row, _result in results:
         ep = eps[row["name"]]
         errs = f"{row['failures']}/{row['requests']}"
         share = f"{row['rps'] / bare_rps:6.1%}" if bare_rps else f"{'–':>6}"
+        floor = getattr(eps.get(floor_of(ep)), "rps", None) if ep.kind != "bare" else None
+        floor_share = f"{row['rps'] / floor:6.1%}" if floor else f"{'–':>6}"
         pgs = f"{'–':>9}"
         if pg is not None and ep.sql:
             pgs = f"{row['rps'] * ep.sql / pg.rps:9.1%}"  # type: ignore[attr-defined]
         ms = [f"{row[p]:6.0f}" if p in row else f"{'–':>6}" for p in ("p50", "p95", "p99")]
         print(
             f"{row['name'][:36]:36} {row['rps']:8.1f} {' '.join(ms)} {errs:>8}"
-            f" {ep.sql if ep.sql is not None else '–':>7} {share} {pgs}"
+            f" {ep.sql if ep.sql is not None else '–':>7} {share} {floor_share} {pgs}"
         )
     for _, result in results[-1:] if cpu else []:
         use = result["cpu"]
@@ -710,6 +738,11 @@ def main() -> None:
             eps["bare view (ceiling)"].rps = res["rows"][0]["rps"]  # type: ignore[attr-defined]
             print_table("ceiling: bare Django view", [(r, res) for r in res["rows"]], eps)
             figures["ceiling"] = res
+            for name in FLOORS:  # the least each kind of request costs here
+                res = run_generator(args, stack, ctx, [eps[name]])
+                eps[name].rps = res["rows"][0]["rps"]  # type: ignore[attr-defined]
+                print_table(f"floor: {name}", [(r, res) for r in res["rows"]], eps)
+                figures.setdefault("floors", []).append(res)
         if "endpoints" in phases:
             results = []
             chosen = [n for n in ISOLATED if any(f in n for f in args.endpoints.split(","))]

@@ -9,6 +9,12 @@ again. Prints clocks handled per second for both and the EXPLAIN of the due-cloc
     .venv/bin/python bench/sla_sweep.py --n 1000000 --k 1000 # the large run
     .venv/bin/python bench/sla_sweep.py --profile            # where the large sweep's time goes
     .venv/bin/python bench/sla_sweep.py --batch 500          # another batch size
+    .venv/bin/python bench/sla_sweep.py --floor              # the database's own share
+
+``--floor`` (PostgreSQL) also times, after the sweeps, the writes a firing must make done by
+the database alone with no Python per clock: the k clocks' UPDATE, their audit rows and
+clock events (INSERT … SELECT) and what their incidents keep, in one transaction. No sweep
+can go faster than that on the same server.
 
 The k due clocks are swept with notices off (``outbox_suppressed``), as the figures in
 issue 13 were; the open ones are seeded on the server (``generate_series``) on PostgreSQL.
@@ -45,6 +51,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--profile", action="store_true", help="print where the large sweep spends its time"
+    )
+    parser.add_argument(
+        "--floor", action="store_true", help="also time the firings' writes in SQL alone"
     )
     add_database_options(parser)
     run_in_throwaway_database(parser.parse_args(), run, CELERY_TASK_ALWAYS_EAGER="true")
@@ -202,6 +211,20 @@ def run(args: argparse.Namespace) -> None:
         "open clocks (≈1 means the cost follows k, not N)"
     )
 
+    if args.floor and connection.vendor == "postgresql":
+        parts: dict[str, float] = {}
+        floors = [sql_floor(due, ct.pk, sweep_at, rearm, parts) for _ in range(args.repeat)]
+        best = min(floors)
+        print(
+            f"floor (the same writes in SQL alone, best of {args.repeat}): "
+            f"{args.k:,} firings in {best * 1000:.0f} ms = {args.k / best:,.0f} clocks/s "
+            f"({', '.join(f'{t * 1000:.0f}' for t in floors)} ms)"
+        )
+        print(
+            "  its statements: "
+            + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in parts.items() if k != "total")
+        )
+
     qs = (
         SlaClock.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(next_check_at__lte=sweep_at)
@@ -212,6 +235,65 @@ def run(args: argparse.Namespace) -> None:
         plan = qs.explain(analyze=True) if connection.vendor == "postgresql" else qs.explain()
     print("EXPLAIN of the due-clock query:")
     print("\n".join(f"  {line}" for line in plan.splitlines()))
+
+
+def sql_floor(due: list, ct_id: int, sweep_at, rearm, parts: dict) -> float:  # type: ignore[no-untyped-def,type-arg]
+    """Seconds the database alone takes to write what the k due clocks' 50 % warnings
+    write (the sweep's own statements, minus its Python): claim, clock UPDATE, audit and
+    clock-event INSERTs, the incidents' at-risk mark, commit."""
+    from django.db import connection, transaction
+
+    rearm()
+    ids = [i.pk for i in due]
+    took: dict[str, float] = {}
+
+    def timed(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            kind = "commit" if sql is None else " ".join(sql.split()[:2])
+            took[kind] = took.get(kind, 0.0) + time.perf_counter() - t
+
+    t0 = time.perf_counter()
+    with connection.execute_wrapper(timed), transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            "SELECT id FROM sla_slaclock WHERE next_check_at <= %s "
+            "ORDER BY next_check_at FOR UPDATE SKIP LOCKED",
+            [sweep_at],
+        )
+        cur.execute(  # the tickets' row locks, as the sweep takes them
+            "SELECT id FROM itsm_incident WHERE id = ANY(%s) FOR UPDATE SKIP LOCKED", [ids]
+        )
+        cur.execute(
+            "WITH c AS (UPDATE sla_slaclock SET fired = 50, next_check_at = due_at "
+            "WHERE content_type_id = %s AND object_id = ANY(%s) AND target = 'response' "
+            "RETURNING id, object_id, due_at, target_seconds), "
+            "a AS (INSERT INTO core_auditevent (content_type_id, object_id, action, "
+            "from_state, to_state, changes, comment, created_at) "
+            "SELECT %s, object_id, 'sla_warning', '', '', "
+            "jsonb_build_object('sla', jsonb_build_array('response', 50)), "
+            "'Response SLA at 50%% (7m 30s of 15m); due ' || due_at::text, %s FROM c "
+            "RETURNING id, object_id) "
+            "INSERT INTO sla_slaclockevent (clock_id, kind, at, elapsed_seconds, percent, "
+            "audit_event_id, note) "
+            "SELECT c.id, 'warning', %s, c.target_seconds / 2.0, 50, a.id, '' "
+            "FROM c JOIN a ON a.object_id = c.object_id",
+            [ct_id, ids, ct_id, sweep_at, sweep_at],
+        )
+        cur.execute(
+            "UPDATE itsm_incident i SET sla_risk_due_at = c.due_at FROM sla_slaclock c "
+            "WHERE c.content_type_id = %s AND c.object_id = i.id AND c.target = 'response' "
+            "AND i.id = ANY(%s)",
+            [ct_id, ids],
+        )
+        t_body = time.perf_counter()
+    took["COMMIT"] = time.perf_counter() - t_body
+    total = time.perf_counter() - t0
+    if not parts or total < parts["total"]:
+        parts.clear()
+        parts.update(took, total=total)
+    return total
 
 
 if __name__ == "__main__":

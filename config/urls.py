@@ -83,5 +83,12 @@ urlpatterns = [
 ]
 
 if settings.TANDEM_BENCH_BARE:
-    # bench/load.py's ceiling: a view with no database (core.views.bench_bare).
-    urlpatterns.insert(0, path("bench/bare/", core_views.bench_bare, name="bench_bare"))
+    # bench/load.py's ceiling and floors (core.bench_views).
+    from core import bench_views
+
+    urlpatterns[:0] = [
+        path("bench/bare/", bench_views.bench_bare, name="bench_bare"),
+        path("bench/page-floor/<str:key>/", bench_views.bench_page_floor),
+        path("bench/api-floor/<str:key>/", bench_views.BenchApiFloor.as_view()),
+        path("bench/create-floor/<str:key>/", bench_views.BenchCreateFloor.as_view()),
+    ]

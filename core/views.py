@@ -38,13 +38,6 @@ class DomainErrorMixin:
             return render_domain_error(request, exc)
 
 
-def bench_bare(request: HttpRequest) -> HttpResponse:
-    """The ceiling ``bench/load.py`` divides by: Django's request/response cycle with every
-    middleware and no database, under the same gunicorn. Routed only when
-    ``TANDEM_BENCH_BARE`` is set (config/urls.py), so production never exposes it."""
-    return HttpResponse("ok", content_type="text/plain")
-
-
 def render_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
     if getattr(request, "htmx", False):
         return render(request, "core/_error.html", {"error": exc}, status=exc.status_code)
