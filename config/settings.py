@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.HealthProbes",  # /healthz, /readyz: before the host check (core/health.py)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -297,6 +298,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+SLA_SWEEP_SECONDS = env.float("SLA_SWEEP_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULE = {
     "outbox-deliver-pending": {
         "task": "core.tasks.outbox_deliver_pending",
@@ -304,7 +306,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sla-clocks-sweep": {
         "task": "sla.tasks.clocks_sweep",
-        "schedule": env.float("SLA_SWEEP_SECONDS", default=30.0),
+        "schedule": SLA_SWEEP_SECONDS,
     },
     "sla-breaches-dispatch-pending": {
         "task": "sla.tasks.breaches_dispatch_pending",
@@ -351,6 +353,17 @@ SATISFACTION_LINK_DAYS = env.int("SATISFACTION_LINK_DAYS", default=30)
 # An outbox message is retried with back-off this many times before it is marked failed.
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 TANDEM_BASE_URL = env.str("TANDEM_BASE_URL", default="http://127.0.0.1:8000")
+
+# --- Health: /healthz, /readyz and `manage.py health` (core/health.py) -------------------------
+# /readyz is red when the last SLA sweep finished longer ago than this (beat or every worker
+# stopped): a few sweep intervals, so one slow sweep is not an alarm.
+HEALTH_SLA_SWEEP_MAX_AGE_SECONDS = env.float(
+    "HEALTH_SLA_SWEEP_MAX_AGE_SECONDS", default=max(4 * SLA_SWEEP_SECONDS, 120.0)
+)
+# ... and when an outbox message has been due and unsent for longer than this.
+HEALTH_OUTBOX_MAX_AGE_SECONDS = env.float("HEALTH_OUTBOX_MAX_AGE_SECONDS", default=300.0)
+# How long the broker check waits for the broker before it calls it unreachable.
+HEALTH_BROKER_TIMEOUT_SECONDS = env.float("HEALTH_BROKER_TIMEOUT_SECONDS", default=2.0)
 
 LOGGING = {
     "version": 1,

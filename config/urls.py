@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from core import attachment_views, notification_views, people_views, watch_views
 from core import views as core_views
+from core.health_views import healthz, readyz
 from itsm import homes as itsm_homes
 from knowledge.api import ArticleViewSet
 from projects import homes as project_homes
@@ -27,6 +28,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),  # liveness and readiness probes (core/health.py)
+    path("readyz", readyz, name="readyz"),
     path("", core_views.home, name="home"),
     # Each role's home (core.homes); the dashboards live with the records they show.
     path("home/incidents/", itsm_homes.IncidentManagerHome.as_view(), name="home_incident_manager"),

@@ -25,3 +25,23 @@ class RejectNulCharacters:
                         return JsonResponse({"detail": message, "code": "invalid"}, status=400)
                     return HttpResponse(message, status=400, content_type="text/plain")
         return self.get_response(request)
+
+
+class HealthProbes:
+    """``/healthz`` and ``/readyz`` are answered here, first of all middleware: a probe
+    reaches the process at its own address (``127.0.0.1:8000`` in docker-compose.yml's
+    healthcheck, a pod's IP), over plain HTTP, with no session. The host check
+    (``ALLOWED_HOSTS``) would refuse it with a 400 and the HTTPS redirect would send it
+    elsewhere; neither protects anything here, as the answers hold no link and no secret."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from core import health_views
+
+        self.get_response = get_response
+        self.probes = {"/healthz": health_views.healthz, "/readyz": health_views.readyz}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        probe = self.probes.get(request.path_info)
+        if probe is not None:
+            return probe(request)
+        return self.get_response(request)

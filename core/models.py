@@ -233,6 +233,17 @@ class OutboxMessage(models.Model):
         return f"{self.event} → {', '.join(self.recipients)} ({self.status})"
 
 
+class Heartbeat(models.Model):
+    """When a periodic job last finished, written by the job itself (``core.health``): beat's
+    schedule and a worker's run can only be seen from the web by what they leave behind."""
+
+    name = models.CharField(max_length=60, primary_key=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
 class Attachment(models.Model):
     """A file on a record (incident, request, problem, change, work item, article).
 
@@ -373,6 +384,7 @@ __all__ = [
     "Attachment",
     "AuditEvent",
     "Comment",
+    "Heartbeat",
     "Notification",
     "NotificationFamily",
     "NotificationPreference",

@@ -1,12 +1,16 @@
 from celery import shared_task
 
+from core.health import SLA_SWEEP, heartbeat_record
 from sla import services
 
 
 @shared_task(name="sla.tasks.clocks_sweep")
 def clocks_sweep() -> int:
-    """Beat runs this every SLA_SWEEP_SECONDS: warnings and breaches that came due."""
-    return services.clocks_sweep()
+    """Beat runs this every SLA_SWEEP_SECONDS: warnings and breaches that came due. A sweep
+    that finishes records the heartbeat /readyz reads to tell that beat and a worker run."""
+    fired = services.clocks_sweep()
+    heartbeat_record(SLA_SWEEP)
+    return fired
 
 
 @shared_task(name="sla.tasks.clock_breach_handle")
