@@ -262,7 +262,7 @@ def releases_with_notes(user: Any) -> QuerySet[Release]:
 
 
 def release_notes_for(releases: list[Release]) -> dict[int, dict[str, list[WorkItem]]]:
-    """Release notes of several releases in two queries: new features and fixed defects
+    """Release notes of several releases in three queries: new features and fixed defects
     (done in it: fixed, released or closed since), and known issues (its project's open
     defects it does not fix, the worst 20)."""
     notes: dict[int, dict[str, list[WorkItem]]] = {
@@ -278,8 +278,17 @@ def release_notes_for(releases: list[Release]) -> dict[int, dict[str, list[WorkI
         key = "features" if item.kind == Kind.ENHANCEMENT else "fixes"
         notes[item.fixed_in_release_id][key].append(item)  # type: ignore[index]
     by_project: dict[int, list[WorkItem]] = {}
-    # Enough per project that each release still has 20 after its own fixes drop out.
-    cap = KNOWN_ISSUES_SHOWN + max(len(n["fixes"]) for n in notes.values())
+    # What drops out of a release's known issues is its project's open defects targeted
+    # at it (it is to fix them): rank enough per project that each release keeps 20 after
+    # its own targeted ones drop out.
+    targeted = (
+        WorkItem.objects.filter(
+            kind=Kind.DEFECT, target_release__in=releases, status__in=WORK_OPEN_STATES
+        )
+        .values("target_release")
+        .annotate(n=Count("pk"))
+    )
+    cap = KNOWN_ISSUES_SHOWN + max((row["n"] for row in targeted), default=0)
     worst_first = Window(
         RowNumber(), partition_by=[F("project_id")], order_by=[F("priority").asc(), F("pk").asc()]
     )

@@ -276,3 +276,32 @@ def test_release_history_endpoint(org, project, ready_release) -> None:  # type:
         .json()["results"]
     ]
     assert actions == ["created", "start_development", "start_testing", "uat_signed_off"]
+
+
+def test_known_issues_stay_twenty_when_many_open_defects_target_the_release(  # type: ignore[no-untyped-def]
+    org, project, release
+) -> None:
+    """The notes' known issues are the project's worst open defects the release does not
+    fix. The cap that ranks them must make room for the ones targeted at the release
+    (they drop out), not for its fixed items: with 24 targeted ones ranked first, the
+    notes used to show 10 of the 20 known issues there are room for."""
+    from projects.models import Kind
+    from projects.selectors import KNOWN_ISSUES_SHOWN, release_notes_for
+
+    for i in range(24):  # the worst ones, all to be fixed in this release
+        ps.work_item_create(
+            actor=org.developer,
+            kind=Kind.DEFECT,
+            project=project,
+            title=f"targeted {i}",
+            priority=1,
+            target_release=release,
+        )
+    others = [
+        ps.work_item_create(
+            actor=org.developer, kind=Kind.DEFECT, project=project, title=f"known {i}", priority=2
+        )
+        for i in range(25)
+    ]
+    notes = release_notes_for([release])[release.pk]
+    assert [i.pk for i in notes["known_issues"]] == [i.pk for i in others][:KNOWN_ISSUES_SHOWN]
