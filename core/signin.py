@@ -21,7 +21,7 @@ from typing import Any
 from axes.backends import AxesStandaloneBackend
 from axes.exceptions import AxesBackendPermissionDenied
 from axes.handlers.database import AxesDatabaseHandler
-from axes.helpers import get_cool_off
+from axes.helpers import get_client_username, get_cool_off
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
@@ -54,7 +54,7 @@ class LockoutBackend(AxesStandaloneBackend):
 
     def authenticate(
         self, request: Any, username: str | None = None, password: str | None = None, **kwargs: Any
-    ) -> None:  # noqa: E501
+    ) -> None:
         try:
             return super().authenticate(request, username, password, **kwargs)
         except AxesBackendPermissionDenied:
@@ -70,7 +70,10 @@ class LockoutHandler(AxesDatabaseHandler):
 
     def get_failures(self, request: Any, credentials: dict | None = None) -> int:
         by_user, by_address = self.get_user_attempts(request, credentials)
-        user_failures = by_user.aggregate(n=Sum("failures_since_start"))["n"] or 0
+        user_failures = 0
+        # No username (single sign-on's callback): not one shared "nobody" to lock.
+        if get_client_username(request, credentials):
+            user_failures = by_user.aggregate(n=Sum("failures_since_start"))["n"] or 0
         address_failures = by_address.aggregate(n=Sum("failures_since_start"))["n"] or 0
         limit = settings.AXES_FAILURE_LIMIT
         return max(user_failures, address_failures * limit // settings.SIGNIN_ADDRESS_FAILURE_LIMIT)
@@ -206,7 +209,7 @@ def _on_sign_in_failed(sender: Any, credentials: dict, request: Any = None, **kw
 
 def _on_locked_out(
     sender: Any, request: Any, username: str | None, ip_address: str | None, **kwargs: Any
-) -> None:  # noqa: E501
+) -> None:
     """One audit row "locked_out" when a failure reaches a limit; axes says so again for
     every try while locked out, and those are failed sign-ins already."""
     if getattr(request, "tandem_refused_locked", False):

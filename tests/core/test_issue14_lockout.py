@@ -202,3 +202,22 @@ def test_a_lock_out_is_audited_once(alice) -> None:  # type: ignore[no-untyped-d
     assert failed[-1].comment == "Refused: locked out."
     assert failed[0].comment == "Wrong username or password."
     assert not _events("signed_in")
+
+
+def test_sign_ins_without_a_username_do_not_share_one_lock(db) -> None:  # type: ignore[no-untyped-def]
+    """Single sign-on's callback authenticates with no username: five failures of five
+    people must not lock out the sixth (they are counted per address only)."""
+    from django.contrib.auth import authenticate
+    from django.test import RequestFactory
+
+    def attempt(address: str):  # type: ignore[no-untyped-def]
+        request = RequestFactory().post("/oidc/callback/", REMOTE_ADDR=address)
+        authenticate(request, code="expired")
+        return request
+
+    for n in range(6):
+        attempt(f"10.2.0.{n}")
+    assert not getattr(attempt("10.2.0.99"), "tandem_refused_locked", False)
+    for _ in range(20):
+        attempt("10.2.1.1")
+    assert attempt("10.2.1.1").tandem_refused_locked  # the address limit still holds
