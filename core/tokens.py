@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from core.exceptions import NotFound, ValidationFailed
 from core.models import PersonalToken, TokenScope
+from core.roles import is_administrator
 from core.services import audit_record
 
 TOKEN_PREFIX = "tdm_"
@@ -132,14 +133,20 @@ def token_create(
     return token, raw
 
 
-def token_revoke(*, token_id: int, actor: AbstractBaseUser) -> PersonalToken:
-    """Revoke one of ``actor``'s own tokens; from then on it authenticates nothing.
+def may_revoke(actor: AbstractBaseUser, token: PersonalToken) -> bool:
+    """Its owner, or an administrator (a leaked token must be stoppable without its owner)."""
+    return token.user_id == actor.pk or is_administrator(actor)
 
-    Another person's token is a 404 (as if it did not exist). Revoking a revoked token
-    changes nothing and writes nothing. Writes one audit row ("revoked") on the token."""
+
+def token_revoke(*, token_id: int, actor: AbstractBaseUser) -> PersonalToken:
+    """Revoke a token; from then on it authenticates nothing.
+
+    Preconditions: ``may_revoke``; a token the actor may not revoke is a 404 (as if it did
+    not exist). Revoking a revoked token changes nothing and writes nothing. Writes one
+    audit row ("revoked") on the token, naming the actor (the owner or an administrator)."""
     with transaction.atomic():
-        token = PersonalToken.objects.select_for_update().filter(pk=token_id, user=actor).first()
-        if token is None:
+        token = PersonalToken.objects.select_for_update().filter(pk=token_id).first()
+        if token is None or not may_revoke(actor, token):
             raise NotFound("No such token.")
         if token.revoked_at is not None:
             return token

@@ -115,6 +115,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @extend_schema(request=None, responses=TokenSerializer)
     @action(detail=True, methods=["post"], url_path="revoke")
     def revoke(self, request: Request, pk: str | None = None) -> Response:
-        """Revoke it: from now on it authenticates nothing (again is harmless)."""
+        """Revoke it: from now on it authenticates nothing (again is harmless). An
+        administrator may revoke anyone's (a leaked token, a person who left)."""
         token = tokens.token_revoke(token_id=parse_id(pk) or 0, actor=request.user)
         return Response(TokenSerializer(token).data)

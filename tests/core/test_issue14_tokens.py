@@ -361,3 +361,25 @@ def test_the_page_needs_a_sign_in(db) -> None:  # type: ignore[no-untyped-def]
 def test_the_user_menu_links_the_page(org) -> None:  # type: ignore[no-untyped-def]
     page = _page_client(org.requester).get("/notifications/").content.decode()
     assert 'href="/profile/tokens/"' in page
+
+
+def test_an_administrator_revokes_anyones_token_in_the_admin(org) -> None:  # type: ignore[no-untyped-def]
+    token, raw = tokens.token_create(
+        user=org.agent, name="leaked", scope="write", expires_at=None, actor=org.agent
+    )
+    org.admin.is_staff = org.admin.is_superuser = True
+    org.admin.save()
+    client = _page_client(org.admin)
+    res = client.post(
+        "/admin/core/personaltoken/",
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    assert res.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    row = AuditEvent.objects.get(action="revoked", object_id=token.pk)
+    assert row.actor == org.admin
+    assert _bearer(raw).get(READ_URL).status_code == 401
+    # the admin never shows the digest
+    page = client.get(f"/admin/core/personaltoken/{token.pk}/change/").content.decode()
+    assert token.digest not in page
