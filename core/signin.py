@@ -187,41 +187,54 @@ def _on_signed_in(sender: Any, request: Any, user: AbstractBaseUser, **kwargs: A
     signin_record(user=user, request=request)
 
 
+def _account(tried: str) -> AbstractBaseUser | None:
+    User = get_user_model()
+    return User._default_manager.filter(**{User.USERNAME_FIELD: tried}).first() if tried else None
+
+
 def _on_sign_in_failed(sender: Any, credentials: dict, request: Any = None, **kwargs: Any) -> None:
     """One audit row "sign_in_failed": on the account tried when it exists (else on no
-    account: object id 0), with the username tried and the address; no password."""
+    account: object id 0), with the username tried and the address; no password. Then the
+    "locked_out" row, when this failure is the one that locked."""
     User = get_user_model()
     tried = str(credentials.get(User.USERNAME_FIELD) or credentials.get("username") or "")
     tried = tried[:USERNAME_SHOWN]
-    account = (
-        User._default_manager.filter(**{User.USERNAME_FIELD: tried}).first() if tried else None
-    )
     refused = bool(getattr(request, "tandem_refused_locked", False))
     with transaction.atomic():
         audit_record(
-            target=account or User(pk=0),
+            target=_account(tried) or User(pk=0),
             actor=None,
             action="sign_in_failed",
             changes={"username": (None, tried), "address": (None, _address(request))},
             comment="Refused: locked out." if refused else "Wrong username or password.",
         )
+    if request is None:
+        return
+    request.tandem_failure_audited = True
+    locked = getattr(request, "tandem_locked_now", None)
+    if locked:
+        _locked_out_record(*locked)
 
 
 def _on_locked_out(
     sender: Any, request: Any, username: str | None, ip_address: str | None, **kwargs: Any
 ) -> None:
-    """One audit row "locked_out" when a failure reaches a limit; axes says so again for
-    every try while locked out, and those are failed sign-ins already."""
+    """One audit row "locked_out" when a failure reaches a limit, after that failure's own
+    row; axes says so again for every try while locked out, and those are failed sign-ins
+    already."""
     if getattr(request, "tandem_refused_locked", False):
         return
-    User = get_user_model()
+    if getattr(request, "tandem_failure_audited", False):
+        _locked_out_record(username, ip_address)
+    else:  # axes heard the failure first: written after the failure's row
+        request.tandem_locked_now = (username, ip_address)
+
+
+def _locked_out_record(username: str | None, ip_address: str | None) -> None:
     tried = (username or "")[:USERNAME_SHOWN]
-    account = (
-        User._default_manager.filter(**{User.USERNAME_FIELD: tried}).first() if tried else None
-    )
     with transaction.atomic():
         audit_record(
-            target=account or User(pk=0),
+            target=_account(tried) or get_user_model()(pk=0),
             actor=None,
             action="locked_out",
             changes={"username": (None, tried), "address": (None, ip_address)},

@@ -196,6 +196,8 @@ def test_a_lock_out_is_audited_once(alice) -> None:  # type: ignore[no-untyped-d
     _sign_in("pw")
     (row,) = _events("locked_out")
     assert row.target == alice
+    fifth = _events("sign_in_failed")[4]
+    assert fifth.id < row.id  # the failure that locked, then the lock-out
     assert row.changes == {"username": [None, "alice"], "address": [None, "10.0.0.1"]}
     failed = _events("sign_in_failed")
     assert len(failed) == 31  # every try, the refused right password too
