@@ -9,6 +9,7 @@ broker on the filesystem under ``var/``, so a laptop needs no servers. Set
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_htmx",
+    "axes",
     "core",
     "sla",
     "itsm",
@@ -77,6 +79,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Turns a sign-in refused by lock-out into its answer (core.signin.lockout_response);
+    # last, so it sees the login view's response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -140,7 +145,41 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# The lock-out backend goes first: it refuses a locked-out user or address before any
+# backend checks a password, so the right password after the limit is refused too.
+AUTHENTICATION_BACKENDS = [
+    "core.signin.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
+
+# --- Sign-in lock-out (django-axes; core/signin.py, docs/decisions.md "Issue 14") ----
+# Failures are counted per username and per client address over the cool-off window; a
+# sign-in (page, admin, /api/v1/auth/token/) is refused while either count is at its
+# limit, and every refused try restarts the cool-off. Administrators unlock early with
+# `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS` or in the admin.
+AXES_ENABLED = env.bool("SIGNIN_LOCKOUT_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)  # per username
+# Per address it is higher: an office behind one NAT address shares it.
+SIGNIN_ADDRESS_FAILURE_LIMIT = env.int("SIGNIN_ADDRESS_FAILURE_LIMIT", default=20)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGNIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "core.signin.LockoutHandler"
+AXES_LOCKOUT_CALLABLE = "core.signin.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in Tandem's own audit trail
+AXES_VERBOSE = False
+# The client address (core.signin.client_address): REMOTE_ADDR, unless Tandem runs behind
+# SIGNIN_TRUSTED_PROXIES reverse proxies that each append the address they saw to
+# X-Forwarded-For; then it is the address the outermost trusted proxy saw. Entries further
+# left are the client's to forge, and each forged address would be a fresh count.
+SIGNIN_TRUSTED_PROXIES = env.int("SIGNIN_TRUSTED_PROXIES", default=0)
+AXES_CLIENT_IP_CALLABLE = "core.signin.client_address"
+
+# --- Personal API tokens (core/tokens.py) --------------------------------------------
+# The longest life a token may be given, in days (0: no limit, tokens may never expire).
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)
+# A token's last use is written at most this often, so a busy client costs no write per call.
+API_TOKEN_LAST_USED_EVERY_SECONDS = 60
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -230,6 +269,8 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(DATA_DIR / "mail"))  # 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Personal tokens (Bearer tdm_…) first; the shared demo token and the session stay.
+        "core.api.authentication.PersonalTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

@@ -3,12 +3,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from core import attachment_views, notification_views, people_views, watch_views
+from core import attachment_views, notification_views, people_views, token_views, watch_views
 from core import views as core_views
 from core.health_views import healthz, readyz
+from core.signin import ObtainAuthTokenView
 from itsm import homes as itsm_homes
 from knowledge.api import ArticleViewSet
 from projects import homes as project_homes
@@ -17,7 +17,7 @@ knowledge_router = DefaultRouter(trailing_slash=True)
 knowledge_router.register("articles", ArticleViewSet, basename="article")
 
 api_v1 = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", ObtainAuthTokenView.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("core.api.urls")),
@@ -75,6 +75,12 @@ urlpatterns = [
         "notifications/preferences/",
         notification_views.notification_preferences,
         name="notification_preferences",
+    ),
+    path("profile/tokens/", token_views.token_list, name="profile_tokens"),
+    path(
+        "profile/tokens/<int:pk>/revoke/",
+        token_views.token_revoke,
+        name="profile_token_revoke",
     ),
     path("people/suggest", people_views.people_suggest, name="people_suggest"),
     path("markdown/preview", people_views.markdown_preview, name="markdown_preview"),

@@ -1,9 +1,12 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from core import tokens
+from core.exceptions import DomainError
 from core.models import (
     Attachment,
     AuditEvent,
     OutboxMessage,
+    PersonalToken,
     Service,
     ServiceRole,
     Team,
@@ -122,3 +125,37 @@ class TandemUserAdmin(UserAdmin):
 
 admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), TandemUserAdmin)
+
+
+@admin.register(PersonalToken)
+class PersonalTokenAdmin(admin.ModelAdmin):
+    """Read-only, with one action: revoke (``core.tokens.token_revoke``, audited), for a
+    token that leaked or a person who left. Tokens are created by their owners only."""
+
+    list_display = ["name", "user", "prefix", "scope", "created_at", "expires_at"]
+    list_display += ["last_used_at", "revoked_at"]
+    list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "user__username"]
+    exclude = ["digest"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):  # type: ignore[no-untyped-def]
+        done = 0
+        for pk in queryset.filter(revoked_at=None).values_list("pk", flat=True):
+            try:
+                tokens.token_revoke(token_id=pk, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return
+            done += 1
+        self.message_user(request, f"{done} token(s) revoked.", messages.SUCCESS)

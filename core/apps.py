@@ -21,6 +21,10 @@ class CoreConfig(AppConfig):
 
         refcache.watch(Team)  # the intake team of new incidents is kept per process
 
+        from core import signin
+
+        signin.connect()  # sign-ins and lock-outs into the audit trail
+
         from django.db.models.signals import post_migrate
 
         post_migrate.connect(_key_sequences_after_migrate, sender=self)

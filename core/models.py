@@ -380,6 +380,46 @@ class NotificationPreference(models.Model):
         return f"{self.user} {self.family}: {'e-mail' if self.email else 'app only'}"
 
 
+class TokenScope(models.TextChoices):
+    READ = "read", "Read only"
+    WRITE = "write", "Read and write"
+
+
+class PersonalToken(models.Model):
+    """A person's API token (``Authorization: Bearer tdm_…``), acting as them, within its
+    scope, until it expires or is revoked (``core.tokens``).
+
+    The secret is never stored: ``digest`` is the SHA-256 of the whole token, and
+    ``prefix`` (its first characters, random but not secret) finds the row and names the
+    token in lists. A lost token cannot be shown again, only revoked and replaced."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personal_tokens"
+    )
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=10, choices=TokenScope.choices)
+    prefix = models.CharField(max_length=20, unique=True)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Names tell a person's tokens apart, among those still in force.
+            models.UniqueConstraint(
+                fields=["user", "name"],
+                condition=Q(revoked_at__isnull=True),
+                name="uniq_personal_token_name",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
 __all__ = [
     "Attachment",
     "AuditEvent",
@@ -389,11 +429,13 @@ __all__ = [
     "NotificationFamily",
     "NotificationPreference",
     "OutboxMessage",
+    "PersonalToken",
     "Role",
     "Sequence",
     "Service",
     "ServiceRole",
     "Team",
     "Tier",
+    "TokenScope",
     "Watch",
 ]
