@@ -9,6 +9,7 @@ broker on the filesystem under ``var/``, so a laptop needs no servers. Set
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -134,7 +135,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Several installs (or test processes) on one Redis keep apart by prefix. The
+            # test suite's parallel workers share one Redis database: each keeps its keys
+            # (refcache's shared version, throttle counts) under its own name, inherited by
+            # the processes it starts, so one worker's test never moves another's.
+            "KEY_PREFIX": env.str(
+                "CACHE_KEY_PREFIX", default=os.environ.get("PYTEST_XDIST_WORKER", "")
+            ),
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
