@@ -209,12 +209,68 @@ ATTACHMENT_ALLOWED_TYPES = env.list(
     ],
 )
 
-# --- Security (production) ------------------------------------------------------------
-if PRODUCTION:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+# === Issue 14: the front door (HTTPS, headers, CSP, single sign-on) =====================
+# HTTPS-only settings are ON by default whenever DEBUG is off (production: docker-compose,
+# the image) and OFF while DEBUG is on: development, `make run` (DEBUG defaults on outside
+# TANDEM_ENV=production, and it serves plain http on 127.0.0.1) and so the tests. Each one
+# can be set from the environment either way.
+_HTTPS_ONLY = not DEBUG
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_HTTPS_ONLY)
+# The compose healthchecks ask the container over plain http (never redirected).
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if _HTTPS_ONLY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_HTTPS_ONLY)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=_HTTPS_ONLY)
+# Behind a TLS-terminating proxy: "HTTP_X_FORWARDED_PROTO,https" (the default in production);
+# an empty value trusts no header (Tandem terminates TLS itself, or no proxy strips it).
+_proxy_header = env.list(
+    "SECURE_PROXY_SSL_HEADER",
+    default=["HTTP_X_FORWARDED_PROTO", "https"] if _HTTPS_ONLY else [],
+)
+if _proxy_header:
+    if len(_proxy_header) != 2:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER is 'HEADER,value', e.g. ...,https.")
+    SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1])
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_HTTPS_ONLY)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_HTTPS_ONLY)
+SESSION_COOKIE_HTTPONLY = True
+# Harmless over http too, so on in every mode (the tests see the headers production sends).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
+X_FRAME_OPTIONS = "DENY"
+# Browser features Tandem never uses, refused to every page and frame (core.security).
+PERMISSIONS_POLICY = env.str(
+    "PERMISSIONS_POLICY",
+    default="accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()",
+)
+MIDDLEWARE.insert(1, "core.security.PermissionsPolicyMiddleware")
+# Content-Security-Policy (django-csp 4): no inline script and no eval anywhere, so an
+# injected <script> or on*= attribute never runs; HTMX reads its config from a meta tag
+# (templates/base.html) and every handler lives in static/js. Inline *styles* stay allowed:
+# ~190 style="" attributes and a few <style> blocks (docs/decisions.md, issue 14). On in
+# every mode, the tests included, so every page a test renders carries it.
+from csp.constants import NONE, SELF, UNSAFE_INLINE  # noqa: E402
+
+INSTALLED_APPS.append("csp")
+MIDDLEWARE.insert(2, "csp.middleware.CSPMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+if env.str("CSP_REPORT_URI", default=""):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [env.str("CSP_REPORT_URI")]
+# === end of issue 14's front door block ==================================================
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
