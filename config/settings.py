@@ -270,6 +270,91 @@ CONTENT_SECURITY_POLICY = {
 }
 if env.str("CSP_REPORT_URI", default=""):
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [env.str("CSP_REPORT_URI")]
+
+# Single sign-on, each method on only when its settings are present (core/sso). Local
+# accounts keep signing in with a password (ModelBackend stays); the SSO backends are
+# appended after whatever backends are configured above.
+# SSO_GROUP_ROLES maps the provider's groups to Tandem's roles (core.roles.Role values):
+# "tandem-admins=Administrator;servicedesk=Service Desk Agent;ops=2nd Line Support".
+SSO_GROUP_ROLES = env.str("SSO_GROUP_ROLES", default="")
+SSO_DEFAULT_ROLES = env.list("SSO_DEFAULT_ROLES", default=["Requester"])
+_SSO_BACKENDS: list[str] = []
+OIDC_ENABLED = bool(env.str("OIDC_RP_CLIENT_ID", default=""))
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
+if OIDC_ENABLED:
+    OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID")
+    OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+    OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+    OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+    OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+    OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="") or None
+    OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+    OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
+    OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+    OIDC_CREATE_USER = env.bool("OIDC_CREATE_USER", default=True)
+    LOGIN_REDIRECT_URL_FAILURE = "login"
+    _missing = [
+        name
+        for name in (
+            "OIDC_RP_CLIENT_SECRET",
+            "OIDC_OP_AUTHORIZATION_ENDPOINT",
+            "OIDC_OP_TOKEN_ENDPOINT",
+            "OIDC_OP_USER_ENDPOINT",
+        )
+        if not globals()[name]
+    ]
+    if OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")) and not OIDC_OP_JWKS_ENDPOINT:
+        _missing.append("OIDC_OP_JWKS_ENDPOINT")
+    if _missing:
+        raise ImproperlyConfigured(f"OIDC_RP_CLIENT_ID is set; also set {', '.join(_missing)}.")
+    INSTALLED_APPS.append("mozilla_django_oidc")
+    _SSO_BACKENDS.append("core.sso.oidc.TandemOIDCBackend")
+if env.str("LDAP_SERVER_URI", default=""):
+    try:
+        import ldap
+        from django_auth_ldap.config import (
+            GroupOfNamesType,
+            GroupOfUniqueNamesType,
+            LDAPSearch,
+            NestedActiveDirectoryGroupType,
+            PosixGroupType,
+        )
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            "LDAP_SERVER_URI needs django-auth-ldap: pip install '.[ldap]' "
+            "(python-ldap builds against libldap2-dev and libsasl2-dev)."
+        ) from exc
+    AUTH_LDAP_SERVER_URI = env.str("LDAP_SERVER_URI")
+    AUTH_LDAP_BIND_DN = env.str("LDAP_BIND_DN", default="")
+    AUTH_LDAP_BIND_PASSWORD = env.str("LDAP_BIND_PASSWORD", default="")
+    AUTH_LDAP_START_TLS = env.bool("LDAP_START_TLS", default=False)
+    AUTH_LDAP_USER_SEARCH = LDAPSearch(
+        env.str("LDAP_USER_SEARCH_BASE"),
+        ldap.SCOPE_SUBTREE,
+        env.str("LDAP_USER_FILTER", default="(uid=%(user)s)"),
+    )
+    AUTH_LDAP_GROUP_SEARCH = LDAPSearch(
+        env.str("LDAP_GROUP_SEARCH_BASE", default=env.str("LDAP_USER_SEARCH_BASE")),
+        ldap.SCOPE_SUBTREE,
+        env.str("LDAP_GROUP_FILTER", default="(objectClass=groupOfNames)"),
+    )
+    _ldap_group_types = {
+        "groupOfNames": GroupOfNamesType,
+        "groupOfUniqueNames": GroupOfUniqueNamesType,
+        "posixGroup": PosixGroupType,
+        "activeDirectory": NestedActiveDirectoryGroupType,
+    }
+    _ldap_group_type = env.str("LDAP_GROUP_TYPE", default="groupOfNames")
+    if _ldap_group_type not in _ldap_group_types:
+        raise ImproperlyConfigured(f"LDAP_GROUP_TYPE is one of {', '.join(_ldap_group_types)}.")
+    AUTH_LDAP_GROUP_TYPE = _ldap_group_types[_ldap_group_type]()
+    AUTH_LDAP_USER_ATTR_MAP = {"first_name": "givenName", "last_name": "sn", "email": "mail"}
+    AUTH_LDAP_ALWAYS_UPDATE_USER = True
+    _SSO_BACKENDS.append("core.sso.ldap.TandemLDAPBackend")
+AUTHENTICATION_BACKENDS = [
+    *globals().get("AUTHENTICATION_BACKENDS", ["django.contrib.auth.backends.ModelBackend"]),
+    *_SSO_BACKENDS,
+]
 # === end of issue 14's front door block ==================================================
 
 # --- Email ----------------------------------------------------------------------------

@@ -83,6 +83,9 @@ urlpatterns = [
     path("", include("itsm.urls")),
 ]
 
+if settings.OIDC_ENABLED:  # "Sign in with …" (core/sso): /oidc/authenticate/, /oidc/callback/
+    urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))
+
 if settings.TANDEM_BENCH_BARE:
     # bench/load.py's ceiling and floors (core.bench_views).
     from core import bench_views
