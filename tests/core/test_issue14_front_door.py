@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -161,3 +162,19 @@ def test_every_page_carries_the_security_headers(client, org) -> None:  # type: 
         assert response["Referrer-Policy"] == "same-origin"
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["X-Frame-Options"] == "DENY"
+
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", re.I)
+INLINE_HANDLER = re.compile(r"\son[a-z]+\s*=|\shx-on[:-]|javascript:", re.I)
+
+
+def test_no_template_carries_script_the_csp_would_block() -> None:
+    """The CSP refuses inline script, on*= handlers, hx-on (eval) and javascript: URLs:
+    behaviour lives in static/js (tandem.js handles data-confirm, data-autosubmit,
+    data-action-template, data-swap-errors, data-history-back)."""
+    found = []
+    for template in sorted((ROOT / "templates").rglob("*.html")):
+        for n, line in enumerate(template.read_text().splitlines(), 1):
+            if INLINE_SCRIPT.search(line) or INLINE_HANDLER.search(line):
+                found.append(f"{template.relative_to(ROOT)}:{n}: {line.strip()[:120]}")
+    assert found == []
