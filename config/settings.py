@@ -260,12 +260,153 @@ ATTACHMENT_ALLOWED_TYPES = env.list(
     ],
 )
 
-# --- Security (production) ------------------------------------------------------------
-if PRODUCTION:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+# === Issue 14: the front door (HTTPS, headers, CSP, single sign-on) =====================
+# HTTPS-only settings are ON by default whenever DEBUG is off (production: docker-compose,
+# the image) and OFF while DEBUG is on: development, `make run` (DEBUG defaults on outside
+# TANDEM_ENV=production, and it serves plain http on 127.0.0.1) and so the tests. Each one
+# can be set from the environment either way.
+_HTTPS_ONLY = not DEBUG
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_HTTPS_ONLY)
+# The compose healthchecks ask the container over plain http (never redirected).
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if _HTTPS_ONLY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_HTTPS_ONLY)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=_HTTPS_ONLY)
+# Behind a TLS-terminating proxy: "HTTP_X_FORWARDED_PROTO,https" (the default in production);
+# an empty value trusts no header (Tandem terminates TLS itself, or no proxy strips it).
+_proxy_header = env.list(
+    "SECURE_PROXY_SSL_HEADER",
+    default=["HTTP_X_FORWARDED_PROTO", "https"] if _HTTPS_ONLY else [],
+)
+if _proxy_header:
+    if len(_proxy_header) != 2:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER is 'HEADER,value', e.g. ...,https.")
+    SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1])
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_HTTPS_ONLY)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_HTTPS_ONLY)
+SESSION_COOKIE_HTTPONLY = True
+# Harmless over http too, so on in every mode (the tests see the headers production sends).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
+X_FRAME_OPTIONS = "DENY"
+# Browser features Tandem never uses, refused to every page and frame (core.security).
+PERMISSIONS_POLICY = env.str(
+    "PERMISSIONS_POLICY",
+    default="accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()",
+)
+MIDDLEWARE.insert(1, "core.security.PermissionsPolicyMiddleware")
+# Content-Security-Policy (django-csp 4): no inline script and no eval anywhere, so an
+# injected <script> or on*= attribute never runs; HTMX reads its config from a meta tag
+# (templates/base.html) and every handler lives in static/js. Inline *styles* stay allowed:
+# ~190 style="" attributes and a few <style> blocks (docs/decisions.md, issue 14). On in
+# every mode, the tests included, so every page a test renders carries it.
+from csp.constants import NONE, SELF, UNSAFE_INLINE  # noqa: E402
+
+INSTALLED_APPS.append("csp")
+MIDDLEWARE.insert(2, "csp.middleware.CSPMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+if env.str("CSP_REPORT_URI", default=""):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [env.str("CSP_REPORT_URI")]
+
+# Single sign-on, each method on only when its settings are present (core/sso). Local
+# accounts keep signing in with a password (ModelBackend stays); the SSO backends are
+# appended after whatever backends are configured above.
+# SSO_GROUP_ROLES maps the provider's groups to Tandem's roles (core.roles.Role values):
+# "tandem-admins=Administrator;servicedesk=Service Desk Agent;ops=2nd Line Support".
+SSO_GROUP_ROLES = env.str("SSO_GROUP_ROLES", default="")
+SSO_DEFAULT_ROLES = env.list("SSO_DEFAULT_ROLES", default=["Requester"])
+_SSO_BACKENDS: list[str] = []
+OIDC_ENABLED = bool(env.str("OIDC_RP_CLIENT_ID", default=""))
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
+if OIDC_ENABLED:
+    OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID")
+    OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+    OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+    OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+    OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+    OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="") or None
+    OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+    OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
+    OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+    OIDC_CREATE_USER = env.bool("OIDC_CREATE_USER", default=True)
+    LOGIN_REDIRECT_URL_FAILURE = "login"
+    _missing = [
+        name
+        for name in (
+            "OIDC_RP_CLIENT_SECRET",
+            "OIDC_OP_AUTHORIZATION_ENDPOINT",
+            "OIDC_OP_TOKEN_ENDPOINT",
+            "OIDC_OP_USER_ENDPOINT",
+        )
+        if not globals()[name]
+    ]
+    if OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")) and not OIDC_OP_JWKS_ENDPOINT:
+        _missing.append("OIDC_OP_JWKS_ENDPOINT")
+    if _missing:
+        raise ImproperlyConfigured(f"OIDC_RP_CLIENT_ID is set; also set {', '.join(_missing)}.")
+    INSTALLED_APPS.append("mozilla_django_oidc")
+    _SSO_BACKENDS.append("core.sso.oidc.TandemOIDCBackend")
+if env.str("LDAP_SERVER_URI", default=""):
+    try:
+        import ldap
+        from django_auth_ldap.config import (
+            GroupOfNamesType,
+            GroupOfUniqueNamesType,
+            LDAPSearch,
+            NestedActiveDirectoryGroupType,
+            PosixGroupType,
+        )
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            "LDAP_SERVER_URI needs django-auth-ldap: pip install '.[ldap]' "
+            "(python-ldap builds against libldap2-dev and libsasl2-dev)."
+        ) from exc
+    AUTH_LDAP_SERVER_URI = env.str("LDAP_SERVER_URI")
+    AUTH_LDAP_BIND_DN = env.str("LDAP_BIND_DN", default="")
+    AUTH_LDAP_BIND_PASSWORD = env.str("LDAP_BIND_PASSWORD", default="")
+    AUTH_LDAP_START_TLS = env.bool("LDAP_START_TLS", default=False)
+    AUTH_LDAP_USER_SEARCH = LDAPSearch(
+        env.str("LDAP_USER_SEARCH_BASE"),
+        ldap.SCOPE_SUBTREE,
+        env.str("LDAP_USER_FILTER", default="(uid=%(user)s)"),
+    )
+    AUTH_LDAP_GROUP_SEARCH = LDAPSearch(
+        env.str("LDAP_GROUP_SEARCH_BASE", default=env.str("LDAP_USER_SEARCH_BASE")),
+        ldap.SCOPE_SUBTREE,
+        env.str("LDAP_GROUP_FILTER", default="(objectClass=groupOfNames)"),
+    )
+    _ldap_group_types = {
+        "groupOfNames": GroupOfNamesType,
+        "groupOfUniqueNames": GroupOfUniqueNamesType,
+        "posixGroup": PosixGroupType,
+        "activeDirectory": NestedActiveDirectoryGroupType,
+    }
+    _ldap_group_type = env.str("LDAP_GROUP_TYPE", default="groupOfNames")
+    if _ldap_group_type not in _ldap_group_types:
+        raise ImproperlyConfigured(f"LDAP_GROUP_TYPE is one of {', '.join(_ldap_group_types)}.")
+    AUTH_LDAP_GROUP_TYPE = _ldap_group_types[_ldap_group_type]()
+    AUTH_LDAP_USER_ATTR_MAP = {"first_name": "givenName", "last_name": "sn", "email": "mail"}
+    AUTH_LDAP_ALWAYS_UPDATE_USER = True
+    _SSO_BACKENDS.append("core.sso.ldap.TandemLDAPBackend")
+AUTHENTICATION_BACKENDS = [
+    *globals().get("AUTHENTICATION_BACKENDS", ["django.contrib.auth.backends.ModelBackend"]),
+    *_SSO_BACKENDS,
+]
+# === end of issue 14's front door block ==================================================
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

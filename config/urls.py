@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from core import attachment_views, notification_views, people_views, token_views, watch_views
@@ -19,7 +19,8 @@ knowledge_router.register("articles", ArticleViewSet, basename="article")
 api_v1 = [
     path("auth/token/", ObtainAuthTokenView.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file, not inline (the CSP).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("core.api.urls")),
     path("", include("sla.api.urls")),
     path("", include("projects.api.urls")),
@@ -90,6 +91,9 @@ urlpatterns = [
     path("", include("projects.urls")),
     path("", include("itsm.urls")),
 ]
+
+if settings.OIDC_ENABLED:  # "Sign in with …" (core/sso): /oidc/authenticate/, /oidc/callback/
+    urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))
 
 if settings.TANDEM_BENCH_BARE:
     # bench/load.py's ceiling and floors (core.bench_views).

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
 from core import tokens
+from core.config_audit import ConfigurationAuditAdmin
 from core.exceptions import DomainError
 from core.models import (
     Attachment,
@@ -15,7 +16,7 @@ from core.models import (
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(ConfigurationAuditAdmin):
     list_display = ["name", "tier", "lead", "email"]
     list_filter = ["tier"]
     search_fields = ["name"]
@@ -28,7 +29,7 @@ class ServiceRoleInline(admin.TabularInline):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(ConfigurationAuditAdmin):
     list_display = ["name", "support_team", "development_team", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name"]
@@ -108,7 +109,8 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.contrib.auth.admin import UserAdmin  # noqa: E402
+from django.contrib.auth.admin import GroupAdmin, UserAdmin  # noqa: E402
+from django.contrib.auth.models import Group  # noqa: E402
 
 from core.models import UserProfile  # noqa: E402
 
@@ -119,8 +121,15 @@ class UserProfileInline(admin.StackedInline):
     can_delete = False
 
 
-class TandemUserAdmin(UserAdmin):
+class TandemUserAdmin(ConfigurationAuditAdmin, UserAdmin):
+    """A user's groups are their Tandem roles (core.roles): granting or taking one back
+    here is audited on the user, with the rest of the change."""
+
     inlines = [UserProfileInline]
+
+
+class TandemGroupAdmin(ConfigurationAuditAdmin, GroupAdmin):
+    """A group is a role: what it may do in the admin is configuration too."""
 
 
 admin.site.unregister(get_user_model())
@@ -159,3 +168,7 @@ class PersonalTokenAdmin(admin.ModelAdmin):
                 return
             done += 1
         self.message_user(request, f"{done} token(s) revoked.", messages.SUCCESS)
+
+
+admin.site.unregister(Group)
+admin.site.register(Group, TandemGroupAdmin)

@@ -27,6 +27,8 @@ class CoreConfig(AppConfig):
 
         from django.db.models.signals import post_migrate
 
+        import core.sso  # noqa: F401  (registers its system check of SSO_GROUP_ROLES)
+
         post_migrate.connect(_key_sequences_after_migrate, sender=self)
 
 

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from core.config_audit import ConfigurationAuditAdmin
 from itsm.models import Incident
 
 
@@ -42,7 +43,7 @@ class CatalogTaskInline(admin.TabularInline):
 
 
 @admin.register(CatalogItem)
-class CatalogItemAdmin(admin.ModelAdmin):
+class CatalogItemAdmin(ConfigurationAuditAdmin):
     """The request catalogue is kept here: fields the requester fills, approval, tasks."""
 
     list_display = ["name", "service", "approval", "fulfilment_team", "is_active"]
@@ -77,7 +78,7 @@ from itsm.models import Change, FreezeWindow, StandardChangeTemplate  # noqa: E4
 
 
 @admin.register(FreezeWindow)
-class FreezeWindowAdmin(admin.ModelAdmin):
+class FreezeWindowAdmin(ConfigurationAuditAdmin):
     """Blackout periods: normal and standard changes cannot be scheduled in them."""
 
     list_display = ["name", "start", "end", "reason"]
@@ -85,7 +86,7 @@ class FreezeWindowAdmin(admin.ModelAdmin):
 
 
 @admin.register(StandardChangeTemplate)
-class StandardChangeTemplateAdmin(admin.ModelAdmin):
+class StandardChangeTemplateAdmin(ConfigurationAuditAdmin):
     list_display = ["name", "is_active"]
     filter_horizontal = ["services"]
 

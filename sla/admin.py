@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from core.config_audit import ConfigurationAuditAdmin
 from sla.models import BusinessCalendar, Holiday, SlaClock, SlaClockEvent, SlaPolicy, WorkingPeriod
 
 
@@ -14,13 +15,13 @@ class HolidayInline(admin.TabularInline):
 
 
 @admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(admin.ModelAdmin):
+class BusinessCalendarAdmin(ConfigurationAuditAdmin):
     list_display = ["name", "timezone", "always_open", "holiday_country"]
     inlines = [WorkingPeriodInline, HolidayInline]
 
 
 @admin.register(SlaPolicy)
-class SlaPolicyAdmin(admin.ModelAdmin):
+class SlaPolicyAdmin(ConfigurationAuditAdmin):
     list_display = [
         "name",
         "ticket_type",

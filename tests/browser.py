@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,10 @@ def browser_page(request: pytest.FixtureRequest) -> Iterator[Any]:
         consoles: dict[Any, list[str]] = {}
 
         def watch(page: Any) -> None:
+            # Tandem's Content-Security-Policy forbids eval, which Playwright's own
+            # wait_for_function uses to run its predicate in the page: poll with evaluate
+            # (run by the DevTools protocol, outside the page's CSP) instead.
+            page.wait_for_function = lambda expression, **kw: wait_until(page, expression, **kw)
             lines = consoles.setdefault(page, [])
             page.on("console", lambda m: lines.append(f"{m.type}: {m.text}"))
             page.on("pageerror", lambda e: lines.append(f"pageerror: {e}"))
@@ -80,6 +85,23 @@ def browser_page(request: pytest.FixtureRequest) -> Iterator[Any]:
         connections.close_all()
     connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def wait_until(
+    page: Any, expression: str, *, arg: Any = None, timeout: float | None = None, **_: Any
+) -> Any:
+    """Wait until the JavaScript ``expression`` is truthy in ``page`` and return its value
+    (what ``page.wait_for_function`` does, without eval: see ``browser_page``)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.monotonic() + (30_000 if timeout is None else timeout) / 1000
+    while True:
+        value = page.evaluate(expression, arg) if arg is not None else page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise PlaywrightTimeout(f"Timeout waiting for {expression!r}")
+        page.wait_for_timeout(50)
 
 
 def sign_in(context: Any, live_server_url: str, user: Any) -> None:

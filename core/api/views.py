@@ -16,12 +16,13 @@ from core.api.serializers import (
     TeamSerializer,
     UserSerializer,
 )
+from core.config_audit import ConfigurationAuditViewSet
 from core.exceptions import ActionForbidden, NotFound
 from core.models import Service, Team
 from core.roles import can_view_service_roles, is_staff_member
 
 
-class TeamViewSet(viewsets.ModelViewSet):
+class TeamViewSet(ConfigurationAuditViewSet, viewsets.ModelViewSet):
     queryset = Team.objects.select_related("lead").prefetch_related(Prefetch("members"))
     serializer_class = TeamSerializer
     permission_classes = [IsStaffReadAdministratorWrite]
@@ -31,7 +32,7 @@ class TeamViewSet(viewsets.ModelViewSet):
     ordering = ["tier", "name", "id"]
 
 
-class ServiceViewSet(viewsets.ModelViewSet):
+class ServiceViewSet(ConfigurationAuditViewSet, viewsets.ModelViewSet):
     queryset = Service.objects.select_related("support_team", "development_team")
     serializer_class = ServiceSerializer
     permission_classes = [IsAdministratorOrReadOnly]

@@ -106,6 +106,10 @@ ACTION_WORDS = {
     "outside_window": "— implemented outside its approved window",
     "release_rolled_back": "— a release shortly before it was rolled back",
     "service_role_assigned": "named a role holder",
+    "config_created": "added it",
+    "config_changed": "changed its settings",
+    "config_deleted": "deleted it",
+    "roles_synced": "took their roles from single sign-on",
     "service_role_removed": "removed a role holder",
     "unflagged": "withdrew the review flag",
 }

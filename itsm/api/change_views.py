@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from core.api.export import CsvExportMixin
 from core.api.permissions import IsAdministratorOrReadOnly
+from core.config_audit import ConfigurationAuditViewSet
 from core.ids import IdsFilter
 from core.models import Service
 from itsm import selectors
@@ -129,7 +130,7 @@ class ChangeViewSet(CsvExportMixin, TicketViewSet):
         return self.present(change)
 
 
-class FreezeWindowViewSet(viewsets.ModelViewSet):
+class FreezeWindowViewSet(ConfigurationAuditViewSet, viewsets.ModelViewSet):
     queryset = FreezeWindow.objects.prefetch_related("services").order_by("start", "id")
     serializer_class = FreezeWindowSerializer
     permission_classes = [IsAdministratorOrReadOnly]

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.permissions import IsStaffReadAdministratorWrite
+from core.config_audit import ConfigurationAuditViewSet
 from core.exceptions import ActionForbidden, ValidationFailed
 from core.export import csv_response
 from core.roles import is_staff_member
@@ -26,7 +27,7 @@ from sla.models import BusinessCalendar, SlaPolicy
 from sla.reports import BREACH_COLUMNS, GROUPS, breach_rows, sla_breaches, sla_report
 
 
-class SlaPolicyViewSet(viewsets.ModelViewSet):
+class SlaPolicyViewSet(ConfigurationAuditViewSet, viewsets.ModelViewSet):
     queryset = SlaPolicy.objects.select_related("calendar", "service")
     serializer_class = SlaPolicySerializer
     permission_classes = [IsStaffReadAdministratorWrite]
@@ -34,7 +35,7 @@ class SlaPolicyViewSet(viewsets.ModelViewSet):
     ordering = ["ticket_type", "priority", "id"]
 
 
-class CalendarViewSet(viewsets.ModelViewSet):
+class CalendarViewSet(ConfigurationAuditViewSet, viewsets.ModelViewSet):
     queryset = BusinessCalendar.objects.prefetch_related("periods", "holidays")
     serializer_class = CalendarSerializer
     permission_classes = [IsStaffReadAdministratorWrite]
