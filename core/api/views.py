@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core import service_roles
+from core.api.contract import ApiContractMixin
 from core.api.permissions import IsAdministratorOrReadOnly, IsStaffReadAdministratorWrite
 from core.api.serializers import (
     PublicServiceSerializer,
@@ -21,7 +22,7 @@ from core.models import Service, Team
 from core.roles import can_view_service_roles, is_staff_member
 
 
-class TeamViewSet(viewsets.ModelViewSet):
+class TeamViewSet(ApiContractMixin, viewsets.ModelViewSet):
     queryset = Team.objects.select_related("lead").prefetch_related(Prefetch("members"))
     serializer_class = TeamSerializer
     permission_classes = [IsStaffReadAdministratorWrite]
@@ -31,7 +32,7 @@ class TeamViewSet(viewsets.ModelViewSet):
     ordering = ["tier", "name", "id"]
 
 
-class ServiceViewSet(viewsets.ModelViewSet):
+class ServiceViewSet(ApiContractMixin, viewsets.ModelViewSet):
     queryset = Service.objects.select_related("support_team", "development_team")
     serializer_class = ServiceSerializer
     permission_classes = [IsAdministratorOrReadOnly]
@@ -84,7 +85,9 @@ class ServiceViewSet(viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class UserViewSet(
+    ApiContractMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """People, to name assignees and approvers. Staff see every active user; a requester
     only themselves. ``/users/me/`` is you."""
 

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.contract import ApiContractMixin
 from core.api.export import CsvExportMixin
 from core.api.permissions import IsAdministratorOrReadOnly
 from core.ids import IdsFilter
@@ -129,14 +130,14 @@ class ChangeViewSet(CsvExportMixin, TicketViewSet):
         return self.present(change)
 
 
-class FreezeWindowViewSet(viewsets.ModelViewSet):
+class FreezeWindowViewSet(ApiContractMixin, viewsets.ModelViewSet):
     queryset = FreezeWindow.objects.prefetch_related("services").order_by("start", "id")
     serializer_class = FreezeWindowSerializer
     permission_classes = [IsAdministratorOrReadOnly]
 
 
 class StandardChangeTemplateViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ApiContractMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     queryset = (
         StandardChangeTemplate.objects.filter(is_active=True)
