@@ -14,11 +14,13 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
+from django.db import models, transaction
+from django.http import HttpRequest
 
 from core.exceptions import DomainError
 
@@ -83,66 +85,99 @@ def current_version(model: type[models.Model], pk: Any, *, lock: bool = False) -
 
 
 def ensure_version(
-    obj: models.Model, expected: list[str], *, seen_event: int | None = None, page: bool = False
+    obj: models.Model,
+    expected: list[str],
+    *,
+    user: Any = None,
+    seen_event: int | None = None,
+    page: bool = False,
 ) -> None:
     """Lock ``obj``'s row and raise unless its version is one of ``expected`` (``*``: any).
 
     Call inside the action's ``transaction.atomic()``, before the action: the row stays
     locked until the action commits, so a concurrent writer with the same version waits
     and then fails here. The error says who changed the record, when and what (the audit
-    rows after ``seen_event`` when the page says which it showed, else the latest)."""
+    rows after ``seen_event`` when the page says which it showed, else the latest), as
+    much as ``user`` may read of the record's history (``core.visibility``)."""
     current = current_version(type(obj), obj.pk, lock=True)
     if "*" in expected or current in expected:
         return
-    error = StaleVersion if page else PreconditionFailed
-    raise error(what_changed(obj, seen_event=seen_event))
+    if page:
+        raise StaleVersion(what_changed(obj, user=user, seen_event=seen_event, then=PAGE_ADVICE))
+    raise PreconditionFailed(what_changed(obj, user=user, seen_event=seen_event))
 
 
-def latest_event_id(obj: models.Model) -> int | None:
-    """The newest audit row of ``obj`` (what a page showed when it rendered)."""
-    from core.models import AuditEvent
-
-    return (
-        AuditEvent.objects.filter(
-            content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk
-        )
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-    )
+API_ADVICE = "reload it and try again."
+PAGE_ADVICE = "reload: it is shown below as it is now, with your form kept to send again."
 
 
-def what_changed(obj: models.Model, *, seen_event: int | None = None) -> str:
+@contextmanager
+def page_version_checked(request: HttpRequest, obj: models.Model) -> Iterator[None]:
+    """A page's action in one transaction that first locks ``obj`` and refuses (409) a
+    form rendered from an older version: the form's hidden ``version`` (and ``seen``, the
+    newest history row the page showed). A post without ``version`` is not checked."""
+    with transaction.atomic():
+        version = request.POST.get("version", "")
+        if version:
+            seen = request.POST.get("seen", "")
+            ensure_version(
+                obj,
+                [version],
+                user=request.user,
+                seen_event=int(seen) if seen.isdigit() else None,
+                page=True,
+            )
+        yield
+
+
+def page_version_fields(obj: models.Model, timeline: list[Any]) -> dict[str, Any]:
+    """What a page's forms send back: the record's version and the newest history row
+    it shows (read from the page's own timeline, no query)."""
+    seen = [e.item.pk for e in timeline if getattr(e, "kind", "") == "audit"]
+    return {"version": version_of(obj), "seen_event": max(seen) if seen else ""}
+
+
+def what_changed(
+    obj: models.Model,
+    *,
+    user: Any = None,
+    seen_event: int | None = None,
+    then: str = API_ADVICE,
+) -> str:
     """'INC-1042 was changed by Ann Lee at 6 Dec 2026 10:40: status Assigned → In
-    progress; reload it and try again.'"""
-    from core.models import AuditEvent
-    from core.templatetags.tandem import actor_label, audit_changes, state_label, when_label
+    progress; reload it and try again.' Only the history ``user`` may read is told
+    (``core.visibility``: a requester does not learn internal moves)."""
+    from core.templatetags.tandem import (
+        actor_label,
+        audit_changes,
+        audit_sentence,
+        state_label,
+        when_label,
+    )
+    from core.visibility import parts_for
 
     name = str(getattr(obj, "key", None) or obj)
-    events = AuditEvent.objects.filter(
-        content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk
-    ).select_related("actor")
+    parts = parts_for(user, obj)
+    events = parts.history(obj).select_related("actor")
     if seen_event is not None:
         changed = list(events.filter(id__gt=seen_event).order_by("id")[:10])
     else:
         latest = events.order_by("-id").first()
         changed = [latest] if latest is not None else []
     if not changed:
-        return f"{name} was changed by someone else meanwhile; reload it and try again."
+        return f"{name} was changed by someone else meanwhile; {then}"
     last = changed[-1]
     who = ", ".join(dict.fromkeys(actor_label(e.actor) for e in changed))
-    parts: list[str] = []
+    said: list[str] = []
     for event in changed:
+        before = len(said)
         if event.from_state or event.to_state:
-            before = state_label(event, event.from_state) if event.from_state else "—"
-            parts.append(f"status {before} → {state_label(event, event.to_state)}")
-        for label, old, new in audit_changes(event):
+            old = state_label(event, event.from_state) if event.from_state else "—"
+            said.append(f"status {old} → {state_label(event, event.to_state)}")
+        for label, old, new in audit_changes(event) if parts.history_details else []:
             if label.lower() != "status":
-                parts.append(f"{label.lower()} {old} → {new}")
-        if not (event.from_state or event.to_state or event.changes):
-            parts.append(event.action.replace("_", " "))
-    what = "; ".join(parts) if parts else "edited"
-    return (
-        f"{name} was changed by {who} at {when_label(last.created_at)}: {what}; "
-        "reload it and try again."
-    )
+                said.append(f"{label.lower()} {old} → {new}")
+        if len(said) == before:  # nothing to show field by field: what was done
+            said.append(audit_sentence(event).lstrip("· ").lower())
+    what = "; ".join(said)
+    return f"{name} was changed by {who} at {when_label(last.created_at)}: {what}; {then}"

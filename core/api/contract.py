@@ -98,7 +98,8 @@ class ApiContractMixin:
     def _guarded(self, handler: Callable[..., Any], expected: list[str]) -> Callable[..., Any]:
         def guarded(*args: Any, **kwargs: Any) -> Any:
             with transaction.atomic():
-                ensure_version(self.get_object(), expected)  # type: ignore[attr-defined]
+                record = self.get_object()  # type: ignore[attr-defined]
+                ensure_version(record, expected, user=self.request.user)  # type: ignore[attr-defined]
                 return handler(*args, **kwargs)
 
         return guarded
