@@ -49,7 +49,7 @@ def _micros(moment: dt.datetime) -> int:
     return (moment - EPOCH) // dt.timedelta(microseconds=1)
 
 
-def _has_stamp(model: type[models.Model]) -> bool:
+def has_stamp(model: type[models.Model]) -> bool:
     return any(f.attname == "updated_at" for f in model._meta.concrete_fields)
 
 
@@ -61,7 +61,7 @@ def _digest(model: type[models.Model], values: dict[str, Any], pk: Any) -> str:
 def version_of(obj: models.Model) -> str:
     """The version of ``obj`` as loaded (no query when it has ``updated_at``)."""
     model = type(obj)
-    if _has_stamp(model):
+    if has_stamp(model):
         return f"{obj.pk}-{_micros(obj.updated_at)}"  # type: ignore[attr-defined]
     names = [f.attname for f in model._meta.concrete_fields]
     deferred = obj.get_deferred_fields()
@@ -76,7 +76,7 @@ def current_version(model: type[models.Model], pk: Any, *, lock: bool = False) -
     qs = model._base_manager.filter(pk=pk)
     if lock:
         qs = qs.select_for_update()
-    if _has_stamp(model):
+    if has_stamp(model):
         stamp = qs.values_list("updated_at", flat=True).first()
         return f"{pk}-{_micros(stamp)}" if stamp is not None else ""
     names = [f.attname for f in model._meta.concrete_fields]

@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import ListSerializer
 
 from core import idempotency
-from core.concurrency import current_version, ensure_version, version_of
+from core.concurrency import current_version, ensure_version, has_stamp, version_of
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -64,10 +64,14 @@ def response_etag(request: Request, response: Any) -> str | None:
     record = response_record(response)
     if record is None:
         return None
-    # after a write the row is read again: the service saved its own locked copy
-    version = (
-        current_version(type(record), record.pk) if request.method in UNSAFE else version_of(record)
-    )
+    # A stamped record (updated_at) is read from the instance the body shows: the services
+    # set the stamp on what they save and answer, and a stale one would only cost the
+    # client a 412, never a silent overwrite. An unstamped one is read again after a
+    # write (its digest covers every column the service may have written apart).
+    if request.method in UNSAFE and not has_stamp(type(record)):
+        version = current_version(type(record), record.pk)
+    else:
+        version = version_of(record)
     return quoted(version) if version else None
 
 

@@ -16,6 +16,7 @@ from core.concurrency import page_version_checked, page_version_fields
 from core.exceptions import ActionForbidden, DomainError
 from core.export import csv_response, wants_csv
 from core.extensions import panels_for
+from core.forms import NOT_FIELDS
 from core.models import Team, Tier
 from core.roles import is_staff_member
 from core.selectors import team_members
@@ -41,8 +42,6 @@ from itsm.views.in_place import in_place, posted_reply, refusal_title, reply_kep
 from sla.selectors import ticket_clocks
 
 PAGE_SIZE = 25
-# what a form posts besides its fields: the CSRF token and the version it was rendered from
-NOT_FIELDS = {"csrfmiddlewaretoken", "version", "seen"}
 
 
 def _redirect_to(incident: Incident) -> HttpResponseRedirect:

@@ -11,6 +11,7 @@ from core.models import AuditEvent
 from itsm import services
 from itsm.models import Incident
 from tests.conftest import drive
+from tests.itsm.test_requests import mouse  # noqa: F401  (fixture)
 
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "ticket"}
 
@@ -122,3 +123,26 @@ def test_a_requester_is_not_told_internal_moves(org, new_incident) -> None:  # t
     assert "Internal" not in message
     new_incident.refresh_from_db()
     assert new_incident.status == "new"
+
+
+def test_request_page_transition_from_before_a_change_is_refused(org, mouse) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from itsm.services import requests as request_services
+
+    req = request_services.request_submit(actor=org.requester, item=mouse, answers={})
+    support = _client(org.support2)
+    page = support.get(f"/requests/{req.key}/").content.decode()
+    action = f"/requests/{req.key}/transitions/start_fulfilment/"
+    rendered = _rendered_version(page, action)
+    request_services.request_comment(
+        request=req, actor=org.requester, body="Wireless, please", public=True
+    )
+    r = support.post(action, rendered, **HTMX)
+    assert r.status_code == 409
+    assert f"{req.key} was changed" in r.content.decode()
+    req.refresh_from_db()
+    status = req.status
+    assert status != "fulfilling"
+    again = _rendered_version(r.content.decode(), action)
+    assert support.post(action, again, **HTMX).status_code == 200
+    req.refresh_from_db()
+    assert req.status == "fulfilling"
