@@ -58,12 +58,17 @@ def _digest(model: type[models.Model], values: dict[str, Any], pk: Any) -> str:
     return f"{pk}-h{hashlib.sha256(text.encode()).hexdigest()[:20]}"
 
 
+def _columns(model: type[models.Model]) -> list[str]:
+    # not a password's hash, even digested, in a header anyone holding the record reads
+    return [f.attname for f in model._meta.concrete_fields if f.attname != "password"]
+
+
 def version_of(obj: models.Model) -> str:
     """The version of ``obj`` as loaded (no query when it has ``updated_at``)."""
     model = type(obj)
     if has_stamp(model):
         return f"{obj.pk}-{_micros(obj.updated_at)}"  # type: ignore[attr-defined]
-    names = [f.attname for f in model._meta.concrete_fields]
+    names = _columns(model)
     deferred = obj.get_deferred_fields()
     if deferred & set(names):  # a partial row: read the row as it is
         return current_version(model, obj.pk)
@@ -79,7 +84,7 @@ def current_version(model: type[models.Model], pk: Any, *, lock: bool = False) -
     if has_stamp(model):
         stamp = qs.values_list("updated_at", flat=True).first()
         return f"{pk}-{_micros(stamp)}" if stamp is not None else ""
-    names = [f.attname for f in model._meta.concrete_fields]
+    names = _columns(model)
     row = qs.values(*names).first()
     return _digest(model, row, pk) if row is not None else ""
 

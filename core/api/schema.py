@@ -77,6 +77,15 @@ class ContractAutoSchema(AutoSchema):
             ]
         params.append(
             OpenApiParameter(
+                "Retry-After",
+                int,
+                OpenApiParameter.HEADER,
+                response=["429"],
+                description="Seconds to wait before the next request.",
+            )
+        )
+        params.append(
+            OpenApiParameter(
                 "ETag",
                 str,
                 OpenApiParameter.HEADER,

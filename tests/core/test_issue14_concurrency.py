@@ -167,3 +167,26 @@ def test_every_api_view_keeps_the_contract() -> None:
 
     walk(get_resolver().url_patterns, "/")
     assert not missing, sorted(missing)
+
+
+def test_another_ticket_type_keeps_the_same_contract(org) -> None:  # type: ignore[no-untyped-def]
+    """Problems (the shared TicketViewSet): a keyed create made twice is one problem, its
+    ETag guards the edit."""
+    from itsm.models import Problem
+
+    client = api_as(org.problem_manager)
+    body = {"title": "Tax codes drift", "service": org.service.pk}
+    first = client.post("/api/v1/problems/", body, format="json", HTTP_IDEMPOTENCY_KEY="prb-1")
+    again = client.post("/api/v1/problems/", body, format="json", HTTP_IDEMPOTENCY_KEY="prb-1")
+    assert (first.status_code, again.status_code) == (201, 201), first.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert Problem.objects.filter(title="Tax codes drift").count() == 1
+    url = f"/api/v1/problems/{first.json()['id']}/"
+    tag = first["ETag"]
+    assert client.get(url)["ETag"] == tag
+    assert (
+        client.patch(url, {"title": "Drift"}, format="json", HTTP_IF_MATCH=tag).status_code == 200
+    )
+    res = client.patch(url, {"title": "Again"}, format="json", HTTP_IF_MATCH=tag)
+    assert res.status_code == 412
+    assert "title Tax codes drift → Drift" in res.json()["detail"]
