@@ -80,7 +80,10 @@ def body_digest(data: Any) -> str:
                     items.append([name, value])
         text = json.dumps(items, cls=DjangoJSONEncoder, default=str)
     else:
-        text = json.dumps(data, sort_keys=True, cls=DjangoJSONEncoder, default=str)
+        try:
+            text = json.dumps(data, sort_keys=True, cls=DjangoJSONEncoder, default=str)
+        except (RecursionError, ValueError):  # nested beyond reason, or circular
+            raise ValidationFailed("The body is nested too deeply.", field="body") from None
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -189,3 +189,17 @@ def test_concurrent_first_use_runs_the_action_once(org) -> None:  # type: ignore
     assert Incident.objects.filter(title="Printer on fire").count() == 1
     assert codes.count((201, False)) == 1, codes
     assert all(c in ((201, True), (409, False)) for c in codes if c != (201, False)), codes
+
+
+def test_a_body_nested_beyond_reason_is_400_not_500() -> None:
+    from core.exceptions import ValidationFailed
+    from core.idempotency import body_digest
+
+    deep: dict = {}
+    node = deep
+    for _ in range(5000):
+        node["a"] = {}
+        node = node["a"]
+    with pytest.raises(ValidationFailed):
+        body_digest(deep)
+    assert body_digest({"b": 1, "a": [1, 2]}) == body_digest({"a": [1, 2], "b": 1})
