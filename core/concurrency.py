@@ -4,7 +4,7 @@ A record's version is its primary key and ``updated_at`` (to the microsecond) wh
 model has that column (every ticket, work item and article: ``auto_now``, so every
 ``save()`` moves it); a model without it is versioned by a digest of its columns. The API
 sends the version as the ``ETag`` (``core.api.contract``); the pages send it back in a
-hidden ``version`` input. ``ensure_version`` compares it with the row as it is once locked,
+hidden ``record_version`` input. ``ensure_version`` compares it with the row as it is once locked,
 inside the caller's transaction, so nobody can write between the check and the action.
 """
 
@@ -119,12 +119,13 @@ PAGE_ADVICE = "reload: it is shown below as it is now, with your form kept to se
 @contextmanager
 def page_version_checked(request: HttpRequest, obj: models.Model) -> Iterator[None]:
     """A page's action in one transaction that first locks ``obj`` and refuses (409) a
-    form rendered from an older version: the form's hidden ``version`` (and ``seen``, the
-    newest history row the page showed). A post without ``version`` is not checked."""
+    form rendered from an older version: the form's hidden ``record_version`` (and
+    ``record_seen``, the newest history row the page showed). A post without
+    ``record_version`` is not checked."""
     with transaction.atomic():
-        version = request.POST.get("version", "")
+        version = request.POST.get("record_version", "")
         if version:
-            seen = request.POST.get("seen", "")
+            seen = request.POST.get("record_seen", "")
             ensure_version(
                 obj,
                 [version],
@@ -139,7 +140,7 @@ def page_version_fields(obj: models.Model, timeline: list[Any]) -> dict[str, Any
     """What a page's forms send back: the record's version and the newest history row
     it shows (read from the page's own timeline, no query)."""
     seen = [e.item.pk for e in timeline if getattr(e, "kind", "") == "audit"]
-    return {"version": version_of(obj), "seen_event": max(seen) if seen else ""}
+    return {"record_version": version_of(obj), "record_seen": max(seen) if seen else ""}
 
 
 def what_changed(

@@ -102,7 +102,7 @@ def is_many(field: serializers.Field) -> bool:
 
 # what a form posts besides its fields: the CSRF token and the version of the record it was
 # rendered from (core.concurrency.page_version_checked)
-NOT_FIELDS = frozenset({"csrfmiddlewaretoken", "version", "seen"})
+NOT_FIELDS = frozenset({"csrfmiddlewaretoken", "record_version", "record_seen"})
 
 
 def form_data(post: Any, serializer: serializers.Serializer | None = None) -> dict[str, Any]:

@@ -25,10 +25,10 @@ def _client(user) -> Client:  # type: ignore[no-untyped-def]
 def _rendered_version(html: str, action: str) -> dict[str, str]:
     """The hidden version fields of the form posting to ``action``."""
     form = html[html.index(f'action="{action}"') :].split("</form>", 1)[0]
-    version = re.search(r'name="version" value="([^"]*)"', form)
-    seen = re.search(r'name="seen" value="([^"]*)"', form)
+    version = re.search(r'name="record_version" value="([^"]*)"', form)
+    seen = re.search(r'name="record_seen" value="([^"]*)"', form)
     assert version and seen, form[:500]
-    return {"version": version.group(1), "seen": seen.group(1)}
+    return {"record_version": version.group(1), "record_seen": seen.group(1)}
 
 
 def _edit(incident: Incident, org, title: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -68,7 +68,7 @@ def test_transition_form_from_before_a_change_is_refused_with_what_changed(  # t
     assert AuditEvent.objects.filter(object_id=incident.pk, action="start").count() == started
     # the answer is the region as it is now, the form kept: sent again, it goes through
     again = _rendered_version(html, action)
-    assert again["version"] != rendered["version"]
+    assert again["record_version"] != rendered["record_version"]
     r = agent.post(action, {**resolve, **again}, **HTMX)
     assert r.status_code == 200
     incident.refresh_from_db()
