@@ -146,3 +146,50 @@ def test_request_page_transition_from_before_a_change_is_refused(org, mouse) -> 
     assert support.post(action, again, **HTMX).status_code == 200
     req.refresh_from_db()
     assert req.status == "fulfilling"
+
+
+def test_problem_page_edit_and_transition_from_before_a_change_are_refused(org) -> None:  # type: ignore[no-untyped-def]
+    from itsm.models import Problem
+    from itsm.services import problems as problem_services
+
+    problem = problem_services.problem_create(
+        actor=org.problem_manager, title="Exports fail", service=org.service
+    )
+    pm = _client(org.problem_manager)
+    page = pm.get(f"/problems/{problem.key}/").content.decode()
+    edit = _rendered_version(page, f"/problems/{problem.key}/edit/")
+    problem_services.problem_update(problem=problem, actor=org.admin, root_cause="A cron job")
+    r = pm.post(f"/problems/{problem.key}/edit/", {"title": "Mine", "root_cause": "Mine", **edit})
+    assert r.status_code == 409
+    assert f"{problem.key} was changed by" in r.content.decode()
+    assert Problem.objects.get(pk=problem.pk).root_cause == "A cron job"
+    fresh = _rendered_version(r.content.decode(), f"/problems/{problem.key}/edit/")
+    r = pm.post(f"/problems/{problem.key}/edit/", {"title": "Mine", **fresh})
+    assert r.status_code == 302
+
+
+def test_change_page_transition_from_before_a_change_is_refused(org) -> None:  # type: ignore[no-untyped-def]
+    from itsm.services import changes as change_services
+
+    change = change_services.change_create(
+        actor=org.developer,
+        title="Upgrade payroll",
+        services=[org.service],
+        implementation_plan="Upgrade.",
+        backout_plan="Restore.",
+        test_plan="Smoke.",
+    )
+    dev = _client(org.developer)
+    page = dev.get(f"/changes/{change.key}/").content.decode()
+    action = f"/changes/{change.key}/transitions/submit/"
+    rendered = _rendered_version(page, action)
+    change_services.change_update(change=change, actor=org.developer, title="Upgrade payroll 2")
+    r = dev.post(action, rendered)
+    assert r.status_code == 409
+    assert f"{change.key} was changed by" in r.content.decode()
+    change.refresh_from_db()
+    assert change.status == "draft"
+    r = dev.post(action, _rendered_version(r.content.decode(), action))
+    assert r.status_code == 302
+    change.refresh_from_db()
+    assert change.status != "draft"
