@@ -434,9 +434,25 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.ContractAutoSchema",
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
+    # core.api.throttles: fixed windows in the cache, rates below (429 + Retry-After)
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.api.throttles.UserThrottle",
+        "core.api.throttles.TokenThrottle",
+        "core.api.throttles.AnonThrottle",
+    ],
 }
+# Requests per user (every token and session), per token, and per address without a user;
+# "off" for no limit. 6000/min is 100 a second for one person: far above any client, so
+# only a runaway script meets it (bench/load.py turns them off: its users share one user).
+API_THROTTLE_RATES = {
+    "user": env.str("API_THROTTLE_USER", default="6000/min"),
+    "token": env.str("API_THROTTLE_TOKEN", default="6000/min"),
+    "anon": env.str("API_THROTTLE_ANON", default="600/min"),
+}
+# An Idempotency-Key answers its retries this long (core.idempotency).
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tandem API",
     "DESCRIPTION": "Service desk and development on one platform.",
@@ -493,6 +509,10 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 SLA_SWEEP_SECONDS = env.float("SLA_SWEEP_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULE = {
+    "idempotency-keys-purge": {  # Idempotency-Key rows past their 24 h (core.idempotency)
+        "task": "core.tasks.idempotency_keys_purge",
+        "schedule": crontab(minute=17),
+    },
     "outbox-deliver-pending": {
         "task": "core.tasks.outbox_deliver_pending",
         "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=30.0),

@@ -25,6 +25,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.contract import ApiContractMixin
+
 ROW = ("id", "number", "title", "status", "priority", "updated_at")
 
 
@@ -50,12 +52,12 @@ def bench_page_floor(request: HttpRequest, key: str) -> HttpResponse:
     return HttpResponse(f"<p>{escape(row['key'])} {escape(row['title'])}</p>")
 
 
-class BenchApiFloor(APIView):
+class BenchApiFloor(ApiContractMixin, APIView):
     def get(self, request: Request, key: str) -> Response:
         return Response(_row(key))
 
 
-class BenchCreateFloor(APIView):
+class BenchCreateFloor(ApiContractMixin, APIView):
     def post(self, request: Request, key: str) -> Response:
         incident = _row(key)
         Comment = apps.get_model("core", "Comment")

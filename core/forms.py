@@ -100,11 +100,16 @@ def is_many(field: serializers.Field) -> bool:
     )
 
 
+# what a form posts besides its fields: the CSRF token and the version of the record it was
+# rendered from (core.concurrency.page_version_checked)
+NOT_FIELDS = frozenset({"csrfmiddlewaretoken", "record_version", "record_seen"})
+
+
 def form_data(post: Any, serializer: serializers.Serializer | None = None) -> dict[str, Any]:
     """A POST as a serializer body: empty fields left out, so defaults apply. The fields
     of ``serializer`` that take several values get every value posted (a ``<select
     multiple>`` repeats its name), not only the last."""
-    data = {k: v for k, v in post.items() if k != "csrfmiddlewaretoken" and v != ""}
+    data = {k: v for k, v in post.items() if k not in NOT_FIELDS and v != ""}
     for name, f in serializer.fields.items() if serializer is not None else ():
         if is_many(f) and name in post:
             raw = post.getlist(name) if hasattr(post, "getlist") else post[name]

@@ -420,11 +420,40 @@ class PersonalToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
 
+class IdempotencyKey(models.Model):
+    """A client's ``Idempotency-Key`` on an API ``POST``, and the answer it got.
+
+    The row is written (and committed) before the action runs; the action and the stored
+    answer then commit together with the row locked, so a retry replays the answer of an
+    action that happened, re-runs one that did not, and a concurrent duplicate is told the
+    first is in progress (``core.api.contract``). Rows live 24 hours
+    (``IDEMPOTENCY_KEY_TTL_HOURS``; ``core.tasks.idempotency_keys_purge``)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=2000)
+    body_hash = models.CharField(max_length=64, help_text="SHA-256 of the request's body.")
+    response_status = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Empty while the first request is in progress."
+    )
+    response_body = models.JSONField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="uniq_idempotency_key")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.method} {self.path} [{self.key}]"
+
+
 __all__ = [
     "Attachment",
     "AuditEvent",
     "Comment",
     "Heartbeat",
+    "IdempotencyKey",
     "Notification",
     "NotificationFamily",
     "NotificationPreference",

@@ -12,3 +12,11 @@ def outbox_deliver(message_id: int) -> bool:
 def outbox_deliver_pending() -> int:
     """Periodic safety net: deliver what an after-commit task missed or must retry."""
     return sum(outbox_deliver_one(pk) for pk in outbox_pending_ids())
+
+
+@shared_task(name="core.tasks.idempotency_keys_purge")
+def idempotency_keys_purge() -> int:
+    """Hourly: forget the Idempotency-Keys past their time to live (24 h)."""
+    from core.idempotency import purge_expired
+
+    return purge_expired()

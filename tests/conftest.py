@@ -49,6 +49,9 @@ def _celery_eager(settings):  # type: ignore[no-untyped-def]
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
     settings.TANDEM_BASE_URL = "http://tandem.test"
+    # API rate limits are off unless a test names its rates (the counters would outlive
+    # the test that made them: a suite is thousands of requests by the same few users)
+    settings.API_THROTTLE_RATES = {}
     yield
     app.conf.task_always_eager = False
 

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import notifications
+from core.api.contract import ApiContractMixin
 from core.ids import parse_id
 from core.models import Notification, NotificationFamily
 
@@ -25,7 +26,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class NotificationViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ApiContractMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """The caller's notifications, newest first; ``?unread=true`` for the unread ones.
     Another person's notification is a 404."""
@@ -77,7 +78,7 @@ def _as_rows(prefs: list[tuple[str, str, bool]]) -> list[dict[str, object]]:
     return [{"family": f, "label": label, "email": on} for f, label, on in prefs]
 
 
-class NotificationPreferenceView(APIView):
+class NotificationPreferenceView(ApiContractMixin, APIView):
     """Every family with whether it also comes by e-mail (the in-app notification is
     always written). PUT/PATCH a list of ``{family, email}``; families left out keep
     their setting."""

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core import service_roles
+from core.api.contract import ApiContractMixin
 from core.api.permissions import IsAdministratorOrReadOnly, IsStaffReadAdministratorWrite
 from core.api.serializers import (
     PublicServiceSerializer,
@@ -22,7 +23,7 @@ from core.models import Service, Team
 from core.roles import can_view_service_roles, is_staff_member
 
 
-class TeamViewSet(ConfigurationAuditViewSet, viewsets.ModelViewSet):
+class TeamViewSet(ApiContractMixin, ConfigurationAuditViewSet, viewsets.ModelViewSet):
     queryset = Team.objects.select_related("lead").prefetch_related(Prefetch("members"))
     serializer_class = TeamSerializer
     permission_classes = [IsStaffReadAdministratorWrite]
@@ -32,7 +33,7 @@ class TeamViewSet(ConfigurationAuditViewSet, viewsets.ModelViewSet):
     ordering = ["tier", "name", "id"]
 
 
-class ServiceViewSet(ConfigurationAuditViewSet, viewsets.ModelViewSet):
+class ServiceViewSet(ApiContractMixin, ConfigurationAuditViewSet, viewsets.ModelViewSet):
     queryset = Service.objects.select_related("support_team", "development_team")
     serializer_class = ServiceSerializer
     permission_classes = [IsAdministratorOrReadOnly]
@@ -85,7 +86,9 @@ class ServiceViewSet(ConfigurationAuditViewSet, viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class UserViewSet(
+    ApiContractMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """People, to name assignees and approvers. Staff see every active user; a requester
     only themselves. ``/users/me/`` is you."""
 

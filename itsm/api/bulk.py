@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.contract import ApiContractMixin
 from itsm.models import BulkAction, BulkJob, BulkJobStatus
 from itsm.services import bulk
 
@@ -73,7 +74,7 @@ def present(job: BulkJob) -> dict[str, Any]:
     ).data
 
 
-class IncidentBulkView(APIView):
+class IncidentBulkView(ApiContractMixin, APIView):
     @extend_schema(
         operation_id="incidents_bulk_create",
         request=BulkCreateSerializer,
@@ -93,7 +94,7 @@ class IncidentBulkView(APIView):
         return Response(present(job), status=202, headers={"Location": where})
 
 
-class BulkJobView(APIView):
+class BulkJobView(ApiContractMixin, APIView):
     @extend_schema(operation_id="bulk_jobs_retrieve", responses=BulkJobSerializer)
     def get(self, request: Request, pk: int) -> Response:
         """A bulk job's progress and results: its creator's and administrators' only."""

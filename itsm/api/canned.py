@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.contract import ApiContractMixin
 from core.api.serializers import TeamRefSerializer, UserRefSerializer
 from core.selectors import team_ref
 from itsm.models import CannedReply
@@ -57,7 +58,9 @@ TICKET = OpenApiParameter(
 )
 
 
-class CannedReplyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CannedReplyViewSet(
+    ApiContractMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Canned replies: personal, or shared with a team. Placeholders (``{{ ticket.key }}``
     …) are a fixed list; a body naming another is refused (400)."""
 

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.contract import ApiContractMixin
 from core.api.export import CsvExportMixin
 from core.api.permissions import IsAdministratorOrReadOnly
 from core.config_audit import ConfigurationAuditViewSet
@@ -130,14 +131,14 @@ class ChangeViewSet(CsvExportMixin, TicketViewSet):
         return self.present(change)
 
 
-class FreezeWindowViewSet(ConfigurationAuditViewSet, viewsets.ModelViewSet):
+class FreezeWindowViewSet(ApiContractMixin, ConfigurationAuditViewSet, viewsets.ModelViewSet):
     queryset = FreezeWindow.objects.prefetch_related("services").order_by("start", "id")
     serializer_class = FreezeWindowSerializer
     permission_classes = [IsAdministratorOrReadOnly]
 
 
 class StandardChangeTemplateViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ApiContractMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     queryset = (
         StandardChangeTemplate.objects.filter(is_active=True)

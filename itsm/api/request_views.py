@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.contract import ApiContractMixin
 from core.api.export import CsvExportMixin
 from core.exceptions import NotFound
 from itsm import selectors
@@ -30,7 +31,9 @@ from itsm.services import approvals
 from itsm.services import requests as services
 
 
-class CatalogItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CatalogItemViewSet(
+    ApiContractMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """The request catalogue (kept in the admin), with the fields each item asks for."""
 
     serializer_class = CatalogItemSerializer
@@ -119,7 +122,7 @@ class ServiceRequestViewSet(CsvExportMixin, TicketViewSet):
         return Response(TaskSerializer(task).data)
 
 
-class ApprovalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class ApprovalViewSet(ApiContractMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Approvals waiting for you (or your groups); POST decide/ approves or rejects."""
 
     serializer_class = ApprovalSerializer

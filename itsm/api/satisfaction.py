@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.contract import ApiContractMixin
 from core.exceptions import ActionForbidden
 from itsm import selectors
 from itsm.models import SatisfactionResponse
@@ -118,7 +119,7 @@ REPORT = inline_serializer(
 )
 
 
-class SatisfactionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class SatisfactionViewSet(ApiContractMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Requesters' answers to "Are you satisfied?" (staff: the answers they answer for)."""
 
     serializer_class = SatisfactionSerializer

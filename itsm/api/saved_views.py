@@ -8,6 +8,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.contract import ApiContractMixin
 from core.api.serializers import TeamRefSerializer, UserRefSerializer
 from core.selectors import team_ref
 from itsm import selectors
@@ -75,7 +76,9 @@ class SavedViewPatchInput(SavedViewInput):
     name = serializers.CharField(max_length=200, required=False)
 
 
-class SavedViewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SavedViewViewSet(
+    ApiContractMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """The views you may open: your own, your teams' shared ones (an Administrator: every
     team's). Personal views are changed by their owner; team views by their owner or an
     Administrator."""

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from core import attachments
 from core.api.attachments import AttachmentSerializer, AttachmentUploadSerializer
+from core.api.contract import ApiContractMixin
 from core.api.serializers import AuditEventSerializer, CommentCreateSerializer, CommentSerializer
 from core.api.watchers import WatchersMixin
 from core.attachment_views import attachment_response
@@ -51,7 +52,11 @@ def transition_description(
 
 
 class TicketViewSet(
-    WatchersMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ApiContractMixin,
+    WatchersMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """``{id}`` is the numeric id or the key (``INC-1042``, ``PRB-7``)."""
 

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from core.concurrency import StaleVersion, page_version_checked, page_version_fields
 from core.exceptions import NotFound, ValidationFailed
 from core.export import csv_response, wants_csv
 from core.extensions import panels_for
@@ -140,6 +141,7 @@ def _detail(request: HttpRequest, change: Change, **extra: Any) -> dict[str, Any
                 "multi": n == "request_approval",
             }
         )
+    timeline = parts_for(request.user, change).timeline(change)
     context = {
         "change": change,
         "transitions": transitions,
@@ -153,8 +155,10 @@ def _detail(request: HttpRequest, change: Change, **extra: Any) -> dict[str, Any
         ),
         "caused": change.caused_incidents.all(),
         "panels": panels_for("change_detail", request, change),
-        "timeline": parts_for(request.user, change).timeline(change),
+        "timeline": timeline,
         "parts": parts_for(request.user, change),
+        # the version the forms were rendered from, sent back (core.concurrency)
+        **page_version_fields(change, timeline),
         "can_note": permissions.can_work_change(request.user, change),
         "staff": True,
         "errors": {},
@@ -175,23 +179,26 @@ class ChangeTransitionView(ProblemBase):
         change = selectors.change_get(request.user, ref)
         if name not in CHANGE_TRANSITION_INPUTS:
             raise NotFound(f"No transition '{name}'.")
-        ensure_can_fire_change(request.user, change, name)
         data: dict[str, Any] = form_data(request.POST, CHANGE_TRANSITION_INPUTS[name]())
         if name == "assess":
             data["risk_answers"] = {
                 k: request.POST.get(f"risk_{k}") == "yes" for k in RiskAnswersSerializer().fields
             }
-        body = CHANGE_TRANSITION_INPUTS[name](data=data)
-        if not body.is_valid():
-            context = _detail(request, change, errors=body.errors, open_form=name)
-            return render(request, "itsm/change_detail.html", context, status=400)
         try:
-            services.CHANGE_TRANSITION_SERVICES[name](
-                change=change, actor=request.user, **body.validated_data
-            )
-        except ValidationFailed as exc:  # e.g. a CAB nobody on it may approve: keep the form
+            # a form rendered before someone else's change is refused, saying what changed
+            with page_version_checked(request, change):
+                ensure_can_fire_change(request.user, change, name)
+                body = CHANGE_TRANSITION_INPUTS[name](data=data)
+                if not body.is_valid():
+                    context = _detail(request, change, errors=body.errors, open_form=name)
+                    return render(request, "itsm/change_detail.html", context, status=400)
+                services.CHANGE_TRANSITION_SERVICES[name](
+                    change=change, actor=request.user, **body.validated_data
+                )
+        except (ValidationFailed, StaleVersion) as exc:  # e.g. a CAB nobody may approve
+            change = selectors.change_get(request.user, ref)  # as it is now
             context = _detail(request, change, errors=exc.errors, error=exc, open_form=name)
-            return render(request, "itsm/change_detail.html", context, status=400)
+            return render(request, "itsm/change_detail.html", context, status=exc.status_code)
         return redirect(change.get_absolute_url())
 
 

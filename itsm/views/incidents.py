@@ -12,9 +12,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
 
+from core.concurrency import page_version_checked, page_version_fields
 from core.exceptions import ActionForbidden, DomainError
 from core.export import csv_response, wants_csv
 from core.extensions import panels_for
+from core.forms import NOT_FIELDS
 from core.models import Team, Tier
 from core.roles import is_staff_member
 from core.selectors import team_members
@@ -139,12 +141,15 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         for t in selectors.incident_transitions_for(user, incident)
     ]
     parts = parts_for(user, incident)
+    timeline = parts.timeline(incident)
     context: dict[str, Any] = {
         "incident": incident,
         "staff": staff,
         # newest first, under the reply box at the top of the activity (as JSM shows it);
         # what selectors.incident_timeline reads, with the parts decided once
-        "timeline": parts.timeline(incident)[::-1],
+        "timeline": timeline[::-1],
+        # the version the forms were rendered from, sent back (core.concurrency)
+        **page_version_fields(incident, timeline),
         "parts": parts,
         "transitions": transitions,
         "can_edit": can_edit_incident(user, incident) and incident.is_open,
@@ -204,18 +209,22 @@ class IncidentTransitionView(LoginRequiredMixin, DomainErrorMixin, View):
 
     def post(self, request: HttpRequest, ref: str, name: str) -> HttpResponse:
         incident = selectors.incident_get(request.user, ref)
-        data = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken" and v != ""}
+        data = {k: v for k, v in request.POST.items() if k not in NOT_FIELDS and v != ""}
         kept = {"open_form": name, "posted": data}
         try:
             if name not in TRANSITION_INPUTS:
                 raise ActionForbidden(f"No transition '{name}'.")
-            ensure_can_fire(request.user, incident, name)
-            body = TRANSITION_INPUTS[name](data=data)
-            if not body.is_valid():
-                return render_ticket(request, incident, status=400, form_errors=body.errors, **kept)
-            services.TRANSITION_SERVICES[name](
-                incident=incident, actor=request.user, **body.validated_data
-            )
+            # a form rendered before someone else's change is refused, saying what changed
+            with page_version_checked(request, incident):
+                ensure_can_fire(request.user, incident, name)
+                body = TRANSITION_INPUTS[name](data=data)
+                if not body.is_valid():
+                    return render_ticket(
+                        request, incident, status=400, form_errors=body.errors, **kept
+                    )
+                services.TRANSITION_SERVICES[name](
+                    incident=incident, actor=request.user, **body.validated_data
+                )
         except DomainError as exc:
             # e.g. an assignee from another team: the form stays open, as posted, and says
             # what to change (not a bare error page with the form lost)
@@ -265,7 +274,8 @@ class IncidentEditView(LoginRequiredMixin, DomainErrorMixin, View):
         if not form.is_valid():
             return render_ticket(request, incident, status=400, edit_form=form, open_form="edit")
         try:
-            services.incident_update(incident=incident, actor=request.user, **form.cleaned_data)
+            with page_version_checked(request, incident):
+                services.incident_update(incident=incident, actor=request.user, **form.cleaned_data)
         except DomainError as exc:
             return _refused(request, incident, exc, edit_form=form, open_form="edit")
         return _after_action(request, incident)

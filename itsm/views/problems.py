@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
+from core.concurrency import StaleVersion, page_version_checked, page_version_fields
 from core.exceptions import ActionForbidden, NotFound, ValidationFailed
 from core.export import csv_response, wants_csv
 from core.extensions import panels_for
@@ -154,6 +155,7 @@ def _detail(request: HttpRequest, problem: Problem, **extra: Any) -> dict[str, A
     staff = _staff_users()
     manage = can_manage_problem(user, problem)
     incidents = list(selectors.problem_incidents(problem))
+    timeline = parts_for(request.user, problem).timeline(problem)
     context = {
         "problem": problem,
         "transitions": [
@@ -176,8 +178,10 @@ def _detail(request: HttpRequest, problem: Problem, **extra: Any) -> dict[str, A
         "resolvable": [
             i for i in incidents if i.is_open and may_resolve_via_problem(user, problem, i)
         ],
-        "timeline": parts_for(request.user, problem).timeline(problem),
+        "timeline": timeline,
         "parts": parts_for(request.user, problem),
+        # the version the forms were rendered from, sent back (core.concurrency)
+        **page_version_fields(problem, timeline),
         "can_note": permissions.can_work_problem(request.user, problem),
         "clocks": ticket_clocks(problem),
         "panels": panels_for("problem_detail", request, problem),
@@ -200,18 +204,21 @@ class ProblemTransitionView(ProblemBase):
         problem = selectors.problem_get(request.user, ref)
         if name not in PROBLEM_TRANSITION_INPUTS:
             raise NotFound(f"No transition '{name}'.")
-        ensure_can_fire_problem(request.user, problem, name)
-        body = PROBLEM_TRANSITION_INPUTS[name](data=form_data(request.POST))
-        if not body.is_valid():
-            context = _detail(request, problem, errors=body.errors, open_form=name)
-            return render(request, "itsm/problem_detail.html", context, status=400)
         try:
-            services.PROBLEM_TRANSITION_SERVICES[name](
-                problem=problem, actor=request.user, **body.validated_data
-            )
-        except ValidationFailed as exc:  # what only the service knows: keep the form open
+            # a form rendered before someone else's change is refused, saying what changed
+            with page_version_checked(request, problem):
+                ensure_can_fire_problem(request.user, problem, name)
+                body = PROBLEM_TRANSITION_INPUTS[name](data=form_data(request.POST))
+                if not body.is_valid():
+                    context = _detail(request, problem, errors=body.errors, open_form=name)
+                    return render(request, "itsm/problem_detail.html", context, status=400)
+                services.PROBLEM_TRANSITION_SERVICES[name](
+                    problem=problem, actor=request.user, **body.validated_data
+                )
+        except (ValidationFailed, StaleVersion) as exc:  # keep the form open
+            problem = selectors.problem_get(request.user, ref)  # as it is now
             context = _detail(request, problem, errors=exc.errors, error=exc, open_form=name)
-            return render(request, "itsm/problem_detail.html", context, status=400)
+            return render(request, "itsm/problem_detail.html", context, status=exc.status_code)
         return redirect(problem.get_absolute_url())
 
 
@@ -225,7 +232,13 @@ class ProblemEditView(ProblemBase):
         if not body.is_valid():
             context = _detail(request, problem, errors=body.errors, open_form="edit")
             return render(request, "itsm/problem_detail.html", context, status=400)
-        services.problem_update(problem=problem, actor=request.user, **body.validated_data)
+        try:
+            with page_version_checked(request, problem):
+                services.problem_update(problem=problem, actor=request.user, **body.validated_data)
+        except StaleVersion as exc:
+            problem = selectors.problem_get(request.user, ref)  # as it is now
+            context = _detail(request, problem, error=exc, open_form="edit")
+            return render(request, "itsm/problem_detail.html", context, status=exc.status_code)
         return redirect(problem.get_absolute_url())
 
 

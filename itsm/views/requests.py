@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
+from core.concurrency import page_version_checked, page_version_fields
 from core.exceptions import DomainError, NotFound, ValidationFailed
 from core.export import csv_response, wants_csv
 from core.forms import form_data
@@ -122,6 +123,7 @@ def _detail(request: HttpRequest, req: Any, **extra: Any) -> dict[str, Any]:
     labels = {t.name: t.custom["label"] for t in req.get_available_status_transitions()}
     names = selectors.request_transitions_for(user, req)
     fields = {f.name: f for f in req.item.fields.all()}
+    timeline = selectors.request_timeline(user, req)
     context = {
         "req": req,
         "staff": is_staff_member(user),
@@ -134,8 +136,10 @@ def _detail(request: HttpRequest, req: Any, **extra: Any) -> dict[str, Any]:
         "can_note": permissions.can_note_request(user, req),
         "task_transitions": TASK_TRANSITIONS,
         # newest first, under the reply box at the top of the activity (as on incidents)
-        "timeline": selectors.request_timeline(user, req)[::-1],
+        "timeline": timeline[::-1],
         "parts": parts_for(user, req),
+        # the version the forms were rendered from, sent back (core.concurrency)
+        **page_version_fields(req, timeline),
     }
     context.update(extra)
     return context
@@ -182,13 +186,15 @@ class RequestTransitionView(Base):
         try:
             if name not in REQUEST_TRANSITION_INPUTS:
                 raise NotFound(f"No transition '{name}'.")
-            ensure_can_fire_request(request.user, req, name)
-            body = REQUEST_TRANSITION_INPUTS[name](data=form_data(request.POST))
-            if not body.is_valid():
-                raise ValidationFailed("Check the form.", errors=body.errors)
-            services.REQUEST_TRANSITION_SERVICES[name](
-                request=req, actor=request.user, **body.validated_data
-            )
+            # a form rendered before someone else's change is refused, saying what changed
+            with page_version_checked(request, req):
+                ensure_can_fire_request(request.user, req, name)
+                body = REQUEST_TRANSITION_INPUTS[name](data=form_data(request.POST))
+                if not body.is_valid():
+                    raise ValidationFailed("Check the form.", errors=body.errors)
+                services.REQUEST_TRANSITION_SERVICES[name](
+                    request=req, actor=request.user, **body.validated_data
+                )
         except DomainError as exc:
             return _refused(request, req, exc)
         return _after_action(request, req)

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.contract import ApiContractMixin
 from core.api.serializers import UserRefSerializer
 from core.exceptions import NotFound
 from projects import selectors, services
@@ -79,7 +80,7 @@ def _links_of(item: WorkItem) -> Any:
     return item.dev_links.select_related("added_by", "item")
 
 
-class _ItemView(APIView):
+class _ItemView(ApiContractMixin, APIView):
     kind: str = "defect"
 
     def item(self, request: Request, ref: str) -> WorkItem:
@@ -128,7 +129,7 @@ class WorkItemDevLinkView(_ItemView):
         return Response(status=204)
 
 
-class DevLinksFromTitleView(APIView):
+class DevLinksFromTitleView(ApiContractMixin, APIView):
     """For CI pipelines: link a commit, branch or pull request to every work item whose
     key (``DEF-1011``) is in its title or branch name. Answers which items it linked,
     which keys no item has, and which items the caller may not work on."""

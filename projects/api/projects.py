@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.contract import ApiContractMixin
 from core.api.serializers import AuditEventSerializer
 from core.models import Service, Team, Tier
 from core.roles import STAFF_ROLES
@@ -138,7 +139,9 @@ ARCHIVED = OpenApiParameter(
 )
 
 
-class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ProjectViewSet(
+    ApiContractMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Projects. The list shows active ones unless ``archived`` says otherwise; a
     project is always found by its code."""
 

@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.contract import ApiContractMixin
 from core.api.serializers import UserRefSerializer
 from core.exceptions import NotFound, ValidationFailed
 from projects import selectors
@@ -161,7 +162,9 @@ def component_list(user: Any) -> Any:
     )
 
 
-class ComponentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ComponentViewSet(
+    ApiContractMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """A project's components (``?project=CODE``). The Project Manager and the team lead
     create, rename and remove them; a component a work item carries is not removed (409)."""
 

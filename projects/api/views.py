@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.contract import ApiContractMixin
 from core.api.export import CsvExportMixin
 from core.api.serializers import AuditEventSerializer
 from core.exceptions import NotFound, ValidationFailed
@@ -73,7 +74,9 @@ class ReleaseFilter(django_filters.FilterSet):
         fields = ["status", "project"]
 
 
-class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ReleaseViewSet(
+    ApiContractMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = ReleaseSerializer
     filterset_class = ReleaseFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -262,7 +265,7 @@ class EmergencyDecisionFilter(django_filters.FilterSet):
 
 
 class EmergencyDecisionViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ApiContractMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """Emergency changes that take a developer from a project: who agreed, who is taken,
     how many working days the release moves, and the Project Manager's confirmation."""
@@ -304,7 +307,7 @@ class EmergencyDecisionViewSet(
         return Response(EmergencyDecisionSerializer(self.get_queryset().get(pk=decision.pk)).data)
 
 
-class ChangeEmergencyDecisionsView(APIView):
+class ChangeEmergencyDecisionsView(ApiContractMixin, APIView):
     """``GET``: the change's emergency decisions. ``POST``: record one for this change
     (the same as ``POST /api/v1/emergency-decisions/`` with ``change``)."""
 
@@ -427,7 +430,7 @@ class EnhancementViewSet(WorkItemViewSet):
     kind = Kind.ENHANCEMENT
 
 
-class IncidentDefectView(APIView):
+class IncidentDefectView(ApiContractMixin, APIView):
     """``GET``: the incident's defect. ``POST``: send the incident to development (tier 3)
     and raise a defect on the project that builds its service, or link ``defect``."""
 
@@ -461,7 +464,7 @@ class IncidentDefectView(APIView):
         )
 
 
-class IncidentSuspectsView(APIView):
+class IncidentSuspectsView(ApiContractMixin, APIView):
     """Changes and releases that went live on the incident's service shortly before it,
     likeliest first. Confirm one with POST /api/v1/changes/{id}/caused-incidents/."""
 
@@ -515,7 +518,7 @@ class TimeEntrySerializer(serializers.ModelSerializer):
         return getattr(obj, "key", str(obj)) if obj is not None else ""
 
 
-class TimeEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class TimeEntryViewSet(ApiContractMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Your own time entries; POST logs time on an incident, problem or work item."""
 
     serializer_class = TimeEntrySerializer
@@ -548,7 +551,7 @@ class TimeEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(TimeEntrySerializer(entry).data, status=201)
 
 
-class TeamCapacityView(APIView):
+class TeamCapacityView(ApiContractMixin, APIView):
     """Per developer of the team, for an ISO week (``?week=2026-W48``): the team's part of
     their support reservation (split between their teams), support and project hours
     spent on this team's work, their hours for other teams, and warnings."""
@@ -598,7 +601,9 @@ class IterationFilter(django_filters.FilterSet):
         fields = ["status", "project"]
 
 
-class IterationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class IterationViewSet(
+    ApiContractMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """A project's iterations (sprints). POST plans one, PATCH edits name, goal and dates
     (name and goal once closed); ``transitions/start`` and ``transitions/close`` move it
     (close takes ``move_to`` for the unfinished items, else they go to the backlog)."""

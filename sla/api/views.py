@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.contract import ApiContractMixin
 from core.api.permissions import IsStaffReadAdministratorWrite
 from core.config_audit import ConfigurationAuditViewSet
 from core.exceptions import ActionForbidden, ValidationFailed
@@ -27,7 +28,7 @@ from sla.models import BusinessCalendar, SlaPolicy
 from sla.reports import BREACH_COLUMNS, GROUPS, breach_rows, sla_breaches, sla_report
 
 
-class SlaPolicyViewSet(ConfigurationAuditViewSet, viewsets.ModelViewSet):
+class SlaPolicyViewSet(ApiContractMixin, ConfigurationAuditViewSet, viewsets.ModelViewSet):
     queryset = SlaPolicy.objects.select_related("calendar", "service")
     serializer_class = SlaPolicySerializer
     permission_classes = [IsStaffReadAdministratorWrite]
@@ -35,7 +36,7 @@ class SlaPolicyViewSet(ConfigurationAuditViewSet, viewsets.ModelViewSet):
     ordering = ["ticket_type", "priority", "id"]
 
 
-class CalendarViewSet(ConfigurationAuditViewSet, viewsets.ModelViewSet):
+class CalendarViewSet(ApiContractMixin, ConfigurationAuditViewSet, viewsets.ModelViewSet):
     queryset = BusinessCalendar.objects.prefetch_related("periods", "holidays")
     serializer_class = CalendarSerializer
     permission_classes = [IsStaffReadAdministratorWrite]
@@ -69,7 +70,7 @@ def parse_period(params: dict) -> tuple[datetime, datetime]:  # type: ignore[typ
     return start, end
 
 
-class SlaReportView(APIView):
+class SlaReportView(ApiContractMixin, APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("from", str, description="YYYY-MM-DD or ISO date-time"),
@@ -129,7 +130,7 @@ class SlaReportView(APIView):
         )
 
 
-class SlaBreachExportView(APIView):
+class SlaBreachExportView(ApiContractMixin, APIView):
     """The period's SLA breaches as CSV, streamed: every one, not the report's first 200."""
 
     @extend_schema(
