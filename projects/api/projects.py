@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.schema import paginated
 from core.api.serializers import AuditEventSerializer
 from core.models import Service, Team, Tier
 from core.roles import STAFF_ROLES
@@ -203,6 +204,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return self._present(project)
 
     @extend_schema(responses=AuditEventSerializer(many=True))
+    @paginated
     @action(detail=True, methods=["get"], url_path="history")
     def history(self, request: Request, code: str | None = None) -> Response:
         """The project's audit trail: created, updated (with the fields), archived,
