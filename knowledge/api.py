@@ -21,6 +21,20 @@ from knowledge.filters import ArticleFilter
 from knowledge.models import Article, ArticleUse, ArticleVersion, Audience
 from knowledge.search import snippet_of
 
+# How support keeps an article: not for requesters.
+STAFF_ONLY_FIELDS = frozenset(
+    [
+        "status",
+        "owner",
+        "review_by",
+        "needs_review",
+        "needs_review_reason",
+        "problem",
+        "version",
+        "created_at",
+    ]
+)
+
 
 class ArticleSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
@@ -54,6 +68,8 @@ class ArticleSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        # The schema documents staff's answer; a requester's leaves these out.
+        schema_optional = STAFF_ONLY_FIELDS
 
     def get_html(self, article: Article) -> str:
         return render_markdown(article.body)
@@ -61,21 +77,6 @@ class ArticleSerializer(serializers.ModelSerializer):
     def get_snippet(self, article: Article) -> str | None:
         q = self.context.get("q")
         return snippet_of(article, q) if q else None
-
-
-# How support keeps an article: not for requesters.
-STAFF_ONLY_FIELDS = frozenset(
-    [
-        "status",
-        "owner",
-        "review_by",
-        "needs_review",
-        "needs_review_reason",
-        "problem",
-        "version",
-        "created_at",
-    ]
-)
 
 
 class PublicArticleSerializer(ArticleSerializer):

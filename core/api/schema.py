@@ -3,7 +3,8 @@
 ``TandemAutoSchema`` (``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``) adds to every operation the
 error answers any operation can give, in one shape (``Error``), and reads custom list
 actions as the plain lists they return: only ``list`` and the actions marked ``@paginated``
-answer with a page. ``tests/integration/test_issue14_schemathesis.py`` holds the schema to
+answer with a page. A serializer whose answer leaves fields out for some readers names them
+in ``Meta.schema_optional``. ``tests/integration/test_issue14_schemathesis.py`` holds the schema to
 every answer, for every role.
 """
 
@@ -87,6 +88,15 @@ class TandemAutoSchema(AutoSchema):
             answer["description"] = description
             responses[code] = answer
         return responses
+
+    def _map_basic_serializer(self, serializer, direction):  # type: ignore[no-untyped-def]
+        schema = super()._map_basic_serializer(serializer, direction)
+        optional = getattr(getattr(serializer, "Meta", None), "schema_optional", ())
+        if optional and "required" in schema:
+            schema["required"] = [f for f in schema["required"] if f not in optional]
+            if not schema["required"]:
+                del schema["required"]
+        return schema
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):  # type: ignore[no-untyped-def]
         if isinstance(field, serializers.TimeField):

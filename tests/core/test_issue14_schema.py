@@ -103,3 +103,11 @@ def test_a_freeze_window_centuries_away_is_refused(org):
     )
     assert answer.status_code == 400
     assert "start" in str(answer.json())
+
+
+def test_fields_some_readers_do_not_get_are_optional_or_nullable(schema):
+    article = schema["components"]["schemas"]["Article"]
+    assert "created_at" not in article["required"]  # a requester's answer leaves it out
+    assert "title" in article["required"]
+    tier = schema["components"]["schemas"]["Incident"]["properties"]["tier"]
+    assert tier["nullable"] is True  # null for requesters
