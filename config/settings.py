@@ -434,7 +434,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "core.api.schema.ContractAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.TandemAutoSchema",
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     # core.api.throttles: fixed windows in the cache, rates below (429 + Retry-After)
     "DEFAULT_THROTTLE_CLASSES": [

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.schema import paginated
 from core.api.serializers import AuditEventSerializer, ServiceRefSerializer, UserRefSerializer
 from core.exceptions import ActionForbidden
 from core.markdown import render_markdown
@@ -17,8 +18,22 @@ from itsm import selectors as itsm_selectors
 from itsm.api.tickets import TicketViewSet
 from knowledge import selectors, services
 from knowledge.filters import ArticleFilter
-from knowledge.models import Article, ArticleVersion, Audience
+from knowledge.models import Article, ArticleUse, ArticleVersion, Audience
 from knowledge.search import snippet_of
+
+# How support keeps an article: not for requesters.
+STAFF_ONLY_FIELDS = frozenset(
+    [
+        "status",
+        "owner",
+        "review_by",
+        "needs_review",
+        "needs_review_reason",
+        "problem",
+        "version",
+        "created_at",
+    ]
+)
 
 
 class ArticleSerializer(serializers.ModelSerializer):
@@ -53,6 +68,8 @@ class ArticleSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        # The schema documents staff's answer; a requester's leaves these out.
+        schema_optional = STAFF_ONLY_FIELDS
 
     def get_html(self, article: Article) -> str:
         return render_markdown(article.body)
@@ -60,21 +77,6 @@ class ArticleSerializer(serializers.ModelSerializer):
     def get_snippet(self, article: Article) -> str | None:
         q = self.context.get("q")
         return snippet_of(article, q) if q else None
-
-
-# How support keeps an article: not for requesters.
-STAFF_ONLY_FIELDS = frozenset(
-    [
-        "status",
-        "owner",
-        "review_by",
-        "needs_review",
-        "needs_review_reason",
-        "problem",
-        "version",
-        "created_at",
-    ]
-)
 
 
 class PublicArticleSerializer(ArticleSerializer):
@@ -163,6 +165,7 @@ class ArticleViewSet(TicketViewSet):
         return PublicArticleSerializer
 
     @extend_schema(responses=AuditEventSerializer(many=True))
+    @paginated
     @action(detail=True, methods=["get"], url_path="history")
     def history(self, request: Request, pk: str | None = None) -> Response:
         """The audit trail of the article (staff)."""
@@ -224,7 +227,18 @@ class ArticleViewSet(TicketViewSet):
             VersionSerializer(article.versions.select_related("author"), many=True).data
         )
 
-    @extend_schema(request=SolvedInput, responses=None)
+    @extend_schema(
+        request=SolvedInput,
+        responses={
+            201: inline_serializer(
+                "ArticleUse",
+                {
+                    "kind": serializers.ChoiceField(choices=ArticleUse.Kind.choices),
+                    "used_count": serializers.IntegerField(),
+                },
+            )
+        },
+    )
     @action(detail=True, methods=["post"], url_path="solved")
     def solved(self, request: Request, pk: str | None = None) -> Response:
         """'This solved it': a deflection, or a link to the named incident."""

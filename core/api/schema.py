@@ -1,35 +1,87 @@
-"""The OpenAPI schema says what ``core.api.contract`` and the throttles do, on every
-operation, from one place: the request headers (``If-Match``, ``If-None-Match``,
-``Idempotency-Key``), the response headers (``ETag``, ``Idempotent-Replayed``) and the
-answers they add (304, 409, 412, 422, 429)."""
+"""The OpenAPI schema says what the API really answers (issue 14).
+
+``TandemAutoSchema`` (``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``) adds to every operation the
+error answers any operation can give, in one shape (``Error``), and reads custom list
+actions as the plain lists they return: only ``list`` and the actions marked ``@paginated``
+answer with a page. A serializer whose answer leaves fields out for some readers names them
+in ``Meta.schema_optional``. ``tests/integration/test_issue14_schemathesis.py`` holds the schema to
+every answer, for every role.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.plumbing import build_basic_type
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
-
-class ContractErrorSerializer(serializers.Serializer):
-    """An error: what went wrong, and a code a program can test."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField()
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-ERRORS = {
-    "409": "The Idempotency-Key's first request is still in progress "
-    "(`idempotency_key_in_progress`), or the action conflicts with the record's state.",
-    "412": "If-Match named a version the record no longer has (`precondition_failed`): "
-    "someone changed it; the message says who, when and what.",
-    "422": "The Idempotency-Key was used for another request (`idempotency_key_reused`).",
-    "429": "Too many requests (`throttled`); `Retry-After` says how many seconds to wait.",
+def paginated(func: F) -> F:
+    """Mark a custom ``@action`` that answers through ``get_paginated_response``: its
+    documented answer is a page (``count``, ``next``, ``previous``, ``results``)."""
+    func.paginated_response = True  # type: ignore[attr-defined]
+    return func
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer of the API: a code, a message and the fields at fault.
+
+    ``detail`` (DRF's own key) may come alongside. None is required here while the shapes
+    are being unified (issue 14), so the schema never promises a key an answer lacks."""
+
+    code = serializers.CharField(required=False, help_text="What went wrong, for programs.")
+    message = serializers.CharField(required=False, help_text="What went wrong, for people.")
+    fields = serializers.JSONField(
+        required=False, help_text="The fields at fault, each with its messages."
+    )
+    detail = serializers.JSONField(required=False, help_text="DRF's message, when given.")
+
+    class Meta:
+        ref_name = "Error"
+
+
+# code -> (methods it applies to, or None for all; description)
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+ERROR_RESPONSES: dict[str, tuple[frozenset[str] | None, str]] = {
+    "400": (None, "Bad input: a parameter or field is missing or invalid."),
+    "401": (None, "No credentials, or credentials that are not valid."),
+    "403": (None, "This user may not do this."),
+    "404": (None, "No such record, or one this user may not see."),
+    "409": (
+        _UNSAFE,
+        "The record's state does not allow this, or it is in use, or the Idempotency-Key's "
+        "first request is still in progress (`idempotency_key_in_progress`).",
+    ),
+    "412": (
+        _UNSAFE,
+        "If-Match named a version the record no longer has (`precondition_failed`): "
+        "someone changed it; the message says who, when and what.",
+    ),
+    "415": (_WITH_BODY, "The body's media type is not accepted."),
+    "422": (frozenset({"POST"}), "An Idempotency-Key reused with another body."),
+    "429": (None, "Too many requests; retry after Retry-After seconds."),
+    "503": (None, "A service the API needs is unavailable; retry after Retry-After seconds."),
 }
 
+# TimeField answers "09:00:00": JSON Schema's "time" format demands an offset it never has.
+TIME_PATTERN = r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$"
 
-class ContractAutoSchema(AutoSchema):
+
+class TandemAutoSchema(AutoSchema):
+    """Also documents, on every operation, what ``core.api.contract`` and the throttles do:
+    the request headers (``If-Match``, ``If-None-Match``, ``Idempotency-Key``), the response
+    headers (``ETag``, ``Idempotent-Replayed``, ``Retry-After``) and 304 on a record's GET."""
+
     def _detail(self) -> bool:
         return "{" in self.path  # a record's own path (or one of its actions')
 
@@ -96,20 +148,65 @@ class ContractAutoSchema(AutoSchema):
         )
         return params
 
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:  # type: ignore[override]
+    def _get_paginator(self):  # type: ignore[no-untyped-def]
+        action = getattr(self.view, "action", None)
+        if action not in (None, "list"):
+            handler = getattr(self.view, action, None)
+            if not getattr(handler, "paginated_response", False):
+                return None
+        return super()._get_paginator()
+
+    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)  # type: ignore[arg-type]
-        codes = ["429"]
         if self.method == "GET" and self._detail():
             responses.setdefault("304", {"description": "Not modified (If-None-Match)."})
-        if self.method in ("PUT", "PATCH", "DELETE", "POST") and self._detail():
-            codes.append("412")
-        if self.method == "POST":
-            codes += ["409", "422"]
-        for code in codes:
-            if code not in responses:
-                responses[code] = self._get_response_for_code(
-                    OpenApiResponse(ContractErrorSerializer, description=ERRORS[code]),
-                    code,
-                    direction=direction,
-                )
+        for code, (methods, description) in ERROR_RESPONSES.items():
+            if code in responses or (methods is not None and self.method not in methods):
+                continue
+            answer = self._get_response_for_code(
+                ErrorSerializer, code, media_types=["application/json"], direction=direction
+            )
+            answer["description"] = description
+            responses[code] = answer
         return responses
+
+    def _map_basic_serializer(self, serializer, direction):  # type: ignore[no-untyped-def]
+        schema = super()._map_basic_serializer(serializer, direction)
+        optional = getattr(getattr(serializer, "Meta", None), "schema_optional", ())
+        if optional and "required" in schema:
+            schema["required"] = [f for f in schema["required"] if f not in optional]
+            if not schema["required"]:
+                del schema["required"]
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):  # type: ignore[no-untyped-def]
+        if isinstance(field, serializers.TimeField):
+            schema = build_basic_type(OpenApiTypes.STR)
+            schema["pattern"] = TIME_PATTERN
+            schema["example"] = "09:00:00"
+            return schema
+        if (
+            isinstance(field, serializers.ChoiceField)
+            and not field.allow_blank
+            and _model_field_is_blank(field)
+        ):
+            # DRF drops allow_blank from read-only model fields, yet the blank value is
+            # answered (an incident not on hold has hold_reason ""): the enum says so.
+            field = copy.copy(field)
+            field.allow_blank = True
+        return super()._map_serializer_field(field, direction, bypass_extensions)
+
+
+def _model_field_is_blank(field: serializers.Field) -> bool:
+    """Whether a serializer field reads a model CharField that may be blank."""
+    meta = getattr(field.parent, "Meta", None)
+    model = getattr(meta, "model", None)
+    if model is None or not field.source or "." in field.source:
+        return False
+    try:
+        model_field = model._meta.get_field(field.source)
+    except FieldDoesNotExist:
+        return False
+    return bool(getattr(model_field, "blank", False)) and isinstance(
+        model_field, (models.CharField, models.TextField)
+    )

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
 from core.extensions import extension_fields, fields_for
 from core.models import Service, Team
+from core.validation import ensure_date_near
 from core.visibility import parts_for
 from itsm.models import (
     RISK_QUESTIONS,
@@ -269,6 +270,10 @@ class FreezeWindowSerializer(serializers.ModelSerializer):
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start and end and end <= start:
             raise serializers.ValidationError({"end": "A freeze ends after it starts."})
+        # A freeze in 1753 is a typo (and, answered in local time, carries the zone's
+        # seconds-wide mean-time offset, which no client parses as a date-time).
+        ensure_date_near(attrs.get("start"), "start")
+        ensure_date_near(attrs.get("end"), "end")
         return attrs
 
 

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.export import CsvExportMixin
+from core.api.schema import paginated
 from core.ids import parse_key_number
 from core.roles import is_staff_member
 from itsm import selectors
@@ -98,6 +99,7 @@ class ProblemViewSet(CsvExportMixin, TicketViewSet):
     @extend_schema(
         methods=["post"], request=LinkIncidentsInput, responses=IncidentRefSerializer(many=True)
     )
+    @paginated
     @action(detail=True, methods=["get", "post"], url_path="incidents")
     def incidents(self, request: Request, pk: str | None = None) -> Response:
         """The linked incidents; POST links more (ids or keys)."""

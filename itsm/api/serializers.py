@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from core.api.serializers import ServiceRefSerializer, TeamRefSerializer, UserRefSerializer
 from core.extensions import extension_fields, fields_for
-from core.models import Service, Team
+from core.models import Service, Team, Tier
 from core.visibility import EVERYTHING, parts_for
 from itsm.models import Category, HoldReason, Incident, Level, ResolutionCode
 from itsm.status import requester_status_line
@@ -50,6 +50,13 @@ class IncidentSerializer(serializers.ModelSerializer):
     problem = ProblemRefSerializer(read_only=True, allow_null=True)
     status_line = serializers.SerializerMethodField(
         help_text="Where the incident stands, in one sentence for its requester (as the page)."
+    )
+    tier = serializers.ChoiceField(
+        choices=Tier.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="The support tier holding it; null for requesters (how support organises "
+        "itself is not theirs to read).",
     )
     caused_by = CausedByChangeSerializer(
         source="caused_by_change",

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from core import attachments
 from core.api.attachments import AttachmentSerializer, AttachmentUploadSerializer
 from core.api.contract import ApiContractMixin
+from core.api.schema import paginated
 from core.api.serializers import AuditEventSerializer, CommentCreateSerializer, CommentSerializer
 from core.api.watchers import WatchersMixin
 from core.attachment_views import attachment_response
@@ -124,6 +125,7 @@ class TicketViewSet(
     @extend_schema(
         methods=["post"], request=CommentCreateSerializer, responses={201: CommentSerializer}
     )
+    @paginated
     @action(detail=True, methods=["get", "post"], url_path="comments")
     def comments(self, request: Request, pk: str | None = None) -> Response:
         """Public replies and (for staff) internal work notes."""
@@ -138,6 +140,7 @@ class TicketViewSet(
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
 
     @extend_schema(responses=AuditEventSerializer(many=True))
+    @paginated
     @action(detail=True, methods=["get"], url_path="history")
     def history(self, request: Request, pk: str | None = None) -> Response:
         """The audit trail, oldest first: every transition and field change for staff; for
@@ -177,6 +180,7 @@ class TicketViewSet(
         "(``ATTACHMENT_ALLOWED_TYPES``, sniffed from its bytes); 403 for who may not "
         "reply or write a note on the record.",
     )
+    @paginated
     @action(
         detail=True,
         methods=["get", "post"],

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.contract import ApiContractMixin
+from core.api.schema import paginated
 from core.api.serializers import AuditEventSerializer
 from core.models import Service, Team, Tier
 from core.roles import STAFF_ROLES
@@ -206,6 +207,7 @@ class ProjectViewSet(
         return self._present(project)
 
     @extend_schema(responses=AuditEventSerializer(many=True))
+    @paginated
     @action(detail=True, methods=["get"], url_path="history")
     def history(self, request: Request, code: str | None = None) -> Response:
         """The project's audit trail: created, updated (with the fields), archived,

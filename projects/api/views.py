@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.api.contract import ApiContractMixin
 from core.api.export import CsvExportMixin
+from core.api.schema import paginated
 from core.api.serializers import AuditEventSerializer
 from core.exceptions import NotFound, ValidationFailed
 from core.ids import parse_key_number
@@ -65,6 +66,58 @@ from projects.models import (
 from projects.permissions import ensure_can_fire_work
 
 
+# --- the shapes of the custom answers below (documented as they answer, issue 14) -------
+class SuspectIncidentSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    priority = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class IncidentRateDaySerializer(serializers.Serializer):
+    day = serializers.DateField()
+    offset = serializers.IntegerField()
+    count = serializers.IntegerField()
+
+
+class ReleaseSuspectsSerializer(serializers.Serializer):
+    incidents = SuspectIncidentSerializer(many=True)
+    rate = IncidentRateDaySerializer(many=True)
+
+
+class IncidentSuspectSerializer(serializers.Serializer):
+    change = serializers.CharField()
+    title = serializers.CharField()
+    release = serializers.CharField(allow_null=True)
+    went_live = serializers.DateTimeField()
+    hours_before = serializers.FloatField()
+    score = serializers.FloatField()
+    withdrawn = serializers.CharField(allow_null=True)
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+
+
+class PersonWeekSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    share = serializers.FloatField()
+    reserved_hours = serializers.FloatField()
+    support_hours = serializers.FloatField()
+    project_hours = serializers.FloatField()
+    teams = serializers.IntegerField()
+    reserved_total_hours = serializers.FloatField()
+    other_teams_support_hours = serializers.FloatField()
+    other_teams_project_hours = serializers.FloatField()
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class TeamCapacitySerializer(serializers.Serializer):
+    team = serializers.CharField()
+    week = serializers.CharField()
+    week_hours = serializers.FloatField()
+    waiting_incidents = serializers.IntegerField()
+    people = PersonWeekSerializer(many=True)
+
+
 class ReleaseFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=ReleaseStatus.choices)
     project = django_filters.CharFilter(field_name="project__code")
@@ -106,6 +159,7 @@ class ReleaseViewSet(
         return Response(ReleaseSerializer(self.get_queryset().get(pk=pk)).data)
 
     @extend_schema(responses=AuditEventSerializer(many=True))
+    @paginated
     @action(detail=True, methods=["get"], url_path="history")
     def history(self, request: Request, pk: str | None = None) -> Response:
         """The release's audit trail: transitions, UAT sign-off, emergency decisions."""
@@ -189,7 +243,7 @@ class ReleaseViewSet(
         )
         return Response(ReleaseSerializer(self.get_queryset().get(pk=pk)).data)
 
-    @extend_schema(responses=None)
+    @extend_schema(responses=ReleaseSuspectsSerializer)
     @action(detail=True, methods=["get"], url_path="suspects")
     def suspects(self, request: Request, pk: str | None = None) -> Response:
         """Incidents on its services since go-live (the hypercare window) and the daily
@@ -468,7 +522,7 @@ class IncidentSuspectsView(ApiContractMixin, APIView):
     """Changes and releases that went live on the incident's service shortly before it,
     likeliest first. Confirm one with POST /api/v1/changes/{id}/caused-incidents/."""
 
-    @extend_schema(responses=None)
+    @extend_schema(responses=IncidentSuspectSerializer(many=True))
     def get(self, request: Request, ref: str) -> Response:
         from projects.suspects import suspects_for
 
@@ -556,7 +610,12 @@ class TeamCapacityView(ApiContractMixin, APIView):
     their support reservation (split between their teams), support and project hours
     spent on this team's work, their hours for other teams, and warnings."""
 
-    @extend_schema(responses=None, parameters=[])
+    @extend_schema(
+        responses=TeamCapacitySerializer,
+        parameters=[
+            OpenApiParameter("week", str, description="ISO week, e.g. 2026-W48; default now")
+        ],
+    )
     def get(self, request: Request, team_id: int) -> Response:
         from core.models import Team
         from projects.capacity import team_capacity
