@@ -20,6 +20,7 @@ import logging
 from typing import Any
 
 from django.core import signals
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
@@ -209,6 +210,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
         )
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(
+            "too_large", "The request body is too large.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        )
+    if isinstance(exc, SuspiciousOperation | BadRequest):  # Django's own 400s
+        return error_response("invalid", "The request could not be read.", 400)
     response = drf_exception_handler(exc, context)
     if response is not None:
         return _reshape(response, exc)

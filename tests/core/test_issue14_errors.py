@@ -403,3 +403,16 @@ def test_a_body_naming_a_services_own_argument_is_400(org, name) -> None:  # typ
     for url in (f"/api/v1/saved-views/{view.pk}/", f"/api/v1/canned-replies/{reply.pk}/"):
         body = assert_error(client.patch(url, {name: 1}, format="json"), 400, "invalid")
         assert name in body["fields"]
+
+
+def test_a_body_over_the_upload_limit_is_413_or_400_in_the_shape(org, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    big = json.dumps({"title": "x" * 5000, "service": org.service.pk})
+    res = api_as(org.requester).post("/api/v1/incidents/", big, content_type="application/json")
+    assert res.status_code in (400, 413), res.status_code
+    assert_error(res, res.status_code)
+    res = api_as(org.requester).post(
+        "/api/v1/incidents/", {"title": "x" * 5000}, format="multipart"
+    )
+    assert res.status_code in (400, 413), res.status_code
+    assert_error(res, res.status_code)
