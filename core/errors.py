@@ -21,6 +21,7 @@ from django.db.models import ProtectedError, RestrictedError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.views import defaults
+from rest_framework.response import Response
 
 from core.exceptions import error_body
 
@@ -137,6 +138,8 @@ class ErrorMiddleware:
             and response.status_code >= 400
             and not response.get("Content-Type", "").startswith("application/json")
             and not getattr(response, "streaming", False)
+            # DRF rendered it: the browsable API (a browser's Accept) shows the same body
+            and not isinstance(response, Response)
         ):
             replaced = json_error(request, response.status_code, _text_of(response))
             for header in ("Retry-After", "WWW-Authenticate", "Allow"):

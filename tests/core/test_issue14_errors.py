@@ -416,3 +416,9 @@ def test_a_body_over_the_upload_limit_is_413_or_400_in_the_shape(org, settings) 
     )
     assert res.status_code in (400, 413), res.status_code
     assert_error(res, res.status_code)
+
+
+def test_the_browsable_api_keeps_its_page_with_the_same_body(org) -> None:  # type: ignore[no-untyped-def]
+    res = api_as(org.agent).get("/api/v1/incidents/999999/", HTTP_ACCEPT="text/html")
+    assert res.status_code == 404 and "text/html" in res["Content-Type"]
+    assert "not_found" in res.content.decode()
