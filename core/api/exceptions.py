@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import HttpRequest
+from django.utils.text import capfirst
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -103,7 +104,7 @@ def protected_message(obj: object, exc: ProtectedError | RestrictedError) -> str
         singular, plural = names[key]
         parts.append(f"{count} {singular if count == 1 else plural}")
     used_by = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    what = f"{obj._meta.verbose_name.capitalize()} '{obj}'" if obj is not None else "This record"  # type: ignore[attr-defined]
+    what = f"{capfirst(obj._meta.verbose_name)} '{obj}'" if obj is not None else "This record"  # type: ignore[attr-defined]
     way_out = (
         "retire it instead (set is_active to false)"
         if obj is not None and any(f.name == "is_active" for f in obj._meta.get_fields())  # type: ignore[attr-defined]
