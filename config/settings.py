@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "core.middleware.HealthProbes",  # /healthz, /readyz: before the host check (core/health.py)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Request ids; JSON (never HTML) errors under /api/; 503 on a database outage (core.errors)
+    "core.errors.ErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "core.middleware.RejectNulCharacters",
@@ -427,6 +429,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # core.api.parsers.JSONParser: a JSON object (not null, a list, a scalar), nested at most
+    # 32 levels; both are 400s in one place instead of 500s in the views.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StandardPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": [

@@ -28,6 +28,12 @@ api_v1 = [
     path("", include("itsm.api.urls")),
 ]
 
+# JSON under /api/, the site's pages elsewhere (core.errors); 500 needs no database.
+handler400 = "core.errors.bad_request"
+handler403 = "core.errors.permission_denied"
+handler404 = "core.errors.page_not_found"
+handler500 = "core.errors.server_error"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),  # liveness and readiness probes (core/health.py)
     path("readyz", readyz, name="readyz"),

@@ -3,6 +3,22 @@ HTTP answers with a message (400, 403, 404, 409)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def error_body(
+    code: str, message: str, fields: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The JSON body of every API error, whoever answers it (the DRF handler, the 404/500
+    handlers, a middleware): ``code`` a stable machine word, ``message`` one sentence for a
+    person, ``fields`` the inputs at fault (``{}`` when none) and ``detail`` the message
+    again, for clients written against DRF's ``{"detail": ...}``. ``extra`` adds keys a
+    particular error carries (``request_id``, ``used_by``)."""
+    body: dict[str, Any] = {"code": code, "message": message, "fields": fields or {}}
+    body["detail"] = message
+    body.update(extra)
+    return body
+
 
 class DomainError(Exception):
     status_code = 400
@@ -15,11 +31,8 @@ class DomainError(Exception):
         self.message = message
         self.errors = errors or ({field: [message]} if field else {})
 
-    def as_dict(self) -> dict[str, object]:
-        data: dict[str, object] = {"detail": self.message, "code": self.code}
-        if self.errors:
-            data["errors"] = self.errors
-        return data
+    def as_dict(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.errors)
 
 
 class ValidationFailed(DomainError):

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from core.exceptions import error_body
+
 
 class RejectNulCharacters:
     """A NUL character in a query string or form field is refused with a 400 here, once:
@@ -22,7 +24,8 @@ class RejectNulCharacters:
                 if "\x00" in key or any("\x00" in v for v in values):
                     message = f"The field '{key.replace(chr(0), '')}' contains a NUL character."
                     if request.path.startswith("/api/"):
-                        return JsonResponse({"detail": message, "code": "invalid"}, status=400)
+                        body = error_body("invalid", message, {key.replace(chr(0), ""): [message]})
+                        return JsonResponse(body, status=400)
                     return HttpResponse(message, status=400, content_type="text/plain")
         return self.get_response(request)
 

@@ -55,7 +55,9 @@ class Service(models.Model):
         Team,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        # A team a service names is in use: deleting it is refused (a 409 naming the
+        # services) rather than leaving the services without their 2nd or 3rd line.
+        on_delete=models.PROTECT,
         related_name="supported_services",
         limit_choices_to={"tier": Tier.APPLICATION_SUPPORT},
         help_text="The 2nd-line team for this service.",
@@ -64,7 +66,7 @@ class Service(models.Model):
         Team,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         related_name="owned_services",
         limit_choices_to={"tier": Tier.DEVELOPMENT},
         help_text="The development team that owns the application: its 3rd line.",

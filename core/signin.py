@@ -39,6 +39,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.exceptions import error_body
 from core.services import audit_record
 
 USERNAME_SHOWN = 150  # the longest username Django allows; longer tries are cut
@@ -113,7 +114,7 @@ def lockout_message() -> str:
 
 def lockout_json() -> JsonResponse:
     """The API's answer to a locked-out sign-in: 429, the message, and when to come back."""
-    response = JsonResponse({"detail": lockout_message(), "code": "locked_out"}, status=429)
+    response = JsonResponse(error_body("locked_out", lockout_message()), status=429)
     if lockout_minutes():
         response["Retry-After"] = str(lockout_minutes() * 60)
     return response

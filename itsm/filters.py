@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.ids import parse_key_number
 from core.models import Service, Team, Tier
+from core.params import MomentFilter
 from itsm.models import Incident, IncidentStatus
 
 User = get_user_model()
@@ -110,8 +111,8 @@ class IncidentFilter(django_filters.FilterSet):
         max_value=87600,
         label="Not updated for at least this many hours",
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="filter_text", label="Search")
     ordering = SlaAwareOrderingFilter(
         fields=(

@@ -9,9 +9,9 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 
 from core.exceptions import ActionForbidden, ValidationFailed
+from core.params import parse_day
 from core.roles import Role, has_role, is_administrator, is_staff_member, service_roles_held
 from itsm.models import SatisfactionResponse
 
@@ -85,16 +85,7 @@ def parse_period(params: Any) -> Period:
     """``since`` / ``until`` as dates (``until`` inclusive); the last 30 days by default."""
 
     def day(name: str) -> Any:
-        raw = params.get(name) or ""
-        if not raw:
-            return None
-        try:
-            value = parse_date(raw)
-        except ValueError:  # well-formed but impossible, like 2026-02-30
-            value = None
-        if value is None:
-            raise ValidationFailed(f"'{raw}' is not a date (YYYY-MM-DD).", field=name)
-        return value
+        return parse_day(params.get(name), name)
 
     today = timezone.localdate()
     until_day = day("until") or today

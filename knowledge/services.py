@@ -89,8 +89,10 @@ def _version(
 def article_create(
     *,
     actor: AbstractBaseUser,
-    title: str,
-    body: str,
+    # Defaults, so a caller that leaves them out (an API body without a title) meets the
+    # 400 of ``_check_text`` below, not a TypeError (a 500).
+    title: str = "",
+    body: str = "",
     audience: str = Audience.INTERNAL,
     services: Iterable[Service] = (),
     tags: Iterable[str] = (),

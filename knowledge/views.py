@@ -20,6 +20,7 @@ from core.exceptions import ActionForbidden, NotFound, ValidationFailed
 from core.ids import parse_id
 from core.markdown import render_markdown
 from core.models import Service
+from core.params import parse_day
 from core.roles import is_staff_member
 from core.views import DomainErrorMixin
 from core.visibility import parts_for
@@ -156,11 +157,7 @@ def _form_values(request: HttpRequest) -> dict[str, Any]:
 
 def _date_field(request: HttpRequest, name: str) -> date | None:
     """An optional date from the posted form; anything but YYYY-MM-DD is a 400."""
-    raw = request.POST.get(name) or ""
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        raise ValidationFailed("Review by is a date (YYYY-MM-DD).", field=name) from None
+    return parse_day(request.POST.get(name), name)
 
 
 class _FormError(Exception):

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.exceptions import NotFound, ValidationFailed
+from core.params import parse_day
 from core.visibility import parts_for
 from itsm.views.problems import ProblemBase as StaffPage
 from projects import iterations, permissions, selectors
@@ -24,12 +25,7 @@ ITERATION_COLUMNS = ["open", "triaged", "in_progress", "in_review", "fixed", "re
 
 
 def _date(raw: str, name: str) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed("A date as YYYY-MM-DD.", field=name) from None
+    return parse_day(raw, name)
 
 
 def _iteration_choice(request: HttpRequest, raw: str, name: str) -> Iteration | None:

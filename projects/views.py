@@ -249,14 +249,9 @@ class TimeLogView(StaffPage):
 
         target = resolve_target(request.user, request.POST.get("target", ""))
         day = request.POST.get("date") or None
-        from datetime import date
+        from core.params import parse_day
 
-        try:
-            on = date.fromisoformat(day) if day else None
-        except ValueError:
-            from core.exceptions import ValidationFailed
-
-            raise ValidationFailed("A date as YYYY-MM-DD.", field="date") from None
+        on = parse_day(day, "date")
         time_log(
             actor=request.user,
             target=target,

@@ -237,6 +237,7 @@ class SlaClock(models.Model):
     )
 
     class Meta:
+        verbose_name = "SLA clock"  # named in messages: "... is used by 52 SLA clocks"
         ordering = ["target"]
         constraints = [
             models.UniqueConstraint(

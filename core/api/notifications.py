@@ -84,6 +84,7 @@ class NotificationPreferenceView(ApiContractMixin, APIView):
     their setting."""
 
     permission_classes = [IsAuthenticated]
+    accepts_json_list = True  # the body is a list of rows (core.api.parsers)
 
     @extend_schema(responses=NotificationPreferenceSerializer(many=True))
     def get(self, request: Request) -> Response:

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.bodies import with_unknown
 from core.api.contract import ApiContractMixin
 from core.api.serializers import TeamRefSerializer, UserRefSerializer
 from core.selectors import team_ref
@@ -90,9 +91,7 @@ class CannedReplyViewSet(
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         body = CannedReplyUpdateInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        for name in set(request.data) - set(body.fields):  # refused by name, not dropped
-            data[name] = request.data[name]
+        data = with_unknown(request, body)  # other fields: refused by name, not dropped
         reply = canned.canned_reply_update(reply=self.get_object(), actor=request.user, **data)
         return self._present(reply)
 

@@ -15,6 +15,7 @@ from core.api.permissions import IsAdministratorOrReadOnly
 from core.config_audit import ConfigurationAuditViewSet
 from core.ids import IdsFilter
 from core.models import Service
+from core.params import MomentFilter
 from itsm import selectors
 from itsm.api.change_serializers import (
     CHANGE_TRANSITION_INPUTS,
@@ -44,8 +45,8 @@ from itsm.services import changes as services
 class ChangeFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=ChangeStatus.choices)
     type = django_filters.ChoiceFilter(choices=ChangeType.choices)
-    planned_after = django_filters.IsoDateTimeFilter(field_name="planned_start", lookup_expr="gte")
-    planned_before = django_filters.IsoDateTimeFilter(field_name="planned_start", lookup_expr="lt")
+    planned_after = MomentFilter(field_name="planned_start", lookup_expr="gte")
+    planned_before = MomentFilter(field_name="planned_start", lookup_expr="lt")
     risk = django_filters.ChoiceFilter(
         choices=[("unassessed", "Not assessed"), *[c for c in Risk.choices if c[0]]],
         method="filter_risk",

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from core.api.contract import ApiContractMixin
 from core.api.export import CsvExportMixin
 from core.exceptions import NotFound
+from core.ids import parse_id
 from itsm import selectors
 from itsm.api.request_serializers import (
     REQUEST_TRANSITION_INPUTS,
@@ -135,7 +136,8 @@ class ApprovalViewSet(ApiContractMixin, mixins.ListModelMixin, viewsets.GenericV
     @extend_schema(request=DecideInput, responses=ApprovalSerializer)
     @action(detail=True, methods=["post"], url_path="decide")
     def decide(self, request: Request, pk: str | None = None) -> Response:
-        approval = Approval.objects.filter(pk=pk).first()
+        number = parse_id(pk)  # /approvals/abc/decide/ is no approval, not a ValueError
+        approval = Approval.objects.filter(pk=number).first() if number else None
         if approval is None or not approvals.may_decide(request.user, approval):
             raise NotFound(f"No approval {pk} for you.")
         body = DecideInput(data=request.data)

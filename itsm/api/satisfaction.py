@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from core.api.contract import ApiContractMixin
 from core.exceptions import ActionForbidden
+from core.params import DayFilter
 from itsm import selectors
 from itsm.models import SatisfactionResponse
 from itsm.models.satisfaction import COMMENT_MAX_CHARS
@@ -82,8 +83,8 @@ class SatisfactionAnswerInput(serializers.Serializer):
 
 
 class SatisfactionFilter(django_filters.FilterSet):
-    since = django_filters.DateFilter(field_name="answered_at", lookup_expr="date__gte")
-    until = django_filters.DateFilter(field_name="answered_at", lookup_expr="date__lte")
+    since = DayFilter(field_name="answered_at", lookup_expr="date__gte")
+    until = DayFilter(field_name="answered_at", lookup_expr="date__lte")
     ticket_type = django_filters.ChoiceFilter(
         choices=[("incident", "incident"), ("request", "request")], method="filter_type"
     )

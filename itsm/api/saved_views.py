@@ -8,6 +8,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.bodies import with_unknown
 from core.api.contract import ApiContractMixin
 from core.api.serializers import TeamRefSerializer, UserRefSerializer
 from core.selectors import team_ref
@@ -113,9 +114,7 @@ class SavedViewViewSet(
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         body = SavedViewPatchInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        fields = dict(body.validated_data)
-        for name in set(request.data) - set(body.fields):  # refused by the service (400)
-            fields[name] = request.data[name]
+        fields = with_unknown(request, body)  # other fields: refused by the service (400)
         if "team" in fields:
             fields["team"] = team_ref(fields["team"])
         view = service.saved_view_update(view=self.get_object(), actor=request.user, **fields)

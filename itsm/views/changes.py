@@ -4,7 +4,7 @@ board."""
 from __future__ import annotations
 
 import calendar as pycalendar
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -20,6 +20,7 @@ from core.export import csv_response, wants_csv
 from core.extensions import panels_for
 from core.forms import field_specs, form_data
 from core.models import Service
+from core.params import BadMoment, to_day
 from core.roles import Role
 from core.visibility import parts_for
 from itsm import permissions, selectors
@@ -227,9 +228,9 @@ class ChangeCalendarView(ProblemBase):
     def get(self, request: HttpRequest) -> HttpResponse:
         today = timezone.localdate()
         view = request.GET.get("view", "month")
-        try:
-            anchor = date.fromisoformat(request.GET.get("date", today.isoformat()))
-        except ValueError:
+        try:  # a month or a week around it: kept far from the ends of the calendar
+            anchor = to_day(request.GET.get("date") or today)
+        except BadMoment:
             anchor = today
         if view == "week":
             first = anchor - timedelta(days=anchor.weekday())

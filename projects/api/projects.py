@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import bodies
 from core.api.contract import ApiContractMixin
 from core.api.schema import paginated
 from core.api.serializers import AuditEventSerializer
@@ -122,14 +123,7 @@ class ReasonOptional(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-def with_unknown(request: Request, body: serializers.Serializer) -> dict[str, Any]:
-    """The validated fields plus any field the body named that the input serializer
-    does not take, so the service refuses them with a 400 instead of their being
-    silently dropped (``ensure_editable``)."""
-    data = dict(body.validated_data)
-    for name in set(request.data) - set(body.fields):
-        data[name] = request.data[name]
-    return data
+with_unknown = bodies.with_unknown  # imported from here by the other project views
 
 
 ARCHIVED = OpenApiParameter(

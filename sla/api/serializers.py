@@ -152,6 +152,14 @@ class CalendarSerializer(serializers.ModelSerializer):
             midnight = p["end"].hour == 0 and p["end"].minute == 0
             if not midnight and p["end"] <= p["start"]:
                 raise serializers.ValidationError({"periods": "A period must end after it starts."})
+        # one holiday per date (the table's uniq_holiday): a repeat was an IntegrityError
+        seen: set[object] = set()
+        for h in attrs.get("holidays", []):
+            if h["date"] in seen:
+                raise serializers.ValidationError(
+                    {"holidays": f"{h['date']:%Y-%m-%d} is listed twice; a date is one holiday."}
+                )
+            seen.add(h["date"])
         return attrs
 
     @transaction.atomic

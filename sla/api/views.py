@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -22,6 +21,7 @@ from core.api.permissions import IsStaffReadAdministratorWrite
 from core.config_audit import ConfigurationAuditViewSet
 from core.exceptions import ActionForbidden, ValidationFailed
 from core.export import csv_response
+from core.params import parse_moment
 from core.roles import is_staff_member
 from sla.api.serializers import CalendarSerializer, SlaPolicySerializer
 from sla.models import BusinessCalendar, SlaPolicy
@@ -48,20 +48,8 @@ def parse_period(params: dict) -> tuple[datetime, datetime]:  # type: ignore[typ
     date includes that whole day."""
 
     def parse(name: str, default: datetime) -> datetime:
-        raw = params.get(name)
-        if not raw:
-            return default
-        try:
-            day, value = parse_date(raw), None
-            if day is None:
-                value = parse_datetime(raw)
-        except ValueError:  # well-formed but impossible, like 2026-02-30
-            day = value = None
-        if day is not None:
-            value = datetime.combine(day + timedelta(days=1 if name == "to" else 0), time())
-        if value is None:
-            raise ValidationFailed(f"'{raw}' is not a date (YYYY-MM-DD).", field=name)
-        return value if timezone.is_aware(value) else timezone.make_aware(value)
+        value = parse_moment(params.get(name), name, end_of_day=name == "to")
+        return default if value is None else value
 
     end = parse("to", timezone.now())
     start = parse("from", end - timedelta(days=30))

@@ -341,5 +341,5 @@ def test_change_api_contract(org, cab) -> None:  # type: ignore[no-untyped-def]
         {"name": "X", "start": end.isoformat(), "end": start.isoformat()},
         format="json",
     )
-    assert res.status_code == 400 and "end" in res.json()
+    assert res.status_code == 400 and "end" in res.json()["fields"]
     assert dev.post("/api/v1/freeze-windows/", {}, format="json").status_code == 403

@@ -108,7 +108,7 @@ def test_issue10_17_only_change_manager_raised_it_refused_at_request_time(org) -
     api = api_as(org.change_manager)
     url = f"/api/v1/changes/{ch.key}/transitions/request_approval/"
     res = api.post(url, {}, format="json")
-    assert res.status_code == 400 and "approvers" in res.json()["errors"]
+    assert res.status_code == 400 and "approvers" in res.json()["fields"]
     res = api.post(url, {"approvers": [org.change_manager.pk]}, format="json")
     assert res.status_code == 400 and "requested" in res.json()["detail"]
     assert api.post(url, {"approvers": [org.admin.pk]}, format="json").status_code == 200

@@ -232,7 +232,7 @@ def test_sharing_with_a_team_one_is_not_in_is_refused(org) -> None:  # type: ign
     res = api_as(org.agent).post(
         "/api/v1/saved-views/", {"name": "x", "team": org.support.pk}, format="json"
     )
-    assert res.status_code == 403 and "team" in res.json()["errors"]
+    assert res.status_code == 403 and "team" in res.json()["fields"]
     # An Administrator looks after every team's views.
     res = api_as(org.admin).post(
         "/api/v1/saved-views/", {"name": "x", "team": org.support.pk}, format="json"
@@ -264,14 +264,14 @@ def test_bad_view_input_is_a_400_naming_the_field(org, body, field) -> None:  # 
     res = api_as(org.agent).post("/api/v1/saved-views/", body, format="json")
     assert res.status_code == 400, res.content
     body = res.json()
-    assert field in (body.get("errors") or body), body
+    assert field in body["fields"], body
     assert not SavedView.objects.exists()
 
 
 def test_names_are_unique_per_owner(org) -> None:  # type: ignore[no-untyped-def]
     sv.saved_view_create(actor=org.agent, name="Mine", query={})
     res = api_as(org.agent).post("/api/v1/saved-views/", {"name": "mine"}, format="json")
-    assert res.status_code == 400 and "name" in res.json()["errors"]
+    assert res.status_code == 400 and "name" in res.json()["fields"]
     assert SavedView.objects.count() == 1
     # Another agent may use the same name.
     assert (

@@ -169,7 +169,7 @@ def test_request_api_done_when(org, laptop) -> None:  # type: ignore[no-untyped-
     bad = requester.post(
         "/api/v1/requests/", {"item": laptop.pk, "answers": {"model": "x"}}, format="json"
     )
-    assert bad.status_code == 400 and {"model", "needed_by"} <= set(bad.json()["errors"])
+    assert bad.status_code == 400 and {"model", "needed_by"} <= set(bad.json()["fields"])
     res = requester.post("/api/v1/requests/", {"item": laptop.pk, "answers": GOOD}, format="json")
     assert res.status_code == 201, res.content
     req = res.json()

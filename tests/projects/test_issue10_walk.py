@@ -169,7 +169,7 @@ def test_a_planned_release_is_given_its_deploying_change(org, project) -> None: 
     )
     api = api_as(org.change_manager)
     res = api.post(f"/api/v1/releases/{other.pk}/change/", {"change": elsewhere.key})
-    assert res.status_code == 400 and "change" in res.json()["errors"]
+    assert res.status_code == 400 and "change" in res.json()["fields"]
     res = api.post(f"/api/v1/releases/{other.pk}/change/", {"change": change.number})
     assert res.status_code == 200 and res.json()["change"]["key"] == change.key
     assert api_as(org.agent).post(

@@ -151,7 +151,7 @@ def test_api_item_dev_links(org, item, other_item) -> None:  # type: ignore[no-u
         other_item.key
     )
     r = api.post(base, {"url": "not a url"}, format="json")
-    assert r.status_code == 400 and "url" in r.json()["errors"]
+    assert r.status_code == 400 and "url" in r.json()["fields"]
     outsider = UserFactory(username="outsider", roles=[Role.DEVELOPER])
     r = api_as(outsider).post(base, {"url": "https://github.com/a/b/pull/2"}, format="json")
     assert r.status_code == 403

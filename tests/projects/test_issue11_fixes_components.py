@@ -41,7 +41,7 @@ def test_the_page_and_the_api_refuse_it_too(org, project) -> None:  # type: igno
         {"project": project.code, "name": "Login", "lead": org.requester.pk},
         format="json",
     )
-    assert res.status_code == 400 and "lead" in res.json()["errors"]
+    assert res.status_code == 400 and "lead" in res.json()["fields"]
 
 
 def test_component_patch_refuses_unknown_fields(org, project) -> None:  # type: ignore[no-untyped-def]
@@ -50,5 +50,5 @@ def test_component_patch_refuses_unknown_fields(org, project) -> None:  # type: 
     res = api.patch(
         f"/api/v1/components/{row.pk}/", {"description": "x", "project": "OTHER"}, format="json"
     )
-    assert res.status_code == 400 and "project" in res.json()["errors"]
+    assert res.status_code == 400 and "project" in res.json()["fields"]
     assert Component.objects.get(pk=row.pk).description == ""

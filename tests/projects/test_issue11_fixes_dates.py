@@ -30,7 +30,7 @@ def test_replanning_a_slipped_release_to_year_one_is_a_400(org, release) -> None
     res = api.patch(
         f"/api/v1/releases/{release.pk}/", {"planned_date": "0001-01-02"}, format="json"
     )
-    assert res.status_code == 400 and "planned_date" in res.json()["errors"]
+    assert res.status_code == 400 and "planned_date" in res.json()["fields"]
 
 
 def test_release_create_bounds_its_planned_date(org, project) -> None:  # type: ignore[no-untyped-def]

@@ -209,7 +209,7 @@ def test_api_duplicate_code_and_bad_wip_limits_are_400(org, project, dev_team) -
     )
     assert r.status_code == 400 and "exists already" in r.json()["detail"]
     r = api.patch("/api/v1/projects/PAY/", {"wip_limits": {"doing": 1}}, format="json")
-    assert r.status_code == 400 and "wip_limits" in r.json()["errors"]
+    assert r.status_code == 400 and "wip_limits" in r.json()["fields"]
     r = api.patch("/api/v1/projects/PAY/", {"wip_limits": [1]}, format="json")
     assert r.status_code == 400
 

@@ -373,7 +373,7 @@ def test_api_iterations(org, project, pm, release) -> None:  # type: ignore[no-u
         {"project": "PAY", "name": "Sprint 2", "start": "2026-12-07", "end": "2026-12-01"},
         format="json",
     )
-    assert r.status_code == 400 and "end" in r.json()["errors"]
+    assert r.status_code == 400 and "end" in r.json()["fields"]
     nxt = client.post(
         "/api/v1/iterations/",
         {"project": "PAY", "name": "Sprint 2", "start": "2026-12-07", "end": "2026-12-18"},

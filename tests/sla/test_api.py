@@ -65,7 +65,7 @@ def test_policies_and_calendars_read_for_all_write_for_admin(org) -> None:  # ty
         {"name": "Bad2", "periods": [{"weekday": 0, "start": "18:00", "end": "08:00"}]},
         format="json",
     )
-    assert res.status_code == 400 and "periods" in res.json()
+    assert res.status_code == 400 and "periods" in res.json()["fields"]
     res = admin.post(
         "/api/v1/sla-policies/",
         {
@@ -79,7 +79,7 @@ def test_policies_and_calendars_read_for_all_write_for_admin(org) -> None:  # ty
         },
         format="json",
     )
-    assert res.status_code == 400 and "warning_thresholds" in res.json()
+    assert res.status_code == 400 and "warning_thresholds" in res.json()["fields"]
 
 
 def test_service_specific_policy_wins(org) -> None:  # type: ignore[no-untyped-def]
