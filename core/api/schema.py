@@ -33,17 +33,20 @@ def paginated(func: F) -> F:
 
 
 class ErrorSerializer(serializers.Serializer):
-    """Every error answer of the API: a code, a message and the fields at fault.
+    """Every error answer of the API (``core.exceptions.error_body``): a code, a message
+    and the fields at fault, with ``detail`` repeating the message for DRF-style clients;
+    some errors add a key (``request_id`` on a 500, ``used_by`` on a 409 in use)."""
 
-    ``detail`` (DRF's own key) may come alongside. None is required here while the shapes
-    are being unified (issue 14), so the schema never promises a key an answer lacks."""
-
-    code = serializers.CharField(required=False, help_text="What went wrong, for programs.")
-    message = serializers.CharField(required=False, help_text="What went wrong, for people.")
-    fields = serializers.JSONField(
-        required=False, help_text="The fields at fault, each with its messages."
+    code = serializers.CharField(help_text="What went wrong, for programs.")
+    message = serializers.CharField(help_text="What went wrong, for people.")
+    fields = serializers.JSONField(help_text="The fields at fault, each with its messages.")
+    detail = serializers.JSONField(help_text="The message again, as DRF clients read it.")
+    request_id = serializers.CharField(
+        required=False, help_text="On a 500: the id under which the error was logged."
     )
-    detail = serializers.JSONField(required=False, help_text="DRF's message, when given.")
+    used_by = serializers.JSONField(
+        required=False, help_text="On a 409 for a record in use: what uses it, by kind."
+    )
 
     class Meta:
         ref_name = "Error"
