@@ -39,6 +39,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.schema import ErrorSerializer
 from core.exceptions import error_body
 from core.services import audit_record
 
@@ -147,8 +148,10 @@ class ObtainAuthTokenView(ObtainAuthToken):
         ),
         responses={
             200: inline_serializer("AuthToken", {"token": serializers.CharField()}),
-            400: OpenApiResponse(description="Wrong username or password."),
-            429: OpenApiResponse(description="Locked out after too many failed sign-ins."),
+            400: OpenApiResponse(ErrorSerializer, description="Wrong username or password."),
+            429: OpenApiResponse(
+                ErrorSerializer, description="Locked out after too many failed sign-ins."
+            ),
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response | JsonResponse:

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core import tokens
+from core.api.contract import ApiContractMixin
 from core.exceptions import NotFound
 from core.ids import parse_id
 from core.models import PersonalToken, TokenScope
@@ -75,7 +76,9 @@ class TokenInput(serializers.Serializer):
     )
 
 
-class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TokenViewSet(
+    ApiContractMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """The caller's own personal API tokens (another person's are a 404). Creating one needs
     a sign-in (session or password-issued token), not a personal token: a leaked token must
     not be able to mint its own successors. Revoking works with any, the token itself too."""

@@ -68,7 +68,8 @@ def test_custom_bodies_are_documented(schema):
 
 def test_every_operation_documents_the_common_errors_in_one_shape(schema):
     error = schema["components"]["schemas"]["Error"]
-    assert set(error["properties"]) == {"code", "message", "fields", "detail"}
+    assert set(error["properties"]) >= {"code", "message", "fields", "detail"}
+    assert set(error["required"]) == {"code", "message", "fields", "detail"}
     for path, item in schema["paths"].items():
         for method, operation in item.items():
             for code in ("400", "401", "403", "404", "429", "503"):
