@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.export import CsvExportMixin
-from core.api.permissions import IsAdministratorOrReadOnly
+from core.api.permissions import IsStaffReadAdministratorWrite
 from core.ids import IdsFilter
 from core.models import Service
 from itsm import selectors
@@ -132,7 +132,8 @@ class ChangeViewSet(CsvExportMixin, TicketViewSet):
 class FreezeWindowViewSet(viewsets.ModelViewSet):
     queryset = FreezeWindow.objects.prefetch_related("services").order_by("start", "id")
     serializer_class = FreezeWindowSerializer
-    permission_classes = [IsAdministratorOrReadOnly]
+    # Change management is staff's business (core.matrix): requesters see no change.
+    permission_classes = [IsStaffReadAdministratorWrite]
 
 
 class StandardChangeTemplateViewSet(
@@ -144,3 +145,4 @@ class StandardChangeTemplateViewSet(
         .order_by("name")
     )
     serializer_class = StandardChangeTemplateSerializer
+    permission_classes = [IsStaffReadAdministratorWrite]
