@@ -51,6 +51,10 @@ class Rule:
 
 RULES: list[Rule] = []  # filled below, in the order of the table
 
+# The only operations a caller who is not signed in may make; every other one answers
+# 401/403 to them (the rules' roles are all signed-in people).
+PUBLIC_OPERATIONS = frozenset({"auth_token_create"})
+
 
 def rule(
     record: str, action: str, who: Iterable[Role], note: str = "", api: Iterable[str] = ()
@@ -128,7 +132,6 @@ FILE_RM = "the uploader while they may still attach, or an Administrator"
 
 
 # The rules, record by record (the order of docs/roles.md).
-# RULES-BEGIN
 # --- incident ---------------------------------------------------------------
 rule("incident", "view", ALL, INC_VIEW, ["incidents_retrieve"])
 rule("incident", "list", ALL, INC_VIEW, ["incidents_list"])
@@ -179,16 +182,17 @@ rule(
 )
 rule(
     "incident",
-    "comment",
+    "reply (public comment)",
     AGENTS | roles(R.REQUESTER, R.INCIDENT_MANAGER),
-    (
-        "a public reply: whoever works it and its requester; an "
-        "internal note: whoever works it (the Incident Manager "
-        "(global, or for its service) any; an agent in its team's "
-        "queue, assigned to it, or (a service-desk member) new with "
-        "no team yet)"
-    ),
-    ["incidents_comments_create"],
+    INC_WORK + "; its requester on their own",
+    ["incidents_comments_create:public"],
+)
+rule(
+    "incident",
+    "internal note",
+    AGENTS | roles(R.INCIDENT_MANAGER),
+    INC_WORK,
+    ["incidents_comments_create:internal"],
 )
 rule("incident", "export", ALL, "the rows of the list they may see", ["incidents_export_retrieve"])
 rule("incident", "list child incidents", ALL, "", ["incidents_children_list"])
@@ -329,7 +333,8 @@ rule("problem", "create", STAFF, "", ["problems_create"])
 rule("problem", "update", roles(R.PROBLEM_MANAGER), PRB, ["problems_partial_update"])
 rule("problem", "add a watcher", STAFF, "", ["problems_watchers_create"])
 rule("problem", "attach a file", STAFF, "", ["problems_attachments_create"])
-rule("problem", "comment", STAFF, PRB_WORK, ["problems_comments_create"])
+rule("problem", "reply (public comment)", STAFF, PRB_WORK, ["problems_comments_create:public"])
+rule("problem", "internal note", STAFF, PRB_WORK, ["problems_comments_create:internal"])
 rule("problem", "export", ALL, "", ["problems_export_retrieve"])
 rule(
     "problem",
@@ -431,10 +436,17 @@ rule(
 )
 rule(
     "service request",
-    "comment",
+    "reply (public comment)",
     ALL,
-    RQ_WORK + "; its requester a public reply",
-    ["requests_comments_create"],
+    RQ_WORK + "; its requester on their own",
+    ["requests_comments_create:public"],
+)
+rule(
+    "service request",
+    "internal note",
+    STAFF,
+    RQ_WORK,
+    ["requests_comments_create:internal"],
 )
 rule("service request", "export", ALL, "", ["requests_export_retrieve"])
 rule("service request", "read SLA clocks", ALL, "", ["requests_sla_list"])
@@ -518,7 +530,8 @@ rule("change", "create", STAFF, "", ["changes_create"])
 rule("change", "update", roles(R.CHANGE_MANAGER), CHG, ["changes_partial_update"])
 rule("change", "add a watcher", STAFF, "", ["changes_watchers_create"])
 rule("change", "attach a file", STAFF, "", ["changes_attachments_create"])
-rule("change", "comment", STAFF, CHG_WORK, ["changes_comments_create"])
+rule("change", "reply (public comment)", STAFF, CHG_WORK, ["changes_comments_create:public"])
+rule("change", "internal note", STAFF, CHG_WORK, ["changes_comments_create:internal"])
 rule("change", "export", ALL, "", ["changes_export_retrieve"])
 rule("change", "read SLA clocks", STAFF, "", ["changes_sla_list"])
 rule("change", "read comments", STAFF, "", ["changes_comments_list"])
@@ -781,7 +794,8 @@ rule("defect", "update", STAFF, PROJ, ["defects_partial_update"])
 rule("defect", "add a development link", STAFF, "", ["defects_dev_links_create"])
 rule("defect", "add a watcher", STAFF, "", ["defects_watchers_create"])
 rule("defect", "attach a file", STAFF, "", ["defects_attachments_create"])
-rule("defect", "comment", STAFF, "", ["defects_comments_create"])
+rule("defect", "reply (public comment)", STAFF, "", ["defects_comments_create:public"])
+rule("defect", "internal note", STAFF, "", ["defects_comments_create:internal"])
 rule("defect", "export", ALL, "", ["defects_export_retrieve"])
 rule("defect", "link work items", STAFF, "", ["defects_item_links_create"])
 rule("defect", "read SLA clocks", STAFF, "", ["defects_sla_retrieve"])
@@ -823,7 +837,8 @@ rule("enhancement", "update", STAFF, PROJ, ["enhancements_partial_update"])
 rule("enhancement", "add a development link", STAFF, "", ["enhancements_dev_links_create"])
 rule("enhancement", "add a watcher", STAFF, "", ["enhancements_watchers_create"])
 rule("enhancement", "attach a file", STAFF, "", ["enhancements_attachments_create"])
-rule("enhancement", "comment", STAFF, "", ["enhancements_comments_create"])
+rule("enhancement", "reply (public comment)", STAFF, "", ["enhancements_comments_create:public"])
+rule("enhancement", "internal note", STAFF, "", ["enhancements_comments_create:internal"])
 rule("enhancement", "export", ALL, "", ["enhancements_export_retrieve"])
 rule("enhancement", "link work items", STAFF, "", ["enhancements_item_links_create"])
 rule("enhancement", "read SLA clocks", STAFF, "", ["enhancements_sla_retrieve"])
@@ -870,7 +885,13 @@ rule("enhancement", "transition: triage", STAFF, "", ["enhancements_transitions_
 rule("enhancement", "transition: wont_fix", STAFF, "", ["enhancements_transitions_create:wont_fix"])
 
 # --- development link -------------------------------------------------------
-rule("development link", "link from a title", ALL, "", ["dev_links_create"])
+rule(
+    "development link",
+    "link from a title",
+    STAFF,
+    "to the work items named whose project they work on (the rest are reported)",
+    ["dev_links_create"],
+)
 
 # --- time entry -------------------------------------------------------------
 rule("time entry", "list", ALL, "their own", ["time_entries_list"])
@@ -1053,7 +1074,6 @@ rule("user", "see themselves", ALL, "", ["users_me_retrieve"])
 
 # --- API token --------------------------------------------------------------
 rule("API token", "create", ALL, "", ["auth_token_create"])
-# RULES-END
 
 
 # --- rendering --------------------------------------------------------------------------
@@ -1088,6 +1108,10 @@ def markdown() -> str:
         "",
         "Process roles (Incident, Problem, Change, Release Manager) held for one service",
         "only (`ServiceRole`) allow the same actions on that service's records.",
+        "",
+        "Not signed in: only "
+        + ", ".join(f"`{op}`" for op in sorted(PUBLIC_OPERATIONS))
+        + "; every other operation answers 401 or 403.",
         "",
     ]
     records: list[str] = []

@@ -131,6 +131,9 @@ def expand(world: World, op: Operation) -> Iterator[tuple[str, str]]:
     if "{name}" in op.path:
         for name in transition_names(world, op):
             yield f"{op.operation_id}:{name}", fill(world, op, name)
+    elif op.operation_id.endswith("_comments_create"):
+        for kind in ("public", "internal"):
+            yield f"{op.operation_id}:{kind}", fill(world, op)
     else:
         yield op.operation_id, fill(world, op)
 
@@ -142,7 +145,6 @@ def body_for(world: World, op: Operation) -> dict[str, Any]:  # noqa: PLR0915 - 
     inc, other = w["incident"], w["other_incident"]
     code = w["project"].code
     owner = w.owner.pk
-    comment = {"body": "A note.", "public": False}
     bodies: dict[str, dict[str, Any]] = {
         "approvals_decide_create": {"decision": "approved", "comment": "Fine."},
         "articles_create": {"title": "How to", "body": "Do this."},
@@ -159,7 +161,6 @@ def body_for(world: World, op: Operation) -> dict[str, Any]:  # noqa: PLR0915 - 
         "changes_create": {"title": "Patch", "services": [w["service"].pk]},
         "changes_partial_update": {"title": "Tax tables 2"},
         "changes_caused_incidents_create": {"incident": inc.key},
-        "changes_comments_create": comment,
         "changes_emergency_decisions_create": {
             "change": w["emergency_change_undecided"].key,
             "release": w["release"].pk,
@@ -172,8 +173,6 @@ def body_for(world: World, op: Operation) -> dict[str, Any]:  # noqa: PLR0915 - 
         "enhancements_create": {"project": code, "title": "Dark mode"},
         "defects_partial_update": {"title": "Tax code wrong again"},
         "enhancements_partial_update": {"title": "PDF payslips, A4"},
-        "defects_comments_create": comment,
-        "enhancements_comments_create": comment,
         "defects_item_links_create": {"kind": "relates", "target": w["enhancement"].key},
         "enhancements_item_links_create": {"kind": "relates", "target": w["defect"].key},
         "defects_dev_links_create": {"url": "https://git.example.test/pay/pull/9"},
@@ -204,7 +203,6 @@ def body_for(world: World, op: Operation) -> dict[str, Any]:  # noqa: PLR0915 - 
         "freeze_windows_partial_update": {"name": "Year end 3"},
         "incidents_create": {"title": "Printer jammed", "service": w["service"].pk},
         "incidents_partial_update": {"title": "Payslip wrong, again"},
-        "incidents_comments_create": {"body": "A reply.", "public": True},
         "incidents_children_create": {"incident": other.key},
         "incidents_children_destroy": {"incident": w["child_incident"].key},
         "incidents_merge_create": {"master": other.key},
@@ -229,7 +227,6 @@ def body_for(world: World, op: Operation) -> dict[str, Any]:  # noqa: PLR0915 - 
         "notification_preferences_partial_update": {"email": {}},
         "problems_create": {"title": "Slow", "service": w["service"].pk},
         "problems_partial_update": {"title": "Payslips wrong, still"},
-        "problems_comments_create": comment,
         "problems_incidents_create": {"incidents": [inc.key]},
         "problems_unlink_incident_create": {"incident": other.key},
         "problems_publish_workaround_create": {"workaround": "Print it."},
@@ -242,7 +239,6 @@ def body_for(world: World, op: Operation) -> dict[str, Any]:  # noqa: PLR0915 - 
         "releases_move_out_create": {"items": [w["defect"].key], "reason": "Late."},
         "releases_roll_back_create": {"reason": "Broken."},
         "requests_create": {"item": w["catalog_item"].pk, "answers": {}},
-        "requests_comments_create": {"body": "A reply.", "public": True},
         "requests_watchers_create": {"user": owner},
         "satisfaction_answer_create": {"ticket": inc.key, "satisfied": True},
         "saved_views_create": {"name": "Open", "query": {"status": "new"}},
@@ -329,10 +325,14 @@ def errors_of(response: Any) -> list[str]:
     return list(data.get("errors") or data)
 
 
-def call(client: APIClient, world: World, op: Operation, url: str) -> tuple[int, bool | None]:
+def call(
+    client: APIClient, world: World, op: Operation, url: str, kind: str = ""
+) -> tuple[int, bool | None]:
     """Make the request in a savepoint rolled back after it, so each starts from the
     same world; answer its status code and, for a list, whether it shows the record."""
     body = body_for(world, op)
+    if op.operation_id.endswith("_comments_create"):
+        body = {"body": "A comment.", "public": kind == "public"}
     if "{name}" in op.path:
         body = dict(TRANSITION_BODY.get(url.rstrip("/").rsplit("/", 1)[-1], {}))
         if "assignee" in body:

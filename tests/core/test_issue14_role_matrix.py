@@ -39,11 +39,9 @@ def attachment_dir(settings, tmp_path):  # type: ignore[no-untyped-def]
 
 
 def test_every_operation_has_a_rule_and_every_rule_a_real_operation() -> None:
-    ops = schema_operations()
-    ids = {op.operation_id for op in ops}
+    ids = {op.operation_id for op in schema_operations()}
     named = matrix.by_operation()
-    plain = {op.operation_id for op in ops if "{name}" not in op.path}
-    missing = sorted(plain - set(named))
+    missing = sorted(ids - {op.split(":")[0] for op in named})
     assert not missing, f"API operations without a rule in core.matrix: {missing}"
     unknown = sorted(op for op in named if op.split(":")[0] not in ids)
     assert not unknown, f"core.matrix names operations the API does not have: {unknown}"
@@ -62,13 +60,28 @@ def test_the_api_allows_and_denies_as_the_matrix_says(db, sla_policies, role: Ro
             if rule is None:
                 unruled.append(key)
                 continue
-            status, shown = call(client, world, op, url)
+            status, shown = call(client, world, op, url, key.partition(":")[2])
             got = verdict(status, shown)
             want = "allow" if role in rule.roles else "deny"
             if got != want:
                 differences.append(f"{op.method.upper()} {url} ({key}): {status}, matrix: {want}")
     assert not unruled, f"operations without a rule in core.matrix: {unruled}"
     assert not differences, f"{role.value}:\n" + "\n".join(differences)
+
+
+def test_anonymous_callers_are_refused_everything_but_the_public_operations(
+    db, sla_policies
+) -> None:  # type: ignore[no-untyped-def]
+    world = build_world(Role.REQUESTER)
+    client = APIClient(raise_request_exception=False)
+    wrong = []
+    for op in schema_operations():
+        for key, url in expand(world, op):
+            status, _ = call(client, world, op, url, key.partition(":")[2])
+            public = op.operation_id in matrix.PUBLIC_OPERATIONS
+            if (status in (401, 403)) == public:
+                wrong.append(f"{op.method.upper()} {url}: {status}")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_docs_roles_md_is_the_matrix_rendered() -> None:
@@ -121,9 +134,14 @@ def test_pages_offer_only_the_transitions_the_matrix_allows(db, sla_policies, ro
     url = reverse("itsm:incident_detail", args=[incident.key])
     assert shown_transitions(client, url) == allowed("incidents_transitions_create", incident)
     page = client.get(url).content.decode()
-    may = {a: role in matrix.get_rule("incident", a).roles for a in ("update", "assign to me")}
+    actions = ("update", "assign to me", "internal note", "reply (public comment)")
+    may = {a: role in matrix.get_rule("incident", a).roles for a in actions}
     assert ('data-transition="edit"' in page) == may["update"]
     assert ('data-action="take"' in page) == may["assign to me"]
+    assert ('data-visibility="internal"' in page) == may["internal note"]
+    assert ('data-action="comment"' in page) == (
+        may["internal note"] or may["reply (public comment)"]
+    )
     Incident.objects.filter(pk=incident.pk).update(status="in_progress", assignee=world.owner)
     incident.refresh_from_db()
     expected = allowed("incidents_transitions_create", incident)
@@ -169,3 +187,16 @@ def test_permission_functions_read_the_matrix(db, monkeypatch) -> None:  # type:
     assert all(check() for check in checks)
     monkeypatch.setattr(matrix, "roles_for", lambda record, action: frozenset())
     assert not any(check() for check in checks)
+
+
+def test_fixes_requesters_read_no_change_management_and_link_no_code(org) -> None:  # type: ignore[no-untyped-def]
+    """Found by the matrix: a requester read freeze windows and standard change templates
+    (change management is staff's), and the pipeline's link-by-title answered them 200."""
+    from tests.conftest import api_as
+
+    requester = api_as(org.requester)
+    for url in ("/api/v1/freeze-windows/", "/api/v1/change-templates/"):
+        assert requester.get(url).status_code == 403
+        assert api_as(org.agent).get(url).status_code == 200
+    body = {"url": "https://git.example.test/pay/pull/1", "title": "DEF-1001 fix"}
+    assert requester.post("/api/v1/dev-links/", body, format="json").status_code == 403
