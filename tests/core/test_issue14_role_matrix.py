@@ -200,3 +200,47 @@ def test_fixes_requesters_read_no_change_management_and_link_no_code(org) -> Non
         assert api_as(org.agent).get(url).status_code == 200
     body = {"url": "https://git.example.test/pay/pull/1", "title": "DEF-1001 fix"}
     assert requester.post("/api/v1/dev-links/", body, format="json").status_code == 403
+
+
+_ACTION = re.compile(r'data-action="([a-z_-]+)"')
+RELEASE_ACTIONS = {
+    "sign-off-uat": "sign off UAT",
+    "go-live": "go live",
+    "roll-back": "roll back",
+    "change": "set the deploying change",
+    "move-out": "move items out",
+}
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.name.lower())
+def test_the_release_page_offers_only_what_the_matrix_allows(db, sla_policies, role: Role) -> None:  # type: ignore[no-untyped-def]
+    """The release page's actions, planning and in testing: none the matrix denies the role;
+    in planning, exactly the transitions its state and the matrix allow."""
+    from projects.models import Release
+
+    world = build_world(role)
+    client = Client()
+    client.force_login(world.me)
+    release = world["release"]
+    url = reverse("projects:release", args=[release.pk])
+
+    def may(action: str) -> bool:
+        return role in matrix.get_rule("release", action).roles
+
+    def offered() -> set[str]:
+        response = client.get(url)
+        return (
+            set(_ACTION.findall(response.content.decode()))
+            if response.status_code == 200
+            else set()
+        )
+
+    names = {t.name for t in release.get_all_status_transitions()}
+    shown = offered()
+    state_allows = {t.name for t in release.get_available_status_transitions()}
+    assert shown & names == {n for n in state_allows if may(f"transition: {n}")}
+    Release.objects.filter(pk=release.pk).update(status="testing")
+    for ops in (shown, offered()):
+        for op in ops:
+            action = RELEASE_ACTIONS.get(op) or (f"transition: {op}" if op in names else None)
+            assert action is None or may(action), f"the release page offers {op} to {role}"
