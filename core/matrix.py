@@ -383,42 +383,42 @@ rule(
     "problem",
     "transition: cancel",
     roles(R.PROBLEM_MANAGER),
-    "",
+    PRB,
     ["problems_transitions_create:cancel"],
 )
 rule(
     "problem",
     "transition: close",
     roles(R.PROBLEM_MANAGER),
-    "",
+    PRB,
     ["problems_transitions_create:close"],
 )
 rule(
     "problem",
     "transition: investigate",
     roles(R.PROBLEM_MANAGER),
-    "",
+    PRB,
     ["problems_transitions_create:investigate"],
 )
 rule(
     "problem",
     "transition: mark_known_error",
     roles(R.PROBLEM_MANAGER),
-    "",
+    PRB,
     ["problems_transitions_create:mark_known_error"],
 )
 rule(
     "problem",
     "transition: reopen",
     roles(R.PROBLEM_MANAGER),
-    "",
+    PRB,
     ["problems_transitions_create:reopen"],
 )
 rule(
     "problem",
     "transition: resolve",
     roles(R.PROBLEM_MANAGER),
-    "",
+    PRB,
     ["problems_transitions_create:resolve"],
 )
 
@@ -567,7 +567,7 @@ rule(
     "change",
     "transition: assess",
     roles(R.CHANGE_MANAGER),
-    "",
+    CHG,
     ["changes_transitions_create:assess"],
 )
 rule(
@@ -578,7 +578,11 @@ rule(
     ["changes_transitions_create:cancel"],
 )
 rule(
-    "change", "transition: close", roles(R.CHANGE_MANAGER), "", ["changes_transitions_create:close"]
+    "change",
+    "transition: close",
+    roles(R.CHANGE_MANAGER),
+    CHG,
+    ["changes_transitions_create:close"],
 )
 rule(
     "change",
@@ -605,14 +609,14 @@ rule(
     "change",
     "transition: request_approval",
     roles(R.CHANGE_MANAGER),
-    "",
+    CHG,
     ["changes_transitions_create:request_approval"],
 )
 rule(
     "change",
     "transition: schedule",
     roles(R.CHANGE_MANAGER),
-    "",
+    CHG,
     ["changes_transitions_create:schedule"],
 )
 rule(
@@ -684,14 +688,14 @@ rule(
     "release",
     "go live",
     roles(R.CHANGE_MANAGER, R.RELEASE_MANAGER),
-    "through the gate",
+    "Release and Change Managers (global or for the project's services), through the gate",
     ["releases_go_live_create"],
 )
 rule(
     "release",
     "move items out",
     roles(R.CHANGE_MANAGER, R.RELEASE_MANAGER),
-    "",
+    REL,
     ["releases_move_out_create"],
 )
 rule("release", "read history", STAFF, "", ["releases_history_list"])
@@ -700,7 +704,7 @@ rule(
     "release",
     "roll back",
     roles(R.CHANGE_MANAGER, R.RELEASE_MANAGER),
-    "",
+    "Release and Change Managers (global or for the project's services)",
     ["releases_roll_back_create"],
 )
 rule("release", "see suspect incidents", STAFF, "", ["releases_suspects_retrieve"])
@@ -709,7 +713,7 @@ rule(
     "release",
     "set the deploying change",
     roles(R.CHANGE_MANAGER, R.RELEASE_MANAGER),
-    "",
+    REL,
     ["releases_change_create"],
 )
 rule("release", "sign off UAT", roles(R.SECOND_LINE), "", ["releases_sign_off_uat_create"])
@@ -717,7 +721,7 @@ rule(
     "release",
     "transition: cancel",
     roles(R.CHANGE_MANAGER, R.RELEASE_MANAGER),
-    "",
+    REL,
     ["releases_transitions_create:cancel"],
 )
 rule(
@@ -731,7 +735,7 @@ rule(
     "release",
     "transition: ready",
     roles(R.CHANGE_MANAGER, R.RELEASE_MANAGER),
-    "",
+    REL,
     ["releases_transitions_create:ready"],
 )
 rule(
@@ -745,14 +749,14 @@ rule(
     "release",
     "transition: start_development",
     roles(R.CHANGE_MANAGER, R.RELEASE_MANAGER),
-    "",
+    REL,
     ["releases_transitions_create:start_development"],
 )
 rule(
     "release",
     "transition: start_testing",
     roles(R.CHANGE_MANAGER, R.RELEASE_MANAGER),
-    "",
+    REL,
     ["releases_transitions_create:start_testing"],
 )
 
@@ -768,14 +772,14 @@ rule(
     "iteration",
     "transition: close",
     roles(R.PROJECT_MANAGER),
-    "",
+    PLAN,
     ["iterations_transitions_create:close"],
 )
 rule(
     "iteration",
     "transition: start",
     roles(R.PROJECT_MANAGER),
-    "",
+    PLAN,
     ["iterations_transitions_create:start"],
 )
 
@@ -783,21 +787,21 @@ rule(
 rule("component", "view", STAFF, "", ["components_retrieve"])
 rule("component", "list", STAFF, "", ["components_list"])
 rule("component", "create", roles(R.PROJECT_MANAGER), PLAN, ["components_create"])
-rule("component", "update", roles(R.PROJECT_MANAGER), "", ["components_partial_update"])
-rule("component", "delete", roles(R.PROJECT_MANAGER), "", ["components_destroy"])
+rule("component", "update", roles(R.PROJECT_MANAGER), PLAN, ["components_partial_update"])
+rule("component", "delete", roles(R.PROJECT_MANAGER), PLAN, ["components_destroy"])
 
 # --- defect -----------------------------------------------------------------
 rule("defect", "view", STAFF, "", ["defects_retrieve"])
 rule("defect", "list", STAFF, "", ["defects_list"])
 rule("defect", "create", STAFF, "", ["defects_create"])
 rule("defect", "update", STAFF, PROJ, ["defects_partial_update"])
-rule("defect", "add a development link", STAFF, "", ["defects_dev_links_create"])
-rule("defect", "add a watcher", STAFF, "", ["defects_watchers_create"])
-rule("defect", "attach a file", STAFF, "", ["defects_attachments_create"])
-rule("defect", "reply (public comment)", STAFF, "", ["defects_comments_create:public"])
-rule("defect", "internal note", STAFF, "", ["defects_comments_create:internal"])
+rule("defect", "add a development link", STAFF, PROJ, ["defects_dev_links_create"])
+rule("defect", "add a watcher", STAFF, PROJ, ["defects_watchers_create"])
+rule("defect", "attach a file", STAFF, PROJ, ["defects_attachments_create"])
+rule("defect", "reply (public comment)", STAFF, PROJ, ["defects_comments_create:public"])
+rule("defect", "internal note", STAFF, PROJ, ["defects_comments_create:internal"])
 rule("defect", "export", ALL, "", ["defects_export_retrieve"])
-rule("defect", "link work items", STAFF, "", ["defects_item_links_create"])
+rule("defect", "link work items", STAFF, PROJ, ["defects_item_links_create"])
 rule("defect", "read SLA clocks", STAFF, "", ["defects_sla_retrieve"])
 rule("defect", "read comments", STAFF, "", ["defects_comments_list"])
 rule(
@@ -808,39 +812,45 @@ rule(
     ["defects_attachments_download_retrieve", "defects_attachments_list"],
 )
 rule("defect", "read history", STAFF, "", ["defects_history_list"])
-rule("defect", "remove a development link", STAFF, "", ["defects_dev_links_destroy"])
+rule("defect", "remove a development link", STAFF, PROJ, ["defects_dev_links_destroy"])
 rule("defect", "remove a file", ADMIN, "", ["defects_attachments_destroy"])
-rule("defect", "remove a watcher", STAFF, "", ["defects_watchers_destroy"])
+rule("defect", "remove a watcher", STAFF, PROJ, ["defects_watchers_destroy"])
 rule("defect", "see development links", STAFF, "", ["defects_dev_links_list"])
 rule("defect", "see linked records", STAFF, "", ["defects_links_create"])
 rule("defect", "see the transitions open to them", STAFF, "", ["defects_transitions_list"])
 rule("defect", "see watchers", STAFF, "", ["defects_watchers_list"])
 rule("defect", "see work item links", STAFF, "", ["defects_item_links_list"])
-rule("defect", "unlink work items", STAFF, "", ["defects_item_links_destroy"])
-rule("defect", "transition: close", STAFF, "", ["defects_transitions_create:close"])
-rule("defect", "transition: fix", STAFF, "", ["defects_transitions_create:fix"])
+rule("defect", "unlink work items", STAFF, PROJ, ["defects_item_links_destroy"])
+rule("defect", "transition: close", STAFF, PROJ, ["defects_transitions_create:close"])
+rule("defect", "transition: fix", STAFF, PROJ, ["defects_transitions_create:fix"])
 rule(
-    "defect", "transition: mark_duplicate", STAFF, "", ["defects_transitions_create:mark_duplicate"]
+    "defect",
+    "transition: mark_duplicate",
+    STAFF,
+    PROJ,
+    ["defects_transitions_create:mark_duplicate"],
 )
-rule("defect", "transition: reopen", STAFF, "", ["defects_transitions_create:reopen"])
-rule("defect", "transition: rework", STAFF, "", ["defects_transitions_create:rework"])
-rule("defect", "transition: start", STAFF, "", ["defects_transitions_create:start"])
-rule("defect", "transition: submit_review", STAFF, "", ["defects_transitions_create:submit_review"])
-rule("defect", "transition: triage", STAFF, "", ["defects_transitions_create:triage"])
-rule("defect", "transition: wont_fix", STAFF, "", ["defects_transitions_create:wont_fix"])
+rule("defect", "transition: reopen", STAFF, PROJ, ["defects_transitions_create:reopen"])
+rule("defect", "transition: rework", STAFF, PROJ, ["defects_transitions_create:rework"])
+rule("defect", "transition: start", STAFF, PROJ, ["defects_transitions_create:start"])
+rule(
+    "defect", "transition: submit_review", STAFF, PROJ, ["defects_transitions_create:submit_review"]
+)
+rule("defect", "transition: triage", STAFF, PROJ, ["defects_transitions_create:triage"])
+rule("defect", "transition: wont_fix", STAFF, PROJ, ["defects_transitions_create:wont_fix"])
 
 # --- enhancement ------------------------------------------------------------
 rule("enhancement", "view", STAFF, "", ["enhancements_retrieve"])
 rule("enhancement", "list", STAFF, "", ["enhancements_list"])
 rule("enhancement", "create", STAFF, "", ["enhancements_create"])
 rule("enhancement", "update", STAFF, PROJ, ["enhancements_partial_update"])
-rule("enhancement", "add a development link", STAFF, "", ["enhancements_dev_links_create"])
-rule("enhancement", "add a watcher", STAFF, "", ["enhancements_watchers_create"])
-rule("enhancement", "attach a file", STAFF, "", ["enhancements_attachments_create"])
-rule("enhancement", "reply (public comment)", STAFF, "", ["enhancements_comments_create:public"])
-rule("enhancement", "internal note", STAFF, "", ["enhancements_comments_create:internal"])
+rule("enhancement", "add a development link", STAFF, PROJ, ["enhancements_dev_links_create"])
+rule("enhancement", "add a watcher", STAFF, PROJ, ["enhancements_watchers_create"])
+rule("enhancement", "attach a file", STAFF, PROJ, ["enhancements_attachments_create"])
+rule("enhancement", "reply (public comment)", STAFF, PROJ, ["enhancements_comments_create:public"])
+rule("enhancement", "internal note", STAFF, PROJ, ["enhancements_comments_create:internal"])
 rule("enhancement", "export", ALL, "", ["enhancements_export_retrieve"])
-rule("enhancement", "link work items", STAFF, "", ["enhancements_item_links_create"])
+rule("enhancement", "link work items", STAFF, PROJ, ["enhancements_item_links_create"])
 rule("enhancement", "read SLA clocks", STAFF, "", ["enhancements_sla_retrieve"])
 rule("enhancement", "read comments", STAFF, "", ["enhancements_comments_list"])
 rule(
@@ -851,9 +861,9 @@ rule(
     ["enhancements_attachments_download_retrieve", "enhancements_attachments_list"],
 )
 rule("enhancement", "read history", STAFF, "", ["enhancements_history_list"])
-rule("enhancement", "remove a development link", STAFF, "", ["enhancements_dev_links_destroy"])
+rule("enhancement", "remove a development link", STAFF, PROJ, ["enhancements_dev_links_destroy"])
 rule("enhancement", "remove a file", ADMIN, "", ["enhancements_attachments_destroy"])
-rule("enhancement", "remove a watcher", STAFF, "", ["enhancements_watchers_destroy"])
+rule("enhancement", "remove a watcher", STAFF, PROJ, ["enhancements_watchers_destroy"])
 rule("enhancement", "see development links", STAFF, "", ["enhancements_dev_links_list"])
 rule("enhancement", "see linked records", STAFF, "", ["enhancements_links_create"])
 rule(
@@ -861,28 +871,30 @@ rule(
 )
 rule("enhancement", "see watchers", STAFF, "", ["enhancements_watchers_list"])
 rule("enhancement", "see work item links", STAFF, "", ["enhancements_item_links_list"])
-rule("enhancement", "unlink work items", STAFF, "", ["enhancements_item_links_destroy"])
-rule("enhancement", "transition: close", STAFF, "", ["enhancements_transitions_create:close"])
-rule("enhancement", "transition: fix", STAFF, "", ["enhancements_transitions_create:fix"])
+rule("enhancement", "unlink work items", STAFF, PROJ, ["enhancements_item_links_destroy"])
+rule("enhancement", "transition: close", STAFF, PROJ, ["enhancements_transitions_create:close"])
+rule("enhancement", "transition: fix", STAFF, PROJ, ["enhancements_transitions_create:fix"])
 rule(
     "enhancement",
     "transition: mark_duplicate",
     STAFF,
-    "",
+    PROJ,
     ["enhancements_transitions_create:mark_duplicate"],
 )
-rule("enhancement", "transition: reopen", STAFF, "", ["enhancements_transitions_create:reopen"])
-rule("enhancement", "transition: rework", STAFF, "", ["enhancements_transitions_create:rework"])
-rule("enhancement", "transition: start", STAFF, "", ["enhancements_transitions_create:start"])
+rule("enhancement", "transition: reopen", STAFF, PROJ, ["enhancements_transitions_create:reopen"])
+rule("enhancement", "transition: rework", STAFF, PROJ, ["enhancements_transitions_create:rework"])
+rule("enhancement", "transition: start", STAFF, PROJ, ["enhancements_transitions_create:start"])
 rule(
     "enhancement",
     "transition: submit_review",
     STAFF,
-    "",
+    PROJ,
     ["enhancements_transitions_create:submit_review"],
 )
-rule("enhancement", "transition: triage", STAFF, "", ["enhancements_transitions_create:triage"])
-rule("enhancement", "transition: wont_fix", STAFF, "", ["enhancements_transitions_create:wont_fix"])
+rule("enhancement", "transition: triage", STAFF, PROJ, ["enhancements_transitions_create:triage"])
+rule(
+    "enhancement", "transition: wont_fix", STAFF, PROJ, ["enhancements_transitions_create:wont_fix"]
+)
 
 # --- development link -------------------------------------------------------
 rule(
