@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from core import extensions
+from core import extensions, matrix
 from core.exceptions import ActionForbidden, IllegalTransition
 from core.models import Tier
 from core.roles import Role, has_role, holds_process_role, is_administrator, is_staff_member
@@ -17,8 +17,8 @@ User = AbstractBaseUser | AnonymousUser
 
 # Transitions a requester may fire on their own incident.
 REQUESTER_TRANSITIONS = frozenset({"reopen", "close", "cancel"})
-# Roles that work incidents in team queues.
-AGENT_ROLES = (Role.SERVICE_DESK_AGENT, Role.SECOND_LINE, Role.DEVELOPER)
+# Roles that work incidents in team queues (core.matrix).
+AGENT_ROLES = tuple(role for role in Role if role in matrix.AGENTS)
 
 
 def user_team_ids(user: User) -> frozenset[int]:
@@ -207,7 +207,7 @@ def ensure_can_fire_via_problem(problem: object) -> Callable[[User | None, Incid
 def can_view_problem(user: User) -> bool:
     """Problems are support's and development's business; requesters see the workaround
     through their incident instead."""
-    return is_staff_member(user)
+    return matrix.allows(user, "problem", "view")
 
 
 def can_manage_problem(user: User, problem: object) -> bool:
@@ -305,7 +305,7 @@ def is_change_manager(user: User, change: object | None = None) -> bool:
 
 
 def can_view_change(user: User) -> bool:
-    return is_staff_member(user)
+    return matrix.allows(user, "change", "view")
 
 
 def can_work_change(user: User, change: object) -> bool:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core import matrix
 from core.roles import is_staff_member
 from knowledge.models import Audience
 
@@ -14,7 +15,7 @@ def visible_audiences(user: Any) -> list[str]:
 
 
 def can_write(user: Any) -> bool:
-    return is_staff_member(user)
+    return matrix.allows(user, "article", "create")
 
 
 def can_link_to_incident(user: Any, incident: Any) -> bool:
@@ -26,10 +27,10 @@ def can_link_to_incident(user: Any, incident: Any) -> bool:
 
 
 def can_edit(user: Any, article: Any) -> bool:
-    return is_staff_member(user)
+    return matrix.allows(user, "article", "update")
 
 
 def can_publish(user: Any, article: Any) -> bool:
     """Staff publish; the author may publish their own (the desk cannot wait for a
     reviewer); *Send to review* asks a colleague first when it matters."""
-    return is_staff_member(user)
+    return matrix.allows(user, "article", "transition: publish")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from core import matrix
 from core.exceptions import ActionForbidden, IllegalTransition
 from core.models import Tier
-from core.roles import Role, has_role, holds_process_role, is_administrator, is_staff_member
+from core.roles import Role, holds_process_role, is_administrator
 from itsm.permissions import user_team_ids
 
 
@@ -25,7 +26,7 @@ def is_change_manager_for(user: Any, project: Any) -> bool:
 
 
 def can_view(user: Any) -> bool:
-    return is_staff_member(user)
+    return matrix.allows(user, "project", "view")
 
 
 def can_work_on(user: Any, project: Any) -> bool:
@@ -88,7 +89,7 @@ def can_go_live(user: Any, release: Any) -> bool:
 
 def can_sign_off_uat(user: Any, release: Any) -> bool:
     """2nd-line support, who coordinates UAT, signs it off (and administrators)."""
-    return is_administrator(user) or has_role(user, Role.SECOND_LINE)
+    return matrix.allows(user, "release", "sign off UAT")
 
 
 def release_actions_for(user: Any, release: Any) -> list[tuple[str, str]]:
@@ -149,7 +150,7 @@ def can_plan_iterations(user: Any, project: Any) -> bool:
     project's, and holders of the role), the development team's lead, administrators."""
     if not user.is_authenticated:
         return False
-    if is_administrator(user) or has_role(user, Role.PROJECT_MANAGER):
+    if matrix.allows(user, "iteration", "create"):
         return True
     return project.project_manager_id == user.pk or project.team.lead_id == user.pk
 
@@ -165,9 +166,7 @@ def can_plan_items(user: Any, project: Any) -> bool:
 def can_manage_projects(user: Any) -> bool:
     """Create, edit, archive and restore projects: administrators and holders of the
     Project Manager role."""
-    if not user.is_authenticated:
-        return False
-    return is_administrator(user) or has_role(user, Role.PROJECT_MANAGER)
+    return matrix.allows(user, "project", "create")
 
 
 def can_plan_releases(user: Any, project: Any) -> bool:

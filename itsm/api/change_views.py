@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from core.api.contract import ApiContractMixin
 from core.api.export import CsvExportMixin
-from core.api.permissions import IsAdministratorOrReadOnly
+from core.api.permissions import IsStaffReadAdministratorWrite
 from core.config_audit import ConfigurationAuditViewSet
 from core.ids import IdsFilter
 from core.models import Service
@@ -135,7 +135,8 @@ class ChangeViewSet(CsvExportMixin, TicketViewSet):
 class FreezeWindowViewSet(ApiContractMixin, ConfigurationAuditViewSet, viewsets.ModelViewSet):
     queryset = FreezeWindow.objects.prefetch_related("services").order_by("start", "id")
     serializer_class = FreezeWindowSerializer
-    permission_classes = [IsAdministratorOrReadOnly]
+    # Change management is staff's business (core.matrix): requesters see no change.
+    permission_classes = [IsStaffReadAdministratorWrite]
 
 
 class StandardChangeTemplateViewSet(
@@ -147,3 +148,4 @@ class StandardChangeTemplateViewSet(
         .order_by("name")
     )
     serializer_class = StandardChangeTemplateSerializer
+    permission_classes = [IsStaffReadAdministratorWrite]

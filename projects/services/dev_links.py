@@ -183,7 +183,10 @@ def dev_links_from_title(
     Preconditions: an http(s) URL (400); ``item``, when given, must be the actor's to
     work on (403); other items the actor may not work on are skipped and reported, as
     are keys no item has. Audit: as ``dev_link_add``, on each item linked. One
-    transaction for all of them."""
+    transaction for all of them. Only staff link code (403): the development side is
+    theirs (``core.matrix``)."""
+    if not permissions.can_view(actor):
+        raise ActionForbidden("Only staff link code to work items.")
     url = _clean_url(url)
     title, state = _clean_text(title, state)
     _kind, branch = link_kind(url)
