@@ -110,6 +110,10 @@ ACTION_WORDS = {
     "config_changed": "changed its settings",
     "config_deleted": "deleted it",
     "roles_synced": "took their roles from single sign-on",
+    "signed_in": "signed in",
+    "sign_in_failed": "failed to sign in",
+    "locked_out": "was locked out after failed sign-ins",
+    "revoked": "revoked it",
     "service_role_removed": "removed a role holder",
     "unflagged": "withdrew the review flag",
 }

@@ -229,9 +229,7 @@ def _backends(**env: str) -> list[Any]:
 
 
 def test_sso_backends_are_added_only_when_configured_after_local_accounts() -> None:
-    assert _backends() == [["django.contrib.auth.backends.ModelBackend"], False]
+    local = ["core.signin.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+    assert _backends() == [local, False]  # the lock-out first, before any password check
     env = {k: str(v) for k, v in OIDC.items() if k.startswith("OIDC_") and k != "OIDC_ENABLED"}
-    assert _backends(**env) == [
-        ["django.contrib.auth.backends.ModelBackend", "core.sso.oidc.TandemOIDCBackend"],
-        True,
-    ]
+    assert _backends(**env) == [[*local, "core.sso.oidc.TandemOIDCBackend"], True]
