@@ -65,7 +65,9 @@ def to_moment(value: Any, *, end_of_day: bool = False) -> datetime:
             or offset % timedelta(minutes=1)
             or not (_OFFSET_MIN <= offset <= _OFFSET_MAX)
         ):
-            raise BadMoment(f"The time zone offset {offset} is not a real one (-12:00 to +14:00).")
+            raise BadMoment(
+                f"The time zone offset {_offset_text(offset)} is not a real one (-12:00 to +14:00)."
+            )
         in_utc = moment.astimezone(UTC)
     except OverflowError:
         raise BadMoment(f"The date must be {RANGE_TEXT}.") from None
@@ -156,3 +158,15 @@ class DayFilter(django_filters.DateFilter):
     """``DateFilter`` through ``DayField``."""
 
     field_class = DayField
+
+
+def _offset_text(offset: timedelta | None) -> str:
+    """An offset as people write it (``-14:00``, ``+05:30:15``), not as a timedelta prints
+    it (``-1 day, 10:00:00``)."""
+    if offset is None:
+        return "(none)"
+    sign = "-" if offset < timedelta(0) else "+"
+    seconds = int(abs(offset).total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours:02}:{minutes:02}" + (f":{secs:02}" if secs else "")

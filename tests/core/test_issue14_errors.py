@@ -425,3 +425,14 @@ def test_the_browsable_api_keeps_its_page_with_the_same_body(org) -> None:  # ty
     res = api_as(org.agent).get("/api/v1/incidents/999999/", HTTP_ACCEPT="text/html")
     assert res.status_code == 404 and "text/html" in res["Content-Type"]
     assert "not_found" in res.content.decode()
+
+
+def test_an_unreal_offset_is_named_as_people_write_it(org) -> None:  # type: ignore[no-untyped-def]
+    """The message names the offset sent (-14:00), not Python's timedelta of it
+    ("-1 day, 10:00:00")."""
+    res = api_as(org.agent).get(
+        "/api/v1/incidents/", {"created_after": "2026-01-01T00:00:00-14:00"}
+    )
+    assert res.status_code == 400
+    message = res.json()["fields"]["created_after"][0]
+    assert "-14:00 is not a real one" in message and "day" not in message
