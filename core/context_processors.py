@@ -1,12 +1,15 @@
 import functools
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
 from core.roles import is_administrator, is_staff_member, role_names
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
-    user = request.user
+    # An error page for a request refused before the authentication middleware ran (a
+    # foreign Host header, an unreadable body) has no user: it renders for nobody.
+    user = getattr(request, "user", None) or AnonymousUser()
 
     @functools.cache
     def unread() -> int:

@@ -239,7 +239,7 @@ rule(
 )
 rule("incident", "see its defect", STAFF, "", ["incidents_defect_retrieve"])
 rule("incident", "see linked records", ALL, "", ["incidents_links_retrieve"])
-rule("incident", "see suspect changes and releases", STAFF, "", ["incidents_suspects_retrieve"])
+rule("incident", "see suspect changes and releases", STAFF, "", ["incidents_suspects_list"])
 rule("incident", "see the transitions open to them", ALL, "", ["incidents_transitions_list"])
 rule("incident", "see watchers", ALL, "", ["incidents_watchers_list"])
 rule(
@@ -1063,6 +1063,18 @@ rule(
     "",
     ["satisfaction_report_retrieve"],
 )
+
+# --- personal API token -----------------------------------------------------
+rule("personal API token", "list", ALL, "their own", ["tokens_list"])
+rule("personal API token", "view", ALL, "their own", ["tokens_retrieve"])
+rule(
+    "personal API token",
+    "create",
+    ALL,
+    "for themselves, signed in or with the shared token (never with a personal one)",
+    ["tokens_create"],
+)
+rule("personal API token", "revoke", ALL, "their own", ["tokens_revoke_create"])
 
 # --- notification -----------------------------------------------------------
 rule("notification", "view", ALL, "their own", ["notifications_retrieve"])

@@ -106,4 +106,14 @@
         list.appendChild(o);
       });
   });
+
+  // <a data-back href="/">: back to the page before (the error pages), or its href when
+  // there is none (a page opened from outside).
+  document.addEventListener("click", function (e) {
+    var link = e.target instanceof Element ? e.target.closest("a[data-back]") : null;
+    if (link && window.history.length > 1) {
+      e.preventDefault();
+      window.history.back();
+    }
+  });
 })();

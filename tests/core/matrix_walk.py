@@ -69,6 +69,7 @@ _RECORD_OF_SEGMENT = {
     "services": "spare_service",
     "sla-policies": "sla_policy",
     "teams": "team",
+    "tokens": "token",
     "users": "user",
 }
 
@@ -322,7 +323,7 @@ def errors_of(response: Any) -> list[str]:
         return []
     if not isinstance(data, dict):
         return []
-    return list(data.get("errors") or data)
+    return list(data.get("fields") or {})  # the one error shape (core.exceptions.error_body)
 
 
 def call(

@@ -231,6 +231,12 @@ def build_world(role: Role) -> World:  # noqa: PLR0915 - one record of each type
         user=me, event="incident_assigned", family="assigned", subject="Assigned"
     )
     o["user"] = owner
+    from core.tokens import token_create
+
+    # the acting user's own personal token (tokens are theirs only, like notifications)
+    o["token"], _secret = token_create(
+        user=me, name="matrix", scope="write", expires_at=None, actor=me
+    )
     from core.watchers import watch_add
     from projects.services.links import defect_link_incident
 
