@@ -318,6 +318,13 @@ def child_env(args: argparse.Namespace) -> dict[str, str]:
         DATABASE_URL=args.database_url,
         REDIS_URL=args.redis_url,
         DEBUG="false",  # DEBUG keeps every query in memory: not what an install runs
+        # ... but served over plain HTTP on 127.0.0.1, with no TLS proxy in front: the
+        # HTTPS-only settings that DEBUG off turns on would redirect every request to https
+        # and keep the session cookie from ever coming back over http.
+        SECURE_SSL_REDIRECT="false",
+        SECURE_HSTS_SECONDS="0",
+        SESSION_COOKIE_SECURE="false",
+        CSRF_COOKIE_SECURE="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         TANDEM_BENCH_BARE="1",
         CONN_MAX_AGE=str(args.conn_max_age),
