@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "itsm",
     "projects",
     "knowledge",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -574,6 +575,9 @@ INCIDENT_AUTO_CLOSE_DAYS = env.int("INCIDENT_AUTO_CLOSE_DAYS", default=3)
 SATISFACTION_LINK_DAYS = env.int("SATISFACTION_LINK_DAYS", default=30)
 # An outbox message is retried with back-off this many times before it is marked failed.
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
+# Retries wait 30 s, 60 s, 120 s … up to an hour, each with jitter (core.outbox.backoff).
+OUTBOX_BACKOFF_SECONDS = env.float("OUTBOX_BACKOFF_SECONDS", default=30.0)
+OUTBOX_BACKOFF_MAX_SECONDS = env.float("OUTBOX_BACKOFF_MAX_SECONDS", default=3600.0)
 TANDEM_BASE_URL = env.str("TANDEM_BASE_URL", default="http://127.0.0.1:8000")
 
 # --- Health: /healthz, /readyz and `manage.py health` (core/health.py) -------------------------

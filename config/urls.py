@@ -26,6 +26,7 @@ api_v1 = [
     path("", include("projects.api.urls")),
     path("", include(knowledge_router.urls)),
     path("", include("itsm.api.urls")),
+    path("", include("integrations.api.urls")),
 ]
 
 # JSON under /api/, the site's pages elsewhere (core.errors); 500 needs no database.
@@ -94,6 +95,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("sla/", include("sla.urls")),
     path("kb/", include("knowledge.urls")),
+    path("integrations/", include("integrations.urls")),
     path("", include("projects.urls")),
     path("", include("itsm.urls")),
 ]

@@ -21,8 +21,16 @@ PROBLEM_RESOLVED = "itsm.problem_resolved"
 PROBLEM_REOPENED = "itsm.problem_reopened"
 RELEASE_LIVE = "projects.release_live"
 RELEASE_ROLLED_BACK = "projects.release_rolled_back"
+# The shared write paths' own events (core.services), for what reacts to any record's
+# history (integrations: webhooks, connector pushes). Published in the action's transaction.
+RECORD_AUDITED = "core.record_audited"  # event=AuditEvent, record=Model, changes=dict
+RECORD_COMMENTED = "core.record_commented"  # comment=Comment, record=Model
+AUDIT_ROWS_WRITTEN = "core.audit_rows_written"  # rows=list[AuditRow], ids=list[int]
 KNOWN_EVENTS = frozenset(
     {
+        RECORD_AUDITED,
+        RECORD_COMMENTED,
+        AUDIT_ROWS_WRITTEN,
         SLA_CLOCK_BREACHED,
         INCIDENT_CREATED,
         WORKAROUND_PUBLISHED,

@@ -196,11 +196,19 @@ class Comment(models.Model):
 
 
 class OutboxMessage(models.Model):
-    """A side effect (an email now; webhooks later) written in the transaction that caused
-    it and delivered by a Celery task after commit, retried until it succeeds."""
+    """A side effect (an e-mail, a webhook delivery, a push to a connected tracker) written
+    in the transaction that caused it and delivered by a Celery task after commit, retried
+    with back-off until it succeeds or is parked as failed (``core.outbox``).
+
+    What a channel needs beyond the e-mail's fields is in ``payload`` (an e-mail's HTML and
+    threading headers, a webhook's subscription and body). Messages that share an
+    ``order_key`` (a webhook subscription and record, say) are delivered one at a time in
+    the order they were written: a later one waits while an earlier one is pending."""
 
     class Channel(models.TextChoices):
         EMAIL = "email"
+        WEBHOOK = "webhook"
+        CONNECTOR = "connector"
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -220,6 +228,8 @@ class OutboxMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
     object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    order_key = models.CharField(max_length=120, blank=True, default="")
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -228,7 +238,13 @@ class OutboxMessage(models.Model):
                 fields=["available_at"],
                 name="outbox_pending_idx",
                 condition=Q(status="pending"),
-            )
+            ),
+            # "is an earlier message of this key still pending?" (core.outbox)
+            models.Index(
+                fields=["order_key", "id"],
+                name="outbox_pending_order_idx",
+                condition=Q(status="pending") & ~Q(order_key=""),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,14 +1,29 @@
-"""Delivery of outbox messages. Safe to run twice: a message is claimed with a row lock
-(SKIP LOCKED on PostgreSQL) and only a pending one is sent."""
+"""Delivery of outbox messages, for every channel. Safe to run twice: a message is claimed
+with a row lock (SKIP LOCKED on PostgreSQL) and only a pending one is sent.
+
+Each channel registers how it sends (``register_channel``): core sends e-mail; the
+integrations app sends webhooks and connector pushes. A sender raises ``DeliveryFailed``
+(or any exception) to be tried again later: after ``backoff`` (exponential, with jitter,
+or the receiver's ``Retry-After``) until the channel's ``max_attempts``, then the message
+is parked as failed (dead) and stays for an operator to redeliver.
+
+Messages with the same ``order_key`` go one at a time in the order written: a message
+waits while an earlier one of its key is pending (a retry holds back what follows it),
+and when one is done the next of its key is handed to a worker at once.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from core.models import OutboxMessage
@@ -16,12 +31,122 @@ from core.models import OutboxMessage
 log = logging.getLogger(__name__)
 
 
-def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
+class DeliveryFailed(Exception):
+    """A delivery that did not go through. ``retry_after`` (seconds) is what the receiver
+    asked for (HTTP ``Retry-After``); ``permanent`` parks the message at once (a receiver
+    that can never accept it, a subscription that no longer exists)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+Sender = Callable[[OutboxMessage], None]
+Outcome = Callable[[OutboxMessage, "DeliveryResult"], None]
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What one attempt did, for the channel's ``after`` hook (run in the attempt's
+    transaction: it may record the attempt, count failures, disable a subscription)."""
+
+    ok: bool
+    error: str = ""
+    dead: bool = False
+    retry_at: object = None  # datetime of the next try, when one is planned
+
+
+@dataclass
+class Channel:
+    send: Sender
+    max_attempts: Callable[[OutboxMessage], int] = field(
+        default=lambda message: settings.OUTBOX_MAX_ATTEMPTS
+    )
+    after: Outcome | None = None
+
+
+_channels: dict[str, Channel] = {}
+
+
+def register_channel(
+    name: str,
+    *,
+    send: Sender,
+    max_attempts: Callable[[OutboxMessage], int] | None = None,
+    after: Outcome | None = None,
+) -> None:
+    """Say how messages of channel ``name`` are delivered (an ``AppConfig.ready()`` calls
+    this). Registering again replaces the channel (tests swap a sender in)."""
+    if name not in OutboxMessage.Channel.values:
+        raise ValueError(f"Unknown outbox channel {name!r}.")
+    channel = Channel(send=send, after=after)
+    if max_attempts is not None:
+        channel.max_attempts = max_attempts
+    _channels[name] = channel
+
+
+def channel_for(name: str) -> Channel:
+    try:
+        return _channels[name]
+    except KeyError:
+        raise DeliveryFailed(f"No sender is registered for channel {name!r}.") from None
+
+
+def backoff(attempts: int, *, retry_after: float | None = None) -> timedelta:
+    """How long to wait before try ``attempts + 1``: the receiver's ``Retry-After`` when it
+    gave one (up to a day), else exponential from ``OUTBOX_BACKOFF_SECONDS`` up to
+    ``OUTBOX_BACKOFF_MAX_SECONDS`` with "equal jitter" (half fixed, half random), so the
+    retries of many messages that failed together do not arrive together."""
+    if retry_after is not None and retry_after >= 0:
+        return timedelta(seconds=min(retry_after, 86_400))
+    base = float(settings.OUTBOX_BACKOFF_SECONDS)
+    cap = float(settings.OUTBOX_BACKOFF_MAX_SECONDS)
+    delay = min(base * 2 ** max(attempts - 1, 0), cap)
+    return timedelta(seconds=delay / 2 + random.uniform(0, delay / 2))  # noqa: S311
+
+
+def send_email(message: OutboxMessage) -> None:
+    """The e-mail channel: plain text, with the HTML part and headers (threading,
+    List-Unsubscribe, Auto-Submitted) the payload carries."""
+    payload = message.payload or {}
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body,
+        from_email=payload.get("from") or settings.DEFAULT_FROM_EMAIL,
+        to=message.recipients,
+        headers=payload.get("headers") or {},
+        reply_to=payload.get("reply_to") or None,
+    )
+    if payload.get("html"):
+        email.attach_alternative(payload["html"], "text/html")
+    email.send(fail_silently=False)
+
+
+register_channel(OutboxMessage.Channel.EMAIL, send=send_email)
+
+
+def _earlier_pending_of_key() -> Exists:
+    return Exists(
+        OutboxMessage.objects.filter(
+            status=OutboxMessage.Status.PENDING,
+            order_key=OuterRef("order_key"),
+            pk__lt=OuterRef("pk"),
+        ).exclude(order_key="")
+    )
 
 
 def outbox_deliver_one(message_id: int) -> bool:
-    """Send one pending message. Returns True when it was sent by this call."""
+    """Try one pending message. Returns True when it was delivered by this call."""
+    from core.services import _dispatch_outbox  # services import this module's caller
+
+    following: int | None = None
     with transaction.atomic():
         message = (
             OutboxMessage.objects.select_for_update(skip_locked=True)
@@ -29,37 +154,106 @@ def outbox_deliver_one(message_id: int) -> bool:
             .first()
         )
         if message is None:
-            return False  # sent already, or another worker holds it
+            return False  # delivered already, or another worker holds it
+        if (
+            message.order_key
+            and OutboxMessage.objects.filter(
+                status=OutboxMessage.Status.PENDING,
+                order_key=message.order_key,
+                pk__lt=message.pk,
+            ).exists()
+        ):
+            return False  # an earlier message of its key goes first; it hands this one on
         message.attempts += 1
         try:
-            send_mail(
-                message.subject,
-                message.body,
-                settings.DEFAULT_FROM_EMAIL,
-                message.recipients,
-                fail_silently=False,
-            )
+            channel = channel_for(message.channel)
+            channel.send(message)
         except Exception as exc:  # any transport error: retry later, never lose it
-            log.warning("outbox %s failed (attempt %s): %s", message.pk, message.attempts, exc)
-            message.last_error = str(exc)[:2000]
-            if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+            log.warning(
+                "outbox %s (%s) failed (attempt %s): %s",
+                message.pk,
+                message.channel,
+                message.attempts,
+                exc,
+            )
+            message.last_error = str(exc)[:2000] or type(exc).__name__
+            permanent = isinstance(exc, DeliveryFailed) and exc.permanent
+            retry_after = exc.retry_after if isinstance(exc, DeliveryFailed) else None
+            limit = channel.max_attempts(message) if message.channel in _channels else 1
+            dead = permanent or message.attempts >= limit
+            if dead:
                 message.status = OutboxMessage.Status.FAILED
+                following = _next_of_key(message)
             else:
-                message.available_at = timezone.now() + _backoff(message.attempts)
+                message.available_at = timezone.now() + backoff(
+                    message.attempts, retry_after=retry_after
+                )
             message.save(update_fields=["attempts", "last_error", "status", "available_at"])
-            return False
-        message.status = OutboxMessage.Status.SENT
-        message.sent_at = timezone.now()
-        message.last_error = ""
-        message.save(update_fields=["attempts", "status", "sent_at", "last_error"])
-        return True
+            if message.channel in _channels and _channels[message.channel].after:
+                _channels[message.channel].after(
+                    message,
+                    DeliveryResult(
+                        ok=False,
+                        error=message.last_error,
+                        dead=dead,
+                        retry_at=None if dead else message.available_at,
+                    ),
+                )
+        else:
+            message.status = OutboxMessage.Status.SENT
+            message.sent_at = timezone.now()
+            message.last_error = ""
+            message.save(update_fields=["attempts", "status", "sent_at", "last_error"])
+            if channel.after:
+                channel.after(message, DeliveryResult(ok=True))
+            following = _next_of_key(message)
+        if following is not None:
+            transaction.on_commit(lambda: _dispatch_outbox(following))
+        return message.status == OutboxMessage.Status.SENT
+
+
+def _next_of_key(message: OutboxMessage) -> int | None:
+    if not message.order_key:
+        return None
+    return (
+        OutboxMessage.objects.filter(
+            status=OutboxMessage.Status.PENDING,
+            order_key=message.order_key,
+            pk__gt=message.pk,
+            available_at__lte=timezone.now(),
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def outbox_requeue(*, message_ids: list[int]) -> int:
+    """Put failed (dead) messages back to pending, due now, with their tries counted
+    afresh: an operator's "redeliver". Returns how many were requeued; each is handed to
+    a worker after commit."""
+    from core.services import _dispatch_outbox
+
+    with transaction.atomic():
+        ids = list(
+            OutboxMessage.objects.select_for_update()
+            .filter(pk__in=message_ids, status=OutboxMessage.Status.FAILED)
+            .values_list("pk", flat=True)
+        )
+        OutboxMessage.objects.filter(pk__in=ids).update(
+            status=OutboxMessage.Status.PENDING, attempts=0, available_at=timezone.now()
+        )
+        transaction.on_commit(lambda: [_dispatch_outbox(pk) for pk in sorted(ids)])
+    return len(ids)
 
 
 def outbox_pending_ids(limit: int = 200) -> list[int]:
+    """Messages due now that may go now: the first pending one of each ``order_key``."""
     return list(
         OutboxMessage.objects.filter(
             status=OutboxMessage.Status.PENDING, available_at__lte=timezone.now()
         )
+        .filter(Q(order_key="") | ~_earlier_pending_of_key())
         .order_by("available_at", "id")
         .values_list("pk", flat=True)[:limit]
     )

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.duration import duration_iso_string
 from django.utils.functional import Promise
 
+from core import events
 from core.exceptions import ValidationFailed
 from core.models import AuditEvent, Comment, OutboxMessage, Sequence, Team
 
@@ -212,7 +213,8 @@ def audit_record(
 
     Side effects (``core.notices.on_audit``), so every record type gets them: whoever an
     audited change assigns watches the record (and a work item's reporter, on creation);
-    a row that changes the state tells the record's watchers."""
+    a row that changes the state tells the record's watchers. Then ``RECORD_AUDITED`` is
+    published (``core.events``): webhooks and connector pushes react to it."""
     event = AuditEvent.objects.create(
         content_type=ContentType.objects.get_for_model(target),
         object_id=target.pk,
@@ -230,6 +232,7 @@ def audit_record(
     from core import notices  # notices write through this module
 
     notices.on_audit(event=event, record=target, changes=changes or {})
+    events.publish(events.RECORD_AUDITED, event=event, record=target, changes=changes or {})
     return event
 
 
@@ -245,7 +248,8 @@ def comment_create(
     Side effects (``core.notices.on_comment``), the same for every record type: the
     author watches the record; each person ``@mentioned`` who may read the comment gets
     one e-mail (``<record>.mentioned``); then its watchers who may read it
-    (``<record>.commented``), never the author and nobody twice.
+    (``<record>.commented``), never the author and nobody twice. Then
+    ``RECORD_COMMENTED`` is published (``core.events``).
 
     A body over ``COMMENT_MAX_CHARS`` is a 400 whatever the caller (page, API, e-mail in):
     every page that shows the record renders it."""
@@ -270,6 +274,7 @@ def comment_create(
     from core import notices  # notices write through this module
 
     notices.on_comment(comment=comment, record=target)
+    events.publish(events.RECORD_COMMENTED, comment=comment, record=target)
     return comment
 
 
@@ -501,7 +506,7 @@ def audit_rows_insert(*, rows: list[AuditRow]) -> list[int]:
         if row.action == "created" or "assignee" in (row.changes or {}):
             raise ValueError(f"audit_rows_insert: {row.action!r} has side effects")
     at = db_datetime(moment_now())
-    return rows_insert(
+    ids = rows_insert(
         AuditEvent,
         [
             "content_type_id",
@@ -535,6 +540,8 @@ def audit_rows_insert(*, rows: list[AuditRow]) -> list[int]:
         ],
         ids=True,
     )
+    events.publish(events.AUDIT_ROWS_WRITTEN, rows=rows, ids=ids)
+    return ids
 
 
 def outbox_is_suppressed() -> bool:

@@ -1,0 +1,1 @@
+"""The integrations' admin pages (subscriptions, connectors, mailboxes)."""

@@ -1,0 +1,2 @@
+"""The integrations' records: webhook subscriptions, connectors, mailboxes and what they
+delivered or received. Each family in its own module, imported here."""

@@ -1,0 +1,7 @@
+"""Pages of the integrations (under /integrations/)."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "integrations"
+
+urlpatterns: list = []
