@@ -367,6 +367,26 @@ def test_an_unreachable_directory_refuses_directory_users_and_not_local_ones(  #
     assert _signed_in_as(_sign_in("carol", "pw")).username == "carol"
 
 
+def test_a_failed_group_search_refuses_the_sign_in_and_keeps_the_roles(  # type: ignore[no-untyped-def]
+    directory, settings, monkeypatch, db
+) -> None:
+    """The password is right but the directory fails to name the groups (here: a group
+    base that does not exist): the sign-in is refused, nobody is created half-way, and a
+    known person's roles are not taken away as if they were in no group."""
+    env = _env(directory, LDAP_GROUP_SEARCH_BASE=f"ou=gone,{BASE}")
+    _load_settings(settings, monkeypatch, **env)
+    client = _sign_in("ana", PASSWORDS["ana"])
+    assert client.response.status_code == 200  # type: ignore[attr-defined]
+    assert _signed_in_as(client) is None
+    assert not get_user_model().objects.filter(username="ana").exists()
+    ben = UserFactory(username="ben", first_name="B", roles=[Role.DEVELOPER])
+    ben.set_unusable_password()
+    ben.save()
+    assert _signed_in_as(_sign_in("ben", PASSWORDS["ben"])) is None
+    ben.refresh_from_db()
+    assert _roles(ben) == {Role.DEVELOPER} and ben.first_name == "B"
+
+
 def test_a_stuck_directory_refuses_after_the_timeout(directory, settings, monkeypatch, db) -> None:  # type: ignore[no-untyped-def]
     """A directory that takes the connection and never answers holds a sign-in for
     LDAP_TIMEOUT_SECONDS, not for the system's TCP timeout."""
