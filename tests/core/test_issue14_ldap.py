@@ -144,6 +144,14 @@ memberUid: ben
 class Directory(slapdtest.SlapdObject):
     TMPDIR = tempfile.gettempdir()  # slapdtest's default is the working directory
     suffix = BASE
+    # Like many organisations' directories: passwords are only for binding, and the groups
+    # are read by the service account alone, not by the people in them.
+    slapd_conf_template = slapdtest.SlapdObject.slapd_conf_template + (
+        "olcAccess: {0}to attrs=userPassword by anonymous auth by * none\n"
+        f'olcAccess: {{1}}to dn.regex="^cn=[^,]+,ou=[^,]*groups,{BASE}$" '
+        f'by dn.exact="{READER}" read by * none\n'
+        "olcAccess: {2}to * by * read\n"
+    )
     openldap_schema_files = ("core.ldif", "cosine.ldif", "inetorgperson.ldif", "nis.ldif")
 
 
