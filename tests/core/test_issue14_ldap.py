@@ -237,6 +237,7 @@ def test_a_directory_user_signs_in_through_the_sign_in_page(ldap_on) -> None:  #
     assert AuditEvent.objects.filter(object_id=ana.pk, action="signed_in").exists()
     # An agent's desk opens for her, on the session the directory sign-in started.
     assert client.get("/desk/").status_code == 200
+    assert "Ana Silva" in client.get("/profile/tokens/").content.decode()  # her own page
     # The next sign-in finds the same person (no second account).
     assert _signed_in_as(_sign_in("ana", PASSWORDS["ana"])).pk == ana.pk
     assert get_user_model().objects.filter(username__iexact="ana").count() == 1
