@@ -28,9 +28,12 @@ ldap = pytest.importorskip(
     "ldap", reason="python-ldap is not installed: pip install '.[ldap]' (needs libldap2-dev)"
 )
 pytest.importorskip("django_auth_ldap", reason="django-auth-ldap is not installed: '.[ldap]'")
-if not (shutil.which("slapd") or os.path.exists("/usr/sbin/slapd")):
+# slapd and slapadd live in /usr/sbin, which an ordinary user's PATH may lack.
+SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", os.defpath), "/usr/local/sbin", "/usr/sbin"])
+if not all(shutil.which(tool, path=SEARCH_PATH) for tool in ("slapd", "slapadd", "ldapadd")):
     pytest.skip(
-        "no OpenLDAP server to test against: apt-get install slapd ldap-utils",
+        "no OpenLDAP server (slapd) or its tools (ldap-utils) to test against: "
+        "apt-get install slapd ldap-utils",
         allow_module_level=True,
     )
 import slapdtest  # noqa: E402  (python-ldap's; imported once slapd is known to be there)
@@ -143,6 +146,7 @@ memberUid: ben
 
 class Directory(slapdtest.SlapdObject):
     TMPDIR = tempfile.gettempdir()  # slapdtest's default is the working directory
+    BIN_PATH = SBIN_PATH = SEARCH_PATH
     suffix = BASE
     # Like many organisations' directories: passwords are only for binding, and the groups
     # are read by the service account alone, not by the people in them.
