@@ -238,7 +238,8 @@ def test_a_directory_user_signs_in_through_the_sign_in_page(ldap_on) -> None:  #
     synced = AuditEvent.objects.get(object_id=ana.pk, action="roles_synced")
     assert synced.actor is None and synced.changes == {"roles": [[], ["Service Desk Agent"]]}
     assert "LDAP" in synced.comment
-    assert AuditEvent.objects.filter(object_id=ana.pk, action="signed_in").exists()
+    signed_in = AuditEvent.objects.get(object_id=ana.pk, action="signed_in")
+    assert signed_in.actor == ana and signed_in.comment == "LDAP"
     # An agent's desk opens for her, on the session the directory sign-in started.
     assert client.get("/desk/").status_code == 200
     assert "Ana Silva" in client.get("/profile/tokens/").content.decode()  # her own page
@@ -307,8 +308,10 @@ def test_a_local_account_still_signs_in_with_ldap_on(ldap_on) -> None:  # type: 
     UserFactory(username="carol", roles=[Role.INCIDENT_MANAGER])  # password "pw"
     client = _sign_in("carol", "pw")
     assert client.response.status_code == 302  # type: ignore[attr-defined]
-    assert _signed_in_as(client).username == "carol"
+    carol = _signed_in_as(client)
+    assert carol.username == "carol"
     assert client.session["_auth_user_backend"] == "django.contrib.auth.backends.ModelBackend"
+    assert AuditEvent.objects.get(object_id=carol.pk, action="signed_in").comment == ""
     assert _signed_in_as(_sign_in("carol", "wrong")) is None
 
 
