@@ -13,6 +13,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from core.models import AuditEvent
 from core.roles import Role
 from tests.factories import UserFactory
 
-ldap = pytest.importorskip(
+pytest.importorskip(
     "ldap", reason="python-ldap is not installed: pip install '.[ldap]' (needs libldap2-dev)"
 )
 pytest.importorskip("django_auth_ldap", reason="django-auth-ldap is not installed: '.[ldap]'")
@@ -208,15 +209,23 @@ def ldap_on(directory, settings, monkeypatch, db):  # type: ignore[no-untyped-de
     return directory
 
 
-def _sign_in(username: str, password: str, *, address: str = "10.0.0.1") -> Any:
+@dataclass
+class SignIn:
+    """One try on the sign-in page, from a fresh browser."""
+
+    client: Client
+    response: Any
+
+    @property
+    def user(self) -> Any:
+        """Who the browser is signed in as afterwards (None: nobody)."""
+        user_id = self.client.session.get("_auth_user_id")
+        return get_user_model().objects.get(pk=user_id) if user_id else None
+
+
+def _sign_in(username: str, password: str, *, address: str = "10.0.0.1") -> SignIn:
     client = Client(REMOTE_ADDR=address)
-    client.response = client.post(LOGIN, {"username": username, "password": password})  # type: ignore[attr-defined]
-    return client
-
-
-def _signed_in_as(client: Client) -> Any:
-    user_id = client.session.get("_auth_user_id")
-    return get_user_model().objects.get(pk=user_id) if user_id else None
+    return SignIn(client, client.post(LOGIN, {"username": username, "password": password}))
 
 
 def _roles(user: Any) -> set[str]:
@@ -226,11 +235,11 @@ def _roles(user: Any) -> set[str]:
 def test_a_directory_user_signs_in_through_the_sign_in_page(ldap_on) -> None:  # type: ignore[no-untyped-def]
     """First sign-in: the person is created from the directory's entry (name, e-mail, no
     local password) with the roles their groups map to, and can use Tandem."""
-    client = _sign_in("ana", PASSWORDS["ana"])
-    assert client.response.status_code == 302  # type: ignore[attr-defined]
-    ana = _signed_in_as(client)
+    attempt = _sign_in("ana", PASSWORDS["ana"])
+    assert attempt.response.status_code == 302
+    ana = attempt.user
     assert ana is not None and ana.username == "ana"
-    assert client.session["_auth_user_backend"] == "core.sso.ldap.TandemLDAPBackend"
+    assert attempt.client.session["_auth_user_backend"] == "core.sso.ldap.TandemLDAPBackend"
     assert (ana.get_full_name(), ana.email) == ("Ana Silva", "ana@acme.test")
     assert not ana.has_usable_password()  # the directory holds the password
     assert not ana.is_staff and not ana.is_superuser
@@ -241,32 +250,32 @@ def test_a_directory_user_signs_in_through_the_sign_in_page(ldap_on) -> None:  #
     signed_in = AuditEvent.objects.get(object_id=ana.pk, action="signed_in")
     assert signed_in.actor == ana and signed_in.comment == "LDAP"
     # An agent's desk opens for her, on the session the directory sign-in started.
-    assert client.get("/desk/").status_code == 200
-    assert "Ana Silva" in client.get("/profile/tokens/").content.decode()  # her own page
+    assert attempt.client.get("/desk/").status_code == 200
+    assert "Ana Silva" in attempt.client.get("/profile/tokens/").content.decode()  # her own page
     # The next sign-in finds the same person (no second account).
-    assert _signed_in_as(_sign_in("ana", PASSWORDS["ana"])).pk == ana.pk
+    assert _sign_in("ana", PASSWORDS["ana"]).user.pk == ana.pk
     assert get_user_model().objects.filter(username__iexact="ana").count() == 1
 
 
 def test_a_wrong_directory_password_is_refused_and_counts_toward_the_lock_out(ldap_on) -> None:  # type: ignore[no-untyped-def]
-    client = _sign_in("ben", "not-bens-password")
-    assert client.response.status_code == 200  # type: ignore[attr-defined]
-    assert b"Your username and password did not match." in client.response.content  # type: ignore[attr-defined]
-    assert _signed_in_as(client) is None
+    attempt = _sign_in("ben", "not-bens-password")
+    assert attempt.response.status_code == 200
+    assert b"Your username and password did not match." in attempt.response.content
+    assert attempt.user is None
     assert not get_user_model().objects.filter(username="ben").exists()  # nobody created
     failed = AuditEvent.objects.filter(action="sign_in_failed").get()
     assert failed.changes["username"] == [None, "ben"]
     for _ in range(3):
-        assert _sign_in("ben", "still-wrong").response.status_code == 200  # type: ignore[attr-defined]
-    assert _sign_in("ben", "wrong-again").response.status_code == 429  # type: ignore[attr-defined]  # the fifth
+        assert _sign_in("ben", "still-wrong").response.status_code == 200
+    assert _sign_in("ben", "wrong-again").response.status_code == 429  # the fifth
     locked = _sign_in("ben", PASSWORDS["ben"], address="10.9.9.9")
-    assert locked.response.status_code == 429  # type: ignore[attr-defined]  # the right one too
-    assert _signed_in_as(locked) is None
+    assert locked.response.status_code == 429  # the right one too
+    assert locked.user is None
     assert AuditEvent.objects.filter(action="locked_out").exists()
 
 
 def test_a_group_change_in_the_directory_changes_the_role_at_the_next_sign_in(ldap_on) -> None:  # type: ignore[no-untyped-def]
-    ben = _signed_in_as(_sign_in("ben", PASSWORDS["ben"]))
+    ben = _sign_in("ben", PASSWORDS["ben"]).user
     assert _roles(ben) == {Role.DEVELOPER}
     ldap_on.ldapmodify(
         f"dn: cn=tandem-developers,ou=groups,{BASE}\nchangetype: modify\n"
@@ -275,7 +284,7 @@ def test_a_group_change_in_the_directory_changes_the_role_at_the_next_sign_in(ld
         f"add: member\nmember: uid=ben,ou=people,{BASE}\n"
     )
     try:
-        again = _signed_in_as(_sign_in("ben", PASSWORDS["ben"]))
+        again = _sign_in("ben", PASSWORDS["ben"]).user
         assert again.pk == ben.pk
         assert _roles(ben) == {Role.SERVICE_DESK_AGENT}
         changes = [
@@ -300,19 +309,21 @@ def test_one_group_grants_several_roles_and_hand_given_roles_stay(ldap_on) -> No
     dan = UserFactory(username="dan", roles=[Role.PROJECT_MANAGER, Role.SERVICE_DESK_AGENT])
     dan.set_unusable_password()  # a directory account (its password is in the directory)
     dan.save()
-    assert _signed_in_as(_sign_in("dan", PASSWORDS["dan"])).pk == dan.pk
+    assert _sign_in("dan", PASSWORDS["dan"]).user.pk == dan.pk
     assert _roles(dan) == {Role.CHANGE_MANAGER, Role.DEVELOPER, Role.PROJECT_MANAGER}
 
 
 def test_a_local_account_still_signs_in_with_ldap_on(ldap_on) -> None:  # type: ignore[no-untyped-def]
     UserFactory(username="carol", roles=[Role.INCIDENT_MANAGER])  # password "pw"
-    client = _sign_in("carol", "pw")
-    assert client.response.status_code == 302  # type: ignore[attr-defined]
-    carol = _signed_in_as(client)
+    attempt = _sign_in("carol", "pw")
+    assert attempt.response.status_code == 302
+    carol = attempt.user
     assert carol.username == "carol"
-    assert client.session["_auth_user_backend"] == "django.contrib.auth.backends.ModelBackend"
+    assert (
+        attempt.client.session["_auth_user_backend"] == "django.contrib.auth.backends.ModelBackend"
+    )
     assert AuditEvent.objects.get(object_id=carol.pk, action="signed_in").comment == ""
-    assert _signed_in_as(_sign_in("carol", "wrong")) is None
+    assert _sign_in("carol", "wrong").user is None
 
 
 def test_a_local_account_is_not_taken_over_by_a_directory_namesake(ldap_on) -> None:  # type: ignore[no-untyped-def]
@@ -324,22 +335,22 @@ def test_a_local_account_is_not_taken_over_by_a_directory_namesake(ldap_on) -> N
         email="benedikt@local.test",
         roles=[Role.ADMINISTRATOR],
     )
-    client = _sign_in("ben", PASSWORDS["ben"])
-    assert client.response.status_code == 200  # type: ignore[attr-defined]
-    assert _signed_in_as(client) is None
+    attempt = _sign_in("ben", PASSWORDS["ben"])
+    assert attempt.response.status_code == 200
+    assert attempt.user is None
     local.refresh_from_db()
     assert (local.first_name, local.email) == ("Benedikt", "benedikt@local.test")
     assert _roles(local) == {Role.ADMINISTRATOR}
-    assert _signed_in_as(_sign_in("ben", "pw")).pk == local.pk  # its own password still works
+    assert _sign_in("ben", "pw").user.pk == local.pk  # its own password still works
 
 
 def test_a_deactivated_directory_user_is_refused_on_the_page_and_the_api(ldap_on) -> None:  # type: ignore[no-untyped-def]
     """An administrator who deactivates a directory person in Tandem shuts them out, even
     though the directory still accepts their password."""
-    ana = _signed_in_as(_sign_in("ana", PASSWORDS["ana"]))
+    ana = _sign_in("ana", PASSWORDS["ana"]).user
     ana.is_active = False
     ana.save(update_fields=["is_active"])
-    assert _signed_in_as(_sign_in("ana", PASSWORDS["ana"])) is None
+    assert _sign_in("ana", PASSWORDS["ana"]).user is None
     response = Client(REMOTE_ADDR="10.0.0.2").post(
         TOKEN, {"username": "ana", "password": PASSWORDS["ana"]}
     )
@@ -365,7 +376,7 @@ def test_each_group_type_finds_its_groups_without_a_filter_of_its_own(  # type: 
     """LDAP_GROUP_TYPE alone is enough: the search looks for groups of that type."""
     env = _env(directory, LDAP_GROUP_TYPE=group_type, LDAP_GROUP_SEARCH_BASE=f"ou={ou},{BASE}")
     _load_settings(settings, monkeypatch, **env)
-    ben = _signed_in_as(_sign_in("ben", PASSWORDS["ben"]))
+    ben = _sign_in("ben", PASSWORDS["ben"]).user
     assert _roles(ben) == {Role.SERVICE_DESK_AGENT}
 
 
@@ -376,11 +387,11 @@ def test_an_unreachable_directory_refuses_directory_users_and_not_local_ones(  #
     local accounts sign in as before."""
     closed = Directory()  # a free port nobody listens on
     _load_settings(settings, monkeypatch, **_env(directory, LDAP_SERVER_URI=closed.ldap_uri))
-    client = _sign_in("ana", PASSWORDS["ana"])
-    assert client.response.status_code == 200  # type: ignore[attr-defined]
-    assert _signed_in_as(client) is None
+    attempt = _sign_in("ana", PASSWORDS["ana"])
+    assert attempt.response.status_code == 200
+    assert attempt.user is None
     UserFactory(username="carol")
-    assert _signed_in_as(_sign_in("carol", "pw")).username == "carol"
+    assert _sign_in("carol", "pw").user.username == "carol"
 
 
 def test_a_failed_group_search_refuses_the_sign_in_and_keeps_the_roles(  # type: ignore[no-untyped-def]
@@ -391,14 +402,14 @@ def test_a_failed_group_search_refuses_the_sign_in_and_keeps_the_roles(  # type:
     known person's roles are not taken away as if they were in no group."""
     env = _env(directory, LDAP_GROUP_SEARCH_BASE=f"ou=gone,{BASE}")
     _load_settings(settings, monkeypatch, **env)
-    client = _sign_in("ana", PASSWORDS["ana"])
-    assert client.response.status_code == 200  # type: ignore[attr-defined]
-    assert _signed_in_as(client) is None
+    attempt = _sign_in("ana", PASSWORDS["ana"])
+    assert attempt.response.status_code == 200
+    assert attempt.user is None
     assert not get_user_model().objects.filter(username="ana").exists()
     ben = UserFactory(username="ben", first_name="B", roles=[Role.DEVELOPER])
     ben.set_unusable_password()
     ben.save()
-    assert _signed_in_as(_sign_in("ben", PASSWORDS["ben"])) is None
+    assert _sign_in("ben", PASSWORDS["ben"]).user is None
     ben.refresh_from_db()
     assert _roles(ben) == {Role.DEVELOPER} and ben.first_name == "B"
 
@@ -414,12 +425,12 @@ def test_a_stuck_directory_refuses_after_the_timeout(directory, settings, monkey
         env = _env(directory, LDAP_SERVER_URI=uri, LDAP_TIMEOUT_SECONDS="1")
         _load_settings(settings, monkeypatch, **env)
         started = time.monotonic()
-        client = _sign_in("ana", PASSWORDS["ana"])
+        attempt = _sign_in("ana", PASSWORDS["ana"])
         assert time.monotonic() - started < 10
     finally:
         stuck.close()
-    assert client.response.status_code == 200  # type: ignore[attr-defined]
-    assert _signed_in_as(client) is None
+    assert attempt.response.status_code == 200
+    assert attempt.user is None
 
 
 def test_with_ldap_not_configured_nothing_changes(directory, settings, monkeypatch, db) -> None:  # type: ignore[no-untyped-def]
@@ -433,7 +444,7 @@ def test_with_ldap_not_configured_nothing_changes(directory, settings, monkeypat
         "django.contrib.auth.backends.ModelBackend",
     ]
     assert not hasattr(settings, "AUTH_LDAP_SERVER_URI")
-    assert _signed_in_as(_sign_in("ana", PASSWORDS["ana"])) is None
+    assert _sign_in("ana", PASSWORDS["ana"]).user is None
     assert not get_user_model().objects.filter(username="ana").exists()
     UserFactory(username="carol")
-    assert _signed_in_as(_sign_in("carol", "pw")).username == "carol"
+    assert _sign_in("carol", "pw").user.username == "carol"
