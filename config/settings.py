@@ -382,26 +382,36 @@ if env.str("LDAP_SERVER_URI", default=""):
     AUTH_LDAP_BIND_DN = env.str("LDAP_BIND_DN", default="")
     AUTH_LDAP_BIND_PASSWORD = env.str("LDAP_BIND_PASSWORD", default="")
     AUTH_LDAP_START_TLS = env.bool("LDAP_START_TLS", default=False)
+    # A directory that is down or stuck refuses its people after this long instead of
+    # holding a web worker for the system's TCP timeout (minutes); local accounts go on.
+    _ldap_timeout = env.float("LDAP_TIMEOUT_SECONDS", default=5.0)
+    AUTH_LDAP_CONNECTION_OPTIONS = {
+        ldap.OPT_NETWORK_TIMEOUT: _ldap_timeout,
+        ldap.OPT_TIMEOUT: _ldap_timeout,
+    }
     AUTH_LDAP_USER_SEARCH = LDAPSearch(
         env.str("LDAP_USER_SEARCH_BASE"),
         ldap.SCOPE_SUBTREE,
         env.str("LDAP_USER_FILTER", default="(uid=%(user)s)"),
     )
-    AUTH_LDAP_GROUP_SEARCH = LDAPSearch(
-        env.str("LDAP_GROUP_SEARCH_BASE", default=env.str("LDAP_USER_SEARCH_BASE")),
-        ldap.SCOPE_SUBTREE,
-        env.str("LDAP_GROUP_FILTER", default="(objectClass=groupOfNames)"),
-    )
+    # Each group type with the object class its groups have: LDAP_GROUP_TYPE alone finds
+    # them (a groupOfNames filter with posixGroup groups would find none, and everyone
+    # would be a Requester).
     _ldap_group_types = {
-        "groupOfNames": GroupOfNamesType,
-        "groupOfUniqueNames": GroupOfUniqueNamesType,
-        "posixGroup": PosixGroupType,
-        "activeDirectory": NestedActiveDirectoryGroupType,
+        "groupOfNames": (GroupOfNamesType, "(objectClass=groupOfNames)"),
+        "groupOfUniqueNames": (GroupOfUniqueNamesType, "(objectClass=groupOfUniqueNames)"),
+        "posixGroup": (PosixGroupType, "(objectClass=posixGroup)"),
+        "activeDirectory": (NestedActiveDirectoryGroupType, "(objectClass=group)"),
     }
     _ldap_group_type = env.str("LDAP_GROUP_TYPE", default="groupOfNames")
     if _ldap_group_type not in _ldap_group_types:
         raise ImproperlyConfigured(f"LDAP_GROUP_TYPE is one of {', '.join(_ldap_group_types)}.")
-    AUTH_LDAP_GROUP_TYPE = _ldap_group_types[_ldap_group_type]()
+    AUTH_LDAP_GROUP_TYPE = _ldap_group_types[_ldap_group_type][0]()
+    AUTH_LDAP_GROUP_SEARCH = LDAPSearch(
+        env.str("LDAP_GROUP_SEARCH_BASE", default=env.str("LDAP_USER_SEARCH_BASE")),
+        ldap.SCOPE_SUBTREE,
+        env.str("LDAP_GROUP_FILTER", default=_ldap_group_types[_ldap_group_type][1]),
+    )
     AUTH_LDAP_USER_ATTR_MAP = {"first_name": "givenName", "last_name": "sn", "email": "mail"}
     AUTH_LDAP_ALWAYS_UPDATE_USER = True
     _SSO_BACKENDS.append("core.sso.ldap.TandemLDAPBackend")

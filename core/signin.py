@@ -188,7 +188,10 @@ def signin_record(*, user: AbstractBaseUser, request: Any, via: str = "") -> Non
 
 
 def _on_signed_in(sender: Any, request: Any, user: AbstractBaseUser, **kwargs: Any) -> None:
-    signin_record(user=user, request=request)
+    # The backend that let them in (set by django.contrib.auth.authenticate): a directory
+    # sign-in says so, since the password it checked is not Tandem's.
+    via = "LDAP" if getattr(user, "backend", "") == "core.sso.ldap.TandemLDAPBackend" else ""
+    signin_record(user=user, request=request, via=via)
 
 
 def _account(tried: str) -> AbstractBaseUser | None:

@@ -5,6 +5,7 @@ accounts keep working; the login page offers "Sign in with …" only when config
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -233,3 +234,6 @@ def test_sso_backends_are_added_only_when_configured_after_local_accounts() -> N
     assert _backends() == [local, False]  # the lock-out first, before any password check
     env = {k: str(v) for k, v in OIDC.items() if k.startswith("OIDC_") and k != "OIDC_ENABLED"}
     assert _backends(**env) == [[*local, "core.sso.oidc.TandemOIDCBackend"], True]
+    if importlib.util.find_spec("django_auth_ldap"):  # the 'ldap' extra
+        ldap_env = {"LDAP_SERVER_URI": "ldap://127.0.0.1:1/", "LDAP_USER_SEARCH_BASE": "dc=a"}
+        assert _backends(**ldap_env) == [[*local, "core.sso.ldap.TandemLDAPBackend"], False]
