@@ -75,9 +75,12 @@ def roles_sync(*, user: Any, groups: Iterable[str], source: str) -> set[str]:
     ``SSO_DEFAULT_ROLES`` (Requester by default: anyone who can sign in may raise an
     incident). Audit: ``roles_synced`` on the user, actor empty (the directory decided),
     when the roles changed. Returns the user's roles after."""
-    mapping = group_roles()
+    # Group names compare without case, as LDAP compares a cn and most providers a name.
+    mapping: dict[str, list[str]] = {}
+    for group, roles in group_roles().items():
+        mapping.setdefault(group.casefold(), []).extend(roles)
     managed = {role for roles in mapping.values() for role in roles}
-    wanted = {role for group in groups for role in mapping.get(str(group), [])}
+    wanted = {role for group in groups for role in mapping.get(str(group).casefold(), [])}
     with transaction.atomic():
         before = set(user.groups.values_list("name", flat=True))
         after = (before - managed) | wanted

@@ -172,6 +172,14 @@ def test_roles_sync_is_the_same_for_every_directory(settings) -> None:  # type: 
     assert _roles(user) == {Role.ADMINISTRATOR}
 
 
+@pytest.mark.django_db
+def test_group_names_match_without_case(settings) -> None:  # type: ignore[no-untyped-def]
+    """A directory compares a cn without case (cn=Tandem-Admins is cn=tandem-admins)."""
+    settings.SSO_GROUP_ROLES = MAPPING
+    user = UserFactory(username="eve")
+    assert roles_sync(user=user, groups={"TANDEM-Admins"}, source="LDAP") == {"Administrator"}
+
+
 def test_the_group_mapping_is_checked() -> None:
     assert parse_group_roles("a=Administrator; b=Developer ;a=Requester") == {
         "a": ["Administrator", "Requester"],
