@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from rest_framework import serializers
 
+from core.concurrency import StaleVersion, page_version_checked, page_version_fields
 from core.exceptions import ActionForbidden, NotFound, ValidationFailed
 from core.forms import field_specs, form_data
 from core.visibility import parts_for
@@ -271,6 +272,8 @@ class ReleaseEditView(StaffPage):
                 "project": release.project,
                 "release": release,
                 "closed": closed,
+                # the version the form was rendered from, sent back (core.concurrency)
+                **page_version_fields(release, parts_for(request.user, release).timeline(release)),
             },
             ReleaseUpdateSerializer(),
             initial=kw.pop("initial", None) or _release_initial(release),
@@ -302,7 +305,12 @@ class ReleaseEditView(StaffPage):
         if not body.is_valid():
             return self._form(request, release, initial=data, errors=body.errors, status=400)
         try:
-            services.release_update(release=release, actor=request.user, **body.validated_data)
+            # a form rendered before someone else's change is refused, saying what changed
+            with page_version_checked(request, release):
+                services.release_update(release=release, actor=request.user, **body.validated_data)
+        except StaleVersion as exc:  # the form kept, to send again from the version now
+            release = self._release(request, pk)
+            return self._form(request, release, initial=data, error=exc.message, status=409)
         except ValidationFailed as exc:
             return self._form(
                 request, release, initial=data, errors=_errors(exc), error=exc.message, status=400

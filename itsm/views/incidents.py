@@ -241,11 +241,15 @@ class IncidentTakeView(LoginRequiredMixin, DomainErrorMixin, View):
         from core.views import redirect_next
 
         incident = selectors.incident_get(request.user, ref)
+        # a button rendered before someone else took (or changed) the ticket is refused,
+        # saying who: not a silent reassignment away from them
         if not in_place(request):
-            services.incident_take(incident=incident, actor=request.user)
+            with page_version_checked(request, incident):
+                services.incident_take(incident=incident, actor=request.user)
             return redirect_next(request, reverse("itsm:incident_detail", args=[incident.key]))
         try:
-            services.incident_take(incident=incident, actor=request.user)
+            with page_version_checked(request, incident):
+                services.incident_take(incident=incident, actor=request.user)
         except DomainError as exc:
             return _refused(request, incident, exc, open_form="take")
         return _after_action(request, incident)
