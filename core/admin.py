@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from core import tokens
-from core.config_audit import ConfigurationAuditAdmin
+from core.config_audit import ConfigurationAuditAdmin, RetireActionsAdmin
 from core.exceptions import DomainError
 from core.models import (
     Attachment,
@@ -16,9 +16,9 @@ from core.models import (
 
 
 @admin.register(Team)
-class TeamAdmin(ConfigurationAuditAdmin):
-    list_display = ["name", "tier", "lead", "email"]
-    list_filter = ["tier"]
+class TeamAdmin(RetireActionsAdmin):
+    list_display = ["name", "tier", "lead", "email", "is_active"]
+    list_filter = ["tier", "is_active"]
     search_fields = ["name"]
     filter_horizontal = ["members"]
 
@@ -29,7 +29,7 @@ class ServiceRoleInline(admin.TabularInline):
 
 
 @admin.register(Service)
-class ServiceAdmin(ConfigurationAuditAdmin):
+class ServiceAdmin(RetireActionsAdmin):
     list_display = ["name", "support_team", "development_team", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name"]

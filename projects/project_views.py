@@ -66,8 +66,22 @@ def _render_form(
     return render(request, template, context, status=status)
 
 
-def _project_querysets() -> dict[str, Any]:
-    return {"project_manager": staff_users()}
+def _project_querysets(project: Project | None = None) -> dict[str, Any]:
+    """The form's choices: active development teams and calendars, and the ones the
+    project names now when they are retired (core.retire)."""
+    from core.models import Team, Tier
+    from core.retire import active_or_current
+    from sla.models import BusinessCalendar
+
+    return {
+        "project_manager": staff_users(),
+        "team": active_or_current(
+            Team.objects.filter(tier=Tier.DEVELOPMENT), project.team_id if project else None
+        ),
+        "calendar": active_or_current(
+            BusinessCalendar.objects.all(), project.calendar_id if project else None
+        ),
+    }
 
 
 def _ensure_manager(request: HttpRequest) -> None:
@@ -141,7 +155,7 @@ class ProjectSettingsView(StaffPage):
             },
             ProjectUpdateSerializer(),
             initial=kw.pop("initial", None) or _project_initial(project),
-            querysets=_project_querysets(),
+            querysets=_project_querysets(project),
             **kw,
         )
 

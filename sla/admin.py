@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from core.config_audit import ConfigurationAuditAdmin
+from core.config_audit import RetireActionsAdmin
 from sla.models import BusinessCalendar, Holiday, SlaClock, SlaClockEvent, SlaPolicy, WorkingPeriod
 
 
@@ -15,13 +15,14 @@ class HolidayInline(admin.TabularInline):
 
 
 @admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(ConfigurationAuditAdmin):
-    list_display = ["name", "timezone", "always_open", "holiday_country"]
+class BusinessCalendarAdmin(RetireActionsAdmin):
+    list_display = ["name", "timezone", "always_open", "holiday_country", "is_active"]
+    list_filter = ["is_active"]
     inlines = [WorkingPeriodInline, HolidayInline]
 
 
 @admin.register(SlaPolicy)
-class SlaPolicyAdmin(ConfigurationAuditAdmin):
+class SlaPolicyAdmin(RetireActionsAdmin):
     list_display = [
         "name",
         "ticket_type",

@@ -168,7 +168,9 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "status_line": requester_status_line(incident),
     }
     if staff:
-        teams = list(Team.objects.order_by("tier", "name"))
+        # the Assign and Escalate forms offer active teams (core.retire); a retired team
+        # the incident is with shows as "keep", not as a choice
+        teams = list(Team.objects.filter(is_active=True).order_by("tier", "name"))
         context["teams"] = teams
         context["team_members"] = team_members()  # the Assign form's people, as values
         context["next_team"] = _team_for_tier(incident, incident.tier + 1, teams)
