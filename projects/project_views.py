@@ -142,6 +142,7 @@ class ProjectSettingsView(StaffPage):
     def _page(self, request: HttpRequest, project: Project, **kw: Any) -> HttpResponse:
         may = permissions.can_manage_projects(request.user)
         parts = parts_for(request.user, project)
+        timeline = parts.timeline(project)
         return _render_form(
             request,
             "projects/project_form.html",
@@ -150,8 +151,10 @@ class ProjectSettingsView(StaffPage):
                 "submit": "Save",
                 "project": project,
                 "may_manage": may,
-                "timeline": parts.timeline(project),
+                "timeline": timeline,
                 "parts": parts,
+                # the version the forms were rendered from, sent back (core.concurrency)
+                **page_version_fields(project, timeline),
             },
             ProjectUpdateSerializer(),
             initial=kw.pop("initial", None) or _project_initial(project),
@@ -170,9 +173,14 @@ class ProjectSettingsView(StaffPage):
         if not body.is_valid():
             return self._page(request, project, initial=data, errors=body.errors, status=400)
         try:
-            project = services.project_update(
-                project=project, actor=request.user, **body.validated_data
-            )
+            # a form rendered before someone else's change is refused, saying what changed
+            with page_version_checked(request, project):
+                project = services.project_update(
+                    project=project, actor=request.user, **body.validated_data
+                )
+        except StaleVersion as exc:  # the form kept, to send again from the version now
+            project = _project(request, code)
+            return self._page(request, project, initial=data, error=exc.message, status=409)
         except ValidationFailed as exc:
             return self._page(
                 request, project, initial=data, errors=_errors(exc), error=exc.message, status=400
@@ -187,14 +195,14 @@ class ProjectArchiveView(StaffPage):
     def post(self, request: HttpRequest, code: str, op: str) -> HttpResponse:
         project = _project(request, code)
         reason = request.POST.get("reason", "")
-        if op == "archive":
-            services.project_archive(project=project, actor=request.user, reason=reason)
-            messages.success(request, f"{project.code} archived.")
-        elif op == "restore":
-            services.project_restore(project=project, actor=request.user, reason=reason)
-            messages.success(request, f"{project.code} restored.")
-        else:
+        if op not in ("archive", "restore"):
             raise NotFound(f"No action '{op}'.")
+        with page_version_checked(request, project):  # changed meanwhile: 409, what changed
+            if op == "archive":
+                services.project_archive(project=project, actor=request.user, reason=reason)
+            else:
+                services.project_restore(project=project, actor=request.user, reason=reason)
+        messages.success(request, f"{project.code} {op}d.")
         return redirect("projects:project_settings", code=project.code)
 
 

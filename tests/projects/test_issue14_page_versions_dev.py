@@ -318,3 +318,101 @@ def test_article_retire_restore_and_still_holds_from_before_a_change_are_refused
     )
     assert r.status_code == 302
     assert Article.objects.get(pk=a.pk).status == "retired"
+
+
+# --- iterations, the backlog, project settings --------------------------------------------
+
+
+def _iteration(project, org, name: str = "Sprint 1"):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from projects.iterations import iteration_create
+
+    today = timezone.localdate()
+    return iteration_create(
+        actor=org.developer,
+        project=project,
+        name=name,
+        start=today,
+        end=today + timedelta(days=13),
+    )
+
+
+def test_iteration_start_and_edit_from_before_a_change_are_refused(org, project, dev2) -> None:  # type: ignore[no-untyped-def]
+    from projects.iterations import iteration_update
+    from projects.models import Iteration
+
+    it = _iteration(project, org)
+    lead = _client(org.developer)
+    page = lead.get(f"/iterations/{it.pk}/").content.decode()
+    start = _rendered_version(page, f"/iterations/{it.pk}/start/")
+    edit_form = page[page.index('id="edit-iteration"') :]
+    version = re.search(r'name="record_version" value="([^"]*)"', edit_form).group(1)  # type: ignore[union-attr]
+    iteration_update(iteration=it, actor=org.admin, goal="Payslips right")
+
+    r = lead.post(f"/iterations/{it.pk}/start/", start)
+    assert r.status_code == 409
+    assert "was changed by" in r.content.decode()
+    r = lead.post(f"/iterations/{it.pk}/", {"name": "Mine", "record_version": version})
+    assert r.status_code == 409
+    fresh = Iteration.objects.get(pk=it.pk)
+    assert (fresh.status, fresh.name, fresh.goal) == ("planned", "Sprint 1", "Payslips right")
+    page = lead.get(f"/iterations/{it.pk}/").content.decode()
+    assert (
+        lead.post(
+            f"/iterations/{it.pk}/start/", _rendered_version(page, f"/iterations/{it.pk}/start/")
+        ).status_code
+        == 302
+    )
+    assert Iteration.objects.get(pk=it.pk).status == "active"
+
+
+def test_backlog_plan_of_an_item_changed_meanwhile_is_refused(org, project, dev2) -> None:  # type: ignore[no-untyped-def]
+    item = _item(project, org)
+    it = _iteration(project, org)
+    lead = _client(org.developer)
+    page = lead.get(f"/projects/{project.code}/backlog/").content.decode()
+    row = page[page.index(f'action="/work/{item.key}/plan/"') :].split("</form>", 1)[0]
+    version = re.search(r'name="record_version" value="([^"]*)"', row).group(1)  # type: ignore[union-attr]
+    work_item_edit(item=item, actor=dev2, title="Renamed meanwhile")
+    r = lead.post(f"/work/{item.key}/plan/", {"iteration": it.pk, "record_version": version})
+    assert r.status_code == 409
+    assert f"{item.key} was changed by {_name(dev2)}" in r.content.decode()
+    assert WorkItem.objects.get(pk=item.pk).iteration_id is None
+    assert lead.post(f"/work/{item.key}/plan/", {"iteration": it.pk}).status_code == 302
+    assert WorkItem.objects.get(pk=item.pk).iteration_id == it.pk
+
+
+def test_project_settings_from_before_a_change_are_refused_and_keep_the_form(  # type: ignore[no-untyped-def]
+    org, project
+) -> None:
+    from projects.models import Project
+
+    admin = _client(org.admin)
+    action = f"/projects/{project.code}/settings/"
+    page = admin.get(action).content.decode()
+    form = page[page.index('id="project-form"') :]
+    version = re.search(r'name="record_version" value="([^"]*)"', form).group(1)  # type: ignore[union-attr]
+    archive = _rendered_version(page, f"/projects/{project.code}/settings/archive/")
+    ps.project_update(project=project, actor=org.admin, description="Changed meanwhile")
+    body = {
+        "code": project.code,
+        "name": "Mine",
+        "team": org.dev.pk,
+        "record_version": version,
+    }
+    r = admin.post(action, body)
+    assert r.status_code == 409
+    assert 'value="Mine"' in r.content.decode()
+    assert Project.objects.get(pk=project.pk).name == "Payroll"
+    r = admin.post(f"/projects/{project.code}/settings/archive/", archive)
+    assert r.status_code == 409
+    assert Project.objects.get(pk=project.pk).archived_at is None
+    again = re.search(  # the form answered carries the version now
+        r'name="record_version" value="([^"]*)"',
+        admin.get(action).content.decode().split('id="project-form"', 1)[1],
+    ).group(1)  # type: ignore[union-attr]
+    assert admin.post(action, {**body, "record_version": again}).status_code == 302
+    assert Project.objects.get(pk=project.pk).name == "Mine"
