@@ -1,6 +1,7 @@
 """Issue 14: *Assign to me* on the ticket page and on a queue row sends the version it
 was rendered from: a ticket someone else took (or changed) meanwhile answers 409 saying
-who took it, and is not silently reassigned."""
+who took it, and is not silently reassigned. *Merge into…* (it closes the incident) carries
+the page's version too."""
 
 from __future__ import annotations
 
@@ -91,3 +92,26 @@ def test_take_from_the_current_version_or_without_one_goes_through(  # type: ign
     assert _client(colleague).post(action, {}).status_code == 302  # a script: not checked
     new_incident.refresh_from_db()
     assert new_incident.assignee == colleague
+
+
+def test_merge_from_a_page_before_a_change_is_refused(org, new_incident) -> None:  # type: ignore[no-untyped-def]
+    """Merge closes the incident: like a transition, it carries the page's version."""
+    master = services.incident_create(
+        actor=org.requester2, service=org.service, title="Payroll down", impact="high",
+        urgency="high",
+    )  # fmt: skip
+    agent = _client(org.agent)
+    action = f"/incidents/{new_incident.key}/links/merge/"
+    rendered = _rendered_version(
+        agent.get(new_incident.get_absolute_url()).content.decode(), action
+    )
+    services.incident_update(incident=new_incident, actor=org.incident_manager, title="Changed")
+
+    r = agent.post(action, {"other": master.key, **rendered})
+    assert r.status_code == 409
+    assert f"{new_incident.key} was changed by" in r.content.decode()
+    assert Incident.objects.get(pk=new_incident.pk).status == "new"
+    again = _rendered_version(r.content.decode(), action)
+    r = agent.post(action, {"other": master.key, **again})
+    assert r.status_code == 302
+    assert Incident.objects.get(pk=new_incident.pk).status != "new"
