@@ -268,11 +268,13 @@ class ProblemIncidentsView(ProblemBase):
             )
             services.problem_unlink_incident(problem=problem, actor=request.user, incident=incident)
         elif op == "publish":
-            services.problem_publish_workaround(
-                problem=problem,
-                actor=request.user,
-                workaround=request.POST.get("workaround") or None,
-            )
+            # the workaround published is the one the page showed: edited meanwhile, 409
+            with page_version_checked(request, problem):
+                services.problem_publish_workaround(
+                    problem=problem,
+                    actor=request.user,
+                    workaround=request.POST.get("workaround") or None,
+                )
         elif op == "resolve":
             result = services.problem_resolve_incidents(problem=problem, actor=request.user)
             if result.skipped:

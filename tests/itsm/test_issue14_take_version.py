@@ -1,7 +1,7 @@
 """Issue 14: *Assign to me* on the ticket page and on a queue row sends the version it
 was rendered from: a ticket someone else took (or changed) meanwhile answers 409 saying
-who took it, and is not silently reassigned. *Merge into…* (it closes the incident) carries
-the page's version too."""
+who took it, and is not silently reassigned. *Merge into…* (it closes the incident) and the
+problem's *Publish workaround* carry the page's version too."""
 
 from __future__ import annotations
 
@@ -115,3 +115,26 @@ def test_merge_from_a_page_before_a_change_is_refused(org, new_incident) -> None
     r = agent.post(action, {"other": master.key, **again})
     assert r.status_code == 302
     assert Incident.objects.get(pk=new_incident.pk).status != "new"
+
+
+def test_publishing_a_workaround_edited_meanwhile_is_refused(org) -> None:  # type: ignore[no-untyped-def]
+    """The workaround published is the one the problem page showed."""
+    from itsm.services import problems as problem_services
+
+    problem = problem_services.problem_create(
+        actor=org.problem_manager, title="Exports fail", service=org.service
+    )
+    problem_services.problem_update(problem=problem, actor=org.admin, workaround="Retry.")
+    pm = _client(org.problem_manager)
+    action = f"/problems/{problem.key}/incidents/publish/"
+    rendered = _rendered_version(pm.get(f"/problems/{problem.key}/").content.decode(), action)
+    problem_services.problem_update(problem=problem, actor=org.admin, workaround="Do not retry.")
+    r = pm.post(action, rendered)
+    assert r.status_code == 409
+    assert f"{problem.key} was changed by" in r.content.decode()
+    problem.refresh_from_db()
+    assert not problem.workaround_published
+    page = pm.get(f"/problems/{problem.key}/").content.decode()
+    assert pm.post(action, _rendered_version(page, action)).status_code == 302
+    problem.refresh_from_db()
+    assert problem.workaround_published
