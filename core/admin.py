@@ -1,7 +1,10 @@
+from typing import Any
+
 from django.contrib import admin, messages
+from django.http import HttpRequest
 
 from core import tokens
-from core.config_audit import ConfigurationAuditAdmin
+from core.config_audit import ConfigurationAuditAdmin, RetireActionsAdmin
 from core.exceptions import DomainError
 from core.models import (
     Attachment,
@@ -15,10 +18,27 @@ from core.models import (
 )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Listed and readable; written only by the record's services, never here: no add,
+    change or delete. ``deletable`` keeps the admin's delete (with the user's model
+    permission) where it was always allowed."""
+
+    deletable = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.deletable and super().has_delete_permission(request, obj)
+
+
 @admin.register(Team)
-class TeamAdmin(ConfigurationAuditAdmin):
-    list_display = ["name", "tier", "lead", "email"]
-    list_filter = ["tier"]
+class TeamAdmin(RetireActionsAdmin):
+    list_display = ["name", "tier", "lead", "email", "is_active"]
+    list_filter = ["tier", "is_active"]
     search_fields = ["name"]
     filter_horizontal = ["members"]
 
@@ -29,7 +49,7 @@ class ServiceRoleInline(admin.TabularInline):
 
 
 @admin.register(Service)
-class ServiceAdmin(ConfigurationAuditAdmin):
+class ServiceAdmin(RetireActionsAdmin):
     list_display = ["name", "support_team", "development_team", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name"]
@@ -37,7 +57,7 @@ class ServiceAdmin(ConfigurationAuditAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only: the audit trail is written by services only."""
 
     list_display = [
@@ -51,18 +71,9 @@ class AuditEventAdmin(admin.ModelAdmin):
     ]
     list_filter = ["content_type", "action"]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
+class AttachmentAdmin(ReadOnlyAdmin):
     """Read-only: files are added and removed through core.attachments (permission,
     audit, the stored bytes), on the record's page or its API."""
 
@@ -71,18 +82,9 @@ class AttachmentAdmin(admin.ModelAdmin):
     search_fields = ["name", "sha256"]
     list_select_related = ["uploaded_by"]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
 
 @admin.register(Watch)
-class WatchAdmin(admin.ModelAdmin):
+class WatchAdmin(ReadOnlyAdmin):
     """Read-only: watches are added and removed through core.watchers (who may, audit),
     on the record's page or its API."""
 
@@ -90,15 +92,6 @@ class WatchAdmin(admin.ModelAdmin):
     list_filter = ["content_type"]
     search_fields = ["user__username"]
     list_select_related = ["user", "added_by", "content_type"]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
 
 @admin.register(OutboxMessage)
@@ -137,7 +130,7 @@ admin.site.register(get_user_model(), TandemUserAdmin)
 
 
 @admin.register(PersonalToken)
-class PersonalTokenAdmin(admin.ModelAdmin):
+class PersonalTokenAdmin(ReadOnlyAdmin):
     """Read-only, with one action: revoke (``core.tokens.token_revoke``, audited), for a
     token that leaked or a person who left. Tokens are created by their owners only."""
 
@@ -147,15 +140,6 @@ class PersonalTokenAdmin(admin.ModelAdmin):
     search_fields = ["name", "prefix", "user__username"]
     exclude = ["digest"]
     actions = ["revoke"]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):  # type: ignore[no-untyped-def]

@@ -87,11 +87,40 @@ def _label(obj: models.Model) -> str:
     return f"{obj._meta.verbose_name} “{obj}”"
 
 
+def _retirable(model: type[models.Model]) -> bool:
+    """Configuration retired rather than deleted (a team, a service, a calendar…): it has
+    ``is_active``. People are not among them (an inactive user is another matter)."""
+    from django.contrib.auth import get_user_model
+
+    if model is get_user_model():
+        return False
+    return any(f.name == "is_active" for f in model._meta.concrete_fields)
+
+
 class ConfigurationAuditAdmin(admin.ModelAdmin):
     """A ModelAdmin whose add, change and delete each write one audit row on the record:
     ``config_created`` / ``config_changed`` (the form's and its inlines' changes) /
     ``config_deleted``, by the administrator who did it. A save that changed nothing
-    writes nothing."""
+    writes nothing.
+
+    Its choices of retirable configuration (a team, a service, a business calendar) are
+    the active ones, plus the one the record names now (``core.retire``: a retired one
+    takes no new assignment)."""
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        request._config_admin_obj = obj  # type: ignore[attr-defined]
+        return super().get_form(request, obj, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if _retirable(db_field.related_model) and "queryset" not in kwargs:
+            from core.retire import active_or_current
+
+            obj = getattr(request, "_config_admin_obj", None)
+            current = getattr(obj, db_field.attname, None) if obj is not None else None
+            kwargs["queryset"] = active_or_current(
+                db_field.related_model._default_manager.all(), current
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         # Read the old values before the form's instance is saved over them; the row is
@@ -200,3 +229,30 @@ class ConfigurationAuditViewSet:
         with transaction.atomic():
             _audit_deleted(instance, self.request.user)
             super().perform_destroy(instance)  # type: ignore[misc]
+
+
+class RetireActionsAdmin(ConfigurationAuditAdmin):
+    """*Retire* and *Reactivate* for configuration that records keep naming (a team, a
+    service, an SLA policy, a calendar): the way out a refused delete offers
+    (``core.retire.config_set_active``, audited)."""
+
+    actions = ["retire", "reactivate"]
+
+    def _set_active(self, request: HttpRequest, queryset: Any, active: bool) -> None:
+        from django.contrib import messages
+
+        from core.retire import config_set_active
+
+        done = sum(
+            config_set_active(obj=obj, actor=request.user, active=active) for obj in queryset
+        )
+        word = "reactivated" if active else "retired"
+        self.message_user(request, f"{done} {word}.", messages.SUCCESS)
+
+    @admin.action(description="Retire the selected (kept for what names them, offered no more)")
+    def retire(self, request: HttpRequest, queryset: Any) -> None:
+        self._set_active(request, queryset, False)
+
+    @admin.action(description="Reactivate the selected")
+    def reactivate(self, request: HttpRequest, queryset: Any) -> None:
+        self._set_active(request, queryset, True)

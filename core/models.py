@@ -38,6 +38,11 @@ class Team(models.Model):
     support_share = models.PositiveSmallIntegerField(
         default=20, help_text="Share of a developer's week reserved for 3rd-line support (%)."
     )
+    # Retired, not deleted, once tickets, services or projects name it (core.retire): it
+    # takes no new work, and what it holds keeps showing it (docs/decisions.md).
+    is_active = models.BooleanField(
+        default=True, help_text="Unticked: retired; offered for no new assignment."
+    )
 
     class Meta:
         ordering = ["tier", "name"]

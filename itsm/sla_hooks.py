@@ -28,6 +28,12 @@ def _incident_managers(incident: Incident) -> list[str]:
     )
 
 
+def _takes_work(team: object) -> bool:
+    """An escalation target: the service's team of that tier, unless it is retired
+    (core.retire); then the breach is told, not escalated to nobody's queue."""
+    return team is not None and getattr(team, "is_active", True)
+
+
 def on_clock_breached(*, clock: SlaClock, ticket: object) -> None:
     """Escalate and notify as the clock's policy says. Runs in the dispatch transaction,
     with the incident row locked, as Tandem (no actor)."""
@@ -50,7 +56,7 @@ def on_clock_breached(*, clock: SlaClock, ticket: object) -> None:
         escalate_to
         and incident.is_open
         and escalate_to > incident.tier
-        and incident.service.team_for_tier(escalate_to) is not None
+        and _takes_work(incident.service.team_for_tier(escalate_to))
     ):
         incident = incident_escalate(
             incident=incident,

@@ -16,6 +16,7 @@ from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
+from core.concurrency import StaleVersion, page_version_checked, page_version_fields
 from core.exceptions import ActionForbidden, NotFound, ValidationFailed
 from core.ids import parse_id
 from core.markdown import render_markdown
@@ -111,6 +112,8 @@ class ArticleDetailView(Base):
             if staff
             else []
         )
+        parts = parts_for(request.user, article)
+        timeline = parts.timeline(article)
         return render(
             request,
             "knowledge/detail.html",
@@ -120,8 +123,10 @@ class ArticleDetailView(Base):
                 "staff": staff,
                 "transitions": transitions,
                 "q": request.GET.get("q", ""),
-                "timeline": parts_for(request.user, article).timeline(article),
-                "parts": parts_for(request.user, article),
+                "timeline": timeline,
+                "parts": parts,
+                # the version the forms were rendered from, sent back (core.concurrency)
+                **page_version_fields(article, timeline),
                 "problem_incidents": (
                     list(article.problem.incidents.order_by("-id")[:20])
                     if staff and article.problem_id
@@ -186,6 +191,12 @@ class ArticleEditView(Base):
                 "audiences": Audience.choices,
                 "services": Service.objects.filter(is_active=True),
                 "chosen": [s.pk for s in values.get("services", [])],
+                # the version the form was rendered from, sent back (core.concurrency)
+                **(
+                    page_version_fields(article, parts_for(request.user, article).timeline(article))
+                    if article is not None
+                    else {}
+                ),
             },
             status=status,
         )
@@ -218,9 +229,17 @@ class ArticleEditView(Base):
             if article is None:
                 article = services.article_create(actor=request.user, **values)
             else:
-                article = services.article_update(
-                    article=article, actor=request.user, note=request.POST.get("note", ""), **values
-                )
+                # a form rendered before someone else's edit is refused, saying what changed
+                with page_version_checked(request, article):
+                    article = services.article_update(
+                        article=article,
+                        actor=request.user,
+                        note=request.POST.get("note", ""),
+                        **values,
+                    )
+        except StaleVersion as exc:  # the text kept, to send again from the version now
+            article = selectors.article_get(request.user, ref)
+            return self._page(request, article, values, exc, status=exc.status_code)
         except ValidationFailed as exc:
             return self._page(request, article, values, exc, status=400)
         return redirect(article.get_absolute_url())
@@ -238,9 +257,13 @@ class ArticleTransitionView(Base):
         article = selectors.article_get(request.user, ref)
         if name not in ARTICLE_TRANSITIONS:
             raise NotFound(f"No transition '{name}'.")
-        services.article_transition(
-            article=article, actor=request.user, name=name, comment=request.POST.get("comment", "")
-        )
+        with page_version_checked(request, article):  # a stale button: 409, what changed
+            services.article_transition(
+                article=article,
+                actor=request.user,
+                name=name,
+                comment=request.POST.get("comment", ""),
+            )
         return redirect(_back(request, article))
 
 
@@ -286,7 +309,15 @@ class HistoryView(Base):
         return render(
             request,
             "knowledge/history.html",
-            {"article": article, "versions": versions, "a": a, "b": b, "diff": diff},
+            {
+                "article": article,
+                "versions": versions,
+                "a": a,
+                "b": b,
+                "diff": diff,
+                # the version the Restore buttons were rendered from (core.concurrency)
+                **page_version_fields(article, parts_for(request.user, article).timeline(article)),
+            },
         )
 
 
@@ -346,7 +377,8 @@ class RestoreView(Base):
 
     def post(self, request: HttpRequest, ref: str, number: int) -> HttpResponse:
         article = selectors.article_get(request.user, ref)
-        services.article_restore(article=article, actor=request.user, number=number)
+        with page_version_checked(request, article):  # restored over a newer edit: 409
+            services.article_restore(article=article, actor=request.user, number=number)
         return redirect(article.get_absolute_url())
 
 
@@ -355,12 +387,14 @@ class MarkReviewedView(Base):
 
     def post(self, request: HttpRequest, ref: str) -> HttpResponse:
         article = selectors.article_get(request.user, ref)
-        services.article_mark_reviewed(
-            article=article,
-            actor=request.user,
-            review_by=_date_field(request, "review_by"),
-            comment=request.POST.get("comment", ""),
-        )
+        review_by = _date_field(request, "review_by")
+        with page_version_checked(request, article):  # updated since the flag was shown: 409
+            services.article_mark_reviewed(
+                article=article,
+                actor=request.user,
+                review_by=review_by,
+                comment=request.POST.get("comment", ""),
+            )
         return redirect(_back(request, article))
 
 

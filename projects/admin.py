@@ -14,6 +14,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyAdmin
 from core.exceptions import DomainError, ValidationFailed
 from projects import services
 from projects.models import (
@@ -26,19 +27,6 @@ from projects.models import (
     WorkItem,
 )
 from projects.services.projects import PROJECT_EDITABLE, check_project_fields
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Listed and readable; written only by the record's services."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.action(description="Archive the selected projects")

@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from core.concurrency import page_version_checked, version_of
 from core.forms import field_specs, form_data
 from itsm.views.problems import ProblemBase as StaffPage
 from projects import permissions, selectors, services
@@ -87,6 +88,8 @@ def _move_form(
             "to": to,
             "fields": fields,
             "errors": errors or {},
+            # the version of the card that was dropped, checked when the dialog is sent
+            "record_version": request.POST.get("record_version") or version_of(item),
         },
         status=status,
     )
@@ -107,14 +110,17 @@ class BoardMoveView(StaffPage):
         ensure_can_fire_work(request.user, item, name)
         serializer = WORK_TRANSITION_INPUTS[name]
         from_form = request.POST.get("from_form") == "1"
-        if not from_form and move_needs_input(item, name, serializer()):
-            return _move_form(request, item, name, to)
-        body = serializer(data=form_data(request.POST))
-        if not body.is_valid():
-            return _move_form(request, item, name, to, body.errors, 400)
-        services.WORK_TRANSITION_SERVICES[name](
-            item=item, actor=request.user, **body.validated_data
-        )
+        # a card (or dialog) from before someone else's change is refused (409, saying
+        # what changed; the board puts the card back)
+        with page_version_checked(request, item):
+            if not from_form and move_needs_input(item, name, serializer()):
+                return _move_form(request, item, name, to)
+            body = serializer(data=form_data(request.POST))
+            if not body.is_valid():
+                return _move_form(request, item, name, to, body.errors, 400)
+            services.WORK_TRANSITION_SERVICES[name](
+                item=item, actor=request.user, **body.validated_data
+            )
         if from_form:  # the dialog: the board reloads to show the card where it now is
             response = HttpResponse(status=204)
             response["HX-Refresh"] = "true"

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from core.concurrency import page_version_checked, page_version_fields
 from core.exceptions import NotFound, ValidationFailed
 from core.params import parse_day
 from core.visibility import parts_for
@@ -126,6 +127,8 @@ class IterationDetailView(StaffPage):
             if it.status == IS.ACTIVE
             else []
         )
+        parts = parts_for(request.user, it)
+        timeline = parts.timeline(it)
         return render(
             request,
             "projects/iteration.html",
@@ -150,8 +153,10 @@ class IterationDetailView(StaffPage):
                 # the check every move makes first (ensure_can_fire_work), as on the board
                 "may_move": it.status == IS.ACTIVE
                 and permissions.can_work_on(request.user, it.project),
-                "timeline": parts_for(request.user, it).timeline(it),
-                "parts": parts_for(request.user, it),
+                "timeline": timeline,
+                "parts": parts,
+                # the version the forms were rendered from, sent back (core.concurrency)
+                **page_version_fields(it, timeline),
                 "staff": True,
             },
         )
@@ -164,7 +169,8 @@ class IterationDetailView(StaffPage):
         for k in ("start", "end"):
             if request.POST.get(k):
                 fields[k] = _date(request.POST[k], k)
-        iterations.iteration_update(iteration=it, actor=request.user, **fields)
+        with page_version_checked(request, it):  # edited meanwhile: 409, what changed
+            iterations.iteration_update(iteration=it, actor=request.user, **fields)
         return redirect(it.get_absolute_url())
 
 
@@ -174,16 +180,18 @@ class IterationActionView(StaffPage):
     def post(self, request: HttpRequest, pk: int, op: str) -> HttpResponse:
         it = iterations.iteration_get(request.user, pk)
         comment = request.POST.get("comment", "")
-        if op == "start":
-            iterations.iteration_start(iteration=it, actor=request.user, comment=comment)
-        elif op == "close":
-            raw = request.POST.get("move_to", "")
-            move_to = _iteration_choice(request, raw, "move_to")
-            iterations.iteration_close(
-                iteration=it, actor=request.user, move_to=move_to, comment=comment
-            )
-        else:
+        if op not in ("start", "close"):
             raise NotFound(f"No action '{op}'.")
+        # a button rendered before someone else's change is refused (409, what changed)
+        with page_version_checked(request, it):
+            if op == "start":
+                iterations.iteration_start(iteration=it, actor=request.user, comment=comment)
+            else:
+                raw = request.POST.get("move_to", "")
+                move_to = _iteration_choice(request, raw, "move_to")
+                iterations.iteration_close(
+                    iteration=it, actor=request.user, move_to=move_to, comment=comment
+                )
         return redirect(it.get_absolute_url())
 
 
@@ -195,5 +203,6 @@ class WorkItemPlanView(StaffPage):
         item = selectors.work_item_get(request.user, ref)
         raw = request.POST.get("iteration", "")
         target = _iteration_choice(request, raw, "iteration")
-        iterations.work_item_plan(item=item, iteration=target, actor=request.user)
+        with page_version_checked(request, item):  # the backlog row's version: planned meanwhile
+            iterations.work_item_plan(item=item, iteration=target, actor=request.user)
         return redirect(_next(request, item.get_absolute_url()))

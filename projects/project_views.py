@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from rest_framework import serializers
 
+from core.concurrency import StaleVersion, page_version_checked, page_version_fields
 from core.exceptions import ActionForbidden, NotFound, ValidationFailed
 from core.forms import field_specs, form_data
 from core.visibility import parts_for
@@ -65,8 +66,22 @@ def _render_form(
     return render(request, template, context, status=status)
 
 
-def _project_querysets() -> dict[str, Any]:
-    return {"project_manager": staff_users()}
+def _project_querysets(project: Project | None = None) -> dict[str, Any]:
+    """The form's choices: active development teams and calendars, and the ones the
+    project names now when they are retired (core.retire)."""
+    from core.models import Team, Tier
+    from core.retire import active_or_current
+    from sla.models import BusinessCalendar
+
+    return {
+        "project_manager": staff_users(),
+        "team": active_or_current(
+            Team.objects.filter(tier=Tier.DEVELOPMENT), project.team_id if project else None
+        ),
+        "calendar": active_or_current(
+            BusinessCalendar.objects.all(), project.calendar_id if project else None
+        ),
+    }
 
 
 def _ensure_manager(request: HttpRequest) -> None:
@@ -127,6 +142,7 @@ class ProjectSettingsView(StaffPage):
     def _page(self, request: HttpRequest, project: Project, **kw: Any) -> HttpResponse:
         may = permissions.can_manage_projects(request.user)
         parts = parts_for(request.user, project)
+        timeline = parts.timeline(project)
         return _render_form(
             request,
             "projects/project_form.html",
@@ -135,12 +151,14 @@ class ProjectSettingsView(StaffPage):
                 "submit": "Save",
                 "project": project,
                 "may_manage": may,
-                "timeline": parts.timeline(project),
+                "timeline": timeline,
                 "parts": parts,
+                # the version the forms were rendered from, sent back (core.concurrency)
+                **page_version_fields(project, timeline),
             },
             ProjectUpdateSerializer(),
             initial=kw.pop("initial", None) or _project_initial(project),
-            querysets=_project_querysets(),
+            querysets=_project_querysets(project),
             **kw,
         )
 
@@ -155,9 +173,14 @@ class ProjectSettingsView(StaffPage):
         if not body.is_valid():
             return self._page(request, project, initial=data, errors=body.errors, status=400)
         try:
-            project = services.project_update(
-                project=project, actor=request.user, **body.validated_data
-            )
+            # a form rendered before someone else's change is refused, saying what changed
+            with page_version_checked(request, project):
+                project = services.project_update(
+                    project=project, actor=request.user, **body.validated_data
+                )
+        except StaleVersion as exc:  # the form kept, to send again from the version now
+            project = _project(request, code)
+            return self._page(request, project, initial=data, error=exc.message, status=409)
         except ValidationFailed as exc:
             return self._page(
                 request, project, initial=data, errors=_errors(exc), error=exc.message, status=400
@@ -172,14 +195,14 @@ class ProjectArchiveView(StaffPage):
     def post(self, request: HttpRequest, code: str, op: str) -> HttpResponse:
         project = _project(request, code)
         reason = request.POST.get("reason", "")
-        if op == "archive":
-            services.project_archive(project=project, actor=request.user, reason=reason)
-            messages.success(request, f"{project.code} archived.")
-        elif op == "restore":
-            services.project_restore(project=project, actor=request.user, reason=reason)
-            messages.success(request, f"{project.code} restored.")
-        else:
+        if op not in ("archive", "restore"):
             raise NotFound(f"No action '{op}'.")
+        with page_version_checked(request, project):  # changed meanwhile: 409, what changed
+            if op == "archive":
+                services.project_archive(project=project, actor=request.user, reason=reason)
+            else:
+                services.project_restore(project=project, actor=request.user, reason=reason)
+        messages.success(request, f"{project.code} {op}d.")
         return redirect("projects:project_settings", code=project.code)
 
 
@@ -271,6 +294,8 @@ class ReleaseEditView(StaffPage):
                 "project": release.project,
                 "release": release,
                 "closed": closed,
+                # the version the form was rendered from, sent back (core.concurrency)
+                **page_version_fields(release, parts_for(request.user, release).timeline(release)),
             },
             ReleaseUpdateSerializer(),
             initial=kw.pop("initial", None) or _release_initial(release),
@@ -302,7 +327,12 @@ class ReleaseEditView(StaffPage):
         if not body.is_valid():
             return self._form(request, release, initial=data, errors=body.errors, status=400)
         try:
-            services.release_update(release=release, actor=request.user, **body.validated_data)
+            # a form rendered before someone else's change is refused, saying what changed
+            with page_version_checked(request, release):
+                services.release_update(release=release, actor=request.user, **body.validated_data)
+        except StaleVersion as exc:  # the form kept, to send again from the version now
+            release = self._release(request, pk)
+            return self._form(request, release, initial=data, error=exc.message, status=409)
         except ValidationFailed as exc:
             return self._form(
                 request, release, initial=data, errors=_errors(exc), error=exc.message, status=400

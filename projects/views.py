@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from core.concurrency import page_version_checked, page_version_fields
 from core.exceptions import NotFound, ValidationFailed
 from core.export import csv_response, wants_csv
 from core.ids import parse_id
@@ -110,6 +111,8 @@ class ReleaseDetailView(StaffPage):
         )
         for d in decisions:
             d.answerable = d.status == "proposed" and can_answer_emergency_decision(request.user, d)
+        parts = parts_for(request.user, release)
+        timeline = parts.timeline(release)
         return render(
             request,
             "projects/release.html",
@@ -135,8 +138,10 @@ class ReleaseDetailView(StaffPage):
                 "checks": checks,
                 "gate_open": bool(checks) and all(c.passed for c in checks),
                 "evaluations": release.gate_evaluations.select_related("actor")[:10],
-                "timeline": parts_for(request.user, release).timeline(release),
-                "parts": parts_for(request.user, release),
+                "timeline": timeline,
+                "parts": parts,
+                # the version the forms were rendered from, sent back (core.concurrency)
+                **page_version_fields(release, timeline),
                 "staff": True,
                 "actions": permissions.release_actions_for(request.user, release),
                 "may_edit": permissions.can_edit_release(request.user, release),
@@ -149,6 +154,13 @@ class ReleaseActionView(StaffPage):
 
     def post(self, request: HttpRequest, pk: int, op: str) -> HttpResponse:
         release = _release(request, pk)
+        # a button rendered before someone else's change is refused (409, saying what
+        # changed): a go-live or sign-off decided on a page that no longer holds
+        with page_version_checked(request, release):
+            self._act(request, release, op)
+        return redirect(release.get_absolute_url())
+
+    def _act(self, request: HttpRequest, release: Release, op: str) -> None:
         comment = request.POST.get("comment", "")
         if op == "sign-off-uat":
             services.release_sign_off_uat(release=release, actor=request.user, comment=comment)
@@ -182,7 +194,6 @@ class ReleaseActionView(StaffPage):
             )
         else:
             raise NotFound(f"No action '{op}'.")
-        return redirect(release.get_absolute_url())
 
 
 class ReleaseNotesView(StaffPage):

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from core.concurrency import StaleVersion, page_version_checked, page_version_fields
 from core.exceptions import DomainError, NotFound, ValidationFailed
 from core.forms import FieldSpec, field_specs, form_data
 from core.ids import parse_id
@@ -265,6 +266,8 @@ def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
         "incidents": incidents,
         "changes": item.changes.all(),
         "timeline": _tab_entries(timeline, tab),
+        # the version the forms were rendered from, sent back (core.concurrency)
+        **page_version_fields(item, timeline),
         "tab": tab,
         "tabs": [(t, t.capitalize()) for t in TABS],
         "parts": parts,
@@ -317,9 +320,14 @@ class WorkItemEditView(StaffPage):
         exc: DomainError | None = None
         if errors is None and changes:
             try:
-                work_item_edit(item=item, actor=request.user, **changes)
+                # a form rendered before someone else's change is refused, saying what
+                with page_version_checked(request, item):
+                    work_item_edit(item=item, actor=request.user, **changes)
             except DomainError as refused:
                 exc = refused
+                if isinstance(refused, StaleVersion):  # the page as it is now, form kept
+                    item = selectors.work_item_get(request.user, ref)
+                    struct = item_structure(item)
         if errors is None and exc is None:
             return redirect(item.get_absolute_url())
         posted = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
@@ -349,25 +357,28 @@ class WorkItemTransitionView(StaffPage):
         item = selectors.work_item_get(request.user, ref)
         if name not in WORK_TRANSITION_INPUTS:
             raise NotFound(f"No transition '{name}'.")
-        ensure_can_fire_work(request.user, item, name)
-        body = WORK_TRANSITION_INPUTS[name](data=form_data(request.POST))
-        if not body.is_valid():
-            return render(
-                request,
-                "projects/work_detail.html",
-                _detail(request, item, errors=body.errors, open_form=name),
-                status=400,
-            )
         try:
-            services.WORK_TRANSITION_SERVICES[name](
-                item=item, actor=request.user, **body.validated_data
-            )
-        except ValidationFailed as exc:  # e.g. "fixed" with no release named: keep the form
+            # a form rendered before someone else's change is refused, saying what changed
+            with page_version_checked(request, item):
+                ensure_can_fire_work(request.user, item, name)
+                body = WORK_TRANSITION_INPUTS[name](data=form_data(request.POST))
+                if not body.is_valid():
+                    return render(
+                        request,
+                        "projects/work_detail.html",
+                        _detail(request, item, errors=body.errors, open_form=name),
+                        status=400,
+                    )
+                services.WORK_TRANSITION_SERVICES[name](
+                    item=item, actor=request.user, **body.validated_data
+                )
+        except (ValidationFailed, StaleVersion) as exc:  # e.g. "fixed" with no release named
+            item = selectors.work_item_get(request.user, ref)  # as it is now
             return render(
                 request,
                 "projects/work_detail.html",
                 _detail(request, item, errors=exc.errors, error=exc, open_form=name),
-                status=400,
+                status=exc.status_code,
             )
         return redirect(item.get_absolute_url())
 

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from core.config_audit import ConfigurationAuditAdmin
+from core.admin import ReadOnlyAdmin
+from core.config_audit import RetireActionsAdmin
 from sla.models import BusinessCalendar, Holiday, SlaClock, SlaClockEvent, SlaPolicy, WorkingPeriod
 
 
@@ -15,13 +16,14 @@ class HolidayInline(admin.TabularInline):
 
 
 @admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(ConfigurationAuditAdmin):
-    list_display = ["name", "timezone", "always_open", "holiday_country"]
+class BusinessCalendarAdmin(RetireActionsAdmin):
+    list_display = ["name", "timezone", "always_open", "holiday_country", "is_active"]
+    list_filter = ["is_active"]
     inlines = [WorkingPeriodInline, HolidayInline]
 
 
 @admin.register(SlaPolicy)
-class SlaPolicyAdmin(ConfigurationAuditAdmin):
+class SlaPolicyAdmin(RetireActionsAdmin):
     list_display = [
         "name",
         "ticket_type",
@@ -44,15 +46,11 @@ class SlaClockEventInline(admin.TabularInline):
 
 
 @admin.register(SlaClock)
-class SlaClockAdmin(admin.ModelAdmin):
+class SlaClockAdmin(ReadOnlyAdmin):
     """Read-only: clocks move with their tickets and the sweep."""
 
     list_display = ["__str__", "policy", "state", "breached", "due_at", "next_check_at"]
     list_filter = ["state", "target", "breached"]
     inlines = [SlaClockEventInline]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
+    deletable = True  # as it always was: an administrator may delete a clock here

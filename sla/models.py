@@ -34,6 +34,11 @@ class BusinessCalendar(models.Model):
         blank=True,
         help_text="ISO country code to pre-fill holidays from (manage.py sla_import_holidays).",
     )
+    # Retired, not deleted, once a policy names it (core.retire): no new policy may
+    # choose it; the policies and running clocks on it keep counting with it.
+    is_active = models.BooleanField(
+        default=True, help_text="Unticked: retired; no new policy may use it."
+    )
 
     class Meta:
         ordering = ["name"]

@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from core.models import AuditEvent, Comment, Service, ServiceRole, Team
+from core.retire import serializer_check
 from core.roles import PROCESS_ROLES, is_staff_member
 
 User = get_user_model()
@@ -79,7 +80,7 @@ class TeamSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Team
-        fields = ["id", "name", "tier", "description", "email", "lead", "members"]
+        fields = ["id", "name", "tier", "description", "email", "lead", "members", "is_active"]
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -92,6 +93,9 @@ class ServiceSerializer(serializers.ModelSerializer):
             team = attrs.get(field)
             if team is not None and team.tier != tier:
                 raise serializers.ValidationError({field: f"Must be a tier-{tier} team."})
+            # a retired team supports no new service; the one it names now may stay
+            current = getattr(self.instance, f"{field}_id", None)
+            serializer_check(team, field=field, current=current)
         return attrs
 
 

@@ -27,7 +27,7 @@ class TeamViewSet(ApiContractMixin, ConfigurationAuditViewSet, viewsets.ModelVie
     queryset = Team.objects.select_related("lead").prefetch_related(Prefetch("members"))
     serializer_class = TeamSerializer
     permission_classes = [IsStaffReadAdministratorWrite]
-    filterset_fields = ["tier"]
+    filterset_fields = ["tier", "is_active"]
     search_fields = ["name"]
     ordering_fields = ["name", "tier"]
     ordering = ["tier", "name", "id"]

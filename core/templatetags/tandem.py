@@ -447,3 +447,12 @@ def timeline_list(context: template.Context) -> SafeString:
         out.append('<li class="muted">No activity yet.</li>')
     out.append("</ul>")
     return mark_safe("\n".join(out))  # noqa: S308  (every value above is escaped)
+
+
+@register.filter
+def record_version(obj: models.Model) -> str:
+    """The version of a record in a list whose rows each post a form (a review queue):
+    ``core.concurrency.version_of``, the same as a record page's ``record_version``."""
+    from core.concurrency import version_of
+
+    return version_of(obj)

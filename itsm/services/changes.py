@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
 from core.models import Comment, Service
+from core.retire import ensure_not_retired
 from core.roles import Role, is_staff_member
 from core.services import comment_create, outbox_email
 from itsm import permissions
@@ -208,6 +209,8 @@ def change_update(
             raise IllegalTransition(
                 f"{locked.key} is {locked.get_status_display().lower()}; its record is fixed now."
             )
+        if "team" in fields:  # a retired team takes no new change; its own may stay
+            ensure_not_retired(fields["team"], field="team", current=locked.team_id)
         before = snapshot(locked)
         for name, value in fields.items():
             setattr(locked, name, value)

@@ -22,6 +22,7 @@ from django.utils import timezone
 from core import events, refcache
 from core.exceptions import ActionForbidden, ConflictError, IllegalTransition, ValidationFailed
 from core.models import Comment, Service, Team, Tier
+from core.retire import ensure_not_retired
 from core.services import (
     audit_record,
     comment_create,
@@ -80,7 +81,9 @@ def _default_intake_team() -> Team | None:
     """The service desk: the single point of contact where new incidents land. Kept per
     process until a team changes (``core.refcache``); each caller gets its own copy."""
     team = refcache.cached(
-        "intake_team", lambda: Team.objects.filter(tier=Tier.SERVICE_DESK).order_by("id").first()
+        "intake_team",
+        # a retired desk takes no new incidents (core.retire)
+        lambda: Team.objects.filter(tier=Tier.SERVICE_DESK, is_active=True).order_by("id").first(),
     )
     return copy.copy(team)
 
@@ -264,6 +267,8 @@ def incident_assign(
         raise ValidationFailed("Give a team, an assignee or both.", field="team")
     with _transitioning(incident, actor, "assign", comment, via_problem) as inc:
         target_team = team or inc.team
+        # a retired team takes no new work; the one it is with now may stay (core.retire)
+        ensure_not_retired(target_team, field="team", current=inc.team_id)
         _check_assignee(target_team, assignee)
         changed_team = target_team is not None and target_team.pk != inc.team_id
         inc.team = target_team
@@ -363,6 +368,7 @@ def incident_escalate(
             )
         if target.tier != next_tier:
             raise ValidationFailed(f"{target} is not a tier-{next_tier} team.", field="team")
+        ensure_not_retired(target, field="team")  # the service's own team too: name another
         inc.team, inc.tier, inc.assignee = target, next_tier, None
         inc.hold_reason = ""
         _notify_assignment(inc, "incident.escalated", f"Escalated: {reason}", "escalated to {who}")

@@ -15,6 +15,7 @@ from django.utils import timezone
 from core import events
 from core.exceptions import ActionForbidden, DomainError, IllegalTransition, ValidationFailed
 from core.models import Comment, Service, Team
+from core.retire import ensure_not_retired
 from core.services import comment_create, outbox_email, sequence_next, team_recipients
 from itsm import permissions
 from itsm.models import Incident, IncidentStatus, Level, Problem, ProblemStatus
@@ -111,6 +112,7 @@ def problem_create(
     require(title and title.strip(), "title", "A title is required.")
     choice(impact, Level, "impact")
     choice(urgency, Level, "urgency")
+    ensure_not_retired(team, field="team")
     with transaction.atomic():
         problem = Problem(
             number=sequence_next("problem"),
@@ -142,6 +144,8 @@ def problem_update(*, problem: Problem, actor: AbstractBaseUser, **fields: Any) 
         locked = lock(problem)
         if not permissions.can_manage_problem(actor, locked):
             raise ActionForbidden(f"Only a Problem Manager or its assignee may edit {locked.key}.")
+        if "team" in fields:  # a retired team takes no new problem; its own may stay
+            ensure_not_retired(fields["team"], field="team", current=locked.team_id)
         before = snapshot(locked)
         for name, value in fields.items():
             setattr(locked, name, value)

@@ -16,6 +16,7 @@ from django.utils.functional import SimpleLazyObject, empty
 from django.utils.html import conditional_escape as esc
 from django.utils.safestring import SafeString, mark_safe
 
+from core.concurrency import version_of
 from itsm import permissions
 from itsm.models import IncidentStatus
 
@@ -251,6 +252,8 @@ def queue_rows(context: template.Context) -> SafeString:
                 cell += (
                     f' <form method="post" action="{take_url(inc.key)}" class="inline-form">'
                     f'{csrf_input}<input type="hidden" name="next" value="{return_to}">'
+                    # the version the row shows (core.concurrency): taken meanwhile, refused
+                    f'<input type="hidden" name="record_version" value="{version_of(inc)}">'
                     f'<button class="btn btn-small" type="submit" data-action="take" '
                     f'data-take="{key}">Assign to me</button></form>'
                 )

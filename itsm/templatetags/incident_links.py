@@ -44,4 +44,7 @@ def incident_links_panel(context: template.Context, incident: Any) -> dict[str, 
         "posted": context.get("links_posted", {}),
         "error": context.get("links_error"),
         "csrf_token": context.get("csrf_token"),
+        # the page's version: Merge closes the incident, refused if it changed meanwhile
+        "record_version": context.get("record_version", ""),
+        "record_seen": context.get("record_seen", ""),
     }

@@ -41,7 +41,7 @@ def bulk_bar_context(
     if not bulk.can_bulk_act(user):
         return None
     mine = user_team_ids(user)
-    teams = list(Team.objects.order_by("tier", "name"))
+    teams = list(Team.objects.filter(is_active=True).order_by("tier", "name"))  # core.retire
     # people of my own teams only: the bar never lists another team's people
     people = team_members(mine, my_people)
     return {

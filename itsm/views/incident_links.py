@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
+from core.concurrency import page_version_checked
 from core.exceptions import DomainError, NotFound, ValidationFailed
 from core.views import DomainErrorMixin
 from itsm import selectors
@@ -47,12 +48,14 @@ class IncidentLinksView(LoginRequiredMixin, DomainErrorMixin, View):
             elif op == "child_remove":
                 incident_links.incident_child_remove(parent=incident, child=other, actor=actor)
             else:
-                master = incident_links.incident_merge(
-                    duplicate=incident,
-                    master=other,
-                    actor=actor,
-                    comment=request.POST.get("comment", ""),
-                )
+                # merging closes it: from a page before someone else's change, refused
+                with page_version_checked(request, incident):
+                    master = incident_links.incident_merge(
+                        duplicate=incident,
+                        master=other,
+                        actor=actor,
+                        comment=request.POST.get("comment", ""),
+                    )
                 return redirect("itsm:incident_detail", ref=master.key)
         except DomainError as exc:
             return _refused(request, incident, op, exc)

@@ -168,7 +168,9 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "status_line": requester_status_line(incident),
     }
     if staff:
-        teams = list(Team.objects.order_by("tier", "name"))
+        # the Assign and Escalate forms offer active teams (core.retire); a retired team
+        # the incident is with shows as "keep", not as a choice
+        teams = list(Team.objects.filter(is_active=True).order_by("tier", "name"))
         context["teams"] = teams
         context["team_members"] = team_members()  # the Assign form's people, as values
         context["next_team"] = _team_for_tier(incident, incident.tier + 1, teams)
@@ -241,11 +243,15 @@ class IncidentTakeView(LoginRequiredMixin, DomainErrorMixin, View):
         from core.views import redirect_next
 
         incident = selectors.incident_get(request.user, ref)
+        # a button rendered before someone else took (or changed) the ticket is refused,
+        # saying who: not a silent reassignment away from them
         if not in_place(request):
-            services.incident_take(incident=incident, actor=request.user)
+            with page_version_checked(request, incident):
+                services.incident_take(incident=incident, actor=request.user)
             return redirect_next(request, reverse("itsm:incident_detail", args=[incident.key]))
         try:
-            services.incident_take(incident=incident, actor=request.user)
+            with page_version_checked(request, incident):
+                services.incident_take(incident=incident, actor=request.user)
         except DomainError as exc:
             return _refused(request, incident, exc, open_form="take")
         return _after_action(request, incident)

@@ -16,6 +16,8 @@ from core.exceptions import ActionForbidden, NotFound, ValidationFailed
 from core.export import csv_response, wants_csv
 from core.extensions import panels_for
 from core.forms import field_specs, form_data
+from core.models import Team
+from core.retire import active_or_current
 from core.roles import STAFF_ROLES, is_staff_member
 from core.views import DomainErrorMixin
 from core.visibility import parts_for
@@ -126,7 +128,12 @@ class ProblemCreateView(ProblemBase):
         serializer = ProblemCreateSerializer()
         fields = [
             f
-            for f in field_specs(serializer, {"assignee": _staff_users()}, initial)
+            for f in field_specs(
+                serializer,
+                # a retired team takes no new problem (core.retire)
+                {"assignee": _staff_users(), "team": active_or_current(Team.objects.all())},
+                initial,
+            )
             if f.name != "incidents"
         ]
         return render(
@@ -169,7 +176,8 @@ def _detail(request: HttpRequest, problem: Problem, **extra: Any) -> dict[str, A
         "manage": manage,
         "edit_fields": field_specs(
             ProblemUpdateSerializer(),
-            {"assignee": staff},
+            # active teams, and the one it is with now (core.retire)
+            {"assignee": staff, "team": active_or_current(Team.objects.all(), problem.team_id)},
             {f: getattr(problem, f) for f in ProblemUpdateSerializer().fields},
         ),
         "incidents": incidents,
@@ -260,11 +268,13 @@ class ProblemIncidentsView(ProblemBase):
             )
             services.problem_unlink_incident(problem=problem, actor=request.user, incident=incident)
         elif op == "publish":
-            services.problem_publish_workaround(
-                problem=problem,
-                actor=request.user,
-                workaround=request.POST.get("workaround") or None,
-            )
+            # the workaround published is the one the page showed: edited meanwhile, 409
+            with page_version_checked(request, problem):
+                services.problem_publish_workaround(
+                    problem=problem,
+                    actor=request.user,
+                    workaround=request.POST.get("workaround") or None,
+                )
         elif op == "resolve":
             result = services.problem_resolve_incidents(problem=problem, actor=request.user)
             if result.skipped:

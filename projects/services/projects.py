@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core.exceptions import ActionForbidden, ConflictError, IllegalTransition, ValidationFailed
 from core.models import Service, Team, Tier
+from core.retire import ensure_not_retired
 from core.roles import is_staff_member
 from core.validation import ensure_lengths
 from itsm.services.common import created_changes, ensure_editable, lock, record, snapshot
@@ -111,6 +112,10 @@ def check_project_fields(fields: dict[str, Any], *, project: Project | None) -> 
             raise ValidationFailed("Name the development team that owns it.", field="team")
         if team.tier != Tier.DEVELOPMENT:
             raise ValidationFailed(f"{team} is not a development (3rd-line) team.", field="team")
+        ensure_not_retired(team, field="team", current=project.team_id if project else None)
+    if out.get("calendar") is not None:  # a retired calendar is chosen by no new project
+        current = project.calendar_id if project else None  # type: ignore[attr-defined]
+        ensure_not_retired(out["calendar"], field="calendar", current=current)
     if out.get("project_manager") is not None and not is_staff_member(out["project_manager"]):
         raise ValidationFailed(
             "The project manager must be a member of staff.", field="project_manager"

@@ -16,6 +16,8 @@ from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 
+from core.concurrency import version_of
+
 register = template.Library()
 
 
@@ -38,6 +40,8 @@ def board_card(i: Any, draggable: bool = False, board: bool = False) -> SafeStri
         if draggable:
             move = getattr(i, "move_url", None) or reverse("projects:work_move", args=[i.key])
             attrs += f' data-move="{_e(move)}"'
+            # the version the card shows, sent with the move (core.concurrency)
+            attrs += f' data-version="{_e(version_of(i))}"'
     prio = _e(i.priority)
     head = (
         f'<a href="{_e(i.get_absolute_url())}" class="key">{key}</a> '

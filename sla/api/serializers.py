@@ -4,6 +4,7 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.retire import serializer_check
 from sla.models import BusinessCalendar, Holiday, SlaClock, SlaClockEvent, SlaPolicy, WorkingPeriod
 from sla.selectors import ClockView, clock_view
 
@@ -145,7 +146,16 @@ class CalendarSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BusinessCalendar
-        fields = ["id", "name", "timezone", "always_open", "holiday_country", "periods", "holidays"]
+        fields = [
+            "id",
+            "name",
+            "timezone",
+            "always_open",
+            "holiday_country",
+            "is_active",
+            "periods",
+            "holidays",
+        ]
 
     def validate(self, attrs):  # type: ignore[no-untyped-def]
         for p in attrs.get("periods", []):
@@ -210,6 +220,13 @@ class SlaPolicySerializer(serializers.ModelSerializer):
             "notify_incident_manager",
             "is_active",
         ]
+
+    def validate_calendar(self, value):  # type: ignore[no-untyped-def]
+        # a retired calendar is chosen by no new policy; the one it counts with may stay
+        serializer_check(
+            value, field="calendar", current=getattr(self.instance, "calendar_id", None)
+        )
+        return value
 
     def validate_warning_thresholds(self, value):  # type: ignore[no-untyped-def]
         if not isinstance(value, list) or any(

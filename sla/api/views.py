@@ -40,6 +40,7 @@ class CalendarViewSet(ApiContractMixin, ConfigurationAuditViewSet, viewsets.Mode
     queryset = BusinessCalendar.objects.prefetch_related("periods", "holidays")
     serializer_class = CalendarSerializer
     permission_classes = [IsStaffReadAdministratorWrite]
+    filterset_fields = ["is_active"]
     ordering = ["name", "id"]
 
 

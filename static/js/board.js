@@ -33,6 +33,8 @@
     const card = evt.item;
     const to = evt.to.dataset.state;
     const body = new URLSearchParams({to: to});
+    // the version the card was rendered from: a card someone else moved meanwhile is refused
+    if (card.dataset.version) body.set("record_version", card.dataset.version);
     let response;
     try {
       response = await fetch(card.dataset.move, {
