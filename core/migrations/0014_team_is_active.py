@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0012_service_teams_protected'),
+        ('core', '0013_outbox_channels_order'),
     ]
 
     operations = [
