@@ -92,11 +92,6 @@ def new_message_id(key: str = "") -> str:
     return f"<{uuid.uuid4().hex}{'.' + safe if safe else ''}@{mail_domain()}>"
 
 
-def is_own_message_id(message_id: str) -> bool:
-    """Whether an id was minted by this instance (its mail domain)."""
-    return message_id.strip().rstrip(">").lower().endswith("@" + mail_domain().lower())
-
-
 # --- unsubscribe ---------------------------------------------------------------------------
 def unsubscribe_token(user_id: int, family: str) -> str:
     """A signed, non-expiring token naming a user and a family (a link in a year-old
