@@ -175,7 +175,10 @@ class _Renderer:
                 f"{reverse('notification_preferences')}",
                 "unsubscribe_url": _UNSUB_SLOT if unsubscribable else "",
             }
-            self.cache[cache_key] = (self.text.render(context), self.html.render(context))
+            self.cache[cache_key] = (
+                self.text.render(context).strip() + "\n",
+                self.html.render(context),
+            )
         return self.cache[cache_key]
 
 

@@ -7,11 +7,13 @@ IMAP adapter against a stub of imap-tools' MailBox."""
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from core.attachments import attachments_of
 from core.models import Comment, OutboxMessage
@@ -182,6 +184,36 @@ def test_each_mail_is_processed_once_however_often_it_is_fetched(
     drop(mail_settings, "new_outlook.eml")
     report = fetch(django_capture_on_commit_callbacks)
     assert (report.processed, report.already) == (0, 1)
+    assert Incident.objects.count() == 1 and InboundMail.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_fetches_of_one_mail_at_once_make_one_incident(org, mail_settings) -> None:  # type: ignore[no-untyped-def]
+    """Two workers read the same mail at the same moment: the second waits on the first's
+    uncommitted InboundMail row, then finds it (no second incident, no error)."""
+    raw = (FIXTURES / "new_outlook.eml").read_bytes()
+    [config] = receive.mailboxes()
+    start = threading.Barrier(2)
+    fresh: list[bool] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            start.wait()
+            fresh.append(receive.mail_receive(mailbox=config, raw=raw)[1])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert sorted(fresh) == [False, True]
     assert Incident.objects.count() == 1 and InboundMail.objects.count() == 1
 
 
