@@ -435,3 +435,24 @@ def test_the_imap_adapter_uses_an_oauth2_token_and_a_done_folder(
         ("logout",),
     ]
     assert InboundMail.objects.get().outcome == Outcome.IGNORED
+
+
+def test_the_admin_lists_every_mail_with_its_record(
+    org, mail_settings, client, django_capture_on_commit_callbacks, django_assert_max_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import UserFactory
+
+    drop(mail_settings, "new_outlook.eml")
+    drop(mail_settings, "bounce.eml")
+    drop(mail_settings, "unknown_sender.eml")
+    fetch(django_capture_on_commit_callbacks)
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    with django_assert_max_num_queries(12):
+        page = client.get("/admin/integrations/inboundmail/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "INC-" in text and "mailer-daemon@mx.tandem.test" in text
+    row = InboundMail.objects.get(outcome=Outcome.REJECTED)
+    assert client.get(f"/admin/integrations/inboundmail/{row.pk}/change/").status_code == 200
+    assert client.get("/admin/integrations/inboundmail/add/").status_code == 403
