@@ -180,3 +180,44 @@ def test_the_batch_paths_build_the_same_mail(org) -> None:  # type: ignore[no-un
     assert breach.payload["text"].startswith(mailout.REPLY_MARKER)
     assert "List-Unsubscribe" in breach.payload["headers"]
     assert breach.payload["message_id"] != watched.payload["message_id"]
+
+
+def test_email_url_sets_the_smtp_settings() -> None:
+    """Production sending from one variable (``EMAIL_URL``), read when settings load."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, "
+        "s.EMAIL_HOST_PASSWORD, s.EMAIL_USE_TLS, s.MAIL_DOMAIN, s.MAIL_SUPPORT_ADDRESS)"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "EMAIL_URL": "smtp+tls://mailer:p%40ss@smtp.example.test:587",
+        "DEFAULT_FROM_EMAIL": "Tandem <tandem@desk.example.test>",
+    }
+    env.pop("MAIL_DOMAIN", None)
+    env.pop("MAIL_SUPPORT_ADDRESS", None)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "smtp.example.test",
+        "587",
+        "mailer",
+        "p@ss",
+        "True",
+        "desk.example.test",
+        "support@desk.example.test",
+    ]
