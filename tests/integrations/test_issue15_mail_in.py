@@ -456,3 +456,14 @@ def test_the_admin_lists_every_mail_with_its_record(
     row = InboundMail.objects.get(outcome=Outcome.REJECTED)
     assert client.get(f"/admin/integrations/inboundmail/{row.pk}/change/").status_code == 200
     assert client.get("/admin/integrations/inboundmail/add/").status_code == 403
+
+
+def test_beat_runs_the_fetch_task(org, settings, mail_settings) -> None:  # type: ignore[no-untyped-def]
+    from config.celery import app
+    from integrations.tasks import mail_fetch
+
+    entry = settings.CELERY_BEAT_SCHEDULE["mail-fetch"]
+    assert entry["task"] in app.tasks and entry["schedule"] == settings.MAIL_FETCH_SECONDS
+    drop(mail_settings, "new_outlook.eml")
+    assert mail_fetch.delay().get() == 1
+    assert Incident.objects.count() == 1
