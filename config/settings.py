@@ -607,3 +607,46 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# === Issue 15: e-mail in and out (core.mailout, integrations.mail) =========================
+# Production sending: EMAIL_URL (smtp://user:pass@host:587/?tls=True, smtps://… for SSL)
+# sets the SMTP backend and its EMAIL_* values at once; EMAIL_HOST & co. above work too.
+# django-anymail is optional, not a dependency: install it, set EMAIL_BACKEND to its
+# backend (e.g. anymail.backends.postmark.EmailBackend) and ANYMAIL to its JSON settings.
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=globals().get("EMAIL_USE_SSL", False))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+if env.str("ANYMAIL", default=""):
+    ANYMAIL = env.json("ANYMAIL")
+# The domain of the Message-IDs Tandem mints (threading, loop detection), and the
+# support mailbox replies go to (Reply-To of ticket notices; empty: no replies by mail).
+_from_domain = DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >") or "localhost"
+MAIL_DOMAIN = env.str("MAIL_DOMAIN", default=_from_domain)
+MAIL_SUPPORT_ADDRESS = env.str("MAIL_SUPPORT_ADDRESS", default=f"support@{MAIL_DOMAIN}")
+# Mailboxes read by `manage.py mail_fetch` and the beat task: a JSON list of objects, each
+# {"name", "maildir": path} or {"name", "imap_host", "imap_port"?, "imap_user",
+# "imap_password_env" | "imap_oauth2_token_env", "imap_folder"?, "imap_done_folder"?},
+# with "makes": "incident" | "request", optional "service" (name) and "request_alias"
+# (mail addressed to it makes a service request). Secrets are named by environment variable.
+MAIL_MAILBOXES = env.json(
+    "MAIL_MAILBOXES",
+    default=[{"name": "support", "maildir": str(DATA_DIR / "mail" / "support")}],
+)
+MAIL_FETCH_SECONDS = env.float("MAIL_FETCH_SECONDS", default=60.0)
+MAIL_FETCH_LIMIT = env.int("MAIL_FETCH_LIMIT", default=200)  # mails per mailbox per run
+# A mail from an address no active user has: "reject" (a polite reply) or "create" (a
+# requester account with no usable password; they sign in by a password reset or SSO).
+MAIL_UNKNOWN_SENDER = env.str("MAIL_UNKNOWN_SENDER", default="reject")
+if MAIL_UNKNOWN_SENDER not in {"reject", "create"}:
+    raise ImproperlyConfigured("MAIL_UNKNOWN_SENDER is 'reject' or 'create'.")
+# The service of an incident made from mail when its mailbox names none (blank: the first
+# active service by name), and the catalogue item a mail to a request alias orders.
+MAIL_DEFAULT_SERVICE = env.str("MAIL_DEFAULT_SERVICE", default="")
+MAIL_REQUEST_ITEM = env.str("MAIL_REQUEST_ITEM", default="")
+MAIL_MAX_BYTES = env.int("MAIL_MAX_BYTES", default=25 * 1024 * 1024)
+CELERY_BEAT_SCHEDULE["mail-fetch"] = {
+    "task": "integrations.tasks.mail_fetch",
+    "schedule": MAIL_FETCH_SECONDS,
+}
+# === end of issue 15's e-mail block ======================================================

@@ -84,6 +84,11 @@ urlpatterns = [
         notification_views.notification_preferences,
         name="notification_preferences",
     ),
+    path(
+        "notifications/unsubscribe/<str:token>/",
+        notification_views.mail_unsubscribe,
+        name="mail_unsubscribe",
+    ),
     path("profile/tokens/", token_views.token_list, name="profile_tokens"),
     path(
         "profile/tokens/<int:pk>/revoke/",

@@ -1090,6 +1090,14 @@ rule(
     ["notification_preferences_partial_update", "notification_preferences_update"],
 )
 rule("notification", "unread count", ALL, "", ["notifications_unread_count_retrieve"])
+# --- issue 15: e-mail out ---------------------------------------------------
+rule(
+    "notification",
+    "unsubscribe by an e-mail's link",
+    ALL,
+    "the person the signed link names, without sign-in (RFC 8058 one-click); one family "
+    "of their own e-mail off; not on their own tickets' or approvals' notices",
+)
 
 # --- user -------------------------------------------------------------------
 rule("user", "view", STAFF, "", ["users_retrieve"])

@@ -8,6 +8,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KT
 
 from core.roles import PROCESS_ROLES, Role
 
@@ -249,6 +250,13 @@ class OutboxMessage(models.Model):
                 fields=["order_key", "id"],
                 name="outbox_pending_order_idx",
                 condition=Q(status="pending") & ~Q(order_key=""),
+            ),
+            # "did Tandem send this Message-ID, about which record?" (a reply fetched from
+            # the support mailbox, a loop): ``core.mailout`` stores it in the payload
+            models.Index(
+                KT("payload__message_id"),
+                name="outbox_email_message_id_idx",
+                condition=Q(channel="email"),
             ),
         ]
 

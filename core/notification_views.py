@@ -8,7 +8,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
 from core import notifications
 from core.exceptions import DomainError
@@ -63,3 +64,24 @@ def notification_preferences(request: HttpRequest) -> HttpResponse:
         saved = True
     context = {"preferences": notifications.preferences_for(request.user), "saved": saved}
     return render(request, "core/notification_preferences.html", context)
+
+
+@csrf_exempt  # the signed token is the credential; mail providers POST without a session
+@require_http_methods(["GET", "POST"])
+def mail_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """The link of an e-mail's ``List-Unsubscribe`` header and footer. A GET asks (link
+    scanners follow links); a POST — the button, or a mail client's RFC 8058 one-click
+    ``List-Unsubscribe=One-Click`` — turns that family's e-mail off, without sign-in."""
+    try:
+        if request.method == "POST":
+            user, family = notifications.preferences_unsubscribe(token=token)
+        else:
+            user, family = notifications.unsubscribe_preview(token=token)
+    except DomainError as exc:
+        return render_domain_error(request, exc)
+    context = {
+        "done": request.method == "POST",
+        "family_label": notifications.F(family).label,
+        "address": user.email,
+    }
+    return render(request, "core/mail_unsubscribe.html", context)

@@ -59,6 +59,7 @@ class Plan:
     family: str
     users_at: dict[str, list[int]] = field(default_factory=dict)
     quiet: set[str] = field(default_factory=set)  # every user at it turned this e-mail off
+    own: set[str] = field(default_factory=set)  # a person's own address (not a team's list)
 
     def emails(self, address: str) -> bool:
         return address not in self.quiet
@@ -81,6 +82,7 @@ def plan_for(event: str, addresses: Sequence[str]) -> Plan:
         plan.users_at.setdefault(email, []).append(pk)
         wants.setdefault(email, []).append(not quiet)
     plan.quiet = {a for a, w in wants.items() if not any(w)}
+    plan.own = set(wants)
     unknown = [a for a in addresses if a not in plan.users_at]
     if unknown:
         members = User.objects.filter(tandem_teams__email__in=unknown, is_active=True)
@@ -202,3 +204,46 @@ def preferences_set(*, user: Any, email: dict[str, bool]) -> list[tuple[str, str
                 user=user, family=family, defaults={"email": bool(on)}
             )
     return preferences_for(user)
+
+
+def preferences_unsubscribe(*, token: str) -> tuple[Any, str]:
+    """Turn one family's e-mail off for the user a signed unsubscribe link names
+    (``core.mailout.unsubscribe_token``), without sign-in (RFC 8058 one-click). Again is
+    harmless. 400 for a link that was changed or cut short, 404 for a user who is gone.
+    Returns ``(user, family)``."""
+    from django.core import signing
+
+    from core import mailout
+
+    try:
+        user_id, family = mailout.unsubscribe_read(token)
+    except (signing.BadSignature, ValueError) as exc:
+        raise ValidationFailed(
+            "This unsubscribe link is not valid: it may have been cut short or changed. "
+            "Open it exactly as it is in the e-mail, or sign in and change your "
+            "notification settings."
+        ) from exc
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise NotFound("Nobody is subscribed with this link any more.")
+    preferences_set(user=user, email={family: False})
+    return user, family
+
+
+def unsubscribe_preview(*, token: str) -> tuple[Any, str]:
+    """What ``preferences_unsubscribe`` would do, for the confirmation page (a GET only
+    shows it: a mail scanner that follows links unsubscribes nobody)."""
+    from django.core import signing
+
+    from core import mailout
+
+    try:
+        user_id, family = mailout.unsubscribe_read(token)
+    except (signing.BadSignature, ValueError) as exc:
+        raise ValidationFailed(
+            "This unsubscribe link is not valid: it may have been cut short or changed."
+        ) from exc
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise NotFound("Nobody is subscribed with this link any more.")
+    return user, family

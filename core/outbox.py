@@ -114,11 +114,12 @@ def backoff(attempts: int, *, retry_after: float | None = None) -> timedelta:
 
 def send_email(message: OutboxMessage) -> None:
     """The e-mail channel: plain text, with the HTML part and headers (threading,
-    List-Unsubscribe, Auto-Submitted) the payload carries."""
+    List-Unsubscribe, Auto-Submitted) the payload carries. The plain-text part is the
+    rendered ``payload["text"]`` (``core.mailout``) when there is one, else the body."""
     payload = message.payload or {}
     email = EmailMultiAlternatives(
         subject=message.subject,
-        body=message.body,
+        body=payload.get("text") or message.body,
         from_email=payload.get("from") or settings.DEFAULT_FROM_EMAIL,
         to=message.recipients,
         headers=payload.get("headers") or {},

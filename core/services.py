@@ -294,15 +294,18 @@ def outbox_email(
     subject: str,
     body: str,
     target: models.Model | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> OutboxMessage | None:
     """Queue an email to be sent after the surrounding transaction commits, and the in-app
     notification of each user it reaches (``core.notifications``): an address whose people
     all turned this family's e-mail off is left out of the e-mail, never out of the app.
+    The e-mail's parts, threading and unsubscribe headers come from ``core.mailout``;
+    ``headers`` adds to them (an auto-reply's ``Auto-Submitted: auto-replied``).
 
     Nothing is queued when no recipient has an address, or inside ``outbox_suppressed()``.
     Returns the outbox row, or None when nobody is e-mailed.
     """
-    from core import notifications  # it reads the outbox model this module writes
+    from core import mailout, notifications  # they read the models this module writes
 
     to = sorted({r for r in recipients if r})
     if not to or _outbox_suppressed.get():
@@ -311,15 +314,24 @@ def outbox_email(
     mailed = [r for r in to if plan.emails(r)]
     message = None
     if mailed:
+        [(wire_subject, payload)] = mailout.email_payloads(
+            event=event,
+            items=[(mailed, subject, body)],
+            target=target,
+            plan=plan,
+        )
+        if headers:
+            payload["headers"].update(headers)
         message = OutboxMessage.objects.create(
             channel=OutboxMessage.Channel.EMAIL,
             event=event,
             recipients=mailed,
-            subject=subject[:255],
+            subject=wire_subject,
             body=body,
             available_at=timezone.now(),
             content_type=ContentType.objects.get_for_model(target) if target is not None else None,
             object_id=target.pk if target is not None else None,
+            payload=payload,
         )
         transaction.on_commit(lambda: _dispatch_outbox(message.pk))
     notifications.write(
@@ -344,7 +356,7 @@ def outbox_emails(
     body)``), in one INSERT: what ``outbox_email`` does for one, for a record's watchers,
     with the same in-app notifications and preferences (appended to ``written`` when
     given). Nothing inside ``outbox_suppressed()``; addresses left blank are skipped."""
-    from core import notifications
+    from core import mailout, notifications
 
     if _outbox_suppressed.get():
         return []
@@ -354,19 +366,26 @@ def outbox_emails(
     plan = notifications.plan_for(event, sorted({to for to, _, _ in wanted}))
     now = timezone.now()
     ct = ContentType.objects.get_for_model(target)
+    mailed = [(to, subject, body) for to, subject, body in wanted if plan.emails(to)]
+    wire = mailout.email_payloads(
+        event=event,
+        items=[([to], subject, body) for to, subject, body in mailed],
+        target=target,
+        plan=plan,
+    )
     rows = [
         OutboxMessage(
             channel=OutboxMessage.Channel.EMAIL,
             event=event,
             recipients=[to],
-            subject=subject[:255],
+            subject=wire_subject,
             body=body,
             available_at=now,
             content_type=ct,
             object_id=target.pk,
+            payload=payload,
         )
-        for to, subject, body in wanted
-        if plan.emails(to)
+        for (to, _, body), (wire_subject, payload) in zip(mailed, wire, strict=True)
     ]
     created = OutboxMessage.objects.bulk_create(rows) if rows else []
     if any(m.pk is None for m in created):  # PostgreSQL and SQLite 3.35+ return them
@@ -565,7 +584,7 @@ def outbox_email_many(*, emails: list[OutboxEmail]) -> list[OutboxMessage | None
     preferences, with one query per event to resolve the addresses, one INSERT of outbox
     rows and one of notifications. Returns each e-mail's outbox row (None when nobody is
     e-mailed), in the order given."""
-    from core import notifications  # it reads the outbox model this module writes
+    from core import mailout, notifications  # they read the models this module writes
     from core.models import Notification
 
     if _outbox_suppressed.get():
@@ -579,17 +598,26 @@ def outbox_email_many(*, emails: list[OutboxEmail]) -> list[OutboxMessage | None
             addresses.setdefault(email.event, set()).update(to)
     plans = {event: notifications.plan_for(event, sorted(a)) for event, a in addresses.items()}
     now = timezone.now()
+    renderer = mailout.renderer()
     pending: list[tuple[OutboxEmail, list[str], OutboxMessage | None]] = []
     for email, to in zip(emails, tos, strict=True):
         message = None
         mailed = [r for r in to if plans[email.event].emails(r)] if to else []
         if mailed:
             target = email.target
+            [(wire_subject, payload)] = mailout.email_payloads(
+                event=email.event,
+                items=[(mailed, email.subject, email.body)],
+                target=target,
+                plan=plans[email.event],
+                renderer=renderer,
+            )
             message = OutboxMessage(
                 channel=OutboxMessage.Channel.EMAIL,
                 event=email.event,
                 recipients=mailed,
-                subject=email.subject[:255],
+                subject=wire_subject,
+                payload=payload,
                 body=email.body,
                 available_at=now,
                 content_type=ContentType.objects.get_for_model(target)

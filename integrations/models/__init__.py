@@ -1,2 +1,4 @@
 """The integrations' records: webhook subscriptions, connectors, mailboxes and what they
 delivered or received. Each family in its own module, imported here."""
+
+from integrations.models.mail import InboundMail  # noqa: E402,F401

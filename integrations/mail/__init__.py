@@ -1,0 +1,2 @@
+"""E-mail in: mailboxes (``sources``), reading a mail (``message``) and turning it into
+tickets and comments (``receive``)."""
