@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
-        ('core', '0014_outbox_email_message_id_index'),
+        ('core', '0015_outbox_email_message_id_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
