@@ -6,7 +6,9 @@ from ``templates/email/``), its threading headers and its unsubscribe link.
 the content the caller wrote (the in-app notification shows it), and ``payload`` carries
 what ``core.outbox.send_email`` puts on the wire:
 
-- ``text`` / ``html``: the two parts, both from the one layout: a reply-above-this-line
+- ``notice``: what the two parts are rendered from when the mail is sent
+  (``message_parts``; the action's transaction pays for no template), both from the one
+  layout: a reply-above-this-line
   marker on notices one may answer by e-mail (incidents and service requests, which the
   support mailbox turns into comments), the content, a link to the record, and a footer
   saying why the person got it, with an unsubscribe link for non-essential families.
@@ -138,48 +140,44 @@ def subject_with_key(subject: str, target: models.Model | None) -> str:
     return subject if key in subject else f"{key} {subject}"
 
 
-_UNSUB_SLOT = "\x00unsubscribe\x00"
+def render_parts(
+    *,
+    subject: str,
+    body: str,
+    family: str,
+    link: str,
+    key: str,
+    replyable: bool,
+    unsubscribe_url: str,
+) -> tuple[str, str]:
+    """The plain-text and HTML parts of a notice, from ``templates/email/notice.*``."""
+    context = {
+        "subject": subject,
+        "body": body,
+        "link": link,
+        "key": key,
+        "marker": REPLY_MARKER if replyable else "",
+        "why": _WHY.get(family, "you take part in this record"),
+        "family_label": F(family).label if family in F.values else family,
+        "preferences_url": f"{settings.TANDEM_BASE_URL}{reverse('notification_preferences')}",
+        "unsubscribe_url": unsubscribe_url,
+    }
+    return (
+        get_template("email/notice.txt").render(context).strip() + "\n",
+        get_template("email/notice.html").render(context),
+    )
 
 
-class _Renderer:
-    """Renders each distinct notice once per batch (a watcher notice to thirty people is
-    one render), then fills each recipient's unsubscribe link in."""
-
-    def __init__(self) -> None:
-        self.text = get_template("email/notice.txt")
-        self.html = get_template("email/notice.html")
-        self.cache: dict[tuple[Any, ...], tuple[str, str]] = {}
-
-    def parts(
-        self,
-        *,
-        subject: str,
-        body: str,
-        family: str,
-        link: str,
-        key: str,
-        replyable: bool,
-        unsubscribable: bool,
-    ) -> tuple[str, str]:
-        cache_key = (subject, body, family, link, replyable, unsubscribable)
-        if cache_key not in self.cache:
-            context = {
-                "subject": subject,
-                "body": body,
-                "link": link,
-                "key": key,
-                "marker": REPLY_MARKER if replyable else "",
-                "why": _WHY.get(family, "you take part in this record"),
-                "family_label": F(family).label if family in F.values else family,
-                "preferences_url": f"{settings.TANDEM_BASE_URL}"
-                f"{reverse('notification_preferences')}",
-                "unsubscribe_url": _UNSUB_SLOT if unsubscribable else "",
-            }
-            self.cache[cache_key] = (
-                self.text.render(context).strip() + "\n",
-                self.html.render(context),
-            )
-        return self.cache[cache_key]
+def message_parts(message: Any) -> tuple[str, str]:
+    """An outbox e-mail's two parts, rendered when it is sent (``core.outbox.send_email``),
+    not when it is written: the action's transaction (the SLA sweep's thousand notices)
+    pays for a few facts in ``payload["notice"]``, not for two templates each. A message
+    written with its own ``text``/``html`` (or none: before issue 15) is sent as written."""
+    payload = message.payload or {}
+    notice = payload.get("notice")
+    if notice is None:
+        return payload.get("text") or message.body, payload.get("html") or ""
+    return render_parts(subject=message.subject, body=message.body, **notice)
 
 
 def email_payloads(
@@ -188,34 +186,24 @@ def email_payloads(
     items: Sequence[tuple[list[str], str, str]],
     target: models.Model | None,
     plan: Plan,
-    renderer: _Renderer | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """For each e-mail ``(recipients, subject, body)`` of one event about ``target``: the
-    subject to store (with the record's key) and the payload (``text``, ``html``,
-    ``message_id``, ``thread``, ``headers``, ``reply_to``). ``plan`` (``core.notifications``)
-    says whose own address each is: a mail to exactly one person of a non-essential
-    family carries their unsubscribe link (a team's list is nobody's preference)."""
-    renderer = renderer or _Renderer()
+    subject to store (with the record's key) and the payload (``message_id``, ``thread``,
+    ``headers``, ``reply_to``, and ``notice``: what ``message_parts`` renders the two
+    parts from when the mail is sent). ``plan`` (``core.notifications``) says whose own
+    address each is: a mail to exactly one person of a non-essential family carries
+    their unsubscribe link (a team's list is nobody's preference)."""
     family = plan.family
     kind, key, link, root = _record_facts(target)
     replyable = kind in REPLYABLE_KINDS and bool(settings.MAIL_SUPPORT_ADDRESS)
     essential = family in ESSENTIAL_FAMILIES
     out = []
-    for recipients, subject, body in items:
+    for recipients, subject, _body in items:
         subject = subject_with_key(subject, target)
         person = None
         if not essential and len(recipients) == 1 and recipients[0] in plan.own:
             reached = plan.users_at.get(recipients[0], [])
             person = reached[0] if len(reached) == 1 else None
-        text, html = renderer.parts(
-            subject=subject,
-            body=body,
-            family=family,
-            link=link,
-            key=key,
-            replyable=replyable,
-            unsubscribable=person is not None,
-        )
         message_id = new_message_id(key)
         headers = {
             "Message-ID": message_id,
@@ -226,14 +214,19 @@ def email_payloads(
         if root:
             headers["In-Reply-To"] = root
             headers["References"] = root
+        url = ""
         if person is not None:
             url = unsubscribe_url(person, family)
-            text, html = text.replace(_UNSUB_SLOT, url), html.replace(_UNSUB_SLOT, url)
             headers["List-Unsubscribe"] = f"<{url}>"
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         payload: dict[str, Any] = {
-            "text": text,
-            "html": html,
+            "notice": {
+                "family": family,
+                "link": link,
+                "key": key,
+                "replyable": replyable,
+                "unsubscribe_url": url,
+            },
             "message_id": message_id,
             "headers": headers,
         }
@@ -243,7 +236,3 @@ def email_payloads(
             payload["reply_to"] = [settings.MAIL_SUPPORT_ADDRESS]
         out.append((subject[:255], payload))
     return out
-
-
-def renderer() -> _Renderer:
-    return _Renderer()

@@ -114,19 +114,22 @@ def backoff(attempts: int, *, retry_after: float | None = None) -> timedelta:
 
 def send_email(message: OutboxMessage) -> None:
     """The e-mail channel: plain text, with the HTML part and headers (threading,
-    List-Unsubscribe, Auto-Submitted) the payload carries. The plain-text part is the
-    rendered ``payload["text"]`` (``core.mailout``) when there is one, else the body."""
+    List-Unsubscribe, Auto-Submitted) the payload carries; both parts are rendered now
+    (``core.mailout.message_parts``)."""
+    from core.mailout import message_parts  # it reads the templates, at send time
+
     payload = message.payload or {}
+    text, html = message_parts(message)
     email = EmailMultiAlternatives(
         subject=message.subject,
-        body=payload.get("text") or message.body,
+        body=text,
         from_email=payload.get("from") or settings.DEFAULT_FROM_EMAIL,
         to=message.recipients,
         headers=payload.get("headers") or {},
         reply_to=payload.get("reply_to") or None,
     )
-    if payload.get("html"):
-        email.attach_alternative(payload["html"], "text/html")
+    if html:
+        email.attach_alternative(html, "text/html")
     email.send(fail_silently=False)
 
 

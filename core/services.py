@@ -598,7 +598,6 @@ def outbox_email_many(*, emails: list[OutboxEmail]) -> list[OutboxMessage | None
             addresses.setdefault(email.event, set()).update(to)
     plans = {event: notifications.plan_for(event, sorted(a)) for event, a in addresses.items()}
     now = timezone.now()
-    renderer = mailout.renderer()
     pending: list[tuple[OutboxEmail, list[str], OutboxMessage | None]] = []
     for email, to in zip(emails, tos, strict=True):
         message = None
@@ -610,7 +609,6 @@ def outbox_email_many(*, emails: list[OutboxEmail]) -> list[OutboxMessage | None
                 items=[(mailed, email.subject, email.body)],
                 target=target,
                 plan=plans[email.event],
-                renderer=renderer,
             )
             message = OutboxMessage(
                 channel=OutboxMessage.Channel.EMAIL,

@@ -37,7 +37,9 @@ from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, models, transaction
+from django.db.models import Value
 from django.db.models.fields.json import KT
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from mailparser_reply import EmailReplyParser
 
@@ -91,8 +93,12 @@ def ticket_replied_to(mail: Mail) -> Any:
                 return found
             continue
         sent = (
-            OutboxMessage.objects.annotate(mid=KT("payload__message_id"))
-            .filter(channel=OutboxMessage.Channel.EMAIL, mid=message_id)
+            # a plain = on the key's text, as the index is written: the JSON field's own
+            # exact lookup would read the id as JSON on SQLite (the embedded default)
+            OutboxMessage.objects.filter(
+                Exact(KT("payload__message_id"), Value(message_id)),
+                channel=OutboxMessage.Channel.EMAIL,
+            )
             .values_list("content_type__model", "object_id")
             .first()
         )

@@ -15,6 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from core import mailout
 from core.attachments import attachments_of
 from core.models import Comment, OutboxMessage
 from integrations.mail import receive
@@ -116,7 +117,7 @@ def test_a_mail_becomes_an_incident_its_notice_reply_a_comment_and_an_auto_reply
         IN_REPLY_TO=message_id,
         REFERENCES=f"{notice.payload['thread']} {message_id}",
         SUBJECT=notice.subject,
-        MARKER=notice.payload["text"].splitlines()[0],
+        MARKER=mailout.message_parts(notice)[0].splitlines()[0],
     )
     drop(maildir, "autoreply_outlook.eml.tmpl", IN_REPLY_TO=message_id, SUBJECT=notice.subject)
     report = fetch(django_capture_on_commit_callbacks)
