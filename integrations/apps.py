@@ -12,4 +12,25 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
-        pass
+        self._ready_webhooks()
+
+    def _ready_webhooks(self) -> None:
+        """Outbound webhooks: deliveries written from the shared write paths' events, sent
+        through the outbox's "webhook" channel (integrations.services.webhooks)."""
+        from core import events, refcache
+        from core.models import OutboxMessage
+        from core.outbox import register_channel
+        from integrations.models import WebhookSubscription
+        from integrations.services import webhooks
+
+        register_channel(
+            OutboxMessage.Channel.WEBHOOK,
+            send=webhooks.webhook_send,
+            max_attempts=webhooks.webhook_max_attempts,
+            after=webhooks.webhook_after,
+        )
+        events.subscribe(events.RECORD_AUDITED, webhooks.on_record_audited)
+        events.subscribe(events.RECORD_COMMENTED, webhooks.on_record_commented)
+        events.subscribe(events.AUDIT_ROWS_WRITTEN, webhooks.on_audit_rows_written)
+        events.subscribe(events.RELEASE_GATE_EVALUATED, webhooks.on_release_gate_evaluated)
+        refcache.watch(WebhookSubscription)
