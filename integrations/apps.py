@@ -21,16 +21,16 @@ class IntegrationsConfig(AppConfig):
         from core.models import OutboxMessage
         from core.outbox import register_channel
         from integrations.models import WebhookSubscription
-        from integrations.services import webhooks
+        from integrations.services import webhook_channel, webhook_events
 
         register_channel(
             OutboxMessage.Channel.WEBHOOK,
-            send=webhooks.webhook_send,
-            max_attempts=webhooks.webhook_max_attempts,
-            after=webhooks.webhook_after,
+            send=webhook_channel.webhook_send,
+            max_attempts=webhook_channel.webhook_max_attempts,
+            after=webhook_channel.webhook_after,
         )
-        events.subscribe(events.RECORD_AUDITED, webhooks.on_record_audited)
-        events.subscribe(events.RECORD_COMMENTED, webhooks.on_record_commented)
-        events.subscribe(events.AUDIT_ROWS_WRITTEN, webhooks.on_audit_rows_written)
-        events.subscribe(events.RELEASE_GATE_EVALUATED, webhooks.on_release_gate_evaluated)
+        events.subscribe(events.RECORD_AUDITED, webhook_events.on_record_audited)
+        events.subscribe(events.RECORD_COMMENTED, webhook_events.on_record_commented)
+        events.subscribe(events.AUDIT_ROWS_WRITTEN, webhook_events.on_audit_rows_written)
+        events.subscribe(events.RELEASE_GATE_EVALUATED, webhook_events.on_release_gate_evaluated)
         refcache.watch(WebhookSubscription)

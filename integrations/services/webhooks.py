@@ -1,50 +1,36 @@
-"""Outbound webhooks: the subscriptions' write path, the deliveries written when records
-change, and the outbox's "webhook" channel that sends them.
+"""Outbound webhooks: the subscriptions' write path (create, change, rotate the secret,
+enable, disable, ping, redeliver). The deliveries written when records change are
+``webhook_events``'; the outbox channel that sends them is ``webhook_channel``.
 
-Deliveries are written in the action's transaction (``core.events`` handlers, registered
-in ``IntegrationsConfig.ready``): the record is rendered then, by its API serializer, as
-the subscription's owner reads it — what the owner may not read never leaves, and a
-record they may not open makes no delivery. The outbox sends after commit and retries;
-the body is signed at send time (Standard Webhooks), with the previous secret too while
-a rotation's overlap lasts.
+Each write is one transaction with one audit row on the subscription (never a secret in
+it); the secret is returned to the caller to show once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
-import logging
-import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.contenttypes.models import ContentType
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core import refcache
 from core.exceptions import ActionForbidden, IllegalTransition, NotFound, ValidationFailed
-from core.models import AuditEvent, Comment, Notification, OutboxMessage, Service
-from core.outbox import DeliveryFailed, DeliveryResult, outbox_requeue
-from core.services import _dispatch_outbox, audit_record, outbox_email, outbox_is_suppressed
-from core.visibility import parts_for
+from core.models import OutboxMessage, Service
+from core.outbox import outbox_requeue
+from core.services import audit_record
 from integrations import http
-from integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from integrations.models import WebhookDelivery, WebhookSubscription
 from integrations.permissions import can_allow_private_receivers, can_manage_webhooks
+from integrations.services import webhook_events
 from integrations.webhooks import catalogue, secrets
-from integrations.webhooks.records import RecordType, record_type_of, record_types, representation
 
-log = logging.getLogger(__name__)
-
-EXCERPT = 2000
 NAME_MAX = 120
 URL_MAX = 500
 
@@ -321,11 +307,13 @@ def subscription_disable(
         sub = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
         if not sub.is_active:
             return sub
-        _disable(sub, actor, reason or "Turned off.")
+        disable_locked(sub, actor, reason or "Turned off.")
     return sub
 
 
-def _disable(sub: WebhookSubscription, actor: Any, reason: str) -> None:
+def disable_locked(sub: WebhookSubscription, actor: Any, reason: str) -> None:
+    """Turn off a subscription the caller holds locked (by a person, or by Tandem when it
+    keeps failing: ``actor`` None), with its audit row."""
     sub.is_active, sub.disabled_at, sub.disabled_reason = False, timezone.now(), reason[:255]
     sub.save()
     audit_record(
@@ -345,7 +333,7 @@ def webhook_ping(*, subscription: WebhookSubscription, actor: Any) -> WebhookDel
         raise IllegalTransition("The subscription is disabled: enable it to send a ping.")
     now = timezone.now()
     with transaction.atomic():
-        return _write_delivery(
+        return webhook_events.write_delivery(
             subscription.pk,
             catalogue.PING,
             {
@@ -392,438 +380,6 @@ def webhook_redeliver(
                 comment=f"{count} dead deliver{'y' if count == 1 else 'ies'} sent again.",
             )
     return count
-
-
-# --- writing deliveries (in the action's transaction) ------------------------------------
-@dataclass(frozen=True)
-class ActiveSubscription:
-    """What the event handlers need of an active subscription (kept per process)."""
-
-    id: int
-    owner_id: int
-    event_types: frozenset[str]
-    service_ids: frozenset[int]
-    project_ids: frozenset[int]
-    priorities: frozenset[int]
-
-    def matches(self, rt: RecordType, record: Any) -> bool:
-        if self.service_ids and not (self.service_ids & rt.service_ids(record)):
-            return False
-        if self.project_ids and not (self.project_ids & rt.project_ids(record)):
-            return False
-        return not self.priorities or rt.priority(record) in self.priorities
-
-
-def _load_active() -> tuple[ActiveSubscription, ...]:
-    subs = WebhookSubscription.objects.filter(is_active=True).prefetch_related(
-        "services", "projects"
-    )
-    return tuple(
-        ActiveSubscription(
-            s.pk,
-            s.owner_id,
-            frozenset(s.event_types or []),
-            frozenset(x.pk for x in s.services.all()),
-            frozenset(x.pk for x in s.projects.all()),
-            frozenset(s.priorities or []),
-        )
-        for s in subs
-    )
-
-
-def active_subscriptions() -> tuple[ActiveSubscription, ...]:
-    """Kept per process (``core.refcache``): an action with no subscription pays nothing."""
-    return refcache.cached("integrations.webhook_subscriptions", _load_active)
-
-
-def _owners(ids: Iterable[int]) -> dict[int, Any]:
-    return get_user_model().objects.filter(pk__in=set(ids), is_active=True).in_bulk()
-
-
-def _person(user: Any) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    return {"id": user.pk, "username": user.username, "name": user.get_full_name() or user.username}
-
-
-def _envelope(event_type: str, at: datetime, data: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "type": event_type,
-            "timestamp": at.isoformat().replace("+00:00", "Z"),
-            "version": catalogue.PAYLOAD_VERSION,
-            "data": data,
-        },
-        cls=DjangoJSONEncoder,
-        separators=(",", ":"),
-    )
-
-
-def _write_delivery(
-    subscription_id: int,
-    event_type: str,
-    data: dict[str, Any],
-    *,
-    at: datetime,
-    record: models.Model | None,
-    label: str,
-) -> WebhookDelivery:
-    webhook_id = f"msg_{uuid.uuid4().hex}"
-    ct = ContentType.objects.get_for_model(record) if record is not None else None
-    order = f"webhook:{subscription_id}:" + (
-        f"{ct.pk}:{record.pk}" if record is not None else "ping"
-    )
-    message = OutboxMessage.objects.create(
-        channel=OutboxMessage.Channel.WEBHOOK,
-        event=event_type[:60],
-        recipients=[],
-        subject=f"{event_type} {label}"[:255],
-        body="",
-        available_at=timezone.now(),
-        content_type=ct,
-        object_id=record.pk if record is not None else None,
-        payload={
-            "subscription": subscription_id,
-            "webhook_id": webhook_id,
-            "body": _envelope(event_type, at, data),
-        },
-        order_key=order[:120],
-    )
-    delivery = WebhookDelivery.objects.create(
-        subscription_id=subscription_id,
-        message=message,
-        webhook_id=webhook_id,
-        event_type=event_type,
-        content_type=ct,
-        object_id=record.pk if record is not None else None,
-        record_label=label[:200],
-    )
-    transaction.on_commit(lambda: _dispatch_outbox(message.pk))
-    return delivery
-
-
-def _label(record: Any) -> str:
-    return str(getattr(record, "key", None) or record)
-
-
-def _deliver(
-    rt: RecordType,
-    record: Any,
-    wanted: list[tuple[ActiveSubscription, str]],
-    event_for: Any,
-    at: datetime,
-) -> None:
-    """For each (subscription, event type): render the record as its owner reads it and
-    write the delivery; ``event_for(owner, parts)`` is the event part, or None when the
-    owner may not read it."""
-    owners = _owners(s.owner_id for s, _ in wanted)
-    rendered: dict[int, dict[str, Any] | None] = {}
-    for sub, event_type in wanted:
-        owner = owners.get(sub.owner_id)
-        if owner is None:
-            continue
-        if owner.pk not in rendered:
-            rendered[owner.pk] = representation(rt, record, owner)
-        shown = rendered[owner.pk]
-        if shown is None:
-            continue  # the owner may not open the record
-        event = event_for(owner, parts_for(owner, record))
-        if event is None:
-            continue  # nor read this part of it
-        data = {"record_type": rt.name, "record": shown, "event": event}
-        _write_delivery(sub.id, event_type, data, at=at, record=record, label=_label(record))
-
-
-def _wanted(rt: RecordType, record: Any, types: list[str]) -> list[tuple[ActiveSubscription, str]]:
-    out = []
-    for sub in active_subscriptions():
-        for t in types:
-            if t in sub.event_types and sub.matches(rt, record):
-                out.append((sub, t))
-    return out
-
-
-def on_record_audited(*, event: AuditEvent, record: Any, changes: dict[str, Any]) -> None:
-    """``core.events.RECORD_AUDITED``: the event types of the audit row, to the active
-    subscriptions that asked for them and match the record."""
-    if not active_subscriptions() or outbox_is_suppressed():
-        return
-    rt = record_type_of(record)
-    if rt is None:
-        return
-    types = catalogue.types_of_audit(
-        rt.name,
-        action=event.action,
-        from_state=event.from_state,
-        to_state=event.to_state,
-        changes=event.changes,
-    )
-    wanted = _wanted(rt, record, types) if types else []
-    if not wanted:
-        return
-
-    def event_for(owner: Any, parts: Any) -> dict[str, Any] | None:
-        if not parts.shows_action(event.action):
-            return None
-        return {
-            "action": event.action,
-            "from_state": event.from_state,
-            "to_state": event.to_state,
-            "actor": _person(event.actor),
-            "changes": event.changes if parts.history_details else {},
-            "comment": event.comment if parts.history_details else "",
-            "audit_id": event.pk,
-        }
-
-    _deliver(rt, record, wanted, event_for, event.created_at)
-
-
-def on_record_commented(*, comment: Comment, record: Any) -> None:
-    """``core.events.RECORD_COMMENTED``: ``<type>.commented``; an internal note only to
-    owners who read internal notes, a public reply to those who read replies."""
-    if not active_subscriptions() or outbox_is_suppressed():
-        return
-    rt = record_type_of(record)
-    if rt is None:
-        return
-    wanted = _wanted(rt, record, [f"{rt.name}.commented"])
-    if not wanted:
-        return
-
-    def event_for(owner: Any, parts: Any) -> dict[str, Any] | None:
-        if not (parts.internal_notes if not comment.public else parts.public_replies):
-            return None
-        return {
-            "action": "commented",
-            "actor": _person(comment.author),
-            "comment": {
-                "id": comment.pk,
-                "body": comment.body,
-                "public": comment.public,
-                "created_at": comment.created_at,
-            },
-        }
-
-    _deliver(rt, record, wanted, event_for, comment.created_at)
-
-
-def on_audit_rows_written(*, rows: list[Any], ids: list[int]) -> None:
-    """``core.events.AUDIT_ROWS_WRITTEN`` (the SLA sweep's warnings and breaches, in
-    bulk): ``<type>.sla_warning`` / ``<type>.sla_breached`` to owners who read SLA events.
-    The cheap path first: nothing is read unless a subscription wants an SLA event."""
-    subs = active_subscriptions()
-    if not subs or outbox_is_suppressed():
-        return
-    if not any(t.endswith((".sla_warning", ".sla_breached")) for s in subs for t in s.event_types):
-        return
-    by_model: dict[int, list[tuple[Any, int]]] = {}
-    for row, audit_id in zip(rows, ids, strict=True):
-        if row.action in ("sla_warning", "sla_breached"):
-            by_model.setdefault(row.content_type_id, []).append((row, audit_id))
-    now = timezone.now()
-    known = record_types()
-    for ct_id, items in by_model.items():
-        model = ContentType.objects.get_for_id(ct_id).model_class()
-        rt = known.get(model) if model is not None else None  # type: ignore[call-overload]
-        if rt is None:
-            continue
-        records = rt.model._default_manager.in_bulk({r.object_id for r, _ in items})
-        for row, audit_id in items:
-            record = records.get(row.object_id)
-            if record is None:
-                continue
-            types = catalogue.types_of_audit(rt.name, action=row.action)
-            wanted = _wanted(rt, record, types)
-            if not wanted:
-                continue
-            changes = {k: list(v) for k, v in (row.changes or {}).items()}
-
-            def event_for(
-                owner: Any, parts: Any, row: Any = row, changes: Any = changes, pk: int = audit_id
-            ) -> dict[str, Any] | None:
-                if not parts.sla_events:
-                    return None
-                return {
-                    "action": row.action,
-                    "actor": None,
-                    "changes": changes,
-                    "comment": row.comment,
-                    "audit_id": pk,
-                }
-
-            _deliver(rt, record, wanted, event_for, now)
-
-
-def on_release_gate_evaluated(*, evaluation: Any, release: Any, actor: Any) -> None:
-    """``core.events.RELEASE_GATE_EVALUATED``: ``release.gate_evaluated`` with the checks."""
-    if not active_subscriptions() or outbox_is_suppressed():
-        return
-    rt = record_type_of(release)
-    if rt is None:
-        return
-    wanted = _wanted(rt, release, [catalogue.RELEASE_GATE_EVALUATED])
-    if not wanted:
-        return
-
-    def event_for(owner: Any, parts: Any) -> dict[str, Any] | None:
-        if not parts.history_details:
-            return None
-        return {
-            "action": "gate_evaluated",
-            "actor": _person(actor if actor and getattr(actor, "pk", None) else None),
-            "purpose": evaluation.purpose,
-            "allowed": evaluation.allowed,
-            "checks": evaluation.checks,
-        }
-
-    _deliver(rt, release, wanted, event_for, evaluation.evaluated_at or timezone.now())
-
-
-# --- the "webhook" channel (core.outbox) --------------------------------------------------
-def signing_secrets(sub: WebhookSubscription, now: datetime | None = None) -> list[str]:
-    """The current secret, and the previous one while the rotation's overlap lasts."""
-    now = now or timezone.now()
-    found = [secrets.decrypt(sub.secret_encrypted)]
-    if (
-        sub.previous_secret_encrypted
-        and sub.previous_secret_expires_at
-        and sub.previous_secret_expires_at > now
-    ):
-        found.append(secrets.decrypt(sub.previous_secret_encrypted))
-    return found
-
-
-def webhook_send(message: OutboxMessage) -> None:
-    """Sign and POST one delivery; every try is logged (``WebhookAttempt``). Raises
-    ``DeliveryFailed`` (from ``integrations.http``) for the outbox to retry or park."""
-    delivery = (
-        WebhookDelivery.objects.select_related("subscription").filter(message=message).first()
-    )
-    if delivery is None:
-        raise DeliveryFailed("The subscription of this delivery no longer exists.", permanent=True)
-    sub = delivery.subscription
-    message._webhook_max = sub.max_attempts  # type: ignore[attr-defined]
-    now = timezone.now()
-    body = (message.payload or {}).get("body", "")
-    attempt = WebhookAttempt(delivery=delivery, attempted_at=now, url=sub.url[:500])
-    message._webhook_attempt = attempt  # type: ignore[attr-defined]
-    attempt.request_body = body[:EXCERPT]
-    started = time.monotonic()
-    try:
-        if not sub.is_active:
-            raise DeliveryFailed("The subscription is disabled.", permanent=True)
-        try:
-            signing = signing_secrets(sub, now)
-        except secrets.SecretUnreadable as exc:
-            raise DeliveryFailed(str(exc), permanent=True) from exc
-        headers = {
-            "Content-Type": "application/json",
-            "webhook-id": delivery.webhook_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": secrets.signature(
-                signing, msg_id=delivery.webhook_id, timestamp=now, body=body
-            ),
-        }
-        attempt.request_headers = headers
-        answer = http.request(
-            "POST",
-            sub.url,
-            allow_private=sub.allow_private,
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            headers=headers,
-            data=body.encode(),
-        )
-    except DeliveryFailed as exc:
-        got = getattr(exc, "answer", None)
-        attempt.error = str(exc)[:EXCERPT]
-        if got is not None:
-            attempt.response_status = got.status
-            attempt.response_body = got.body[:EXCERPT]
-            attempt.duration_ms = got.elapsed_ms
-        else:
-            attempt.duration_ms = int((time.monotonic() - started) * 1000)
-        attempt.save()
-        raise
-    except Exception as exc:
-        attempt.error = f"{type(exc).__name__}: {exc}"[:EXCERPT]
-        attempt.duration_ms = int((time.monotonic() - started) * 1000)
-        attempt.save()
-        raise
-    attempt.ok = True
-    attempt.response_status = answer.status
-    attempt.response_body = answer.body[:EXCERPT]
-    attempt.duration_ms = answer.elapsed_ms
-    attempt.save()
-
-
-def webhook_max_attempts(message: OutboxMessage) -> int:
-    return getattr(message, "_webhook_max", None) or settings.WEBHOOK_MAX_ATTEMPTS
-
-
-def webhook_after(message: OutboxMessage, result: DeliveryResult) -> None:
-    """In the attempt's transaction: note on the attempt what comes next; a delivered one
-    resets the subscription's failure count, a dead one adds to it, and after
-    ``WEBHOOK_DISABLE_AFTER_DEAD`` dead deliveries in a row the subscription is disabled
-    and its owner told (e-mail and in-app)."""
-    attempt = getattr(message, "_webhook_attempt", None)
-    if attempt is not None and attempt.pk and not result.ok:
-        attempt.dead = result.dead
-        attempt.retry_at = result.retry_at  # type: ignore[assignment]
-        attempt.save(update_fields=["dead", "retry_at"])
-    sub_id = (message.payload or {}).get("subscription")
-    if sub_id is None:
-        return
-    if result.ok:
-        WebhookSubscription.objects.filter(pk=sub_id, consecutive_failures__gt=0).update(
-            consecutive_failures=0
-        )
-        return
-    if not result.dead:
-        return
-    sub = WebhookSubscription.objects.select_for_update().filter(pk=sub_id).first()
-    if sub is None or not sub.is_active:
-        return  # parked because it is off: not the receiver's failure
-    sub.consecutive_failures += 1
-    WebhookSubscription.objects.filter(pk=sub.pk).update(
-        consecutive_failures=sub.consecutive_failures
-    )
-    limit = settings.WEBHOOK_DISABLE_AFTER_DEAD
-    if limit and sub.consecutive_failures >= limit:
-        reason = (
-            f"Disabled after {sub.consecutive_failures} dead deliveries in a row "
-            f"(last error: {result.error[:150]})."
-        )
-        _disable(sub, None, reason)
-        _tell_owner_disabled(sub, reason)
-
-
-def _tell_owner_disabled(sub: WebhookSubscription, reason: str) -> None:
-    owner = sub.owner
-    base = getattr(settings, "TANDEM_BASE_URL", "").rstrip("/")
-    subject = f"Webhook “{sub.name}” was disabled"
-    body = (
-        f"{reason}\n\nThe receiver {sub.url} kept failing. Fix it, then enable the "
-        f"subscription and redeliver what died:\n{base}{sub.get_absolute_url()}"
-    )
-    if owner.email:
-        outbox_email(
-            event="webhook.disabled",
-            recipients=[owner.email],
-            subject=subject,
-            body=body,
-            target=sub,
-        )
-    else:  # nobody to e-mail: the in-app notification still tells them
-        Notification.objects.create(
-            user=owner,
-            event="webhook.disabled",
-            family="delivery",
-            subject=subject,
-            body=body,
-            url=sub.get_absolute_url(),
-            content_type=ContentType.objects.get_for_model(sub),
-            object_id=sub.pk,
-        )
 
 
 def subscription_get(pk: Any) -> WebhookSubscription:

@@ -20,6 +20,7 @@ from core.models import Notification, OutboxMessage
 from core.roles import Role
 from core.tasks import outbox_deliver_pending
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from integrations.services import webhook_channel, webhook_events
 from integrations.services import webhooks as hooks
 from itsm import services
 from tests.conftest import drive
@@ -91,7 +92,7 @@ def test_the_secret_is_stored_encrypted_and_never_in_the_audit_trail(org) -> Non
     sub, secret = subscribe(org.admin, "https://hooks.example.test/", ["incident.created"])
     assert secret.startswith("whsec_")
     assert secret not in sub.secret_encrypted
-    assert hooks.signing_secrets(sub) == [secret]
+    assert webhook_channel.signing_secrets(sub) == [secret]
     for row in AuditEvent.objects.all():
         assert secret not in json.dumps(row.changes) and secret not in row.comment
 
@@ -421,7 +422,7 @@ def test_nothing_is_written_without_a_subscription(org, django_assert_max_num_qu
     incident = services.incident_create(
         actor=org.requester, service=org.service, title="Quiet", impact="low", urgency="low"
     )
-    hooks.active_subscriptions()  # the per-process copy, read once
+    webhook_events.active_subscriptions()  # the per-process copy, read once
     with django_assert_max_num_queries(60):
         drive(incident, org, "in_progress")
     assert not OutboxMessage.objects.filter(channel="webhook").exists()
