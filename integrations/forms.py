@@ -55,7 +55,7 @@ class WebhookSubscriptionForm(forms.Form):
             services=list(d["services"]),
             projects=list(d["projects"]),
             priorities=[int(p) for p in d["priorities"]],
-            owner=d.get("owner") or (None if editing else None),
+            owner=d.get("owner"),  # empty: the actor on create, unchanged on edit
             allow_private=bool(d.get("allow_private")),
             max_attempts=d.get("max_attempts"),
         )
