@@ -51,6 +51,25 @@ def test_create_answers_the_secret_once_and_keeps_no_plain_copy(org) -> None:  #
     assert rotated.json()["previous_secret_expires_at"]
 
 
+def test_a_retried_create_replays_without_the_secret(
+    org, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    """core.idempotency keeps the first answer in plain JSON for a day: not the secret."""
+    from core.models import IdempotencyKey
+
+    api = api_as(org.admin)
+    headers = {"Idempotency-Key": "7f1d2c3e-hook"}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api.post("/api/v1/webhooks/", GOOD, format="json", headers=headers)
+    assert first.status_code == 201 and first.json()["secret"].startswith("whsec_")
+    kept = IdempotencyKey.objects.get(key="7f1d2c3e-hook")
+    assert "whsec_" not in str(kept.response_body)
+    again = api.post("/api/v1/webhooks/", GOOD, format="json", headers=headers)
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"] and "whsec_" not in again.content.decode()
+    assert WebhookSubscription.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
