@@ -179,8 +179,10 @@ def test_the_pages_are_for_administrators(org) -> None:  # type: ignore[no-untyp
         for url in ("/integrations/webhooks/", f"/integrations/webhooks/{sub.pk}/"):
             assert client.get(url).status_code == 403
         assert client.post(f"/integrations/webhooks/{sub.pk}/ping/").status_code == 403
+        assert 'data-nav="webhooks"' not in client.get("/knowledge/").content.decode()
     assert not OutboxMessage.objects.filter(channel="webhook").exists()
     admin = signed_in(org.admin)
+    assert 'data-nav="webhooks"' in admin.get("/knowledge/").content.decode()
     listing = admin.get("/integrations/webhooks/").content.decode()
     assert f'data-webhook="{sub.pk}"' in listing and 'data-action="new-webhook"' in listing
 
