@@ -32,10 +32,10 @@ class WebhookSubscriptionForm(forms.Form):
     priorities = forms.MultipleChoiceField(
         choices=PRIORITIES, required=False, widget=forms.CheckboxSelectMultiple
     )
-    owner = forms.ModelChoiceField(
-        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+    owner = forms.CharField(
         required=False,
-        help_text="Records are sent as this person reads them (empty: you).",
+        max_length=150,
+        help_text="The username of the person as whom records are sent (empty: you).",
     )
     allow_private = forms.BooleanField(
         required=False,
@@ -45,6 +45,16 @@ class WebhookSubscriptionForm(forms.Form):
     max_attempts = forms.IntegerField(
         required=False, min_value=1, max_value=50, help_text="Empty: the server's setting."
     )
+
+    def clean_owner(self) -> Any:
+        """A username, not a list of every user (the page's cost must not grow with them)."""
+        name = (self.cleaned_data.get("owner") or "").strip()
+        if not name:
+            return None
+        found = get_user_model().objects.filter(username=name, is_active=True).first()
+        if found is None:
+            raise forms.ValidationError(f"No active user {name}.")
+        return found
 
     def as_input(self, *, editing: bool) -> services.SubscriptionInput:
         d: dict[str, Any] = self.cleaned_data

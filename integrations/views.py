@@ -75,7 +75,9 @@ def _apply_errors(form: WebhookSubscriptionForm, exc: DomainError) -> None:
 @never_cache  # the answer to a create carries the secret
 @_page
 def webhook_create(request: HttpRequest) -> HttpResponse:
-    form = WebhookSubscriptionForm(request.POST or None, initial={"owner": request.user.pk})
+    form = WebhookSubscriptionForm(
+        request.POST or None, initial={"owner": request.user.get_username()}
+    )
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -105,7 +107,7 @@ def webhook_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "services": list(sub.services.all()),
         "projects": list(sub.projects.all()),
         "priorities": [str(p) for p in sub.priorities],
-        "owner": sub.owner_id,
+        "owner": sub.owner.get_username(),
         "allow_private": sub.allow_private,
         "max_attempts": sub.max_attempts,
     }

@@ -220,12 +220,14 @@ def test_create_on_the_page_shows_the_secret_once(org) -> None:  # type: ignore[
             "event_types": ["incident.created", "problem.known_error"],
             "priorities": ["1"],
             "services": [org.service.pk],
+            "owner": org.incident_manager.username,
         },
     )
     assert answer.status_code == 201
     sub = WebhookSubscription.objects.get(name="Page hook")
     assert sub.event_types == ["incident.created", "problem.known_error"]
     assert sub.priorities == [1] and list(sub.services.all()) == [org.service]
+    assert sub.owner == org.incident_manager
     shown = answer.content.decode()
     assert 'data-testid="webhook-secret"' in shown and "whsec_" in shown
     assert answer["Cache-Control"].startswith("no-store") or "no-store" in answer["Cache-Control"]
@@ -250,6 +252,16 @@ def test_bad_input_on_the_page_is_a_400(org) -> None:  # type: ignore[no-untyped
     assert answer.status_code == 400 and "private address" in answer.content.decode()
     answer = client.post("/integrations/webhooks/new/", {"name": "X", "url": "https://a.test/"})
     assert answer.status_code == 400
+    answer = client.post(
+        "/integrations/webhooks/new/",
+        {
+            "name": "X",
+            "url": "https://a.test/",
+            "event_types": ["incident.created"],
+            "owner": "nobody",
+        },
+    )
+    assert answer.status_code == 400 and "No active user nobody" in answer.content.decode()
     sub = make(org)
     assert client.post(f"/integrations/webhooks/{sub.pk}/redeliver/", {}).status_code == 400
     assert client.post("/integrations/webhooks/999999/ping/").status_code == 404
