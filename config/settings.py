@@ -650,3 +650,12 @@ CELERY_BEAT_SCHEDULE["mail-fetch"] = {
     "schedule": MAIL_FETCH_SECONDS,
 }
 # === end of issue 15's e-mail block ======================================================
+# --- Integrations: outbound webhooks (issue 15) ------------------------------------------
+# Tries of one delivery before it is parked as dead (a subscription may set its own).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+# Seconds to wait for a receiver's answer.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# After a rotation, the previous secret signs too (both signatures) for this long.
+WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
+# Dead deliveries in a row after which a subscription is disabled and its owner told (0: never).
+WEBHOOK_DISABLE_AFTER_DEAD = env.int("WEBHOOK_DISABLE_AFTER_DEAD", default=5)

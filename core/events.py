@@ -21,6 +21,9 @@ PROBLEM_RESOLVED = "itsm.problem_resolved"
 PROBLEM_REOPENED = "itsm.problem_reopened"
 RELEASE_LIVE = "projects.release_live"
 RELEASE_ROLLED_BACK = "projects.release_rolled_back"
+# The go-live gate was evaluated (projects.gate): evaluation=GateEvaluation, release, actor.
+# No audit row records it (the evaluation is its own record); webhooks carry it.
+RELEASE_GATE_EVALUATED = "projects.release_gate_evaluated"
 # The shared write paths' own events (core.services), for what reacts to any record's
 # history (integrations: webhooks, connector pushes). Published in the action's transaction.
 RECORD_AUDITED = "core.record_audited"  # event=AuditEvent, record=Model, changes=dict
@@ -38,6 +41,7 @@ KNOWN_EVENTS = frozenset(
         PROBLEM_REOPENED,
         RELEASE_LIVE,
         RELEASE_ROLLED_BACK,
+        RELEASE_GATE_EVALUATED,
     }
 )
 

@@ -1107,6 +1107,28 @@ rule("user", "see themselves", ALL, "", ["users_me_retrieve"])
 # --- API token --------------------------------------------------------------
 rule("API token", "create", ALL, "", ["auth_token_create"])
 
+# --- webhook subscription (issue 15: outbound webhooks) -------------------------------
+# Administrators only: a subscription sends records out of Tandem as its owner reads them,
+# and may be allowed to reach private networks (integrations.permissions).
+HOOK = "webhook subscription"
+rule(HOOK, "list", ADMIN, "", ["webhooks_list"])
+rule(HOOK, "view", ADMIN, "", ["webhooks_retrieve"])
+rule(
+    HOOK,
+    "create",
+    ADMIN,
+    "the signing secret is shown once; private receivers only if an Administrator allows",
+    ["webhooks_create"],
+)
+rule(HOOK, "update", ADMIN, "", ["webhooks_partial_update"])
+rule(HOOK, "delete", ADMIN, "", ["webhooks_destroy"])
+rule(HOOK, "list deliveries", ADMIN, "", ["webhooks_deliveries_list"])
+rule(HOOK, "redeliver", ADMIN, "dead deliveries of an enabled one", ["webhooks_redeliver_create"])
+rule(HOOK, "send a test ping", ADMIN, "an enabled one", ["webhooks_ping_create"])
+rule(HOOK, "rotate the secret", ADMIN, "", ["webhooks_rotate_secret_create"])
+rule(HOOK, "enable or disable", ADMIN, "the page's buttons; the API's update (is_active)")
+rule(HOOK, "read the payload schema", ALL, "documentation", ["webhooks_schema_retrieve"])
+
 
 # --- rendering --------------------------------------------------------------------------
 _SHORT = {

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from core import events
 from itsm.models import ChangeStatus, Incident
 from itsm.models.incident import OPEN_STATES
 from itsm.services.changes import freeze_windows_hit
@@ -170,11 +171,14 @@ def gate_evaluate(
     """Evaluate and keep the evaluation (inside the caller's transaction for go-live)."""
     checks = gate_checks(release, outside_window_reason=outside_window_reason)
     allowed = all(c.passed for c in checks)
-    GateEvaluation.objects.create(
+    evaluation = GateEvaluation.objects.create(
         release=release,
         actor=actor if actor and actor.pk else None,
         purpose=purpose,
         allowed=allowed,
         checks=[asdict(c) for c in checks],
+    )
+    events.publish(
+        events.RELEASE_GATE_EVALUATED, evaluation=evaluation, release=release, actor=actor
     )
     return allowed, checks

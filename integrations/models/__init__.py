@@ -2,3 +2,8 @@
 delivered or received. Each family in its own module, imported here."""
 
 from integrations.models.mail import InboundMail  # noqa: E402,F401
+from integrations.models.webhooks import (  # noqa: F401
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)

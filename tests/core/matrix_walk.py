@@ -71,6 +71,7 @@ _RECORD_OF_SEGMENT = {
     "teams": "team",
     "tokens": "token",
     "users": "user",
+    "webhooks": "webhook",
 }
 
 
@@ -265,6 +266,13 @@ def body_for(world: World, op: Operation) -> dict[str, Any]:  # noqa: PLR0915 - 
         "teams_update": {"name": "Spare team 2", "tier": 2},
         "teams_partial_update": {"name": "Spare team 3"},
         "time_entries_create": {"target": w["defect"].key, "hours": "1.5"},
+        "webhooks_create": {
+            "name": "Matrix hook",
+            "url": "https://hooks.example.test/in",
+            "event_types": ["incident.created"],
+        },
+        "webhooks_partial_update": {"name": "Matrix hook 2"},
+        "webhooks_redeliver_create": {"all_dead": True},
     }
     for kind in ("changes", "defects", "enhancements", "problems", "requests", "articles"):
         bodies.setdefault(f"{kind}_watchers_create", {"user": owner})

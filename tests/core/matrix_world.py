@@ -244,4 +244,12 @@ def build_world(role: Role) -> World:  # noqa: PLR0915 - one record of each type
     for key in ("incident", "problem", "request", "change", "defect", "enhancement", "article"):
         watch_add(record=o[key], user=owner, actor=owner)
     o["dev_team"] = TeamFactory(name="Builders", tier=Tier.DEVELOPMENT)
+    from integrations.services.webhooks import SubscriptionInput, subscription_create
+
+    o["webhook"], _secret = subscription_create(
+        actor=owner,
+        data=SubscriptionInput(
+            name="Matrix", url="https://hooks.example.test/", event_types=["article.needs_review"]
+        ),
+    )
     return World(role=role, me=me, owner=owner, objects=o)
