@@ -75,8 +75,17 @@ def response_etag(request: Request, response: Any) -> str | None:
     return quoted(version) if version else None
 
 
+SHOWN_ONCE = "(shown once, not kept: create or rotate it again for a new one)"
+
+
 class ApiContractMixin:
-    """ETag, If-Match, If-None-Match and Idempotency-Key for a DRF view (module doc)."""
+    """ETag, If-Match, If-None-Match and Idempotency-Key for a DRF view (module doc).
+
+    ``shown_once_fields`` names the answer's fields that carry a secret shown once (a
+    personal token, a webhook's signing secret): the answer an ``Idempotency-Key`` keeps
+    for its replay (a day, in plain JSON) holds a placeholder instead of the secret."""
+
+    shown_once_fields: tuple[str, ...] = ()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
@@ -120,6 +129,8 @@ class ApiContractMixin:
             body = (
                 None if response.data is None else json.loads(JSONRenderer().render(response.data))
             )
+            if isinstance(body, dict):
+                body.update({f: SHOWN_ONCE for f in self.shown_once_fields if f in body})
             headers = {h: response[h] for h in idempotency.KEPT_HEADERS if response.has_header(h)}
             return response.status_code, body, headers
 

@@ -84,6 +84,7 @@ class TokenViewSet(
     not be able to mint its own successors. Revoking works with any, the token itself too."""
 
     serializer_class = TokenSerializer
+    shown_once_fields = ("token",)  # never kept with an Idempotency-Key's answer
     queryset = PersonalToken.objects.none()  # for the schema; get_queryset scopes to the caller
 
     def get_queryset(self):  # type: ignore[no-untyped-def]

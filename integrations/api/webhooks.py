@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -18,13 +17,12 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core import idempotency
 from core.api.contract import ApiContractMixin
 from core.api.schema import paginated
 from core.api.serializers import UserRefSerializer
 from core.exceptions import NotFound, ValidationFailed
 from core.ids import parse_id
-from core.models import IdempotencyKey, Service
+from core.models import Service
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from integrations.permissions import can_manage_webhooks
 from integrations.services import webhooks as services
@@ -195,31 +193,6 @@ class RedeliverResultSerializer(serializers.Serializer):
     redelivered = serializers.IntegerField()
 
 
-SECRET_NOT_KEPT = "(shown once: rotate the secret to get a new one)"
-
-
-def _keep_no_secret(request: Request) -> None:
-    """A create or rotation retried with its ``Idempotency-Key`` replays the first answer,
-    which ``core.idempotency`` keeps for a day in plain JSON: keep it without the secret
-    (the secret is stored encrypted only), once the answer is kept."""
-    key = request.headers.get(idempotency.HEADER)
-    if not key or not request.user.is_authenticated:
-        return
-    user = request.user
-
-    def scrub() -> None:
-        row = IdempotencyKey.objects.filter(user=user, key=key).first()
-        if (
-            row is not None
-            and isinstance(row.response_body, dict)
-            and "secret" in row.response_body
-        ):
-            row.response_body = {**row.response_body, "secret": SECRET_NOT_KEPT}
-            row.save(update_fields=["response_body"])
-
-    transaction.on_commit(scrub)
-
-
 class WebhookViewSet(
     ApiContractMixin,
     mixins.ListModelMixin,
@@ -232,6 +205,7 @@ class WebhookViewSet(
     serializer_class = WebhookSubscriptionSerializer
     permission_classes = [CanManageWebhooks]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    shown_once_fields = ("secret",)  # never kept with an Idempotency-Key's answer
     queryset = WebhookSubscription.objects.none()  # for the schema
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -261,7 +235,6 @@ class WebhookViewSet(
         sub, secret = services.subscription_create(actor=request.user, data=body.as_input())
         fresh = self.get_queryset().get(pk=sub.pk)
         fresh.secret = secret  # type: ignore[attr-defined]
-        _keep_no_secret(request)
         return Response(
             WebhookSubscriptionSecretSerializer(fresh).data, status=status.HTTP_201_CREATED
         )
@@ -325,7 +298,6 @@ class WebhookViewSet(
         )
         fresh = self.get_queryset().get(pk=sub.pk)
         fresh.secret = secret  # type: ignore[attr-defined]
-        _keep_no_secret(request)
         return Response(WebhookSubscriptionSecretSerializer(fresh).data)
 
     @extend_schema(

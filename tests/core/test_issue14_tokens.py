@@ -148,6 +148,22 @@ def test_the_secret_is_shown_once(org) -> None:  # type: ignore[no-untyped-def]
     assert "token" not in detail
 
 
+def test_a_retried_create_keeps_and_replays_no_secret(org) -> None:  # type: ignore[no-untyped-def]
+    """An Idempotency-Key keeps the first answer for a day in plain JSON: not the token."""
+    from core.models import IdempotencyKey
+
+    headers = {"Idempotency-Key": "token-create-1"}
+    api = api_as(org.agent)
+    first = api.post(TOKENS, {"name": "CI", "scope": "read"}, format="json", headers=headers)
+    raw = first.json()["token"]
+    assert raw.startswith("tdm_")
+    assert raw not in str(IdempotencyKey.objects.get(key="token-create-1").response_body)
+    again = api.post(TOKENS, {"name": "CI", "scope": "read"}, format="json", headers=headers)
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"] and raw not in again.content.decode()
+    assert PersonalToken.objects.filter(user=org.agent).count() == 1
+
+
 def test_last_used_is_written_at_most_once_a_minute(org) -> None:  # type: ignore[no-untyped-def]
     token, raw = tokens.token_create(
         user=org.agent, name="x", scope="read", expires_at=None, actor=org.agent
