@@ -1100,6 +1100,22 @@ rule("user", "see themselves", ALL, "", ["users_me_retrieve"])
 rule("API token", "create", ALL, "", ["auth_token_create"])
 
 
+# --- Issue 15: two-way tracker sync (integrations.services.connectors) --------------------
+rule(
+    "defect",
+    "resync with the tracker",
+    STAFF,
+    PROJ + " (the page's Resync button on a defect synced with a tracker; no API operation)",
+)
+rule(
+    "connector",
+    "deliver a tracker webhook",
+    NOBODY,
+    "no user: the tracker itself, proven by the connector's webhook signature (HMAC); a "
+    "signed-in user without it is refused (401)",
+    ["connectors_webhook_create"],
+)
+
 # --- rendering --------------------------------------------------------------------------
 _SHORT = {
     R.REQUESTER: "Req",

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from core.exceptions import DomainError, NotFound, ValidationFailed
+from core.extensions import panels_for
 from core.forms import FieldSpec, field_specs, form_data
 from core.ids import parse_id
 from core.views import redirect_next
@@ -285,6 +286,8 @@ def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
         "link_kinds": structure_services.LINK_CHOICES,
         "edit_errors": {},
         "open_edit": False,
+        # blocks higher apps add to the page (integrations: the tracker's remote issue)
+        "panels": panels_for("work_item_detail", request, item),
     }
     posted = extra.pop("edit_initial", None)  # a refused form shows what was posted
     if may_edit:

@@ -1,5 +1,13 @@
 """/api/v1/ endpoints of the integrations."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from integrations.api.connectors import ConnectorWebhookView
+
+urlpatterns: list = [
+    path(
+        "connectors/<int:connector_id>/webhook/",
+        ConnectorWebhookView.as_view(),
+        name="connector-webhook",
+    ),
+]

@@ -1,2 +1,11 @@
 """The integrations' records: webhook subscriptions, connectors, mailboxes and what they
 delivered or received. Each family in its own module, imported here."""
+
+from integrations.models.connectors import (  # noqa: E402, F401
+    DIRECTIONS_HELP,
+    Connector,
+    ConnectorMapping,
+    InboundDelivery,
+    RemoteComment,
+    RemoteLink,
+)

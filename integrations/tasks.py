@@ -1,0 +1,14 @@
+"""Celery tasks of the integrations: take ids (or nothing), call a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="integrations.tasks.connectors_poll")
+def connectors_poll() -> dict[str, int]:
+    """Beat (CONNECTOR_POLL_SECONDS): each active connector's catch-up poll, for what a
+    missed webhook would have carried. Safe to run twice (what agrees is not re-applied)."""
+    from integrations.services.connectors import connectors_poll_all
+
+    return {name: r.changed for name, r in connectors_poll_all().items()}
