@@ -23,6 +23,9 @@ class ConnectorForm(forms.ModelForm):
     """The secrets are write-only: typed here, stored encrypted, never shown again (left
     empty, the stored one stays)."""
 
+    base_url = forms.URLField(
+        assume_scheme="https", help_text=Connector._meta.get_field("base_url").help_text
+    )
     api_token = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),

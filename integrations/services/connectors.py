@@ -298,7 +298,8 @@ def _push_create(link: RemoteLink, record: Any, adapter: Any) -> None:
     if link.remote_id:
         return  # created by an earlier try that committed
     connector = link.connector
-    mapping = connector.mappings.filter(project_id=record.project_id).first()
+    # locked until the link commits with the issue's id: see issue_apply
+    mapping = connector.mappings.select_for_update().filter(project_id=record.project_id).first()
     if mapping is None:
         raise DeliveryFailed(f"{record.project} is no longer mapped.", permanent=True)
     values = {
@@ -313,6 +314,9 @@ def _push_create(link: RemoteLink, record: Any, adapter: Any) -> None:
         project=mapping.remote_project, issue_type=mapping.issue_type, values=values
     )
     link.remote_id, link.remote_key, link.url = made.id, made.key, made.url
+    # kept even if what follows fails (the outbox commits the attempt): a retry must not
+    # create the issue twice
+    link.save(update_fields=["remote_id", "remote_key", "url"])
     now = timezone.now()
     _sent(link, values, now)
     for field in ("title", "description", "priority", "status"):
@@ -484,6 +488,11 @@ def issue_apply(*, connector: Connector, issue: RemoteIssue) -> Applied:
     with transaction.atomic(), applying_remote(connector):
         link = _locked_link(connector, issue)
         if link is None:
+            # the mapping's lock orders this after a push that is creating this very issue
+            # (its webhook can arrive before the push commits the link): then it is found
+            ConnectorMapping.objects.select_for_update().filter(pk=mapping.pk).first()
+            link = _locked_link(connector, issue)
+        if link is None:
             link = _create_from_remote(connector, mapping, issue)
             return Applied("created", link)
         record = link.record
@@ -507,6 +516,8 @@ def issue_apply(*, connector: Connector, issue: RemoteIssue) -> Applied:
                 conflicts.append(conflict)
                 if conflict.winner == "remote":
                     take[field] = theirs
+                else:  # seen and decided: what is left is Tandem's change, to be pushed
+                    _agree(link, field, theirs, issue.updated)
         _apply_values(link, record, take, issue)
         _write_conflicts(record, conflicts)
         link.remote_key, link.url = issue.key, issue.url
@@ -662,15 +673,16 @@ class WebhookAnswer:
 
 def webhook_receive(*, connector_id: int, body: bytes, headers: Mapping[str, str]) -> WebhookAnswer:
     """Check and apply one webhook. Refused (and logged, with a row of
-    ``InboundDelivery``): an unknown or inactive connector (404), a missing or wrong
-    signature (401), no delivery identifier or a malformed body (400), a ``timestamp``
+    ``InboundDelivery``): an unknown or inactive connector or a missing or wrong signature
+    (401), no delivery identifier or a malformed body (400), a ``timestamp``
     older than ``CONNECTOR_WEBHOOK_MAX_AGE_SECONDS`` or as far in the future (400), an
     identifier applied before (409: a replay). A body the services refuse is a 422 and
     nothing of it is kept (one transaction)."""
     connector = Connector.objects.filter(pk=connector_id, active=True).first()
     if connector is None:
-        log.warning("webhook for unknown connector %s refused", connector_id)
-        return WebhookAnswer(404, "not_found", "No such connector.")
+        # a 401 like a wrong signature: which connector ids exist is nobody's business
+        log.warning("webhook for unknown or inactive connector %s refused", connector_id)
+        return WebhookAnswer(401, "bad_signature", "No active connector takes this webhook.")
     adapter = adapter_for(connector)
     identifier = adapter.delivery_id(headers)
 
