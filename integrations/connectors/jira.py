@@ -95,6 +95,18 @@ def parse_time(value: Any) -> datetime:
     return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
+def _attr(fields: dict[str, Any], name: str, attr: str) -> str | None:
+    """``fields[name][attr]`` of an object field (``{"name": "High"}``); None when absent,
+    ``MalformedPayload`` when the field is not an object."""
+    value = fields.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise MalformedPayload(f"fields.{name} is an object.")
+    found = value.get(attr)
+    return None if found is None else str(found)
+
+
 class JiraAdapter(TrackerAdapter):
     # --- HTTP ---------------------------------------------------------------------------
     def _call(self, method: str, path: str, *, body: Any = None) -> Any:
@@ -123,7 +135,7 @@ class JiraAdapter(TrackerAdapter):
             raise MalformedPayload("An issue needs its id, key and fields.")
         fields = data["fields"]
         issue_id, key = str(data.get("id") or ""), str(data.get("key") or "")
-        project = (fields.get("project") or {}).get("key") or key.rpartition("-")[0]
+        project = _attr(fields, "project", "key") or key.rpartition("-")[0]
         if not issue_id or not key or not project:
             raise MalformedPayload("An issue needs its id, key and project.")
         summary = fields.get("summary")
@@ -132,8 +144,8 @@ class JiraAdapter(TrackerAdapter):
         values = {
             "title": summary,
             "description": adf_text(fields.get("description")).strip(),
-            "priority": (fields.get("priority") or {}).get("name"),
-            "status": (fields.get("status") or {}).get("name"),
+            "priority": _attr(fields, "priority", "name"),
+            "status": _attr(fields, "status", "name"),
         }
         base = self.connector.base_url.rstrip("/")
         return RemoteIssue(
@@ -258,7 +270,8 @@ class JiraAdapter(TrackerAdapter):
         comment = self._note(payload["comment"]) if payload.get("comment") is not None else None
         if event.startswith("comment_") and comment is None:
             raise MalformedPayload("A comment event carries its comment.")
-        items = (payload.get("changelog") or {}).get("items") or []
+        changelog = payload.get("changelog") or {}
+        items = changelog.get("items") or [] if isinstance(changelog, dict) else None
         if not isinstance(items, list):
             raise MalformedPayload("changelog.items is a list.")
         changed = frozenset(

@@ -37,7 +37,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core import refcache
@@ -72,6 +72,8 @@ INBOUND_TRANSITIONS = (
     "wont_fix",
 )
 CONFLICT_ACTION = "sync_conflict"
+# Issues one poll applies per mapping at most; it goes on from there at the next poll.
+POLL_LIMIT = 2000
 
 # --- no echo ------------------------------------------------------------------------------
 _applying: ContextVar[int | None] = ContextVar("connector_applying_remote", default=None)
@@ -766,6 +768,15 @@ def webhook_receive(*, connector_id: int, body: bytes, headers: Mapping[str, str
     except DomainError as exc:
         _link_failed(connector, event.issue.id, exc.message)
         return refuse(422, "unprocessable", exc.message, event.event, event.issue.key)
+    except IntegrityError:
+        # the same delivery, applied by a concurrent request first: this one rolled back
+        return refuse(
+            409,
+            "replayed",
+            f"Webhook {identifier} was received before.",
+            event.event,
+            event.issue.key,
+        )
     return WebhookAnswer(
         200, applied.outcome, applied.detail or f"{event.issue.key} {applied.outcome}."
     )
@@ -794,10 +805,15 @@ def connector_poll(*, connector: Connector) -> PollResult:
     adapter = adapter_for(connector)
     started = timezone.now()
     result = PollResult()
+    # the first poll reads from the connector's creation, not the project's whole past
+    since = connector.last_polled_at or connector.created_at
     for mapping in connector.mappings.all():
-        for issue in adapter.updated_since(
-            project=mapping.remote_project, since=connector.last_polled_at
-        ):
+        issues = adapter.updated_since(project=mapping.remote_project, since=since)
+        for read, issue in enumerate(issues, start=1):
+            if read > POLL_LIMIT:
+                # the rest next time, from this one on (they come oldest first)
+                started = min(started, issue.updated)
+                break
             result.issues += 1
             try:
                 applied = issue_apply(connector=connector, issue=issue)
@@ -823,7 +839,7 @@ def connectors_poll_all() -> dict[str, PollResult]:
     for connector in Connector.objects.filter(active=True, mappings__isnull=False).distinct():
         try:
             out[connector.name] = connector_poll(connector=connector)
-        except DeliveryFailed as exc:
+        except (DeliveryFailed, MalformedPayload) as exc:
             log.warning("poll of %s failed: %s", connector, exc)
             out[connector.name] = PollResult(failed=1)
     return out

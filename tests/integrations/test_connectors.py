@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, timedelta
 
 import pytest
 import requests
@@ -273,8 +274,14 @@ def test_a_malformed_payload_never_half_applies(
     assert defect.title == "Rounding error in net pay"
     assert not AuditEvent.objects.filter(object_id=defect.pk, action="updated").exists()
     assert link_of(defect).sync_state == RemoteLink.State.ERROR
-    # not JSON at all; JSON without an issue
-    for bad in (b"{not json", json.dumps({"webhookEvent": "jira:issue_updated"}).encode()):
+    # not JSON at all; JSON without an issue; a priority that is not an object
+    wrong_type = issue_event(fake_jira, "PAY-1")
+    wrong_type["issue"]["fields"]["priority"] = "High"
+    for bad in (
+        b"{not json",
+        json.dumps({"webhookEvent": "jira:issue_updated"}).encode(),
+        json.dumps(wrong_type).encode(),
+    ):
         headers = fake_jira.signed_headers(bad)
         answer = api.post(
             f"/api/v1/connectors/{connector.pk}/webhook/",
@@ -284,7 +291,7 @@ def test_a_malformed_payload_never_half_applies(
             HTTP_X_ATLASSIAN_WEBHOOK_IDENTIFIER=headers["X-Atlassian-Webhook-Identifier"],
         )
         assert answer.status_code == 400 and answer.json()["code"] == "invalid", answer.content
-    assert InboundDelivery.objects.filter(outcome__in=["rejected", "failed"]).count() == 3
+    assert InboundDelivery.objects.filter(outcome__in=["rejected", "failed"]).count() == 4
 
 
 # --- conflicts ---------------------------------------------------------------------------------
@@ -432,7 +439,11 @@ def test_the_poll_catches_up_with_what_webhooks_missed(
     connector.refresh_from_db()
     assert connector.last_polled_at is not None
     search = fake_jira.requests_to("GET", "/search/jql")[-1]
-    assert search.query["jql"] == ["project = PAY ORDER BY updated ASC"]
+    # the first poll reads from the connector's creation on (a minute early)
+    since = (connector.created_at - timedelta(minutes=1)).astimezone(UTC)
+    assert search.query["jql"] == [
+        f'project = PAY AND updated >= "{since:%Y-%m-%d %H:%M}" ORDER BY updated ASC'
+    ]
     # the next poll asks from the last one on, and changes nothing again
     writes = len([r for r in fake_jira.requests if r.method != "GET"])
     with django_capture_on_commit_callbacks(execute=True):
@@ -444,25 +455,16 @@ def test_the_poll_catches_up_with_what_webhooks_missed(
 
 
 def test_the_poll_pages_through_many_issues(org, project, connector, fake_jira) -> None:
-    for n in range(3):
-        remote(
-            fake_jira,
-            "POST",
-            "/issue",
-            {"fields": {"project": {"key": "PAY"}, "summary": f"Issue {n}"}},
-        )
-    import tools.fake_jira.server as fake
+    from integrations.connectors.jira import JiraAdapter
 
-    fake.PAGE_SIZE = 2
-    try:
-        from integrations.connectors import jira as adapter
-
-        original, adapter.MAX_PAGES = adapter.MAX_PAGES, 5
-        pages = list(adapter.JiraAdapter(connector).updated_since(project="PAY", since=None))
-    finally:
-        fake.PAGE_SIZE = 50
-        adapter.MAX_PAGES = original
-    assert [i.values["title"] for i in pages] == ["Issue 0", "Issue 1", "Issue 2"]
+    for n in range(5):
+        body = {"fields": {"project": {"key": "PAY"}, "summary": f"Issue {n}"}}
+        remote(fake_jira, "POST", "/issue", body)
+    fake_jira.page_size = 2
+    found = list(JiraAdapter(connector).updated_since(project="PAY", since=None))
+    assert [i.values["title"] for i in found] == [f"Issue {n}" for n in range(5)]
+    searches = fake_jira.requests_to("GET", "/search/jql")
+    assert [s.query.get("nextPageToken") for s in searches] == [None, ["2"], ["4"]]
 
 
 # --- credentials, the page ---------------------------------------------------------------------

@@ -159,6 +159,8 @@ class FakeJira:
         self.webhook_secret = webhook_secret
         self.host, self.port = host, port
         self.url = ""
+        # a search answers at most this many issues a page (Jira Cloud: 100; tests lower it)
+        self.page_size = 100
         self.issues: dict[str, dict[str, Any]] = {}
         self.requests: list[Recorded] = []
         self.webhooks: list[SentWebhook] = []
@@ -380,7 +382,7 @@ class FakeJira:
         if not m:
             raise BadRequest(f"jql: this fake understands only project = X AND updated >= …: {jql}")
         project, since = m.group(1), m.group(2)
-        size = min(int((query.get("maxResults") or [PAGE_SIZE])[0]), 100)
+        size = min(int((query.get("maxResults") or [PAGE_SIZE])[0]), self.page_size)
         start = int((query.get("nextPageToken") or ["0"])[0] or 0)
         found = [
             i

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.outbox import DeliveryFailed
+from integrations.connectors.base import MalformedPayload
 from integrations.models import Connector
 from integrations.services.connectors import connector_poll
 
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         for connector in connectors:
             try:
                 result = connector_poll(connector=connector)
-            except DeliveryFailed as exc:
+            except (DeliveryFailed, MalformedPayload) as exc:
                 failed = True
                 self.stderr.write(f"{connector}: {exc}")
                 continue
