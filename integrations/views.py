@@ -14,8 +14,10 @@ from itsm.views.problems import ProblemBase as StaffPage
 def remote_link_panel(request: HttpRequest, record: Any) -> dict[str, Any] | None:
     """The record page's block: the remote key with its link, the last sync and its state,
     and the Resync button for those ``can_resync`` allows."""
-    from integrations.services.connectors import can_resync, link_for
+    from integrations.services.connectors import can_resync, connectors_in_use, link_for
 
+    if not connectors_in_use():
+        return None  # no query on a site without connectors (the page's count is pinned)
     link = link_for(record)
     if link is None:
         return None

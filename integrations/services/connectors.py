@@ -112,6 +112,11 @@ def _any_active() -> bool:
     return bool(_active_mappings())
 
 
+def connectors_in_use() -> bool:
+    """Whether any active connector maps a project (per process: no query)."""
+    return _any_active()
+
+
 # --- values in the remote's terms ----------------------------------------------------------
 def local_value(connector: Connector, item: Any, field: str) -> Any:
     """The record's ``field`` as the remote would show it (what is compared and sent)."""
