@@ -452,6 +452,9 @@ def test_the_poll_catches_up_with_what_webhooks_missed(
     assert 'updated >= "' in fake_jira.requests_to("GET", "/search/jql")[-1].query["jql"][0]
     assert len([r for r in fake_jira.requests if r.method != "GET"]) == writes
     assert WorkItem.objects.count() == 1
+    from integrations.tasks import connectors_poll  # what beat runs
+
+    assert connectors_poll() == {connector.name: 0}
 
 
 def test_the_poll_pages_through_many_issues(org, project, connector, fake_jira) -> None:
@@ -521,3 +524,80 @@ def test_no_connector_means_no_queries_on_the_write_path(
     with django_assert_num_queries(0):
         connectors.on_record_commented(comment=Comment(body="x"), record=defect)
     assert not OutboxMessage.objects.filter(channel="connector").exists()
+
+
+# --- the admin pages ----------------------------------------------------------------------------
+def _admin_form(client, url: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    from tests.core.test_issue14_config_audit import _form_data
+
+    page = client.get(url)
+    assert page.status_code == 200
+    data = _form_data(page)
+    data["mappings-TOTAL_FORMS"] = data["mappings-INITIAL_FORMS"]  # no new mapping
+    return data
+
+
+def test_the_connector_admin_keeps_secrets_write_only_and_encrypted(
+    admin_client, connector, fake_jira
+) -> None:
+    from integrations.connectors import secrets
+    from tests.integrations.conftest import BOT_TOKEN
+
+    url = f"/admin/integrations/connector/{connector.pk}/change/"
+    page = admin_client.get(url).content.decode()
+    assert BOT_TOKEN not in page and WEBHOOK_SECRET not in page
+    assert connector.api_token_encrypted not in page
+    assert f"/api/v1/connectors/{connector.pk}/webhook/" in page
+    data = _admin_form(admin_client, url)
+    assert admin_client.post(url, data).status_code == 302  # secrets left empty: kept
+    connector.refresh_from_db()
+    assert secrets.api_token(connector) == BOT_TOKEN
+    data.update(api_token="rotated-token", webhook_secret="rotated-secret")
+    assert admin_client.post(url, data).status_code == 302
+    connector.refresh_from_db()
+    assert "rotated" not in connector.api_token_encrypted + connector.webhook_secret_encrypted
+    assert secrets.api_token(connector) == "rotated-token"
+    assert secrets.webhook_secret(connector) == "rotated-secret"
+    data.update(field_map='{"title": "both", "assignee": "out"}')
+    refused = admin_client.post(url, data)
+    assert refused.status_code == 200 and "assignee: out" in refused.content.decode()
+
+
+def test_only_an_administrator_allows_a_private_tracker(connector, fake_jira) -> None:
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    clerk = UserFactory(username="clerk", is_staff=True)
+    clerk.user_permissions.set(Permission.objects.filter(content_type__app_label="integrations"))
+    client = Client()
+    client.force_login(clerk)
+    page = client.get(f"/admin/integrations/connector/{connector.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="allow_private"' not in page.content.decode()
+    assert 'name="active"' in page.content.decode()
+
+
+def test_the_fake_jira_runs_for_a_demo() -> None:
+    """``python -m tools.fake_jira`` serves the API on the port given."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "tools.fake_jira", "--port", str(port), "--account", "a@b.c:t:A"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert f"127.0.0.1:{port}" in (process.stdout.readline() if process.stdout else "")
+        answer = requests.get(
+            f"http://127.0.0.1:{port}/rest/api/3/myself", auth=("a@b.c", "t"), timeout=5
+        )
+        assert answer.status_code == 200 and answer.json()["displayName"] == "A"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -43,7 +43,7 @@ def main() -> None:
         email, token, *name = spec.split(":", 2)
         jira.account(email, token, name[0] if name else email)
     with jira.running():
-        print(f"Fake Jira Cloud on {jira.url} (projects: {', '.join(jira.projects)})")
+        print(f"Fake Jira Cloud on {jira.url} (projects: {', '.join(jira.projects)})", flush=True)
         try:
             while True:
                 time.sleep(3600)
