@@ -685,7 +685,13 @@ def webhook_receive(*, connector_id: int, body: bytes, headers: Mapping[str, str
     older than ``CONNECTOR_WEBHOOK_MAX_AGE_SECONDS`` or as far in the future (400), an
     identifier applied before (409: a replay). A body the services refuse is a 422 and
     nothing of it is kept (one transaction)."""
-    connector = Connector.objects.filter(pk=connector_id, active=True).first()
+    from core.ids import parse_id
+
+    connector = (
+        Connector.objects.filter(pk=connector_id, active=True).first()
+        if parse_id(connector_id) is not None
+        else None
+    )
     if connector is None:
         # a 401 like a wrong signature: which connector ids exist is nobody's business
         log.warning("webhook for unknown or inactive connector %s refused", connector_id)

@@ -225,6 +225,10 @@ def test_a_bad_or_missing_signature_is_401_and_logged(org, project, connector, f
         "/api/v1/connectors/999/webhook/", data=body, content_type="application/json"
     )
     assert unknown.status_code == 401 and unknown.json()["code"] == "bad_signature"
+    past_bigint = api.post(
+        f"/api/v1/connectors/{2**64}/webhook/", data=body, content_type="application/json"
+    )
+    assert past_bigint.status_code == 401
 
 
 def test_a_replayed_or_stale_webhook_is_refused(
