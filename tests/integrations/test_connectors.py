@@ -605,3 +605,48 @@ def test_the_fake_jira_runs_for_a_demo() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_an_issue_created_in_jira_becomes_a_defect_through_its_webhook(
+    org, project, connector, fake_jira, django_capture_on_commit_callbacks
+) -> None:
+    made = remote(
+        fake_jira,
+        "POST",
+        "/issue",
+        {"fields": {"project": {"key": "PAY"}, "summary": "Tax code 1257L ignored"}},
+    )
+    api = Client()
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = webhook_post(
+            api, connector, fake_jira, issue_event(fake_jira, made["key"], "jira:issue_created")
+        )
+    assert answer.status_code == 200 and answer.json()["code"] == "created", answer.content
+    defect = WorkItem.objects.get(title="Tax code 1257L ignored")
+    assert (defect.kind, defect.project, defect.reported_by) == ("defect", project, connector.actor)
+    assert link_of(defect).remote_id == made["id"]
+    assert not fake_jira.requests_to("POST", "/rest/api/3/issue")[1:]  # only the partner's
+    assert not OutboxMessage.objects.filter(channel="connector").exists()
+    # an issue of a project no connector maps is not Tandem's business
+    other = issue_event(fake_jira, made["key"], "jira:issue_created")
+    other["issue"]["fields"]["project"] = {"key": "HR"}
+    other["issue"]["id"], other["issue"]["key"] = "99999", "HR-1"
+    ignored = webhook_post(api, connector, fake_jira, other)
+    assert ignored.status_code == 200 and ignored.json()["code"] == "ignored"
+    assert WorkItem.objects.count() == 1
+
+
+def test_a_tracker_on_a_private_network_is_refused_unless_allowed(
+    org, project, connector, fake_jira, django_capture_on_commit_callbacks
+) -> None:
+    """The SSRF guard of integrations.http applies to connectors: 127.0.0.1 is refused
+    (and retried, not lost) until an Administrator allows private receivers."""
+    Connector.objects.filter(pk=connector.pk).update(allow_private=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        defect = new_defect(org, project)
+    message = OutboxMessage.objects.get(channel="connector", event="connector.create")
+    assert message.status == "pending" and "private network" in message.last_error
+    assert not fake_jira.requests
+    Connector.objects.filter(pk=connector.pk).update(allow_private=True)
+    assert outbox_deliver_one(message.pk)
+    assert link_of(defect).remote_key == "PAY-1"
