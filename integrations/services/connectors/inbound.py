@@ -55,7 +55,7 @@ def _mapping(connector: Connector, project: str) -> ConnectorMapping | None:
 
 def _locked_link(connector: Connector, issue: RemoteIssue) -> RemoteLink | None:
     return (
-        RemoteLink.objects.select_for_update()
+        RemoteLink.objects.select_for_update(of=("self",))
         .select_related("connector")
         .filter(connector=connector, remote_id=issue.id)
         .first()

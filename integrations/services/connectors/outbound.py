@@ -123,7 +123,7 @@ def connector_send(message: OutboxMessage) -> None:
     then finds both sides agreeing (no echo back into Tandem)."""
     payload = message.payload or {}
     link = (
-        RemoteLink.objects.select_for_update()
+        RemoteLink.objects.select_for_update(of=("self",))
         .select_related("connector")
         .filter(pk=payload.get("link"))
         .first()
@@ -288,7 +288,11 @@ def remote_link_resync(*, link: RemoteLink, actor: Any) -> OutboxMessage:
     if not can_resync(actor, link):
         raise ActionForbidden("Only the project's people may resync its work items.")
     with transaction.atomic():
-        locked = RemoteLink.objects.select_for_update().select_related("connector").get(pk=link.pk)
+        locked = (
+            RemoteLink.objects.select_for_update(of=("self",))
+            .select_related("connector")
+            .get(pk=link.pk)
+        )
         if not locked.connector.active:
             raise ValidationFailed(f"{locked.connector} is switched off.", field="connector")
         record = locked.record
