@@ -39,8 +39,8 @@ def default_field_map() -> dict[str, str]:
 
 def default_status_map() -> dict[str, str]:
     """Tandem's work item status → the remote status. Several may share a remote status;
-    inbound, a remote status becomes the first Tandem status listed for it, unless the
-    record's status already maps to it."""
+    inbound, a remote status becomes the earliest Tandem status (in the lifecycle's order)
+    that maps to it, unless the record's status already does."""
     return {
         "open": "To Do",
         "triaged": "To Do",
@@ -91,8 +91,19 @@ class Connector(models.Model):
         help_text="The Tandem user changes from the remote side are made as: a member of "
         "each mapped project's team.",
     )
-    status_map = models.JSONField(default=default_status_map, blank=True)
-    priority_map = models.JSONField(default=default_priority_map, blank=True)
+    status_map = models.JSONField(
+        default=default_status_map,
+        blank=True,
+        help_text="Work item status → the remote status name. Inbound, a remote status "
+        "becomes the earliest Tandem status mapped to it (unless the record's already is); "
+        "Done → fixed needs the defect's target release.",
+    )
+    priority_map = models.JSONField(
+        default=default_priority_map,
+        blank=True,
+        help_text='Tandem priority (1 highest … 5) → the remote priority name, e.g. {"1": '
+        '"Highest"}.',
+    )
     field_map = models.JSONField(
         default=default_field_map,
         blank=True,

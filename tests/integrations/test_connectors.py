@@ -650,3 +650,15 @@ def test_a_tracker_on_a_private_network_is_refused_unless_allowed(
     Connector.objects.filter(pk=connector.pk).update(allow_private=True)
     assert outbox_deliver_one(message.pk)
     assert link_of(defect).remote_key == "PAY-1"
+
+
+def test_a_remote_status_becomes_the_earliest_tandem_status_mapped_to_it(connector) -> None:
+    """The map is a JSON object (PostgreSQL keeps no key order): the lifecycle decides."""
+    from integrations.services.connectors.common import _status_in
+
+    connector.status_map = {"wont_fix": "Done", "closed": "Done", "fixed": "Done", "open": "New"}
+    connector.save()
+    connector.refresh_from_db()
+    assert _status_in(connector, WorkItem(status="in_progress"), "Done") == "fixed"
+    assert _status_in(connector, WorkItem(status="closed"), "Done") == "closed"  # already is
+    assert _status_in(connector, WorkItem(status="open"), "Review") is None

@@ -113,11 +113,15 @@ def _priority_in(connector: Connector, remote: Any) -> int | None:
 
 def _status_in(connector: Connector, item: Any, remote: Any) -> str | None:
     """The Tandem status a remote status stands for: the record's own when it already maps
-    there, else the first one the status map lists for it."""
+    there, else the earliest in the work item's lifecycle that maps there (the map is a
+    JSON object, whose key order PostgreSQL does not keep): "Done" is ``fixed`` before
+    ``closed``, "To Do" ``open`` before ``triaged``."""
+    from projects.models import WorkItemStatus
+
     status_map = connector.status_map or {}
     if status_map.get(item.status) == remote:
         return item.status
-    return next((local for local, name in status_map.items() if name == remote), None)
+    return next((s for s in WorkItemStatus.values if status_map.get(s) == remote), None)
 
 
 def _stamp(moment: datetime | None) -> str | None:
