@@ -659,3 +659,18 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
 # Dead deliveries in a row after which a subscription is disabled and its owner told (0: never).
 WEBHOOK_DISABLE_AFTER_DEAD = env.int("WEBHOOK_DISABLE_AFTER_DEAD", default=5)
+# --- Issue 15: two-way sync with an external tracker (integrations.services.connectors) -------
+# Connector API tokens kept out of the database: a JSON object of name → token; a connector
+# names its entry (api_token_setting) instead of storing the token encrypted.
+CONNECTOR_CREDENTIALS: dict[str, str] = env.json("CONNECTOR_CREDENTIALS", default={})
+# Seconds a call to the remote tracker may take before it counts as failed (and retried).
+CONNECTOR_TIMEOUT_SECONDS = env.float("CONNECTOR_TIMEOUT_SECONDS", default=10.0)
+# A webhook whose timestamp is further than this from now is refused (a replay or a
+# clock far off); Jira retries a failed delivery within minutes.
+CONNECTOR_WEBHOOK_MAX_AGE_SECONDS = env.int("CONNECTOR_WEBHOOK_MAX_AGE_SECONDS", default=600)
+# How often the catch-up poll asks each connector what changed (a missed webhook's share).
+CONNECTOR_POLL_SECONDS = env.float("CONNECTOR_POLL_SECONDS", default=300.0)
+CELERY_BEAT_SCHEDULE["connectors-poll"] = {
+    "task": "integrations.tasks.connectors_poll",
+    "schedule": CONNECTOR_POLL_SECONDS,
+}

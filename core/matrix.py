@@ -1130,6 +1130,22 @@ rule(HOOK, "enable or disable", ADMIN, "the page's buttons; the API's update (is
 rule(HOOK, "read the payload schema", ALL, "documentation", ["webhooks_schema_retrieve"])
 
 
+# --- Issue 15: two-way tracker sync (integrations.services.connectors) --------------------
+rule(
+    "defect",
+    "resync with the tracker",
+    STAFF,
+    PROJ + " (the page's Resync button on a defect synced with a tracker; no API operation)",
+)
+rule(
+    "connector",
+    "deliver a tracker webhook",
+    NOBODY,
+    "no user: the tracker itself, proven by the connector's webhook signature (HMAC); a "
+    "signed-in user without it is refused (401)",
+    ["connectors_webhook_create"],
+)
+
 # --- rendering --------------------------------------------------------------------------
 _SHORT = {
     R.REQUESTER: "Req",

@@ -13,6 +13,7 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         self._ready_webhooks()
+        self._ready_connectors()
 
     def _ready_webhooks(self) -> None:
         """Outbound webhooks: deliveries written from the shared write paths' events, sent
@@ -34,3 +35,33 @@ class IntegrationsConfig(AppConfig):
         events.subscribe(events.AUDIT_ROWS_WRITTEN, webhook_events.on_audit_rows_written)
         events.subscribe(events.RELEASE_GATE_EVALUATED, webhook_events.on_release_gate_evaluated)
         refcache.watch(WebhookSubscription)
+
+    def _ready_connectors(self) -> None:
+        """Two-way tracker sync: pushes written from the shared write paths' events, sent
+        through the outbox's "connector" channel (integrations.services.connectors)."""
+        from core import events, extensions, refcache
+        from core.models import OutboxMessage
+        from core.outbox import register_channel
+        from core.templatetags.tandem import ACTION_WORDS
+        from integrations import views as integration_views
+        from integrations.models import Connector, ConnectorMapping
+        from integrations.services import connectors
+
+        register_channel(
+            OutboxMessage.Channel.CONNECTOR,
+            send=connectors.connector_send,
+            after=connectors.connector_after,
+        )
+        events.subscribe(events.RECORD_AUDITED, connectors.on_record_audited)
+        events.subscribe(events.RECORD_COMMENTED, connectors.on_record_commented)
+        refcache.watch(Connector, ConnectorMapping)
+        ACTION_WORDS.update(
+            {
+                connectors.CONFLICT_ACTION: "sync conflict with the tracker",
+                "resync_requested": "asked for a resync with the tracker",
+            }
+        )
+        extensions.register_panel(
+            "work_item_detail",
+            extensions.Panel("integrations/_remote_link.html", integration_views.remote_link_panel),
+        )

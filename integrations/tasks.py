@@ -12,3 +12,12 @@ def mail_fetch() -> int:
     from integrations.mail.receive import mail_fetch as fetch
 
     return fetch().processed
+
+
+@shared_task(name="integrations.tasks.connectors_poll")
+def connectors_poll() -> dict[str, int]:
+    """Beat (CONNECTOR_POLL_SECONDS): each active connector's catch-up poll, for what a
+    missed webhook would have carried. Safe to run twice (what agrees is not re-applied)."""
+    from integrations.services.connectors import connectors_poll_all
+
+    return {name: r.changed for name, r in connectors_poll_all().items()}

@@ -18,4 +18,10 @@ urlpatterns: list = [
     path("webhooks/<int:pk>/disable/", views.webhook_disable, name="webhook_disable"),
     path("webhooks/<int:pk>/redeliver/", views.webhook_redeliver, name="webhook_redeliver"),
     path("webhooks/<int:pk>/delete/", views.webhook_delete, name="webhook_delete"),
+    # The tracker sync (issue 15)
+    path(
+        "links/<int:pk>/resync/",
+        views.RemoteLinkResyncView.as_view(),
+        name="remote_link_resync",
+    ),
 ]

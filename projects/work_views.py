@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 
 from core.concurrency import StaleVersion, page_version_checked, page_version_fields
 from core.exceptions import DomainError, NotFound, ValidationFailed
+from core.extensions import panels_for
 from core.forms import FieldSpec, field_specs, form_data
 from core.ids import parse_id
 from core.views import redirect_next
@@ -288,6 +289,8 @@ def _detail(request: HttpRequest, item: Any, **extra: Any) -> dict[str, Any]:
         "link_kinds": structure_services.LINK_CHOICES,
         "edit_errors": {},
         "open_edit": False,
+        # blocks higher apps add to the page (integrations: the tracker's remote issue)
+        "panels": panels_for("work_item_detail", request, item),
     }
     posted = extra.pop("edit_initial", None)  # a refused form shows what was posted
     if may_edit:

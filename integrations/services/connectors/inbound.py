@@ -1,0 +1,364 @@
+"""Tracker → Tandem: a remote issue and its comments applied through the work item's
+services (webhooks, the catch-up poll), and the webhook endpoint's checks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.exceptions import DomainError, NotFound
+from core.outbox import DeliveryFailed
+from integrations.connectors import adapter_for, secrets
+from integrations.connectors.base import MalformedPayload, RemoteIssue, RemoteNote
+from integrations.models import (
+    Connector,
+    ConnectorMapping,
+    InboundDelivery,
+    RemoteComment,
+    RemoteLink,
+)
+from integrations.services.connectors.common import (
+    POLL_LIMIT,
+    SYNCED_FIELDS,
+    Conflict,
+    _agree,
+    _apply_values,
+    _decide,
+    _mark_synced,
+    _priority_in,
+    _write_conflicts,
+    applying_remote,
+    local_value,
+    log,
+)
+
+
+# --- inbound ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Applied:
+    outcome: str  # created, updated, unchanged, ignored
+    link: RemoteLink | None = None
+    detail: str = ""
+
+
+def _mapping(connector: Connector, project: str) -> ConnectorMapping | None:
+    return connector.mappings.select_related("project").filter(remote_project=project).first()
+
+
+def _locked_link(connector: Connector, issue: RemoteIssue) -> RemoteLink | None:
+    return (
+        RemoteLink.objects.select_for_update(of=("self",))
+        .select_related("connector")
+        .filter(connector=connector, remote_id=issue.id)
+        .first()
+    )
+
+
+def issue_apply(*, connector: Connector, issue: RemoteIssue) -> Applied:
+    """Bring the remote issue's mapped fields into Tandem: a new defect for an issue not
+    linked yet, else the fields the remote changed since both sides agreed (a stale one
+    is a conflict for the rule). One transaction; raises a ``DomainError`` (nothing
+    applied) when a service refuses."""
+    mapping = _mapping(connector, issue.project)
+    if mapping is None:
+        return Applied("ignored", detail=f"{issue.project} is not a mapped project")
+    with transaction.atomic(), applying_remote(connector):
+        link = _locked_link(connector, issue)
+        if link is None:
+            # the mapping's lock orders this after a push that is creating this very issue
+            # (its webhook can arrive before the push commits the link): then it is found
+            ConnectorMapping.objects.select_for_update().filter(pk=mapping.pk).first()
+            link = _locked_link(connector, issue)
+        if link is None:
+            link = _create_from_remote(connector, mapping, issue)
+            return Applied("created", link)
+        record = link.record
+        if record is None:
+            raise NotFound(f"The record linked to {issue.key} no longer exists.")
+        take: dict[str, Any] = {}
+        conflicts: list[Conflict] = []
+        for field in SYNCED_FIELDS:
+            if not connector.takes(field):
+                continue
+            mine, theirs = local_value(connector, record, field), issue.values.get(field)
+            agreed = (link.field_versions.get(field) or {}).get("value", mine)
+            if theirs == agreed or theirs is None:
+                continue  # nothing new from the remote (a change of ours coming back)
+            if mine == theirs:
+                _agree(link, field, theirs, issue.updated)
+            elif mine == agreed:
+                take[field] = theirs
+            else:
+                conflict = _decide(link, record, field, mine, theirs, issue.updated)
+                conflicts.append(conflict)
+                if conflict.winner == "remote":
+                    take[field] = theirs
+                else:  # seen and decided: what is left is Tandem's change, to be pushed
+                    _agree(link, field, theirs, issue.updated)
+        _apply_values(link, record, take, issue)
+        _write_conflicts(record, conflicts)
+        link.remote_key, link.url = issue.key, issue.url
+        _mark_synced(link, conflict=bool(conflicts))
+    return Applied("updated" if take or conflicts else "unchanged", link)
+
+
+def _create_from_remote(
+    connector: Connector, mapping: ConnectorMapping, issue: RemoteIssue
+) -> RemoteLink:
+    from projects.models import Kind
+    from projects.services import work_item_create
+
+    values = issue.values
+    fields: dict[str, Any] = {
+        "title": (values.get("title") if connector.takes("title") else "") or issue.key
+    }
+    if connector.takes("description"):
+        fields["description"] = values.get("description") or ""
+    if connector.takes("priority") and _priority_in(connector, values.get("priority")):
+        fields["priority"] = _priority_in(connector, values.get("priority"))
+    item = work_item_create(
+        actor=connector.actor, kind=Kind.DEFECT, project=mapping.project, **fields
+    )
+    link = RemoteLink.objects.create(
+        connector=connector,
+        content_type=ContentType.objects.get_for_model(item),
+        object_id=item.pk,
+        remote_id=issue.id,
+        remote_key=issue.key,
+        url=issue.url,
+    )
+    if connector.takes("status"):
+        _apply_values(link, item, {"status": values.get("status")}, issue)
+    for field in SYNCED_FIELDS:
+        _agree(link, field, values.get(field), issue.updated)
+    _mark_synced(link)
+    return link
+
+
+def comment_apply(*, connector: Connector, issue: RemoteIssue, note: RemoteNote) -> Applied:
+    """A remote comment becomes a work note on the linked record (once: by its remote id),
+    written by the connector's user and naming its author. The connector's own comments
+    (Tandem's, sent out) are not copied back."""
+    from projects.services import work_comment
+
+    if not connector.takes("comments"):
+        return Applied("ignored", detail="comments do not come in")
+    if note.author_email and note.author_email.lower() == connector.auth_email.lower():
+        return Applied("ignored", detail="Tandem's own comment")
+    if not note.body.strip():
+        return Applied("ignored", detail="an empty comment")
+    with transaction.atomic(), applying_remote(connector):
+        link = _locked_link(connector, issue)
+        if link is None:
+            applied = issue_apply(connector=connector, issue=issue)
+            if applied.link is None:
+                return applied
+            link = _locked_link(connector, issue)
+        assert link is not None
+        if RemoteComment.objects.filter(link=link, remote_id=note.id).exists():
+            return Applied("unchanged", link, "comment already here")
+        record = link.record
+        comment = work_comment(
+            item=record,
+            actor=connector.actor,
+            body=f"{note.author_name} in {issue.key}:\n\n{note.body}",
+        )
+        RemoteComment.objects.create(
+            link=link, comment=comment, remote_id=note.id, came_from_remote=True
+        )
+        _mark_synced(link)
+    return Applied("updated", link)
+
+
+# --- the webhook endpoint ------------------------------------------------------------------
+@dataclass(frozen=True)
+class WebhookAnswer:
+    status: int
+    code: str
+    message: str
+
+
+def webhook_receive(*, connector_id: int, body: bytes, headers: Mapping[str, str]) -> WebhookAnswer:
+    """Check and apply one webhook. Refused (and logged, with a row of
+    ``InboundDelivery``): an unknown or inactive connector or a missing or wrong signature
+    (401), no delivery identifier or a malformed body (400), a ``timestamp``
+    older than ``CONNECTOR_WEBHOOK_MAX_AGE_SECONDS`` or as far in the future (400), an
+    identifier applied before (409: a replay). A body the services refuse is a 422 and
+    nothing of it is kept (one transaction)."""
+    from core.ids import parse_id
+
+    connector = (
+        Connector.objects.filter(pk=connector_id, active=True).first()
+        if parse_id(connector_id) is not None
+        else None
+    )
+    if connector is None:
+        # a 401 like a wrong signature: which connector ids exist is nobody's business
+        log.warning("webhook for unknown or inactive connector %s refused", connector_id)
+        return WebhookAnswer(401, "bad_signature", "No active connector takes this webhook.")
+    adapter = adapter_for(connector)
+    identifier = adapter.delivery_id(headers)
+
+    def refuse(
+        status: int, code: str, message: str, event: str = "", key: str = ""
+    ) -> WebhookAnswer:
+        outcome = (
+            InboundDelivery.Outcome.FAILED if status == 422 else InboundDelivery.Outcome.REJECTED
+        )
+        InboundDelivery.objects.create(
+            connector=connector,
+            identifier=identifier,
+            event=event[:60],
+            remote_key=key[:40],
+            outcome=outcome,
+            status_code=status,
+            error=message[:2000],
+        )
+        log.warning(
+            "webhook %s for %s refused (%s %s): %s", identifier, connector, status, code, message
+        )
+        return WebhookAnswer(status, code, message)
+
+    try:
+        secret = secrets.webhook_secret(connector)
+    except DomainError as exc:
+        return refuse(401, "bad_signature", exc.message)
+    if not adapter.verify_signature(secret=secret, body=body, headers=headers):
+        return refuse(401, "bad_signature", "The webhook's signature is missing or wrong.")
+    if not identifier:
+        return refuse(400, "invalid", "The webhook carries no delivery identifier.")
+    try:
+        event = adapter.read_webhook(json.loads(body))
+    except (ValueError, MalformedPayload) as exc:
+        return refuse(400, "invalid", f"The webhook body is malformed: {exc}")
+    age = (timezone.now() - event.sent_at).total_seconds()
+    if abs(age) > settings.CONNECTOR_WEBHOOK_MAX_AGE_SECONDS:
+        return refuse(
+            400,
+            "stale",
+            f"The webhook was sent {age:.0f} s ago: too old (or from the future).",
+            event.event,
+            event.issue.key,
+        )
+    seen = InboundDelivery.objects.filter(
+        connector=connector,
+        identifier=identifier,
+        outcome__in=[InboundDelivery.Outcome.APPLIED, InboundDelivery.Outcome.IGNORED],
+    ).exists()
+    if seen:
+        return refuse(
+            409,
+            "replayed",
+            f"Webhook {identifier} was received before.",
+            event.event,
+            event.issue.key,
+        )
+    try:
+        with transaction.atomic():
+            if event.comment is not None and event.event == "comment_created":
+                applied = comment_apply(connector=connector, issue=event.issue, note=event.comment)
+            elif event.event in ("jira:issue_created", "jira:issue_updated"):
+                applied = issue_apply(connector=connector, issue=event.issue)
+            else:
+                applied = Applied("ignored", detail=f"{event.event} is not synced")
+            outcome = (
+                InboundDelivery.Outcome.IGNORED
+                if applied.outcome == "ignored"
+                else InboundDelivery.Outcome.APPLIED
+            )
+            # the replay guard commits with the change it guards
+            InboundDelivery.objects.create(
+                connector=connector,
+                identifier=identifier,
+                event=event.event[:60],
+                remote_key=event.issue.key[:40],
+                outcome=outcome,
+                status_code=200,
+                error=applied.detail,
+            )
+    except DomainError as exc:
+        _link_failed(connector, event.issue.id, exc.message)
+        return refuse(422, "unprocessable", exc.message, event.event, event.issue.key)
+    except IntegrityError:
+        # the same delivery, applied by a concurrent request first: this one rolled back
+        return refuse(
+            409,
+            "replayed",
+            f"Webhook {identifier} was received before.",
+            event.event,
+            event.issue.key,
+        )
+    return WebhookAnswer(
+        200, applied.outcome, applied.detail or f"{event.issue.key} {applied.outcome}."
+    )
+
+
+def _link_failed(connector: Connector, remote_id: str, message: str) -> None:
+    RemoteLink.objects.filter(connector=connector, remote_id=remote_id).update(
+        sync_state=RemoteLink.State.ERROR, last_error=message[:2000]
+    )
+
+
+# --- the catch-up poll ---------------------------------------------------------------------
+@dataclass
+class PollResult:
+    issues: int = 0
+    changed: int = 0
+    failed: int = 0
+
+
+def connector_poll(*, connector: Connector) -> PollResult:
+    """Fetch what the remote changed since the last poll (a minute of overlap: JQL counts
+    in minutes) and apply it as a webhook would: issues, then their comments, each issue
+    in its own transaction. An issue the services refuse is counted and marked on its
+    link; the poll goes on. Safe to run twice: what both sides agree on is not applied
+    again, and a comment is copied once."""
+    adapter = adapter_for(connector)
+    started = timezone.now()
+    result = PollResult()
+    # the first poll reads from the connector's creation, not the project's whole past
+    since = connector.last_polled_at or connector.created_at
+    for mapping in connector.mappings.all():
+        issues = adapter.updated_since(project=mapping.remote_project, since=since)
+        for read, issue in enumerate(issues, start=1):
+            if read > POLL_LIMIT:
+                # the rest next time, from this one on (they come oldest first)
+                started = min(started, issue.updated)
+                break
+            result.issues += 1
+            try:
+                applied = issue_apply(connector=connector, issue=issue)
+                changed = applied.outcome in ("created", "updated")
+                if connector.takes("comments") and applied.link is not None:
+                    for note in adapter.comments(issue.id):
+                        done = comment_apply(connector=connector, issue=issue, note=note)
+                        changed = changed or done.outcome == "updated"
+                result.changed += int(changed)
+            except (DomainError, DeliveryFailed) as exc:
+                result.failed += 1
+                _link_failed(connector, issue.id, str(exc))
+                log.warning("poll of %s: %s not applied: %s", connector, issue.key, exc)
+    Connector.objects.filter(pk=connector.pk).update(last_polled_at=started)
+    connector.last_polled_at = started
+    return result
+
+
+def connectors_poll_all() -> dict[str, PollResult]:
+    """Every active connector with mappings (the beat task and ``manage.py
+    connector_poll``). A connector whose remote cannot be reached is skipped this time."""
+    out: dict[str, PollResult] = {}
+    for connector in Connector.objects.filter(active=True, mappings__isnull=False).distinct():
+        try:
+            out[connector.name] = connector_poll(connector=connector)
+        except (DeliveryFailed, MalformedPayload) as exc:
+            log.warning("poll of %s failed: %s", connector, exc)
+            out[connector.name] = PollResult(failed=1)
+    return out
