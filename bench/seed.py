@@ -489,10 +489,12 @@ def _load_org(conn: Any, plan: Plan, rnd: random.Random, now: float, tables: dic
     through.flush()
 
     team_table = Table(
-        Team, ["id", "name", "tier", "description", "email", "lead"] + ["support_share"], conn
+        Team,
+        ["id", "name", "tier", "description", "email", "lead", "support_share", "is_active"],
+        conn,
     )
     for tid, name, tier in teams:
-        team_table.add((tid, name, tier, "", "", members[tid][0], 20))
+        team_table.add((tid, name, tier, "", "", members[tid][0], 20, True))
     team_table.flush()
     member_table = Table(Team.members.through, ["team", "user"], conn)
     member_table.extend((tid, uid) for tid, ids in members.items() for uid in ids)

@@ -54,6 +54,12 @@ class ConnectorWebhookView(ApiContractMixin, APIView):
     def post(self, request: Request, connector_id: int) -> Response:
         from integrations.services.connectors import webhook_receive
 
+        if request.content_type.split(";")[0].strip().lower() != "application/json":
+            # trackers send JSON; a form's body was read by then and its signature could
+            # not be checked on the bytes sent
+            return error_response(
+                "invalid", "A webhook's body is JSON (Content-Type: application/json).", 400
+            )
         answer = webhook_receive(
             connector_id=connector_id, body=request.body, headers=request.headers
         )
