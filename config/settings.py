@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "projects",
     "knowledge",
     "integrations",
+    "dashboards",
 ]
 
 MIDDLEWARE = [

@@ -100,6 +100,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("sla/", include("sla.urls")),
     path("kb/", include("knowledge.urls")),
+    path("dashboards/", include("dashboards.urls")),
     path("integrations/", include("integrations.urls")),
     path("", include("projects.urls")),
     path("", include("itsm.urls")),

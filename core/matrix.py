@@ -1146,6 +1146,17 @@ rule(
     ["connectors_webhook_create"],
 )
 
+# --- Issue 16: dashboards (dashboards.figures; pages only, no API operation) ------------
+_DASHBOARDS = (
+    ("Service desk", roles(R.SERVICE_DESK_AGENT, R.SECOND_LINE, R.DEVELOPER, R.INCIDENT_MANAGER)),
+    ("Incidents and problems", roles(R.INCIDENT_MANAGER, R.PROBLEM_MANAGER)),
+    ("Changes and releases", roles(R.CHANGE_MANAGER, R.RELEASE_MANAGER)),
+    ("Projects", roles(R.PROJECT_MANAGER)),
+)
+for _title, _who in _DASHBOARDS:
+    rule("dashboard", f"view the {_title} dashboard", _who, "aggregates over every team")
+    rule("dashboard", f"export the {_title} dashboard's figures (CSV)", _who, "")
+
 # --- rendering --------------------------------------------------------------------------
 _SHORT = {
     R.REQUESTER: "Req",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
@@ -20,6 +20,7 @@ from django.db.models import (
     When,
 )
 
+from core.dashboards import Figure, Filters, Series, bucket_counts, percent
 from core.export import Column, choice_col, col
 from sla.models import SlaClock, Target
 
@@ -123,3 +124,47 @@ BREACH_COLUMNS: list[Column] = [
     col("Breached at", "breached_at"),
     col("Stopped", "stopped_at"),
 ]
+
+
+def sla_trend(filters: Filters) -> Figure:
+    """Dashboards: the share of decided clocks met, per bucket of their start, for the
+    response and the resolution targets (the report's rule: cancelled clocks left out; a
+    clock is decided once met or breached). One query."""
+    from django.urls import reverse
+
+    qs = SlaClock.objects.filter(started_at__gte=filters.start, started_at__lt=filters.end)
+    qs = qs.exclude(state="cancelled")
+    if filters.service_id:
+        qs = qs.filter(service_id=filters.service_id)
+    if filters.team_id:
+        qs = qs.filter(team_id=filters.team_id)
+    rows = bucket_counts(
+        qs,
+        "started_at",
+        filters.buckets,
+        group="target",
+        met=Q(breached=False, stopped_at__isnull=False),
+        breached=Q(breached=True),
+    )
+    by_target = {r["target"]: r for r in rows}
+    series = []
+    for target in (Target.RESPONSE, Target.RESOLUTION):
+        r = by_target.get(target, {})
+        values = [
+            percent(r.get(f"met{i}"), (r.get(f"met{i}") or 0) + (r.get(f"breached{i}") or 0))
+            for i in range(len(filters.buckets))
+        ]
+        series.append(Series(f"{Target(target).label} met", values))
+    last_day = (filters.end - timedelta(days=1)).date()
+    link = f"{reverse('sla:report')}?from={filters.start:%Y-%m-%d}&to={last_day:%Y-%m-%d}"
+    return Figure(
+        "sla_trend",
+        "SLA compliance trend",
+        "line",
+        "Period",
+        [b.label for b in filters.buckets],
+        series,
+        unit="%",
+        link=link,
+        note="Clocks started in each period; met ÷ (met + breached), open ones left out.",
+    )
