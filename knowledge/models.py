@@ -174,6 +174,8 @@ class ArticleUse(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # the dashboards' deflections (knowledge.selectors.deflections): uses in a period
+        indexes = [models.Index(fields=["created_at"], name="articleuse_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.article.key} {self.kind}"

@@ -216,6 +216,9 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["assignee", "status"]),
             models.Index(fields=["requester", "status"]),
             models.Index(fields=["status", "resolved_at"]),
+            # The dashboards' backlog (itsm.reports.backlog): incidents still open at, or
+            # resolved after, the period's start (``resolved_at IS NULL OR >= start``).
+            models.Index(fields=["resolved_at"], name="incident_resolved_idx"),
             *[
                 models.Index(fields=[*lead, col, "id"], name=f"incident_{name}_idx")
                 for name, lead, col in ORDER_INDEXES
