@@ -27,6 +27,7 @@ from django.utils import timezone
 from core.models import Service, Team
 
 CACHE_SECONDS = 60
+CACHE_PREFIX = "dash"  # the figures' cache keys: "<prefix>:<figure>:<filter>"
 PERIODS = [(30, "Last 30 days"), (90, "Last 90 days"), (180, "Last 6 months"), (365, "Last year")]
 MONTHLY_FROM = 180  # periods this long or longer are bucketed by month, shorter ones by week
 SQLITE_PERCENTILE_ROWS = 50_000  # the bounded read a percentile falls back on (not PostgreSQL)
@@ -179,12 +180,17 @@ class Figure:
         return response
 
 
-def cached_figure(key: str, filters: Filters, build: Callable[[Filters], Figure]) -> Figure:
+def cached_figure(
+    key: str, filters: Filters, build: Callable[[Filters], Figure], *, refresh: bool = False
+) -> Figure:
     """The figure for this filter, computed at most once a ``CACHE_SECONDS`` (the page and
-    its CSV share it, so an export is the chart's numbers)."""
-    cache_key = f"dash:{key}:{filters.cache_key}"
-    figure = cache.get(cache_key)
+    its CSV share it, so an export is the chart's numbers); ``refresh`` computes it anew
+    (``dashboards.tasks.dashboards_warm``, which keeps the default filter's warm)."""
+    cache_key = f"{CACHE_PREFIX}:{key}:{filters.cache_key}"
+    figure = None if refresh else cache.get(cache_key)
     if figure is None:
+        if refresh:
+            cache.delete(f"{CACHE_PREFIX}:backlog_rows:{filters.cache_key}")
         figure = build(filters)
         cache.set(cache_key, figure, CACHE_SECONDS)
     return figure

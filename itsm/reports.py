@@ -60,11 +60,18 @@ def desk_url(filters: Filters, *, created: bool = True, **params: Any) -> str:
     return f"{reverse('itsm:desk')}?{urlencode(query)}"
 
 
-def backlog(filters: Filters, by: str) -> Figure:
-    """Incidents open at the end of each bucket, per priority or tier: raised before it and
-    not resolved by then (one pass over those raised before the period's end and still
-    open at its start). Reopened incidents count from their last resolution; cancelled ones
-    (which keep no cancel time) are left out; the tier is the incident's current one."""
+def backlog_rows(filters: Filters) -> list[dict[str, Any]]:
+    """Incidents open at the end of each bucket (``b<i>``), per priority and tier, in one
+    pass over those raised before the period's end and still open at its start; both
+    backlog figures read it, so it is computed (and cached) once for the two."""
+    from django.core.cache import cache
+
+    from core import dashboards
+
+    key = f"{dashboards.CACHE_PREFIX}:backlog_rows:{filters.cache_key}"
+    rows = cache.get(key)
+    if rows is not None:
+        return rows
     qs = _incidents(filters).exclude(status="cancelled")
     qs = qs.filter(created_at__lt=filters.end).filter(
         Q(resolved_at__isnull=True) | Q(resolved_at__gte=filters.start)
@@ -77,7 +84,21 @@ def backlog(filters: Filters, by: str) -> Figure:
         )
         for i, b in enumerate(filters.buckets)
     }
-    rows = {r[by]: r for r in qs.order_by().values(by).annotate(**aggs)}
+    rows = list(qs.order_by().values("priority", "tier").annotate(**aggs))
+    cache.set(key, rows, dashboards.CACHE_SECONDS)
+    return rows
+
+
+def backlog(filters: Filters, by: str) -> Figure:
+    """Incidents open at the end of each bucket, per priority or tier: raised before it and
+    not resolved by then. Reopened incidents count from their last resolution; cancelled
+    ones (which keep no cancel time) are left out; the tier is the incident's current one."""
+    n = len(filters.buckets)
+    rows: dict[Any, dict[str, int]] = {}
+    for r in backlog_rows(filters):
+        into = rows.setdefault(r[by], {})
+        for i in range(n):
+            into[f"b{i}"] = into.get(f"b{i}", 0) + r[f"b{i}"]
     keys: list[Any] = list(PRIORITIES) if by == "priority" else [t.value for t in Tier]
     series = [
         Series(
