@@ -219,6 +219,8 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             # The dashboards' backlog (itsm.reports.backlog): incidents still open at, or
             # resolved after, the period's start (``resolved_at IS NULL OR >= start``).
             models.Index(fields=["resolved_at"], name="incident_resolved_idx"),
+            # The dashboards filtered by service: that service's incidents raised in a period.
+            models.Index(fields=["service", "created_at"], name="incident_service_created_idx"),
             *[
                 models.Index(fields=[*lead, col, "id"], name=f"incident_{name}_idx")
                 for name, lead, col in ORDER_INDEXES
