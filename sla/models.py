@@ -261,13 +261,6 @@ class SlaClock(models.Model):
                 name="sla_clock_unhandled_idx",
                 condition=Q(breached=True, breach_handled_at__isnull=True),
             ),
-            # The dashboards' SLA trend (sla.reports.sla_trend): clocks started in a period,
-            # read off the index alone (what it counts is included).
-            models.Index(
-                fields=["started_at"],
-                name="sla_clock_started_idx",
-                include=["target", "breached", "stopped_at", "state"],
-            ),
         ]
 
     def __str__(self) -> str:

@@ -129,7 +129,8 @@ BREACH_COLUMNS: list[Column] = [
 def sla_trend(filters: Filters) -> Figure:
     """Dashboards: the share of decided clocks met, per bucket of their start, for the
     response and the resolution targets (the report's rule: cancelled clocks left out; a
-    clock is decided once met or breached). One query."""
+    clock is decided once met or breached). One query; no index of its own (the clock
+    table keeps only its sweep's: issue 13), the dashboards' cache stands in for one."""
     from django.urls import reverse
 
     qs = SlaClock.objects.filter(started_at__gte=filters.start, started_at__lt=filters.end)
