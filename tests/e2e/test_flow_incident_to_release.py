@@ -60,7 +60,8 @@ def test_incident_to_defect_to_release_to_confirmed_fix(  # type: ignore[no-unty
 
     # 3. 2nd line escalates it to development, raising the defect.
     people.step("3")
-    page = people.go(org.support2, incident_url)
+    page = people.go(org.support2, "/desk/")  # their team's queue
+    page.click(f"a:has-text('{key}')")
     page.click("[data-action=to-development] > summary")
     page.fill("#dev-reason", "The 2026 tax table is wrong in the payroll code.")
     page.click("[data-action=to-development] button[type=submit]")
@@ -90,9 +91,10 @@ def test_incident_to_defect_to_release_to_confirmed_fix(  # type: ignore[no-unty
     expect(page.locator("aside")).to_contain_text("Fixed in")
     expect(page.locator("#status")).to_have_text(re.compile("Fixed", re.I))
 
-    # 5. 2nd line signs off UAT on the release page.
+    # 5. 2nd line signs off UAT on the release page, reached from the defect.
     people.step("5")
-    page = people.go(org.support2, release.get_absolute_url())
+    page = people.go(org.support2, f"/work/{defect_key}/")
+    page.click("aside a:has-text('PAY 2.3')")
     page.click("button[data-action=sign-off-uat]")
     expect(page.locator("aside")).to_contain_text("signed off by")
 
