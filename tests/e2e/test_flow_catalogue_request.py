@@ -10,6 +10,9 @@ tasks."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from itsm.models import ServiceRequest
@@ -32,7 +35,7 @@ def test_catalogue_request_approved_and_fulfilled_task_by_task(  # type: ignore[
     expect(row).to_contain_text("approval: your manager")
     row.locator("a.btn:has-text('Order')").click()
     page.select_option("#f-model", 'Developer 16"')
-    page.fill("#f-needed_by", "2027-01-15")
+    page.fill("#f-needed_by", (timezone.localdate() + timedelta(days=30)).isoformat())
     page.fill("#f-justification", "A new starter in payroll.")
     page.click("form button[type=submit]:has-text('Submit request')")
     expect(page.locator("#status")).to_have_text("Awaiting approval")
