@@ -86,6 +86,7 @@ def test_normal_change_through_risk_cab_freeze_and_schedule(  # type: ignore[no-
     for member in (org.incident_manager, org.problem_manager):
         page = people.go(member, "/approvals/")
         row = page.locator("tr", has_text=key)
+        expect(row).to_contain_text("Upgrade the payroll database")
         row.locator("input[name=comment]").fill("Fine with the back-out plan.")
         row.locator("button[value=approved]").click()
         expect(page.locator("tr", has_text=key)).to_have_count(0)
@@ -114,6 +115,8 @@ def test_normal_change_through_risk_cab_freeze_and_schedule(  # type: ignore[no-
     page.click("[data-transition=schedule] button[type=submit]")
     expect(page.locator("#status")).to_have_text("Scheduled")
     expect(page.locator("#action-error")).to_have_count(0)
+    after = timezone.localtime(monday + timedelta(days=4, hours=20))
+    expect(page.locator("aside")).to_contain_text(after.strftime("%d %b %Y 20:00"))
 
     change = Change.objects.get(number=int(key.split("-")[1]))
     assert change.status == "scheduled" and change.planned_start > monday + timedelta(days=3)
