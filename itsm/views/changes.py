@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from core.concurrency import StaleVersion, page_version_checked, page_version_fields
-from core.exceptions import NotFound, ValidationFailed
+from core.exceptions import IllegalTransition, NotFound, ValidationFailed
 from core.export import csv_response, wants_csv
 from core.extensions import panels_for
 from core.forms import field_specs, form_data
@@ -129,10 +129,13 @@ def _detail(request: HttpRequest, change: Change, **extra: Any) -> dict[str, Any
             if f.name != "risk_answers"
         ]
         if n == "schedule":
+            typed = extra.get("posted", {}) if extra.get("open_form") == n else {}
             for f in fields:
                 if f.name in ("planned_start", "planned_end"):
                     value = getattr(change, f.name)
                     f.value = timezone.localtime(value).strftime("%Y-%m-%dT%H:%M") if value else ""
+                if typed.get(f.name):  # a refused window comes back as it was typed
+                    f.value = typed[f.name]
         transitions.append(
             {
                 "name": n,
@@ -196,9 +199,18 @@ class ChangeTransitionView(ProblemBase):
                 services.CHANGE_TRANSITION_SERVICES[name](
                     change=change, actor=request.user, **body.validated_data
                 )
-        except (ValidationFailed, StaleVersion) as exc:  # e.g. a CAB nobody may approve
+        except (ValidationFailed, IllegalTransition, StaleVersion) as exc:
+            # e.g. a CAB nobody may approve, a window in a change freeze: the page comes
+            # back with the form open, what was typed and the reason, not an error page
             change = selectors.change_get(request.user, ref)  # as it is now
-            context = _detail(request, change, errors=exc.errors, error=exc, open_form=name)
+            context = _detail(
+                request,
+                change,
+                errors=exc.errors,
+                error=exc,
+                open_form=name,
+                posted=request.POST.dict(),
+            )
             return render(request, "itsm/change_detail.html", context, status=exc.status_code)
         return redirect(change.get_absolute_url())
 
