@@ -29,6 +29,7 @@ from core.models import Service, Team
 CACHE_SECONDS = 60
 CACHE_PREFIX = "dash"  # the figures' cache keys: "<prefix>:<figure>:<filter>"
 PERIODS = [(30, "Last 30 days"), (90, "Last 90 days"), (180, "Last 6 months"), (365, "Last year")]
+DEFAULT_PERIOD = 90
 MONTHLY_FROM = 180  # periods this long or longer are bucketed by month, shorter ones by week
 SQLITE_PERCENTILE_ROWS = 50_000  # the bounded read a percentile falls back on (not PostgreSQL)
 
@@ -36,7 +37,9 @@ SQLITE_PERCENTILE_ROWS = 50_000  # the bounded read a percentile falls back on (
 class DashboardFilterForm(forms.Form):
     """The GET form every dashboard shares: the URL holds the filter."""
 
-    period = forms.TypedChoiceField(choices=PERIODS, coerce=int, required=False, initial=90)
+    period = forms.TypedChoiceField(
+        choices=PERIODS, coerce=int, required=False, initial=DEFAULT_PERIOD
+    )
     service = forms.ModelChoiceField(
         queryset=Service.objects.order_by("name"), required=False, empty_label="Any service"
     )
@@ -111,11 +114,16 @@ def parse_filters(params: Any, today: date | None = None) -> tuple[DashboardFilt
     does not parse (an unknown period, service or team) is a 400 (``ValidationFailed``)."""
     from core.exceptions import ValidationFailed
 
-    form = DashboardFilterForm(params)
+    data = params.copy() if hasattr(params, "copy") else dict(params)
+    if not data.get("period"):
+        # a bound form shows what it was given, not its initial: the select must say the
+        # period the figures are for (90 days when the URL names none)
+        data["period"] = str(DEFAULT_PERIOD)
+    form = DashboardFilterForm(data)
     if not form.is_valid():
         name, errors = next(iter(form.errors.items()))
         raise ValidationFailed(f"{name}: {errors[0]}", field=name)
-    days = form.cleaned_data.get("period") or 90
+    days = form.cleaned_data.get("period") or DEFAULT_PERIOD
     start, end, buckets = period_buckets(days, today or timezone.localdate())
     service, team = form.cleaned_data.get("service"), form.cleaned_data.get("team")
     return form, Filters(

@@ -346,3 +346,13 @@ def test_both_backlogs_are_one_query(world) -> None:  # type: ignore[no-untyped-
         FIGURES["backlog_priority"](filters())
         FIGURES["backlog_tier"](filters())
     assert len(ctx) == 1
+
+
+def test_the_period_select_says_the_period_shown_when_the_url_names_none(org) -> None:  # type: ignore[no-untyped-def]
+    """A bound form shows what it was given: without ?period= the select showed "Last 30
+    days" over figures of the default 90."""
+    client = Client()
+    client.force_login(org.admin)
+    html = client.get("/dashboards/desk/").content.decode()
+    assert '<option value="90" selected>' in html
+    assert '<option value="30" selected>' not in html
