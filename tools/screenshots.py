@@ -57,13 +57,17 @@ PAGES = [
 
 
 def pick_incident() -> str:
-    """The open incident with the longest history (escalated, commented, a defect)."""
+    """The demo's major incident (children, a public update, a knowledge article), else
+    the open incident with the longest history."""
     from django.contrib.contenttypes.models import ContentType
     from django.db.models import Count, OuterRef, Subquery
 
     from core.models import AuditEvent
     from itsm.models import Incident
 
+    major = Incident.objects.filter(major_incident=True).order_by("pk").first()
+    if major is not None:
+        return major.key
     ct = ContentType.objects.get_for_model(Incident)
     events = (
         AuditEvent.objects.filter(content_type=ct, object_id=OuterRef("pk"))
