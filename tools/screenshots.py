@@ -123,6 +123,8 @@ def prepare(database: Path) -> dict[str, str]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     for name in ("REDIS_URL", "CACHE_KEY_PREFIX"):  # the embedded default, like `make run`
         os.environ.pop(name, None)
+    # runserver serves the static files only in development
+    os.environ.update(TANDEM_ENV="development", DEBUG="true", LOG_LEVEL="WARNING")
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -141,14 +143,16 @@ def prepare(database: Path) -> dict[str, str]:
     return values
 
 
-def serve(port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def serve(port: int, log: Path) -> subprocess.Popen[bytes]:
+    """runserver on ``port`` (its output in ``log``), once it answers /healthz."""
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -157,7 +161,8 @@ def serve(port: int) -> subprocess.Popen[bytes]:
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                raise SystemExit("the server did not start") from None
+                tail = log.read_text(errors="replace")[-2000:]
+                raise SystemExit(f"the server did not start:\n{tail}") from None
             time.sleep(0.3)
 
 
@@ -222,7 +227,7 @@ def main() -> None:
     try:
         values = prepare(database)
         port = free_port()
-        server = serve(port)
+        server = serve(port, database.parent / "server.log")
         try:
             shoot(f"http://127.0.0.1:{port}", shots, values)
         finally:
