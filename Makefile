@@ -9,7 +9,7 @@ RUN_DIR ?= var/run
 # pytest's options; CI adds -n for parallel workers.
 PYTEST_ARGS ?=
 
-.PHONY: install run serve worker beat test lint format schema check clean
+.PHONY: install run serve worker beat test lint format schema check clean screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ lint: install
 
 format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+## Retake the README's screenshots (docs/screenshots/): a fresh seeded SQLite demo, its own
+## server on a free port, Debian's Chromium (tools/screenshots.py).
+screenshots: install
+	$(BIN)/python tools/screenshots.py
 
 clean:
 	rm -rf var staticfiles .pytest_cache

@@ -180,6 +180,40 @@ def seed(stdout: TextIO) -> None:
     _seed_catalogue(stdout)
     _seed_changes(stdout)
     _seed_canned_replies(stdout)
+    _seed_major_incident(stdout)
+
+
+def _seed_major_incident(stdout: TextIO) -> None:
+    """The vendor's calendar sync outage as a major incident: its P1 the main one, the other
+    open reports its children (issue 16: the incident manager's home and the README's
+    screenshots show one). Priorities stay as reported: a change now would restart the
+    SLA story ``_clocks_tell_the_story`` told."""
+    from itsm.services.incident_links import incident_child_add
+
+    if Incident.objects.filter(major_incident=True).exists():
+        return
+    manager = User.objects.get(username="incident_manager")
+    reports = list(
+        Incident.objects.filter(
+            title="Calendar sync fails on phone",
+            status__in=["new", "assigned", "in_progress", "on_hold"],
+        ).order_by("priority", "created_at", "pk")
+    )
+    if len(reports) < 2:
+        return
+    main, children = reports[0], reports[1:5]
+    with transaction.atomic(), outbox_suppressed():
+        main = services.incident_update(incident=main, actor=manager, major_incident=True)
+        services.incident_comment(
+            incident=main,
+            actor=manager,
+            public=True,
+            body="Declared a major incident: calendars stopped syncing to phones for many of "
+            "us. The mail vendor is investigating; updates here every 30 minutes.",
+        )
+        for child in children:
+            incident_child_add(parent=main, child=child, actor=manager)
+    stdout.write(f"  {main.key} declared a major incident, {len(children)} children")
 
 
 def _seed_canned_replies(stdout: TextIO) -> None:
@@ -320,6 +354,47 @@ def _seed_changes(stdout: TextIO) -> None:
             actor=u["change_manager"],
             approvers=[u["change_manager"], u["release_manager"]],
         )
+        # two more before the CAB, one approver decided (issue 16: the CAB board has a week)
+        for title, service, answers, approvers, days in (
+            (
+                "HR Portal: single sign-on with the new identity provider",
+                "HR Portal",
+                {"many_users": True},
+                ["project_manager", "change_manager"],
+                12,
+            ),
+            (
+                "Mobile app 4.2: offline balance",
+                "Mobile App",
+                {"many_users": True, "first_time": True},
+                ["release_manager", "change_manager"],
+                14,
+            ),
+        ):
+            ch = cs.change_create(
+                actor=u["developer"],
+                title=title,
+                services=[Service.objects.get(name=service)],
+                implementer=u["developer"],
+                **plans,
+                planned_start=at(days, 19),
+                planned_end=at(days, 22),
+            )
+            ch = cs.change_submit(change=ch, actor=u["developer"])
+            ch = cs.change_assess(change=ch, actor=u["change_manager"], risk_answers=answers)
+            ch = cs.change_request_approval(
+                change=ch,
+                actor=u["change_manager"],
+                approvers=[u[name] for name in approvers],
+            )
+            first = approvals_of(ch).filter(approver=u[approvers[0]]).first()
+            if first is not None:
+                cs.change_decide(
+                    approval=first,
+                    actor=first.approver,
+                    decision="approved",
+                    comment="Fine from my side; rehearse the back-out first.",
+                )
         # standard, scheduled tomorrow
         ch = cs.change_create(actor=u["support2"], type="standard", template=template)
         ch = cs.change_submit(change=ch, actor=u["support2"])

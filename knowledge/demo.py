@@ -54,6 +54,14 @@ ARTICLES = [
         "Payroll",
         "The import reads the HMRC file nightly; bands are versioned by tax year.",
     ),
+    (
+        "Calendar sync fails on phone: add the account again",
+        "public",
+        "Email & Calendar",
+        "1. On the phone, open *Settings › Accounts* and remove the work account.\n"
+        "2. Add it again and sign in.\n3. Turn on **Calendars** for it.\n\n"
+        "Still no events after 15 minutes? Raise an incident and say which phone you use.",
+    ),
 ]
 
 
