@@ -43,7 +43,7 @@ class Shot:
     scroll_to: str = ""
 
 
-# The shots, in the README's order. The two dashboards are the role homes for now.
+# The shots, in the README's order.
 PAGES = [
     Shot("portal", "requester", "/portal/"),
     Shot("agent-console", "agent", "/desk/"),
@@ -51,8 +51,8 @@ PAGES = [
     Shot("developer-board", "developer", "/projects/{project}/"),
     Shot("release-gate", "release_manager", "/releases/{release}/"),
     Shot("cab-board", "change_manager", "/changes/cab/"),
-    Shot("dashboard-incidents", "incident_manager", "/home/incidents/"),
-    Shot("dashboard-changes", "change_manager", "/home/changes/"),
+    Shot("dashboard-incidents", "incident_manager", "/dashboards/incidents/"),
+    Shot("dashboard-changes", "change_manager", "/dashboards/changes/"),
 ]
 
 
