@@ -144,3 +144,9 @@ def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")
         for v in found
         if v["impact"] in impacts
     ]
+
+
+def browser_skip_reason() -> str:
+    """Why the browser tests skip here, or "" when they run (the ``needs_browser`` marks'
+    reasons, for the run's header)."""
+    return next((m.kwargs["reason"] for m in needs_browser if m.args[0]), "")
