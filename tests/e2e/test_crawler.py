@@ -71,15 +71,17 @@ def crawl(context: Any, base: str) -> tuple[list[str], list[str], int]:
     main: set[str] = set()  # the role's home and what its top bar links to
     opened = 0
     current = ["/"]
+
     # what a page loads itself (styles, scripts, HTMX fragments) answering an error
-    page.on(
-        "response",
-        lambda r: (
-            problems.append(f"{r.status} {r.request.method} {r.url} (loaded by {current[0]})")
-            if r.status >= 400 and not r.request.is_navigation_request()
-            else None
-        ),
-    )
+    def failed_load(response: Any) -> None:
+        if response.status < 400 or response.url == base + current[0]:
+            return  # the page itself: its status is checked where it is opened
+        if response.status == 405 and current[0].startswith("/api/"):
+            return
+        kind = response.request.resource_type
+        problems.append(f"{response.status} {kind} {response.url} (loaded by {current[0]})")
+
+    page.on("response", failed_load)
 
     def bad(status: int, path: str, how: str) -> None:
         if status == 405 and path.startswith("/api/"):
