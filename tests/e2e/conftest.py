@@ -94,6 +94,12 @@ def demo_site(django_db_setup: None, django_db_blocker: Any) -> Iterator[DemoSit
             assert connection.settings_dict["NAME"].startswith("test_"), connection.settings_dict
             # as a transactional test with serialized_rollback leaves it: the data the
             # migrations wrote is back for the tests after this module
-            call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True)
+            call_command(  # sequences kept: the rows put back keep their ids, new ones go on
+                "flush",
+                interactive=False,
+                verbosity=0,
+                inhibit_post_migrate=True,
+                reset_sequences=False,
+            )
             connection.creation.deserialize_db_from_string(before_seed)
             connections.close_all()
