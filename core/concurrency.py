@@ -65,7 +65,8 @@ def _columns(model: type[models.Model]) -> list[str]:
 
 def version_of(obj: models.Model) -> str:
     """The version of ``obj`` as loaded (no query when it has ``updated_at``)."""
-    model = type(obj)
+    # __class__, not type(): request.user is Django's lazy proxy (a session's user)
+    model = obj.__class__
     if has_stamp(model):
         return f"{obj.pk}-{_micros(obj.updated_at)}"  # type: ignore[attr-defined]
     names = _columns(model)

@@ -120,3 +120,33 @@ def sign_in(context: Any, live_server_url: str, user: Any) -> None:
             }
         ]
     )
+
+
+AXE = Path(__file__).resolve().parents[1] / "static" / "vendor" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
+    """axe-core's violations of ``impacts`` on the page as it is now, one line each (rule,
+    impact, how many elements, the first element's selector). axe is evaluated through the
+    DevTools protocol, outside the page's CSP (a script tag would be refused by
+    script-src 'self' only if served from elsewhere; evaluating needs no tag at all)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = page.evaluate(
+        """async () => {
+            const r = await window.axe.run(document, {resultTypes: ["violations"]});
+            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => n.target.join(" "))}));
+        }"""
+    )
+    return [
+        f"{v['impact']} {v['id']} ({v['help']}): {len(v['nodes'])}× e.g. {v['nodes'][0]}"
+        for v in found
+        if v["impact"] in impacts
+    ]
+
+
+def browser_skip_reason() -> str:
+    """Why the browser tests skip here, or "" when they run (the ``needs_browser`` marks'
+    reasons, for the run's header)."""
+    return next((m.kwargs["reason"] for m in needs_browser if m.args[0]), "")

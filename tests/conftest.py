@@ -22,6 +22,16 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """One line at the top of every run: whether the browser tests run, and on what."""
+    from tests.browser import CHROMIUM, RESULTS, browser_skip_reason
+
+    reason = browser_skip_reason()
+    if reason:
+        return f"browser tests SKIPPED: {reason}"
+    return f"browser tests: Chromium at {CHROMIUM} (a failure leaves its pages in {RESULTS}/)"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://…")
     skip_redis = pytest.mark.skip(reason="needs Redis: set REDIS_URL=redis://…")

@@ -68,8 +68,9 @@ def response_etag(request: Request, response: Any) -> str | None:
     # set the stamp on what they save and answer, and a stale one would only cost the
     # client a 412, never a silent overwrite. An unstamped one is read again after a
     # write (its digest covers every column the service may have written apart).
-    if request.method in UNSAFE and not has_stamp(type(record)):
-        version = current_version(type(record), record.pk)
+    model = record.__class__  # not type(): request.user (/users/me/) is a lazy proxy
+    if request.method in UNSAFE and not has_stamp(model):
+        version = current_version(model, record.pk)
     else:
         version = version_of(record)
     return quoted(version) if version else None
