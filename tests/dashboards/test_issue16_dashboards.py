@@ -314,7 +314,10 @@ def test_queries_per_dashboard_are_pinned(world, org, key) -> None:  # type: ign
         assert client.get(f"/dashboards/{key}/").status_code == 200
     with CaptureQueriesContext(connection) as warm:
         assert client.get(f"/dashboards/{key}/").status_code == 200
-    assert len(cold) == QUERIES[key], [q["sql"][:120] for q in cold.captured_queries]
+    # elsewhere than PostgreSQL the 90th percentiles are computed in Python from one bounded
+    # read per measure (respond, resolve): two more where the times figure is shown
+    extra = 0 if connection.vendor == "postgresql" or key not in {"desk", "incidents"} else 2
+    assert len(cold) == QUERIES[key] + extra, [q["sql"][:120] for q in cold.captured_queries]
     assert len(warm) == WARM
 
 

@@ -110,6 +110,9 @@ def issue_event(jira, key: str, event: str = "jira:issue_updated", **extra):  # 
 
 
 # --- the Done-when: live server, real webhooks -------------------------------------------------
+# PostgreSQL only: the fake's webhook reaches the live server while the test's push holds its
+# write, and SQLite locks the whole database (the webhook waits, then answers 503).
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_defect_edited_in_jira_appears_in_tandem_and_a_tandem_comment_in_jira(
     live_server, org, project, connector, fake_jira
