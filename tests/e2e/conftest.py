@@ -104,4 +104,9 @@ def demo_site(django_db_setup: None, django_db_blocker: Any) -> Iterator[DemoSit
                 reset_sequences=False,
             )
             connection.creation.deserialize_db_from_string(before_seed)
+            # the demo's human-key sequences (PostgreSQL) lost their core_sequence rows in
+            # the flush: drop them, or the next test's INC-1001 would be INC-1194
+            from core.services import key_sequences_forget_orphans
+
+            key_sequences_forget_orphans()
             connections.close_all()
