@@ -19,6 +19,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -92,13 +93,6 @@ def register_channel(
     _channels[name] = channel
 
 
-def channel_for(name: str) -> Channel:
-    try:
-        return _channels[name]
-    except KeyError:
-        raise DeliveryFailed(f"No sender is registered for channel {name!r}.") from None
-
-
 def backoff(attempts: int, *, retry_after: float | None = None) -> timedelta:
     """How long to wait before try ``attempts + 1``: the receiver's ``Retry-After`` when it
     gave one (up to a day), else exponential from ``OUTBOX_BACKOFF_SECONDS`` up to
@@ -136,14 +130,12 @@ def send_email(message: OutboxMessage) -> None:
 register_channel(OutboxMessage.Channel.EMAIL, send=send_email)
 
 
-def _earlier_pending_of_key() -> Exists:
-    return Exists(
-        OutboxMessage.objects.filter(
-            status=OutboxMessage.Status.PENDING,
-            order_key=OuterRef("order_key"),
-            pk__lt=OuterRef("pk"),
-        ).exclude(order_key="")
-    )
+def _pending_before(order_key: Any, pk: Any) -> Any:
+    """The pending messages of ``order_key`` written before ``pk`` (values or OuterRefs):
+    while there is one, the message waits."""
+    return OutboxMessage.objects.filter(
+        status=OutboxMessage.Status.PENDING, order_key=order_key, pk__lt=pk
+    ).exclude(order_key="")
 
 
 def outbox_deliver_one(message_id: int) -> bool:
@@ -159,18 +151,15 @@ def outbox_deliver_one(message_id: int) -> bool:
         )
         if message is None:
             return False  # delivered already, or another worker holds it
-        if (
-            message.order_key
-            and OutboxMessage.objects.filter(
-                status=OutboxMessage.Status.PENDING,
-                order_key=message.order_key,
-                pk__lt=message.pk,
-            ).exists()
-        ):
+        if message.order_key and _pending_before(message.order_key, message.pk).exists():
             return False  # an earlier message of its key goes first; it hands this one on
+        channel = _channels.get(message.channel)
         message.attempts += 1
         try:
-            channel = channel_for(message.channel)
+            if channel is None:
+                raise DeliveryFailed(
+                    f"No sender is registered for channel {message.channel!r}.", permanent=True
+                )
             channel.send(message)
         except Exception as exc:  # any transport error: retry later, never lose it
             log.warning(
@@ -183,8 +172,7 @@ def outbox_deliver_one(message_id: int) -> bool:
             message.last_error = str(exc)[:2000] or type(exc).__name__
             permanent = isinstance(exc, DeliveryFailed) and exc.permanent
             retry_after = exc.retry_after if isinstance(exc, DeliveryFailed) else None
-            limit = channel.max_attempts(message) if message.channel in _channels else 1
-            dead = permanent or message.attempts >= limit
+            dead = permanent or message.attempts >= channel.max_attempts(message)
             if dead:
                 message.status = OutboxMessage.Status.FAILED
                 following = _next_of_key(message)
@@ -193,8 +181,8 @@ def outbox_deliver_one(message_id: int) -> bool:
                     message.attempts, retry_after=retry_after
                 )
             message.save(update_fields=["attempts", "last_error", "status", "available_at"])
-            if message.channel in _channels and _channels[message.channel].after:
-                _channels[message.channel].after(
+            if channel is not None and channel.after:
+                channel.after(
                     message,
                     DeliveryResult(
                         ok=False,
@@ -257,7 +245,7 @@ def outbox_pending_ids(limit: int = 200) -> list[int]:
         OutboxMessage.objects.filter(
             status=OutboxMessage.Status.PENDING, available_at__lte=timezone.now()
         )
-        .filter(Q(order_key="") | ~_earlier_pending_of_key())
+        .filter(Q(order_key="") | ~Exists(_pending_before(OuterRef("order_key"), OuterRef("pk"))))
         .order_by("available_at", "id")
         .values_list("pk", flat=True)[:limit]
     )

@@ -201,3 +201,19 @@ def test_an_email_carries_its_html_and_headers(db) -> None:  # type: ignore[no-u
     sent = mail.outbox[-1]
     assert sent.extra_headers["In-Reply-To"] == "<inc-0@tandem.test>"
     assert sent.alternatives[0][0] == "<p>Hello</p>"
+
+
+def test_a_message_whose_channel_has_no_sender_is_parked_at_once(db) -> None:  # type: ignore[no-untyped-def]
+    from core import outbox
+
+    saved = dict(outbox._channels)
+    outbox._channels.pop("connector", None)
+    try:
+        msg = _message(channel="connector")
+        assert outbox_deliver_one(msg.pk) is False
+    finally:
+        outbox._channels.clear()
+        outbox._channels.update(saved)
+    msg.refresh_from_db()
+    assert (msg.status, msg.attempts) == ("failed", 1)
+    assert "No sender is registered" in msg.last_error
