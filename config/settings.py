@@ -671,11 +671,12 @@ CONNECTOR_TIMEOUT_SECONDS = env.float("CONNECTOR_TIMEOUT_SECONDS", default=10.0)
 CONNECTOR_WEBHOOK_MAX_AGE_SECONDS = env.int("CONNECTOR_WEBHOOK_MAX_AGE_SECONDS", default=600)
 # How often the catch-up poll asks each connector what changed (a missed webhook's share).
 CONNECTOR_POLL_SECONDS = env.float("CONNECTOR_POLL_SECONDS", default=300.0)
-# The dashboards' default figures, computed ahead of their readers (dashboards.tasks):
-# a little under core.dashboards.CACHE_SECONDS, so the entry is renewed before it expires.
-CELERY_BEAT_SCHEDULE["dashboards-warm"] = {
-    "task": "dashboards.tasks.dashboards_warm",
-    "schedule": env.float("DASHBOARDS_WARM_SECONDS", default=50.0),
+# The dashboards' daily roll-ups brought up to date, then the default figures computed
+# ahead of their readers (dashboards.tasks): a little under core.dashboards.CACHE_SECONDS,
+# so the figures lag the records by about a minute and the entry is renewed before it expires.
+CELERY_BEAT_SCHEDULE["dashboards-collect"] = {
+    "task": "dashboards.tasks.dashboards_collect",
+    "schedule": env.float("DASHBOARDS_COLLECT_SECONDS", default=50.0),
 }
 CELERY_BEAT_SCHEDULE["connectors-poll"] = {
     "task": "integrations.tasks.connectors_poll",

@@ -1,6 +1,7 @@
 """What every dashboard figure shares: the filter (period, service, team) and its time
 buckets, the figure itself (labels × series, drawn by Chart.js, read as a table, exported
-as CSV), the brief cache, and the database pieces for durations and percentiles.
+as CSV), the brief cache, the duration bands of the daily roll-ups and their percentile,
+and the pieces the roll-ups and figures share (days, buckets, durations in the database).
 
 The figures are built by each owning app's reports module (``sla.reports``,
 ``itsm.reports``, ``projects.reports``, ``knowledge.selectors``); the pages that show them
@@ -19,8 +20,7 @@ from typing import Any
 
 from django import forms
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import Aggregate, F, FloatField, Func, Q, QuerySet
+from django.db.models import F, FloatField, Func, Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -31,7 +31,18 @@ CACHE_PREFIX = "dash"  # the figures' cache keys: "<prefix>:<figure>:<filter>"
 PERIODS = [(30, "Last 30 days"), (90, "Last 90 days"), (180, "Last 6 months"), (365, "Last year")]
 DEFAULT_PERIOD = 90
 MONTHLY_FROM = 180  # periods this long or longer are bucketed by month, shorter ones by week
-SQLITE_PERCENTILE_ROWS = 50_000  # the bounded read a percentile falls back on (not PostgreSQL)
+# The bands of a duration histogram (seconds; each band [previous bound, bound), the last
+# one open-ended): the roll-ups keep a count per band, and a percentile is read off them
+# (``histogram_percentile``). About 1.5× apart: a percentile lands within its band.
+DURATION_BOUNDS: tuple[int, ...] = tuple(
+    int(minutes * 60)
+    for minutes in (
+        *(5, 10, 15, 30, 45),
+        *(h * 60 for h in (1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 36, 48, 72, 96, 120)),
+        *(d * 1440 for d in (7, 10, 14, 21, 30)),
+    )
+)
+DURATION_BANDS = len(DURATION_BOUNDS) + 1
 
 
 class DashboardFilterForm(forms.Form):
@@ -193,7 +204,7 @@ def cached_figure(
 ) -> Figure:
     """The figure for this filter, computed at most once a ``CACHE_SECONDS`` (the page and
     its CSV share it, so an export is the chart's numbers); ``refresh`` computes it anew
-    (``dashboards.tasks.dashboards_warm``, which keeps the default filter's warm)."""
+    (``dashboards.tasks.dashboards_collect``, which keeps the default filter's warm)."""
     cache_key = f"{CACHE_PREFIX}:{key}:{filters.cache_key}"
     figure = None if refresh else cache.get(cache_key)
     if figure is None:
@@ -217,6 +228,38 @@ def bucket_counts(
         aggs[f"b{i}"] = Count("id", filter=inside)
         for name, cond in extra.items():
             aggs[f"{name}{i}"] = Count("id", filter=inside & cond)
+    if group is None:
+        return [qs.aggregate(**aggs)]
+    return list(qs.order_by().values(group).annotate(**aggs).order_by(group))
+
+
+def rollup_rows(model: type[Any], filters: Filters, *, per_service: bool = False) -> QuerySet[Any]:
+    """A daily roll-up's rows (``day``, ``total``, ``service_id``, ``team_id``) of the
+    filter's period: the days' totals when neither service nor team is asked for (and the
+    figure is not ``per_service``), else the rows of that service and team."""
+    qs = model.objects.filter(day__gte=filters.start.date(), day__lt=filters.end.date())
+    if not (filters.service_id or filters.team_id or per_service):
+        return qs.filter(total=True)
+    qs = qs.filter(total=False)
+    if filters.service_id:
+        qs = qs.filter(service_id=filters.service_id)
+    if filters.team_id:
+        qs = qs.filter(team_id=filters.team_id)
+    return qs
+
+
+def bucket_sums(
+    qs: QuerySet[Any], buckets: Sequence[Bucket], *fields: str, group: str | None = None
+) -> list[dict[str, Any]]:
+    """One pass over daily roll-up rows (``day``): the sum of each field per bucket
+    (``<field><i>``), grouped by ``group`` when given."""
+    from django.db.models import Sum
+
+    aggs: dict[str, Any] = {}
+    for i, b in enumerate(buckets):
+        inside = Q(day__gte=b.start.date(), day__lt=b.end.date())
+        for name in fields:
+            aggs[f"{name}{i}"] = Sum(name, filter=inside, default=0)
     if group is None:
         return [qs.aggregate(**aggs)]
     return list(qs.order_by().values(group).annotate(**aggs).order_by(group))
@@ -246,27 +289,62 @@ class Seconds(Func):
         )
 
 
-class Percentile(Aggregate):
-    """PostgreSQL's ``percentile_cont(p) WITHIN GROUP (ORDER BY expression)``."""
-
-    function = "percentile_cont"
-    output_field = FloatField()
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
-        super().__init__(expression, fraction=float(fraction), **extra)
-
-
-def supports_percentile() -> bool:
-    return connection.vendor == "postgresql"
+def duration_band_filters(column: str) -> list[Q]:
+    """One condition per band of ``DURATION_BOUNDS`` on ``column`` (seconds, annotated):
+    what a roll-up counts, one ``COUNT … FILTER`` per band."""
+    lows = (0, *DURATION_BOUNDS)
+    conds = [
+        Q(**{f"{column}__gte": lo, f"{column}__lt": hi})
+        for lo, hi in zip(lows, DURATION_BOUNDS, strict=False)
+    ]
+    return [*conds, Q(**{f"{column}__gte": DURATION_BOUNDS[-1]})]
 
 
-def percentile_in_python(values: Sequence[float], fraction: float) -> float | None:
-    """``percentile_cont`` (linear interpolation) over sorted ``values``: the fallback on a
-    database without it (SQLite), over a bounded read."""
-    if not values:
+def histogram_percentile(
+    counts: Sequence[int], fraction: float, largest: float | None = None
+) -> float | None:
+    """The ``fraction`` percentile of durations counted per band of ``DURATION_BOUNDS``,
+    by Prometheus' ``histogram_quantile`` rule: the band holding the rank, interpolated
+    linearly inside it (the open last band answers its lower bound); never above
+    ``largest``, the greatest duration seen, when known. The answer lies in the band of the
+    incident at that rank: an exact ``percentile_cont`` would need every duration, which a
+    daily roll-up cannot keep."""
+    total = sum(counts)
+    if not total:
         return None
-    rank = fraction * (len(values) - 1)
-    low = int(rank)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (rank - low)
+    rank = fraction * total
+    lows = (0, *DURATION_BOUNDS)
+    seen = 0
+    for i, n in enumerate(counts):
+        if n and seen + n >= rank:
+            if i == len(DURATION_BOUNDS):
+                value = float(lows[i])
+            else:
+                value = lows[i] + (DURATION_BOUNDS[i] - lows[i]) * (rank - seen) / n
+            return min(value, largest) if largest is not None else value
+        seen += n
+    return float(lows[-1])
+
+
+def local_day(moment: datetime) -> date:
+    return timezone.localtime(moment).date()
+
+
+def days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def day_runs(days: Sequence[date] | set[date]) -> list[tuple[date, date]]:
+    """Days as runs of consecutive days (first, last): one query per run."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(days):
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def midnight(day: date) -> datetime:
+    """The start of ``day`` in the current time zone."""
+    return _midnight(day)

@@ -21,6 +21,7 @@ from dashboards.figures import (
     can_view_dashboard,
     dashboards_for,
 )
+from dashboards.services import facts_as_of
 
 
 @login_required
@@ -73,5 +74,6 @@ class DashboardPage(LoginRequiredMixin, DomainErrorMixin, View):
                 "form": form,
                 "filters": filters,
                 "figures": figures,
+                "as_of": facts_as_of(),
             },
         )

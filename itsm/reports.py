@@ -1,30 +1,30 @@
-"""The incident and change figures of the dashboards (``dashboards.views``), each
-computed in the database in one or two aggregate queries over the filter's period
-(``core.dashboards.Filters``), whatever the number of incidents. Each figure links to the
-desk or change list with the matching filters."""
+"""The incident and change figures of the dashboards (``dashboards.views``). The incident
+figures sum the daily roll-ups (``itsm.models.facts``, kept by ``dashboards.services``) in
+one query each, whatever the number of incidents; the change figure reads the changes in
+one aggregate query. Each figure links to the desk or change list with its filters."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.urls import reverse
+from django.utils import timezone
 
 from core.dashboards import (
-    SQLITE_PERCENTILE_ROWS,
+    DURATION_BANDS,
     Figure,
     Filters,
-    Percentile,
-    Seconds,
     Series,
-    bucket_counts,
+    bucket_sums,
+    histogram_percentile,
     percent,
-    percentile_in_python,
-    supports_percentile,
+    rollup_rows,
 )
-from core.models import Tier
-from itsm.models import Change, Incident
+from core.models import Service, Tier
+from itsm.models import Change, IncidentBacklogDay, IncidentDay
 from itsm.models.change import ChangeType, Outcome
 from itsm.models.incident import OPEN_STATES
 
@@ -32,13 +32,10 @@ TOP_SERVICES = 10
 PRIORITIES = range(1, 6)
 
 
-def _incidents(filters: Filters) -> QuerySet[Incident]:
-    qs = Incident.objects.all()
-    if filters.service_id:
-        qs = qs.filter(service_id=filters.service_id)
-    if filters.team_id:
-        qs = qs.filter(team_id=filters.team_id)
-    return qs
+def _days(filters: Filters, *, per_service: bool = False) -> QuerySet[IncidentDay]:
+    """The roll-up rows (``IncidentDay``) of the period, service and team: without a filter
+    the days' totals, unless the figure is ``per_service``."""
+    return rollup_rows(IncidentDay, filters, per_service=per_service)
 
 
 def desk_url(filters: Filters, *, created: bool = True, **params: Any) -> str:
@@ -61,29 +58,25 @@ def desk_url(filters: Filters, *, created: bool = True, **params: Any) -> str:
 
 
 def backlog_rows(filters: Filters) -> list[dict[str, Any]]:
-    """Incidents open at the end of each bucket (``b<i>``), per priority and tier, in one
-    pass over those raised before the period's end and still open at its start; both
-    backlog figures read it, so it is computed (and cached) once for the two."""
+    """Incidents open at the end of each bucket (``b<i>``; today for the bucket still
+    running), per priority and tier, summed from the daily backlog roll-up in one query;
+    both backlog figures read it, so it is computed (and cached) once for the two."""
     from django.core.cache import cache
 
     from core import dashboards
 
     key = f"{dashboards.CACHE_PREFIX}:backlog_rows:{filters.cache_key}"
-    rows = cache.get(key)
-    if rows is not None:
-        return rows
-    qs = _incidents(filters).exclude(status="cancelled")
-    qs = qs.filter(created_at__lt=filters.end).filter(
-        Q(resolved_at__isnull=True) | Q(resolved_at__gte=filters.start)
-    )
-    aggs = {
-        f"b{i}": Count(
-            "id",
-            filter=Q(created_at__lt=b.end)
-            & (Q(resolved_at__isnull=True) | Q(resolved_at__gte=b.end)),
-        )
-        for i, b in enumerate(filters.buckets)
-    }
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    today = timezone.localdate()
+    ends = [min(b.end.date() - timedelta(days=1), today) for b in filters.buckets]
+    qs = IncidentBacklogDay.objects.filter(day__in=set(ends))
+    if filters.service_id:
+        qs = qs.filter(service_id=filters.service_id)
+    if filters.team_id:
+        qs = qs.filter(team_id=filters.team_id)
+    aggs = {f"b{i}": Sum("open", filter=Q(day=day), default=0) for i, day in enumerate(ends)}
     rows = list(qs.order_by().values("priority", "tier").annotate(**aggs))
     cache.set(key, rows, dashboards.CACHE_SECONDS)
     return rows
@@ -91,8 +84,8 @@ def backlog_rows(filters: Filters) -> list[dict[str, Any]]:
 
 def backlog(filters: Filters, by: str) -> Figure:
     """Incidents open at the end of each bucket, per priority or tier: raised before it and
-    not resolved by then. Reopened incidents count from their last resolution; cancelled
-    ones (which keep no cancel time) are left out; the tier is the incident's current one."""
+    not resolved by then, in the priority and tier they had then (the roll-up of each day
+    is written as it passes). Cancelled incidents (which keep no cancel time) are left out."""
     n = len(filters.buckets)
     rows: dict[Any, dict[str, int]] = {}
     for r in backlog_rows(filters):
@@ -123,35 +116,23 @@ def backlog(filters: Filters, by: str) -> Figure:
 
 def response_resolve_times(filters: Filters) -> Figure:
     """Mean and 90th-percentile hours to first response and to resolution, per priority,
-    of the incidents raised in the period. PostgreSQL computes the percentile
-    (``percentile_cont``); on another database it is computed here from a bounded read
-    (``SQLITE_PERCENTILE_ROWS`` rows per measure)."""
-    qs = _incidents(filters).filter(created_at__gte=filters.start, created_at__lt=filters.end)
-    respond, resolve = Seconds("responded_at", "created_at"), Seconds("resolved_at", "created_at")
-    aggs: dict[str, Any] = {
-        "respond_mean": Avg(respond, filter=Q(responded_at__isnull=False)),
-        "resolve_mean": Avg(resolve, filter=Q(resolved_at__isnull=False)),
-    }
-    if supports_percentile():
-        aggs["respond_p90"] = Percentile(respond, 0.9, filter=Q(responded_at__isnull=False))
-        aggs["resolve_p90"] = Percentile(resolve, 0.9, filter=Q(resolved_at__isnull=False))
-    rows = {r["priority"]: r for r in qs.order_by().values("priority").annotate(**aggs)}
-    if not supports_percentile():
-        for measure, column, expr in (
-            ("respond", "responded_at", respond),
-            ("resolve", "resolved_at", resolve),
-        ):
-            values: dict[int, list[float]] = {}
-            read = (
-                qs.filter(**{f"{column}__isnull": False})
-                .annotate(s=expr)
-                .order_by("priority", "s")
-                .values_list("priority", "s")[:SQLITE_PERCENTILE_ROWS]
-            )
-            for priority, seconds in read:
-                values.setdefault(priority, []).append(seconds)
-            for priority, row in rows.items():
-                row[f"{measure}_p90"] = percentile_in_python(values.get(priority, []), 0.9)
+    of the incidents raised in the period, summed from the daily roll-up in one query. The
+    percentile is read off the roll-up's duration bands (``histogram_percentile``)."""
+    aggs: dict[str, Any] = {}
+    for measure in ("respond", "resolve"):
+        aggs[f"{measure}_n"] = Sum(f"{measure}_n", default=0)
+        aggs[f"{measure}_sum"] = Sum(f"{measure}_sum", default=0.0)
+        aggs[f"{measure}_max"] = Max(f"{measure}_max")
+        for i in range(DURATION_BANDS):
+            aggs[f"{measure}_{i}"] = Sum(f"{measure}_{i}", default=0)
+    rows: dict[int, dict[str, Any]] = {}
+    for r in _days(filters).order_by().values("priority").annotate(**aggs):
+        row = rows[r["priority"]] = {}
+        for measure in ("respond", "resolve"):
+            n = r[f"{measure}_n"]
+            row[f"{measure}_mean"] = r[f"{measure}_sum"] / n if n else None
+            bands = [r[f"{measure}_{i}"] for i in range(DURATION_BANDS)]
+            row[f"{measure}_p90"] = histogram_percentile(bands, 0.9, r[f"{measure}_max"])
 
     def hours(priority: int, name: str) -> float | None:
         value = rows.get(priority, {}).get(name)
@@ -180,14 +161,8 @@ def response_resolve_times(filters: Filters) -> Figure:
 def reopen_rate(filters: Filters) -> Figure:
     """Per bucket of raising: incidents reopened at least once ÷ incidents resolved at least
     once (a reopened one was resolved once, whatever its state now)."""
-    qs = _incidents(filters).filter(created_at__gte=filters.start, created_at__lt=filters.end)
-    (row,) = bucket_counts(
-        qs,
-        "created_at",
-        filters.buckets,
-        reopened=Q(reopen_count__gt=0),
-        resolved=Q(resolved_at__isnull=False) | Q(reopen_count__gt=0),
-    )
+    (row,) = bucket_sums(_days(filters), filters.buckets, "reopened", "resolved_once")
+    row = {k.replace("resolved_once", "resolved"): v for k, v in row.items()}
     n = len(filters.buckets)
     return Figure(
         "reopen_rate",
@@ -207,13 +182,21 @@ def reopen_rate(filters: Filters) -> Figure:
 
 
 def top_services(filters: Filters) -> Figure:
-    qs = _incidents(filters).filter(created_at__gte=filters.start, created_at__lt=filters.end)
-    rows = list(
-        qs.order_by()
-        .values("service_id", "service__name")
-        .annotate(n=Count("id"))
-        .order_by("-n", "service__name")[:TOP_SERVICES]
+    raised = dict(
+        _days(filters, per_service=True)
+        .order_by()
+        .values("service_id")
+        .annotate(n=Sum("raised"))
+        .values_list("service_id", "n")
     )
+    names = dict(Service.objects.filter(pk__in=list(raised)).values_list("pk", "name"))
+    rows = sorted(
+        (
+            {"service_id": pk, "service__name": names.get(pk, "?"), "n": n}
+            for pk, n in raised.items()
+        ),
+        key=lambda r: (-r["n"], r["service__name"]),
+    )[:TOP_SERVICES]
     return Figure(
         "top_services",
         f"Top {TOP_SERVICES} services by incident volume",

@@ -300,6 +300,32 @@ class SlaClockEvent(models.Model):
         return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
 
 
+class SlaClockDay(models.Model):
+    """The dashboards' daily roll-up of SLA clocks (docs/decisions.md, issue 16): the
+    clocks started on ``day`` for this service, team and target, cancelled ones left out,
+    that were met and that breached (as they are now). ``sla.facts`` recomputes a day
+    whole; plain integer ids, as the incident roll-ups: it never blocks the clocks."""
+
+    day = models.DateField()
+    # A day's total per target over every service and team (as ``IncidentDay.total``).
+    total = models.BooleanField(default=False)
+    service_id = models.BigIntegerField(null=True)
+    team_id = models.BigIntegerField(null=True)
+    target = models.CharField(max_length=12, choices=Target.choices)
+    met = models.IntegerField(default=0)
+    breached = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["total", "day"], name="sla_clock_day_idx"),
+            models.Index(fields=["service_id", "day"], name="sla_clock_day_service_idx"),
+            models.Index(fields=["team_id", "day"], name="sla_clock_day_team_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.target}: {self.met} met, {self.breached} breached"
+
+
 __all__ = [
     "BreachEscalation",
     "BusinessCalendar",
@@ -307,6 +333,7 @@ __all__ = [
     "ClockState",
     "Holiday",
     "SlaClock",
+    "SlaClockDay",
     "SlaClockEvent",
     "SlaPolicy",
     "Target",

@@ -15,6 +15,7 @@ from itsm.models.change import (
     risk_from,
 )
 from itsm.models.counts import IncidentCount
+from itsm.models.facts import IncidentBacklogDay, IncidentDay
 from itsm.models.incident import (
     Category,
     HoldReason,
@@ -48,7 +49,9 @@ from itsm.models.satisfaction import SatisfactionResponse
 from itsm.models.saved_view import DEFAULT_COLUMNS, DESK_COLUMNS, SavedView
 
 __all__ = [
+    "IncidentBacklogDay",
     "IncidentCount",
+    "IncidentDay",
     "PLACEHOLDERS",
     "CannedReply",
     "BulkAction",
