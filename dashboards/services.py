@@ -5,7 +5,7 @@ instead of the incident and clock tables, so a dashboard costs the same at a tho
 incidents and at a million. ``facts_collect`` writes them: a full run recomputes every day
 since the first incident; a regular run (Celery beat, every ``DASHBOARDS_COLLECT_SECONDS``)
 recomputes only the days whose incidents changed since the last run, today's backlog, and
-the SLA clocks of the last ``CLOCK_RECENT_DAYS`` days.
+the SLA clocks of the last ``CLOCK_RECENT_DAYS`` days (the first run of a day: every clock).
 """
 
 from __future__ import annotations
@@ -60,7 +60,16 @@ def facts_collect(*, full: bool = False, now: datetime | None = None) -> Collect
             changed = incident_facts.changed_incident_days(since)
             changed |= set(days_between(min(local_day(since), today), today))
             backlog_from = min(local_day(run.started_at), today)
-        clock_days = changed | set(days_between(today - timedelta(days=CLOCK_RECENT_DAYS), today))
+        if full or local_day(run.started_at) < today:
+            # the first run of a day reads every clock once: a clock older than the recent
+            # days that changed without its incident (a request's, say) is caught by then
+            clock_days = set(
+                days_between(min(first, today - timedelta(days=CLOCK_RECENT_DAYS)), today)
+            )
+        else:
+            clock_days = changed | set(
+                days_between(today - timedelta(days=CLOCK_RECENT_DAYS), today)
+            )
         rows = incident_facts.incident_days_rebuild(changed)
         rows += incident_facts.backlog_days_rebuild(backlog_from, today)
         rows += clock_facts.clock_days_rebuild(clock_days)

@@ -221,3 +221,24 @@ def test_a_run_while_another_holds_the_lock_does_nothing(transactional_db, org) 
         release.set()
         thread.join()
     assert not facts_collect().skipped
+
+
+def test_an_old_clock_that_changed_alone_is_caught_by_the_first_run_of_a_day(org) -> None:  # type: ignore[no-untyped-def]
+    from sla.models import SlaClock, SlaClockDay
+
+    long_ago = TODAY - timedelta(days=50)
+    with time_machine.travel(at(long_ago), tick=False):
+        inc = services.incident_create(actor=org.requester, service=org.service, title="Old")
+    clock = SlaClock.objects.get(object_id=inc.pk, target="resolution")
+    facts_collect(full=True, now=at(TODAY, 10))
+
+    def breached() -> int:
+        rows = SlaClockDay.objects.filter(day=long_ago, total=True, target="resolution")
+        return sum(r.breached for r in rows)
+
+    assert breached() == 0
+    SlaClock.objects.filter(pk=clock.pk).update(breached=True)  # the sweep, say: no incident write
+    facts_collect(now=at(TODAY, 11))
+    assert breached() == 0  # beyond the recent days, and its incident did not change
+    facts_collect(now=at(TODAY + timedelta(days=1), 0, 1))
+    assert breached() == 1
