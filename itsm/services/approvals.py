@@ -11,12 +11,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.prefetch import GenericPrefetch
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.utils import timezone
 
 from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
 from core.models import ServiceRole
 from core.roles import PROCESS_ROLES, Role, holds_process_role, service_roles_held
-from core.services import outbox_email
+from core.services import moment_now, outbox_email
 from itsm.models import Approval, Decision
 from itsm.services.common import lock, record, ticket_link
 
@@ -131,7 +130,7 @@ def approvals_request(
 
 def approvals_cancel_pending(ticket: Any) -> None:
     approvals_of(ticket).filter(decision=Decision.PENDING).update(
-        decision=Decision.CANCELLED, decided_at=timezone.now()
+        decision=Decision.CANCELLED, decided_at=moment_now()
     )
 
 
@@ -222,7 +221,7 @@ def approval_decide(
         if approval.decision != Decision.PENDING:
             raise IllegalTransition(f"This approval is already {approval.decision}.")
         approval.decision, approval.comment = decision, comment.strip()
-        approval.decided_by, approval.decided_at = actor, timezone.now()
+        approval.decided_by, approval.decided_at = actor, moment_now()
         approval.save()
         record(
             ticket,
