@@ -42,7 +42,7 @@ def _seed_past_releases(stdout: TextIO) -> None:
     ahead, developed, handed over to UAT, signed off, its deploying change through the
     CAB, live in the change's window through the gate, the change reviewed the next day."""
     from core.services import history_at
-    from itsm.demo import change_outcome_replay, change_replay, local_moment
+    from itsm.demo.changes import change_outcome_replay, change_replay, local_moment
 
     if Release.objects.filter(went_live_at__isnull=False).exists():
         return

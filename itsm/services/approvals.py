@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
 from core.models import ServiceRole
 from core.roles import PROCESS_ROLES, Role, holds_process_role, service_roles_held
-from core.services import moment_now, outbox_email
+from core.services import moment_now, outbox_email, replayed_stamp
 from itsm.models import Approval, Decision
 from itsm.services.common import lock, record, ticket_link
 
@@ -100,15 +100,15 @@ def approvals_request(
     made = []
     for who in approvers:
         is_group = isinstance(who, Group)
-        made.append(
-            Approval.objects.create(
-                content_type=ct,
-                object_id=ticket.pk,
-                reason=reason,
-                approver=None if is_group else who,
-                group=who if is_group else None,
-            )
+        approval = Approval.objects.create(
+            content_type=ct,
+            object_id=ticket.pk,
+            reason=reason,
+            approver=None if is_group else who,
+            group=who if is_group else None,
         )
+        replayed_stamp(approval, created=True)  # requested when the replay says
+        made.append(approval)
         # a group's approval goes to all who may give it (a role's per-service holders too)
         emails = [u.email for u in _eligible_for_group(ticket, who)] if is_group else [who.email]
         outbox_email(
