@@ -65,8 +65,29 @@ def history_at(moment: datetime.datetime) -> Iterator[None]:
 
 def moment_now() -> datetime.datetime:
     """Now, or the moment ``history_at`` replays: for times a service stamps on its record
-    (an iteration's start and close) to agree with its audit rows."""
+    (an incident's response and resolution, a change's end, a go-live) to agree with its
+    audit rows."""
     return _history_moment.get() or timezone.now()
+
+
+def replayed_stamp(record: models.Model, *, created: bool = False) -> None:
+    """Under ``history_at``, date ``record``'s automatic timestamps at the replayed moment,
+    in its row and on the object: ``auto_now`` ones (``updated_at``), and ``auto_now_add``
+    ones (``created_at``) when ``created``. Django stamps them with the wall clock, which a
+    replayed past must not show (a demo incident raised "now" and resolved weeks ago).
+    Nothing outside ``history_at``."""
+    moment = _history_moment.get()
+    if moment is None or record.pk is None:
+        return
+    names = [
+        f.attname
+        for f in record._meta.concrete_fields
+        if getattr(f, "auto_now", False) or (created and getattr(f, "auto_now_add", False))
+    ]
+    if names:
+        type(record)._base_manager.filter(pk=record.pk).update(**dict.fromkeys(names, moment))
+        for name in names:
+            setattr(record, name, moment)
 
 
 def sequence_next(name: str) -> int:
@@ -225,10 +246,10 @@ def audit_record(
         changes={k: [jsonable(old), jsonable(new)] for k, (old, new) in (changes or {}).items()},
         comment=comment,
     )
-    moment = _history_moment.get()
-    if moment is not None:  # created_at is auto_now_add: date the backfilled row after
-        AuditEvent.objects.filter(pk=event.pk).update(created_at=moment)
-        event.created_at = moment
+    # created_at is auto_now_add: a replayed row is dated after, and so is its record
+    # (raised then, when the row is its creation; last updated then, in any case)
+    replayed_stamp(event, created=True)
+    replayed_stamp(target, created=action == "created")
     from core import notices  # notices write through this module
 
     notices.on_audit(event=event, record=target, changes=changes or {})
@@ -266,6 +287,7 @@ def comment_create(
         body=body,
         public=public,
     )
+    replayed_stamp(comment, created=True)
     # a reply or a note is news on the record: its last update moves (lists' column and
     # sort, the desk's live poll and "not updated for"), as in JSM and Jira
     if any(f.name == "updated_at" for f in target._meta.concrete_fields):

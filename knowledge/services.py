@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from core.exceptions import ActionForbidden, IllegalTransition, NotFound, ValidationFailed
 from core.models import Service
-from core.services import outbox_email, sequence_next
+from core.services import moment_now, outbox_email, replayed_stamp, sequence_next
 from itsm.services.common import (
     Actor,
     created_changes,
@@ -75,7 +75,7 @@ def _details(article: Article) -> dict[str, Any]:
 def _version(
     article: Article, actor: Actor, note: str, details: dict[str, Any] | None = None
 ) -> None:
-    ArticleVersion.objects.create(
+    version = ArticleVersion.objects.create(
         article=article,
         number=article.version,
         title=article.title,
@@ -84,6 +84,7 @@ def _version(
         author=actor,
         note=note[:200],
     )
+    replayed_stamp(version, created=True)
 
 
 def article_create(
@@ -305,13 +306,14 @@ def article_used(
         earlier = (
             earlier.filter(incident=incident)
             if incident is not None
-            else earlier.filter(user=actor, created_at__gte=timezone.now() - DEFLECTION_WINDOW)
+            else earlier.filter(user=actor, created_at__gte=moment_now() - DEFLECTION_WINDOW)
         )
         if (found := earlier.first()) is not None:
             return found
         use = ArticleUse.objects.create(
             article=a, user=actor, kind=kind, incident=incident, query=query[:200]
         )
+        replayed_stamp(use, created=True)  # a replayed use counts in its own week
         Article.objects.filter(pk=a.pk).update(used_count=F("used_count") + 1)
         if incident is not None:
             record(incident, actor, "article_linked", comment=f"{a.key}: {a.title}")

@@ -21,9 +21,85 @@ User = get_user_model()
 
 def seed(stdout: TextIO) -> None:
     _seed_projects(stdout)
+    _seed_past_releases(stdout)
     _seed_time(stdout)
     _seed_iterations(stdout)
     _seed_structure(stdout)
+
+
+# Releases that went live in past weeks: (project, version, name, days ago, service).
+PAST_RELEASES = [
+    ("PAY", "2.1", "Spring fixes", 71, "Payroll"),
+    ("DIG", "5.0", "New login", 52, "Customer Portal"),
+    ("PAY", "2.2", "Pension export", 33, "HR Portal"),
+    ("DIG", "5.0.1", "Login fixes", 8, "Mobile App"),
+]
+
+
+def _seed_past_releases(stdout: TextIO) -> None:
+    """Releases that went live at different past dates (issue 16: the dashboards' incidents
+    around each go-live), each replayed as it happened (``history_at``): planned a month
+    ahead, developed, handed over to UAT, signed off, its deploying change through the
+    CAB, live in the change's window through the gate, the change reviewed the next day."""
+    from core.services import history_at
+    from itsm.demo.changes import change_outcome_replay, change_replay, local_moment
+
+    if Release.objects.filter(went_live_at__isnull=False).exists():
+        return
+    u = {
+        n: User.objects.get(username=n)
+        for n in (
+            "developer",
+            "change_manager",
+            "release_manager",
+            "project_manager",
+            "support2",
+        )
+    }
+    today = timezone.localdate()
+    now = timezone.now()
+    made = 0
+    with transaction.atomic(), outbox_suppressed():
+        for code, version, name, days, service_name in PAST_RELEASES:
+            project = Project.objects.filter(code=code).first()
+            if project is None:
+                continue
+            day = today - timedelta(days=days)
+            live_at = local_moment(day, 19)
+            with history_at(local_moment(day - timedelta(days=30), 10)):
+                release = services.release_create(
+                    actor=u["project_manager"],
+                    project=project,
+                    version=version,
+                    name=name,
+                    planned_date=day,
+                )
+            for offset, step in ((28, "start_development"), (7, "start_testing")):
+                with history_at(local_moment(day - timedelta(days=offset), 9)):
+                    release = services.release_transition(
+                        release=release, actor=u["project_manager"], name=step
+                    )
+            change = change_replay(
+                kind="normal",
+                service=Service.objects.get(name=service_name),
+                title=f"{project.code} {version}: {name}",
+                window=(live_at, live_at + timedelta(hours=2)),
+                u=u,
+            )
+            with history_at(local_moment(day - timedelta(days=2), 15)):
+                release = services.release_set_change(
+                    release=release, actor=u["release_manager"], change=change
+                )
+                release = services.release_sign_off_uat(release=release, actor=u["support2"])
+                release = services.release_transition(
+                    release=release, actor=u["release_manager"], name="ready"
+                )
+            with history_at(live_at + timedelta(minutes=10)):
+                release = services.release_go_live(release=release, actor=u["release_manager"])
+            change.refresh_from_db()
+            change_outcome_replay(change=change, outcome="", u=u, now=now)
+            made += 1
+    stdout.write(f"  {made} releases live in past weeks")
 
 
 def _seed_structure(stdout: TextIO) -> None:
@@ -189,25 +265,71 @@ def _seed_iterations(stdout: TextIO) -> None:
 
 
 def _seed_time(stdout: TextIO) -> None:
-    """This week's time of the developer: some 3rd-line support, mostly project work."""
+    """The developer's time: this week some 3rd-line support and mostly project work; and
+    over the past weeks, on the days each incident sat in a development team's queue
+    (from its escalation to tier 3 until it was resolved), an hour or so of analysis on
+    some days, logged as of that evening (the 3rd-line load against the reserved
+    share on the projects dashboard)."""
+    import random
+    from datetime import datetime, time
+
+    from django.contrib.contenttypes.models import ContentType
+
+    from core.models import AuditEvent
+    from core.services import history_at
+    from itsm.demo import updated_at_kept
     from projects.capacity import time_log
     from projects.models import TimeEntry, WorkItem
 
     if TimeEntry.objects.exists():
         return
+    rnd = random.Random(1916)
     developer = User.objects.get(username="developer")
     today = timezone.localdate()
     monday = today - timedelta(days=today.weekday())
-    incidents = list(Incident.objects.filter(tier=3).order_by("pk")[:3])
+    zone = timezone.get_current_timezone()
+    incidents = list(Incident.objects.filter(tier=3).order_by("pk"))
     items = list(WorkItem.objects.order_by("pk")[:2])
+    ct = ContentType.objects.get_for_model(Incident)
+    reached = {  # the moment each incident reached tier 3
+        a.object_id: a.created_at
+        for a in AuditEvent.objects.filter(
+            content_type=ct, object_id__in=[i.pk for i in incidents], action="escalate"
+        ).order_by("created_at")
+        if (a.changes.get("tier") or [None, None])[1] == 3
+    }
     with transaction.atomic(), outbox_suppressed():
+        for inc in incidents:
+            since = reached.get(inc.pk)
+            if since is None or inc.resolved_at is None:
+                # an open incident's clocks run: a row dated in its past would move them
+                # back (its time is logged this week, below)
+                continue
+            first = timezone.localtime(since).date()
+            last = timezone.localtime(inc.resolved_at).date()
+            for n in range((min(last, today) - first).days + 1):
+                day = first + timedelta(days=n)
+                if day.weekday() >= 5 or day >= monday or rnd.random() < 0.2:
+                    continue  # weekends; this week is below; not every day
+                # that evening, or soon after it came in when it came in late
+                moment = max(
+                    datetime.combine(day, time(17), tzinfo=zone), since + timedelta(minutes=30)
+                )
+                with history_at(moment), updated_at_kept(inc):
+                    time_log(
+                        actor=developer,
+                        target=inc,
+                        hours=rnd.choice(["1", "1.5", "2", "3"]),
+                        on=day,
+                        note="3rd-line analysis",
+                    )
         for offset in range(0, (today - monday).days + 1):
             day = monday + timedelta(days=offset)
-            for inc in incidents[:2]:
+            for inc in [i for i in incidents if i.is_open][:2]:
                 time_log(actor=developer, target=inc, hours="1.5", on=day, note="3rd-line analysis")
             for item in items:
                 time_log(actor=developer, target=item, hours="2.5", on=day)
-    stdout.write(f"  {TimeEntry.objects.count()} time entries this week")
+    stdout.write(f"  {TimeEntry.objects.count()} time entries")
 
 
 def _seed_projects(stdout: TextIO) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from django.utils import timezone
 
 from core import events
+from core.services import moment_now
 from itsm.models import ChangeStatus, Incident
 from itsm.models.incident import OPEN_STATES
 from itsm.services.changes import freeze_windows_hit
@@ -54,7 +55,7 @@ def gate_checks(
     release: Release, *, now: datetime | None = None, outside_window_reason: str = ""
 ) -> list[Check]:
     change = release.change
-    now = now or timezone.now()
+    now = now or moment_now()
     checks: list[Check] = []
     if change is None:
         checks.append(
@@ -142,6 +143,7 @@ def gate_checks(
         priority=1,
         status__in=[s.value for s in OPEN_STATES],
         service__in=release.project.services.all(),
+        created_at__lte=now,  # always, live; a replayed go-live (history_at) sees no later P1
     )
     # A P1 whose fix ships in this release is what the release is for: holding the release
     # until that P1 is resolved would hold the P1 until the release, and neither would move.

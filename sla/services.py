@@ -32,6 +32,7 @@ from core.services import (
     history_at,
     json_rows,
     json_rows_select,
+    moment_now,
     outbox_email_many,
     outbox_is_suppressed,
     rows_insert,
@@ -770,7 +771,7 @@ def clock_breach_dispatch(clock_id: int) -> bool:
         if not clock.breached or clock.breach_handled_at is not None:
             return False
         events.publish(events.SLA_CLOCK_BREACHED, clock=clock, ticket=ticket)
-        clock.breach_handled_at = timezone.now()
+        clock.breach_handled_at = moment_now()
         clock.save(update_fields=["breach_handled_at"])
         return True
 

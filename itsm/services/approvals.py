@@ -11,12 +11,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.prefetch import GenericPrefetch
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.utils import timezone
 
 from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
 from core.models import ServiceRole
 from core.roles import PROCESS_ROLES, Role, holds_process_role, service_roles_held
-from core.services import outbox_email
+from core.services import moment_now, outbox_email, replayed_stamp
 from itsm.models import Approval, Decision
 from itsm.services.common import lock, record, ticket_link
 
@@ -101,15 +100,15 @@ def approvals_request(
     made = []
     for who in approvers:
         is_group = isinstance(who, Group)
-        made.append(
-            Approval.objects.create(
-                content_type=ct,
-                object_id=ticket.pk,
-                reason=reason,
-                approver=None if is_group else who,
-                group=who if is_group else None,
-            )
+        approval = Approval.objects.create(
+            content_type=ct,
+            object_id=ticket.pk,
+            reason=reason,
+            approver=None if is_group else who,
+            group=who if is_group else None,
         )
+        replayed_stamp(approval, created=True)  # requested when the replay says
+        made.append(approval)
         # a group's approval goes to all who may give it (a role's per-service holders too)
         emails = [u.email for u in _eligible_for_group(ticket, who)] if is_group else [who.email]
         outbox_email(
@@ -131,7 +130,7 @@ def approvals_request(
 
 def approvals_cancel_pending(ticket: Any) -> None:
     approvals_of(ticket).filter(decision=Decision.PENDING).update(
-        decision=Decision.CANCELLED, decided_at=timezone.now()
+        decision=Decision.CANCELLED, decided_at=moment_now()
     )
 
 
@@ -222,7 +221,7 @@ def approval_decide(
         if approval.decision != Decision.PENDING:
             raise IllegalTransition(f"This approval is already {approval.decision}.")
         approval.decision, approval.comment = decision, comment.strip()
-        approval.decided_by, approval.decided_at = actor, timezone.now()
+        approval.decided_by, approval.decided_at = actor, moment_now()
         approval.save()
         record(
             ticket,

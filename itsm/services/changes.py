@@ -17,7 +17,7 @@ from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
 from core.models import Comment, Service
 from core.retire import ensure_not_retired
 from core.roles import Role, is_staff_member
-from core.services import comment_create, outbox_email
+from core.services import comment_create, moment_now, outbox_email
 from itsm import permissions
 from itsm.models import (
     RISK_QUESTIONS,
@@ -425,7 +425,7 @@ def change_implement(
     not refused here (the release gate refuses a go-live), but it never goes unnoticed:
     an ``outside_window`` audit row says so, with the reason when one is given."""
     with _transitioning(change, actor, "implement", comment) as c:
-        c.actual_start = timezone.now()
+        c.actual_start = moment_now()
         c.implementer = c.implementer or actor
         start, end = c.planned_start, c.planned_end
         if start and end and not start <= c.actual_start <= end:
@@ -447,7 +447,7 @@ def change_complete(
     if outcome not in (Outcome.SUCCESSFUL, Outcome.PARTIAL):
         raise ValidationFailed("A completed change is successful or partial.", field="outcome")
     with _transitioning(change, actor, "complete", comment) as c:
-        c.outcome, c.actual_end = outcome, timezone.now()
+        c.outcome, c.actual_end = outcome, moment_now()
     return c
 
 
@@ -455,7 +455,7 @@ def change_fail(*, change: Change, actor: Actor, comment: str) -> Change:
     """It went wrong and was backed out (implementing → failed)."""
     require(comment and comment.strip(), "comment", "Say what failed and how it was backed out.")
     with _transitioning(change, actor, "fail", comment) as c:
-        c.outcome, c.actual_end = Outcome.FAILED, timezone.now()
+        c.outcome, c.actual_end = Outcome.FAILED, moment_now()
     return c
 
 
@@ -467,14 +467,14 @@ def change_close(*, change: Change, actor: Actor, review_notes: str, comment: st
         "Write the post-implementation review.",
     )
     with _transitioning(change, actor, "close", comment) as c:
-        c.review_notes, c.closed_at = review_notes.strip(), timezone.now()
+        c.review_notes, c.closed_at = review_notes.strip(), moment_now()
     return c
 
 
 def change_cancel(*, change: Change, actor: Actor, comment: str = "") -> Change:
     with _transitioning(change, actor, "cancel", comment) as c:
         approvals.approvals_cancel_pending(c)
-        c.closed_at = timezone.now()
+        c.closed_at = moment_now()
     return c
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.utils import timezone
 
 from core.exceptions import (
     ActionForbidden,
@@ -24,7 +23,7 @@ from core.exceptions import (
     ValidationFailed,
 )
 from core.models import Comment
-from core.services import outbox_email
+from core.services import moment_now, outbox_email
 from core.watchers import watch_auto, watchers_of
 from itsm import permissions
 from itsm.models import Incident, IncidentStatus, ResolutionCode
@@ -126,7 +125,7 @@ def incident_merge(
             dup.duplicate_of = main
             dup.resolution_code = ResolutionCode.DUPLICATE
             dup.resolution_notes = f"Duplicate of {main.key}: {main.title}"
-            dup.closed_at = timezone.now()
+            dup.closed_at = moment_now()
         copied = _copy_comments(dup, main)
         followers = [dup.requester, *(w.user for w in watchers_of(dup))]
         watch_auto(record=main, users=followers)

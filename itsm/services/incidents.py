@@ -26,6 +26,7 @@ from core.retire import ensure_not_retired
 from core.services import (
     audit_record,
     comment_create,
+    moment_now,
     outbox_email,
     sequence_next,
     team_recipients,
@@ -74,7 +75,7 @@ _save = save
 def _mark_responded(incident: Incident) -> None:
     """The first agent action (assignment to a person, start, first public reply)."""
     if incident.responded_at is None:
-        incident.responded_at = timezone.now()
+        incident.responded_at = moment_now()
 
 
 def _default_intake_team() -> Team | None:
@@ -427,7 +428,7 @@ def _resolve(
 ) -> Incident:
     with _transitioning(incident, actor, "resolve", comment, via_problem) as inc:
         inc.resolution_code, inc.resolution_notes = resolution_code, resolution_notes.strip()
-        inc.resolved_at = timezone.now()
+        inc.resolved_at = moment_now()
         question = satisfaction_ask(ticket=inc, actor=actor)  # asked once per resolution
         outbox_email(
             event="incident.resolved",
@@ -459,14 +460,14 @@ def incident_reopen(*, incident: Incident, actor: Actor, reason: str) -> Inciden
 def incident_close(*, incident: Incident, actor: Actor, comment: str = "") -> Incident:
     """Close (resolved → closed): the requester confirms, or Tandem after the grace period."""
     with _transitioning(incident, actor, "close", comment) as inc:
-        inc.closed_at = timezone.now()
+        inc.closed_at = moment_now()
     return inc
 
 
 def incident_cancel(*, incident: Incident, actor: Actor, comment: str = "") -> Incident:
     """Cancel (new/assigned → cancelled): raised by mistake or no longer needed."""
     with _transitioning(incident, actor, "cancel", comment) as inc:
-        inc.closed_at = timezone.now()
+        inc.closed_at = moment_now()
     return inc
 
 
@@ -517,7 +518,7 @@ def incident_comment(
                 and locked.is_open
                 and permissions.can_work_incident(actor, locked)
             ):
-                locked.responded_at = timezone.now()
+                locked.responded_at = moment_now()
                 _save(locked)
                 record(
                     locked,

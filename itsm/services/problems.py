@@ -10,13 +10,12 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
 
 from core import events
 from core.exceptions import ActionForbidden, DomainError, IllegalTransition, ValidationFailed
 from core.models import Comment, Service, Team
 from core.retire import ensure_not_retired
-from core.services import comment_create, outbox_email, sequence_next, team_recipients
+from core.services import comment_create, moment_now, outbox_email, sequence_next, team_recipients
 from itsm import permissions
 from itsm.models import Incident, IncidentStatus, Level, Problem, ProblemStatus
 from itsm.services import incidents as incident_services
@@ -267,7 +266,7 @@ def problem_publish_workaround(
         if workaround is not None:
             locked.workaround = workaround.strip()
         require(locked.workaround, "workaround", "Write the workaround first.")
-        locked.workaround_published_at = timezone.now()
+        locked.workaround_published_at = moment_now()
         save(locked)
         record(
             locked,
@@ -299,7 +298,7 @@ def problem_mark_known_error(
         p.workaround = workaround.strip() or p.workaround
         require(p.root_cause, "root_cause", "A known error needs its root cause.")
         require(p.workaround, "workaround", "A known error needs a workaround.")
-        p.known_error_at = timezone.now()
+        p.known_error_at = moment_now()
     return p
 
 
@@ -321,7 +320,7 @@ def problem_resolve(
     with _transitioning(problem, actor, "resolve", comment) as p:
         p.resolution_notes = resolution_notes.strip()
         p.fix_description = fix_description.strip() or p.fix_description
-        p.resolved_at = timezone.now()
+        p.resolved_at = moment_now()
         incidents = _open_incidents(p)
         outbox_email(
             event="problem.resolved",
@@ -351,14 +350,14 @@ def problem_reopen(*, problem: Problem, actor: Actor, reason: str) -> Problem:
 
 def problem_close(*, problem: Problem, actor: Actor, comment: str = "") -> Problem:
     with _transitioning(problem, actor, "close", comment) as p:
-        p.closed_at = timezone.now()
+        p.closed_at = moment_now()
     return p
 
 
 def problem_cancel(*, problem: Problem, actor: Actor, reason: str) -> Problem:
     require(reason and reason.strip(), "reason", "Say why the problem is cancelled.")
     with _transitioning(problem, actor, "cancel", reason) as p:
-        p.closed_at = timezone.now()
+        p.closed_at = moment_now()
     return p
 
 

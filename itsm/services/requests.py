@@ -11,13 +11,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
 
 from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
 from core.ids import parse_id
 from core.models import Comment, UserProfile
 from core.roles import is_staff_member
-from core.services import comment_create, outbox_email, sequence_next, team_recipients
+from core.services import comment_create, moment_now, outbox_email, sequence_next, team_recipients
 from itsm import permissions
 from itsm.models import (
     Approval,
@@ -170,7 +169,7 @@ def _system(actor: Any, ticket: Any, name: str) -> None:
 
 def _approve(req: ServiceRequest, actor: Actor, comment: str) -> ServiceRequest:
     with transitioning(req, actor, "approve", ensure=_system, comment=comment) as r:
-        r.approved_at = timezone.now()
+        r.approved_at = moment_now()
         for template in r.item.task_templates.all():
             FulfilmentTask.objects.create(
                 request=r,
@@ -246,7 +245,7 @@ def request_start_fulfilment(
 
 def request_close(*, request: ServiceRequest, actor: Actor, comment: str = "") -> ServiceRequest:
     with _transitioning(request, actor, "close", comment) as r:
-        r.closed_at = timezone.now()
+        r.closed_at = moment_now()
     return r
 
 
@@ -256,7 +255,7 @@ def request_cancel(*, request: ServiceRequest, actor: Actor, comment: str = "") 
         r.tasks.filter(status__in=[TaskStatus.OPEN, TaskStatus.IN_PROGRESS]).update(
             notes="Request cancelled."
         )
-        r.closed_at = timezone.now()
+        r.closed_at = moment_now()
     return r
 
 
@@ -291,7 +290,7 @@ def task_transition(
         if notes:
             t.notes = notes.strip()
         if t.is_finished:
-            t.done_at = timezone.now()
+            t.done_at = moment_now()
         t.save()
         changes = {
             f: (before[f], getattr(t, f)) for f in t.AUDITED_FIELDS if before[f] != getattr(t, f)
@@ -310,7 +309,7 @@ def task_transition(
             with transitioning(
                 req, None, "fulfil", ensure=_system, comment="Every task is finished."
             ) as r:
-                r.fulfilled_at = timezone.now()
+                r.fulfilled_at = moment_now()
                 question = satisfaction_ask(ticket=r, actor=actor)
                 outbox_email(
                     event="request.fulfilled",

@@ -16,11 +16,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 
 from core.exceptions import ActionForbidden, ConflictError, NotFound, ValidationFailed
 from core.roles import is_staff_member
-from core.services import audit_record
+from core.services import audit_record, moment_now
 from itsm.models import (
     Incident,
     IncidentStatus,
@@ -79,7 +78,7 @@ def satisfaction_ask(*, ticket: Any, actor: AbstractBaseUser | None) -> Satisfac
             "team_id": ticket.team_id,
             "service_id": _service_id(ticket),
             "agent_id": agent_id,
-            "asked_at": timezone.now(),
+            "asked_at": moment_now(),
         },
     )
     return response
@@ -199,7 +198,7 @@ def satisfaction_answer(
             raise ConflictError(_not_answerable(locked))
         response = SatisfactionResponse.objects.select_for_update().get(pk=asked.pk)
         response.satisfied, response.comment = satisfied, comment
-        response.answered_at = timezone.now()
+        response.answered_at = moment_now()
         response.save(update_fields=["satisfied", "comment", "answered_at"])
         said = "Satisfied" if satisfied else "Not satisfied"
         audit_record(

@@ -7,10 +7,9 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
 
 from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
-from core.services import outbox_email, team_recipients
+from core.services import moment_now, outbox_email, team_recipients
 from itsm.models import Change
 from itsm.services.common import (
     lock,
@@ -132,7 +131,7 @@ def emergency_decision_confirm(*, decision: Any, actor: AbstractBaseUser, commen
     with transaction.atomic():
         d = EmergencyDecision.objects.select_for_update().get(pk=decision.pk)
         _ensure_decision_pm(actor, d, "confirms it")
-        d.status, d.pm_decided_at, d.pm_comment = "confirmed", timezone.now(), comment.strip()
+        d.status, d.pm_decided_at, d.pm_comment = "confirmed", moment_now(), comment.strip()
         d.save()
         text = f"{actor} (Project Manager) confirmed emergency {d.change.key} on {d.release}" + (
             f": {d.pm_comment}" if d.pm_comment else "."
@@ -159,7 +158,7 @@ def emergency_decision_contest(*, decision: Any, actor: AbstractBaseUser, reason
     with transaction.atomic():
         d = EmergencyDecision.objects.select_for_update().get(pk=decision.pk)
         _ensure_decision_pm(actor, d, "contests it")
-        d.status, d.pm_decided_at, d.pm_comment = "contested", timezone.now(), reason.strip()
+        d.status, d.pm_decided_at, d.pm_comment = "contested", moment_now(), reason.strip()
         d.save()
         r = lock(d.release)
         before = snapshot(r)

@@ -13,12 +13,12 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from core.exceptions import ActionForbidden, ConflictError, IllegalTransition, ValidationFailed
 from core.models import Service, Team, Tier
 from core.retire import ensure_not_retired
 from core.roles import is_staff_member
+from core.services import moment_now
 from core.validation import ensure_lengths
 from itsm.services.common import created_changes, ensure_editable, lock, record, snapshot
 from projects import permissions
@@ -242,7 +242,7 @@ def project_archive(*, project: Project, actor: AbstractBaseUser, reason: str = 
         p = lock(project)
         if p.archived_at is not None:
             raise IllegalTransition(f"{p.code} is archived already.")
-        p.archived_at, p.archived_by = timezone.now(), actor
+        p.archived_at, p.archived_by = moment_now(), actor
         p.save(update_fields=["archived_at", "archived_by"])
         record(p, actor, "archived", comment=reason.strip())
     return p

@@ -8,11 +8,10 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
 
 from core import events
 from core.exceptions import ActionForbidden, IllegalTransition, ValidationFailed
-from core.services import outbox_email, team_recipients
+from core.services import moment_now, outbox_email, team_recipients
 from core.validation import ensure_date_near, ensure_lengths
 from itsm.models import Change, Incident
 from itsm.services.common import (
@@ -360,7 +359,7 @@ def release_sign_off_uat(
         if r.uat_signed_off_at is not None:
             raise IllegalTransition(f"{r} is signed off already.")
         before = snapshot(r)
-        r.uat_signed_off_by, r.uat_signed_off_at = actor, timezone.now()
+        r.uat_signed_off_by, r.uat_signed_off_at = actor, moment_now()
         r.save()
         record(r, actor, "uat_signed_off", before=before, comment=comment or "UAT signed off.")
     return r
@@ -426,7 +425,7 @@ def _go_live(
 
     touched: dict[str, Any] = {"change": None, "items": [], "problems": [], "incidents": []}
     with transitioning(release, actor, "go_live", ensure=_ensure_release, comment=comment) as live:
-        live.went_live_at = timezone.now()
+        live.went_live_at = moment_now()
         live.rolled_back_at = None
     change = live.change
     if change is not None and change.status == ChangeStatus.SCHEDULED:
@@ -526,7 +525,7 @@ def release_roll_back(*, release: Release, actor: AbstractBaseUser, reason: str)
         with transitioning(
             release, actor, "roll_back", ensure=_ensure_release, comment=reason
         ) as r:
-            r.rolled_back_at = timezone.now()
+            r.rolled_back_at = moment_now()
         done = r.go_live_record or _legacy_go_live_record(r)
         undone: list[str] = []
         if done.get("change"):

@@ -305,3 +305,22 @@ def test_known_issues_stay_twenty_when_many_open_defects_target_the_release(  # 
     ]
     notes = release_notes_for([release])[release.pk]
     assert [i.pk for i in notes["known_issues"]] == [i.pk for i in others][:KNOWN_ISSUES_SHOWN]
+
+
+def test_replayed_gate_counts_the_p1s_raised_by_its_moment(org, project, ready_release) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16 (the demo replays past go-lives): at a replayed moment the open-P1 check
+    counts the P1s raised by then; live, every open P1 counts as before."""
+    from core.services import history_at
+
+    release = ps.release_sign_off_uat(release=ready_release, actor=org.support2)
+    release = ps.release_transition(release=release, actor=org.change_manager, name="ready")
+    itsm.incident_create(
+        actor=org.requester,
+        service=org.service,
+        title="Payroll run down",
+        impact="high",
+        urgency="high",
+    )
+    assert "incidents" in {c.name for c in gate_checks(release) if not c.passed}
+    with history_at(timezone.now() - timedelta(minutes=30)):  # inside the change's window
+        assert all(c.passed for c in gate_checks(release))

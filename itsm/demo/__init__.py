@@ -1,31 +1,36 @@
-"""Demo incidents: a few hundred, spread over every state, each driven through the real
-services so its audit trail is genuine."""
+"""Demo incidents: a few hundred, spread over every state and the past 13 weeks, each
+replayed through the real services at the moments it lived (``history_at``) so its audit
+trail, its SLA clocks and the dashboards' figures are genuine; problems, the catalogue,
+canned replies, the major incident and changes (their past stories: ``itsm.demo.changes``)."""
 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
-from typing import TextIO
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any, TextIO
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from core.models import AuditEvent, Comment, Service
-from core.services import outbox_suppressed
+from core.models import Service, Team
+from core.services import history_at, outbox_suppressed
 from itsm import services
+from itsm.demo.changes import PLANS, seed_past_changes
 from itsm.models import HoldReason, Incident, Level, Problem, ResolutionCode
+from itsm.models.incident import priority_for
 from itsm.services import problems as problem_services
 from itsm.services.approvals import approvals_of
-from sla.models import SlaClock
-from sla.replay import clocks_rebuild
-from sla.services import clocks_catch_up
+from sla.selectors import calendar_spec
+from sla.services import clocks_catch_up, policy_for
 
 User = get_user_model()
 DEMO_INCIDENTS = 300
+OPEN_STATES = ("new", "assigned", "in_progress", "on_hold")
 
 TITLES = {
     "Payroll": [
@@ -60,118 +65,233 @@ TITLES = {
     ],
 }
 
-# final state -> weight
+# final state -> weight: most stories have run their course over the past weeks, the
+# rest fill today's queues
 SPREAD = [
-    ("new", 10),
-    ("assigned", 18),
-    ("in_progress", 20),
-    ("on_hold", 8),
-    ("resolved", 12),
-    ("closed", 26),
+    ("new", 5),
+    ("assigned", 9),
+    ("in_progress", 11),
+    ("on_hold", 5),
+    ("resolved", 8),
+    ("closed", 56),
     ("cancelled", 6),
 ]
 
 
-def _drive(inc: Incident, target: str, rnd: random.Random, u: dict[str, object]) -> None:
-    agent, support2, developer = u["agent"], u["support2"], u["developer"]
-    if target == "new":
-        return
+# How long each step takes, as a share of the priority's SLA target (business time on the
+# policy's calendar): most well inside it, some close, a few late (those breach).
+def _share(rnd: random.Random, late: float = 0.12) -> float:
+    r = rnd.random()
+    if r < late:
+        return rnd.uniform(1.05, 2.2)
+    if r < late + 0.2:
+        return rnd.uniform(0.6, 1.0)
+    return rnd.uniform(0.05, 0.6)
+
+
+# How far back an incident still open now may have been raised, in days, per priority
+# (a P1 is never left for long; a P5 may wait weeks), and the share of each priority's
+# open stories that ran their course instead (few P1s stay open).
+OPEN_AGE = {1: 0.3, 2: 3, 3: 14, 4: 21, 5: 30}
+FINISHED_INSTEAD = {1: 0.8, 2: 0.4}
+
+
+@dataclass
+class _Story:
+    """One demo incident's life: what it is, and each step at its own moment."""
+
+    service: Service
+    requester: Any
+    by_agent: bool
+    title: str
+    impact: str
+    urgency: str
+    target: str
+    steps: list[tuple[datetime, str]] = field(default_factory=list)
+
+
+def _plan(rnd: random.Random, raised: datetime, story: _Story, policy: Any, spec: Any) -> None:
+    """Every step of the story from ``raised``, timed on the policy's calendar (the desk
+    works in business hours; a P1's calendar is 24×7), cut where its final state says."""
+
+    def later(start: datetime, minutes: float) -> datetime:
+        return spec.add(start, max(minutes, 1) * 60)
+
+    target = story.target
+    steps = [(raised, "raise")]
     if target == "cancelled":
-        services.incident_cancel(
+        if rnd.random() < 0.4:
+            steps.append((later(raised, rnd.uniform(5, 60)), "respond"))
+        steps.append((steps[-1][0] + timedelta(minutes=rnd.uniform(10, 600)), "cancel"))
+        story.steps = steps
+        return
+    depth = rnd.choices([1, 2, 3], weights=[5, 3, 2])[0]
+    if depth == 3 and story.service.development_team_id is None:
+        depth = 2
+    t = later(raised, _share(rnd) * policy.response_minutes)
+    steps.append((t, "respond"))
+    if depth >= 2:
+        t = later(t, rnd.uniform(10, 120))
+        steps.append((t, "escalate2"))
+        t = later(t, rnd.uniform(10, 180))
+        steps.append((t, "start"))
+    if depth == 3:
+        t = later(t, rnd.uniform(60, 600))
+        steps.append((t, "escalate3"))
+        t = later(t, rnd.uniform(30, 480))
+        steps.append((t, "start"))
+    if depth == 1:
+        t = later(t, rnd.uniform(5, 60))
+        steps.append((t, "start"))
+    if rnd.random() < 0.5:
+        t = t + timedelta(minutes=rnd.uniform(2, 30))
+        steps.append((t, "reply"))
+    if target == "on_hold" or rnd.random() < 0.12:
+        t = later(t, rnd.uniform(30, 240))
+        steps.append((t, "hold"))
+        t = later(t + timedelta(hours=rnd.uniform(2, 48)), rnd.uniform(0, 60))
+        steps.append((t, "resume"))
+    t = max(later(raised, _share(rnd) * policy.resolution_minutes), later(t, 20))
+    steps.append((t, "resolve"))
+    if rnd.random() < 0.1:  # it came back: the requester reopens, it is fixed again
+        t = later(t, rnd.uniform(60, 900))
+        steps.append((t, "reopen"))
+        t = later(t, rnd.uniform(30, 600))
+        steps.append((t, "resolve"))
+    if rnd.random() < 0.7:
+        steps.append((t + timedelta(hours=rnd.uniform(1, 60)), "close"))
+    else:  # nobody confirmed: Tandem closes it after the grace period
+        steps.append((t + timedelta(days=settings.INCIDENT_AUTO_CLOSE_DAYS), "auto_close"))
+    # cut where the final state says; steps still ahead of now do not happen (yet)
+    cut = {
+        "new": ("respond",),
+        "assigned": ("start",) if depth == 1 else ("start", "escalate3"),
+        "in_progress": ("hold", "resolve"),
+        "on_hold": ("resume", "resolve"),
+        "resolved": ("close", "auto_close"),
+    }.get(target, ())
+    if target == "assigned" and depth > 1:
+        # left in the queue it was escalated to: nobody has started it there yet
+        last_escalation = max(i for i, (_, s) in enumerate(steps) if s.startswith("escalate"))
+        steps = steps[: last_escalation + 1]
+    elif cut:
+        steps = steps[: next((i for i, (_, s) in enumerate(steps) if s in cut), len(steps))]
+    story.steps = steps
+
+
+def _raised_at(rnd: random.Random, target: str, priority: int, now: datetime) -> datetime:
+    """When a story with that ending starts: finished ones over the last 95 days, open ones
+    recently (how recently by priority), a resolved one so that it awaits confirmation."""
+    day = timedelta(days=1)
+    if target in ("closed", "cancelled"):
+        raised = now - rnd.uniform(1.5, 95) * day
+    elif target == "resolved":
+        raised = now - rnd.uniform(0.5, 6) * day
+    elif target == "on_hold":
+        raised = now - rnd.uniform(1, max(3, 1.5 * OPEN_AGE[priority])) * day
+    else:
+        raised = now - rnd.uniform(0.02, OPEN_AGE[priority]) * day
+    if priority > 1 and rnd.random() < 0.85:  # mostly raised in working hours
+        spec = calendar_spec(policy_for("incident", priority, None).calendar)
+        raised = min(spec.add(raised, rnd.uniform(1, 120) * 60), now - timedelta(minutes=5))
+    return raised
+
+
+def _fit(
+    rnd: random.Random, story: _Story, priority: int, now: datetime, policy: Any, spec: Any
+) -> None:
+    """Plan the story; a finished one (closed, cancelled, resolved awaiting confirmation)
+    is moved back until its last step lies in the past."""
+    raised = _raised_at(rnd, story.target, priority, now)
+    state = rnd.getstate()  # each try draws the same story, moved in time
+    for _ in range(6):
+        rnd.setstate(state)
+        _plan(rnd, raised, story, policy, spec)
+        last = story.steps[-1][0]
+        ends = {"resolved": "resolve"}.get(story.target)
+        if ends:  # awaiting confirmation: resolved within the grace period
+            last = max(m for m, s in story.steps if s == ends)
+            early = now - timedelta(days=settings.INCIDENT_AUTO_CLOSE_DAYS) + timedelta(hours=2)
+            if last < early:
+                raised += early - last + timedelta(hours=rnd.uniform(0, 24))
+                continue
+        if story.target not in ("closed", "cancelled", "resolved") or last < now:
+            break
+        raised -= last - now + timedelta(hours=rnd.uniform(1, 48))
+    story.steps = [(m, s) for m, s in story.steps if m < now]  # the rest has not happened
+
+
+def _act(inc: Incident, step: str, workers: dict[int, Any], rnd: random.Random) -> Incident:
+    """Take one step on the incident as it stands (a breach may have escalated it since
+    the story was planned): whoever works its current queue acts."""
+    inc.refresh_from_db()
+    worker = workers.get(inc.team_id)
+    status = inc.status
+    if step == "cancel" and status in ("new", "assigned"):
+        return services.incident_cancel(
             incident=inc, actor=inc.requester, comment="Sorted itself out, sorry."
         )
-        return
-    # who works it: the desk, or escalated to 2nd or 3rd line
-    depth = rnd.choices([1, 2, 3], weights=[5, 3, 2])[0]
-    if depth == 3 and inc.service.development_team is None:
-        depth = 2
-    services.incident_assign(incident=inc, actor=agent, assignee=agent)
-    worker = agent
-    if depth >= 2:
-        services.incident_escalate(
-            incident=inc, actor=agent, reason="Needs application knowledge beyond the desk."
-        )
-        worker = support2
-    if depth == 3:
-        services.incident_escalate(
-            incident=inc, actor=support2, reason="Looks like a defect in the application."
-        )
-        worker = developer
-    if target == "assigned":
-        return
-    services.incident_start(incident=inc, actor=worker)
-    if rnd.random() < 0.5:
+    if step == "respond" and status in ("new", "assigned") and inc.assignee_id is None:
+        return services.incident_assign(incident=inc, actor=worker, assignee=worker)
+    if step in ("escalate2", "escalate3") and inc.is_open and inc.tier < int(step[-1]):
+        reason = {
+            "escalate2": "Needs application knowledge beyond the desk.",
+            "escalate3": "Looks like a defect in the application.",
+        }[step]
+        return services.incident_escalate(incident=inc, actor=worker, reason=reason)
+    if step == "start" and status == "assigned":
+        return services.incident_start(incident=inc, actor=worker)
+    if step == "reply" and inc.is_open:
         services.incident_comment(
             incident=inc, actor=worker, public=True, body="Thanks, we are looking into it."
         )
-    if target == "in_progress":
-        return
-    if target == "on_hold":
-        services.incident_hold(
+        return inc
+    if step == "hold" and status in ("assigned", "in_progress"):
+        if status == "assigned":
+            inc = services.incident_start(incident=inc, actor=worker)
+        return services.incident_hold(
             incident=inc,
             actor=worker,
             reason=rnd.choice(HoldReason.values),
             comment="Waiting before we can continue.",
         )
-        return
-    services.incident_resolve(
-        incident=inc,
-        actor=worker,
-        resolution_code=rnd.choice(ResolutionCode.values[:4]),
-        resolution_notes="Corrected the configuration and verified with the requester.",
-    )
-    if target == "closed":
-        services.incident_close(incident=inc, actor=inc.requester, comment="Works now, thanks.")
-
-
-def _backdate(inc: Incident, days: float) -> None:
-    """Spread demo history over past weeks. Demo data only: timestamps, never state."""
-    delta = timedelta(days=days)
-    Incident.objects.filter(pk=inc.pk).update(
-        created_at=F("created_at") - delta,
-        updated_at=F("updated_at") - delta,
-    )
-    for field in ("responded_at", "resolved_at", "closed_at"):
-        Incident.objects.filter(pk=inc.pk, **{f"{field}__isnull": False}).update(
-            **{field: F(field) - delta}
+    if step == "resume" and status == "on_hold":
+        return services.incident_resume(incident=inc, actor=worker)
+    if step == "resolve" and status in ("assigned", "in_progress", "on_hold"):
+        if status == "on_hold":
+            inc = services.incident_resume(incident=inc, actor=worker)
+        return services.incident_resolve(
+            incident=inc,
+            actor=worker,
+            resolution_code=rnd.choice(ResolutionCode.values[:4]),
+            resolution_notes="Corrected the configuration and verified with the requester.",
         )
-    ct = ContentType.objects.get_for_model(Incident)
-    SlaClock.objects.filter(content_type=ct, object_id=inc.pk).delete()  # rebuilt after
-    for model in (AuditEvent, Comment):
-        model.objects.filter(content_type=ct, object_id=inc.pk).update(
-            created_at=F("created_at") - delta
+    if step == "reopen" and status == "resolved":
+        return services.incident_reopen(
+            incident=inc, actor=inc.requester, reason="It happened again this morning."
         )
-    # the moments the history records (responded_at: — → …) move with it
-    moved = ("responded_at", "resolved_at", "closed_at")
-    for event in AuditEvent.objects.filter(content_type=ct, object_id=inc.pk):
-        if any(event.changes.get(f) for f in moved):
-            for f in moved:
-                if event.changes.get(f):
-                    event.changes[f] = [_shift(v, delta) for v in event.changes[f]]
-            event.save(update_fields=["changes"])
+    if step == "close" and status == "resolved":
+        return services.incident_close(
+            incident=inc, actor=inc.requester, comment="Works now, thanks."
+        )
+    if step == "auto_close" and status == "resolved":
+        return services.incident_close(
+            incident=inc,
+            actor=None,
+            comment=f"Closed automatically {settings.INCIDENT_AUTO_CLOSE_DAYS} days "
+            "after resolution.",
+        )
+    return inc
 
 
-def _shift(value: object, delta: timedelta) -> object:
-    moment = parse_datetime(value) if isinstance(value, str) else None
-    return (moment - delta).isoformat() if moment else value
-
-
-def _clocks_tell_the_story(inc: Incident, now: datetime) -> None:
-    """Rebuild the clocks from the backdated history as it stood when it ended, then let
-    the SLA engine live through the time since: every warning and breach fires at its own
-    moment and the policy's escalation moves the incident, through the sweep's and the
-    breach dispatch's own code. A breached P1 therefore shows its breach and escalation
-    in its history and sits where the escalation put it — never a breach marked handled
-    that nobody handled."""
-    ct = ContentType.objects.get_for_model(Incident)
-    history_end = (
-        AuditEvent.objects.filter(content_type=ct, object_id=inc.pk)
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
-    clocks_rebuild(inc, "incident", history_end or now)
-    clocks_catch_up(ticket=inc, now=now)
+def _clocks_tell_the_story(inc: Incident, moment: datetime) -> None:
+    """Let the SLA engine live through the incident's life up to ``moment`` (the next
+    step, or now at the end): every warning and breach fires at its own moment and the
+    policy's escalation moves the incident, through the sweep's and the breach dispatch's
+    own code, before the story goes on from where the escalation put it. A breached P1
+    therefore shows its breach and escalation in its history and sits where the
+    escalation put it — never a breach marked handled that nobody handled."""
+    clocks_catch_up(ticket=inc, now=moment)
 
 
 def seed(stdout: TextIO) -> None:
@@ -255,10 +375,18 @@ def _seed_canned_replies(stdout: TextIO) -> None:
     stdout.write(f"  {len(replies)} canned replies")
 
 
+@contextmanager
+def updated_at_kept(incident: Incident) -> Iterator[None]:
+    """For work replayed on an incident after its story was told (time logged, an article
+    linked): live, that work saves nothing on the incident, so its "last updated" stays;
+    replayed, its audit row would date the incident back to that day."""
+    updated_at = Incident.objects.values_list("updated_at", flat=True).get(pk=incident.pk)
+    yield
+    Incident.objects.filter(pk=incident.pk).update(updated_at=updated_at)
+
+
 def _seed_changes(stdout: TextIO) -> None:
     """A freeze window, a standard template, and changes along each path."""
-    from datetime import time
-
     from itsm.models import Change, FreezeWindow, StandardChangeTemplate
     from itsm.services import changes as cs
 
@@ -297,12 +425,9 @@ def _seed_changes(stdout: TextIO) -> None:
         },
     )
     template.services.add(payroll)
-    plans = {
-        "implementation_plan": "Deploy the release with the pipeline; migrate the database.",
-        "backout_plan": "Redeploy the previous release; restore the database snapshot.",
-        "test_plan": "Automated smoke tests, then a payroll dry run.",
-    }
+    plans = PLANS
     with transaction.atomic(), outbox_suppressed():
+        seed_past_changes(u, template, timezone.now())
         # normal, approved and scheduled next week
         ch = cs.change_create(
             actor=u["developer"],
@@ -541,6 +666,10 @@ def _seed_problems(stdout: TextIO) -> None:
 
 
 def _seed_incidents(stdout: TextIO) -> None:
+    """The demo's incidents, each replayed through the services step by step at the moment
+    it happened (``history_at``): raised, answered, escalated, resolved, maybe reopened,
+    closed, each step timed by its priority's SLA targets, some of them late. Stories are
+    created in the order they started, so the keys follow the calendar."""
     existing = Incident.objects.count()
     if existing >= DEMO_INCIDENTS:
         stdout.write(f"  {existing} incidents already there")
@@ -550,28 +679,46 @@ def _seed_incidents(stdout: TextIO) -> None:
         name: User.objects.get(username=name)
         for name in ("requester", "requester2", "agent", "support2", "developer")
     }
+    workers = {team.pk: team.lead or team.members.first() for team in Team.objects.all()}
     svc = list(Service.objects.all())
     now = timezone.now()
+    stories: list[_Story] = []
+    for _ in range(DEMO_INCIDENTS - existing):
+        service = rnd.choice(svc)
+        impact, urgency = rnd.choice(Level.values), rnd.choice(Level.values)
+        story = _Story(
+            service=service,
+            requester=rnd.choice([u["requester"], u["requester2"]]),
+            by_agent=rnd.random() < 0.3,
+            title=rnd.choice(TITLES.get(service.name, ["Something is broken"])),
+            impact=impact,
+            urgency=urgency,
+            target=rnd.choices([s for s, _ in SPREAD], weights=[w for _, w in SPREAD])[0],
+        )
+        priority = priority_for(impact, urgency)
+        if story.target in OPEN_STATES and rnd.random() < FINISHED_INSTEAD.get(priority, 0):
+            story.target = "closed"
+        policy = policy_for("incident", priority, service.pk)
+        _fit(rnd, story, priority, now, policy, calendar_spec(policy.calendar))
+        stories.append(story)
+    stories.sort(key=lambda s: s.steps[0][0])
     # The demo's history is backfilled, not happening now: its notices are not sent.
     with transaction.atomic(), outbox_suppressed():
-        for _ in range(DEMO_INCIDENTS - existing):
-            service = rnd.choice(svc)
-            requester = rnd.choice([u["requester"], u["requester2"]])
-            target = rnd.choices([s for s, _ in SPREAD], weights=[w for _, w in SPREAD])[0]
-            by_agent = rnd.random() < 0.3
-            inc = services.incident_create(
-                actor=u["agent"] if by_agent else requester,
-                requester=requester,
-                title=rnd.choice(TITLES.get(service.name, ["Something is broken"])),
-                description="Reported by phone." if by_agent else "It worked last week.",
-                service=service,
-                impact=rnd.choice(Level.values),
-                urgency=rnd.choice(Level.values),
-                category="software",
-            )
-            _drive(inc, target, rnd, u)
-            # open and recently resolved work is recent; closed work spreads over 60 days
-            age = {"closed": 60, "cancelled": 60, "resolved": 2}.get(target, 10)
-            _backdate(inc, rnd.uniform(0, age))
+        for story in stories:
+            with history_at(story.steps[0][0]):
+                inc = services.incident_create(
+                    actor=u["agent"] if story.by_agent else story.requester,
+                    requester=story.requester,
+                    title=story.title,
+                    description="Reported by phone." if story.by_agent else "It worked last week.",
+                    service=story.service,
+                    impact=story.impact,
+                    urgency=story.urgency,
+                    category="software",
+                )
+            for moment, step in story.steps[1:]:
+                _clocks_tell_the_story(inc, moment)
+                with history_at(moment):
+                    inc = _act(inc, step, workers, rnd)
             _clocks_tell_the_story(inc, now)
     stdout.write(f"  {Incident.objects.count()} incidents")
