@@ -682,3 +682,43 @@ CELERY_BEAT_SCHEDULE["connectors-poll"] = {
     "task": "integrations.tasks.connectors_poll",
     "schedule": CONNECTOR_POLL_SECONDS,
 }
+# --- Retention of the integration logs (core.retention) ------------------------------------
+# Each purge deletes at most RETENTION_BATCH_SIZE × RETENTION_MAX_BATCHES rows of a table per
+# run, a batch per transaction; the next daily run takes what remains.
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+RETENTION_MAX_BATCHES = env.int("RETENTION_MAX_BATCHES", default=100)
+# Inbound connector webhooks (integrations.InboundDelivery) are deleted this many days after
+# they were received. The rows are also the replay guard, which only has to outlive the
+# window in which a webhook is accepted at all: its signed timestamp may be up to
+# CONNECTOR_WEBHOOK_MAX_AGE_SECONDS in the past or in the future, so a body received at R can
+# pass the age check until R + 2 × max age, and no later. A shorter retention would reopen
+# replays: refused here rather than clamped (the operator set both; a silent clamp hides it).
+CONNECTOR_DELIVERY_RETENTION_DAYS = env.int("CONNECTOR_DELIVERY_RETENTION_DAYS", default=30)
+if CONNECTOR_DELIVERY_RETENTION_DAYS * 86_400 < 2 * CONNECTOR_WEBHOOK_MAX_AGE_SECONDS:
+    raise ImproperlyConfigured(
+        "CONNECTOR_DELIVERY_RETENTION_DAYS must cover twice CONNECTOR_WEBHOOK_MAX_AGE_SECONDS "
+        f"({2 * CONNECTOR_WEBHOOK_MAX_AGE_SECONDS} s): the delivery log is the replay guard."
+    )
+# Outgoing webhook deliveries (their outbox message, WebhookDelivery and its tries) and the
+# pushes to connected trackers, once delivered or dead, are deleted this many days after they
+# were written; pending ones are never. E-mail outbox rows are kept (each user's in-app
+# notification points at its e-mail's row, and a reply is matched to its ticket by it).
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
+CONNECTOR_PUSH_RETENTION_DAYS = env.int("CONNECTOR_PUSH_RETENTION_DAYS", default=30)
+for _name in (
+    "CONNECTOR_DELIVERY_RETENTION_DAYS",
+    "WEBHOOK_DELIVERY_RETENTION_DAYS",
+    "CONNECTOR_PUSH_RETENTION_DAYS",
+    "RETENTION_BATCH_SIZE",
+    "RETENTION_MAX_BATCHES",
+):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} is a whole number of at least 1.")
+CELERY_BEAT_SCHEDULE["connector-deliveries-purge"] = {  # integrations.InboundDelivery
+    "task": "integrations.tasks.connector_deliveries_purge",
+    "schedule": crontab(hour=3, minute=23),
+}
+CELERY_BEAT_SCHEDULE["outbox-purge-settled"] = {  # delivered or dead webhooks and pushes
+    "task": "core.tasks.outbox_purge_settled",
+    "schedule": crontab(hour=3, minute=41),
+}

@@ -251,6 +251,13 @@ class OutboxMessage(models.Model):
                 name="outbox_pending_order_idx",
                 condition=Q(status="pending") & ~Q(order_key=""),
             ),
+            # the settled messages of a channel, oldest first: the daily purge
+            # (core.outbox.outbox_purge_settled) reads a range of it
+            models.Index(
+                fields=["channel", "created_at", "id"],
+                name="outbox_settled_idx",
+                condition=~Q(status="pending"),
+            ),
             # "did Tandem send this Message-ID, about which record?" (a reply fetched from
             # the support mailbox, a loop): ``core.mailout`` stores it in the payload
             models.Index(

@@ -18,7 +18,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -71,6 +71,9 @@ class Channel:
         default=lambda message: settings.OUTBOX_MAX_ATTEMPTS
     )
     after: Outcome | None = None
+    # Days after which its delivered or dead messages are deleted (``outbox_purge_settled``);
+    # None keeps them.
+    keep_days: Callable[[], int] | None = None
 
 
 _channels: dict[str, Channel] = {}
@@ -82,12 +85,14 @@ def register_channel(
     send: Sender,
     max_attempts: Callable[[OutboxMessage], int] | None = None,
     after: Outcome | None = None,
+    keep_days: Callable[[], int] | None = None,
 ) -> None:
     """Say how messages of channel ``name`` are delivered (an ``AppConfig.ready()`` calls
-    this). Registering again replaces the channel (tests swap a sender in)."""
+    this), and how many days its settled messages are kept (``keep_days``, read at each
+    purge; None: for ever). Registering again replaces the channel (tests swap a sender in)."""
     if name not in OutboxMessage.Channel.values:
         raise ValueError(f"Unknown outbox channel {name!r}.")
-    channel = Channel(send=send, after=after)
+    channel = Channel(send=send, after=after, keep_days=keep_days)
     if max_attempts is not None:
         channel.max_attempts = max_attempts
     _channels[name] = channel
@@ -127,6 +132,9 @@ def send_email(message: OutboxMessage) -> None:
     email.send(fail_silently=False)
 
 
+# No keep_days: an e-mail's row is kept. Each in-app notification points at it (and is
+# deleted with it), and a reply that quotes only its Message-ID is matched to its ticket by
+# it (integrations.mail.receive).
 register_channel(OutboxMessage.Channel.EMAIL, send=send_email)
 
 
@@ -249,3 +257,24 @@ def outbox_pending_ids(limit: int = 200) -> list[int]:
         .order_by("available_at", "id")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def outbox_purge_settled(*, now: datetime | None = None) -> dict[str, int]:
+    """Daily (``core.tasks.outbox_purge_settled``): delete the delivered and the dead
+    messages of each channel that has a ``keep_days``, written longer ago than that, with
+    what cascades from them (a webhook's delivery and its tries). A pending message is
+    never deleted, however old. In bounded batches (``core.retention``); safe to run twice.
+    Returns the messages deleted by channel."""
+    from core.retention import purge_in_batches
+
+    now = now or timezone.now()
+    purged: dict[str, int] = {}
+    for name, channel in sorted(_channels.items()):
+        if channel.keep_days is None:
+            continue
+        cutoff = now - timedelta(days=channel.keep_days())
+        settled = OutboxMessage.objects.filter(channel=name, created_at__lt=cutoff).exclude(
+            status=OutboxMessage.Status.PENDING
+        )  # what the partial index outbox_settled_idx holds, in its order
+        purged[str(name)] = purge_in_batches(settled, order_by=("created_at", "id"))
+    return purged

@@ -20,3 +20,12 @@ def idempotency_keys_purge() -> int:
     from core.idempotency import purge_expired
 
     return purge_expired()
+
+
+@shared_task(name="core.tasks.outbox_purge_settled")
+def outbox_purge_settled() -> dict[str, int]:
+    """Daily: delete the delivered and dead outbox messages past their channel's retention
+    (``core.outbox.outbox_purge_settled``). Safe to run twice."""
+    from core.outbox import outbox_purge_settled as purge
+
+    return purge()

@@ -1,5 +1,6 @@
 """``/profile/tokens/``: a person's own personal API tokens, listed, created (the secret
-shown once, on the answer to the create) and revoked. Calls ``core.tokens``, as the API does."""
+shown once, on the page the create redirects to: ``core.once``) and revoked. Calls
+``core.tokens``, as the API does."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_POST
 from core import tokens
 from core.exceptions import DomainError
 from core.models import TokenScope
+from core.once import secret_keep, secret_take, see_other
 from core.views import render_domain_error
 
 _LIFETIMES = (7, 30, 90, 180, 365)
@@ -47,10 +49,11 @@ class TokenForm(forms.Form):
         return timezone.now() + datetime.timedelta(days=int(days)) if days else None
 
 
-@never_cache  # the answer to a create carries the secret: no cache may keep it
+@never_cache  # the page may carry a new token's secret: no cache may keep it
 @login_required
 def token_list(request: HttpRequest) -> HttpResponse:
-    created = secret = None
+    """GET: the list, and the token just created with its secret, this once. POST: create,
+    keep the secret for that one GET and redirect to it (303), so a reload creates nothing."""
     status = 200
     form = TokenForm(request.POST or None)
     if request.method == "POST":
@@ -63,16 +66,24 @@ def token_list(request: HttpRequest) -> HttpResponse:
                     expires_at=form.expires_at(),
                     actor=request.user,
                 )
-                form = TokenForm()
             except DomainError as exc:
                 for field, problems in (exc.errors or {None: [exc.message]}).items():
                     for problem in problems:
                         form.add_error(field if field in form.fields else None, problem)
                 status = exc.status_code
+            else:
+                secret_keep(request, "token", {"name": created.name, "secret": secret})
+                return see_other("profile_tokens")
         else:
             status = 400
+    shown = secret_take(request, "token") if request.method == "GET" else None
     rows = [(t, tokens.token_status(t)) for t in tokens.tokens_of(request.user)]
-    context = {"form": form, "rows": rows, "created": created, "secret": secret}
+    context = {
+        "form": form,
+        "rows": rows,
+        "created": shown,
+        "secret": shown["secret"] if shown else None,
+    }
     return render(request, "core/profile_tokens.html", context, status=status)
 
 

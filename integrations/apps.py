@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class IntegrationsConfig(AppConfig):
@@ -29,6 +30,8 @@ class IntegrationsConfig(AppConfig):
             send=webhook_channel.webhook_send,
             max_attempts=webhook_channel.webhook_max_attempts,
             after=webhook_channel.webhook_after,
+            # the delivery log: a settled delivery and its tries go with their message
+            keep_days=lambda: settings.WEBHOOK_DELIVERY_RETENTION_DAYS,
         )
         events.subscribe(events.RECORD_AUDITED, webhook_events.on_record_audited)
         events.subscribe(events.RECORD_COMMENTED, webhook_events.on_record_commented)
@@ -51,6 +54,7 @@ class IntegrationsConfig(AppConfig):
             OutboxMessage.Channel.CONNECTOR,
             send=connectors.connector_send,
             after=connectors.connector_after,
+            keep_days=lambda: settings.CONNECTOR_PUSH_RETENTION_DAYS,
         )
         events.subscribe(events.RECORD_AUDITED, connectors.on_record_audited)
         events.subscribe(events.RECORD_COMMENTED, connectors.on_record_commented)

@@ -21,3 +21,12 @@ def connectors_poll() -> dict[str, int]:
     from integrations.services.connectors import connectors_poll_all
 
     return {name: r.changed for name, r in connectors_poll_all().items()}
+
+
+@shared_task(name="integrations.tasks.connector_deliveries_purge")
+def connector_deliveries_purge() -> int:
+    """Beat, daily: the inbound connector webhooks' log past
+    ``CONNECTOR_DELIVERY_RETENTION_DAYS``, deleted in bounded batches. Safe to run twice."""
+    from integrations.services.connectors import inbound_deliveries_purge
+
+    return inbound_deliveries_purge()

@@ -11,10 +11,11 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.cache import never_cache
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
 from core.exceptions import ActionForbidden, DomainError
+from core.once import secret_keep, secret_take, see_other
 from core.views import render_domain_error
 from integrations.forms import WebhookSubscriptionForm
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -72,7 +73,10 @@ def _apply_errors(form: WebhookSubscriptionForm, exc: DomainError) -> None:
             form.add_error(field if field in form.fields else None, problem)
 
 
-@never_cache  # the answer to a create carries the secret
+def _secret_key(sub: WebhookSubscription) -> str:
+    return f"webhook-secret:{sub.pk}"
+
+
 @_page
 def webhook_create(request: HttpRequest) -> HttpResponse:
     form = WebhookSubscriptionForm(
@@ -89,7 +93,9 @@ def webhook_create(request: HttpRequest) -> HttpResponse:
                 _apply_errors(form, exc)
                 status = exc.status_code
             else:
-                return _detail(request, sub, secret=secret, status=201)
+                # shown once on the detail page the browser is sent to (core.once)
+                secret_keep(request, _secret_key(sub), secret)
+                return see_other("integrations:webhook_detail", pk=sub.pk)
         else:
             status = 400
     return render(
@@ -131,9 +137,7 @@ def webhook_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "integrations/webhook_form.html", context, status=status)
 
 
-def _detail(
-    request: HttpRequest, sub: WebhookSubscription, *, secret: str = "", status: int = 200
-) -> HttpResponse:
+def _detail(request: HttpRequest, sub: WebhookSubscription, *, secret: str = "") -> HttpResponse:
     deliveries = (
         WebhookDelivery.objects.filter(subscription=sub)
         .select_related("message")
@@ -164,15 +168,18 @@ def _detail(
         "may_ping": may and sub.is_active,
         "may_redeliver": may and sub.is_active,
     }
-    response = render(request, "integrations/webhook_detail.html", context, status=status)
+    response = render(request, "integrations/webhook_detail.html", context)
     if secret:
-        response["Cache-Control"] = "no-store"
+        add_never_cache_headers(response)  # no cache, nor the back button, keeps it
     return response
 
 
 @_page
 def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _detail(request, services.subscription_get(pk))
+    """The subscription and its delivery log; after a create or a rotation, its new signing
+    secret, this once (``core.once``: a reload no longer shows it)."""
+    sub = services.subscription_get(pk)
+    return _detail(request, sub, secret=secret_take(request, _secret_key(sub)) or "")
 
 
 @require_POST
@@ -183,14 +190,14 @@ def webhook_ping(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("integrations:webhook_detail", pk=pk)
 
 
-@never_cache
 @require_POST
 @_page
 def webhook_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     sub, secret = services.subscription_rotate_secret(
         subscription=services.subscription_get(pk), actor=request.user
     )
-    return _detail(request, sub, secret=secret)
+    secret_keep(request, _secret_key(sub), secret)
+    return see_other("integrations:webhook_detail", pk=sub.pk)
 
 
 @require_POST

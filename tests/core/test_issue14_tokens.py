@@ -317,20 +317,51 @@ def _page_client(user) -> Client:  # type: ignore[no-untyped-def]
 
 
 def test_the_page_creates_a_token_and_shows_it_once(org) -> None:  # type: ignore[no-untyped-def]
+    """Post/Redirect/Get (core.once): the create answers 303 to the list, which shows the
+    secret once; a reload (a GET) shows it no more and creates nothing."""
     client = _page_client(org.agent)
     res = client.post(PAGE, {"name": "laptop", "scope": "write", "expires_in": "30"})
-    assert res.status_code == 200
-    assert "no-store" in res["Cache-Control"]
+    assert res.status_code == 303 and res["Location"] == PAGE
     token = PersonalToken.objects.get(user=org.agent)
-    secret = res.context["secret"]
+    assert token.prefix not in res.content.decode()  # the redirect carries no secret
+    shown = client.get(PAGE)
+    assert shown.status_code == 200
+    assert "no-store" in shown["Cache-Control"]
+    secret = shown.context["secret"]
     assert secret.startswith(token.prefix)
-    assert secret in res.content.decode()
+    page = shown.content.decode()
+    assert secret in page and 'data-testid="token-created"' in page and "“laptop” created" in page
+    assert "will not be shown again" in page
     assert token.scope == "write"
     assert (
         abs((token.expires_at - timezone.now()) - datetime.timedelta(days=30)).total_seconds() < 60
     )
     again = client.get(PAGE).content.decode()
     assert secret not in again and "laptop" in again and token.prefix in again
+    assert 'data-testid="token-created"' not in again
+    assert PersonalToken.objects.filter(user=org.agent).count() == 1
+
+
+def test_the_secret_kept_for_the_redirect_is_its_sessions_alone(org) -> None:  # type: ignore[no-untyped-def]
+    """Another session of the same person does not see it, and one nobody took in time
+    (the redirect not followed) is dropped, not shown to whoever opens the page later."""
+    client = _page_client(org.agent)
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        assert client.post(PAGE, {"name": "ci", "scope": "read"}).status_code == 303
+        other = _page_client(org.agent)
+        assert 'data-testid="token-created"' not in other.get(PAGE).content.decode()
+        traveller.shift(datetime.timedelta(minutes=6))
+        late = client.get(PAGE)
+    assert late.context["secret"] is None
+    assert 'data-testid="token-created"' not in late.content.decode()
+
+
+def test_a_refused_create_on_the_page_stays_a_4xx_with_nothing_kept(org) -> None:  # type: ignore[no-untyped-def]
+    client = _page_client(org.agent)
+    res = client.post(PAGE, {"name": "", "scope": "read"})
+    assert res.status_code == 400 and "field-error" in res.content.decode()
+    assert not PersonalToken.objects.filter(user=org.agent).exists()
+    assert not any(k.startswith("shown_once:") for k, _ in client.session.items())
 
 
 def test_the_page_lists_and_revokes_the_owners_tokens(org) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from core.models import AuditEvent, OutboxMessage
 from integrations.models import WebhookDelivery, WebhookSubscription
 from integrations.services import webhooks as hooks
 from integrations.webhooks import catalogue
+from integrations.webhooks import secrets as hooks_secrets
 from tests.conftest import api_as
 
 GOOD = {
@@ -223,17 +224,31 @@ def test_create_on_the_page_shows_the_secret_once(org) -> None:  # type: ignore[
             "owner": org.incident_manager.username,
         },
     )
-    assert answer.status_code == 201
+    # Post/Redirect/Get (core.once): 303 to the detail page, which shows the secret once
     sub = WebhookSubscription.objects.get(name="Page hook")
+    detail = f"/integrations/webhooks/{sub.pk}/"
+    assert answer.status_code == 303 and answer["Location"] == detail
+    assert "whsec_" not in answer.content.decode()
     assert sub.event_types == ["incident.created", "problem.known_error"]
     assert sub.priorities == [1] and list(sub.services.all()) == [org.service]
     assert sub.owner == org.incident_manager
-    shown = answer.content.decode()
+    first = client.get(detail)
+    shown = first.content.decode()
     assert 'data-testid="webhook-secret"' in shown and "whsec_" in shown
-    assert answer["Cache-Control"].startswith("no-store") or "no-store" in answer["Cache-Control"]
-    assert "whsec_" not in client.get(f"/integrations/webhooks/{sub.pk}/").content.decode()
+    assert "will not be shown again" in shown
+    assert "no-store" in first["Cache-Control"]
+    secret = first.context["secret"]
+    assert hooks_secrets.decrypt(sub.secret_encrypted) == secret
+    assert "whsec_" not in client.get(detail).content.decode()  # the reload
+    assert WebhookSubscription.objects.count() == 1
     rotated = client.post(f"/integrations/webhooks/{sub.pk}/rotate/")
-    assert rotated.status_code == 200 and "whsec_" in rotated.content.decode()
+    assert rotated.status_code == 303 and rotated["Location"] == detail
+    assert "whsec_" not in rotated.content.decode()
+    after = client.get(detail)
+    new_secret = after.context["secret"]
+    assert new_secret.startswith("whsec_") and new_secret != secret
+    assert new_secret in after.content.decode() and "no-store" in after["Cache-Control"]
+    assert "whsec_" not in client.get(detail).content.decode()
     edit = client.post(
         f"/integrations/webhooks/{sub.pk}/edit/",
         {"name": "Page hook 2", "url": "ftp://x.test/", "event_types": ["incident.created"]},

@@ -43,6 +43,7 @@ from integrations.services.connectors.inbound import (  # noqa: F401
     comment_apply,
     connector_poll,
     connectors_poll_all,
+    inbound_deliveries_purge,
     issue_apply,
     webhook_receive,
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -362,3 +363,26 @@ def connectors_poll_all() -> dict[str, PollResult]:
             log.warning("poll of %s failed: %s", connector, exc)
             out[connector.name] = PollResult(failed=1)
     return out
+
+
+def inbound_deliveries_purge(*, now: datetime | None = None) -> int:
+    """Daily (``integrations.tasks.connector_deliveries_purge``): delete the inbound webhook
+    log's rows received more than ``CONNECTOR_DELIVERY_RETENTION_DAYS`` ago, in bounded
+    batches (``core.retention``); safe to run twice. Returns how many.
+
+    The applied and ignored rows are also the replay guard (``webhook_receive`` refuses an
+    identifier seen before), and forgetting one is safe once no copy of its webhook could
+    pass the age check any more: the body's signed timestamp is accepted up to
+    ``CONNECTOR_WEBHOOK_MAX_AGE_SECONDS`` either side of now, so a webhook received at R is
+    stale by R + 2 × that; the settings refuse a retention shorter than this at start."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from core.retention import purge_in_batches
+
+    keep = timedelta(days=settings.CONNECTOR_DELIVERY_RETENTION_DAYS)
+    if keep < timedelta(seconds=2 * settings.CONNECTOR_WEBHOOK_MAX_AGE_SECONDS):
+        # config/settings.py refuses this at start; settings changed since must not either
+        raise ImproperlyConfigured("The connector delivery log must outlive the replay window.")
+    cutoff = (now or timezone.now()) - keep
+    old = InboundDelivery.objects.filter(received_at__lt=cutoff)
+    return purge_in_batches(old, order_by=("received_at", "id"))
