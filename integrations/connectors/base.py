@@ -27,6 +27,8 @@ class RemoteIssue:
     project: str
     updated: datetime
     values: dict[str, Any] = field(default_factory=dict)
+    # the issue's labels (tags): not a synced field, read only for Tandem's marker
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,15 @@ class TrackerAdapter(ABC):
 
     @abstractmethod
     def create_issue(
-        self, *, project: str, issue_type: str, values: Mapping[str, Any]
-    ) -> RemoteIssue: ...
+        self, *, project: str, issue_type: str, values: Mapping[str, Any], label: str = ""
+    ) -> RemoteIssue:
+        """Create the issue with ``label`` (Tandem's marker: ``issue_labelled`` finds it)."""
+
+    @abstractmethod
+    def issue_labelled(self, *, project: str, label: str) -> RemoteIssue | None:
+        """The oldest issue of ``project`` that carries ``label``; None when none does. The
+        tracker keeps no idempotency key for a create: this is how a retried create finds
+        the issue an earlier try made."""
 
     @abstractmethod
     def update_fields(self, ref: str, values: Mapping[str, Any]) -> None:

@@ -4,7 +4,8 @@ Basic auth with the account's e-mail and API token; issues by id or key; fields
 ``summary``, ``description`` (Atlassian Document Format), ``priority`` and ``status``
 (changed by a transition, found by its target status's name); comments in ADF; the
 catch-up poll through ``GET /rest/api/3/search/jql`` (``project = X AND updated >=
-"yyyy-MM-dd HH:mm"``, UTC, paged by ``nextPageToken``). Webhooks are verified as Jira
+"yyyy-MM-dd HH:mm"``, UTC, paged by ``nextPageToken``) and the search for Tandem's
+marker label (``project = X AND labels = "tandem-…"``). Webhooks are verified as Jira
 Cloud signs them: ``X-Hub-Signature: sha256=<HMAC-SHA256 of the raw body with the
 webhook's secret>``; ``X-Atlassian-Webhook-Identifier`` names each delivery.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +43,20 @@ CHANGELOG_FIELDS = {
     "status": "status",
 }
 MAX_PAGES = 100  # a poll reads at most this many pages of 100 issues
+# what a label may hold here (Jira's have no spaces; no quote can reach the JQL)
+LABEL = re.compile(r"[A-Za-z0-9_.-]{1,255}")
+
+
+def _project_key(project: str) -> str:
+    if not project.replace("_", "").isalnum():
+        raise ValueError(f"Not a project key: {project!r}")
+    return project
+
+
+def _label(label: str) -> str:
+    if not LABEL.fullmatch(label):
+        raise ValueError(f"Not a label: {label!r}")
+    return label
 
 
 def adf(text: str) -> dict[str, Any]:
@@ -147,6 +163,7 @@ class JiraAdapter(TrackerAdapter):
             "priority": _attr(fields, "priority", "name"),
             "status": _attr(fields, "status", "name"),
         }
+        labels = fields.get("labels") or []
         base = self.connector.base_url.rstrip("/")
         return RemoteIssue(
             id=issue_id,
@@ -155,6 +172,7 @@ class JiraAdapter(TrackerAdapter):
             project=str(project),
             updated=parse_time(fields.get("updated")),
             values=values,
+            labels=tuple(str(x) for x in labels) if isinstance(labels, list) else (),
         )
 
     def _note(self, data: Any) -> RemoteNote:
@@ -187,14 +205,25 @@ class JiraAdapter(TrackerAdapter):
         return self._issue(self._call("GET", f"/issue/{quote(ref)}"))
 
     def create_issue(
-        self, *, project: str, issue_type: str, values: Mapping[str, Any]
+        self, *, project: str, issue_type: str, values: Mapping[str, Any], label: str = ""
     ) -> RemoteIssue:
-        fields = {"project": {"key": project}, "issuetype": {"name": issue_type}}
+        fields: dict[str, Any] = {"project": {"key": project}, "issuetype": {"name": issue_type}}
         fields.update(self._fields_out(values))
+        if label:
+            fields["labels"] = [_label(label)]
         made = self._call("POST", "/issue", body={"fields": fields})
         if not isinstance(made, dict) or not made.get("id"):
             raise DeliveryFailed("Jira created an issue but did not say which.", permanent=True)
         return self.get_issue(str(made["id"]))
+
+    def issue_labelled(self, *, project: str, label: str) -> RemoteIssue | None:
+        jql = (
+            f'project = {_project_key(project)} AND labels = "{_label(label)}" ORDER BY created ASC'
+        )
+        query = {"jql": jql, "maxResults": 1, "fields": "*navigable"}
+        page = self._call("GET", f"/search/jql?{urlencode(query)}") or {}
+        found = page.get("issues") or []
+        return self._issue(found[0]) if found else None
 
     def update_fields(self, ref: str, values: Mapping[str, Any]) -> None:
         if values:
@@ -225,9 +254,7 @@ class JiraAdapter(TrackerAdapter):
         return [self._note(c) for c in found.get("comments") or []]
 
     def updated_since(self, *, project: str, since: datetime | None) -> Iterator[RemoteIssue]:
-        if not project.replace("_", "").isalnum():
-            raise ValueError(f"Not a project key: {project!r}")
-        jql = f"project = {project}"
+        jql = f"project = {_project_key(project)}"
         if since is not None:
             # minutes only in JQL: a minute earlier, so nothing of the minute is missed
             moment = (since.astimezone(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M")

@@ -9,6 +9,8 @@ from ``SECRET_KEY`` (``integrations.connectors.secrets``), or the API token is r
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -185,6 +187,11 @@ class RemoteLink(models.Model):
     sync_state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     last_error = models.TextField(blank=True)
     field_versions = models.JSONField(default=dict, blank=True)
+    # Written with the link, in the transaction that queues the remote create, so every
+    # try of that create carries the same mark (``create_label``): a try that finds an
+    # issue with it takes that issue instead of making a second one. Random, so two
+    # Tandem installs sharing one tracker never mark alike.
+    marker = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -203,6 +210,30 @@ class RemoteLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connector} {self.remote_key or '(not created yet)'}"
+
+    @property
+    def create_label(self) -> str:
+        """The label Tandem creates the remote issue with (``tandem-<marker>``)."""
+        return f"{MARKER_PREFIX}{self.marker.hex}"
+
+
+# The prefix of the marker label (``RemoteLink.create_label``).
+MARKER_PREFIX = "tandem-"
+
+
+def markers_in(labels: object) -> list[uuid.UUID]:
+    """The markers among a remote issue's labels (each ``tandem-<32 hex digits>``)."""
+    found = []
+    for label in labels if isinstance(labels, list | tuple) else ():
+        if isinstance(label, str) and label.startswith(MARKER_PREFIX):
+            rest = label[len(MARKER_PREFIX) :]
+            if len(rest) != 32:
+                continue
+            try:
+                found.append(uuid.UUID(hex=rest))
+            except ValueError:
+                continue
+    return found
 
 
 class RemoteComment(models.Model):

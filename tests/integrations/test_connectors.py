@@ -25,7 +25,8 @@ from tools.fake_jira import adf, adf_text
 PARTNER = (PARTNER_EMAIL, PARTNER_TOKEN)
 # What a defect may send to the tracker with the default field map (and what a create
 # must name): nothing else is allowed to leave.
-ALLOWED_ISSUE_FIELDS = {"summary", "description", "priority", "project", "issuetype"}
+# (``labels``: the marker of the create, ``tandem-<uuid>``, says nothing about the record)
+ALLOWED_ISSUE_FIELDS = {"summary", "description", "priority", "project", "issuetype", "labels"}
 
 
 def remote(jira, method: str, path: str, body=None):  # type: ignore[no-untyped-def]
@@ -408,6 +409,135 @@ def test_a_push_retried_after_500_arrives_once(
     assert link_of(defect).sync_state == "ok"
 
 
+def _creates(jira) -> list:  # type: ignore[no-untyped-def]
+    return [r for r in jira.requests_to("POST") if r.path.rstrip("/") == "/rest/api/3/issue"]
+
+
+def test_a_create_whose_follow_up_read_fails_is_adopted_on_retry_not_made_twice(
+    org, project, connector, fake_jira, django_capture_on_commit_callbacks
+) -> None:
+    """Jira created the issue but the read after the POST failed, so the attempt ended
+    without the issue's id: the retry finds the issue by its marker label and takes it,
+    it does not create a second one."""
+    fake_jira.fail_next(503, method="GET", path="/rest/api/3/issue/")
+    with django_capture_on_commit_callbacks(execute=True):
+        defect = new_defect(org, project)
+    message = OutboxMessage.objects.get(channel="connector", event="connector.create")
+    assert (message.status, message.attempts) == ("pending", 1)
+    assert len(fake_jira.issues) == 1 and link_of(defect).remote_id == ""
+    # the title changes before the retry: its update waits behind the create (same key)
+    with django_capture_on_commit_callbacks(execute=True):
+        ps.work_item_update(item=defect, actor=org.developer, title="Rounding error (PAYE)")
+    update = OutboxMessage.objects.get(channel="connector", event="connector.update")
+    assert update.status == "pending"
+    assert outbox_deliver_one(message.pk)
+    assert len(fake_jira.issues) == 1 and len(_creates(fake_jira)) == 1
+    (made,) = fake_jira.issues.values()
+    link = link_of(defect)
+    assert (link.remote_id, link.remote_key) == (made["id"], "PAY-1")
+    assert link.url == f"{fake_jira.url}/browse/PAY-1"
+    assert (link.sync_state, link.last_error) == ("ok", "")
+    # the issue taken was made with the old title: the retry sent the new one
+    assert made["summary"] == "Rounding error (PAYE)"
+    assert [r.json for r in fake_jira.requests_to("PUT", "/issue/")] == [
+        {"fields": {"summary": "Rounding error (PAYE)"}}
+    ]
+    assert link.field_versions["title"]["value"] == "Rounding error (PAYE)"
+    assert link.field_versions["status"]["value"] == "To Do"
+    # each try searched first: the first found nothing, the retry the issue
+    jql = f'project = PAY AND labels = "{link.create_label}" ORDER BY created ASC'
+    searches = fake_jira.requests_to("GET", "/search/jql")
+    assert [s.query["jql"] for s in searches] == [[jql], [jql]]
+    # the update that waited finds both sides agreeing: nothing more goes out
+    assert outbox_deliver_one(update.pk)
+    assert len(fake_jira.requests_to("PUT")) == 1
+
+
+def test_an_issue_being_created_is_not_imported_before_its_link_holds_it(
+    org, project, connector, fake_jira, django_capture_on_commit_callbacks
+) -> None:
+    """Between the remote create and the link saving its id, the issue's webhook (or the
+    poll) finds an issue no link holds yet: its marker names the waiting link, so it is
+    ignored (the push takes it), not imported as a second defect."""
+    fake_jira.fail_next(503, method="GET", path="/rest/api/3/issue/")
+    with django_capture_on_commit_callbacks(execute=True):
+        defect = new_defect(org, project)
+    api = Client()
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = webhook_post(
+            api, connector, fake_jira, issue_event(fake_jira, "PAY-1", "jira:issue_created")
+        )
+        result = connector_poll(connector=connector)
+    assert answer.status_code == 200 and answer.json()["code"] == "ignored", answer.content
+    assert defect.key in answer.json()["message"]
+    assert (result.issues, result.changed, result.failed) == (1, 0, 0)
+    assert WorkItem.objects.count() == 1
+    assert RemoteLink.objects.count() == 1
+    message = OutboxMessage.objects.get(channel="connector", event="connector.create")
+    assert outbox_deliver_one(message.pk)
+    assert link_of(defect).remote_key == "PAY-1" and len(fake_jira.issues) == 1
+    # once linked, the same issue's webhooks apply to the defect as usual
+    remote(fake_jira, "PUT", "/issue/PAY-1", {"fields": {"summary": "From Jira"}})
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = webhook_post(api, connector, fake_jira, issue_event(fake_jira, "PAY-1"))
+    assert answer.json()["code"] == "updated", answer.content
+    defect.refresh_from_db()
+    assert defect.title == "From Jira" and WorkItem.objects.count() == 1
+
+
+def test_a_copy_of_a_linked_issue_carrying_its_marker_is_imported_as_any_issue(
+    org, project, connector, fake_jira, django_capture_on_commit_callbacks
+) -> None:
+    """Jira's Clone copies labels: the marker of a link that already holds its issue says
+    nothing about the copy, which comes in as any new remote issue does."""
+    with django_capture_on_commit_callbacks(execute=True):
+        defect = new_defect(org, project)
+    label = link_of(defect).create_label
+    made = remote(
+        fake_jira,
+        "POST",
+        "/issue",
+        {"fields": {"project": {"key": "PAY"}, "summary": "CLONE", "labels": [label]}},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = webhook_post(
+            Client(),
+            connector,
+            fake_jira,
+            issue_event(fake_jira, made["key"], "jira:issue_created"),
+        )
+    assert answer.json()["code"] == "created", answer.content
+    assert link_of(WorkItem.objects.get(title="CLONE")).remote_id == made["id"]
+
+
+def test_a_created_issue_carries_its_marker_and_a_retry_after_the_link_holds_it_searches_nothing(
+    org, project, connector, fake_jira, django_capture_on_commit_callbacks
+) -> None:
+    """The marker label is on the issue from its create (and is not a synced field); when
+    the link committed the issue's id and a later step failed, the retry finishes the job
+    on that issue: no search, no second create."""
+    connector.status_map = dict(connector.status_map, open="In Progress")
+    connector.save()
+    fake_jira.fail_next(500, method="GET", path="/transitions")
+    with django_capture_on_commit_callbacks(execute=True):
+        defect = new_defect(org, project)
+    link = link_of(defect)
+    assert link.remote_key == "PAY-1" and link.sync_state == "error"
+    issue = fake_jira.issue("PAY-1")["fields"]
+    assert issue["labels"] == [link.create_label]
+    assert link.create_label == f"tandem-{link.marker.hex}"
+    assert issue["status"]["name"] == "To Do"
+    assert len(fake_jira.requests_to("GET", "/search/jql")) == 1  # the first try's
+    message = OutboxMessage.objects.get(channel="connector", event="connector.create")
+    assert outbox_deliver_one(message.pk)
+    assert len(fake_jira.requests_to("GET", "/search/jql")) == 1  # none by the retry
+    assert len(_creates(fake_jira)) == 1 and len(fake_jira.issues) == 1
+    assert fake_jira.issue("PAY-1")["fields"]["status"]["name"] == "In Progress"
+    link.refresh_from_db()
+    assert link.sync_state == "ok" and "labels" not in link.field_versions
+    assert link.field_versions["status"]["value"] == "In Progress"
+
+
 def test_only_mapped_fields_leave_and_an_unmapped_direction_stays(
     org, project, connector, fake_jira, django_capture_on_commit_callbacks
 ) -> None:
@@ -422,7 +552,8 @@ def test_only_mapped_fields_leave_and_an_unmapped_direction_stays(
         )
         ps.work_comment(item=defect, actor=org.developer, body="Internal musing")
     fields = fake_jira.requests_to("POST", "/issue")[0].json["fields"]
-    assert set(fields) == {"project", "issuetype", "summary", "priority"}
+    assert set(fields) == {"project", "issuetype", "summary", "priority", "labels"}
+    assert fields["labels"] == [link_of(defect).create_label]
     assert_allowlisted(fake_jira, "Secret", "More secrets", "Internal musing", "critical")
     assert not OutboxMessage.objects.filter(channel="connector", event="connector.comment")
 
@@ -487,6 +618,25 @@ def test_the_poll_pages_through_many_issues(org, project, connector, fake_jira) 
     assert [i.values["title"] for i in found] == [f"Issue {n}" for n in range(5)]
     searches = fake_jira.requests_to("GET", "/search/jql")
     assert [s.query.get("nextPageToken") for s in searches] == [None, ["2"], ["4"]]
+
+
+def test_the_marker_search_takes_only_a_label_and_finds_the_oldest(
+    org, project, connector, fake_jira
+) -> None:
+    from integrations.connectors.jira import JiraAdapter
+
+    adapter = JiraAdapter(connector)
+    for summary in ("First", "Second"):
+        body = {"fields": {"project": {"key": "PAY"}, "summary": summary, "labels": ["m-1"]}}
+        remote(fake_jira, "POST", "/issue", body)
+    found = adapter.issue_labelled(project="PAY", label="m-1")
+    assert found is not None and found.values["title"] == "First"
+    assert found.labels == ("m-1",) and "labels" not in found.values
+    assert adapter.issue_labelled(project="PAY", label="m-2") is None
+    with pytest.raises(ValueError):
+        adapter.issue_labelled(project="PAY", label='m-1" OR project = HR OR labels = "x')
+    with pytest.raises(ValueError):
+        adapter.issue_labelled(project="PAY OR 1=1", label="m-1")
 
 
 # --- credentials, the page ---------------------------------------------------------------------

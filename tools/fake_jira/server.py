@@ -9,10 +9,11 @@ thread). It covers what the adapter uses, no more:
 - ``GET/POST /rest/api/3/issue/{key}/transitions`` (a simplified workflow: any status to
   any other);
 - ``GET/POST /rest/api/3/issue/{key}/comment`` (bodies in Atlassian Document Format);
-- ``GET /rest/api/3/search/jql`` with the JQL ``project = X [AND updated >= "yyyy-MM-dd
-  HH:mm"]`` and ``nextPageToken`` paging;
-- issues with summary, description (ADF), status, priority, labels, created, updated,
-  reporter and assignee.
+- ``GET /rest/api/3/search/jql`` with the JQL ``project = X [AND labels = "x"] [AND
+  updated >= "yyyy-MM-dd HH:mm"] [ORDER BY updated|created ASC]`` and ``nextPageToken``
+  paging;
+- issues with summary, description (ADF), status, priority, labels (set on create and by
+  an edit, returned on read), created, updated, reporter and assignee.
 
 A change made through the API is sent as a Jira-shaped webhook (``webhookEvent``
 ``jira:issue_created``, ``jira:issue_updated`` with a ``changelog``, ``comment_created``
@@ -302,7 +303,7 @@ class FakeJira:
             "description": fields.get("description"),
             "status": "To Do",
             "priority": _priority(fields.get("priority")) or "Medium",
-            "labels": list(fields.get("labels") or []),
+            "labels": _labels(fields.get("labels")),
             "reporter": who.user(),
             "assignee": None,
             "created": now,
@@ -328,7 +329,7 @@ class FakeJira:
                 if new is None:
                     raise BadRequest("priority: not a priority")
             elif name == "labels":
-                new = list(value or [])
+                new = _labels(value)
             elif name == "status":
                 raise BadRequest("status: use a transition")
             else:
@@ -374,20 +375,27 @@ class FakeJira:
         jql = (query.get("jql") or [""])[0]
         m = re.fullmatch(
             r'\s*project\s*=\s*"?([A-Z][A-Z0-9_]*)"?'
+            r'(?:\s+AND\s+labels\s*=\s*"([^"\s]+)")?'
             r'(?:\s+AND\s+updated\s*>=\s*"(\d{4}-\d{2}-\d{2} \d{2}:\d{2})")?'
-            r"(?:\s+ORDER\s+BY\s+updated\s+ASC)?\s*",
+            r"(?:\s+ORDER\s+BY\s+(updated|created)\s+ASC)?\s*",
             jql,
             re.IGNORECASE,
         )
         if not m:
-            raise BadRequest(f"jql: this fake understands only project = X AND updated >= …: {jql}")
-        project, since = m.group(1), m.group(2)
+            raise BadRequest(
+                'jql: this fake understands only project = X [AND labels = "x"] '
+                f"[AND updated >= …] [ORDER BY updated|created ASC]: {jql}"
+            )
+        project, label, since = m.group(1), m.group(2), m.group(3)
+        order = (m.group(4) or "updated").lower()
         size = min(int((query.get("maxResults") or [PAGE_SIZE])[0]), self.page_size)
         start = int((query.get("nextPageToken") or ["0"])[0] or 0)
         found = [
             i
-            for i in sorted(self.issues.values(), key=lambda i: (i["updated"], int(i["id"])))
-            if i["project"] == project and (since is None or i["updated"][:16] >= _jql_time(since))
+            for i in sorted(self.issues.values(), key=lambda i: (i[order], int(i["id"])))
+            if i["project"] == project
+            and (label is None or label in i["labels"])
+            and (since is None or i["updated"][:16] >= _jql_time(since))
         ]
         page = found[start : start + size]
         out: dict[str, Any] = {"issues": [self._render(i) for i in page]}
@@ -508,6 +516,17 @@ def _priority(value: Any) -> str | None:
         index = int(value["id"]) - 1
         name = PRIORITIES[index] if 0 <= index < len(PRIORITIES) else None
     return name if name in PRIORITIES else None
+
+
+def _labels(value: Any) -> list[str]:
+    """Labels as Jira takes them: a list of words (a space in one is a 400)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise BadRequest("labels: a list of strings")
+    if any(not x or any(c.isspace() for c in x) or len(x) > 255 for x in value):
+        raise BadRequest("labels: a label cannot contain spaces")
+    return list(value)
 
 
 def _transitions(current: str) -> list[dict[str, Any]]:

@@ -5,7 +5,10 @@ transaction) write outbox rows on the ``connector`` channel for a linked work it
 new defect of a mapped project), one ``order_key`` per record. ``connector_send`` (the
 channel's sender) reads the record *when it sends*, so a row never pushes a stale value:
 only the fields of the connector's field map with direction out/both leave (the
-allowlist), and only those that differ from what both sides last agreed on.
+allowlist), and only those that differ from what both sides last agreed on. A remote
+create is made at most once: the issue carries the link's marker label
+(``RemoteLink.create_label``), and a try whose link holds no issue id yet searches for
+it first and takes the issue an earlier, failed try made.
 
 **In.** A webhook (``webhook_receive``) or the catch-up poll (``connector_poll``) applies
 a remote issue (``issue_apply``) and its comments (``comment_apply``) through the same

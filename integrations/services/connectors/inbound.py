@@ -26,6 +26,7 @@ from integrations.models import (
     RemoteComment,
     RemoteLink,
 )
+from integrations.models.connectors import markers_in
 from integrations.services.connectors.common import (
     POLL_LIMIT,
     SYNCED_FIELDS,
@@ -63,11 +64,26 @@ def _locked_link(connector: Connector, issue: RemoteIssue) -> RemoteLink | None:
     )
 
 
+def _link_awaiting(connector: Connector, issue: RemoteIssue) -> RemoteLink | None:
+    """The link of ``connector`` whose marker the issue carries and that holds no remote
+    issue yet. A copy of an issue (Jira's Clone copies labels) carries the marker of a
+    link that holds its original: that says nothing, and the copy is any new issue."""
+    markers = markers_in(issue.labels)
+    if not markers:
+        return None  # no query for the issues people create
+    return (
+        RemoteLink.objects.filter(connector=connector, marker__in=markers, remote_id="")
+        .select_related("connector")
+        .first()
+    )
+
+
 def issue_apply(*, connector: Connector, issue: RemoteIssue) -> Applied:
     """Bring the remote issue's mapped fields into Tandem: a new defect for an issue not
-    linked yet, else the fields the remote changed since both sides agreed (a stale one
-    is a conflict for the rule). One transaction; raises a ``DomainError`` (nothing
-    applied) when a service refuses."""
+    linked yet (unless it is the issue a push of Tandem's is creating: ignored), else the
+    fields the remote changed since both sides agreed (a stale one is a conflict for the
+    rule). One transaction; raises a ``DomainError`` (nothing applied) when a service
+    refuses."""
     mapping = _mapping(connector, issue.project)
     if mapping is None:
         return Applied("ignored", detail=f"{issue.project} is not a mapped project")
@@ -79,6 +95,19 @@ def issue_apply(*, connector: Connector, issue: RemoteIssue) -> Applied:
             ConnectorMapping.objects.select_for_update().filter(pk=mapping.pk).first()
             link = _locked_link(connector, issue)
         if link is None:
+            waiting = _link_awaiting(connector, issue)
+            if waiting is not None:
+                # Tandem's own create, whose push failed before the link kept the id: the
+                # push's retry takes this issue (by the marker); importing it would make a
+                # second record
+                return Applied(
+                    "ignored",
+                    detail=(
+                        f"{issue.key} is the issue Tandem created for "
+                        f"{getattr(waiting.record, 'key', waiting.object_id)}: "
+                        "its push links it"
+                    ),
+                )
             link = _create_from_remote(connector, mapping, issue)
             return Applied("created", link)
         record = link.record

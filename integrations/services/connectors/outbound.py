@@ -174,13 +174,13 @@ def _sent(link: RemoteLink, values: Mapping[str, Any], now: datetime) -> None:
 
 
 def _push_create(link: RemoteLink, record: Any, adapter: Any) -> None:
-    if link.remote_id:
-        return  # created by an earlier try that committed
+    """Make the remote issue, at most once. The tracker has no idempotency key, and a try
+    can fail after the remote create and before the link commits its id (the read after
+    the POST times out, the worker dies, the database fails): the issue is created with
+    the link's marker label, and a try of a link without a remote id first searches for
+    that label and takes the issue it finds. A try of a link that holds the id (an
+    earlier try committed it, then failed) finishes on that issue without searching."""
     connector = link.connector
-    # locked until the link commits with the issue's id: see issue_apply
-    mapping = connector.mappings.select_for_update().filter(project_id=record.project_id).first()
-    if mapping is None:
-        raise DeliveryFailed(f"{record.project} is no longer mapped.", permanent=True)
     values = {
         f: local_value(connector, record, f)
         for f in ("title", "description", "priority")
@@ -189,13 +189,33 @@ def _push_create(link: RemoteLink, record: Any, adapter: Any) -> None:
     values = {f: v for f, v in values.items() if v not in (None, "") or f == "title"}
     if not values.get("title"):
         values["title"] = record.key  # the remote needs a summary; the key says nothing private
-    made = adapter.create_issue(
-        project=mapping.remote_project, issue_type=mapping.issue_type, values=values
-    )
-    link.remote_id, link.remote_key, link.url = made.id, made.key, made.url
-    # kept even if what follows fails (the outbox commits the attempt): a retry must not
-    # create the issue twice
-    link.save(update_fields=["remote_id", "remote_key", "url"])
+    if link.remote_id:
+        made = adapter.get_issue(link.remote_id)
+        found = True
+    else:
+        # locked until the link commits with the issue's id: see issue_apply
+        mapping = (
+            connector.mappings.select_for_update().filter(project_id=record.project_id).first()
+        )
+        if mapping is None:
+            raise DeliveryFailed(f"{record.project} is no longer mapped.", permanent=True)
+        made = adapter.issue_labelled(project=mapping.remote_project, label=link.create_label)
+        found = made is not None
+        if made is None:
+            made = adapter.create_issue(
+                project=mapping.remote_project,
+                issue_type=mapping.issue_type,
+                values=values,
+                label=link.create_label,
+            )
+        link.remote_id, link.remote_key, link.url = made.id, made.key, made.url
+        # kept even if what follows fails (the outbox commits the attempt): the retry
+        # finishes on this issue
+        link.save(update_fields=["remote_id", "remote_key", "url"])
+    if found:
+        # made by an earlier try, with the values of then: the record may have changed since
+        stale = {f: v for f, v in values.items() if made.values.get(f) != v}
+        adapter.update_fields(made.id, stale)
     now = timezone.now()
     _sent(link, values, now)
     for field in ("title", "description", "priority", "status"):
