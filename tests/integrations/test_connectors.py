@@ -538,6 +538,25 @@ def test_a_created_issue_carries_its_marker_and_a_retry_after_the_link_holds_it_
     assert link.field_versions["status"]["value"] == "In Progress"
 
 
+def test_a_finished_create_delivered_again_leaves_a_jira_edit_alone(
+    org, project, connector, fake_jira, django_capture_on_commit_callbacks
+) -> None:
+    """At-least-once delivery: the create's message sent a second time after the create
+    finished must not redo it over what Jira's users changed since (that is a field push's
+    job, which weighs conflicts)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        defect = new_defect(org, project)
+    assert link_of(defect).sync_state == "ok"
+    (stored,) = [i for i in fake_jira.issues.values() if i["key"] == "PAY-1"]
+    stored["summary"] = "Renamed in Jira"  # as Jira's user left it (no webhook here)
+    message = OutboxMessage.objects.get(channel="connector", event="connector.create")
+    OutboxMessage.objects.filter(pk=message.pk).update(status="pending")
+    puts = len(fake_jira.requests_to("PUT"))
+    assert outbox_deliver_one(message.pk)
+    assert len(fake_jira.requests_to("PUT")) == puts and len(_creates(fake_jira)) == 1
+    assert fake_jira.issue("PAY-1")["fields"]["summary"] == "Renamed in Jira"
+
+
 def test_only_mapped_fields_leave_and_an_unmapped_direction_stays(
     org, project, connector, fake_jira, django_capture_on_commit_callbacks
 ) -> None:

@@ -189,6 +189,10 @@ def _push_create(link: RemoteLink, record: Any, adapter: Any) -> None:
     values = {f: v for f, v in values.items() if v not in (None, "") or f == "title"}
     if not values.get("title"):
         values["title"] = record.key  # the remote needs a summary; the key says nothing private
+    if link.remote_id and link.sync_state in (RemoteLink.State.OK, RemoteLink.State.CONFLICT):
+        # the create finished (a message delivered twice): what changed since goes by
+        # _push_fields, which weighs remote edits; redoing the create here would not
+        return
     if link.remote_id:
         made = adapter.get_issue(link.remote_id)
         found = True
