@@ -630,9 +630,21 @@ MAIL_SUPPORT_ADDRESS = env.str("MAIL_SUPPORT_ADDRESS", default=f"support@{MAIL_D
 # "imap_password_env" | "imap_oauth2_token_env", "imap_folder"?, "imap_done_folder"?},
 # with "makes": "incident" | "request", optional "service" (name) and "request_alias"
 # (mail addressed to it makes a service request). Secrets are named by environment variable.
+# Each mailbox acts as the From address only when its receiving MTA verified it:
+# "authserv_id" names that MTA as it heads its Authentication-Results header (a name or a
+# list, e.g. "mx.example.com"), "sender_check" is "authenticated" (the default; it needs
+# authserv_id, or `manage.py check` refuses) or "off" (the From taken as it is: only for a
+# mailbox whose MTA already refuses mail failing DMARC). The embedded default is the demo's
+# Maildir, which no MTA feeds (mail is copied in by hand), hence "off".
 MAIL_MAILBOXES = env.json(
     "MAIL_MAILBOXES",
-    default=[{"name": "support", "maildir": str(DATA_DIR / "mail" / "support")}],
+    default=[
+        {
+            "name": "support",
+            "maildir": str(DATA_DIR / "mail" / "support"),
+            "sender_check": "off",
+        }
+    ],
 )
 MAIL_FETCH_SECONDS = env.float("MAIL_FETCH_SECONDS", default=60.0)
 MAIL_FETCH_LIMIT = env.int("MAIL_FETCH_LIMIT", default=200)  # mails per mailbox per run

@@ -15,6 +15,16 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         self._ready_webhooks()
         self._ready_connectors()
+        self._ready_mail()
+
+    def _ready_mail(self) -> None:
+        """E-mail in: a mailbox configured to trust nobody's word on the sender, or with a
+        typo, is named when the site starts (``migrate``, ``runserver``, ``check``)."""
+        from django.core import checks
+
+        from integrations.mail.sources import check_mailboxes
+
+        checks.register(check_mailboxes, checks.Tags.security)
 
     def _ready_webhooks(self) -> None:
         """Outbound webhooks: deliveries written from the shared write paths' events, sent

@@ -17,10 +17,14 @@ sender:
 - attachments kept as the record's attachments (``core.attachments.attachment_add``,
   which sniffs and limits; one it refuses is named in the mail's record, the rest stay).
 
-Auto-replies, bounces and loops of Tandem's own mail are ignored (and logged); a sender
-no active user has follows ``MAIL_UNKNOWN_SENDER``. Every mail leaves one ``InboundMail``
-row, written in the transaction of what it made, unique by Message-ID: a mail is
-processed once however often it is fetched.
+Auto-replies, bounces and loops of Tandem's own mail are ignored (and logged). A mail
+whose sender its mailbox's MTA did not verify (``integrations.mail.sender``: SPF, DKIM or
+DMARC in a trusted ``Authentication-Results``) is rejected before anyone is looked up: it
+acts as nobody, makes no account and gets no answer (its From may be forged, and a reply
+would be backscatter to the forged address). A verified sender no active user has follows
+``MAIL_UNKNOWN_SENDER``. Every mail leaves one ``InboundMail`` row, written in the
+transaction of what it made, unique by Message-ID: a mail is processed once however often
+it is fetched.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from core.models import Comment, OutboxMessage, Service
 from core.roles import Role
 from core.services import COMMENT_MAX_CHARS, audit_record, outbox_email
 from integrations.mail.message import Mail, mail_parse, why_ignored
+from integrations.mail.sender import sender_verdict
 from integrations.mail.sources import MailboxConfig, mailboxes
 from integrations.models import InboundMail
 
@@ -267,6 +272,9 @@ def _act(mail: Mail, mailbox: MailboxConfig) -> Acted:
     ignored = why_ignored(mail)
     if ignored:
         return Acted(Outcome.IGNORED, ignored)
+    checked = sender_verdict(mail, mailbox)
+    if not checked.verified:
+        return Acted(Outcome.REJECTED, f"sender not verified ({checked.detail})")
     user = _sender_user(mail)
     ticket = ticket_replied_to(mail)
     if user is None:

@@ -8,19 +8,26 @@ finds it processed. A Maildir mail is done when it moves from ``new/`` to ``cur/
 the Seen flag; an IMAP mail when it moves to ``imap_done_folder`` or, without one, when
 it is flagged ``\\Seen`` (then only unseen mail is read: a person opening the mailbox in a
 mail client would hide mail from Tandem, so give a done folder in production).
+
+Each mailbox also says whose word on the sender it takes (``integrations.mail.sender``):
+``sender_check`` "authenticated" (the default) trusts the ``Authentication-Results`` of
+the MTAs named in ``authserv_id`` and nothing else; "off" takes the From header as it is.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+
+from integrations.mail.sender import AUTHENTICATED, SENDER_CHECKS
 
 MAKES = ("incident", "request")
 
@@ -40,6 +47,27 @@ class MailboxConfig:
     imap_oauth2_token_env: str = ""  # ... or an OAuth2 access token (XOAUTH2)
     imap_folder: str = "INBOX"
     imap_done_folder: str = ""
+    # "authenticated": act as the From address only when an Authentication-Results header
+    # of one of the ``authserv_id`` MTAs (a name or a list) verifies it; "off": take the
+    # From header as it is (a mailbox whose MTA already refuses unauthenticated mail, or
+    # the embedded demo's Maildir, which no MTA feeds)
+    sender_check: str = AUTHENTICATED
+    authserv_id: str | Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        ids = self.authserv_id
+        if isinstance(ids, str):
+            ids = ids.replace(",", " ").split()
+        if not isinstance(ids, list | tuple) or not all(isinstance(i, str) for i in ids):
+            raise ImproperlyConfigured(
+                f"MAIL_MAILBOXES {self.name}: authserv_id is a name or a list of names."
+            )
+        # a tuple, so the frozen config stays hashable
+        object.__setattr__(self, "authserv_id", tuple(i.strip().lower() for i in ids if i))
+
+    @property
+    def authserv_ids(self) -> tuple[str, ...]:
+        return tuple(self.authserv_id)
 
     def source(self) -> MailSource:
         if self.maildir:
@@ -68,8 +96,29 @@ def mailboxes() -> list[MailboxConfig]:
             raise ImproperlyConfigured(
                 f"MAIL_MAILBOXES {config.name}: give either a maildir or an imap_host."
             )
+        if config.sender_check not in SENDER_CHECKS:
+            raise ImproperlyConfigured(
+                f"MAIL_MAILBOXES {config.name}: sender_check is 'authenticated' or 'off'."
+            )
+        if config.sender_check == AUTHENTICATED and not config.authserv_ids:
+            raise ImproperlyConfigured(
+                f"MAIL_MAILBOXES {config.name}: sender_check 'authenticated' (the default) "
+                "needs authserv_id, the name your receiving MTA writes at the head of its "
+                'Authentication-Results header (e.g. "mx.example.com"); or sender_check '
+                "'off' when that MTA already refuses mail that fails DMARC."
+            )
         found.append(config)
     return found
+
+
+def check_mailboxes(**kwargs: Any) -> list[checks.CheckMessage]:
+    """A mistake in ``MAIL_MAILBOXES`` stops ``migrate``, ``runserver`` and ``check``, not
+    only the first fetch (registered in ``IntegrationsConfig.ready``)."""
+    try:
+        mailboxes()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="tandem.E151")]
+    return []
 
 
 class MailSource:

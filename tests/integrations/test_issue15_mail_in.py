@@ -45,6 +45,8 @@ def mail_settings(settings, tmp_path):  # type: ignore[no-untyped-def]
             "name": "support",
             "maildir": str(tmp_path / "support"),
             "request_alias": "requests@tandem.test",
+            # the fixtures carry the Authentication-Results of this MTA, as delivered
+            "authserv_id": "mx.tandem.test",
         }
     ]
     settings.STORAGES = {
@@ -399,6 +401,7 @@ def test_the_imap_adapter_logs_in_fetches_unseen_and_flags_after_commit(org, mon
         imap_host="imap.example.test",
         imap_user="support",
         imap_password_env="SUPPORT_IMAP_PASSWORD",
+        authserv_id=["mx.tandem.test"],
     )
     monkeypatch.setattr(MailboxConfig, "source", lambda self: ImapSource(self, lambda c: box))
     report = receive.mail_fetch(configs=[config])  # outside a transaction, as the task runs
