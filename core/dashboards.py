@@ -21,6 +21,7 @@ from typing import Any
 from django import forms
 from django.core.cache import cache
 from django.db.models import F, FloatField, Func, Q, QuerySet
+from django.db.models.functions import TruncDate
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -96,7 +97,8 @@ class Filters:
         return urlencode(params)
 
 
-def _midnight(day: date) -> datetime:
+def midnight(day: date) -> datetime:
+    """The start of ``day`` in the current time zone."""
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
@@ -109,13 +111,13 @@ def period_buckets(days: int, today: date) -> tuple[datetime, datetime, tuple[Bu
         day = first - timedelta(days=first.weekday())
         while day <= today:
             nxt = day + timedelta(days=7)
-            buckets.append(Bucket(f"{day:%d %b}", _midnight(day), _midnight(nxt)))
+            buckets.append(Bucket(f"{day:%d %b}", midnight(day), midnight(nxt)))
             day = nxt
     else:
         day = first.replace(day=1)
         while day <= today:
             nxt = (day + timedelta(days=32)).replace(day=1)
-            buckets.append(Bucket(f"{day:%b %Y}", _midnight(day), _midnight(nxt)))
+            buckets.append(Bucket(f"{day:%b %Y}", midnight(day), midnight(nxt)))
             day = nxt
     return buckets[0].start, buckets[-1].end, tuple(buckets)
 
@@ -345,6 +347,6 @@ def day_runs(days: Sequence[date] | set[date]) -> list[tuple[date, date]]:
     return runs
 
 
-def midnight(day: date) -> datetime:
-    """The start of ``day`` in the current time zone."""
-    return _midnight(day)
+def local_date_of(column: str) -> TruncDate:
+    """``column``'s date in the current time zone, in the database: the roll-ups' day."""
+    return TruncDate(column, tzinfo=timezone.get_current_timezone())

@@ -13,23 +13,25 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Max, Q, Sum
-from django.db.models.functions import TruncDate
-from django.utils import timezone
 
-from core.dashboards import Seconds, day_runs, days_between, duration_band_filters, midnight
+from core.dashboards import (
+    Seconds,
+    day_runs,
+    days_between,
+    duration_band_filters,
+    local_date_of,
+    local_day,
+    midnight,
+)
 from itsm.models import Incident, IncidentBacklogDay, IncidentDay
 
 CANCELLED = "cancelled"
 _BATCH = 5_000
 
 
-def _day(column: str) -> TruncDate:
-    return TruncDate(column, tzinfo=timezone.get_current_timezone())
-
-
 def first_incident_day() -> date | None:
     first = Incident.objects.order_by("created_at").values_list("created_at", flat=True).first()
-    return timezone.localtime(first).date() if first else None
+    return local_day(first) if first else None
 
 
 def changed_incident_days(since: datetime) -> set[date]:
@@ -38,7 +40,7 @@ def changed_incident_days(since: datetime) -> set[date]:
     return set(
         Incident.objects.filter(updated_at__gte=since)
         .order_by()
-        .annotate(day=_day("created_at"))
+        .annotate(day=local_date_of("created_at"))
         .values_list("day", flat=True)
         .distinct()
     )
@@ -53,7 +55,7 @@ def incident_days_rebuild(days: Iterable[date]) -> int:
         qs = Incident.objects.filter(
             created_at__gte=midnight(first), created_at__lt=midnight(last + timedelta(days=1))
         ).annotate(
-            day=_day("created_at"),
+            day=local_date_of("created_at"),
             rs=Seconds("responded_at", "created_at"),
             ss=Seconds("resolved_at", "created_at"),
         )
@@ -135,7 +137,7 @@ def backlog_days_rebuild(first: date, last: date) -> int:
     for column, sign in (("created_at", 1), ("resolved_at", -1)):
         for r in (
             live.filter(**{f"{column}__gte": start, f"{column}__lt": end})
-            .annotate(day=_day(column))
+            .annotate(day=local_date_of(column))
             .values("day", *_GROUP)
             .annotate(n=Count("id"))
         ):

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,12 +30,6 @@ from itsm.models.incident import OPEN_STATES
 
 TOP_SERVICES = 10
 PRIORITIES = range(1, 6)
-
-
-def _days(filters: Filters, *, per_service: bool = False) -> QuerySet[IncidentDay]:
-    """The roll-up rows (``IncidentDay``) of the period, service and team: without a filter
-    the days' totals, unless the figure is ``per_service``."""
-    return rollup_rows(IncidentDay, filters, per_service=per_service)
 
 
 def desk_url(filters: Filters, *, created: bool = True, **params: Any) -> str:
@@ -126,7 +120,7 @@ def response_resolve_times(filters: Filters) -> Figure:
         for i in range(DURATION_BANDS):
             aggs[f"{measure}_{i}"] = Sum(f"{measure}_{i}", default=0)
     rows: dict[int, dict[str, Any]] = {}
-    for r in _days(filters).order_by().values("priority").annotate(**aggs):
+    for r in rollup_rows(IncidentDay, filters).order_by().values("priority").annotate(**aggs):
         row = rows[r["priority"]] = {}
         for measure in ("respond", "resolve"):
             n = r[f"{measure}_n"]
@@ -161,8 +155,9 @@ def response_resolve_times(filters: Filters) -> Figure:
 def reopen_rate(filters: Filters) -> Figure:
     """Per bucket of raising: incidents reopened at least once ÷ incidents resolved at least
     once (a reopened one was resolved once, whatever its state now)."""
-    (row,) = bucket_sums(_days(filters), filters.buckets, "reopened", "resolved_once")
-    row = {k.replace("resolved_once", "resolved"): v for k, v in row.items()}
+    (row,) = bucket_sums(
+        rollup_rows(IncidentDay, filters), filters.buckets, "reopened", "resolved_once"
+    )
     n = len(filters.buckets)
     return Figure(
         "reopen_rate",
@@ -172,7 +167,8 @@ def reopen_rate(filters: Filters) -> Figure:
         [b.label for b in filters.buckets],
         [
             Series(
-                "Reopened", [percent(row[f"reopened{i}"], row[f"resolved{i}"]) for i in range(n)]
+                "Reopened",
+                [percent(row[f"reopened{i}"], row[f"resolved_once{i}"]) for i in range(n)],
             ),
         ],
         unit="%",
@@ -183,7 +179,7 @@ def reopen_rate(filters: Filters) -> Figure:
 
 def top_services(filters: Filters) -> Figure:
     raised = dict(
-        _days(filters, per_service=True)
+        rollup_rows(IncidentDay, filters, per_service=True)
         .order_by()
         .values("service_id")
         .annotate(n=Sum("raised"))

@@ -12,10 +12,8 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 from django.db.models import Count, Q
-from django.db.models.functions import TruncDate
-from django.utils import timezone
 
-from core.dashboards import midnight
+from core.dashboards import local_date_of, midnight
 from sla.models import SlaClock, SlaClockDay
 
 
@@ -25,7 +23,7 @@ def clock_days_rebuild(days: Iterable[date]) -> int:
     days = sorted(set(days))
     if not days:
         return 0
-    day = TruncDate("started_at", tzinfo=timezone.get_current_timezone())
+    day = local_date_of("started_at")
     qs = (
         SlaClock.objects.filter(
             started_at__gte=midnight(days[0]), started_at__lt=midnight(days[-1] + timedelta(days=1))
