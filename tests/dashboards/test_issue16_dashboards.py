@@ -371,3 +371,18 @@ def test_the_period_select_says_the_period_shown_when_the_url_names_none(org) ->
     html = client.get("/dashboards/desk/").content.decode()
     assert '<option value="90" selected>' in html
     assert '<option value="30" selected>' not in html
+
+
+def test_a_chart_without_a_list_behind_it_shows_its_csv_link_alone(world, org) -> None:  # type: ignore[no-untyped-def]
+    """The 3rd-line load of several teams has no one list behind it: its links line is the
+    CSV link, not "· Export CSV"."""
+    from core.models import Tier
+    from tests.factories import TeamFactory
+
+    TeamFactory(name="Portal Dev", tier=Tier.DEVELOPMENT)
+    client = Client()
+    client.force_login(org.admin)
+    html = client.get("/dashboards/projects/").content.decode()
+    line = html.split('data-testid="figure-third_line_load"')[1].split('<p class="small">')[1]
+    assert line.startswith('<a href="?period=90&amp;export=csv&amp;figure=third_line_load')
+    assert "· <a" not in line.split("</p>")[0]
