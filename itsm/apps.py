@@ -81,9 +81,7 @@ class ItsmConfig(AppConfig):
 def _install_count_trigger(using: str = "default", **kwargs) -> None:  # type: ignore[no-untyped-def]
     from django.db import DEFAULT_DB_ALIAS
 
-    from itsm.services.counts import incident_count_trigger_install, incident_counts_rebuild
+    from itsm.services.counts import incident_count_trigger_install
 
-    if using == DEFAULT_DB_ALIAS and not incident_count_trigger_install():
-        # a flush (which sends post_migrate too) may have emptied the counts before the
-        # incidents, whose deletion then left -1 rows behind: count again
-        incident_counts_rebuild()
+    if using == DEFAULT_DB_ALIAS:
+        incident_count_trigger_install()

@@ -3,8 +3,9 @@ fold of its +1/-1 rows into one row per key.
 
 The trigger is installed after every ``migrate`` (``itsm.apps``), not by one migration: on
 SQLite a later migration that alters the incident table rebuilds it, and the rebuild drops
-its triggers. Installing is idempotent; when the trigger was missing, the counts are
-recounted from the incidents in the same transaction.
+its triggers. Installing is idempotent; when the trigger was missing or written by an
+older version, it is replaced and the counts are recounted from the incidents in the same
+transaction.
 
 The rows only grow between folds, and a count reads every row of its keys: the fold keeps
 that read short. Exact under concurrency: the fold removes only the rows its statement
@@ -19,8 +20,7 @@ from itsm.models import IncidentCount
 
 KEY = "team_id, assignee_id, status, priority"
 
-_TRIGGER_POSTGRES = f"""
-CREATE OR REPLACE FUNCTION itsm_incident_count() RETURNS trigger LANGUAGE plpgsql AS $$
+_FUNCTION_POSTGRES = f"""
 BEGIN
     IF TG_OP = 'UPDATE' AND (OLD.team_id, OLD.assignee_id, OLD.status, OLD.priority)
             IS NOT DISTINCT FROM (NEW.team_id, NEW.assignee_id, NEW.status, NEW.priority) THEN
@@ -35,7 +35,10 @@ BEGIN
         VALUES (NEW.team_id, NEW.assignee_id, NEW.status, NEW.priority, 1);
     END IF;
     RETURN NULL;
-END $$;
+END """
+_TRIGGER_POSTGRES = f"""
+CREATE OR REPLACE FUNCTION itsm_incident_count() RETURNS trigger LANGUAGE plpgsql
+    AS $${_FUNCTION_POSTGRES}$$;
 CREATE TRIGGER itsm_incident_count AFTER INSERT OR DELETE
     OR UPDATE OF team_id, assignee_id, status, priority ON itsm_incident
     FOR EACH ROW EXECUTE FUNCTION itsm_incident_count();
@@ -45,9 +48,14 @@ _TRIGGERS_SQLITE = [
         INSERT INTO itsm_incidentcount ({KEY}, n)
         VALUES (NEW.team_id, NEW.assignee_id, NEW.status, NEW.priority, 1);
     END""",
+    # The last incident gone empties the counts instead: a flush deletes table by table in
+    # no set order, and deleting the incidents after the counts left -1 rows behind
+    # (PostgreSQL flushes with TRUNCATE, which fires no row trigger).
     f"""CREATE TRIGGER itsm_incident_count_delete AFTER DELETE ON itsm_incident BEGIN
         INSERT INTO itsm_incidentcount ({KEY}, n)
-        VALUES (OLD.team_id, OLD.assignee_id, OLD.status, OLD.priority, -1);
+        SELECT OLD.team_id, OLD.assignee_id, OLD.status, OLD.priority, -1
+        WHERE EXISTS (SELECT 1 FROM itsm_incident);
+        DELETE FROM itsm_incidentcount WHERE NOT EXISTS (SELECT 1 FROM itsm_incident);
     END""",
     f"""CREATE TRIGGER itsm_incident_count_update
         AFTER UPDATE OF team_id, assignee_id, status, priority ON itsm_incident
@@ -63,19 +71,23 @@ _TRIGGERS_SQLITE = [
 
 
 def _installed(cur) -> bool:  # type: ignore[no-untyped-def]
+    """The trigger is there as this version writes it (an older one is replaced)."""
     if connection.vendor == "postgresql":
-        cur.execute("SELECT 1 FROM pg_trigger WHERE tgname = 'itsm_incident_count'")
-        return cur.fetchone() is not None
+        cur.execute(
+            "SELECT p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+            "WHERE t.tgname = 'itsm_incident_count'"
+        )
+        row = cur.fetchone()
+        return row is not None and row[0] == _FUNCTION_POSTGRES
     cur.execute(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' "
-        "AND name LIKE 'itsm_incident_count_%'"
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'itsm_incident_count_%'"
     )
-    return cur.fetchone()[0] == len(_TRIGGERS_SQLITE)
+    return sorted(row[0] for row in cur.fetchall()) == sorted(_TRIGGERS_SQLITE)
 
 
 def incident_count_trigger_install() -> bool:
-    """Make sure the trigger keeps the counts; recount when it was missing. Returns True
-    when it installed it. One transaction."""
+    """Make sure the trigger keeps the counts; recount when it was missing or older.
+    Returns True when it installed it. One transaction."""
     with transaction.atomic(), connection.cursor() as cur:
         if _installed(cur):
             return False
