@@ -238,16 +238,51 @@ def bucket_counts(
 def rollup_rows(model: type[Any], filters: Filters, *, per_service: bool = False) -> QuerySet[Any]:
     """A daily roll-up's rows (``day``, ``total``, ``service_id``, ``team_id``) of the
     filter's period: the days' totals when neither service nor team is asked for (and the
-    figure is not ``per_service``), else the rows of that service and team."""
+    figure is not ``per_service``), a team's totals when only the team is, else the rows of
+    that service (and team)."""
     qs = model.objects.filter(day__gte=filters.start.date(), day__lt=filters.end.date())
-    if not (filters.service_id or filters.team_id or per_service):
-        return qs.filter(total=True)
+    if not (filters.service_id or per_service):
+        return qs.filter(total=True, team_id=filters.team_id)  # None: the day's total
     qs = qs.filter(total=False)
     if filters.service_id:
         qs = qs.filter(service_id=filters.service_id)
     if filters.team_id:
         qs = qs.filter(team_id=filters.team_id)
     return qs
+
+
+def rollup_totals_write(detail: QuerySet[Any], key: str, measures: dict[str, Any]) -> int:
+    """Write the total rows of a daily roll-up from its detail rows ``detail`` (just
+    written): per day and ``key``, one row over every service and team, and one per team
+    over every service (service empty). ``measures``: each column with the aggregate that
+    folds it (``Sum``, ``Max``). Two ``INSERT … SELECT``, the SELECT built by the ORM (the
+    rows never come through Python); returns the rows written."""
+    from django.db import connection
+    from django.db.models import Value
+
+    model = detail.model
+    qn = connection.ops.quote_name
+    aggs = {f"m_{name}": agg(name) for name, agg in measures.items()}
+    detail = detail.filter(total=False).order_by()
+    written = 0
+    for group, rows in (
+        (("day", key), detail),
+        (("day", "team_id", key), detail.filter(team_id__isnull=False)),
+    ):
+        select = (
+            rows.values(*group)
+            .annotate(m_total=Value(True), **aggs)
+            .values_list(*group, "m_total", *aggs)  # in this order (Django 5.2 keeps it)
+        )
+        columns = [model._meta.get_field(n).column for n in (*group, "total", *measures)]
+        sql, params = select.query.sql_with_params()
+        with connection.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(map(qn, columns))}) {sql}",
+                params,
+            )
+            written += cur.rowcount
+    return written
 
 
 def bucket_sums(

@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Count, Max, Q, Sum
 
 from core.dashboards import (
+    DURATION_BANDS,
     Seconds,
     day_runs,
     days_between,
@@ -22,11 +23,21 @@ from core.dashboards import (
     local_date_of,
     local_day,
     midnight,
+    rollup_totals_write,
 )
 from itsm.models import Incident, IncidentBacklogDay, IncidentDay
 
 CANCELLED = "cancelled"
 _BATCH = 5_000
+# How each column of an ``IncidentDay`` folds into a total row (a day's, a team's).
+TOTALS: dict[str, Any] = {
+    **dict.fromkeys(("raised", "resolved_once", "reopened"), Sum),
+    **dict.fromkeys(("respond_n", "respond_sum", "resolve_n", "resolve_sum"), Sum),
+    **dict.fromkeys(("respond_max", "resolve_max"), Max),
+    **dict.fromkeys(
+        (f"{m}_{i}" for m in ("respond", "resolve") for i in range(DURATION_BANDS)), Sum
+    ),
+}
 
 
 def first_incident_day() -> date | None:
@@ -83,35 +94,18 @@ def incident_days_rebuild(days: Iterable[date]) -> int:
             .iterator(chunk_size=_BATCH)
         )
         batch = []
-        totals: dict[tuple[date, int], dict[str, Any]] = {}
         for r in rows:
             r["respond_sum"] = r["respond_sum"] or 0.0
             r["resolve_sum"] = r["resolve_sum"] or 0.0
             batch.append(IncidentDay(**r))
-            _add_to_total(totals.setdefault((r["day"], r["priority"]), {}), r)
             if len(batch) >= _BATCH:
                 written += len(IncidentDay.objects.bulk_create(batch))
                 batch = []
-        batch += [
-            IncidentDay(day=day, priority=priority, total=True, **sums)
-            for (day, priority), sums in totals.items()
-        ]
-        written += len(IncidentDay.objects.bulk_create(batch, batch_size=_BATCH))
+        written += len(IncidentDay.objects.bulk_create(batch))
+        written += rollup_totals_write(
+            IncidentDay.objects.filter(day__gte=first, day__lte=last), "priority", TOTALS
+        )
     return written
-
-
-def _add_to_total(total: dict[str, Any], row: dict[str, Any]) -> None:
-    """Fold one (service, team) row of a day and priority into that day's total."""
-    for name, value in row.items():
-        if name in ("day", "service_id", "team_id", "priority"):
-            continue
-        if name.endswith("_max"):
-            if value is not None:
-                total[name] = max(value, total.get(name) or value)
-            else:
-                total.setdefault(name, None)
-        else:
-            total[name] = total.get(name, 0) + value
 
 
 _GROUP = ("service_id", "team_id", "priority", "tier")

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 
-from core.dashboards import local_date_of, midnight
+from core.dashboards import local_date_of, midnight, rollup_totals_write
 from sla.models import SlaClock, SlaClockDay
 
 
@@ -46,12 +46,7 @@ def clock_days_rebuild(days: Iterable[date]) -> int:
     else:
         SlaClockDay.objects.filter(day__in=days).delete()
     detail = [SlaClockDay(**r) for r in rows if r["met"] or r["breached"]]
-    totals: dict[tuple[date, str], SlaClockDay] = {}
-    for row in detail:
-        total = totals.setdefault(
-            (row.day, row.target), SlaClockDay(day=row.day, target=row.target, total=True)
-        )
-        total.met += row.met
-        total.breached += row.breached
-    made = SlaClockDay.objects.bulk_create([*detail, *totals.values()], batch_size=5_000)
-    return len(made)
+    written = len(SlaClockDay.objects.bulk_create(detail, batch_size=5_000))
+    return written + rollup_totals_write(
+        SlaClockDay.objects.filter(day__in=days), "target", {"met": Sum, "breached": Sum}
+    )

@@ -307,7 +307,8 @@ class SlaClockDay(models.Model):
     whole; plain integer ids, as the incident roll-ups: it never blocks the clocks."""
 
     day = models.DateField()
-    # A day's total per target over every service and team (as ``IncidentDay.total``).
+    # A day's total per target over every service and team, or a team's over every
+    # service (as ``IncidentDay.total``).
     total = models.BooleanField(default=False)
     service_id = models.BigIntegerField(null=True)
     team_id = models.BigIntegerField(null=True)
@@ -317,7 +318,7 @@ class SlaClockDay(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["total", "day"], name="sla_clock_day_idx"),
+            models.Index(fields=["total", "team_id", "day"], name="sla_clock_day_idx"),
             models.Index(fields=["service_id", "day"], name="sla_clock_day_service_idx"),
             models.Index(fields=["team_id", "day"], name="sla_clock_day_team_idx"),
         ]

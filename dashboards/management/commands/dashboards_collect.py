@@ -8,7 +8,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from dashboards.services import facts_collect
+from dashboards.services import facts_collect, facts_tables_vacuum
 
 
 class Command(BaseCommand):
@@ -25,3 +25,7 @@ class Command(BaseCommand):
             return
         seconds = time.perf_counter() - t0
         self.stdout.write(f"{done.days} days recomputed, {done.rows} rows, in {seconds:.1f} s")
+        if options["full"] and facts_tables_vacuum():
+            self.stdout.write(
+                f"Roll-up tables vacuumed, in {time.perf_counter() - t0 - seconds:.1f} s"
+            )
