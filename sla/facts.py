@@ -31,7 +31,11 @@ def clock_days_rebuild(days: Iterable[date]) -> int:
         .exclude(state="cancelled")
         .annotate(day=day)
     )
-    if len(days) < (days[-1] - days[0]).days + 1:  # not one run: only the days asked for
+    one_run = len(days) == (days[-1] - days[0]).days + 1
+    # the roll-up's rows of those days: a range when they are one run (a full run's
+    # thousand days as two parameters), else the days themselves
+    mine = Q(day__gte=days[0], day__lte=days[-1]) if one_run else Q(day__in=days)
+    if not one_run:  # only the days asked for
         qs = qs.filter(day__in=days)
     rows = (
         qs.order_by()
@@ -41,12 +45,9 @@ def clock_days_rebuild(days: Iterable[date]) -> int:
             breached=Count("id", filter=Q(breached=True)),
         )
     )
-    if len(days) == (days[-1] - days[0]).days + 1:
-        SlaClockDay.objects.filter(day__gte=days[0], day__lte=days[-1]).delete()
-    else:
-        SlaClockDay.objects.filter(day__in=days).delete()
+    SlaClockDay.objects.filter(mine).delete()
     detail = [SlaClockDay(**r) for r in rows if r["met"] or r["breached"]]
     written = len(SlaClockDay.objects.bulk_create(detail, batch_size=5_000))
     return written + rollup_totals_write(
-        SlaClockDay.objects.filter(day__in=days), "target", {"met": Sum, "breached": Sum}
+        SlaClockDay.objects.filter(mine), "target", {"met": Sum, "breached": Sum}
     )

@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='incidentday',
-            index=models.Index(condition=models.Q(('total', False)), fields=['day'], include=('service_id', 'raised'), name='incident_day_raised_idx'),
+            index=models.Index(condition=models.Q(('total', False)), fields=['day', 'service_id', 'raised'], name='incident_day_raised_idx'),
         ),
         migrations.RunPython(team_totals_write, team_totals_drop),
     ]

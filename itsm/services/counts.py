@@ -50,12 +50,19 @@ _TRIGGERS_SQLITE = [
     END""",
     # The last incident gone empties the counts instead: a flush deletes table by table in
     # no set order, and deleting the incidents after the counts left -1 rows behind
-    # (PostgreSQL flushes with TRUNCATE, which fires no row trigger).
-    f"""CREATE TRIGGER itsm_incident_count_delete AFTER DELETE ON itsm_incident BEGIN
+    # (PostgreSQL flushes with TRUNCATE, which fires no row trigger). Two triggers with a
+    # WHEN each: SQLite evaluates a WHEN once per row, but would loop over the counts for
+    # an uncorrelated NOT EXISTS in a DELETE's WHERE.
+    f"""CREATE TRIGGER itsm_incident_count_delete AFTER DELETE ON itsm_incident
+        WHEN EXISTS (SELECT 1 FROM itsm_incident)
+    BEGIN
         INSERT INTO itsm_incidentcount ({KEY}, n)
-        SELECT OLD.team_id, OLD.assignee_id, OLD.status, OLD.priority, -1
-        WHERE EXISTS (SELECT 1 FROM itsm_incident);
-        DELETE FROM itsm_incidentcount WHERE NOT EXISTS (SELECT 1 FROM itsm_incident);
+        VALUES (OLD.team_id, OLD.assignee_id, OLD.status, OLD.priority, -1);
+    END""",
+    """CREATE TRIGGER itsm_incident_count_emptied AFTER DELETE ON itsm_incident
+        WHEN NOT EXISTS (SELECT 1 FROM itsm_incident)
+    BEGIN
+        DELETE FROM itsm_incidentcount;
     END""",
     f"""CREATE TRIGGER itsm_incident_count_update
         AFTER UPDATE OF team_id, assignee_id, status, priority ON itsm_incident
@@ -96,7 +103,7 @@ def incident_count_trigger_install() -> bool:
             cur.execute("DROP TRIGGER IF EXISTS itsm_incident_count ON itsm_incident")
             cur.execute(_TRIGGER_POSTGRES)
         else:
-            for name in ("insert", "delete", "update"):
+            for name in ("insert", "delete", "emptied", "update"):
                 cur.execute(f"DROP TRIGGER IF EXISTS itsm_incident_count_{name}")
             for sql in _TRIGGERS_SQLITE:
                 cur.execute(sql)
