@@ -29,6 +29,8 @@ class RemoteIssue:
     values: dict[str, Any] = field(default_factory=dict)
     # the issue's labels (tags): not a synced field, read only for Tandem's marker
     labels: tuple[str, ...] = ()
+    # who reported it there (empty when the remote hides it): read once, on the import
+    reporter_email: str = ""
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,8 @@ class JiraAdapter(TrackerAdapter):
             updated=parse_time(fields.get("updated")),
             values=values,
             labels=tuple(str(x) for x in labels) if isinstance(labels, list) else (),
+            # Jira leaves it out when the reporter's profile hides it
+            reporter_email=_attr(fields, "reporter", "emailAddress") or "",
         )
 
     def _note(self, data: Any) -> RemoteNote:

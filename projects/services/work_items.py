@@ -48,12 +48,14 @@ def work_item_create(
     labels: list[str] | None = None,
     components: list[str] | None = None,
     parent: WorkItem | None = None,
+    reported_by: AbstractBaseUser | None = None,
 ) -> WorkItem:
     """Add a defect or an enhancement to a project's backlog (staff); ``parent`` makes it
-    a child (a story of an epic, a sub-task), in the same project. Labels are created on
-    first use; components must be the project's (400 naming the unknown). The assignee is
-    one of ``structure.assignable_users``. Audit: ``created`` with its fields, labels and
-    components."""
+    a child (a story of an epic, a sub-task), in the same project. ``reported_by``: the
+    staff member the actor records it for (an import from a tracker), else the actor.
+    Labels are created on first use; components must be the project's (400 naming the
+    unknown). The assignee is one of ``structure.assignable_users``. Audit: ``created``
+    with its fields, labels and components."""
     if not is_staff_member(actor):
         raise ActionForbidden("Work items are for support and development staff.")
     if kind not in Kind.values:
@@ -68,6 +70,8 @@ def work_item_create(
     structure.parent_check(None, parent, project)
     if parent is not None and not permissions.can_edit_work_item(actor, parent):
         raise ActionForbidden(f"Only {project.team} may add items under {parent.key}.")
+    if reported_by is not None and not (reported_by.is_active and is_staff_member(reported_by)):
+        raise ValidationFailed("The reporter is an active staff member.", field="reported_by")
     with transaction.atomic():
         item = WorkItem(
             kind=kind,
@@ -81,7 +85,7 @@ def work_item_create(
             estimate_hours=estimate_hours,
             target_release=target_release,
             parent=parent,
-            reported_by=actor,
+            reported_by=reported_by or actor,
         )
         item.save()
         changes = created_changes(item)

@@ -820,6 +820,54 @@ def test_an_issue_created_in_jira_becomes_a_defect_through_its_webhook(
     assert WorkItem.objects.count() == 1
 
 
+@pytest.mark.parametrize("who", ["developer", "requester", "nobody here"])
+def test_a_defect_from_jira_is_reported_by_its_reporter_when_staff_here(
+    org, project, connector, fake_jira, django_capture_on_commit_callbacks, who
+) -> None:
+    """The Jira reporter's address names the Tandem user who reports the defect (and so
+    watches it). A requester never does (a reporter watches the defect's internal notes),
+    nor an address nobody here has: then the connector's user reports it, as before."""
+    from core.watchers import is_watching
+
+    email = getattr(org, who).email if hasattr(org, who) else "someone@partner.example"
+    fake_jira.account(email.upper(), "their-token", "Their Name")  # case does not matter
+    answer = requests.post(
+        f"{fake_jira.url}/rest/api/3/issue",
+        json={"fields": {"project": {"key": "PAY"}, "summary": "Overtime rounded down"}},
+        auth=(email.upper(), "their-token"),
+        timeout=5,
+    )
+    assert answer.status_code == 201, answer.text
+    with django_capture_on_commit_callbacks(execute=True):
+        posted = webhook_post(
+            Client(),
+            connector,
+            fake_jira,
+            issue_event(fake_jira, answer.json()["key"], "jira:issue_created"),
+        )
+    assert posted.json()["code"] == "created", posted.content
+    defect = WorkItem.objects.get(title="Overtime rounded down")
+    expected = org.developer if who == "developer" else connector.actor
+    assert defect.reported_by == expected
+    assert is_watching(expected, defect)
+    if who == "requester":
+        assert not is_watching(org.requester, defect)
+
+
+def test_a_work_item_is_reported_by_staff_only(org, project) -> None:  # type: ignore[no-untyped-def]
+    from core.exceptions import ValidationFailed
+
+    with pytest.raises(ValidationFailed, match="reporter"):
+        ps.work_item_create(
+            actor=org.developer,
+            kind=Kind.DEFECT,
+            project=project,
+            title="Filed for a requester",
+            reported_by=org.requester,
+        )
+    assert not WorkItem.objects.exists()
+
+
 def test_a_tracker_on_a_private_network_is_refused_unless_allowed(
     org, project, connector, fake_jira, django_capture_on_commit_callbacks
 ) -> None:

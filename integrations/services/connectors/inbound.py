@@ -140,6 +140,22 @@ def issue_apply(*, connector: Connector, issue: RemoteIssue) -> Applied:
     return Applied("updated" if take or conflicts else "unchanged", link)
 
 
+def _staff_with_email(email: str) -> Any:
+    """The one active staff member with this address (the issue's reporter in the tracker,
+    who then reports it here and watches it), or None: the connector's user reports it.
+    Never a requester: a reporter watches the defect, and its notes are internal."""
+    from django.contrib.auth import get_user_model
+
+    from core.roles import is_staff_member
+
+    if not email:
+        return None
+    found = list(get_user_model().objects.filter(email__iexact=email, is_active=True)[:2])
+    if len(found) != 1 or not is_staff_member(found[0]):
+        return None
+    return found[0]
+
+
 def _create_from_remote(
     connector: Connector, mapping: ConnectorMapping, issue: RemoteIssue
 ) -> RemoteLink:
@@ -155,7 +171,11 @@ def _create_from_remote(
     if connector.takes("priority") and _priority_in(connector, values.get("priority")):
         fields["priority"] = _priority_in(connector, values.get("priority"))
     item = work_item_create(
-        actor=connector.actor, kind=Kind.DEFECT, project=mapping.project, **fields
+        actor=connector.actor,
+        kind=Kind.DEFECT,
+        project=mapping.project,
+        reported_by=_staff_with_email(issue.reporter_email),
+        **fields,
     )
     link = RemoteLink.objects.create(
         connector=connector,
