@@ -258,7 +258,8 @@ class RemoteComment(models.Model):
 class InboundDelivery(models.Model):
     """Every webhook a connector's endpoint received, with what became of it: the log of
     refused ones (bad signature, replayed, stale, malformed) and the replay guard (an
-    identifier applied once is refused after)."""
+    identifier applied once is refused after, and so is the same signed body under
+    another identifier: Jira's signature covers the body, not the identifier's header)."""
 
     class Outcome(models.TextChoices):
         APPLIED = "applied"
@@ -268,6 +269,8 @@ class InboundDelivery(models.Model):
 
     connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="deliveries")
     identifier = models.CharField(max_length=100, blank=True)
+    # SHA-256 of the body as received (hex): what the signature covers; empty on older rows
+    digest = models.CharField(max_length=64, blank=True)
     event = models.CharField(max_length=60, blank=True)
     remote_key = models.CharField(max_length=40, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
@@ -282,7 +285,12 @@ class InboundDelivery(models.Model):
                 fields=["connector", "identifier"],
                 condition=Q(outcome__in=["applied", "ignored"]),
                 name="uniq_inbound_delivery_identifier",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["connector", "digest"],
+                condition=Q(outcome__in=["applied", "ignored"]) & ~Q(digest=""),
+                name="uniq_inbound_delivery_digest",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -276,6 +276,32 @@ def test_a_replayed_or_stale_webhook_is_refused(
     ]
 
 
+def test_a_captured_webhook_sent_again_under_a_fresh_identifier_is_a_replay(
+    org, project, connector, fake_jira, django_capture_on_commit_callbacks
+) -> None:
+    """Jira signs the body, not the identifier's header: whoever captured a delivery could
+    send it again with a new identifier, and it used to be applied again until its
+    timestamp went stale. The body itself is the guard too."""
+    with django_capture_on_commit_callbacks(execute=True):
+        defect = new_defect(org, project)
+    remote(fake_jira, "PUT", "/issue/PAY-1", {"fields": {"summary": "From Jira"}})
+    payload = issue_event(fake_jira, "PAY-1")
+    api = Client()
+    assert webhook_post(api, connector, fake_jira, payload, identifier="wh-1").status_code == 200
+    ps.work_item_update(item=defect, actor=org.developer, title="Tandem's title")
+    again = webhook_post(api, connector, fake_jira, payload, identifier="wh-forged")
+    assert again.status_code == 409 and again.json()["code"] == "replayed", again.content
+    assert "repeats the body of webhook wh-1" in again.json()["message"]
+    defect.refresh_from_db()
+    assert defect.title == "Tandem's title"
+    # the next change in Jira (another body) is applied as ever
+    remote(fake_jira, "PUT", "/issue/PAY-1", {"fields": {"summary": "Changed again"}})
+    later = issue_event(fake_jira, "PAY-1")
+    assert webhook_post(api, connector, fake_jira, later, identifier="wh-2").status_code == 200
+    defect.refresh_from_db()
+    assert defect.title == "Changed again"
+
+
 def test_a_malformed_payload_never_half_applies(
     org, project, connector, fake_jira, django_capture_on_commit_callbacks
 ) -> None:

@@ -4,6 +4,7 @@ services (webhooks, the catch-up poll), and the webhook endpoint's checks.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.exceptions import DomainError, NotFound
@@ -241,8 +243,10 @@ def webhook_receive(*, connector_id: int, body: bytes, headers: Mapping[str, str
     ``InboundDelivery``): an unknown or inactive connector or a missing or wrong signature
     (401), no delivery identifier or a malformed body (400), a ``timestamp``
     older than ``CONNECTOR_WEBHOOK_MAX_AGE_SECONDS`` or as far in the future (400), an
-    identifier applied before (409: a replay). A body the services refuse is a 422 and
-    nothing of it is kept (one transaction)."""
+    identifier or a body applied before (409: a replay; the signature covers the body
+    only, so a captured webhook sent again under a fresh identifier is one too). A body
+    the services refuse is a 422 and nothing of it is kept (one transaction)."""
+
     from core.ids import parse_id
 
     connector = (
@@ -256,6 +260,7 @@ def webhook_receive(*, connector_id: int, body: bytes, headers: Mapping[str, str
         return WebhookAnswer(401, "bad_signature", "No active connector takes this webhook.")
     adapter = adapter_for(connector)
     identifier = adapter.delivery_id(headers)
+    digest = hashlib.sha256(body).hexdigest()
 
     def refuse(
         status: int, code: str, message: str, event: str = "", key: str = ""
@@ -266,6 +271,7 @@ def webhook_receive(*, connector_id: int, body: bytes, headers: Mapping[str, str
         InboundDelivery.objects.create(
             connector=connector,
             identifier=identifier,
+            digest=digest,
             event=event[:60],
             remote_key=key[:40],
             outcome=outcome,
@@ -298,16 +304,22 @@ def webhook_receive(*, connector_id: int, body: bytes, headers: Mapping[str, str
             event.event,
             event.issue.key,
         )
-    seen = InboundDelivery.objects.filter(
-        connector=connector,
-        identifier=identifier,
-        outcome__in=[InboundDelivery.Outcome.APPLIED, InboundDelivery.Outcome.IGNORED],
-    ).exists()
-    if seen:
+    seen = (
+        InboundDelivery.objects.filter(
+            connector=connector,
+            outcome__in=[InboundDelivery.Outcome.APPLIED, InboundDelivery.Outcome.IGNORED],
+        )
+        .filter(Q(identifier=identifier) | Q(digest=digest))
+        .values_list("identifier", flat=True)
+        .first()
+    )
+    if seen is not None:
         return refuse(
             409,
             "replayed",
-            f"Webhook {identifier} was received before.",
+            f"Webhook {identifier} was received before."
+            if seen == identifier
+            else f"Webhook {identifier} repeats the body of webhook {seen}.",
             event.event,
             event.issue.key,
         )
@@ -328,6 +340,7 @@ def webhook_receive(*, connector_id: int, body: bytes, headers: Mapping[str, str
             InboundDelivery.objects.create(
                 connector=connector,
                 identifier=identifier,
+                digest=digest,
                 event=event.event[:60],
                 remote_key=event.issue.key[:40],
                 outcome=outcome,
