@@ -700,11 +700,12 @@ CELERY_BEAT_SCHEDULE["connectors-poll"] = {
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
 RETENTION_MAX_BATCHES = env.int("RETENTION_MAX_BATCHES", default=100)
 # Inbound connector webhooks (integrations.InboundDelivery) are deleted this many days after
-# they were received. The rows are also the replay guard, which only has to outlive the
-# window in which a webhook is accepted at all: its signed timestamp may be up to
-# CONNECTOR_WEBHOOK_MAX_AGE_SECONDS in the past or in the future, so a body received at R can
-# pass the age check until R + 2 × max age, and no later. A shorter retention would reopen
-# replays: refused here rather than clamped (the operator set both; a silent clamp hides it).
+# they were received. The rows (identifier and body digest) are also the replay guard,
+# which only has to outlive the window in which a webhook is accepted at all: its signed
+# timestamp may be up to CONNECTOR_WEBHOOK_MAX_AGE_SECONDS in the past or in the future, so
+# a body received at R can pass the age check until R + 2 × max age, and no later. A shorter
+# retention would reopen replays: refused here rather than clamped (the operator set both; a
+# silent clamp hides it).
 CONNECTOR_DELIVERY_RETENTION_DAYS = env.int("CONNECTOR_DELIVERY_RETENTION_DAYS", default=30)
 if CONNECTOR_DELIVERY_RETENTION_DAYS * 86_400 < 2 * CONNECTOR_WEBHOOK_MAX_AGE_SECONDS:
     raise ImproperlyConfigured(

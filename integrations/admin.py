@@ -266,4 +266,5 @@ class RemoteLinkAdmin(ReadOnlyAdmin):
 class InboundDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("received_at", "connector", "event", "remote_key", "outcome", "status_code")
     list_filter = ("connector", "outcome")
+    search_fields = ("identifier", "digest", "remote_key")
     readonly_fields = [f.name for f in InboundDelivery._meta.fields]

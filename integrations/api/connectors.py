@@ -46,7 +46,7 @@ class ConnectorWebhookView(ApiContractMixin, APIView):
             200: ACCEPTED,
             400: _error("Malformed body, no delivery identifier, or a stale timestamp."),
             401: _error("The signature is missing or wrong, or no active connector is here."),
-            409: _error("A delivery identifier applied before (a replay)."),
+            409: _error("An identifier or a body applied (or ignored) before (a replay)."),
             422: _error("Tandem refused the change (nothing of it was applied)."),
         },
         auth=[],

@@ -243,7 +243,7 @@ def webhook_receive(*, connector_id: int, body: bytes, headers: Mapping[str, str
     ``InboundDelivery``): an unknown or inactive connector or a missing or wrong signature
     (401), no delivery identifier or a malformed body (400), a ``timestamp``
     older than ``CONNECTOR_WEBHOOK_MAX_AGE_SECONDS`` or as far in the future (400), an
-    identifier or a body applied before (409: a replay; the signature covers the body
+    identifier or a body applied (or ignored) before (409: a replay; the signature covers the body
     only, so a captured webhook sent again under a fresh identifier is one too). A body
     the services refuse is a 422 and nothing of it is kept (one transaction)."""
 
@@ -351,11 +351,13 @@ def webhook_receive(*, connector_id: int, body: bytes, headers: Mapping[str, str
         _link_failed(connector, event.issue.id, exc.message)
         return refuse(422, "unprocessable", exc.message, event.event, event.issue.key)
     except IntegrityError:
-        # the same delivery, applied by a concurrent request first: this one rolled back
+        # the same delivery (its identifier or its body), applied by a concurrent request
+        # first: this one rolled back
         return refuse(
             409,
             "replayed",
-            f"Webhook {identifier} was received before.",
+            f"Webhook {identifier} (or the same body under another identifier) was received"
+            " at the same time.",
             event.event,
             event.issue.key,
         )
@@ -433,7 +435,7 @@ def inbound_deliveries_purge(*, now: datetime | None = None) -> int:
     batches (``core.retention``); safe to run twice. Returns how many.
 
     The applied and ignored rows are also the replay guard (``webhook_receive`` refuses an
-    identifier seen before), and forgetting one is safe once no copy of its webhook could
+    identifier or a body seen before), and forgetting one is safe once no copy of its webhook could
     pass the age check any more: the body's signed timestamp is accepted up to
     ``CONNECTOR_WEBHOOK_MAX_AGE_SECONDS`` either side of now, so a webhook received at R is
     stale by R + 2 × that; the settings refuse a retention shorter than this at start."""
