@@ -247,18 +247,27 @@ def test_a_webhook_that_is_not_json_is_a_400(connector) -> None:  # type: ignore
     assert text.status_code == 400
 
 
+def applied_then_edited_here(org, project, connector, jira, capture):  # type: ignore[no-untyped-def]
+    """A defect whose Jira edit came in by webhook ``wh-1``, then was edited in Tandem:
+    what a replay of that webhook would overwrite. Returns (defect, payload, client)."""
+    with capture(execute=True):
+        defect = new_defect(org, project)
+    remote(jira, "PUT", "/issue/PAY-1", {"fields": {"summary": "From Jira"}})
+    payload = issue_event(jira, "PAY-1")
+    api = Client()
+    first = webhook_post(api, connector, jira, payload, identifier="wh-1")
+    assert first.status_code == 200, first.content
+    ps.work_item_update(item=defect, actor=org.developer, title="Tandem's title")
+    return defect, payload, api
+
+
 def test_a_replayed_or_stale_webhook_is_refused(
     org, project, connector, fake_jira, django_capture_on_commit_callbacks
 ) -> None:
-    with django_capture_on_commit_callbacks(execute=True):
-        defect = new_defect(org, project)
-    remote(fake_jira, "PUT", "/issue/PAY-1", {"fields": {"summary": "From Jira"}})
-    payload = issue_event(fake_jira, "PAY-1")
-    api = Client()
-    first = webhook_post(api, connector, fake_jira, payload, identifier="wh-1")
-    assert first.status_code == 200, first.content
-    # the same delivery again (a replay), even after the title changed back in Tandem
-    ps.work_item_update(item=defect, actor=org.developer, title="Tandem's title")
+    # the same delivery again (a replay), after the title changed in Tandem
+    defect, payload, api = applied_then_edited_here(
+        org, project, connector, fake_jira, django_capture_on_commit_callbacks
+    )
     again = webhook_post(api, connector, fake_jira, payload, identifier="wh-1")
     assert again.status_code == 409 and again.json()["code"] == "replayed"
     defect.refresh_from_db()
@@ -282,13 +291,9 @@ def test_a_captured_webhook_sent_again_under_a_fresh_identifier_is_a_replay(
     """Jira signs the body, not the identifier's header: whoever captured a delivery could
     send it again with a new identifier, and it used to be applied again until its
     timestamp went stale. The body itself is the guard too."""
-    with django_capture_on_commit_callbacks(execute=True):
-        defect = new_defect(org, project)
-    remote(fake_jira, "PUT", "/issue/PAY-1", {"fields": {"summary": "From Jira"}})
-    payload = issue_event(fake_jira, "PAY-1")
-    api = Client()
-    assert webhook_post(api, connector, fake_jira, payload, identifier="wh-1").status_code == 200
-    ps.work_item_update(item=defect, actor=org.developer, title="Tandem's title")
+    defect, payload, api = applied_then_edited_here(
+        org, project, connector, fake_jira, django_capture_on_commit_callbacks
+    )
     again = webhook_post(api, connector, fake_jira, payload, identifier="wh-forged")
     assert again.status_code == 409 and again.json()["code"] == "replayed", again.content
     assert "repeats the body of webhook wh-1" in again.json()["message"]

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured
-from django.test import Client
 from django.utils import timezone
 
 from core.models import Notification, NotificationFamily, OutboxMessage
@@ -30,8 +29,10 @@ from integrations.models import (
 from integrations.services import webhooks as hooks
 from integrations.services.connectors import inbound_deliveries_purge
 from integrations.tasks import connector_deliveries_purge
-from projects import services as ps
-from tests.integrations.test_connectors import issue_event, new_defect, webhook_post
+from tests.integrations.test_connectors import (
+    applied_then_edited_here,
+    webhook_post,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,15 +133,9 @@ def test_a_webhook_replayed_after_its_guard_row_was_purged_is_still_refused(  # 
 ) -> None:
     """Why deleting the replay guard after the retention is safe: by then the same signed
     body is refused as stale (its timestamp is signed with it)."""
-    with django_capture_on_commit_callbacks(execute=True):
-        defect = new_defect(org, project)
-    from tests.integrations.test_connectors import remote
-
-    remote(fake_jira, "PUT", "/issue/PAY-1", {"fields": {"summary": "From Jira"}})
-    payload = issue_event(fake_jira, "PAY-1")
-    api = Client()
-    assert webhook_post(api, connector, fake_jira, payload, identifier="wh-1").status_code == 200
-    ps.work_item_update(item=defect, actor=org.developer, title="Tandem's title")
+    defect, payload, api = applied_then_edited_here(
+        org, project, connector, fake_jira, django_capture_on_commit_callbacks
+    )
     with time_machine.travel(timezone.now() + timedelta(days=31)):
         assert inbound_deliveries_purge() == 1
         assert not InboundDelivery.objects.filter(identifier="wh-1").exists()
