@@ -251,18 +251,20 @@ def rollup_rows(model: type[Any], filters: Filters, *, per_service: bool = False
     return qs
 
 
-def rollup_totals_write(detail: QuerySet[Any], key: str, measures: dict[str, Any]) -> int:
+def rollup_totals_write(detail: QuerySet[Any], key: str) -> int:
     """Write the total rows of a daily roll-up from its detail rows ``detail`` (just
     written): per day and ``key``, one row over every service and team, and one per team
-    over every service (service empty). ``measures``: each column with the aggregate that
-    folds it (``Sum``, ``Max``). Two ``INSERT … SELECT``, the SELECT built by the ORM (the
-    rows never come through Python); returns the rows written."""
+    over every service (service empty). Every other column is a measure, folded by ``MAX``
+    when it is a largest (``…_max``), else by ``SUM``. Two ``INSERT … SELECT``, the SELECT
+    built by the ORM (the rows never come through Python); returns the rows written."""
     from django.db import connection
-    from django.db.models import Value
+    from django.db.models import Max, Sum, Value
 
     model = detail.model
     qn = connection.ops.quote_name
-    aggs = {f"m_{name}": agg(name) for name, agg in measures.items()}
+    keys = {"id", "day", "total", "service_id", "team_id", key}
+    measures = [f.name for f in model._meta.concrete_fields if f.name not in keys]
+    aggs = {f"m_{n}": (Max if n.endswith("_max") else Sum)(n) for n in measures}
     detail = detail.filter(total=False).order_by()
     written = 0
     for group, rows in (

@@ -13,13 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.dashboards import days_between, local_day
 from dashboards.models import FactsRun
 from itsm import facts as incident_facts
+from itsm.models import IncidentBacklogDay, IncidentDay
 from sla import facts as clock_facts
+from sla.models import SlaClockDay
 
 # Read changes from a little before the last run started: a transaction that stamped its
 # incident before that run read, but committed after, is still seen.
@@ -84,11 +86,6 @@ def facts_tables_vacuum() -> bool:
     PostgreSQL, so the planner knows them and the index-only scans (top services) read no
     heap page; autovacuum would come to it later. Not in a transaction (VACUUM cannot);
     returns whether it ran."""
-    from django.db import connection
-
-    from itsm.models import IncidentBacklogDay, IncidentDay
-    from sla.models import SlaClockDay
-
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return False
     tables = [m._meta.db_table for m in (IncidentDay, IncidentBacklogDay, SlaClockDay)]

@@ -15,7 +15,6 @@ from typing import Any
 from django.db.models import Count, Max, Q, Sum
 
 from core.dashboards import (
-    DURATION_BANDS,
     Seconds,
     day_runs,
     days_between,
@@ -29,15 +28,6 @@ from itsm.models import Incident, IncidentBacklogDay, IncidentDay
 
 CANCELLED = "cancelled"
 _BATCH = 5_000
-# How each column of an ``IncidentDay`` folds into a total row (a day's, a team's).
-TOTALS: dict[str, Any] = {
-    **dict.fromkeys(("raised", "resolved_once", "reopened"), Sum),
-    **dict.fromkeys(("respond_n", "respond_sum", "resolve_n", "resolve_sum"), Sum),
-    **dict.fromkeys(("respond_max", "resolve_max"), Max),
-    **dict.fromkeys(
-        (f"{m}_{i}" for m in ("respond", "resolve") for i in range(DURATION_BANDS)), Sum
-    ),
-}
 
 
 def first_incident_day() -> date | None:
@@ -103,7 +93,7 @@ def incident_days_rebuild(days: Iterable[date]) -> int:
                 batch = []
         written += len(IncidentDay.objects.bulk_create(batch))
         written += rollup_totals_write(
-            IncidentDay.objects.filter(day__gte=first, day__lte=last), "priority", TOTALS
+            IncidentDay.objects.filter(day__gte=first, day__lte=last), "priority"
         )
     return written
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
 
 from core.dashboards import local_date_of, midnight, rollup_totals_write
 from sla.models import SlaClock, SlaClockDay
@@ -48,6 +48,4 @@ def clock_days_rebuild(days: Iterable[date]) -> int:
     SlaClockDay.objects.filter(mine).delete()
     detail = [SlaClockDay(**r) for r in rows if r["met"] or r["breached"]]
     written = len(SlaClockDay.objects.bulk_create(detail, batch_size=5_000))
-    return written + rollup_totals_write(
-        SlaClockDay.objects.filter(mine), "target", {"met": Sum, "breached": Sum}
-    )
+    return written + rollup_totals_write(SlaClockDay.objects.filter(mine), "target")
