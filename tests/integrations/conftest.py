@@ -1,5 +1,6 @@
 """Fixtures of the tracker sync's tests: a fake Jira Cloud on 127.0.0.1 (tools/fake_jira)
-and a connector mapping its project PAY to Tandem's project PAY."""
+and a connector mapping its project PAY to Tandem's project PAY; and the addresses the
+mail-in tests use."""
 
 from __future__ import annotations
 
@@ -14,6 +15,17 @@ BOT_TOKEN = "bot-api-token-7f3a"
 PARTNER_EMAIL = "dana@partner.example"
 PARTNER_TOKEN = "dana-token"
 WEBHOOK_SECRET = "whsec-jira-3b9c"
+
+
+def mail_addresses(settings):  # type: ignore[no-untyped-def]
+    """The service desk's addresses and defaults every mail-in test runs with."""
+    settings.MAIL_DOMAIN = "tandem.test"
+    settings.MAIL_SUPPORT_ADDRESS = "support@tandem.test"
+    settings.DEFAULT_FROM_EMAIL = "Tandem <tandem@tandem.test>"
+    settings.MAIL_DEFAULT_SERVICE = "Payroll"
+    settings.MAIL_UNKNOWN_SENDER = "reject"
+    settings.MAIL_REQUEST_ITEM = "New laptop"
+    return settings
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from integrations.mail.sources import ImapSource, MailboxConfig
 from integrations.models import InboundMail
 from itsm import services
 from itsm.models import CatalogItem, Incident, ServiceRequest
+from tests.integrations.conftest import mail_addresses
 
 pytestmark = pytest.mark.django_db
 
@@ -33,12 +34,7 @@ Outcome = InboundMail.Outcome
 
 @pytest.fixture(autouse=True)
 def mail_settings(settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.MAIL_DOMAIN = "tandem.test"
-    settings.MAIL_SUPPORT_ADDRESS = "support@tandem.test"
-    settings.DEFAULT_FROM_EMAIL = "Tandem <tandem@tandem.test>"
-    settings.MAIL_DEFAULT_SERVICE = "Payroll"
-    settings.MAIL_UNKNOWN_SENDER = "reject"
-    settings.MAIL_REQUEST_ITEM = "New laptop"
+    mail_addresses(settings)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.MAIL_MAILBOXES = [
         {

@@ -22,6 +22,7 @@ from integrations.mail.sources import MailboxConfig, check_mailboxes, mailboxes
 from integrations.models import InboundMail
 from itsm import services
 from itsm.models import CatalogItem, Incident, ServiceRequest
+from tests.integrations.conftest import mail_addresses
 
 FIXTURE = Path(__file__).parent / "mail" / "sender_check.eml.tmpl"
 Outcome = InboundMail.Outcome
@@ -166,12 +167,7 @@ def test_alignment_is_the_same_domain_or_a_parent() -> None:
 # --- what a forged mail does (nothing) -------------------------------------------------------
 @pytest.fixture
 def mail_settings(settings):  # type: ignore[no-untyped-def]
-    settings.MAIL_DOMAIN = "tandem.test"
-    settings.MAIL_SUPPORT_ADDRESS = "support@tandem.test"
-    settings.DEFAULT_FROM_EMAIL = "Tandem <tandem@tandem.test>"
-    settings.MAIL_DEFAULT_SERVICE = "Payroll"
-    settings.MAIL_UNKNOWN_SENDER = "reject"
-    settings.MAIL_REQUEST_ITEM = "New laptop"
+    mail_addresses(settings)
     return settings
 
 
